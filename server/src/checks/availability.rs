@@ -1,0 +1,5 @@
+//! Stub: filled in by later work.
+
+use crate::checks::{CheckCtx, Finding, ResolvedDep};
+
+pub fn check(_ctx: &CheckCtx<'_>, _dep_idx: usize, _dep: &ResolvedDep, _acc: &mut Vec<Finding>) {}

@@ -1,0 +1,192 @@
+//! The checks: pure functions from a resolved dependency and the known facts to findings.
+//!
+//! Invariants:
+//! - No check reads the clock, a file, the environment or the network: `now`, thresholds and facts come
+//!   in `CheckCtx`.
+//! - A check emits its default severity only; `policy` overrides and suppresses.
+//! - Missing data is never safety: a check whose facts are pending or unavailable emits nothing, and the
+//!   engine reports the dependency as not fully checked.
+//! - One file per check: `advisory` (incl. `MAL-` records), `age`, `availability`, `provenance`.
+
+pub mod advisory;
+pub mod age;
+pub mod availability;
+pub mod provenance;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::model::{Facts, PackageRef, Severity, Span};
+use crate::resolve::{Requirement, Resolved};
+
+/// The stable kinds of finding. `code()` is used as LSP code, SARIF rule id, JSON `check` and
+/// suppression key; never rename a shipped code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingKind {
+    Malicious,
+    Advisory,
+    FreshVersion,
+    FreshPackage,
+    Yanked,
+    Deprecated,
+    Unpublished,
+    TakenDown,
+    NoProvenance,
+    BadProvenance,
+    ProvenanceDowngrade,
+    /// A dependency that could not be checked (lookup failed, package unknown).
+    Unchecked,
+    /// A `gatehouse.toml` problem (bad key, expired suppression).
+    Policy,
+    Denied,
+}
+
+impl FindingKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            FindingKind::Malicious => "malicious",
+            FindingKind::Advisory => "advisory",
+            FindingKind::FreshVersion => "fresh-version",
+            FindingKind::FreshPackage => "fresh-package",
+            FindingKind::Yanked => "yanked",
+            FindingKind::Deprecated => "deprecated",
+            FindingKind::Unpublished => "unpublished",
+            FindingKind::TakenDown => "taken-down",
+            FindingKind::NoProvenance => "no-provenance",
+            FindingKind::BadProvenance => "bad-provenance",
+            FindingKind::ProvenanceDowngrade => "provenance-downgrade",
+            FindingKind::Unchecked => "unchecked",
+            FindingKind::Policy => "policy",
+            FindingKind::Denied => "denied",
+        }
+    }
+
+    /// The JSON `check` field: the family a finding belongs to.
+    pub fn check_name(self) -> &'static str {
+        match self {
+            FindingKind::Malicious => "malicious",
+            FindingKind::Advisory => "advisory",
+            FindingKind::FreshVersion | FindingKind::FreshPackage => "age",
+            FindingKind::Yanked => "yanked",
+            FindingKind::Deprecated => "deprecated",
+            FindingKind::Unpublished => "unpublished",
+            FindingKind::TakenDown => "takedown",
+            FindingKind::NoProvenance | FindingKind::BadProvenance | FindingKind::ProvenanceDowngrade => "provenance",
+            FindingKind::Unchecked => "unchecked",
+            FindingKind::Policy => "policy",
+            FindingKind::Denied => "denied",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<FindingKind> {
+        ALL_KINDS
+            .iter()
+            .copied()
+            .find(|kind| kind.code() == code || kind.check_name() == code)
+    }
+}
+
+pub const ALL_KINDS: [FindingKind; 14] = [
+    FindingKind::Malicious,
+    FindingKind::Advisory,
+    FindingKind::FreshVersion,
+    FindingKind::FreshPackage,
+    FindingKind::Yanked,
+    FindingKind::Deprecated,
+    FindingKind::Unpublished,
+    FindingKind::TakenDown,
+    FindingKind::NoProvenance,
+    FindingKind::BadProvenance,
+    FindingKind::ProvenanceDowngrade,
+    FindingKind::Unchecked,
+    FindingKind::Policy,
+    FindingKind::Denied,
+];
+
+/// Supporting data for hovers and SARIF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// An advisory: id, summary, severity label, affected ranges as text, link.
+    Advisory {
+        id: String,
+        summary: String,
+        severity: String,
+        ranges: String,
+        url: String,
+    },
+    Published(Timestamp),
+    Text(String),
+}
+
+/// One problem with one dependency; how it is shown is `report`'s business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index into the analysed dependencies (`Analysis::deps`).
+    pub dep: usize,
+    /// Bytes; `report` converts to client positions.
+    pub span: Span,
+    pub kind: FindingKind,
+    /// The advisory id for advisory findings, else the kind's code.
+    pub id: String,
+    pub aliases: Vec<String>,
+    /// Default severity; `policy` may change or suppress it.
+    pub severity: Severity,
+    /// One sentence, no trailing period.
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    /// A link for the LSP `codeDescription` and SARIF `helpUri`.
+    pub url: Option<String>,
+}
+
+/// A dependency with its decided version: what every check looks at.
+#[derive(Debug, Clone)]
+pub struct ResolvedDep {
+    pub package: PackageRef,
+    pub requirement_text: Option<String>,
+    pub requirement: Option<Requirement>,
+    pub resolved: Resolved,
+    pub span: Span,
+    /// For a transitive package: the chain of names from the direct dependency (`a → b → c`).
+    pub via: Vec<String>,
+    /// Private registry packages are not checked against public data.
+    pub private: bool,
+}
+
+/// Thresholds of the age checks, as the policy decided them, with the setting that decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeThresholds {
+    pub min_version_age: SignedDuration,
+    pub min_package_age: SignedDuration,
+    /// Human-readable name of the setting that decided `min_version_age`, for hovers.
+    pub decided_by: String,
+    /// Packages the project's cooldown setting exempts.
+    pub exempt: Vec<String>,
+}
+
+impl Default for AgeThresholds {
+    fn default() -> Self {
+        AgeThresholds {
+            min_version_age: SignedDuration::from_hours(72),
+            min_package_age: SignedDuration::from_hours(24 * 30),
+            decided_by: "Gatehouse default min-version-age = 72h".to_string(),
+            exempt: Vec::new(),
+        }
+    }
+}
+
+/// Everything a check may read.
+pub struct CheckCtx<'a> {
+    pub now: Timestamp,
+    pub facts: &'a Facts,
+    pub age: &'a AgeThresholds,
+}
+
+/// Runs every check on one dependency.
+pub fn run_all(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Vec<Finding>) {
+    if dep.private {
+        return;
+    }
+    advisory::check(ctx, dep_idx, dep, acc);
+    age::check(ctx, dep_idx, dep, acc);
+    availability::check(ctx, dep_idx, dep, acc);
+    provenance::check(ctx, dep_idx, dep, acc);
+}

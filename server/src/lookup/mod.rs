@@ -1,0 +1,256 @@
+//! The lookup layer: the only module (beside the composition roots) that touches the network, the disk,
+//! the environment or the clock.
+//!
+//! Invariants:
+//! - Exposes traits that speak `model` types (`Registry`, `Advisories`, `Attestations`); wire structs stay
+//!   private to each client file.
+//! - It sends exactly what it is asked for. Which names may leave the machine is decided in
+//!   `engine::needs`, where it is pure and tested.
+//! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
+//! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
+
+pub mod osv_offline;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::model::{Advisory, Fact, Facts, Note, PackageFacts, PackageRef, Provenance, Query, RegistrySource};
+
+/// A value with when it was fetched and whether it is past its time-to-live (served offline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched<T> {
+    pub value: T,
+    pub fetched_at: Timestamp,
+    pub stale: bool,
+}
+
+impl<T> Fetched<T> {
+    pub fn fresh(value: T) -> Fetched<T> {
+        Fetched {
+            value,
+            fetched_at: Timestamp::now(),
+            stale: false,
+        }
+    }
+
+    fn into_fact(self) -> Fact<T> {
+        Fact::Known {
+            value: self.value,
+            as_of: self.fetched_at,
+            stale: self.stale,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LookupError {
+    #[error("`{0}` was not found")]
+    NotFound(String),
+    #[error("offline: no cached data for `{0}`")]
+    Offline(String),
+    #[error("could not reach {host}: {message}")]
+    Transport { host: String, message: String },
+    #[error("{host} answered {status}")]
+    Status { host: String, status: u16 },
+    #[error("could not read the answer from {host}: {message}")]
+    Decode { host: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Versions, publish times and status flags of packages, as their registries report them.
+#[async_trait]
+pub trait Registry: Send + Sync {
+    async fn package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError>;
+}
+
+/// Every advisory naming each package (OSV online and offline).
+#[async_trait]
+pub trait Advisories: Send + Sync {
+    /// Answers for each asked package; a package with no advisories maps to an empty list.
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)>;
+}
+
+/// Verified provenance of one version.
+#[async_trait]
+pub trait Attestations: Send + Sync {
+    async fn provenance(
+        &self,
+        package: &PackageRef,
+        version: &str,
+        source: &RegistrySource,
+        facts: &PackageFacts,
+    ) -> Result<Fetched<Provenance>, LookupError>;
+}
+
+/// The three sources, composed; what the LSP and CLI hold.
+#[derive(Clone)]
+pub struct Lookup {
+    pub registry: Arc<dyn Registry>,
+    pub advisories: Arc<dyn Advisories>,
+    pub attestations: Option<Arc<dyn Attestations>>,
+}
+
+impl Lookup {
+    /// Fetches every query concurrently and returns them as facts. Provenance queries need the
+    /// package's registry facts, which are fetched first (and reused) when not in `known`.
+    pub async fn fetch(&self, queries: &[Query], known: &Facts) -> Facts {
+        let mut res = Facts::default();
+        let mut advisory_packages = Vec::new();
+        let mut package_queries = Vec::new();
+        let mut provenance_queries = Vec::new();
+        for query in queries {
+            match query {
+                Query::Advisories { package } => advisory_packages.push(package.clone()),
+                Query::Package { package, source } => package_queries.push((package.clone(), source.clone())),
+                Query::Provenance {
+                    package,
+                    version,
+                    source,
+                } => provenance_queries.push((package.clone(), version.clone(), source.clone())),
+            }
+        }
+        let advisories = async {
+            if advisory_packages.is_empty() {
+                Vec::new()
+            } else {
+                self.advisories.advisories(&advisory_packages).await
+            }
+        };
+        let packages =
+            futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
+                (package.clone(), self.registry.package(package, source).await)
+            }));
+        let (advisories, packages) = futures::join!(advisories, packages);
+        for (package, answer) in advisories {
+            res.advisories.insert(package, to_fact(answer, "advisories"));
+        }
+        for (package, answer) in packages {
+            res.packages.insert(package, to_fact(answer, "registry"));
+        }
+        if let Some(attestations) = &self.attestations {
+            let res_ref = &res;
+            let proofs =
+                futures::future::join_all(provenance_queries.iter().map(|(package, version, source)| async move {
+                    let facts = res_ref
+                        .packages
+                        .get(package)
+                        .or_else(|| known.packages.get(package))
+                        .and_then(Fact::known)
+                        .cloned();
+                    let answer = match facts {
+                        Some(facts) => attestations.provenance(package, version, source, &facts).await,
+                        None => Err(LookupError::Other(format!("no registry data for `{}`", package.name))),
+                    };
+                    ((package.clone(), version.clone()), answer)
+                }))
+                .await;
+            for (key, answer) in proofs {
+                res.provenance.insert(key, to_fact(answer, "provenance"));
+            }
+        }
+        res
+    }
+}
+
+fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> {
+    match answer {
+        Ok(fetched) => fetched.into_fact(),
+        Err(err) => Fact::Unavailable(Note {
+            source: source.to_string(),
+            message: err.to_string(),
+        }),
+    }
+}
+
+/// Merges advisories from several sources (an offline database and the online API), deduplicated by id.
+pub struct MergedAdvisories(pub Vec<Arc<dyn Advisories>>);
+
+#[async_trait]
+impl Advisories for MergedAdvisories {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        let answers = futures::future::join_all(self.0.iter().map(|source| source.advisories(packages))).await;
+        let mut merged: HashMap<PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>> = HashMap::new();
+        for answer in answers {
+            for (package, result) in answer {
+                let entry = merged.remove(&package);
+                let combined = match (entry, result) {
+                    (None, result) => result,
+                    (Some(Ok(mut have)), Ok(more)) => {
+                        for advisory in more.value {
+                            if !have.value.iter().any(|a| a.id == advisory.id) {
+                                have.value.push(advisory);
+                            }
+                        }
+                        have.stale |= more.stale;
+                        Ok(have)
+                    }
+                    // One source answering is enough to report what it knows; the failure of the
+                    // other is only visible when no source answered.
+                    (Some(Ok(have)), Err(_)) => Ok(have),
+                    (Some(Err(_)), Ok(more)) => Ok(more),
+                    (Some(Err(err)), Err(_)) => Err(err),
+                };
+                merged.insert(package, combined);
+            }
+        }
+        packages
+            .iter()
+            .map(|package| {
+                let answer = merged.remove(package).unwrap_or_else(|| {
+                    Err(LookupError::Other(format!(
+                        "no advisory source answered for `{}`",
+                        package.name
+                    )))
+                });
+                (package.clone(), answer)
+            })
+            .collect()
+    }
+}
+
+/// Answers nothing: no advisory source configured (e.g. offline without `--osv-db`).
+pub struct NoAdvisories(pub String);
+
+#[async_trait]
+impl Advisories for NoAdvisories {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        packages
+            .iter()
+            .map(|package| (package.clone(), Err(LookupError::Other(self.0.clone()))))
+            .collect()
+    }
+}
+
+/// Answers nothing: no registry reachable (offline with an empty cache).
+pub struct NoRegistry(pub String);
+
+#[async_trait]
+impl Registry for NoRegistry {
+    async fn package(
+        &self,
+        _package: &PackageRef,
+        _source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError> {
+        Err(LookupError::Other(self.0.clone()))
+    }
+}

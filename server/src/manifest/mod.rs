@@ -1,0 +1,348 @@
+//! Manifest and lockfile text → `Parsed` / `Lockfile`, with tree-sitter, incrementally as the user types.
+//!
+//! Invariants:
+//! - `parse` never fails and never panics. tree-sitter `ERROR`/`MISSING` nodes become `SyntaxIssue`s on
+//!   their exact span, and every dependency outside the damaged region is still returned.
+//! - Every span is a byte range inside the text, on char boundaries. Name and requirement have separate
+//!   spans, because fixes edit only the requirement.
+//! - The requirement is recorded verbatim with its source kind; version semantics belong to `resolve`.
+//! - An incremental reparse (`SourceFile::edit`) gives exactly what a fresh parse gives.
+//! - File-name detection lives here only (`ManifestKind::detect`).
+//!
+//! No IO: `-r` includes and workspace roots are returned as paths for the caller to read.
+
+use std::path::Path;
+
+use crate::model::{Ecosystem, Span};
+
+/// The kinds of file Gatehouse reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ManifestKind {
+    PackageJson,
+    CargoToml,
+    Requirements,
+    Pyproject,
+    PackageLock,
+    CargoLock,
+    PoetryLock,
+    UvLock,
+}
+
+impl ManifestKind {
+    /// Detects a file's kind from its name. `explicit` accepts any `.txt` as a requirements file
+    /// (a path the user passed on the command line).
+    pub fn detect(path: &Path, explicit: bool) -> Option<ManifestKind> {
+        let name = path.file_name()?.to_str()?;
+        match name {
+            "package.json" => Some(ManifestKind::PackageJson),
+            "Cargo.toml" => Some(ManifestKind::CargoToml),
+            "pyproject.toml" => Some(ManifestKind::Pyproject),
+            "package-lock.json" | "npm-shrinkwrap.json" => Some(ManifestKind::PackageLock),
+            "Cargo.lock" => Some(ManifestKind::CargoLock),
+            "poetry.lock" => Some(ManifestKind::PoetryLock),
+            "uv.lock" => Some(ManifestKind::UvLock),
+            _ if name.ends_with(".txt") && (name.starts_with("requirements") || explicit) => {
+                Some(ManifestKind::Requirements)
+            }
+            _ if name.ends_with(".in") && name.starts_with("requirements") => Some(ManifestKind::Requirements),
+            _ => None,
+        }
+    }
+
+    pub fn is_lockfile(self) -> bool {
+        matches!(
+            self,
+            ManifestKind::PackageLock | ManifestKind::CargoLock | ManifestKind::PoetryLock | ManifestKind::UvLock
+        )
+    }
+
+    pub fn ecosystem(self) -> Ecosystem {
+        match self {
+            ManifestKind::PackageJson | ManifestKind::PackageLock => Ecosystem::Npm,
+            ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
+            ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
+                Ecosystem::PyPI
+            }
+        }
+    }
+
+    /// The lockfile names that decide versions for this manifest kind, in order of preference.
+    pub fn lockfile_names(self) -> &'static [&'static str] {
+        match self {
+            ManifestKind::PackageJson => &["npm-shrinkwrap.json", "package-lock.json"],
+            ManifestKind::CargoToml => &["Cargo.lock"],
+            ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
+            _ => &[],
+        }
+    }
+}
+
+/// Which dependency table a dependency was declared in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DepKind {
+    Normal,
+    Dev,
+    Build,
+    Optional,
+    Peer,
+    /// A named group: PEP 621 optional-dependencies extra, PEP 735 group, Poetry group.
+    Group(String),
+}
+
+/// Where a dependency comes from, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    Registry,
+    /// npm `npm:other@^1` alias; Cargo `package = "other"` rename. The real package is `Dependency::package`.
+    Alias,
+    Git(String),
+    Path(String),
+    Url(String),
+    /// npm `workspace:` protocol.
+    Workspace,
+    /// Cargo `workspace = true`: the requirement comes from the workspace root's `[workspace.dependencies]`.
+    WorkspaceInherited,
+}
+
+impl SourceKind {
+    /// Why a dependency of this source is not looked up, if it is not.
+    pub fn skip_reason(&self) -> Option<String> {
+        match self {
+            SourceKind::Registry | SourceKind::Alias | SourceKind::WorkspaceInherited => None,
+            SourceKind::Git(url) => Some(format!("git dependency ({url}) is not checked against a registry")),
+            SourceKind::Path(path) => Some(format!("local path dependency ({path}) is not checked")),
+            SourceKind::Url(url) => Some(format!("URL dependency ({url}) is not checked against a registry")),
+            SourceKind::Workspace => Some("workspace package is not checked against a registry".to_string()),
+        }
+    }
+}
+
+/// One dependency declared in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub ecosystem: Ecosystem,
+    /// The key as written (the local name for npm aliases and Cargo renames).
+    pub name: String,
+    /// The real package name on the registry (after `npm:` alias / Cargo `package =`).
+    pub package: String,
+    pub name_span: Span,
+    /// The version requirement text, verbatim (without quotes); `None` when there is none.
+    pub requirement: Option<String>,
+    /// The span of the requirement text (inside the quotes).
+    pub requirement_span: Option<Span>,
+    pub kind: DepKind,
+    pub source: SourceKind,
+    /// A custom registry named on the dependency (Cargo `registry = "…"`).
+    pub registry: Option<String>,
+    /// Python: `true` when the requirement uses Poetry's constraint syntax.
+    pub poetry_syntax: bool,
+    /// Python: extras and environment marker, verbatim.
+    pub extras: Vec<String>,
+    pub marker: Option<String>,
+}
+
+impl Dependency {
+    /// The span a finding on this dependency is shown on: the requirement, else the name.
+    pub fn finding_span(&self) -> Span {
+        self.requirement_span.unwrap_or(self.name_span)
+    }
+}
+
+/// A syntax problem, on its exact span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxIssue {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A file named by a manifest that the caller should read too (requirements `-r`/`-c`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub path: String,
+    pub span: Span,
+    /// `-c` constraints files: they constrain but add no dependencies.
+    pub constraint: bool,
+}
+
+/// What a manifest declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub kind: ManifestKind,
+    pub deps: Vec<Dependency>,
+    pub issues: Vec<SyntaxIssue>,
+    pub includes: Vec<Include>,
+    /// pip `--index-url` / `--extra-index-url` lines (requirements files).
+    pub index_urls: Vec<String>,
+    /// Cargo: `[workspace.dependencies]` entries, by key, for members that inherit.
+    pub workspace_deps: Vec<Dependency>,
+}
+
+impl Parsed {
+    pub fn empty(kind: ManifestKind) -> Parsed {
+        Parsed {
+            kind,
+            deps: Vec::new(),
+            issues: Vec::new(),
+            includes: Vec::new(),
+            index_urls: Vec::new(),
+            workspace_deps: Vec::new(),
+        }
+    }
+}
+
+/// One package pinned by a lockfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    /// Indices into `Lockfile::packages` of the packages this one depends on, resolved by the
+    /// lockfile's own rules (npm nested `node_modules` lookup, Cargo `name version` keys).
+    pub dependencies: Vec<usize>,
+    /// Not from the registry (git, path, link, workspace member): skipped.
+    pub non_registry: Option<String>,
+    pub dev: bool,
+    pub optional: bool,
+    /// The span of this package's entry in the lockfile (for findings shown on the lockfile).
+    pub span: Span,
+    /// Registry integrity or checksum as recorded (`sha512-…`, sha256 hex).
+    pub integrity: Option<String>,
+}
+
+/// What a lockfile pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lockfile {
+    pub kind: ManifestKind,
+    pub ecosystem: Ecosystem,
+    pub packages: Vec<LockedPackage>,
+    /// The root project's direct dependencies: (name as the manifest declares it, index into `packages`).
+    pub roots: Vec<(String, usize)>,
+    pub issues: Vec<SyntaxIssue>,
+}
+
+impl Lockfile {
+    /// The locked version for a direct dependency declared as `name`.
+    pub fn root_version(&self, name: &str) -> Option<&LockedPackage> {
+        self.roots
+            .iter()
+            .find(|(root, _)| root == name)
+            .and_then(|(_, idx)| self.packages.get(*idx))
+    }
+}
+
+/// A manifest's text and its tree, kept per open document for incremental reparsing.
+pub struct SourceFile {
+    pub kind: ManifestKind,
+    text: String,
+    tree: Option<tree_sitter::Tree>,
+}
+
+impl SourceFile {
+    pub fn new(kind: ManifestKind, text: String) -> SourceFile {
+        let mut res = SourceFile { kind, text, tree: None };
+        res.tree = parse_tree(kind, &res.text, None);
+        res
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Replaces bytes `start..end` with `new_text` and reparses incrementally. Out-of-range or
+    /// non-char-boundary offsets are clamped, never a panic.
+    pub fn edit(&mut self, start: usize, end: usize, new_text: &str) {
+        let start = floor_char_boundary(&self.text, start.min(self.text.len()));
+        let end = floor_char_boundary(&self.text, end.clamp(start, self.text.len()));
+        let start_position = point_at(&self.text, start);
+        let old_end_position = point_at(&self.text, end);
+        self.text.replace_range(start..end, new_text);
+        let new_end = start + new_text.len();
+        let new_end_position = point_at(&self.text, new_end);
+        if let Some(tree) = self.tree.as_mut() {
+            tree.edit(&tree_sitter::InputEdit {
+                start_byte: start,
+                old_end_byte: end,
+                new_end_byte: new_end,
+                start_position,
+                old_end_position,
+                new_end_position,
+            });
+        }
+        self.tree = parse_tree(self.kind, &self.text, self.tree.as_ref());
+    }
+
+    /// Replaces the whole text (full sync).
+    pub fn replace(&mut self, text: String) {
+        self.text = text;
+        self.tree = parse_tree(self.kind, &self.text, None);
+    }
+
+    pub fn parsed(&self) -> Parsed {
+        extract(self.kind, &self.text, self.tree.as_ref())
+    }
+
+    pub fn lockfile(&self) -> Option<Lockfile> {
+        parse_lockfile(self.kind, &self.text)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let row = before.iter().filter(|b| **b == b'\n').count();
+    let column = before.iter().rev().take_while(|b| **b != b'\n').count();
+    tree_sitter::Point { row, column }
+}
+
+/// Parses a manifest from scratch.
+pub fn parse(kind: ManifestKind, text: &str) -> Parsed {
+    let tree = parse_tree(kind, text, None);
+    extract(kind, text, tree.as_ref())
+}
+
+/// Parses a lockfile; `None` when `kind` is not a lockfile.
+pub fn parse_lockfile(kind: ManifestKind, text: &str) -> Option<Lockfile> {
+    match kind {
+        ManifestKind::PackageLock => Some(lockfiles::package_lock::parse(text)),
+        ManifestKind::CargoLock => Some(lockfiles::cargo_lock::parse(text)),
+        ManifestKind::PoetryLock => Some(lockfiles::poetry_lock::parse(text)),
+        ManifestKind::UvLock => Some(lockfiles::uv_lock::parse(text)),
+        _ => None,
+    }
+}
+
+fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -> Option<tree_sitter::Tree> {
+    let language: tree_sitter::Language = match kind {
+        ManifestKind::PackageJson | ManifestKind::PackageLock => tree_sitter_json::LANGUAGE.into(),
+        ManifestKind::CargoToml | ManifestKind::Pyproject | ManifestKind::CargoLock => {
+            tree_sitter_toml_ng::LANGUAGE.into()
+        }
+        // Requirements files are parsed per logical line (see `requirements.rs`); lockfiles other
+        // than the above are read with serde, not kept as trees.
+        ManifestKind::Requirements | ManifestKind::PoetryLock | ManifestKind::UvLock => return None,
+    };
+    let mut parser = tree_sitter::Parser::new();
+    parser.set_language(&language).ok()?;
+    parser.parse(text, old)
+}
+
+fn extract(kind: ManifestKind, text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
+    match kind {
+        ManifestKind::PackageJson => npm::extract(text, tree),
+        ManifestKind::CargoToml => cargo::extract(text, tree),
+        ManifestKind::Requirements => requirements::extract(text),
+        ManifestKind::Pyproject => pyproject::extract(text, tree),
+        _ => Parsed::empty(kind),
+    }
+}
+
+pub mod cargo;
+pub mod lockfiles;
+pub mod npm;
+pub mod pyproject;
+pub mod requirements;

@@ -1,0 +1,398 @@
+//! The shared vocabulary of the pipeline: ecosystems, package references, spans, severities,
+//! advisories and the registry facts every check reads.
+//!
+//! Invariants:
+//! - Data and constructors only: no IO, no async, no clock, no rules.
+//! - Package names in a `PackageRef` are normalised for their ecosystem (`PackageRef::new` does it), so
+//!   two spellings of one PyPI project are one key everywhere (cache, facts, advisories).
+//! - Times are `jiff::Timestamp` (UTC instants); "now" always comes from the caller.
+//!
+//! Storage and wire forms live in `lookup`; how findings are shown lives in `report`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A package ecosystem, named as OSV names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Ecosystem {
+    #[serde(rename = "npm")]
+    Npm,
+    #[serde(rename = "crates.io")]
+    CratesIo,
+    #[serde(rename = "PyPI")]
+    PyPI,
+}
+
+impl Ecosystem {
+    pub const ALL: [Ecosystem; 3] = [Ecosystem::Npm, Ecosystem::CratesIo, Ecosystem::PyPI];
+
+    /// The ecosystem's name in OSV records and in Gatehouse's JSON output.
+    pub fn osv_name(self) -> &'static str {
+        match self {
+            Ecosystem::Npm => "npm",
+            Ecosystem::CratesIo => "crates.io",
+            Ecosystem::PyPI => "PyPI",
+        }
+    }
+
+    pub fn from_osv_name(name: &str) -> Option<Ecosystem> {
+        match name {
+            "npm" => Some(Ecosystem::Npm),
+            "crates.io" => Some(Ecosystem::CratesIo),
+            "PyPI" | "pypi" => Some(Ecosystem::PyPI),
+            _ => None,
+        }
+    }
+
+    /// Normalises a package name the way the ecosystem compares names.
+    ///
+    /// PyPI follows PEP 503 (lower case, runs of `-`, `_`, `.` become one `-`); crates.io compares names
+    /// case-insensitively with `-` and `_` equal, but the index stores the lower-case name as published,
+    /// so only case is folded here; npm names are case-sensitive and kept as they are.
+    pub fn normalize_name(self, name: &str) -> String {
+        match self {
+            Ecosystem::Npm => name.trim().to_string(),
+            Ecosystem::CratesIo => name.trim().to_ascii_lowercase(),
+            Ecosystem::PyPI => {
+                let mut res = String::with_capacity(name.len());
+                let mut pending_separator = false;
+                for ch in name.trim().chars() {
+                    if matches!(ch, '-' | '_' | '.') {
+                        pending_separator = true;
+                        continue;
+                    }
+                    if pending_separator && !res.is_empty() {
+                        res.push('-');
+                    }
+                    pending_separator = false;
+                    res.extend(ch.to_lowercase());
+                }
+                res
+            }
+        }
+    }
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.osv_name())
+    }
+}
+
+/// One package in one ecosystem, with its name normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PackageRef {
+    pub ecosystem: Ecosystem,
+    pub name: String,
+}
+
+impl PackageRef {
+    pub fn new(ecosystem: Ecosystem, name: &str) -> PackageRef {
+        PackageRef {
+            ecosystem,
+            name: ecosystem.normalize_name(name),
+        }
+    }
+}
+
+impl fmt::Display for PackageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.ecosystem)
+    }
+}
+
+/// Where a package's registry data comes from.
+///
+/// `Public` means the ecosystem's public registry (npmjs, crates.io, PyPI). A `Private` registry's
+/// packages are never sent to a public service: not to the public registry, not to OSV.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub enum RegistrySource {
+    #[default]
+    Public,
+    /// A registry named or configured by the project (`.npmrc`, `.cargo/config.toml`, `--index-url`),
+    /// with the base URL that serves it.
+    Private { url: String },
+}
+
+/// A half-open byte range `[start, end)` in a document's text, on char boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span {
+            start,
+            end: end.max(start),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn contains(&self, offset: usize) -> bool {
+        self.start <= offset && offset <= self.end
+    }
+}
+
+/// Severity of a finding; ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Information,
+    Hint,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Information => "information",
+            Severity::Hint => "hint",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "error" => Some(Severity::Error),
+            "warning" | "warn" => Some(Severity::Warning),
+            "information" | "info" => Some(Severity::Information),
+            "hint" => Some(Severity::Hint),
+            _ => None,
+        }
+    }
+
+    /// True when `self` is at least as severe as `level`.
+    pub fn at_least(self, level: Severity) -> bool {
+        self <= level
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An OSV advisory, reduced to what Gatehouse reads. Mapped from the OSV schema by `lookup`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: String,
+    pub details: String,
+    pub published: Option<Timestamp>,
+    pub modified: Option<Timestamp>,
+    pub withdrawn: Option<Timestamp>,
+    pub affected: Vec<Affected>,
+    /// CVSS vectors as given in `severity[]` (`CVSS_V3`, `CVSS_V4`, …): (type, score).
+    pub cvss: Vec<(String, String)>,
+    /// `database_specific.severity` (GHSA: `LOW`, `MODERATE`, `HIGH`, `CRITICAL`).
+    pub database_severity: Option<String>,
+    /// CWE ids from `database_specific.cwe_ids`.
+    pub cwes: Vec<String>,
+    /// The advisory's own web page, or the first reference.
+    pub url: Option<String>,
+}
+
+/// One `affected[]` entry of an OSV record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Affected {
+    pub package: Option<PackageRef>,
+    pub ranges: Vec<AffectedRange>,
+    /// The enumerated `versions` list.
+    pub versions: Vec<String>,
+    /// `database_specific.last_known_affected_version_range` (GHSA), e.g. `"<= 1.2.3"`.
+    pub last_known_affected_version_range: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeKind {
+    Semver,
+    Ecosystem,
+    Git,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedRange {
+    pub kind: RangeKind,
+    pub events: Vec<RangeEvent>,
+}
+
+/// OSV range events. `Introduced("0")` means "from the first version".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeEvent {
+    Introduced(String),
+    Fixed(String),
+    LastAffected(String),
+    Limit(String),
+}
+
+/// The status of a whole project on its registry (PEP 792, npm unpublish).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ProjectStatus {
+    #[default]
+    Active,
+    Archived,
+    Quarantined,
+    Deprecated,
+    /// npm: every version was unpublished (`time.unpublished`).
+    Unpublished,
+}
+
+/// What a registry says about one version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VersionFacts {
+    pub version: String,
+    /// `None` when the registry gives no trustworthy publish time.
+    pub published: Option<Timestamp>,
+    pub yanked: bool,
+    pub yanked_reason: Option<String>,
+    /// npm `deprecated` message.
+    pub deprecated: Option<String>,
+    /// Artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex).
+    pub digests: Vec<String>,
+    /// npm `dist.attestations.url` or PEP 740 provenance URL, when the registry advertises one.
+    pub attestations_url: Option<String>,
+    /// npm `dist.signatures`: (keyid, base64 signature).
+    pub signatures: Vec<(String, String)>,
+}
+
+/// What a registry says about one package.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PackageFacts {
+    pub versions: Vec<VersionFacts>,
+    /// When the package first appeared (npm `time.created`, else the earliest version).
+    pub created: Option<Timestamp>,
+    pub status: ProjectStatus,
+    pub status_reason: Option<String>,
+    /// npm `time.unpublished.time`.
+    pub unpublished: Option<Timestamp>,
+    /// The package's declared source repository (npm `repository`), for provenance comparison.
+    pub repository: Option<String>,
+    /// npm dist-tags `latest`, when known.
+    pub latest: Option<String>,
+    /// Versions this machine saw earlier that the registry no longer lists (takedown memory), with
+    /// the last time they were seen and the first time they were missing.
+    pub vanished: Vec<Vanished>,
+}
+
+impl PackageFacts {
+    pub fn version(&self, version: &str) -> Option<&VersionFacts> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vanished {
+    pub version: String,
+    pub last_seen: Timestamp,
+    pub missing_since: Timestamp,
+    /// When the version is still listed but its artifact digest changed: the old digest.
+    pub changed_digest: Option<String>,
+}
+
+/// Provenance of one version, as verified by `lookup` (cryptography is IO-free but slow, so it runs there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Provenance {
+    Verified(ProvenanceIdentity),
+    Absent,
+    Invalid { step: String },
+    Unknown { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProvenanceIdentity {
+    pub source_repository: Option<String>,
+    pub source_commit: Option<String>,
+    pub workflow: Option<String>,
+    pub git_ref: Option<String>,
+    pub issuer: Option<String>,
+    pub san: Option<String>,
+}
+
+/// Why some data is missing; rendered as an information diagnostic, never as safety.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub source: String,
+    pub message: String,
+}
+
+/// One fact as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact<T> {
+    /// Known, fetched at `as_of`; `stale` when served past its time-to-live (offline).
+    Known { value: T, as_of: Timestamp, stale: bool },
+    /// Asked for, not landed yet.
+    Pending,
+    /// Could not be had.
+    Unavailable(Note),
+}
+
+impl<T> Fact<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Fact::Known { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the lookup layer knows, as plain data for the pure core.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub packages: HashMap<PackageRef, Fact<PackageFacts>>,
+    /// Every advisory that names the package (not only those affecting one version), so fixes can
+    /// be checked against all of them.
+    pub advisories: HashMap<PackageRef, Fact<Vec<Advisory>>>,
+    pub provenance: HashMap<(PackageRef, String), Fact<Provenance>>,
+}
+
+/// One thing the lookup layer should fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Query {
+    Package {
+        package: PackageRef,
+        source: RegistrySource,
+    },
+    Advisories {
+        package: PackageRef,
+    },
+    Provenance {
+        package: PackageRef,
+        version: String,
+        source: RegistrySource,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep503_names() {
+        assert_eq!(Ecosystem::PyPI.normalize_name("Foo.Bar__baz"), "foo-bar-baz");
+        assert_eq!(Ecosystem::PyPI.normalize_name("PyYAML"), "pyyaml");
+        assert_eq!(Ecosystem::Npm.normalize_name("@Scope/X"), "@Scope/X");
+    }
+
+    #[test]
+    fn severity_order() {
+        assert!(Severity::Error.at_least(Severity::Warning));
+        assert!(!Severity::Hint.at_least(Severity::Warning));
+    }
+}
