@@ -254,3 +254,34 @@ impl Registry for NoRegistry {
         Err(LookupError::Other(self.0.clone()))
     }
 }
+
+/// Where and how the lookup layer may fetch; built from `config::Config` by the composition roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupSettings {
+    /// No network at all: answer from the cache and the offline OSV databases.
+    pub offline: bool,
+    pub cache_dir: std::path::PathBuf,
+    pub npm_registry: String,
+    pub crates_index: String,
+    pub pypi_url: String,
+    pub osv_url: String,
+    /// Folders of OSV JSON records or OSV `all.zip` files.
+    pub osv_db: Vec<std::path::PathBuf>,
+    /// A replacement Sigstore trusted root (else the bundled one).
+    pub trusted_root: Option<std::path::PathBuf>,
+}
+
+impl Default for LookupSettings {
+    fn default() -> Self {
+        LookupSettings {
+            offline: false,
+            cache_dir: std::path::PathBuf::from(".gatehouse-cache"),
+            npm_registry: "https://registry.npmjs.org".to_string(),
+            crates_index: "https://index.crates.io".to_string(),
+            pypi_url: "https://pypi.org".to_string(),
+            osv_url: "https://api.osv.dev".to_string(),
+            osv_db: Vec::new(),
+            trusted_root: None,
+        }
+    }
+}
