@@ -16,3 +16,8 @@ pub fn classify(_advisory: &Advisory) -> (FindingKind, Severity) {
 }
 
 pub fn check(_ctx: &CheckCtx<'_>, _dep_idx: usize, _dep: &ResolvedDep, _acc: &mut Vec<Finding>) {}
+
+/// Every `fixed` event of the advisory's entries for `package`.
+pub fn fixed_versions(_advisory: &Advisory, _package: &PackageRef) -> Vec<String> {
+    Vec::new()
+}
