@@ -13,9 +13,11 @@
 //! - The enumerated `versions` list affects too (matched by exact text or by ecosystem version equality,
 //!   so PEP 440 `1.0` is `1.0.0`). An `affected[]` entry with neither ranges nor versions affects every
 //!   version (malicious-package records do this). Withdrawn records never affect.
-//! - GHSA ranges whose `fixed` lies at or below their `introduced` (seen in real records, e.g.
-//!   GHSA-r683-j2x4-v87g) are read with `database_specific.last_known_affected_version_range` as the upper
-//!   bound when the entry has one; without it they cover nothing, as the schema says.
+//! - An entry's `database_specific.last_known_affected_version_range` (GHSA, `< 2.6.7` / `<= 1.2.3`)
+//!   repairs contradictory events: a range whose `fixed` sorts below its `introduced` ends at that
+//!   bound instead of staying open, and a closed interval is widened up to it. Both occur in
+//!   GHSA-r683-j2x4-v87g (`fixed: 1.0.0` beside `< 3.1.1` and `< 2.6.7`), where the literal events
+//!   would miss every 2.x/3.x. A range with no end keeps no end (the bound is "last known").
 //! - Records that alias each other (GHSA + PYSEC + CVE, GHSA + RUSTSEC) are one finding: the id is the
 //!   preferred record's (`MAL-` first, then `GHSA-`, then the rest by id), the others are `aliases`.
 //!
@@ -142,6 +144,7 @@ fn intervals(ecosystem: Ecosystem, events: &[RangeEvent], last_known: Option<&st
     let mut res = Vec::new();
     let mut open: Option<Lower> = None;
     let mut inverted = false;
+    let mut closed_lowers: Vec<Lower> = Vec::new();
     for (_, version, event) in sorted {
         match (event, version) {
             (RangeEvent::Introduced(_), None) => {
@@ -151,32 +154,49 @@ fn intervals(ecosystem: Ecosystem, events: &[RangeEvent], last_known: Option<&st
                 open.get_or_insert(Lower::At(version, text.trim().to_string()));
             }
             (RangeEvent::Fixed(text), Some(version)) => match open.take() {
-                Some(lower) => res.push(Interval {
-                    lower,
-                    upper: Upper::Before(version, text.trim().to_string()),
-                }),
+                Some(lower) => {
+                    closed_lowers.push(lower.clone());
+                    res.push(Interval {
+                        lower,
+                        upper: Upper::Before(version, text.trim().to_string()),
+                    });
+                }
                 None => inverted = true,
             },
             (RangeEvent::LastAffected(text), Some(version)) => match open.take() {
-                Some(lower) => res.push(Interval {
-                    lower,
-                    upper: Upper::Through(version, text.trim().to_string()),
-                }),
+                Some(lower) => {
+                    closed_lowers.push(lower.clone());
+                    res.push(Interval {
+                        lower,
+                        upper: Upper::Through(version, text.trim().to_string()),
+                    });
+                }
                 None => inverted = true,
             },
             _ => {}
         }
     }
+    let last_known = last_known.and_then(|range| last_known_upper(ecosystem, range));
     if let Some(lower) = open {
         // A fix that sorts below its introduction (a GHSA data error) leaves the interval open; GitHub's
         // own `last_known_affected_version_range` then names the real end.
         let upper = if inverted {
-            last_known.and_then(|range| last_known_upper(ecosystem, range))
+            last_known.clone()
         } else {
             Some(Upper::Open)
         };
         if let Some(upper) = upper {
             res.push(Interval { lower, upper });
+        }
+    }
+    // A closed interval beside a `last_known_affected_version_range` that reaches further (a bogus
+    // `fixed: 1.0.0` beside `< 2.6.7`): the versions up to that bound are affected too.
+    if let Some(upper) = last_known {
+        for lower in closed_lowers {
+            res.push(Interval {
+                lower,
+                upper: upper.clone(),
+            });
         }
     }
     RangeIntervals { intervals: res, limits }
