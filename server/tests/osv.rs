@@ -300,6 +300,32 @@ fn real_record_shapes() {
     assert_eq!(advisory::fixed_versions(record, &lodash), ["4.17.21"]);
 }
 
+/// Only the incident records read as malicious; "a malicious user/server/file" in a vulnerability's
+/// text does not. Every record's default severity is in the snapshot for review.
+#[test]
+fn classification_of_every_fixture_record() {
+    let mut malicious = Vec::new();
+    let mut lines = Vec::new();
+    for path in record_files(Path::new(OSV)) {
+        let record = parse_record(&std::fs::read(&path).unwrap()).unwrap();
+        let (kind, severity) = advisory::classify(&record);
+        if kind == FindingKind::Malicious {
+            malicious.push(record.id.clone());
+        }
+        lines.push(format!(
+            "{} {} {} {}",
+            record.id,
+            kind.code(),
+            severity,
+            advisory::severity_label(&record)
+        ));
+    }
+    malicious.sort();
+    assert_eq!(malicious, ["GHSA-mh6f-8j2x-4483", "MAL-2025-20690", "PYSEC-2022-199"]);
+    lines.sort();
+    insta::assert_snapshot!("classification", lines.join("\n"));
+}
+
 /// Releases listed in a recorded PyPI JSON API answer.
 fn pypi_releases(name: &str) -> Option<Vec<String>> {
     let bytes = std::fs::read(format!("{PYPI_REGISTRY}/{name}.json")).ok()?;
@@ -460,8 +486,13 @@ struct StandIn {
     page_size: HashMap<String, usize>,
     batch_fault: Option<Fault>,
     record_faults: HashMap<String, Fault>,
+    /// Every record answer waits this long (to make concurrent fetches overlap).
+    record_delay: Option<Duration>,
     batch_calls: AtomicUsize,
     record_calls: AtomicUsize,
+    largest_batch: AtomicUsize,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 struct Reply {
@@ -515,7 +546,9 @@ impl StandIn {
             self.batch_calls.fetch_add(1, Ordering::SeqCst);
             let request: serde_json::Value = serde_json::from_slice(body).unwrap();
             let mut results = Vec::new();
-            for query in request["queries"].as_array().unwrap() {
+            let queries = request["queries"].as_array().unwrap();
+            self.largest_batch.fetch_max(queries.len(), Ordering::SeqCst);
+            for query in queries {
                 assert!(query.get("version").is_none(), "queries must not carry a version");
                 let name = query["package"]["name"].as_str().unwrap().to_string();
                 let ecosystem = query["package"]["ecosystem"].as_str().unwrap().to_string();
@@ -571,7 +604,7 @@ impl StandIn {
                 None => Reply {
                     status: 200,
                     body,
-                    delay: None,
+                    delay: self.record_delay,
                 },
             };
         }
@@ -625,9 +658,12 @@ async fn serve(stand_in: Arc<StandIn>) -> String {
                     buffer.extend_from_slice(&chunk[..n]);
                 }
                 let reply = stand_in.answer(&method, &path, &buffer[head_end..head_end + length]);
+                let now = stand_in.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                stand_in.most_in_flight.fetch_max(now, Ordering::SeqCst);
                 if let Some(delay) = reply.delay {
                     tokio::time::sleep(delay).await;
                 }
+                stand_in.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let head = format!(
                     "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     reply.status,
@@ -655,6 +691,7 @@ fn ids_of(answer: &Result<gatehouse::lookup::Fetched<Vec<Advisory>>, LookupError
 async fn online_client_pages_and_deduplicates() {
     let mut stand_in = StandIn::from_fixtures();
     stand_in.page_size.insert("requests".to_string(), 3);
+    stand_in.record_delay = Some(Duration::from_millis(40));
     let stand_in = Arc::new(stand_in);
     let base = serve(stand_in.clone()).await;
     let packages = [
@@ -684,6 +721,9 @@ async fn online_client_pages_and_deduplicates() {
     let unique: BTreeSet<String> = answers.iter().flat_map(|(_, a)| ids_of(a)).collect();
     assert_eq!(stand_in.record_calls.load(Ordering::SeqCst), unique.len());
     assert!(stand_in.batch_calls.load(Ordering::SeqCst) >= 3);
+    // Fetched concurrently, at most 8 at a time.
+    let most = stand_in.most_in_flight.load(Ordering::SeqCst);
+    assert!((2..=8).contains(&most), "{most} requests in flight at once");
     // The full record came through.
     let mal = answers[2]
         .1
@@ -768,4 +808,24 @@ async fn online_client_failures_are_per_package_errors() {
     for (_, answer) in client(&dead).advisories(&packages).await {
         assert!(matches!(answer, Err(LookupError::Transport { .. })), "{answer:?}");
     }
+}
+
+#[tokio::test]
+async fn online_client_splits_batches_of_1000() {
+    let stand_in = Arc::new(StandIn::from_fixtures());
+    let base = serve(stand_in.clone()).await;
+    let mut packages: Vec<PackageRef> = (0..2100)
+        .map(|i| PackageRef::new(Ecosystem::Npm, &format!("no-such-package-{i}")))
+        .collect();
+    packages.push(PackageRef::new(Ecosystem::Npm, "minimist"));
+    let answers = client(&base)
+        .with_timeout(Duration::from_secs(10))
+        .advisories(&packages)
+        .await;
+    assert_eq!(answers.len(), packages.len());
+    assert_eq!(stand_in.batch_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(stand_in.largest_batch.load(Ordering::SeqCst), 1000);
+    assert!(answers[..2100].iter().all(|(_, a)| ids_of(a).is_empty()));
+    assert!(!ids_of(&answers[2100].1).is_empty());
+    assert_eq!(answers[2100].0, packages[2100]);
 }
