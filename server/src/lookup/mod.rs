@@ -9,6 +9,7 @@
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
 
+pub mod attestations;
 pub mod osv_offline;
 
 #[cfg(any(test, feature = "test-support"))]
