@@ -40,7 +40,7 @@ use sigstore_verify::{
 };
 
 use crate::lookup::{Attestations, Fetched, LookupError};
-use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, ProvenanceIdentity, RegistrySource};
+use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, ProvenanceIdentity, RegistrySource, VersionFacts};
 
 /// The Sigstore public-good trusted root shipped with the binary (sigstore/root-signing).
 pub const BUNDLED_TRUSTED_ROOT: &[u8] = include_bytes!("../../assets/trusted_root.json");
@@ -839,13 +839,27 @@ impl Attestations for AttestationClient {
             }));
         };
         let key = cache_key(package, version, &digest);
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(Fetched {
-                value: hit.provenance,
-                fetched_at: hit.verified_at,
-                stale: false,
-            });
-        }
+        // Concurrent asks for one key share one fetch and one verification; errors are not cached.
+        let verified = self
+            .cache
+            .try_get_with(key, self.verify_uncached(package, version_facts, digest))
+            .await
+            .map_err(|err| (*err).clone())?;
+        Ok(Fetched {
+            value: verified.provenance,
+            fetched_at: verified.verified_at,
+            stale: false,
+        })
+    }
+}
+
+impl AttestationClient {
+    async fn verify_uncached(
+        &self,
+        package: &PackageRef,
+        version_facts: &VersionFacts,
+        digest: String,
+    ) -> Result<CachedProvenance, LookupError> {
         let body = match &version_facts.attestations_url {
             Some(url) => self.fetch(url).await?,
             None => None,
@@ -853,52 +867,38 @@ impl Attestations for AttestationClient {
         let root = Arc::clone(&self.root);
         let keys = Arc::clone(&self.keys);
         let name = package.name.clone();
-        let version_text = version.to_string();
+        let version = version_facts.version.clone();
         let signatures = version_facts.signatures.clone();
         let published = version_facts.published;
         let url = version_facts.attestations_url.clone();
         let ecosystem = package.ecosystem;
-        let digest_for_task = digest.clone();
         let provenance = tokio::task::spawn_blocking(move || match ecosystem {
             Ecosystem::Npm => {
                 if !signatures.is_empty()
-                    && let Err(step) = verify_registry_signatures(
-                        &name,
-                        &version_text,
-                        &digest_for_task,
-                        &signatures,
-                        &keys,
-                        published,
-                    )
+                    && let Err(step) =
+                        verify_registry_signatures(&name, &version, &digest, &signatures, &keys, published)
                 {
                     return Provenance::Invalid { step };
                 }
                 match body {
-                    Some(body) => verify_npm_attestations(&body, &name, &version_text, &digest_for_task, &root, &keys),
+                    Some(body) => verify_npm_attestations(&body, &name, &version, &digest, &root, &keys),
                     None => Provenance::Absent,
                 }
             }
             _ => match body {
                 Some(body) => {
                     let filename = url.as_deref().and_then(pep740_filename);
-                    verify_pep740_provenance(&body, filename.as_deref(), &digest_for_task, &root)
+                    verify_pep740_provenance(&body, filename.as_deref(), &digest, &root)
                 }
                 None => Provenance::Absent,
             },
         })
         .await
         .map_err(|err| LookupError::Other(format!("provenance verification stopped: {err}")))?;
-        let fetched = Fetched::fresh(provenance);
-        self.cache
-            .insert(
-                key,
-                CachedProvenance {
-                    provenance: fetched.value.clone(),
-                    verified_at: fetched.fetched_at,
-                },
-            )
-            .await;
-        Ok(fetched)
+        Ok(CachedProvenance {
+            provenance,
+            verified_at: Timestamp::now(),
+        })
     }
 }
 

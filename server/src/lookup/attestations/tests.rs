@@ -781,3 +781,87 @@ fn replacement_root_is_read_from_a_file() {
     std::fs::write(&path, b"{}").unwrap();
     assert!(TrustRoot::load(Some(&path)).is_err());
 }
+
+// The older npm/cli bundles (pre-1.0 layout: tlog entries under `verificationData`).
+
+const OLD_VALID: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/sigstore/valid-bundle.json"
+));
+const OLD_BAD_SIGNATURE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/sigstore/invalid-signature-bundle.json"
+));
+const OLD_DIGEST_MISMATCH: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/sigstore/digest-mismatch-provenance-bundle.json"
+));
+/// sha512 of npmcli-libnpmpublish-test-1.0.0.tgz, the tarball valid-bundle.json describes.
+const LIBNPMPUBLISH_TEST_SHA512: &str = "ba5d2ecfa66724e1fafe473489339464a86ef4b5c69718ad94731f311b2d60578a83134b3393af9828aef83dc5edb19126a8aeda55253c31ec1909cbfd48f66f";
+
+/// Moves `verificationData.tlogEntries` into `verificationMaterial` (v0.1 layout) and wraps the
+/// bundle as a registry attestations answer.
+fn old_layout_answer(bytes: &[u8]) -> Vec<u8> {
+    let mut bundle: Value = serde_json::from_slice(bytes).unwrap();
+    let data = bundle.as_object_mut().unwrap().remove("verificationData").unwrap();
+    bundle["verificationMaterial"]["tlogEntries"] = data["tlogEntries"].clone();
+    bundle["mediaType"] = Value::String("application/vnd.dev.sigstore.bundle+json;version=0.1".to_string());
+    serde_json::to_vec(&serde_json::json!({
+        "attestations": [ { "predicateType": "https://slsa.dev/provenance/v0.2", "bundle": bundle } ]
+    }))
+    .unwrap()
+}
+
+fn libnpmpublish_test(answer: &[u8]) -> Provenance {
+    let integrity = format!("sha512-{}", b64(&hex::decode(LIBNPMPUBLISH_TEST_SHA512).unwrap()));
+    verify_npm_attestations(
+        answer,
+        "@npmcli/libnpmpublish-test",
+        "1.0.0",
+        &integrity,
+        &root(),
+        &keys(),
+    )
+}
+
+#[test]
+fn old_layout_valid_bundle_verifies_with_an_email_identity() {
+    let Provenance::Verified(id) = libnpmpublish_test(&old_layout_answer(OLD_VALID)) else {
+        panic!("expected Verified");
+    };
+    assert_eq!(id.san.as_deref(), Some("brian@dehamer.com"));
+    assert_eq!(id.source_repository, None);
+}
+
+#[test]
+fn old_layout_scrambled_signature_fails() {
+    let step = invalid_step(libnpmpublish_test(&old_layout_answer(OLD_BAD_SIGNATURE)));
+    assert!(step.starts_with("SLSA provenance:"), "{step}");
+}
+
+#[test]
+fn old_layout_digest_mismatch_fails_on_the_digest() {
+    assert_eq!(
+        invalid_step(libnpmpublish_test(&old_layout_answer(OLD_DIGEST_MISMATCH))),
+        "SLSA provenance: subject digest does not match dist.integrity"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_asks_share_one_fetch() {
+    let server = stand_in().await;
+    let client = client();
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore");
+    let facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        Some(format!("{}/-/npm/v1/attestations/sigstore@1.0.0", server.base)),
+        Vec::new(),
+    );
+    let ask = || client.provenance(&package, "1.0.0", &RegistrySource::Public, &facts);
+    let (a, b, c) = futures::join!(ask(), ask(), ask());
+    for answer in [a, b, c] {
+        assert!(matches!(answer.unwrap().value, Provenance::Verified(_)));
+    }
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+}
