@@ -346,6 +346,35 @@ pub mod lockfiles;
 pub mod npm;
 pub mod pyproject;
 pub mod requirements;
+mod toml_tree;
+
+/// One issue per `ERROR` or `MISSING` node, on its exact span.
+pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<SyntaxIssue>) {
+    if !node.has_error() {
+        return;
+    }
+    if node.is_error() {
+        let span = Span::new(node.start_byte(), node.end_byte());
+        let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
+        acc.push(SyntaxIssue {
+            span,
+            message: format!("syntax error near `{}`", snippet.trim()),
+        });
+        // Nested MISSING nodes inside an ERROR are part of the same damage.
+        return;
+    }
+    if node.is_missing() {
+        acc.push(SyntaxIssue {
+            span: Span::new(node.start_byte(), node.end_byte()),
+            message: format!("missing `{}`", node.kind()),
+        });
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        collect_issues(child, text, acc);
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -406,5 +435,102 @@ pub(crate) mod tests {
             res.push_str(&underline(text, issue.span, '!'));
         }
         res
+    }
+
+    const SEEDS: [(ManifestKind, &str); 8] = [
+        (
+            ManifestKind::PackageJson,
+            "{\n  \"name\": \"größe\",\n  \"dependencies\": { \"a\": \"^1.0.0\", \"b\": \"npm:c@~2\" },\n\t\"devDependencies\": {\"d\": \"file:../d\"}\r\n}\n",
+        ),
+        (
+            ManifestKind::CargoToml,
+            "[package]\nname = \"x\"\n\n[dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\nrand = \"0.8\"\n[dependencies.tokio]\nversion = '1.2'\n[target.'cfg(unix)'.dev-dependencies]\nnix.version = \"0.27\"\n",
+        ),
+        (
+            ManifestKind::Requirements,
+            "requests==2.31.0  # pinned\nflask[async]>=2,<3 ; python_version >= \"3.8\"\n-r other.txt\nnumpy==1.26.4 \\\n    --hash=sha256:abc\n-e ./local\n",
+        ),
+        (
+            ManifestKind::Pyproject,
+            "[project]\nname = \"x\"\ndependencies = [\"requests>=2\", 'attrs ; python_version<\"3.9\"']\n[project.optional-dependencies]\ndev = [\"pytest==8.0\"]\n[tool.poetry.dependencies]\npython = \"^3.9\"\nhttpx = { version = \"^0.27\", extras = [\"http2\"] }\n",
+        ),
+        (
+            ManifestKind::PackageLock,
+            "{\"lockfileVersion\": 3, \"packages\": {\"\": {\"dependencies\": {\"a\": \"^1\"}}, \"node_modules/a\": {\"version\": \"1.0.0\", \"dependencies\": {\"b\": \"*\"}}, \"node_modules/b\": {\"version\": \"2.0.0\"}}}",
+        ),
+        (
+            ManifestKind::CargoLock,
+            "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab\"\n",
+        ),
+        (
+            ManifestKind::PoetryLock,
+            "[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\n\n[package.dependencies]\nidna = \">=2.5\"\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\n",
+        ),
+        (
+            ManifestKind::UvLock,
+            "version = 1\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n",
+        ),
+    ];
+
+    fn assert_spans_ok(text: &str, spans: impl IntoIterator<Item = Span>) {
+        for span in spans {
+            assert!(
+                span.start <= span.end && span.end <= text.len(),
+                "{span:?} in {} bytes",
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{span:?}"
+            );
+        }
+    }
+
+    fn check_invariants(kind: ManifestKind, text: &str) {
+        let parsed = parse(kind, text);
+        let deps = parsed.deps.iter().chain(&parsed.workspace_deps);
+        assert_spans_ok(
+            text,
+            deps.flat_map(|dep| [Some(dep.name_span), dep.requirement_span])
+                .flatten()
+                .chain(parsed.issues.iter().map(|issue| issue.span))
+                .chain(parsed.includes.iter().map(|include| include.span)),
+        );
+        if let Some(lock) = parse_lockfile(kind, text) {
+            assert_spans_ok(text, lock.packages.iter().map(|package| package.span));
+            for package in &lock.packages {
+                assert!(package.dependencies.iter().all(|idx| *idx < lock.packages.len()));
+            }
+            assert!(lock.roots.iter().all(|(_, idx)| *idx < lock.packages.len()));
+        }
+    }
+
+    fn edit_strategy() -> impl proptest::strategy::Strategy<Value = Vec<(usize, usize, String)>> {
+        use proptest::prelude::*;
+        let piece = prop::string::string_regex("[\"'{}\\[\\]=,:#;@^~<>a-z0-9 .\\\\\n\r\tä✓-]{0,6}").unwrap();
+        prop::collection::vec((0usize..400, 0usize..8, piece), 1..6)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn random_bytes_never_panic(kind_idx in 0usize..8, bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let text = String::from_utf8_lossy(&bytes);
+            check_invariants(SEEDS[kind_idx].0, &text);
+        }
+
+        #[test]
+        fn incremental_edits_match_fresh_parses(kind_idx in 0usize..8, edits in edit_strategy()) {
+            let (kind, seed) = SEEDS[kind_idx];
+            let mut file = SourceFile::new(kind, seed.to_string());
+            for (at, len, insert) in edits {
+                let start = at % (file.text().len() + 1);
+                file.edit(start, start + len, &insert);
+                let fresh = parse(kind, file.text());
+                proptest::prop_assert_eq!(file.parsed(), fresh);
+                check_invariants(kind, file.text());
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! - The spec is classified the way npm-package-arg does it (alias, path, git, URL, workspace), but
 //!   never interpreted: ranges belong to `resolve`.
 
-use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue};
+use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, collect_issues};
 use crate::model::{Ecosystem, Span};
 
 pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
@@ -252,34 +252,6 @@ pub(crate) fn string_value(node: tree_sitter::Node, text: &str) -> Option<JsonSt
         span,
         verbatim: false,
     })
-}
-
-/// One issue per `ERROR` or `MISSING` node, on its exact span.
-pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<SyntaxIssue>) {
-    if !node.has_error() {
-        return;
-    }
-    if node.is_error() {
-        let span = Span::new(node.start_byte(), node.end_byte());
-        let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
-        acc.push(SyntaxIssue {
-            span,
-            message: format!("syntax error near `{}`", snippet.trim()),
-        });
-        // Nested MISSING nodes inside an ERROR are part of the same damage.
-        return;
-    }
-    if node.is_missing() {
-        acc.push(SyntaxIssue {
-            span: Span::new(node.start_byte(), node.end_byte()),
-            message: format!("missing `{}`", node.kind()),
-        });
-        return;
-    }
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        collect_issues(child, text, acc);
-    }
 }
 
 #[cfg(test)]

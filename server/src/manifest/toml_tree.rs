@@ -1,0 +1,255 @@
+//! Reading tree-sitter-toml-ng trees: keys and strings with exact spans, and every `pair` with its full
+//! key path (table header + dotted key), shared by `cargo.rs` and `pyproject.rs`.
+//!
+//! Invariants:
+//! - A string's span is its content inside the quotes; `verbatim` says whether offsets in the value are
+//!   offsets in the text (no escapes), which is what lets callers take sub-spans.
+//! - Pairs inside `ERROR` nodes are still reported under the table they sit in; the grammar gives
+//!   strings no content child, so quotes are stripped and escapes decoded here (TOML 1.0 §String).
+
+use crate::model::Span;
+
+/// A TOML key part or string value with the span of its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TomlStr {
+    pub value: String,
+    pub span: Span,
+    pub verbatim: bool,
+}
+
+/// One `key = value` with the key path from the document root.
+pub(crate) struct Entry<'tree> {
+    pub path: Vec<TomlStr>,
+    pub value: tree_sitter::Node<'tree>,
+}
+
+/// A table header (`[a.b]` or `[[a.b]]`) and the entries in it.
+pub(crate) struct Table<'tree> {
+    pub header: Vec<TomlStr>,
+    pub is_array: bool,
+    pub entries: Vec<Entry<'tree>>,
+}
+
+/// Every table of the document in order; the pairs before the first header form a table with an empty header.
+pub(crate) fn tables<'tree>(root: tree_sitter::Node<'tree>, text: &str) -> Vec<Table<'tree>> {
+    let mut res = vec![Table {
+        header: Vec::new(),
+        is_array: false,
+        entries: Vec::new(),
+    }];
+    collect(root, text, &mut res, 0);
+    res
+}
+
+fn collect<'tree>(node: tree_sitter::Node<'tree>, text: &str, acc: &mut Vec<Table<'tree>>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "table" | "table_array_element" => {
+                let mut header = Vec::new();
+                let mut inner = child.walk();
+                for part in child.named_children(&mut inner) {
+                    if matches!(part.kind(), "bare_key" | "quoted_key" | "dotted_key") {
+                        key_parts(part, text, &mut header);
+                        break;
+                    }
+                }
+                acc.push(Table {
+                    header,
+                    is_array: child.kind() == "table_array_element",
+                    entries: Vec::new(),
+                });
+                collect(child, text, acc, depth + 1);
+            }
+            "pair" => {
+                if let Some(entry) = pair_entry(child, text, acc.last().map(|t| t.header.as_slice()).unwrap_or(&[]))
+                    && let Some(table) = acc.last_mut()
+                {
+                    table.entries.push(entry);
+                }
+            }
+            "ERROR" => collect(child, text, acc, depth + 1),
+            _ => {}
+        }
+    }
+}
+
+fn pair_entry<'tree>(pair: tree_sitter::Node<'tree>, text: &str, header: &[TomlStr]) -> Option<Entry<'tree>> {
+    let mut cursor = pair.walk();
+    let mut children = pair.named_children(&mut cursor);
+    let key = children.next()?;
+    if !matches!(key.kind(), "bare_key" | "quoted_key" | "dotted_key") {
+        return None;
+    }
+    let value = children.next()?;
+    let mut path = header.to_vec();
+    key_parts(key, text, &mut path);
+    Some(Entry { path, value })
+}
+
+/// The pairs of an inline table, with their (dotted) keys.
+pub(crate) fn inline_pairs<'tree>(table: tree_sitter::Node<'tree>, text: &str) -> Vec<Entry<'tree>> {
+    let mut res = Vec::new();
+    let mut cursor = table.walk();
+    for child in table.named_children(&mut cursor) {
+        if child.kind() == "pair"
+            && let Some(entry) = pair_entry(child, text, &[])
+        {
+            res.push(entry);
+        }
+    }
+    res
+}
+
+/// Flattens a key (`a`, `"a.b"`, `a.'b'.c`) into its parts.
+pub(crate) fn key_parts(node: tree_sitter::Node, text: &str, acc: &mut Vec<TomlStr>) {
+    match node.kind() {
+        "bare_key" => {
+            if let Some(value) = text.get(node.start_byte()..node.end_byte()) {
+                acc.push(TomlStr {
+                    value: value.to_string(),
+                    span: Span::new(node.start_byte(), node.end_byte()),
+                    verbatim: true,
+                });
+            }
+        }
+        "quoted_key" => {
+            if let Some(part) = string(node, text) {
+                acc.push(part);
+            }
+        }
+        "dotted_key" => {
+            let mut cursor = node.walk();
+            for child in node.named_children(&mut cursor) {
+                key_parts(child, text, acc);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A string (or quoted key) node's value and content span.
+pub(crate) fn string(node: tree_sitter::Node, text: &str) -> Option<TomlStr> {
+    if !matches!(node.kind(), "string" | "quoted_key") {
+        return None;
+    }
+    let raw = text.get(node.start_byte()..node.end_byte())?;
+    let (quote, literal) = if raw.starts_with("\"\"\"") {
+        ("\"\"\"", false)
+    } else if raw.starts_with("'''") {
+        ("'''", true)
+    } else if raw.starts_with('"') {
+        ("\"", false)
+    } else if raw.starts_with('\'') {
+        ("'", true)
+    } else {
+        return None;
+    };
+    let mut inner = &raw[quote.len()..];
+    inner = inner.strip_suffix(quote).unwrap_or(inner);
+    let mut start = node.start_byte() + quote.len();
+    if quote.len() == 3 {
+        // TOML: a newline right after the opening delimiter of a multi-line string is trimmed.
+        for newline in ["\r\n", "\n"] {
+            if let Some(rest) = inner.strip_prefix(newline) {
+                inner = rest;
+                start += newline.len();
+                break;
+            }
+        }
+    }
+    let span = Span::new(start, start + inner.len());
+    if literal || !inner.contains('\\') {
+        return Some(TomlStr {
+            value: inner.to_string(),
+            span,
+            verbatim: true,
+        });
+    }
+    Some(TomlStr {
+        value: unescape(inner),
+        span,
+        verbatim: false,
+    })
+}
+
+/// TOML basic-string escapes; an invalid escape is kept as written.
+fn unescape(inner: &str) -> String {
+    let mut res = String::with_capacity(inner.len());
+    let mut chars = inner.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch != '\\' {
+            res.push(ch);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => res.push('\n'),
+            Some('t') => res.push('\t'),
+            Some('r') => res.push('\r'),
+            Some('b') => res.push('\u{8}'),
+            Some('f') => res.push('\u{c}'),
+            Some('e') => res.push('\u{1b}'),
+            Some('"') => res.push('"'),
+            Some('\\') => res.push('\\'),
+            Some(kind @ ('u' | 'U')) => {
+                let len = if kind == 'u' { 4 } else { 8 };
+                let hex: String = (0..len).filter_map(|_| chars.next()).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) => res.push(decoded),
+                    None => {
+                        res.push('\\');
+                        res.push(kind);
+                        res.push_str(&hex);
+                    }
+                }
+            }
+            // Line-ending backslash (multi-line basic strings): skip the newline and leading whitespace.
+            Some(next) if next.is_whitespace() => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            Some(other) => {
+                res.push('\\');
+                res.push(other);
+            }
+            None => res.push('\\'),
+        }
+    }
+    res
+}
+
+/// The string values of an array node (other element kinds are skipped).
+#[allow(dead_code)]
+pub(crate) fn string_array(node: tree_sitter::Node, text: &str) -> Vec<TomlStr> {
+    let mut res = Vec::new();
+    collect_array_strings(node, text, &mut res);
+    res
+}
+
+#[allow(dead_code)]
+fn collect_array_strings(node: tree_sitter::Node, text: &str, acc: &mut Vec<TomlStr>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "string" => {
+                if let Some(value) = string(child, text) {
+                    acc.push(value);
+                }
+            }
+            "ERROR" => collect_array_strings(child, text, acc),
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn boolean(node: tree_sitter::Node, text: &str) -> Option<bool> {
+    match text.get(node.start_byte()..node.end_byte())? {
+        "true" if node.kind() == "boolean" => Some(true),
+        "false" if node.kind() == "boolean" => Some(false),
+        _ => None,
+    }
+}
