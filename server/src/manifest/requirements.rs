@@ -431,10 +431,39 @@ impl pep508_rs::Pep508Url for RawUrl {
 
 /// Validates a PEP 508 requirement; the error message when it is not one.
 pub(crate) fn validate_pep508(text: &str) -> Option<String> {
+    if let Some(message) = check_identifiers(text) {
+        return Some(message);
+    }
     match pep508_rs::Requirement::<RawUrl>::from_str(text) {
         Ok(_) => None,
         Err(error) => Some(error.message.to_string()),
     }
+}
+
+/// pep508_rs 0.9.2 panics (an `expect` in `parse_name` / `parse_extras`) on a package or extra name that
+/// ends in `.`, `-` or `_` and is followed by more text (`nu.==1`, `x[a.]`). Those names are invalid
+/// anyway (PEP 508: names end with a letter or digit), so they are reported here and never reach it.
+fn check_identifiers(text: &str) -> Option<String> {
+    let is_name_char = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_');
+    let bad_end = |run: &str| run.ends_with(['.', '-', '_']);
+    let rest = text.trim_start();
+    let name_len = rest.find(|ch: char| !is_name_char(ch)).unwrap_or(rest.len());
+    let name = &rest[..name_len];
+    if bad_end(name) {
+        return Some(format!("package name `{name}` must end with a letter or digit"));
+    }
+    let after = rest[name_len..].trim_start();
+    if let Some(extras) = after.strip_prefix('[') {
+        let extras = extras.split(']').next().unwrap_or(extras);
+        for piece in extras.split(',') {
+            let piece = piece.trim_start();
+            let run_len = piece.find(|ch: char| !is_name_char(ch)).unwrap_or(piece.len());
+            if bad_end(&piece[..run_len]) {
+                return Some(format!("extra `{}` must end with a letter or digit", &piece[..run_len]));
+            }
+        }
+    }
+    None
 }
 
 fn read_requirement(line: &Line, start: usize, end: usize, acc: &mut Parsed) {
@@ -538,6 +567,14 @@ mod tests {
             res.push_str(&format!("=== {name}\n{}", check(&text)));
         }
         insta::assert_snapshot!(res);
+    }
+
+    #[test]
+    fn names_that_crash_pep508_rs_are_issues() {
+        for text in ["nu.==1", "x[a.]", "x [a. , b]", "y-;python_version<'3'", "z_ (>=1)"] {
+            let parsed = parse(ManifestKind::Requirements, text);
+            assert_eq!(parsed.issues.len(), 1, "{text}");
+        }
     }
 
     #[test]
