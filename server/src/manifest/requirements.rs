@@ -266,7 +266,7 @@ fn looks_like_location(args: &str) -> bool {
             .any(|suffix| first.ends_with(suffix))
 }
 
-fn location_source(location: &str) -> SourceKind {
+pub(crate) fn location_source(location: &str) -> SourceKind {
     let lower = location.to_ascii_lowercase();
     if ["git+", "hg+", "svn+", "bzr+"]
         .iter()

@@ -15,6 +15,28 @@ pub(crate) struct TomlStr {
     pub value: String,
     pub span: Span,
     pub verbatim: bool,
+    /// For strings with escapes: for each byte of `value`, the range of the text (relative to
+    /// `span.start`) it was decoded from.
+    pub origins: Vec<(usize, usize)>,
+}
+
+impl TomlStr {
+    /// The span of `value[start..end]` in the text; exact even when the string has escapes.
+    pub fn sub_span(&self, start: usize, end: usize) -> Span {
+        if self.verbatim {
+            return Span::new(self.span.start + start, self.span.start + end);
+        }
+        let first = self.origins.get(start).map(|origin| origin.0);
+        let last = if end > start {
+            self.origins.get(end - 1).map(|origin| origin.1)
+        } else {
+            first
+        };
+        match (first, last) {
+            (Some(first), Some(last)) => Span::new(self.span.start + first, self.span.start + last),
+            _ => self.span,
+        }
+    }
 }
 
 /// One `key = value` with the key path from the document root.
@@ -113,6 +135,7 @@ pub(crate) fn key_parts(node: tree_sitter::Node, text: &str, acc: &mut Vec<TomlS
                     value: value.to_string(),
                     span: Span::new(node.start_byte(), node.end_byte()),
                     verbatim: true,
+                    origins: Vec::new(),
                 });
             }
         }
@@ -167,70 +190,98 @@ pub(crate) fn string(node: tree_sitter::Node, text: &str) -> Option<TomlStr> {
             value: inner.to_string(),
             span,
             verbatim: true,
+            origins: Vec::new(),
         });
     }
+    let (value, origins) = unescape(inner);
     Some(TomlStr {
-        value: unescape(inner),
+        value,
         span,
         verbatim: false,
+        origins,
     })
 }
 
-/// TOML basic-string escapes; an invalid escape is kept as written.
-fn unescape(inner: &str) -> String {
+/// TOML basic-string escapes, with where each decoded byte came from; an invalid escape is kept as written.
+fn unescape(inner: &str) -> (String, Vec<(usize, usize)>) {
     let mut res = String::with_capacity(inner.len());
-    let mut chars = inner.chars().peekable();
-    while let Some(ch) = chars.next() {
+    let mut origins = Vec::with_capacity(inner.len());
+    let mut chars = inner.char_indices().peekable();
+    let mut push = |res: &mut String, ch: char, from: usize, to: usize| {
+        res.push(ch);
+        origins.extend(std::iter::repeat_n((from, to), ch.len_utf8()));
+    };
+    while let Some((at, ch)) = chars.next() {
         if ch != '\\' {
-            res.push(ch);
+            push(&mut res, ch, at, at + ch.len_utf8());
             continue;
         }
-        match chars.next() {
-            Some('n') => res.push('\n'),
-            Some('t') => res.push('\t'),
-            Some('r') => res.push('\r'),
-            Some('b') => res.push('\u{8}'),
-            Some('f') => res.push('\u{c}'),
-            Some('e') => res.push('\u{1b}'),
-            Some('"') => res.push('"'),
-            Some('\\') => res.push('\\'),
-            Some(kind @ ('u' | 'U')) => {
-                let len = if kind == 'u' { 4 } else { 8 };
-                let hex: String = (0..len).filter_map(|_| chars.next()).collect();
+        let Some((next_at, next)) = chars.next() else {
+            push(&mut res, '\\', at, at + 1);
+            break;
+        };
+        let end = next_at + next.len_utf8();
+        let simple = match next {
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'e' => Some('\u{1b}'),
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            push(&mut res, decoded, at, end);
+            continue;
+        }
+        match next {
+            'u' | 'U' => {
+                let len = if next == 'u' { 4 } else { 8 };
+                let mut hex = String::new();
+                let mut hex_end = end;
+                while hex.len() < len {
+                    match chars.peek() {
+                        Some((digit_at, digit)) if digit.is_ascii_hexdigit() => {
+                            hex.push(*digit);
+                            hex_end = digit_at + 1;
+                            chars.next();
+                        }
+                        _ => break,
+                    }
+                }
                 match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(decoded) => res.push(decoded),
-                    None => {
-                        res.push('\\');
-                        res.push(kind);
-                        res.push_str(&hex);
+                    Some(decoded) if hex.len() == len => push(&mut res, decoded, at, hex_end),
+                    _ => {
+                        for (offset, kept) in inner[at..hex_end].char_indices() {
+                            push(&mut res, kept, at + offset, at + offset + kept.len_utf8());
+                        }
                     }
                 }
             }
             // Line-ending backslash (multi-line basic strings): skip the newline and leading whitespace.
-            Some(next) if next.is_whitespace() => {
-                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            other if other.is_whitespace() => {
+                while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
                     chars.next();
                 }
             }
-            Some(other) => {
-                res.push('\\');
-                res.push(other);
+            other => {
+                push(&mut res, '\\', at, at + 1);
+                push(&mut res, other, next_at, end);
             }
-            None => res.push('\\'),
         }
     }
-    res
+    (res, origins)
 }
 
 /// The string values of an array node (other element kinds are skipped).
-#[allow(dead_code)]
 pub(crate) fn string_array(node: tree_sitter::Node, text: &str) -> Vec<TomlStr> {
     let mut res = Vec::new();
     collect_array_strings(node, text, &mut res);
     res
 }
 
-#[allow(dead_code)]
 fn collect_array_strings(node: tree_sitter::Node, text: &str, acc: &mut Vec<TomlStr>) {
     let mut cursor = node.walk();
     for child in node.named_children(&mut cursor) {
