@@ -221,11 +221,18 @@ pub struct Lockfile {
 
 impl Lockfile {
     /// The locked version for a direct dependency declared as `name`.
+    ///
+    /// An exact match wins; otherwise names are compared normalised for the ecosystem (PEP 503 for PyPI,
+    /// so `Faker` finds `faker`).
     pub fn root_version(&self, name: &str) -> Option<&LockedPackage> {
-        self.roots
-            .iter()
-            .find(|(root, _)| root == name)
-            .and_then(|(_, idx)| self.packages.get(*idx))
+        let exact = self.roots.iter().find(|(root, _)| root == name);
+        let found = exact.or_else(|| {
+            let wanted = self.ecosystem.normalize_name(name);
+            self.roots
+                .iter()
+                .find(|(root, _)| self.ecosystem.normalize_name(root) == wanted)
+        });
+        found.and_then(|(_, idx)| self.packages.get(*idx))
     }
 }
 

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
-use crate::model::{Ecosystem, Span};
+use crate::manifest::lockfiles::{entry_span, package_headers, toml_issue};
+use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
+use crate::model::Ecosystem;
 
 #[derive(Deserialize)]
 struct CargoLock {
@@ -47,31 +48,16 @@ pub fn parse(text: &str) -> Lockfile {
     let lock: CargoLock = match toml::from_str(text) {
         Ok(lock) => lock,
         Err(error) => {
-            let span = error
-                .span()
-                .map(|range| clamp(text, range.start, range.end))
-                .unwrap_or(Span::new(0, 0));
-            res.issues.push(SyntaxIssue {
-                span,
-                message: format!("invalid lockfile: {}", error.message()),
-            });
+            res.issues.push(toml_issue(text, &error));
             return res;
         }
     };
-    let headers: Vec<usize> = text.match_indices("[[package]]").map(|(at, _)| at).collect();
+    let headers = package_headers(text);
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (idx, package) in lock.package.iter().enumerate() {
         by_name.entry(package.name.get_ref().as_str()).or_default().push(idx);
     }
     for package in &lock.package {
-        let name_at = package.name.span().start;
-        let start = headers
-            .iter()
-            .rev()
-            .find(|at| **at <= name_at)
-            .copied()
-            .unwrap_or(name_at);
-        let end = headers.iter().find(|at| **at > name_at).copied().unwrap_or(text.len());
         let integrity = package.checksum.clone().or_else(|| {
             let source = package.source.as_deref()?;
             let key = format!("checksum {} {} ({source})", package.name.get_ref(), package.version);
@@ -100,7 +86,7 @@ pub fn parse(text: &str) -> Lockfile {
             non_registry,
             dev: false,
             optional: false,
-            span: clamp(text, start, end),
+            span: entry_span(text, &headers, package.name.span().start),
             integrity,
         });
     }
@@ -146,18 +132,6 @@ fn find(packages: &[Package], by_name: &HashMap<&str, Vec<usize>>, entry: &str) 
         version.is_none_or(|version| package.version == version)
             && source.is_none_or(|source| package.source.as_deref() == Some(source))
     })
-}
-
-fn clamp(text: &str, start: usize, end: usize) -> Span {
-    let mut start = start.min(text.len());
-    let mut end = end.clamp(start, text.len());
-    while start > 0 && !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    while end < text.len() && !text.is_char_boundary(end) {
-        end += 1;
-    }
-    Span::new(start, end)
 }
 
 #[cfg(test)]
