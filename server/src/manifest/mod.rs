@@ -515,16 +515,26 @@ pub(crate) mod tests {
     fn edit_strategy() -> impl proptest::strategy::Strategy<Value = Vec<(usize, usize, String)>> {
         use proptest::prelude::*;
         let piece = prop::string::string_regex("[\"'{}\\[\\]=,:#;@^~<>a-z0-9 .\\\\\n\r\tä✓-]{0,6}").unwrap();
-        prop::collection::vec((0usize..400, 0usize..8, piece), 1..6)
+        prop::collection::vec((0usize..400, 0usize..12, piece), 1..10)
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
         #[test]
         fn random_bytes_never_panic(kind_idx in 0usize..8, bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             let text = String::from_utf8_lossy(&bytes);
             check_invariants(SEEDS[kind_idx].0, &text);
+        }
+
+        #[test]
+        fn truncations_never_panic(kind_idx in 0usize..8, cut in 0usize..400) {
+            let (kind, seed) = SEEDS[kind_idx];
+            let mut cut = cut.min(seed.len());
+            while !seed.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            check_invariants(kind, &seed[..cut]);
         }
 
         #[test]

@@ -24,12 +24,30 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
 }
 
 /// Walks the document and the top-level object (through `ERROR` nodes) looking for section pairs.
+///
+/// When an edit breaks the top-level object, tree-sitter may flatten it into one `ERROR` node holding
+/// `"dependencies"`, `:`, `{` and the section's pairs as siblings; the tokens are followed in order so
+/// those pairs still land in their section.
 fn visit_top(node: tree_sitter::Node, text: &str, depth: usize, acc: &mut Parsed) {
+    let mut pending: Option<DepKind> = None;
+    let mut active: Option<DepKind> = None;
     let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
+    for child in node.children(&mut cursor) {
         match child.kind() {
             "object" if depth == 0 => visit_top(child, text, depth + 1, acc),
             "ERROR" => visit_top(child, text, depth, acc),
+            "string" if node.is_error() => {
+                pending = string_value(child, text).and_then(|key| section_kind(&key.value));
+            }
+            "{" if node.is_error() => active = pending.take(),
+            "}" if node.is_error() => active = None,
+            "pair" if active.is_some() => {
+                if let Some(kind) = &active
+                    && let Some(dep) = dependency(child, text, kind)
+                {
+                    acc.deps.push(dep);
+                }
+            }
             "pair" if depth == 1 || node.is_error() => {
                 let Some(key) = child.child_by_field_name("key") else {
                     continue;
@@ -318,6 +336,13 @@ mod tests {
   },
   "devDependencies": { "e": "^5
 "#
+        ));
+    }
+
+    #[test]
+    fn flattened_error_keeps_its_section() {
+        insta::assert_snapshot!(check(
+            "{\"name\": \"x\", \"dependencies\": {\"a\": \"1\", \"b\": \"2\","
         ));
     }
 
