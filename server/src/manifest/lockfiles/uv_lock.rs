@@ -10,7 +10,7 @@
 //!   packages from an index other than PyPI are `non_registry`.
 //! - `integrity` is the sdist hash when there is one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
@@ -30,14 +30,14 @@ struct Package {
     #[serde(default)]
     version: String,
     #[serde(default)]
-    source: HashMap<String, toml::Value>,
+    source: BTreeMap<String, toml::Value>,
     sdist: Option<Sdist>,
     #[serde(default)]
     dependencies: Vec<DependencyRef>,
     #[serde(default, rename = "optional-dependencies")]
-    optional_dependencies: HashMap<String, Vec<DependencyRef>>,
+    optional_dependencies: BTreeMap<String, Vec<DependencyRef>>,
     #[serde(default, rename = "dev-dependencies")]
-    dev_dependencies: HashMap<String, Vec<DependencyRef>>,
+    dev_dependencies: BTreeMap<String, Vec<DependencyRef>>,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +50,7 @@ struct DependencyRef {
     name: String,
     version: Option<String>,
     #[serde(default)]
-    source: HashMap<String, toml::Value>,
+    source: BTreeMap<String, toml::Value>,
 }
 
 impl Package {
