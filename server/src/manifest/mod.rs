@@ -308,6 +308,10 @@ fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
 
 /// Parses a manifest from scratch.
 pub fn parse(kind: ManifestKind, text: &str) -> Parsed {
+    if kind.is_lockfile() {
+        // Lockfiles declare nothing (`parse_lockfile` reads their pins); skip building a tree for them.
+        return Parsed::empty(kind);
+    }
     let tree = parse_tree(kind, text, None);
     extract(kind, text, tree.as_ref())
 }

@@ -29,26 +29,32 @@ pub fn extract(text: &str) -> Parsed {
     res
 }
 
-/// A logical line: its text and, for every byte, where that byte is in the original text.
+/// A logical line: its text and the physical-line segments it was joined from.
 struct Line {
     text: String,
-    map: Vec<usize>,
+    /// (offset in `text`, offset in the original text) where each copied segment starts, ascending.
+    segments: Vec<(usize, usize)>,
 }
 
 impl Line {
+    /// Where logical byte `at` is in the original text.
+    fn origin(&self, at: usize) -> usize {
+        let idx = self.segments.partition_point(|(logical, _)| *logical <= at);
+        match idx.checked_sub(1).and_then(|idx| self.segments.get(idx)) {
+            Some((logical, original)) => original + (at - logical),
+            None => at,
+        }
+    }
+
     /// The original span of logical bytes `start..end`.
     fn span(&self, start: usize, end: usize) -> Span {
-        if self.map.is_empty() {
-            return Span::new(0, 0);
-        }
-        let start = start.min(self.map.len() - 1);
+        let first = self.origin(start);
         if end <= start {
-            return Span::new(self.map[start], self.map[start]);
+            return Span::new(first, first);
         }
-        let last = (end - 1).min(self.map.len() - 1);
-        // Logical lines are copied from whole physical-line segments cut at ASCII bytes, so the byte after
-        // a char's last byte is the next char boundary in the original too.
-        Span::new(self.map[start], self.map[last] + 1)
+        // Segments are cut at ASCII bytes (`\`, line ends), so the byte after a char's last byte is
+        // the next char boundary in the original too.
+        Span::new(first, self.origin(end - 1) + 1)
     }
 }
 
@@ -67,7 +73,7 @@ fn logical_lines(text: &str) -> Vec<Line> {
         let is_comment = physical.trim_start().starts_with('#');
         let line = pending.get_or_insert_with(|| Line {
             text: String::new(),
-            map: Vec::new(),
+            segments: Vec::new(),
         });
         if physical.ends_with('\\') && !is_comment {
             let kept = physical.trim_start_matches('\\');
@@ -87,14 +93,13 @@ fn logical_lines(text: &str) -> Vec<Line> {
     for line in &mut res {
         let cut = comment_start(&line.text);
         line.text.truncate(cut);
-        line.map.truncate(cut);
     }
     res
 }
 
 fn push_segment(line: &mut Line, segment: &str, origin: usize) {
+    line.segments.push((line.text.len(), origin));
     line.text.push_str(segment);
-    line.map.extend((0..segment.len()).map(|i| origin + i));
 }
 
 /// pip's `COMMENT_RE = (^|\s+)#.*$`: the first `#` at the start or after whitespace.
