@@ -9,7 +9,7 @@
 //! - The spec is classified the way npm-package-arg does it (alias, path, git, URL, workspace), but
 //!   never interpreted: ranges belong to `resolve`.
 
-use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, collect_issues};
+use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue, collect_issues};
 use crate::model::{Ecosystem, Span};
 
 pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
@@ -84,6 +84,14 @@ fn visit_section(node: tree_sitter::Node, text: &str, kind: &DepKind, acc: &mut 
             "pair" => {
                 if let Some(dep) = dependency(child, text, kind) {
                     acc.deps.push(dep);
+                } else if let Some(value) = child.child_by_field_name("value")
+                    && !value.is_missing()
+                    && !matches!(value.kind(), "string" | "ERROR")
+                {
+                    acc.issues.push(SyntaxIssue {
+                        span: Span::new(value.start_byte(), value.end_byte()),
+                        message: "a dependency's version must be a string".to_string(),
+                    });
                 }
             }
             _ => {}
@@ -312,7 +320,10 @@ mod tests {
   "i": "https://example.com/i.tgz",
   "j": "workspace:*",
   "k": "1.0.0 - 2.0.0",
-  "l": "latest"
+  "l": "latest",
+  "m": 1,
+  "n": "https://github.com/x/n.git",
+  "o": "git@github.com:x/o.git"
 }}"#
         ));
     }
