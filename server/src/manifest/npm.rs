@@ -112,13 +112,7 @@ fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dep
             let package = spec.value[package.clone()].to_string();
             match range {
                 Some(range) => {
-                    // The range's span is exact only when the value has no escapes; otherwise the whole
-                    // value is the span, which still covers the text a fix would edit.
-                    let span = if spec.verbatim {
-                        Span::new(spec.span.start + range.start, spec.span.start + range.end)
-                    } else {
-                        spec.span
-                    };
+                    let span = spec.sub_span(range.start, range.end);
                     (package, Some(spec.value[range.clone()].to_string()), Some(span))
                 }
                 None => (package, None, None),
@@ -251,8 +245,28 @@ fn is_github_shorthand(spec: &str) -> bool {
 pub(crate) struct JsonString {
     pub value: String,
     pub span: Span,
-    /// True when the text inside the quotes has no escapes, so offsets in `value` are offsets in the text.
-    pub verbatim: bool,
+    /// For strings with escapes: for each byte of `value`, the range of the text (relative to
+    /// `span.start`) it was decoded from. Empty when the text has no escapes.
+    origins: Vec<(usize, usize)>,
+}
+
+impl JsonString {
+    /// The span of `value[start..end]` in the text; exact even when the string has escapes.
+    pub(crate) fn sub_span(&self, start: usize, end: usize) -> Span {
+        if self.origins.is_empty() {
+            return Span::new(self.span.start + start, self.span.start + end);
+        }
+        let first = self.origins.get(start).map(|origin| origin.0);
+        let last = if end > start {
+            self.origins.get(end - 1).map(|origin| origin.1)
+        } else {
+            first
+        };
+        match (first, last) {
+            (Some(first), Some(last)) => Span::new(self.span.start + first, self.span.start + last),
+            _ => self.span,
+        }
+    }
 }
 
 pub(crate) fn string_value(node: tree_sitter::Node, text: &str) -> Option<JsonString> {
@@ -269,15 +283,71 @@ pub(crate) fn string_value(node: tree_sitter::Node, text: &str) -> Option<JsonSt
         return Some(JsonString {
             value: inner.to_string(),
             span,
-            verbatim: true,
+            origins: Vec::new(),
         });
     }
-    let value = serde_json::from_str::<String>(&format!("\"{inner}\"")).unwrap_or_else(|_| inner.to_string());
-    Some(JsonString {
-        value,
-        span,
-        verbatim: false,
-    })
+    let (value, origins) = unescape(inner);
+    Some(JsonString { value, span, origins })
+}
+
+/// RFC 8259 escapes, with where each decoded byte came from; an invalid escape is kept as written.
+fn unescape(inner: &str) -> (String, Vec<(usize, usize)>) {
+    let mut value = String::with_capacity(inner.len());
+    let mut origins = Vec::with_capacity(inner.len());
+    let mut push = |value: &mut String, ch: char, from: usize, to: usize| {
+        value.push(ch);
+        origins.extend(std::iter::repeat_n((from, to), ch.len_utf8()));
+    };
+    let hex4 = |at: usize| inner.get(at..at + 4).and_then(|hex| u32::from_str_radix(hex, 16).ok());
+    let mut at = 0;
+    while let Some(ch) = inner[at..].chars().next() {
+        if ch != '\\' {
+            push(&mut value, ch, at, at + ch.len_utf8());
+            at += ch.len_utf8();
+            continue;
+        }
+        let Some(next) = inner[at + 1..].chars().next() else {
+            push(&mut value, '\\', at, at + 1);
+            break;
+        };
+        let simple = match next {
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '/' => Some('/'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            push(&mut value, decoded, at, at + 2);
+            at += 2;
+            continue;
+        }
+        if next == 'u'
+            && let Some(high) = hex4(at + 2)
+        {
+            // A UTF-16 surrogate pair is two escapes for one char.
+            let pair = (0xD800..0xDC00).contains(&high) && inner.get(at + 6..at + 8) == Some("\\u");
+            let low = if pair {
+                hex4(at + 8).filter(|low| (0xDC00..0xE000).contains(low))
+            } else {
+                None
+            };
+            let (code, len) = match low {
+                Some(low) => (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00), 12),
+                None => (high, 6),
+            };
+            push(&mut value, char::from_u32(code).unwrap_or('\u{fffd}'), at, at + len);
+            at += len;
+            continue;
+        }
+        push(&mut value, '\\', at, at + 1);
+        at += 1;
+    }
+    (value, origins)
 }
 
 #[cfg(test)]
@@ -323,7 +393,8 @@ mod tests {
   "l": "latest",
   "m": 1,
   "n": "https://github.com/x/n.git",
-  "o": "git@github.com:x/o.git"
+  "o": "git@github.com:x/o.git",
+  "p\u00fc": "npm:\u00fcber@\u005e1.0 \ud83d\ude00"
 }}"#
         ));
     }

@@ -436,6 +436,26 @@ impl pep508_rs::Pep508Url for RawUrl {
 
 /// Validates a PEP 508 requirement; the error message when it is not one.
 pub(crate) fn validate_pep508(text: &str) -> Option<String> {
+    // pep508_rs 0.9.2 slices its input with lengths that assume ASCII and panics on a non-ASCII char
+    // after a marker string (`python_version >= "3.8"ä`). PEP 508 allows non-ASCII only inside quoted
+    // strings, so anything else is reported here and quoted chars are replaced before validating.
+    let mut sanitized = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    for ch in text.chars() {
+        match quote {
+            Some(open) if ch == open => quote = None,
+            None if matches!(ch, '"' | '\'') => quote = Some(ch),
+            _ => {}
+        }
+        if ch.is_ascii() {
+            sanitized.push(ch);
+        } else if quote.is_some() {
+            sanitized.push('x');
+        } else {
+            return Some(format!("`{ch}` is not allowed outside a quoted string"));
+        }
+    }
+    let text = sanitized.as_str();
     if let Some(message) = check_identifiers(text) {
         return Some(message);
     }
@@ -579,6 +599,18 @@ mod tests {
         for text in ["nu.==1", "x[a.]", "x [a. , b]", "y-;python_version<'3'", "z_ (>=1)"] {
             let parsed = parse(ManifestKind::Requirements, text);
             assert_eq!(parsed.issues.len(), 1, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// pep508_rs has panicked on inputs like these; `validate_pep508` must shield every one.
+        #[test]
+        fn validation_never_panics(text in "[a-z0-9._\\-\\[\\],;@ <>=!~*()'\"ä✓:/]{0,40}") {
+            let _ = validate_pep508(&text);
+            let _ = validate_pep508(&format!("name{text}"));
+            let _ = validate_pep508(&format!("name>=1 ; python_version {text}"));
         }
     }
 
