@@ -554,4 +554,36 @@ pub(crate) mod tests {
             }
         }
     }
+
+    fn real_seed(idx: usize) -> (ManifestKind, String) {
+        let (kind, path) = [
+            (ManifestKind::PackageJson, "large/webpack/package.json"),
+            (ManifestKind::CargoToml, "large/cargo/Cargo.toml"),
+            (ManifestKind::Requirements, "large/pypi-warehouse/requirements/main.in"),
+            (ManifestKind::Pyproject, "pypi/pyproject-optional-deps/pyproject.toml"),
+        ][idx];
+        let text =
+            std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        (kind, text)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// The same property on real files, where edits land inside big trees.
+        #[test]
+        fn incremental_edits_on_real_files_match_fresh_parses(
+            seed_idx in 0usize..4,
+            edits in proptest::collection::vec((0.0f64..1.0, 0usize..12, "[\"'{}\\[\\]=,:#\\n a-z0-9.^~ä]{0,6}"), 1..8),
+        ) {
+            let (kind, seed) = real_seed(seed_idx);
+            let mut file = SourceFile::new(kind, seed);
+            for (position, len, insert) in edits {
+                let start = (position * file.text().len() as f64) as usize;
+                file.edit(start, start + len, &insert);
+                proptest::prop_assert_eq!(file.parsed(), parse(kind, file.text()));
+                check_invariants(kind, file.text());
+            }
+        }
+    }
 }
