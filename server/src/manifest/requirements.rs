@@ -104,12 +104,10 @@ fn push_segment(line: &mut Line, segment: &str, origin: usize) {
 
 /// pip's `COMMENT_RE = (^|\s+)#.*$`: the first `#` at the start or after whitespace.
 fn comment_start(text: &str) -> usize {
-    let mut previous_is_space = true;
-    for (at, ch) in text.char_indices() {
-        if ch == '#' && previous_is_space {
+    for (at, _) in text.match_indices('#') {
+        if text[..at].chars().next_back().is_none_or(char::is_whitespace) {
             return at;
         }
-        previous_is_space = ch.is_whitespace();
     }
     text.len()
 }
