@@ -359,31 +359,40 @@ pub mod pyproject;
 pub mod requirements;
 mod toml_tree;
 
-/// One issue per `ERROR` or `MISSING` node, on its exact span.
+/// One issue per `ERROR` or `MISSING` node, on its exact span. Iterative, so a deeply nested broken
+/// file cannot overflow the stack.
 pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<SyntaxIssue>) {
-    if !node.has_error() {
-        return;
-    }
-    if node.is_error() {
-        let span = Span::new(node.start_byte(), node.end_byte());
-        let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
-        acc.push(SyntaxIssue {
-            span,
-            message: format!("syntax error near `{}`", snippet.trim()),
-        });
-        // Nested MISSING nodes inside an ERROR are part of the same damage.
-        return;
-    }
-    if node.is_missing() {
-        acc.push(SyntaxIssue {
-            span: Span::new(node.start_byte(), node.end_byte()),
-            message: format!("missing `{}`", node.kind()),
-        });
-        return;
-    }
     let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        collect_issues(child, text, acc);
+    loop {
+        let current = cursor.node();
+        let mut descend = false;
+        if current.is_error() {
+            let span = Span::new(current.start_byte(), current.end_byte());
+            let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
+            // Nested MISSING nodes inside an ERROR are part of the same damage.
+            acc.push(SyntaxIssue {
+                span,
+                message: format!("syntax error near `{}`", snippet.trim()),
+            });
+        } else if current.is_missing() {
+            acc.push(SyntaxIssue {
+                span: Span::new(current.start_byte(), current.end_byte()),
+                message: format!("missing `{}`", current.kind()),
+            });
+        } else {
+            descend = current.has_error();
+        }
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
     }
 }
 
@@ -585,5 +594,42 @@ pub(crate) mod tests {
                 check_invariants(kind, file.text());
             }
         }
+    }
+
+    /// Deeply nested input must not overflow a small stack (editor worker threads have 2 MB or less).
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let inputs = vec![
+            (ManifestKind::PackageJson, "[".repeat(30_000)),
+            (
+                ManifestKind::PackageJson,
+                format!("{{\"dependencies\": {}", "{\"a\": ".repeat(20_000)),
+            ),
+            (
+                ManifestKind::CargoToml,
+                format!("[dependencies]\n{} = \"1\"\n", vec!["a"; 20_000].join(".")),
+            ),
+            (ManifestKind::Pyproject, format!("x = {}\n", "[".repeat(30_000))),
+            (
+                ManifestKind::PackageLock,
+                format!("{{\"dependencies\": {}", "{\"a\": {\"dependencies\": ".repeat(20_000)),
+            ),
+            (ManifestKind::CargoLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::PoetryLock, format!("x = {}", "{a = ".repeat(30_000))),
+            (ManifestKind::UvLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::Requirements, format!("a{}", "[".repeat(30_000))),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                for (kind, text) in inputs {
+                    check_invariants(kind, &text);
+                    let mut file = SourceFile::new(kind, text);
+                    file.edit(5, 6, "x");
+                    let _ = file.parsed();
+                }
+            })
+            .unwrap();
+        handle.join().unwrap();
     }
 }

@@ -126,31 +126,33 @@ pub(crate) fn inline_pairs<'tree>(table: tree_sitter::Node<'tree>, text: &str) -
     res
 }
 
-/// Flattens a key (`a`, `"a.b"`, `a.'b'.c`) into its parts.
+/// Flattens a key (`a`, `"a.b"`, `a.'b'.c`) into its parts. Iterative: `dotted_key` nests once per dot.
 pub(crate) fn key_parts(node: tree_sitter::Node, text: &str, acc: &mut Vec<TomlStr>) {
-    match node.kind() {
-        "bare_key" => {
-            if let Some(value) = text.get(node.start_byte()..node.end_byte()) {
-                acc.push(TomlStr {
-                    value: value.to_string(),
-                    span: Span::new(node.start_byte(), node.end_byte()),
-                    verbatim: true,
-                    origins: Vec::new(),
-                });
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "bare_key" => {
+                if let Some(value) = text.get(node.start_byte()..node.end_byte()) {
+                    acc.push(TomlStr {
+                        value: value.to_string(),
+                        span: Span::new(node.start_byte(), node.end_byte()),
+                        verbatim: true,
+                        origins: Vec::new(),
+                    });
+                }
             }
-        }
-        "quoted_key" => {
-            if let Some(part) = string(node, text) {
-                acc.push(part);
+            "quoted_key" => {
+                if let Some(part) = string(node, text) {
+                    acc.push(part);
+                }
             }
-        }
-        "dotted_key" => {
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
-                key_parts(child, text, acc);
+            "dotted_key" => {
+                let mut cursor = node.walk();
+                let children: Vec<_> = node.named_children(&mut cursor).collect();
+                stack.extend(children.into_iter().rev());
             }
+            _ => {}
         }
-        _ => {}
     }
 }
 
