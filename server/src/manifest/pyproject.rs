@@ -8,6 +8,8 @@
 //! - Poetry dependencies keep Poetry's constraint syntax verbatim (`poetry_syntax = true`); `python` is
 //!   not a dependency; git/path/url tables are dependencies with that source (not looked up).
 //! - PEP 735 `{ include-group = "…" }` entries are skipped (their group is read on its own).
+//! - uv's `[tool.uv.sources]` gives a declared dependency its real source (git, path, url, workspace)
+//!   or a named index (`registry`), so private names are not treated as PyPI packages.
 
 use crate::manifest::requirements::{location_source, scan_pep508, validate_pep508};
 use crate::manifest::toml_tree::{self, TomlStr};
@@ -22,6 +24,7 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
     let root = tree.root_node();
     collect_issues(root, text, &mut res.issues);
     let mut poetry: Vec<PoetryDep> = Vec::new();
+    let mut uv_sources: Vec<(String, UvSource)> = Vec::new();
     for table in toml_tree::tables(root, text) {
         if table.is_array {
             continue;
@@ -46,6 +49,10 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
                         pep508_dependency(&string, &kind, &mut res);
                     }
                 }
+                continue;
+            }
+            if let ["tool", "uv", "sources", name, rest @ ..] = path.as_slice() {
+                uv_source(&mut uv_sources, name, rest, entry.value, text);
                 continue;
             }
             let Some((kind, name_at)) = poetry_section(&entry.path) else {
@@ -85,6 +92,22 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
             }
         }
     }
+    // uv: `[tool.uv.sources]` moves a declared dependency off PyPI (git, path, url, workspace member)
+    // or onto a named index; either way its name must not be looked up on PyPI as if it were public.
+    for dep in &mut res.deps {
+        let wanted = Ecosystem::PyPI.normalize_name(&dep.name);
+        if let Some((_, source)) = uv_sources
+            .iter()
+            .find(|(name, _)| Ecosystem::PyPI.normalize_name(name) == wanted)
+        {
+            if let Some(kind) = &source.kind {
+                dep.source = kind.clone();
+            }
+            if source.index.is_some() {
+                dep.registry.clone_from(&source.index);
+            }
+        }
+    }
     for dep in poetry {
         if dep.name.value.eq_ignore_ascii_case("python") {
             continue;
@@ -92,6 +115,58 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
         res.deps.push(dep.finish());
     }
     res
+}
+
+/// One `[tool.uv.sources]` entry: where uv takes the package from instead of PyPI.
+#[derive(Default)]
+struct UvSource {
+    kind: Option<SourceKind>,
+    index: Option<String>,
+}
+
+fn uv_source(acc: &mut Vec<(String, UvSource)>, name: &str, rest: &[&str], value: tree_sitter::Node, text: &str) {
+    let idx = match acc.iter().position(|(known, _)| known == name) {
+        Some(idx) => idx,
+        None => {
+            acc.push((name.to_string(), UvSource::default()));
+            acc.len() - 1
+        }
+    };
+    let source = &mut acc[idx].1;
+    let mut set = |key: &str, value: tree_sitter::Node| {
+        let string = || toml_tree::string(value, text).map(|s| s.value);
+        match key {
+            "git" => source.kind = string().map(SourceKind::Git),
+            "path" => source.kind = string().map(SourceKind::Path),
+            "url" => source.kind = string().map(SourceKind::Url),
+            "workspace" if toml_tree::boolean(value, text) == Some(true) => source.kind = Some(SourceKind::Workspace),
+            "index" => source.index = string(),
+            _ => {}
+        }
+    };
+    match rest {
+        [key] => set(key, value),
+        [] => {
+            // A table, or a list of tables split by marker: the first one that says something speaks for it.
+            let tables: Vec<tree_sitter::Node> = if value.kind() == "array" {
+                let mut cursor = value.walk();
+                value
+                    .named_children(&mut cursor)
+                    .filter(|item| item.kind() == "inline_table")
+                    .collect()
+            } else {
+                vec![value]
+            };
+            for table in tables.into_iter().take(1) {
+                for field in toml_tree::inline_pairs(table, text) {
+                    if let [key] = field.path.as_slice() {
+                        set(&key.value, field.value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A PEP 508 string inside the TOML text → a dependency with spans into the text.
@@ -254,7 +329,14 @@ docs = [
 test = ["coverage[toml]>=7", { include-group = "dev" }]
 
 [tool.uv]
-dev-dependencies = ["ruff==0.5.0"]
+dev-dependencies = ["ruff==0.5.0", "mine", "corp-lib>=1", "Local_Pkg"]
+
+[tool.uv.sources]
+mine = { git = "https://github.com/x/mine", tag = "v1" }
+corp-lib = [{ index = "corp", marker = "sys_platform == 'linux'" }]
+
+[tool.uv.sources.local-pkg]
+workspace = true
 "#
         ));
     }
