@@ -18,3 +18,6 @@ pub mod lookup;
 pub mod manifest;
 pub mod model;
 pub mod resolve;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

@@ -1,0 +1,149 @@
+//! The registry clients composed by ecosystem, and the private-registry configuration that decides
+//! which `RegistrySource` (and which credentials) a package of a project uses.
+//!
+//! Invariants:
+//! - `RegistryClients` dispatches on `PackageRef::ecosystem` only; it adds no policy.
+//! - Configuration parsing is pure (text in, structure out); reading files and the environment happens
+//!   in the `*_from_disk` functions only.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::lookup::crates_io::CratesIndexClient;
+use crate::lookup::http::HttpClient;
+use crate::lookup::npm::NpmClient;
+use crate::lookup::pypi::PypiClient;
+use crate::lookup::{Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators};
+use crate::model::{Ecosystem, PackageFacts, PackageRef, RegistrySource};
+
+/// npm, crates.io and PyPI clients over one shared HTTP client.
+pub struct RegistryClients {
+    pub npm: NpmClient,
+    pub crates: CratesIndexClient,
+    pub pypi: PypiClient,
+}
+
+impl RegistryClients {
+    pub fn new(settings: &LookupSettings, http: Arc<HttpClient>) -> RegistryClients {
+        RegistryClients {
+            npm: NpmClient::new(http.clone(), &settings.npm_registry),
+            crates: CratesIndexClient::new(http.clone(), &settings.crates_index),
+            pypi: PypiClient::new(http, &settings.pypi_url),
+        }
+    }
+
+    fn client(&self, ecosystem: Ecosystem) -> &dyn Registry {
+        match ecosystem {
+            Ecosystem::Npm => &self.npm,
+            Ecosystem::CratesIo => &self.crates,
+            Ecosystem::PyPI => &self.pypi,
+        }
+    }
+}
+
+#[async_trait]
+impl Registry for RegistryClients {
+    async fn package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError> {
+        self.client(package.ecosystem).package(package, source).await
+    }
+
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        self.client(package.ecosystem)
+            .package_revalidated(package, source, validators)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+    use crate::lookup::http::{HostCredentials, HttpSettings};
+    use crate::testing::{FixtureServer, registry_fixtures};
+
+    pub(crate) fn settings_for(server: &FixtureServer) -> LookupSettings {
+        LookupSettings {
+            npm_registry: format!("{}/npm", server.url()),
+            crates_index: format!("sparse+{}/crates/", server.url()),
+            pypi_url: format!("{}/pypi", server.url()),
+            ..LookupSettings::default()
+        }
+    }
+
+    fn clients(server: &FixtureServer, credentials: HostCredentials) -> RegistryClients {
+        let http = Arc::new(HttpClient::new(HttpSettings::default(), credentials).unwrap());
+        RegistryClients::new(&settings_for(server), http)
+    }
+
+    #[tokio::test]
+    async fn each_ecosystem_from_the_fixture_server() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let clients = clients(&server, HostCredentials::default());
+        let public = RegistrySource::Public;
+        let npm = clients
+            .package(&PackageRef::new(Ecosystem::Npm, "minimist"), &public)
+            .await
+            .unwrap();
+        assert!(npm.value.version("1.2.5").is_some());
+        let tokio_facts = clients
+            .package(&PackageRef::new(Ecosystem::CratesIo, "tokio"), &public)
+            .await
+            .unwrap();
+        assert_eq!(tokio_facts.value.versions.iter().filter(|v| v.yanked).count(), 6);
+        let requests = clients
+            .package(&PackageRef::new(Ecosystem::PyPI, "Requests"), &public)
+            .await
+            .unwrap();
+        assert!(requests.value.version("2.32.0").unwrap().yanked);
+        let missing = clients.package(&PackageRef::new(Ecosystem::PyPI, "ctx"), &public).await;
+        assert!(matches!(missing, Err(LookupError::NotFound(_))), "{missing:?}");
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        assert!(paths.contains(&"/npm/minimist".to_string()), "{paths:?}");
+        assert!(paths.contains(&"/crates/to/ki/tokio".to_string()), "{paths:?}");
+        assert!(paths.contains(&"/pypi/simple/requests/".to_string()), "{paths:?}");
+        let simple = server
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/pypi/simple/requests/")
+            .unwrap();
+        assert_eq!(simple.header("accept"), Some(crate::lookup::pypi::SIMPLE_JSON_ACCEPT));
+    }
+
+    #[tokio::test]
+    async fn private_registry_gets_the_package_and_its_credentials_public_gets_neither() {
+        let public = FixtureServer::start(registry_fixtures()).unwrap();
+        let private = FixtureServer::start(registry_fixtures()).unwrap();
+        let mut credentials = HostCredentials::default();
+        credentials.insert(&private.url(), "Bearer s3cret");
+        let clients = clients(&public, credentials);
+        let source = RegistrySource::Private {
+            url: format!("{}/npm/", private.url()),
+        };
+        let facts = clients
+            .package(&PackageRef::new(Ecosystem::Npm, "circular-json"), &source)
+            .await
+            .unwrap();
+        assert!(!facts.value.versions.is_empty());
+        clients
+            .package(&PackageRef::new(Ecosystem::Npm, "lodash"), &RegistrySource::Public)
+            .await
+            .unwrap();
+        let on_private = private.requests();
+        assert_eq!(on_private.len(), 1);
+        assert_eq!(on_private[0].path, "/npm/circular-json");
+        assert_eq!(on_private[0].header("authorization"), Some("Bearer s3cret"));
+        for request in public.requests() {
+            assert!(!request.path.contains("circular-json"), "{request:?}");
+            assert!(request.header("authorization").is_none(), "{request:?}");
+        }
+    }
+}
