@@ -575,4 +575,214 @@ mod tests {
             Some(Duration::from_secs(30))
         );
     }
+
+    mod faults {
+        use super::*;
+        use crate::testing::{Fault, FixtureServer, registry_fixtures};
+
+        fn quick() -> HttpSettings {
+            HttpSettings {
+                connect_timeout: Duration::from_millis(500),
+                attempt_timeout: Duration::from_millis(600),
+                total_timeout: Duration::from_millis(1500),
+                max_body_bytes: 1024 * 1024,
+                backoff: Duration::from_millis(20),
+                ..HttpSettings::default()
+            }
+        }
+
+        fn client(settings: HttpSettings) -> HttpClient {
+            HttpClient::new(settings, HostCredentials::default()).unwrap()
+        }
+
+        fn get(server: &FixtureServer, path: &str) -> HttpRequest {
+            HttpRequest {
+                url: format!("{}{path}", server.url()),
+                ..HttpRequest::default()
+            }
+        }
+
+        #[tokio::test]
+        async fn hangs_and_slowloris_end_within_the_total_timeout() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/lodash", Fault::Hang, None);
+            server.inject("/npm/minimist", Fault::Slowloris(Duration::from_millis(100)), None);
+            let http = client(quick());
+            for path in ["/npm/lodash", "/npm/minimist"] {
+                let started = Instant::now();
+                let answer = http.get(&get(&server, path)).await;
+                assert!(
+                    matches!(answer, Err(LookupError::Transport { .. })),
+                    "{path}: {answer:?}"
+                );
+                assert!(
+                    started.elapsed() < Duration::from_millis(2500),
+                    "{path}: {:?}",
+                    started.elapsed()
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn server_errors_are_retried_then_succeed() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+                Some(2),
+            );
+            let answer = client(quick()).get(&get(&server, "/npm/left-pad")).await.unwrap();
+            assert!(matches!(answer, HttpAnswer::Body { .. }));
+            assert_eq!(server.request_count(), 3);
+        }
+
+        #[tokio::test]
+        async fn retry_after_is_honoured() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 429,
+                    retry_after: Some("1".into()),
+                },
+                Some(1),
+            );
+            let settings = HttpSettings {
+                total_timeout: Duration::from_secs(3),
+                ..quick()
+            };
+            let started = Instant::now();
+            client(settings).get(&get(&server, "/npm/left-pad")).await.unwrap();
+            assert!(started.elapsed() >= Duration::from_secs(1));
+        }
+
+        #[tokio::test]
+        async fn a_retry_after_beyond_the_budget_fails_at_once() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 503,
+                    retry_after: Some("3600".into()),
+                },
+                None,
+            );
+            let started = Instant::now();
+            let answer = client(quick()).get(&get(&server, "/npm/left-pad")).await;
+            assert!(
+                matches!(answer, Err(LookupError::Status { status: 503, .. })),
+                "{answer:?}"
+            );
+            assert!(started.elapsed() < Duration::from_millis(500));
+            assert_eq!(server.request_count(), 1);
+        }
+
+        #[tokio::test]
+        async fn truncated_and_oversized_bodies_are_errors() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/lodash", Fault::Truncated, None);
+            server.inject("/npm/minimist", Fault::Oversized(8 * 1024 * 1024), None);
+            let http = client(quick());
+            let truncated = http.get(&get(&server, "/npm/lodash")).await;
+            assert!(matches!(truncated, Err(LookupError::Transport { .. })), "{truncated:?}");
+            let oversized = http.get(&get(&server, "/npm/minimist")).await;
+            match oversized {
+                Err(LookupError::Transport { message, .. }) => assert!(message.contains("larger than"), "{message}"),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn garbage_is_a_decode_error_from_the_client() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/", Fault::Garbage, None);
+            let npm = crate::lookup::npm::NpmClient::new(Arc::new(client(quick())), &format!("{}/npm", server.url()));
+            let answer = crate::lookup::Registry::package(
+                &npm,
+                &crate::model::PackageRef::new(crate::model::Ecosystem::Npm, "lodash"),
+                &crate::model::RegistrySource::Public,
+            )
+            .await;
+            assert!(matches!(answer, Err(LookupError::Decode { .. })), "{answer:?}");
+        }
+
+        #[tokio::test]
+        async fn the_breaker_opens_and_fails_fast() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/",
+                Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+                None,
+            );
+            let settings = HttpSettings {
+                retries: 0,
+                breaker_threshold: 3,
+                ..quick()
+            };
+            let http = client(settings);
+            for _ in 0..3 {
+                assert!(http.get(&get(&server, "/npm/left-pad")).await.is_err());
+            }
+            assert_eq!(server.request_count(), 3);
+            let fast = http.get(&get(&server, "/npm/left-pad")).await;
+            match fast {
+                Err(LookupError::Transport { message, .. }) => assert!(message.contains("too many failures")),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(server.request_count(), 3);
+        }
+
+        #[tokio::test]
+        async fn a_hanging_host_does_not_block_another() {
+            let dead = FixtureServer::start(registry_fixtures()).unwrap();
+            dead.inject("/", Fault::Hang, None);
+            let alive = FixtureServer::start(registry_fixtures()).unwrap();
+            let http = Arc::new(client(HttpSettings {
+                per_host_concurrency: 2,
+                ..quick()
+            }));
+            let hanging: Vec<_> = (0..8)
+                .map(|_| {
+                    let http = http.clone();
+                    let request = get(&dead, "/npm/lodash");
+                    tokio::spawn(async move { http.get(&request).await })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let started = Instant::now();
+            for _ in 0..10 {
+                http.get(&get(&alive, "/npm/left-pad")).await.unwrap();
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+            for task in hanging {
+                assert!(task.await.unwrap().is_err());
+            }
+        }
+
+        #[tokio::test]
+        async fn credentials_never_reach_another_host() {
+            let private = FixtureServer::start(registry_fixtures()).unwrap();
+            let public = FixtureServer::start(registry_fixtures()).unwrap();
+            let mut credentials = HostCredentials::default();
+            credentials.insert(&private.url(), "Bearer only-for-private");
+            let http = HttpClient::new(quick(), credentials).unwrap();
+            http.get(&get(&private, "/npm/left-pad")).await.unwrap();
+            http.get(&get(&public, "/npm/left-pad")).await.unwrap();
+            assert_eq!(
+                private.requests()[0].header("authorization"),
+                Some("Bearer only-for-private")
+            );
+            assert_eq!(public.requests()[0].header("authorization"), None);
+        }
+    }
 }
