@@ -22,11 +22,14 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::lookup::store::{Store, StoreStats, StoredEntry};
-use crate::lookup::{Advisories, Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators};
-use crate::model::{Advisory, PackageFacts, PackageRef, RegistrySource};
+use crate::lookup::{
+    Advisories, Attestations, Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators,
+};
+use crate::model::{Advisory, PackageFacts, PackageRef, Provenance, RegistrySource};
 
 const PACKAGE_KIND: &str = "registry";
 const ADVISORY_KIND: &str = "advisories";
+const PROVENANCE_KIND: &str = "provenance";
 
 /// Time-to-live per kind of data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,9 @@ pub struct Ttls {
     pub versions: Duration,
     pub advisories: Duration,
     pub not_found: Duration,
+    /// Verified provenance is keyed by the artifact digest and kept this long (practically forever);
+    /// `Absent` and `Invalid` answers for a digest are kept `versions` long; `Unknown` is not cached.
+    pub verified_provenance: Duration,
     /// How long an answer served stale (network down) is kept in memory before the network is tried again.
     pub stale_retry: Duration,
 }
@@ -44,6 +50,7 @@ impl Default for Ttls {
             versions: Duration::from_secs(10 * 60),
             advisories: Duration::from_secs(60 * 60),
             not_found: Duration::from_secs(5 * 60),
+            verified_provenance: Duration::from_secs(100 * 365 * 24 * 60 * 60),
             stale_retry: Duration::from_secs(60),
         }
     }
@@ -552,6 +559,106 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
     }
 }
 
+/// Any `Attestations`, cached by package, version and artifact digest: a verified answer for a digest
+/// never changes, so it is kept (memory and store) for `Ttls::verified_provenance`.
+pub struct CachedAttestations<T: ?Sized> {
+    inner: Arc<T>,
+    store: Arc<Store>,
+    memory: Cache<String, Arc<Cached<Provenance>>>,
+    settings: CacheSettings,
+}
+
+impl<T: Attestations + ?Sized + 'static> CachedAttestations<T> {
+    pub fn new(inner: Arc<T>, store: Arc<Store>, settings: CacheSettings) -> CachedAttestations<T> {
+        let memory = Cache::builder()
+            .max_capacity(settings.memory_capacity)
+            .expire_after(ByTtl)
+            .build();
+        CachedAttestations {
+            inner,
+            store,
+            memory,
+            settings,
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> {
+    async fn provenance(
+        &self,
+        package: &PackageRef,
+        version: &str,
+        source: &RegistrySource,
+        facts: &PackageFacts,
+    ) -> Result<Fetched<Provenance>, LookupError> {
+        let digest = facts
+            .version(version)
+            .and_then(|v| v.digests.first().cloned())
+            .unwrap_or_default();
+        let key = format!("{}@{version}#{digest}", package_key(package, source));
+        let loaded = self
+            .memory
+            .try_get_with(key.clone(), async {
+                let now = now_ms();
+                let stored = {
+                    let key = key.clone();
+                    blocking(&self.store, move |store| {
+                        let entry = store.get(PROVENANCE_KIND, &key).ok().flatten()?;
+                        decode::<Provenance>(store, PROVENANCE_KIND, &key, entry)
+                    })
+                    .await
+                    .flatten()
+                };
+                if let Some((entry, Some(value))) = stored
+                    && (entry.expires_at > now || self.settings.offline)
+                {
+                    return Ok(Arc::new(Cached {
+                        value: Some(value),
+                        fetched_at: entry.fetched_at,
+                        stale: entry.expires_at <= now,
+                        ttl: remaining(entry.expires_at, now).max(self.settings.ttl.stale_retry),
+                    }));
+                }
+                if self.settings.offline {
+                    return Err(LookupError::Offline(package.name.clone()));
+                }
+                let fetched = self.inner.provenance(package, version, source, facts).await?;
+                let ttl = match &fetched.value {
+                    Provenance::Verified(_) if !digest.is_empty() => self.settings.ttl.verified_provenance,
+                    Provenance::Unknown { .. } => Duration::ZERO,
+                    _ => self.settings.ttl.versions,
+                };
+                if !ttl.is_zero() && !fetched.stale {
+                    let entry = StoredEntry {
+                        value: serde_json::to_vec(&fetched.value).ok(),
+                        fetched_at: fetched.fetched_at,
+                        expires_at: plus(fetched.fetched_at, ttl),
+                        validators: Validators::default(),
+                    };
+                    let key = key.clone();
+                    let _ = blocking(&self.store, move |store| store.put(PROVENANCE_KIND, &key, &entry)).await;
+                }
+                Ok(Arc::new(Cached {
+                    value: Some(fetched.value),
+                    fetched_at: fetched.fetched_at,
+                    stale: fetched.stale,
+                    ttl,
+                }))
+            })
+            .await
+            .map_err(|err: Arc<LookupError>| (*err).clone())?;
+        match &loaded.value {
+            Some(value) => Ok(Fetched {
+                value: value.clone(),
+                fetched_at: loaded.fetched_at,
+                stale: loaded.stale,
+            }),
+            None => Err(LookupError::NotFound(package.name.clone())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,5 +937,48 @@ mod tests {
         let answers = offline.advisories(&[npm("minimist"), npm("react")]).await;
         assert_eq!(answers[0].1.as_ref().unwrap().value.len(), 1);
         assert!(matches!(answers[1].1, Err(LookupError::Offline(_))));
+    }
+
+    struct CountingAttestations(AtomicUsize);
+
+    #[async_trait]
+    impl Attestations for CountingAttestations {
+        async fn provenance(
+            &self,
+            _package: &PackageRef,
+            _version: &str,
+            _source: &RegistrySource,
+            _facts: &PackageFacts,
+        ) -> Result<Fetched<Provenance>, LookupError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Fetched::fresh(Provenance::Verified(Default::default())))
+        }
+    }
+
+    #[tokio::test]
+    async fn verified_provenance_is_kept_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()));
+        let inner = Arc::new(CountingAttestations(AtomicUsize::new(0)));
+        let mut facts = PackageFacts {
+            versions: vec![crate::model::VersionFacts {
+                version: "1.0.0".into(),
+                digests: vec!["sha512-one".into()],
+                ..Default::default()
+            }],
+            ..PackageFacts::default()
+        };
+        let public = RegistrySource::Public;
+        let first = CachedAttestations::new(inner.clone(), store.clone(), CacheSettings::default());
+        first.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
+        first.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
+        let second = CachedAttestations::new(inner.clone(), store.clone(), CacheSettings::default());
+        let again = second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
+        assert!(matches!(again.value, Provenance::Verified(_)));
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        // A new artifact digest for the same version is verified again.
+        facts.versions[0].digests = vec!["sha512-two".into()];
+        second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
     }
 }
