@@ -280,18 +280,23 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                     let key = key.clone();
                     blocking(&self.store, move |store| {
                         let mut value = value;
-                        match store.observe_versions(&key, &value, now) {
-                            Ok(vanished) => value.vanished = vanished,
-                            Err(err) => tracing::debug!("takedown memory not updated: {err}"),
-                        }
-                        let entry = StoredEntry {
-                            value: serde_json::to_vec(&value).ok(),
-                            fetched_at: now,
-                            expires_at: plus(now, ttl),
-                            validators,
-                        };
-                        if let Err(err) = store.put(PACKAGE_KIND, &key, &entry) {
-                            tracing::debug!("cache write failed: {err}");
+                        let mut stored = None;
+                        let result = store.observe_and_put(&key, &value, now, |vanished| {
+                            let mut with_vanished = value.clone();
+                            with_vanished.vanished = vanished.to_vec();
+                            let entry = StoredEntry {
+                                value: serde_json::to_vec(&with_vanished).ok(),
+                                fetched_at: now,
+                                expires_at: plus(now, ttl),
+                                validators,
+                            };
+                            stored = Some(with_vanished.vanished);
+                            (PACKAGE_KIND.to_string(), key.clone(), entry)
+                        });
+                        match (result, stored) {
+                            (Ok(_), Some(vanished)) => value.vanished = vanished,
+                            (Ok(vanished), None) => value.vanished = vanished,
+                            (Err(err), _) => tracing::debug!("cache write failed: {err}"),
                         }
                         value
                     })

@@ -287,7 +287,19 @@ impl Store {
         facts: &PackageFacts,
         now: Timestamp,
     ) -> Result<Vec<Vanished>, StoreError> {
-        self.with(|conn| observe(conn, package, facts, now))
+        self.with(|conn| observe(conn, package, facts, now, None))
+    }
+
+    /// `observe_versions` and, in the same transaction, stores the entry `make_entry` builds from what
+    /// vanished (one commit per fetched document).
+    pub fn observe_and_put(
+        &self,
+        package: &str,
+        facts: &PackageFacts,
+        now: Timestamp,
+        make_entry: impl FnOnce(&[Vanished]) -> (String, String, StoredEntry),
+    ) -> Result<Vec<Vanished>, StoreError> {
+        self.with(|conn| observe(conn, package, facts, now, Some(Box::new(make_entry))))
     }
 
     pub fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
@@ -351,11 +363,19 @@ impl Store {
     }
 }
 
+type MakeEntry<'a> = Box<dyn FnOnce(&[Vanished]) -> (String, String, StoredEntry) + 'a>;
+
+const UPSERT_ENTRY: &str = "INSERT INTO entries_v1 (kind, key, value, fetched_at, expires_at, etag, last_modified)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (kind, key) DO UPDATE SET value=excluded.value, fetched_at=excluded.fetched_at,
+       expires_at=excluded.expires_at, etag=excluded.etag, last_modified=excluded.last_modified";
+
 fn observe(
     conn: &mut Connection,
     package: &str,
     facts: &PackageFacts,
     now: Timestamp,
+    then_put: Option<MakeEntry<'_>>,
 ) -> Result<Vec<Vanished>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let now_ms = millis(now);
@@ -421,7 +441,6 @@ fn observe(
             }
         }
     }
-    tx.commit()?;
     let mut res: Vec<Vanished> = gone
         .into_iter()
         .map(|(version, (last_seen, since))| Vanished {
@@ -432,6 +451,19 @@ fn observe(
         })
         .collect();
     res.extend(changed);
+    if let Some(make_entry) = then_put {
+        let (kind, key, entry) = make_entry(&res);
+        tx.prepare_cached(UPSERT_ENTRY)?.execute(params![
+            kind,
+            key,
+            entry.value,
+            millis(entry.fetched_at),
+            millis(entry.expires_at),
+            entry.validators.etag,
+            entry.validators.last_modified
+        ])?;
+    }
+    tx.commit()?;
     Ok(res)
 }
 
