@@ -44,6 +44,25 @@ impl RegistryClients {
     }
 }
 
+/// The registry side of `Lookup` for these settings: one shared HTTP client carrying the private
+/// registries' credentials (each for its own origin only), the three clients, cached over `store`
+/// (`Arc::new(Store::open(&settings.cache_dir))`, shared with the advisory and provenance caches).
+pub fn cached_registries(
+    settings: &LookupSettings,
+    private: &PrivateRegistries,
+    store: Arc<crate::lookup::store::Store>,
+) -> Result<crate::lookup::cache::CachedRegistry<RegistryClients>, LookupError> {
+    let http = Arc::new(HttpClient::new(
+        crate::lookup::http::HttpSettings::default(),
+        private.credentials.clone(),
+    )?);
+    Ok(crate::lookup::cache::CachedRegistry::new(
+        Arc::new(RegistryClients::new(settings, http)),
+        store,
+        crate::lookup::cache::CacheSettings::from_lookup(settings),
+    ))
+}
+
 #[async_trait]
 impl Registry for RegistryClients {
     async fn package(
