@@ -10,12 +10,12 @@
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
 
 pub mod attestations;
-pub mod compose;
-pub mod osv;
 pub mod cache;
+pub mod compose;
 pub mod crates_io;
 pub mod http;
 pub mod npm;
+pub mod osv;
 pub mod osv_offline;
 pub mod pypi;
 pub mod registries;

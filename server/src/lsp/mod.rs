@@ -105,7 +105,7 @@ fn settings_layer(state: &State) -> Vec<Layer> {
 }
 
 fn lookup_key(context: &Context) -> String {
-    format!("{:?}", context.config.lookup)
+    project::lookup_key(context)
 }
 
 impl State {
@@ -119,7 +119,7 @@ impl State {
         lookups
             .entry(key)
             .or_insert_with(|| {
-                let (lookup, messages) = compose(&context.config.lookup);
+                let (lookup, messages) = compose(&context.config.lookup, &context.private);
                 for message in messages {
                     tracing::warn!("{message}");
                 }
