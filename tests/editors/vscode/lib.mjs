@@ -68,6 +68,8 @@ export function seedUserData(userDataDir, extra = {}, machine = {}) {
         'workbench.enableExperiments': false,
         'editor.hover.delay': 200,
         'window.restoreWindows': 'none',
+        'chat.disableAIFeatures': true,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
         ...extra,
       },
       null,
