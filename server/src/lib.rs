@@ -14,7 +14,15 @@
 )]
 
 pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod fix;
 pub mod lookup;
+pub mod lsp;
 pub mod manifest;
 pub mod model;
+pub mod policy;
+pub mod project;
+pub mod report;
 pub mod resolve;

@@ -1,1 +1,75 @@
-fn main() {}
+//! The `gatehouse` binary: `gatehouse lsp` (language server over stdio) and `gatehouse check` (CI).
+
+use clap::{Parser, Subcommand};
+use gatehouse::cli::{self, CheckArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Checks dependencies for supply-chain attacks as you type"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Language Server Protocol over stdio.
+    Lsp {
+        /// Accepted and ignored (editors pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
+    /// Check manifests and lockfiles under the given paths.
+    Check(CheckArgs),
+    /// Inspect or clear the shared cache: stats, clear, path.
+    Cache {
+        action: String,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    // `--stdio` alone (as some clients start servers) means LSP.
+    let raw: Vec<String> = std::env::args().collect();
+    let args = if raw.len() == 2 && raw[1] == "--stdio" {
+        Args {
+            command: Command::Lsp { stdio: true },
+        }
+    } else {
+        match Args::try_parse() {
+            Ok(args) => args,
+            Err(error) => {
+                let code = if error.use_stderr() { 2 } else { 0 };
+                let _ = error.print();
+                std::process::exit(code);
+            }
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let code = match args.command {
+        Command::Lsp { .. } => {
+            runtime.block_on(gatehouse::lsp::run());
+            0
+        }
+        Command::Check(args) => {
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr();
+            runtime.block_on(cli::check(&args, &mut out, &mut err))
+        }
+        Command::Cache { action, args } => cli::cache(&action, &args, &mut std::io::stdout().lock()),
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    std::process::exit(code);
+}

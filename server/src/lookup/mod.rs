@@ -9,6 +9,8 @@
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
 
+pub mod compose;
+pub mod osv;
 pub mod osv_offline;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -44,9 +46,6 @@ impl<T> Fetched<T> {
             value: self.value,
             as_of: self.fetched_at,
             stale: self.stale,
-        }
-    }
-}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LookupError {
@@ -62,7 +61,6 @@ pub enum LookupError {
     Decode { host: String, message: String },
     #[error("{0}")]
     Other(String),
-}
 
 /// Versions, publish times and status flags of packages, as their registries report them.
 #[async_trait]
@@ -72,29 +70,22 @@ pub trait Registry: Send + Sync {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError>;
-}
 
 /// Every advisory naming each package (OSV online and offline).
 #[async_trait]
 pub trait Advisories: Send + Sync {
     /// Answers for each asked package; a package with no advisories maps to an empty list.
     async fn advisories(
-        &self,
         packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)>;
-}
 
 /// Verified provenance of one version.
 #[async_trait]
 pub trait Attestations: Send + Sync {
     async fn provenance(
-        &self,
-        package: &PackageRef,
         version: &str,
-        source: &RegistrySource,
         facts: &PackageFacts,
     ) -> Result<Fetched<Provenance>, LookupError>;
-}
 
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
@@ -102,7 +93,6 @@ pub struct Lookup {
     pub registry: Arc<dyn Registry>,
     pub advisories: Arc<dyn Advisories>,
     pub attestations: Option<Arc<dyn Attestations>>,
-}
 
 impl Lookup {
     /// Fetches every query concurrently and returns them as facts. Provenance queries need the
@@ -122,13 +112,11 @@ impl Lookup {
                     source,
                 } => provenance_queries.push((package.clone(), version.clone(), source.clone())),
             }
-        }
         let advisories = async {
             if advisory_packages.is_empty() {
                 Vec::new()
             } else {
                 self.advisories.advisories(&advisory_packages).await
-            }
         };
         let packages =
             futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
@@ -137,10 +125,8 @@ impl Lookup {
         let (advisories, packages) = futures::join!(advisories, packages);
         for (package, answer) in advisories {
             res.advisories.insert(package, to_fact(answer, "advisories"));
-        }
         for (package, answer) in packages {
             res.packages.insert(package, to_fact(answer, "registry"));
-        }
         if let Some(attestations) = &self.attestations {
             let res_ref = &res;
             let proofs =
@@ -160,11 +146,7 @@ impl Lookup {
                 .await;
             for (key, answer) in proofs {
                 res.provenance.insert(key, to_fact(answer, "provenance"));
-            }
-        }
         res
-    }
-}
 
 fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> {
     match answer {
@@ -173,17 +155,12 @@ fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> 
             source: source.to_string(),
             message: err.to_string(),
         }),
-    }
-}
 
 /// Merges advisories from several sources (an offline database and the online API), deduplicated by id.
 pub struct MergedAdvisories(pub Vec<Arc<dyn Advisories>>);
 
 #[async_trait]
 impl Advisories for MergedAdvisories {
-    async fn advisories(
-        &self,
-        packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         let answers = futures::future::join_all(self.0.iter().map(|source| source.advisories(packages))).await;
         let mut merged: HashMap<PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>> = HashMap::new();
@@ -208,8 +185,6 @@ impl Advisories for MergedAdvisories {
                     (Some(Err(err)), Err(_)) => Err(err),
                 };
                 merged.insert(package, combined);
-            }
-        }
         packages
             .iter()
             .map(|package| {
@@ -222,38 +197,23 @@ impl Advisories for MergedAdvisories {
                 (package.clone(), answer)
             })
             .collect()
-    }
-}
 
 /// Answers nothing: no advisory source configured (e.g. offline without `--osv-db`).
 pub struct NoAdvisories(pub String);
 
 #[async_trait]
 impl Advisories for NoAdvisories {
-    async fn advisories(
-        &self,
-        packages: &[PackageRef],
-    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
-        packages
-            .iter()
             .map(|package| (package.clone(), Err(LookupError::Other(self.0.clone()))))
-            .collect()
-    }
-}
 
 /// Answers nothing: no registry reachable (offline with an empty cache).
 pub struct NoRegistry(pub String);
 
 #[async_trait]
 impl Registry for NoRegistry {
-    async fn package(
-        &self,
         _package: &PackageRef,
         _source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError> {
         Err(LookupError::Other(self.0.clone()))
-    }
-}
 
 /// Where and how the lookup layer may fetch; built from `config::Config` by the composition roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +229,6 @@ pub struct LookupSettings {
     pub osv_db: Vec<std::path::PathBuf>,
     /// A replacement Sigstore trusted root (else the bundled one).
     pub trusted_root: Option<std::path::PathBuf>,
-}
 
 impl Default for LookupSettings {
     fn default() -> Self {
@@ -282,6 +241,3 @@ impl Default for LookupSettings {
             osv_url: "https://api.osv.dev".to_string(),
             osv_db: Vec::new(),
             trusted_root: None,
-        }
-    }
-}

@@ -1,1 +1,170 @@
-//! Stub: the offline OSV database (folders of OSV JSON, `all.zip`), filled in by the OSV work.
+//! The offline OSV database: folders of OSV JSON records (searched recursively) and OSV `all.zip`
+//! exports as published per ecosystem, indexed once in memory.
+//!
+//! Invariants:
+//! - Loading never fails as a whole: each unreadable file or bad record becomes one error string that
+//!   names its path (and the zip member), and every good record is still indexed.
+//! - An advisory is indexed under every package its `affected[]` names (once per package).
+//! - A package the database has no record for answers an empty list: the database is the whole
+//!   ecosystem export, so "no record" means "no known advisory" as of the export.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use crate::lookup::osv::parse_record;
+use crate::lookup::{Advisories, Fetched, LookupError};
+use crate::model::{Advisory, PackageRef};
+
+/// OSV records indexed by package.
+#[derive(Debug, Default)]
+pub struct OfflineDb {
+    index: HashMap<PackageRef, Vec<Advisory>>,
+    records: usize,
+}
+
+impl OfflineDb {
+    /// Loads every path: a folder (every `*.json` below it), a `.zip` file, or a single `.json` file.
+    pub fn load(paths: &[PathBuf]) -> (OfflineDb, Vec<String>) {
+        let mut db = OfflineDb::default();
+        let mut errors = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                db.load_dir(path, &mut errors);
+            } else if has_extension(path, "zip") {
+                db.load_zip(path, &mut errors);
+            } else {
+                match std::fs::read(path) {
+                    Ok(bytes) => db.add(&bytes, &path.display().to_string(), &mut errors),
+                    Err(err) => errors.push(format!("{}: {err}", path.display())),
+                }
+            }
+        }
+        tracing::debug!(
+            records = db.records,
+            packages = db.index.len(),
+            "offline OSV database loaded"
+        );
+        (db, errors)
+    }
+
+    /// Records indexed (each counted once, however many packages it names).
+    pub fn len(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Every advisory naming `package`.
+    pub fn get(&self, package: &PackageRef) -> &[Advisory] {
+        self.index.get(package).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn load_dir(&mut self, dir: &Path, errors: &mut Vec<String>) {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(current) = stack.pop() {
+            let entries = match std::fs::read_dir(&current) {
+                Ok(entries) => entries,
+                Err(err) => {
+                    errors.push(format!("{}: {err}", current.display()));
+                    continue;
+                }
+            };
+            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            for path in paths {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if has_extension(&path, "json") {
+                    match std::fs::read(&path) {
+                        Ok(bytes) => self.add(&bytes, &path.display().to_string(), errors),
+                        Err(err) => errors.push(format!("{}: {err}", path.display())),
+                    }
+                } else if has_extension(&path, "zip") {
+                    self.load_zip(&path, errors);
+                }
+            }
+        }
+    }
+
+    fn load_zip(&mut self, path: &Path, errors: &mut Vec<String>) {
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(err) => {
+                errors.push(format!("{}: {err}", path.display()));
+                return;
+            }
+        };
+        let mut archive = match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+            Ok(archive) => archive,
+            Err(err) => {
+                errors.push(format!("{}: not a zip archive: {err}", path.display()));
+                return;
+            }
+        };
+        for i in 0..archive.len() {
+            let mut member = match archive.by_index(i) {
+                Ok(member) => member,
+                Err(err) => {
+                    errors.push(format!("{} (member {i}): {err}", path.display()));
+                    continue;
+                }
+            };
+            if member.is_dir() || !member.name().ends_with(".json") {
+                continue;
+            }
+            let name = format!("{}:{}", path.display(), member.name());
+            let mut bytes = Vec::new();
+            match member.read_to_end(&mut bytes) {
+                Ok(_) => self.add(&bytes, &name, errors),
+                Err(err) => errors.push(format!("{name}: {err}")),
+            }
+        }
+    }
+
+    fn add(&mut self, bytes: &[u8], origin: &str, errors: &mut Vec<String>) {
+        let advisory = match parse_record(bytes) {
+            Ok(advisory) => advisory,
+            Err(err) => {
+                errors.push(format!("{origin}: {err}"));
+                return;
+            }
+        };
+        let packages: HashSet<PackageRef> = advisory.affected.iter().filter_map(|a| a.package.clone()).collect();
+        self.records += 1;
+        for package in packages {
+            let list = self.index.entry(package).or_default();
+            // The same record in two sources (a folder and a zip): keep the newest.
+            if let Some(existing) = list.iter_mut().find(|a| a.id == advisory.id) {
+                if advisory.modified > existing.modified {
+                    *existing = advisory.clone();
+                }
+            } else {
+                list.push(advisory.clone());
+            }
+        }
+    }
+}
+
+fn has_extension(path: &Path, extension: &str) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+}
+
+#[async_trait]
+impl Advisories for OfflineDb {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        packages
+            .iter()
+            .map(|package| (package.clone(), Ok(Fetched::fresh(self.get(package).to_vec()))))
+            .collect()
+    }
+}

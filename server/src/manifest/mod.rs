@@ -346,3 +346,65 @@ pub mod lockfiles;
 pub mod npm;
 pub mod pyproject;
 pub mod requirements;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Renders a span as its source line(s) with `marker` characters under it, so a reviewer sees the range.
+    pub(crate) fn underline(text: &str, span: Span, marker: char) -> String {
+        assert!(span.end <= text.len(), "span {span:?} out of bounds");
+        assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[span.start..].find('\n').map_or(text.len(), |i| span.start + i);
+        let line = text[line_start..line_end].trim_end_matches('\r');
+        let prefix: String = text[line_start..span.start]
+            .chars()
+            .map(|ch| if ch == '\t' { '\t' } else { ' ' })
+            .collect();
+        let width = text[span.start..span.end.min(line_end)].chars().count().max(1);
+        let more = if span.end > line_end { " (continues)" } else { "" };
+        format!("    {line}\n    {prefix}{}{more}\n", marker.to_string().repeat(width))
+    }
+
+    pub(crate) fn render(parsed: &Parsed, text: &str) -> String {
+        let mut res = String::new();
+        for (label, deps) in [("dep", &parsed.deps), ("workspace", &parsed.workspace_deps)] {
+            for dep in deps {
+                res.push_str(&format!(
+                    "{label} {} pkg={} kind={:?} source={:?} req={:?}",
+                    dep.name, dep.package, dep.kind, dep.source, dep.requirement
+                ));
+                if let Some(registry) = &dep.registry {
+                    res.push_str(&format!(" registry={registry}"));
+                }
+                if dep.poetry_syntax {
+                    res.push_str(" poetry");
+                }
+                if !dep.extras.is_empty() {
+                    res.push_str(&format!(" extras={:?}", dep.extras));
+                }
+                if let Some(marker) = &dep.marker {
+                    res.push_str(&format!(" marker={marker:?}"));
+                }
+                res.push('\n');
+                res.push_str(&underline(text, dep.name_span, '^'));
+                if let Some(span) = dep.requirement_span {
+                    res.push_str(&underline(text, span, '~'));
+                }
+            }
+        }
+        for include in &parsed.includes {
+            res.push_str(&format!("include {} constraint={}\n", include.path, include.constraint));
+            res.push_str(&underline(text, include.span, '^'));
+        }
+        for url in &parsed.index_urls {
+            res.push_str(&format!("index {url}\n"));
+        }
+        for issue in &parsed.issues {
+            res.push_str(&format!("issue {}\n", issue.message));
+            res.push_str(&underline(text, issue.span, '!'));
+        }
+        res
+    }
+}

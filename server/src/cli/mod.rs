@@ -1,0 +1,416 @@
+//! `gatehouse check` and `gatehouse cache`: argument handling, file walking, waiting for lookups, output
+//! and exit codes. A composition root: it reads files and the environment and owns the runtime.
+//!
+//! Exit codes: 0 = checked, nothing at or above `--fail-on`; 1 = findings at or above it; 2 = usage
+//! error, fatal error, or some dependency could not be checked (never 0 when something went unchecked,
+//! unless `--fail-on never`).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::config::{Layer, set_flag};
+use crate::engine::{self, Analysis, Input};
+use crate::lookup::compose::compose;
+use crate::lookup::{Lookup, LookupSettings};
+use crate::manifest::{self, ManifestKind, Parsed};
+use crate::model::{Facts, Severity};
+use crate::project::{self, Context};
+use crate::report::human::Human;
+use crate::report::json::Report;
+use crate::report::sarif::Sarif;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+}
+
+/// Flags shared by `check` (and mapped onto config keys).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CheckArgs {
+    /// Files or folders to check (default: the current folder).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Option<Format>,
+    /// No network at all: answer from the cache and --osv-db.
+    #[arg(long)]
+    pub offline: bool,
+    /// A folder of OSV JSON records or an OSV all.zip (repeatable).
+    #[arg(long = "osv-db")]
+    pub osv_db: Vec<PathBuf>,
+    #[arg(long = "osv-url")]
+    pub osv_url: Option<String>,
+    #[arg(long = "npm-registry")]
+    pub npm_registry: Option<String>,
+    #[arg(long = "crates-index")]
+    pub crates_index: Option<String>,
+    #[arg(long = "pypi-url")]
+    pub pypi_url: Option<String>,
+    #[arg(long = "trusted-root")]
+    pub trusted_root: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long = "cache-dir")]
+    pub cache_dir: Option<PathBuf>,
+    /// error | warning | never
+    #[arg(long = "fail-on")]
+    pub fail_on: Option<String>,
+    /// Any config key: --set policy.min-version-age=48h (repeatable).
+    #[arg(long = "set")]
+    pub set: Vec<String>,
+}
+
+impl CheckArgs {
+    /// The flags as the highest-precedence config layer (paths resolved against `cwd`).
+    pub fn to_layer(&self, cwd: &Path) -> Layer {
+        let mut layer = Layer::from_json("flags", Value::Object(serde_json::Map::new()), None);
+        let abs = |p: &Path| cwd.join(p).display().to_string();
+        if self.offline {
+            set_flag(&mut layer, "offline", Value::Bool(true));
+        }
+        if !self.osv_db.is_empty() {
+            let paths = self.osv_db.iter().map(|p| Value::String(abs(p))).collect();
+            set_flag(&mut layer, "osv-db", Value::Array(paths));
+        }
+        for (key, value) in [
+            ("endpoints.osv", &self.osv_url),
+            ("endpoints.npm", &self.npm_registry),
+            ("endpoints.crates", &self.crates_index),
+            ("endpoints.pypi", &self.pypi_url),
+            ("fail-on", &self.fail_on),
+        ] {
+            if let Some(value) = value {
+                set_flag(&mut layer, key, Value::String(value.clone()));
+            }
+        }
+        if let Some(dir) = &self.cache_dir {
+            set_flag(&mut layer, "cache-dir", Value::String(abs(dir)));
+        }
+        if let Some(root) = &self.trusted_root {
+            set_flag(&mut layer, "trusted-root", Value::String(abs(root)));
+        }
+        for entry in &self.set {
+            if let Some((key, raw)) = entry.split_once('=') {
+                let value = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+                set_flag(&mut layer, key.trim(), value);
+            }
+        }
+        layer
+    }
+}
+
+const SKIP_DIRS: [&str; 9] = [
+    "node_modules",
+    "target",
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+];
+
+/// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked.
+pub fn collect_files(paths: &[PathBuf], errors: &mut Vec<(String, String)>) -> Vec<(PathBuf, ManifestKind)> {
+    let mut res = Vec::new();
+    let mut stack: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            match ManifestKind::detect(path, true) {
+                Some(kind) => res.push((path.clone(), kind)),
+                None => errors.push((path.display().to_string(), "not a manifest Gatehouse reads".to_string())),
+            }
+        } else if path.is_dir() {
+            stack.push(path.clone());
+        } else {
+            errors.push((path.display().to_string(), "no such file or folder".to_string()));
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            errors.push((dir.display().to_string(), "could not read folder".to_string()));
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for entry in entries {
+            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if entry.is_dir() {
+                // A virtualenv of any name has a pyvenv.cfg.
+                if SKIP_DIRS.contains(&name) || entry.join("pyvenv.cfg").is_file() {
+                    continue;
+                }
+                stack.push(entry);
+            } else if let Some(kind) = ManifestKind::detect(&entry, false)
+                && !kind.is_lockfile()
+            {
+                res.push((entry, kind));
+            }
+        }
+    }
+    res.sort_by(|a, b| a.0.cmp(&b.0));
+    res
+}
+
+struct Checked {
+    display: String,
+    text: String,
+    parsed: Parsed,
+    context: Context,
+}
+
+fn display_path(path: &Path, cwd: &Path) -> String {
+    path.strip_prefix(cwd).unwrap_or(path).display().to_string()
+}
+
+/// Runs `gatehouse check`; returns the exit code.
+pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = project::env_vars();
+    let flags = args.to_layer(&cwd);
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut queue: VecDeque<(PathBuf, ManifestKind)> = collect_files(&paths, &mut errors).into();
+    let mut visited: HashSet<PathBuf> = HashSet::new();
+    let mut files: Vec<Checked> = Vec::new();
+    while let Some((path, kind)) = queue.pop_front() {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if !visited.insert(canonical) {
+            continue;
+        }
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(error) => {
+                errors.push((path.display().to_string(), format!("could not read: {error}")));
+                continue;
+            }
+        };
+        let parsed = manifest::parse(kind, &text);
+        // Requirements includes (`-r`, `-c`) are followed, each file once (cycle-safe).
+        for include in &parsed.includes {
+            if include.constraint {
+                continue;
+            }
+            let target = path.parent().unwrap_or(Path::new(".")).join(&include.path);
+            if target.is_file() {
+                queue.push_back((target, ManifestKind::Requirements));
+            } else {
+                errors.push((
+                    display_path(&path, &cwd),
+                    format!("included file {} does not exist", include.path),
+                ));
+            }
+        }
+        let context = project::context(
+            &path,
+            kind,
+            args.config.as_deref(),
+            &env,
+            &cwd,
+            std::slice::from_ref(&flags),
+        );
+        for issue in &context.config.issues {
+            let key = if issue.key.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", issue.key)
+            };
+            errors.push((issue.source.clone(), format!("{key}{}", issue.message)));
+        }
+        files.push(Checked {
+            display: display_path(&path, &cwd),
+            text,
+            parsed,
+            context,
+        });
+    }
+    errors.sort();
+    errors.dedup();
+
+    let mut lookups: HashMap<String, (LookupSettings, Lookup)> = HashMap::new();
+    for file in &files {
+        let key = format!("{:?}", file.context.config.lookup);
+        if let std::collections::hash_map::Entry::Vacant(entry) = lookups.entry(key) {
+            let (lookup, messages) = compose(&file.context.config.lookup);
+            for message in messages {
+                errors.push(("lookup".to_string(), message));
+            }
+            entry.insert((file.context.config.lookup.clone(), lookup));
+        }
+    }
+
+    // Fetch in rounds: provenance queries need registry facts from the first round.
+    let mut facts_by_lookup: HashMap<String, Facts> = HashMap::new();
+    for _round in 0..3 {
+        let mut any = false;
+        for (key, (_, lookup)) in &lookups {
+            let facts = facts_by_lookup.entry(key.clone()).or_default();
+            let mut queries = Vec::new();
+            for file in files
+                .iter()
+                .filter(|f| &format!("{:?}", f.context.config.lookup) == key)
+            {
+                let input = input_of(file);
+                for query in engine::needs(&input, facts) {
+                    if !queries.contains(&query) {
+                        queries.push(query);
+                    }
+                }
+            }
+            if queries.is_empty() {
+                continue;
+            }
+            any = true;
+            let fetched = lookup.fetch(&queries, facts).await;
+            merge_facts(facts, fetched);
+        }
+        if !any {
+            break;
+        }
+    }
+
+    let now = Timestamp::now();
+    let mut analyses: Vec<(usize, Analysis)> = Vec::new();
+    for (idx, file) in files.iter().enumerate() {
+        let key = format!("{:?}", file.context.config.lookup);
+        let facts = facts_by_lookup.get(&key).cloned().unwrap_or_default();
+        let analysis = engine::evaluate(&input_of(file), &facts, &file.context.config.policy, now);
+        analyses.push((idx, analysis));
+    }
+
+    let format = args.format.unwrap_or(Format::Human);
+    let write_result = match format {
+        Format::Json => {
+            let mut report = Report::new();
+            for (idx, analysis) in &analyses {
+                report.add(&files[*idx].display, &files[*idx].text, analysis);
+            }
+            for (source, message) in &errors {
+                report.error(source, message);
+            }
+            report.write(out)
+        }
+        Format::Sarif => {
+            let mut sarif = Sarif::new();
+            for (idx, analysis) in &analyses {
+                sarif.add(&files[*idx].display, &files[*idx].text, analysis);
+            }
+            sarif.write(out)
+        }
+        Format::Human => {
+            let mut human = Human::new(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+            let mut res = Ok(());
+            for (idx, analysis) in &analyses {
+                res = res.and(human.add(out, &files[*idx].display, &files[*idx].text, analysis));
+            }
+            for (source, message) in &errors {
+                res = res.and(writeln!(out, "note: {source}: {message}"));
+            }
+            res.and(human.summary(out))
+        }
+    };
+    if let Err(error) = write_result {
+        let _ = writeln!(err, "gatehouse: could not write the report: {error}");
+        return 2;
+    }
+    if files.is_empty() {
+        let _ = writeln!(err, "gatehouse: no manifests found");
+        return 2;
+    }
+    let fail_on = files
+        .first()
+        .map(|f| f.context.config.fail_on)
+        .unwrap_or(Some(Severity::Error));
+    let Some(level) = fail_on else {
+        return 0;
+    };
+    let failing = analyses
+        .iter()
+        .flat_map(|(_, a)| a.findings.iter())
+        .any(|f| f.severity.at_least(level));
+    if failing {
+        return 1;
+    }
+    let unchecked: usize = analyses.iter().map(|(_, a)| a.unchecked() + a.pending()).sum();
+    if unchecked > 0 {
+        let _ = writeln!(
+            err,
+            "gatehouse: {unchecked} package{} could not be checked",
+            if unchecked == 1 { "" } else { "s" }
+        );
+        return 2;
+    }
+    0
+}
+
+fn input_of(file: &Checked) -> Input<'_> {
+    Input {
+        manifest: &file.parsed,
+        lockfile: file.context.lockfile.as_ref(),
+        workspace: file.context.workspace.as_ref(),
+        registries: &file.context.registries,
+    }
+}
+
+/// Adds newly fetched facts; a known fact is never replaced by a failure.
+pub fn merge_facts(into: &mut Facts, fetched: Facts) {
+    use crate::model::Fact;
+    for (key, fact) in fetched.packages {
+        if matches!(fact, Fact::Known { .. }) || !matches!(into.packages.get(&key), Some(Fact::Known { .. })) {
+            into.packages.insert(key, fact);
+        }
+    }
+    for (key, fact) in fetched.advisories {
+        if matches!(fact, Fact::Known { .. }) || !matches!(into.advisories.get(&key), Some(Fact::Known { .. })) {
+            into.advisories.insert(key, fact);
+        }
+    }
+    for (key, fact) in fetched.provenance {
+        if matches!(fact, Fact::Known { .. }) || !matches!(into.provenance.get(&key), Some(Fact::Known { .. })) {
+            into.provenance.insert(key, fact);
+        }
+    }
+}
+
+/// `gatehouse cache stats|clear|path`.
+pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = project::env_vars();
+    let (config, _, _) = project::load_config(&cwd, args.config.as_deref(), &env, &cwd, &[args.to_layer(&cwd)]);
+    let dir = config.lookup.cache_dir;
+    let result = match action {
+        "path" => writeln!(out, "{}", dir.display()),
+        "clear" => match std::fs::remove_dir_all(&dir) {
+            Ok(()) => writeln!(out, "cleared {}", dir.display()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                writeln!(out, "{} is already empty", dir.display())
+            }
+            Err(error) => writeln!(out, "could not clear {}: {error}", dir.display()),
+        },
+        "stats" => {
+            let mut files = 0u64;
+            let mut bytes = 0u64;
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    if let Ok(meta) = entry.metadata() {
+                        files += 1;
+                        bytes += meta.len();
+                    }
+                }
+            }
+            writeln!(out, "cache: {}\nfiles: {files}\nbytes: {bytes}", dir.display())
+        }
+        other => writeln!(out, "unknown cache action `{other}` (stats, clear, path)"),
+    };
+    if result.is_err() { 2 } else { 0 }
+}

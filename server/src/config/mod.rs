@@ -1,0 +1,574 @@
+//! One `Config`, one merge order: `defaults.toml` < `gatehouse.toml` < environment < CLI flags / LSP settings.
+//!
+//! Invariants:
+//! - Every source is turned into the same JSON-shaped tree (kebab-case keys, the nesting of
+//!   `defaults.toml`) and deep-merged; only then is the result validated into typed values.
+//! - Relative paths are resolved against the folder of the file that named them, before merging.
+//! - Unknown keys and bad values are `ConfigIssue`s (with the key path), never errors: the rest of the
+//!   configuration still applies, with defaults where a value was bad.
+//! - No IO: callers read files and the environment and pass text and variables in.
+
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+use serde_json::{Map, Value};
+
+use crate::checks::FindingKind;
+use crate::lookup::LookupSettings;
+use crate::model::{Ecosystem, Severity};
+use crate::policy::{Ignore, Policy, SeverityOverride};
+
+/// The documented default of every key.
+pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
+
+/// A problem in a configuration source, for a diagnostic on `gatehouse.toml` or a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted key path (`policy.min-version-age`), or empty for the whole source.
+    pub key: String,
+    pub message: String,
+    /// Which source: a file path, `environment`, `flags` or `client settings`.
+    pub source: String,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub lookup: LookupSettings,
+    pub fail_on: Option<Severity>,
+    pub policy: Policy,
+    pub debounce_ms: u64,
+    pub issues: Vec<ConfigIssue>,
+}
+
+/// One configuration source, already parsed into the common tree.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    pub value: Value,
+}
+
+impl Layer {
+    /// A `gatehouse.toml`: relative paths are resolved against its folder.
+    pub fn from_toml(path: &Path, text: &str) -> (Layer, Vec<ConfigIssue>) {
+        let name = path.display().to_string();
+        match toml::from_str::<toml::Value>(text) {
+            Ok(value) => {
+                let mut json = toml_to_json(value);
+                if let Some(dir) = path.parent() {
+                    resolve_paths(&mut json, dir);
+                }
+                (Layer { name, value: json }, Vec::new())
+            }
+            Err(err) => {
+                let issue = ConfigIssue {
+                    key: String::new(),
+                    message: format!("could not read {name}: {}", err.message()),
+                    source: name.clone(),
+                };
+                (
+                    Layer {
+                        name,
+                        value: Value::Object(Map::new()),
+                    },
+                    vec![issue],
+                )
+            }
+        }
+    }
+
+    /// LSP `initializationOptions` / `workspace/configuration` (relative paths against `base`).
+    pub fn from_json(name: &str, mut value: Value, base: Option<&Path>) -> Layer {
+        if !value.is_object() {
+            value = Value::Object(Map::new());
+        }
+        drop_nulls(&mut value);
+        if let Some(base) = base {
+            resolve_paths(&mut value, base);
+        }
+        Layer {
+            name: name.to_string(),
+            value,
+        }
+    }
+
+    /// The environment: `GATEHOUSE_OFFLINE`, `GATEHOUSE_OSV_URL`, `GATEHOUSE_CACHE_DIR`,
+    /// `GATEHOUSE_NPM_REGISTRY`, `GATEHOUSE_CRATES_INDEX`, `GATEHOUSE_PYPI_URL`, `GATEHOUSE_TRUSTED_ROOT`,
+    /// `GATEHOUSE_FAIL_ON`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
+    pub fn from_env(vars: &[(String, String)], cwd: &Path) -> Layer {
+        let mut root = Map::new();
+        for (key, raw) in vars {
+            let Some(rest) = key.strip_prefix("GATEHOUSE_") else {
+                continue;
+            };
+            let path: Vec<String> = match rest {
+                "OSV_URL" => vec!["endpoints".into(), "osv".into()],
+                "NPM_REGISTRY" => vec!["endpoints".into(), "npm".into()],
+                "CRATES_INDEX" => vec!["endpoints".into(), "crates".into()],
+                "PYPI_URL" => vec!["endpoints".into(), "pypi".into()],
+                "LOG" | "LIVE" => continue,
+                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" => {
+                    vec![rest.to_ascii_lowercase().replace('_', "-")]
+                }
+                other => {
+                    let lower = other.to_ascii_lowercase();
+                    match lower.split_once('_') {
+                        Some((section, key)) => vec![section.to_string(), key.replace('_', "-")],
+                        None => vec![lower],
+                    }
+                }
+            };
+            let value = env_value(&path, raw);
+            insert_path(&mut root, &path, value);
+        }
+        let mut value = Value::Object(root);
+        resolve_paths(&mut value, cwd);
+        Layer {
+            name: "environment".to_string(),
+            value,
+        }
+    }
+}
+
+fn env_value(path: &[String], raw: &str) -> Value {
+    let key = path.last().map(String::as_str).unwrap_or("");
+    match key {
+        "offline" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        "osv-db" => Value::Array(
+            raw.split(':')
+                .filter(|p| !p.is_empty())
+                .map(|p| Value::String(p.to_string()))
+                .collect(),
+        ),
+        "debounce-ms" => raw
+            .trim()
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(raw.into())),
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn insert_path(root: &mut Map<String, Value>, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = root;
+    for parent in parents {
+        let entry = node.entry(parent.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(map) = entry else {
+            return;
+        };
+        node = map;
+    }
+    node.insert(last.clone(), value);
+}
+
+/// Sets one dotted key from a `--set section.key=value` flag or a named flag.
+pub fn set_flag(layer: &mut Layer, dotted: &str, value: Value) {
+    if !layer.value.is_object() {
+        layer.value = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = &mut layer.value {
+        let path: Vec<String> = dotted.split('.').map(str::to_string).collect();
+        insert_path(map, &path, value);
+    }
+}
+
+fn drop_nulls(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        for v in map.values_mut() {
+            drop_nulls(v);
+        }
+    }
+}
+
+const PATH_KEYS: [&str; 3] = ["cache-dir", "trusted-root", "osv-db"];
+
+fn resolve_paths(value: &mut Value, base: &Path) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for key in PATH_KEYS {
+        match map.get_mut(key) {
+            Some(Value::String(text)) => *text = absolutize(base, text),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::String(text) = item {
+                        *text = absolutize(base, text);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn absolutize(base: &Path, text: &str) -> String {
+    let path = PathBuf::from(text);
+    if path.is_absolute() || text.is_empty() {
+        path.display().to_string()
+    } else {
+        base.join(path).display().to_string()
+    }
+}
+
+fn toml_to_json(value: toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => Value::from(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Value::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}
+
+/// Deep-merges `over` into `base`: objects merge key by key, everything else is replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(base_map), Value::Object(over_map)) => {
+            for (key, value) in over_map {
+                match base_map.get_mut(key) {
+                    Some(existing) if existing.is_object() && value.is_object() => merge(existing, value),
+                    _ => {
+                        base_map.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over.clone(),
+    }
+}
+
+/// Keys whose children are free-form (names chosen by the user).
+const OPEN_SECTIONS: [&str; 4] = ["policy.severity", "policy.ecosystem", "policy.package", "ignore"];
+
+fn unknown_keys(defaults: &Value, value: &Value, prefix: &str, source: &str, acc: &mut Vec<ConfigIssue>) {
+    let (Value::Object(known), Value::Object(given)) = (defaults, value) else {
+        return;
+    };
+    for (key, child) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match known.get(key) {
+            None => acc.push(ConfigIssue {
+                key: path,
+                message: format!("unknown key `{key}`"),
+                source: source.to_string(),
+            }),
+            Some(default_child) => {
+                if !OPEN_SECTIONS.contains(&path.as_str()) {
+                    unknown_keys(default_child, child, &path, source, acc);
+                }
+            }
+        }
+    }
+}
+
+/// Parses a duration: `72h`, `30d`, `90m`, `3600s`, `1w`, a bare number of hours, or jiff's friendly
+/// format (`3 days 4 hours`).
+pub fn parse_duration(text: &str) -> Option<SignedDuration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(hours) = text.parse::<i64>() {
+        return Some(SignedDuration::from_hours(hours));
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    if let Ok(amount) = number.parse::<f64>() {
+        let seconds = match unit.trim() {
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            "w" | "week" | "weeks" => 604800.0,
+            _ => return text.parse::<jiff::Span>().ok().and_then(span_to_duration),
+        };
+        if amount.is_finite() && amount >= 0.0 {
+            return Some(SignedDuration::from_secs_f64(amount * seconds));
+        }
+        return None;
+    }
+    text.parse::<jiff::Span>().ok().and_then(span_to_duration)
+}
+
+fn span_to_duration(span: jiff::Span) -> Option<SignedDuration> {
+    span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()
+}
+
+/// Merges the layers over the defaults and validates the result.
+pub fn build(layers: &[Layer]) -> Config {
+    let mut issues = Vec::new();
+    let defaults = match toml::from_str::<toml::Value>(DEFAULTS_TOML) {
+        Ok(value) => toml_to_json(value),
+        Err(_) => Value::Object(Map::new()),
+    };
+    let mut merged = defaults.clone();
+    for layer in layers {
+        unknown_keys(&defaults, &layer.value, "", &layer.name, &mut issues);
+        merge(&mut merged, &layer.value);
+    }
+    let get = |path: &str| -> Option<&Value> {
+        let mut node = &merged;
+        for part in path.split('.') {
+            node = node.get(part)?;
+        }
+        Some(node)
+    };
+    let string = |path: &str| get(path).and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut bad = |key: &str, message: String| {
+        issues.push(ConfigIssue {
+            key: key.to_string(),
+            message,
+            source: source_of(layers, key),
+        })
+    };
+
+    let offline = match get("offline") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+        Some(other) => {
+            bad("offline", format!("`offline` must be true or false, not {other}"));
+            false
+        }
+        None => false,
+    };
+    let osv_db = match get("osv-db") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        Some(Value::String(single)) if !single.is_empty() => vec![PathBuf::from(single)],
+        _ => Vec::new(),
+    };
+    let cache_dir = string("cache-dir");
+    let trusted_root = string("trusted-root");
+    let fail_on = match string("fail-on").as_str() {
+        "never" | "off" | "none" => None,
+        text => match Severity::parse(text) {
+            Some(level) => Some(level),
+            None => {
+                bad(
+                    "fail-on",
+                    format!("`fail-on` must be error, warning or never, not `{text}`"),
+                );
+                Some(Severity::Error)
+            }
+        },
+    };
+    let lookup = LookupSettings {
+        offline,
+        cache_dir: PathBuf::from(cache_dir),
+        npm_registry: string("endpoints.npm"),
+        crates_index: string("endpoints.crates"),
+        pypi_url: string("endpoints.pypi"),
+        osv_url: string("endpoints.osv"),
+        osv_db,
+        trusted_root: (!trusted_root.is_empty()).then(|| PathBuf::from(trusted_root)),
+    };
+
+    let mut policy = Policy::default();
+    for (key, target) in [
+        ("policy.min-version-age", &mut policy.age.min_version_age),
+        ("policy.min-package-age", &mut policy.age.min_package_age),
+    ] {
+        let text = string(key);
+        match parse_duration(&text) {
+            Some(duration) => *target = duration,
+            None => bad(key, format!("`{text}` is not a duration (try `72h` or `30d`)")),
+        }
+    }
+    if let Some(source) = layers.iter().rev().find(|layer| {
+        layer
+            .value
+            .get("policy")
+            .and_then(|p| p.get("min-version-age"))
+            .is_some()
+    }) {
+        policy.age.decided_by = format!(
+            "policy.min-version-age = {} ({})",
+            string("policy.min-version-age"),
+            source.name
+        );
+    }
+    if let Some(Value::Object(map)) = get("policy.severity") {
+        for (code, value) in map {
+            let Some(kind) = FindingKind::from_code(code) else {
+                bad(&format!("policy.severity.{code}"), format!("unknown check `{code}`"));
+                continue;
+            };
+            match value.as_str().map(parse_override) {
+                Some(Some(level)) => policy.severity.push((kind, None, level)),
+                _ => bad(
+                    &format!("policy.severity.{code}"),
+                    "severity must be error, warning, information, hint or off".to_string(),
+                ),
+            }
+        }
+    }
+    if let Some(Value::Object(map)) = get("policy.ecosystem") {
+        for (name, section) in map {
+            let Some(ecosystem) = Ecosystem::from_osv_name(name) else {
+                bad(
+                    &format!("policy.ecosystem.{name}"),
+                    format!("unknown ecosystem `{name}`"),
+                );
+                continue;
+            };
+            if let Some(Value::Object(levels)) = section.get("severity") {
+                for (code, value) in levels {
+                    match (FindingKind::from_code(code), value.as_str().map(parse_override)) {
+                        (Some(kind), Some(Some(level))) => policy.severity.push((kind, Some(ecosystem), level)),
+                        _ => bad(
+                            &format!("policy.ecosystem.{name}.severity.{code}"),
+                            "unknown check or severity".to_string(),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    for (key, target) in [("policy.allow", &mut policy.allow), ("policy.deny", &mut policy.deny)] {
+        if let Some(Value::Array(items)) = get(key) {
+            target.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    if let Some(Value::Array(entries)) = get("ignore") {
+        for (idx, entry) in entries.iter().enumerate() {
+            let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
+            let until = text("until").and_then(|s| s.get(..10).map(str::to_string));
+            let until_date = match &until {
+                Some(date) => match date.parse::<jiff::civil::Date>() {
+                    Ok(date) => Some(date),
+                    Err(_) => {
+                        bad(
+                            &format!("ignore.{idx}.until"),
+                            format!("`{date}` is not a date (YYYY-MM-DD)"),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            policy.ignores.push(Ignore {
+                index: idx,
+                id: text("id"),
+                package: text("package"),
+                reason: text("reason").filter(|r| !r.trim().is_empty()),
+                until: until_date,
+            });
+        }
+    }
+    let debounce_ms = get("lookup.debounce-ms").and_then(Value::as_u64).unwrap_or(250);
+    Config {
+        lookup,
+        fail_on,
+        policy,
+        debounce_ms,
+        issues,
+    }
+}
+
+fn parse_override(text: &str) -> Option<SeverityOverride> {
+    if text == "off" {
+        return Some(SeverityOverride::Off);
+    }
+    Severity::parse(text).map(SeverityOverride::Level)
+}
+
+fn source_of(layers: &[Layer], dotted: &str) -> String {
+    layers
+        .iter()
+        .rev()
+        .find(|layer| {
+            let mut node = &layer.value;
+            for part in dotted.split('.') {
+                match node.get(part) {
+                    Some(child) => node = child,
+                    None => return false,
+                }
+            }
+            true
+        })
+        .map(|layer| layer.name.clone())
+        .unwrap_or_else(|| "defaults".to_string())
+}
+
+/// Finds `gatehouse.toml` in `dir` or any parent folder; the caller passes an existence test.
+pub fn find_config_file(dir: &Path, exists: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut current = Some(dir);
+    while let Some(folder) = current {
+        let candidate = folder.join("gatehouse.toml");
+        if exists(&candidate) {
+            return Some(candidate);
+        }
+        current = folder.parent();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = build(&[]);
+        assert!(config.issues.is_empty(), "{:?}", config.issues);
+        assert_eq!(config.lookup.osv_url, "https://api.osv.dev");
+        assert_eq!(config.policy.age.min_version_age, SignedDuration::from_hours(72));
+        assert_eq!(config.fail_on, Some(Severity::Error));
+    }
+
+    #[test]
+    fn merge_order_and_paths() {
+        let (file, issues) = Layer::from_toml(
+            Path::new("/proj/gatehouse.toml"),
+            "offline = true\nosv-db = [\"osv\"]\n[endpoints]\nosv = \"http://file\"\n[policy]\nmin-version-age = \"5d\"\nbogus = 1\n",
+        );
+        assert!(issues.is_empty());
+        let env = Layer::from_env(&[("GATEHOUSE_OSV_URL".into(), "http://env".into())], Path::new("/cwd"));
+        let mut flags = Layer::from_json("flags", Value::Object(Map::new()), None);
+        set_flag(&mut flags, "fail-on", Value::String("warning".into()));
+        let config = build(&[file, env, flags]);
+        assert!(config.lookup.offline);
+        assert_eq!(config.lookup.osv_db, vec![PathBuf::from("/proj/osv")]);
+        assert_eq!(config.lookup.osv_url, "http://env");
+        assert_eq!(config.fail_on, Some(Severity::Warning));
+        assert_eq!(config.policy.age.min_version_age, SignedDuration::from_hours(120));
+        assert_eq!(config.issues.len(), 1);
+        assert_eq!(config.issues[0].key, "policy.bogus");
+    }
+
+    #[test]
+    fn every_default_key_through_every_source() {
+        let defaults: toml::Value = toml::from_str(DEFAULTS_TOML).unwrap();
+        let json = toml_to_json(defaults);
+        let layer = Layer::from_json("client settings", json.clone(), None);
+        let config = build(&[layer]);
+        assert!(config.issues.is_empty(), "{:?}", config.issues);
+        let (file, _) = Layer::from_toml(Path::new("/p/gatehouse.toml"), DEFAULTS_TOML);
+        assert!(build(&[file]).issues.is_empty());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("72h"), Some(SignedDuration::from_hours(72)));
+        assert_eq!(parse_duration("30d"), Some(SignedDuration::from_hours(720)));
+        assert_eq!(parse_duration("90m"), Some(SignedDuration::from_mins(90)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,481 @@
+//! The pure core: `needs` lists the facts an analysis is missing; `evaluate` turns a parsed manifest, its
+//! lockfile and the known facts into an `Analysis` (checks → policy → fix).
+//!
+//! Invariants:
+//! - Pure and synchronous: no IO, no async, no clock (`now` is an argument).
+//! - The one place that knows the order checks → policy → fix.
+//! - Privacy is decided here: path, git, URL and workspace dependencies are never queried, and packages of
+//!   a private registry are only ever asked of that registry (never OSV, never the public registry).
+//! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use jiff::Timestamp;
+
+use crate::checks::{self, CheckCtx, Finding, FindingKind, ResolvedDep};
+use crate::fix::{self, Fix};
+use crate::manifest::{DepKind, Dependency, Lockfile, Parsed, SourceKind, SyntaxIssue};
+use crate::model::{Ecosystem, Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySource, Severity, Span};
+use crate::policy::{Policy, PolicyIssue, Verdict};
+use crate::resolve::{self, Requirement, VersionSource};
+
+/// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryRules {
+    /// npm `registry=` when it is not the public registry.
+    pub npm_default: Option<String>,
+    /// npm `@scope:registry=`: (`@scope`, url).
+    pub npm_scopes: Vec<(String, String)>,
+    /// Cargo `[registries.<name>] index`: (name, url).
+    pub cargo_registries: Vec<(String, String)>,
+    /// Cargo `[source.crates-io] replace-with` target URL.
+    pub cargo_replacement: Option<String>,
+    /// pip `--index-url` / `PIP_INDEX_URL` / `[[tool.uv.index]]` default when not PyPI.
+    pub pypi_index: Option<String>,
+}
+
+impl RegistryRules {
+    pub fn source_for(&self, dep: &Dependency) -> RegistrySource {
+        let private = |url: &String| RegistrySource::Private { url: url.clone() };
+        match dep.ecosystem {
+            Ecosystem::Npm => {
+                if let Some((_, url)) = self
+                    .npm_scopes
+                    .iter()
+                    .find(|(scope, _)| dep.package.starts_with(&format!("{scope}/")))
+                {
+                    return private(url);
+                }
+                self.npm_default.as_ref().map(private).unwrap_or_default()
+            }
+            Ecosystem::CratesIo => {
+                if let Some(name) = &dep.registry {
+                    let url = self
+                        .cargo_registries
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, url)| url.clone())
+                        .unwrap_or_else(|| format!("registry `{name}`"));
+                    return RegistrySource::Private { url };
+                }
+                self.cargo_replacement.as_ref().map(private).unwrap_or_default()
+            }
+            Ecosystem::PyPI => self.pypi_index.as_ref().map(private).unwrap_or_default(),
+        }
+    }
+}
+
+/// Everything `evaluate` reads besides facts and policy.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub manifest: &'a Parsed,
+    pub lockfile: Option<&'a Lockfile>,
+    /// Cargo: the workspace root manifest, for members' `workspace = true` dependencies.
+    pub workspace: Option<&'a Parsed>,
+    pub registries: &'a RegistryRules,
+}
+
+/// How far a dependency got checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Checked,
+    Pending,
+    Unavailable(String),
+    Skipped(String),
+}
+
+/// One checked package: a direct dependency or a transitive one from the lockfile.
+#[derive(Debug, Clone)]
+pub struct AnalyzedDep {
+    /// Index into `Parsed::deps` of the declaring (or pulling-in) direct dependency.
+    pub direct: Option<usize>,
+    pub dep: ResolvedDep,
+    pub name_span: Span,
+    pub kind: DepKind,
+    pub source: RegistrySource,
+    pub status: Status,
+    pub fix: Option<Fix>,
+    pub provenance: Option<Provenance>,
+    /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
+    pub stale_as_of: Option<Timestamp>,
+}
+
+impl AnalyzedDep {
+    pub fn is_transitive(&self) -> bool {
+        !self.dep.via.is_empty()
+    }
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub deps: Vec<AnalyzedDep>,
+    pub findings: Vec<Finding>,
+    pub suppressed: Vec<(Finding, usize)>,
+    pub syntax: Vec<SyntaxIssue>,
+    pub policy_issues: Vec<PolicyIssue>,
+    pub notes: Vec<Note>,
+}
+
+impl Analysis {
+    pub fn pending(&self) -> usize {
+        self.deps.iter().filter(|d| d.status == Status::Pending).count()
+    }
+
+    pub fn findings_for(&self, dep_idx: usize) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.dep == dep_idx)
+    }
+
+    pub fn unchecked(&self) -> usize {
+        self.deps
+            .iter()
+            .filter(|d| matches!(d.status, Status::Unavailable(_)))
+            .count()
+    }
+}
+
+fn requirement_of(dep: &Dependency, workspace: &[&Dependency]) -> (Option<String>, Option<Requirement>) {
+    let text = match (&dep.source, &dep.requirement) {
+        (SourceKind::WorkspaceInherited, _) => workspace
+            .iter()
+            .find(|w| w.name == dep.name)
+            .and_then(|w| w.requirement.clone()),
+        (_, text) => text.clone(),
+    };
+    let requirement = text
+        .as_deref()
+        .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
+    (text, requirement)
+}
+
+fn skip_reason(dep: &Dependency, workspace: &[&Dependency]) -> Option<String> {
+    if dep.source == SourceKind::WorkspaceInherited
+        && let Some(root) = workspace.iter().find(|w| w.name == dep.name)
+    {
+        return root.source.skip_reason();
+    }
+    dep.source.skip_reason()
+}
+
+fn available_versions(facts: &Facts, package: &PackageRef) -> Option<Vec<String>> {
+    let known = facts.packages.get(package)?.known()?;
+    Some(
+        known
+            .versions
+            .iter()
+            .filter(|v| !v.yanked)
+            .map(|v| v.version.clone())
+            .collect(),
+    )
+}
+
+/// Builds the list of packages to check: direct dependencies, then lockfile packages they pull in.
+fn collect(input: &Input<'_>, facts: &Facts) -> Vec<AnalyzedDep> {
+    let manifest = input.manifest;
+    let workspace: Vec<&Dependency> = manifest
+        .workspace_deps
+        .iter()
+        .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
+        .collect();
+    let mut res = Vec::new();
+    for (idx, dep) in manifest.deps.iter().enumerate() {
+        let package = PackageRef::new(dep.ecosystem, &dep.package);
+        let (requirement_text, requirement) = requirement_of(dep, &workspace);
+        let skipped = skip_reason(dep, &workspace);
+        let locked = input
+            .lockfile
+            .filter(|l| l.ecosystem == dep.ecosystem)
+            .and_then(|l| l.root_version(&dep.name))
+            .filter(|p| p.non_registry.is_none())
+            .map(|p| p.version.clone());
+        let available = available_versions(facts, &package);
+        let resolved = resolve::resolve(
+            dep.ecosystem,
+            requirement.as_ref(),
+            requirement_text.as_deref(),
+            locked.as_deref(),
+            available.as_deref(),
+        );
+        let source = input.registries.source_for(dep);
+        res.push(AnalyzedDep {
+            direct: Some(idx),
+            dep: ResolvedDep {
+                private: source != RegistrySource::Public,
+                package,
+                requirement_text,
+                requirement,
+                resolved,
+                span: dep.finding_span(),
+                via: Vec::new(),
+            },
+            name_span: dep.name_span,
+            kind: dep.kind.clone(),
+            source,
+            status: match skipped {
+                Some(reason) => Status::Skipped(reason),
+                None => Status::Checked,
+            },
+            fix: None,
+            provenance: None,
+            stale_as_of: None,
+        });
+    }
+    if let Some(lockfile) = input.lockfile {
+        collect_transitive(manifest, lockfile, input.registries, &mut res);
+    }
+    res
+}
+
+/// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
+/// reported once, on the first (shortest) path that reaches it.
+fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
+    for (name, pkg_idx) in &lockfile.roots {
+        let Some(direct) = manifest.deps.iter().position(|d| &d.name == name) else {
+            continue;
+        };
+        seen.insert(*pkg_idx);
+        queue.push_back((*pkg_idx, direct, vec![name.clone()]));
+    }
+    let mut checked: HashSet<(String, String)> = HashSet::new();
+    while let Some((pkg_idx, direct, path)) = queue.pop_front() {
+        let Some(package) = lockfile.packages.get(pkg_idx) else {
+            continue;
+        };
+        for child_idx in &package.dependencies {
+            if !seen.insert(*child_idx) {
+                continue;
+            }
+            let Some(child) = lockfile.packages.get(*child_idx) else {
+                continue;
+            };
+            let mut child_path = path.clone();
+            child_path.push(child.name.clone());
+            queue.push_back((*child_idx, direct, child_path.clone()));
+            if child.non_registry.is_some() || !checked.insert((child.name.clone(), child.version.clone())) {
+                continue;
+            }
+            let Some(declaring) = manifest.deps.get(direct) else {
+                continue;
+            };
+            let source = registries.source_for(&Dependency {
+                package: child.name.clone(),
+                name: child.name.clone(),
+                registry: None,
+                ..declaring.clone()
+            });
+            acc.push(AnalyzedDep {
+                direct: Some(direct),
+                dep: ResolvedDep {
+                    private: source != RegistrySource::Public,
+                    package: PackageRef::new(lockfile.ecosystem, &child.name),
+                    requirement_text: None,
+                    requirement: None,
+                    resolved: resolve::Resolved {
+                        version: Some(child.version.clone()),
+                        source: VersionSource::Lockfile,
+                    },
+                    span: declaring.finding_span(),
+                    via: child_path,
+                },
+                name_span: declaring.name_span,
+                kind: declaring.kind.clone(),
+                source,
+                status: Status::Checked,
+                fix: None,
+                provenance: None,
+                stale_as_of: None,
+            });
+        }
+    }
+}
+
+/// The facts an evaluation of `input` is missing from `facts`.
+pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
+    let mut res = Vec::new();
+    let mut seen = HashSet::new();
+    for analyzed in collect(input, facts) {
+        if matches!(analyzed.status, Status::Skipped(_)) {
+            continue;
+        }
+        let package = analyzed.dep.package.clone();
+        if package.name.is_empty() {
+            continue;
+        }
+        if !facts.packages.contains_key(&package) {
+            let query = Query::Package {
+                package: package.clone(),
+                source: analyzed.source.clone(),
+            };
+            if seen.insert(query.clone()) {
+                res.push(query);
+            }
+        }
+        if analyzed.source == RegistrySource::Public && !facts.advisories.contains_key(&package) {
+            let query = Query::Advisories {
+                package: package.clone(),
+            };
+            if seen.insert(query.clone()) {
+                res.push(query);
+            }
+        }
+        if let Some(registry_facts) = facts.packages.get(&package).and_then(Fact::known) {
+            for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
+                if facts.provenance.contains_key(&(package.clone(), version.clone())) {
+                    continue;
+                }
+                let query = Query::Provenance {
+                    package: package.clone(),
+                    version,
+                    source: analyzed.source.clone(),
+                };
+                if seen.insert(query.clone()) {
+                    res.push(query);
+                }
+            }
+        }
+    }
+    res
+}
+
+fn oldest_stale(facts: &Facts, package: &PackageRef) -> Option<Timestamp> {
+    let mut res: Option<Timestamp> = None;
+    let mut consider = |as_of: Timestamp| res = Some(res.map_or(as_of, |r: Timestamp| r.min(as_of)));
+    if let Some(Fact::Known { as_of, stale: true, .. }) = facts.packages.get(package) {
+        consider(*as_of);
+    }
+    if let Some(Fact::Known { as_of, stale: true, .. }) = facts.advisories.get(package) {
+        consider(*as_of);
+    }
+    res
+}
+
+/// Evaluates a manifest against the known facts and the policy.
+pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestamp) -> Analysis {
+    let mut analysis = Analysis {
+        deps: collect(input, facts),
+        syntax: input.manifest.issues.clone(),
+        ..Analysis::default()
+    };
+    if let Some(lockfile) = input.lockfile {
+        analysis.syntax.extend(lockfile.issues.iter().map(|issue| SyntaxIssue {
+            span: Span::default(),
+            message: format!("lockfile: {}", issue.message),
+        }));
+    }
+    let ctx = CheckCtx {
+        now,
+        facts,
+        age: &policy.age,
+    };
+    let mut raw = Vec::new();
+    let mut notes: Vec<Note> = Vec::new();
+    for (dep_idx, analyzed) in analysis.deps.iter_mut().enumerate() {
+        if matches!(analyzed.status, Status::Skipped(_)) {
+            continue;
+        }
+        let package = &analyzed.dep.package;
+        if policy.is_denied(package) {
+            raw.push(Finding {
+                dep: dep_idx,
+                span: analyzed.dep.span,
+                kind: FindingKind::Denied,
+                id: FindingKind::Denied.code().to_string(),
+                aliases: Vec::new(),
+                severity: Severity::Error,
+                message: format!("{} is on the project's deny list", package.name),
+                evidence: Vec::new(),
+                url: None,
+            });
+        }
+        if analyzed.dep.private {
+            analyzed.status = match facts.packages.get(package) {
+                Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
+                Some(Fact::Pending) | None => Status::Pending,
+                Some(Fact::Known { .. }) => Status::Checked,
+            };
+            continue;
+        }
+        analyzed.status = match facts.advisories.get(package) {
+            Some(Fact::Known { .. }) => Status::Checked,
+            Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
+            Some(Fact::Pending) | None => Status::Pending,
+        };
+        if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
+            && !notes.iter().any(|n| n.message == note.message)
+        {
+            notes.push(note.clone());
+        }
+        analyzed.stale_as_of = oldest_stale(facts, package);
+        if let Some(version) = &analyzed.dep.resolved.version {
+            analyzed.provenance = facts
+                .provenance
+                .get(&(package.clone(), version.clone()))
+                .and_then(Fact::known)
+                .cloned();
+        }
+        if let Status::Unavailable(reason) = &analyzed.status
+            && analyzed.direct.is_some()
+            && !analyzed.is_transitive()
+        {
+            raw.push(Finding {
+                dep: dep_idx,
+                span: analyzed.dep.span,
+                kind: FindingKind::Unchecked,
+                id: FindingKind::Unchecked.code().to_string(),
+                aliases: Vec::new(),
+                severity: Severity::Information,
+                message: format!("could not check {} for advisories: {reason}", package.name),
+                evidence: Vec::new(),
+                url: None,
+            });
+        }
+        checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
+    }
+    analysis.notes = notes;
+
+    let mut used_ignores = Vec::new();
+    for finding in raw {
+        let Some(analyzed) = analysis.deps.get(finding.dep) else {
+            continue;
+        };
+        match policy.apply(finding, &analyzed.dep.package, now) {
+            Some(Verdict::Keep(finding)) => analysis.findings.push(finding),
+            Some(Verdict::Suppressed { finding, by }) => {
+                used_ignores.push(by);
+                analysis.suppressed.push((finding, by));
+            }
+            None => {}
+        }
+    }
+    analysis.policy_issues = policy.issues(now, &used_ignores);
+
+    let mut by_dep: HashMap<usize, Vec<&Finding>> = HashMap::new();
+    for finding in &analysis.findings {
+        by_dep.entry(finding.dep).or_default().push(finding);
+    }
+    let mut fixes = Vec::new();
+    for (dep_idx, findings) in by_dep {
+        let Some(analyzed) = analysis.deps.get(dep_idx) else {
+            continue;
+        };
+        if analyzed.is_transitive() || !findings.iter().any(|f| fix::wants_fix(f.kind)) {
+            continue;
+        }
+        let lockfile = input.lockfile.map(|l| l.kind);
+        fixes.push((dep_idx, fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile)));
+    }
+    for (dep_idx, fix) in fixes {
+        if let Some(analyzed) = analysis.deps.get_mut(dep_idx) {
+            analyzed.fix = Some(fix);
+        }
+    }
+    analysis
+        .findings
+        .sort_by(|a, b| (a.span.start, a.severity, a.kind, &a.id).cmp(&(b.span.start, b.severity, b.kind, &b.id)));
+    analysis
+}

@@ -1,0 +1,307 @@
+//! The safe-version solver: for a dependency with findings, the nearest version that clears every check
+//! and the policy, written back in the requirement's own style.
+//!
+//! Invariants:
+//! - Pure; never proposes a version whose facts it does not have: candidates are the registry's version
+//!   list when known, else the `fixed` versions the advisories name.
+//! - A candidate is safe when every check, run on it as if pinned, leaves no finding at warning level or
+//!   above after policy; the rewritten requirement must still admit the chosen version and, when the
+//!   version list is known, must not resolve to an unsafe version (else the fix pins exactly).
+//! - A malicious package has no safe version: the fix removes the dependency.
+//! - Prefers the same major version, then the smallest step up; never proposes a downgrade.
+
+use std::cmp::Ordering;
+
+use crate::checks::{self, CheckCtx, Finding, FindingKind, ResolvedDep, advisory};
+use crate::manifest::ManifestKind;
+use crate::model::{Ecosystem, Fact, Severity};
+use crate::policy::{Policy, Verdict};
+use crate::resolve::{self, Requirement, Version, VersionSource};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Rewrite the requirement to `requirement`, which installs `version`.
+    Update {
+        version: String,
+        requirement: String,
+        /// The command that refreshes the lockfile, when one decides the version.
+        lockfile_command: Option<String>,
+    },
+    /// Remove the dependency (malicious packages).
+    Remove { reason: String },
+    /// No version clears every finding.
+    NoSafeVersion { reason: String },
+}
+
+/// Whether findings of this kind are cleared by changing the version.
+pub fn wants_fix(kind: FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::Malicious
+            | FindingKind::Advisory
+            | FindingKind::FreshVersion
+            | FindingKind::Yanked
+            | FindingKind::Deprecated
+            | FindingKind::TakenDown
+            | FindingKind::BadProvenance
+            | FindingKind::ProvenanceDowngrade
+    )
+}
+
+/// Whether `version` of `dep` leaves any finding at warning level or above.
+pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: &str) -> bool {
+    let candidate = ResolvedDep {
+        resolved: resolve::Resolved {
+            version: Some(version.to_string()),
+            source: VersionSource::Pinned,
+        },
+        ..dep.clone()
+    };
+    let mut acc = Vec::new();
+    checks::run_all(ctx, 0, &candidate, &mut acc);
+    acc.into_iter()
+        .filter(|f| f.kind != FindingKind::FreshPackage && f.kind != FindingKind::Unchecked)
+        .filter_map(|f| policy.apply(f, &dep.package, ctx.now))
+        .all(|verdict| match verdict {
+            Verdict::Keep(f) => !f.severity.at_least(Severity::Warning),
+            Verdict::Suppressed { .. } => true,
+        })
+}
+
+fn lockfile_command(kind: Option<ManifestKind>, dep: &ResolvedDep) -> Option<String> {
+    let name = &dep.package.name;
+    match kind? {
+        ManifestKind::PackageLock => Some(format!("npm install {name}")),
+        ManifestKind::CargoLock => Some(format!("cargo update -p {name}")),
+        ManifestKind::UvLock => Some(format!("uv lock --upgrade-package {name}")),
+        ManifestKind::PoetryLock => Some(format!("poetry update {name}")),
+        _ => None,
+    }
+}
+
+/// Finds the fix for one dependency with `findings`.
+pub fn solve(
+    ctx: &CheckCtx<'_>,
+    policy: &Policy,
+    dep: &ResolvedDep,
+    findings: &[&Finding],
+    lockfile: Option<ManifestKind>,
+) -> Fix {
+    if let Some(malicious) = findings.iter().find(|f| f.kind == FindingKind::Malicious) {
+        return Fix::Remove {
+            reason: format!(
+                "{} is malicious ({}); no version is safe, remove it",
+                dep.package.name, malicious.id
+            ),
+        };
+    }
+    let ecosystem = dep.package.ecosystem;
+    let current = dep
+        .resolved
+        .version
+        .as_deref()
+        .and_then(|v| Version::parse(ecosystem, v));
+    let mut candidates: Vec<(Version, String)> = candidate_versions(ctx, dep)
+        .into_iter()
+        .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
+        .filter(|(v, _)| {
+            current
+                .as_ref()
+                .is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater))
+        })
+        .filter(|(v, _)| !v.is_prerelease() || current.as_ref().is_some_and(Version::is_prerelease))
+        .collect();
+    candidates.sort_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal));
+    candidates.dedup_by(|a, b| a.0 == b.0);
+    let current_major = current.as_ref().map(major_line);
+    // Same release line first (same major, or same minor for 0.x), then anything above.
+    let ordered = candidates
+        .iter()
+        .filter(|(v, _)| current_major.as_ref().is_none_or(|line| &major_line(v) == line))
+        .chain(
+            candidates
+                .iter()
+                .filter(|(v, _)| current_major.as_ref().is_some_and(|line| &major_line(v) != line)),
+        );
+    let versions_known = registry_versions(ctx, dep).is_some();
+    for (_, version) in ordered {
+        if !is_safe(ctx, policy, dep, version) {
+            continue;
+        }
+        let Some(requirement) = rewrite(dep, version, ctx, policy, versions_known) else {
+            continue;
+        };
+        return Fix::Update {
+            version: version.clone(),
+            requirement,
+            lockfile_command: lockfile_command(lockfile, dep),
+        };
+    }
+    Fix::NoSafeVersion {
+        reason: if candidates.is_empty() {
+            format!("no newer version of {} is known", dep.package.name)
+        } else {
+            format!("no newer version of {} clears every finding", dep.package.name)
+        },
+    }
+}
+
+fn major_line(version: &Version) -> Vec<u64> {
+    let release = version.release();
+    match release.first() {
+        Some(0) => release.iter().take(2).copied().collect(),
+        _ => release.iter().take(1).copied().collect(),
+    }
+}
+
+fn registry_versions(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Option<Vec<String>> {
+    let facts = ctx.facts.packages.get(&dep.package)?.known()?;
+    Some(facts.versions.iter().map(|v| v.version.clone()).collect())
+}
+
+fn candidate_versions(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<String> {
+    if let Some(versions) = registry_versions(ctx, dep) {
+        return versions;
+    }
+    let Some(Fact::Known { value: advisories, .. }) = ctx.facts.advisories.get(&dep.package) else {
+        return Vec::new();
+    };
+    advisories
+        .iter()
+        .flat_map(|a| advisory::fixed_versions(a, &dep.package))
+        .collect()
+}
+
+/// Rewrites the requirement to admit `version`, keeping its operators; `None` when the result would
+/// not admit the version or would resolve to an unsafe one.
+fn rewrite(
+    dep: &ResolvedDep,
+    version: &str,
+    ctx: &CheckCtx<'_>,
+    policy: &Policy,
+    versions_known: bool,
+) -> Option<String> {
+    let ecosystem = dep.package.ecosystem;
+    let original = dep.requirement_text.as_deref().unwrap_or("").trim();
+    let rewritten = restyle(ecosystem, original, version);
+    let poetry = false;
+    let admits = |text: &str| {
+        let parsed = Requirement::parse(ecosystem, text, poetry).ok();
+        let version = Version::parse(ecosystem, version);
+        match (parsed, version) {
+            (Some(req), Some(v)) => req.matches(&v),
+            _ => false,
+        }
+    };
+    let resolves_safely = |text: &str| {
+        if !versions_known {
+            return true;
+        }
+        let Some(req) = Requirement::parse(ecosystem, text, poetry).ok() else {
+            return false;
+        };
+        let Some(available) = registry_versions(ctx, dep) else {
+            return true;
+        };
+        match req.highest(ecosystem, available.iter().map(String::as_str)) {
+            Some(highest) => is_safe(ctx, policy, dep, &highest),
+            None => false,
+        }
+    };
+    if admits(&rewritten) && resolves_safely(&rewritten) {
+        return Some(rewritten);
+    }
+    let exact = exact_style(ecosystem, version);
+    admits(&exact).then_some(exact)
+}
+
+fn exact_style(ecosystem: Ecosystem, version: &str) -> String {
+    match ecosystem {
+        Ecosystem::Npm => version.to_string(),
+        Ecosystem::CratesIo => format!("={version}"),
+        Ecosystem::PyPI => format!("=={version}"),
+    }
+}
+
+fn is_version_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '*' | '!')
+}
+
+/// Replaces the lower-bound version in `original` with `version`, keeping the operators:
+/// `^4.17.15` → `^4.17.21`, `==2.19.0` → `==2.31.0`, `1.0` → `1.0.4`, `>=2.0,<3` → `>=2.31.0,<3`.
+pub fn restyle(ecosystem: Ecosystem, original: &str, version: &str) -> String {
+    if original.is_empty() || original == "*" || original == "latest" {
+        return match ecosystem {
+            Ecosystem::Npm => format!("^{version}"),
+            Ecosystem::CratesIo => version.to_string(),
+            Ecosystem::PyPI => format!(">={version}"),
+        };
+    }
+    if original.contains("||") || original.contains(" - ") {
+        return exact_style(ecosystem, version);
+    }
+    let separators: &[char] = match ecosystem {
+        Ecosystem::PyPI | Ecosystem::CratesIo => &[','],
+        Ecosystem::Npm => &[' '],
+    };
+    let parts: Vec<&str> = original.split(separators).collect();
+    let mut replaced = false;
+    let mut out = Vec::new();
+    for part in &parts {
+        let trimmed = part.trim();
+        let op_len = trimmed.find(|c: char| c.is_ascii_digit()).unwrap_or(trimmed.len());
+        let (op, rest) = trimmed.split_at(op_len);
+        let op_trim = op.trim();
+        let is_lower = matches!(
+            op_trim,
+            "" | "^" | "~" | "=" | "==" | "===" | "~=" | ">=" | ">" | "v" | "=v"
+        );
+        if !replaced && is_lower && !rest.is_empty() {
+            let tail: String = rest.chars().skip_while(|c| is_version_char(*c)).collect();
+            let new_op = match op_trim {
+                ">" => ">=".to_string(),
+                "~=" => {
+                    // `~=X.Y` admits `>=X.Y,<X+1`; keep the same number of release segments.
+                    let segments = rest.split('.').count().max(2);
+                    let trimmed_version: Vec<&str> = version.split('.').take(segments).collect();
+                    out.push(format!("~={}{tail}", trimmed_version.join(".")));
+                    replaced = true;
+                    continue;
+                }
+                other => other.to_string(),
+            };
+            let leading_ws: String = part.chars().take_while(|c| c.is_whitespace()).collect();
+            out.push(format!("{leading_ws}{new_op}{version}{tail}"));
+            replaced = true;
+        } else {
+            out.push(part.to_string());
+        }
+    }
+    if !replaced {
+        return exact_style(ecosystem, version);
+    }
+    let joiner = match ecosystem {
+        Ecosystem::PyPI | Ecosystem::CratesIo => ",",
+        Ecosystem::Npm => " ",
+    };
+    out.join(joiner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_style() {
+        assert_eq!(restyle(Ecosystem::Npm, "^4.17.15", "4.17.21"), "^4.17.21");
+        assert_eq!(restyle(Ecosystem::Npm, "4.17.15", "4.17.21"), "4.17.21");
+        assert_eq!(restyle(Ecosystem::Npm, "~1.2.3", "1.2.9"), "~1.2.9");
+        assert_eq!(restyle(Ecosystem::Npm, ">=1.0.0 <2", "1.4.0"), ">=1.4.0 <2");
+        assert_eq!(restyle(Ecosystem::PyPI, "==2.19.0", "2.31.0"), "==2.31.0");
+        assert_eq!(restyle(Ecosystem::PyPI, ">=2.0,<3", "2.31.0"), ">=2.31.0,<3");
+        assert_eq!(restyle(Ecosystem::PyPI, "~=2.19", "2.31.0"), "~=2.31");
+        assert_eq!(restyle(Ecosystem::CratesIo, "1.0", "1.0.4"), "1.0.4");
+        assert_eq!(restyle(Ecosystem::CratesIo, "=1.0.3", "1.0.4"), "=1.0.4");
+        assert_eq!(restyle(Ecosystem::Npm, "1.x || 2.x", "2.0.1"), "2.0.1");
+    }
+}

@@ -1,0 +1,466 @@
+//! OSV: the record wire format (https://ossf.github.io/osv-schema/) and the online client of the OSV API.
+//!
+//! Invariants:
+//! - Wire structs are private; `parse_record` maps one OSV JSON record to `model::Advisory`. Unknown
+//!   fields are ignored, `null` is read as absent, a field of the wrong shape fails only that record.
+//! - Package names are normalised with `PackageRef::new`; an `affected[]` entry of an ecosystem Gatehouse
+//!   does not know keeps `package: None` (it never matches a dependency).
+//! - The client asks `POST /v1/querybatch` once per ≤ 1000 packages with **no version**, so the answer
+//!   names every advisory of each package, follows `next_page_token` per package, then fetches each full
+//!   record once (`GET /v1/vulns/{id}`, ≤ 8 at a time) even when several packages share it.
+//! - A failure (status, timeout, bad JSON) is an `Err` for exactly the packages it leaves unanswered;
+//!   an empty list means the API answered "no advisories", never "could not ask".
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::lookup::{Advisories, Fetched, LookupError};
+use crate::model::{Advisory, Affected, AffectedRange, Ecosystem, PackageRef, RangeEvent, RangeKind};
+
+/// Most queries one `querybatch` call may carry (the API's documented limit).
+const MAX_BATCH: usize = 1000;
+/// Full records fetched at once.
+const MAX_CONCURRENT_RECORDS: usize = 8;
+/// Pages followed per package before giving up (a guard against a server that never stops paging).
+const MAX_PAGES: usize = 100;
+
+#[derive(Deserialize)]
+struct WireRecord {
+    id: String,
+    #[serde(default)]
+    aliases: Option<Vec<String>>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+    #[serde(default)]
+    published: Option<String>,
+    #[serde(default)]
+    modified: Option<String>,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    affected: Option<Vec<WireAffected>>,
+    #[serde(default)]
+    severity: Option<Vec<WireSeverity>>,
+    #[serde(default)]
+    references: Option<Vec<WireReference>>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WireAffected {
+    #[serde(default)]
+    package: Option<WirePackage>,
+    #[serde(default)]
+    ranges: Option<Vec<WireRange>>,
+    #[serde(default)]
+    versions: Option<Vec<String>>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WirePackage {
+    #[serde(default)]
+    ecosystem: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireRange {
+    #[serde(rename = "type")]
+    kind: WireRangeKind,
+    #[serde(default)]
+    events: Option<Vec<WireEvent>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum WireRangeKind {
+    Semver,
+    Ecosystem,
+    Git,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(default)]
+    introduced: Option<String>,
+    #[serde(default)]
+    fixed: Option<String>,
+    #[serde(default)]
+    last_affected: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireSeverity {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    score: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireReference {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// Parses one OSV JSON record.
+pub fn parse_record(bytes: &[u8]) -> Result<Advisory, String> {
+    let wire: WireRecord = serde_json::from_slice(bytes).map_err(|err| format!("not an OSV record: {err}"))?;
+    Ok(into_advisory(wire))
+}
+
+fn timestamp(text: Option<&str>) -> Option<Timestamp> {
+    let text = text?.trim();
+    Timestamp::from_str(text).ok().or_else(|| {
+        // Some converted records omit the zone; OSV times are UTC.
+        Timestamp::from_str(&format!("{text}Z")).ok()
+    })
+}
+
+fn into_advisory(wire: WireRecord) -> Advisory {
+    let database = wire.database_specific.as_ref();
+    let database_severity = database
+        .and_then(|db| db.get("severity"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string);
+    let cwes = database
+        .and_then(|db| db.get("cwe_ids"))
+        .and_then(|c| c.as_array())
+        .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let references = wire.references.unwrap_or_default();
+    let advisory_refs: Vec<&str> = references
+        .iter()
+        .filter(|r| r.kind.as_deref() == Some("ADVISORY"))
+        .filter_map(|r| r.url.as_deref())
+        .collect();
+    let url = advisory_refs
+        .iter()
+        .find(|url| url.contains(&wire.id))
+        .or_else(|| advisory_refs.first())
+        .map(|url| url.to_string())
+        .or_else(|| Some(format!("https://osv.dev/vulnerability/{}", wire.id)));
+    let affected = wire
+        .affected
+        .unwrap_or_default()
+        .into_iter()
+        .map(into_affected)
+        .collect();
+    let cvss = wire
+        .severity
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| Some((s.kind.unwrap_or_default(), s.score?)))
+        .collect();
+    Advisory {
+        aliases: wire.aliases.unwrap_or_default(),
+        summary: wire.summary.unwrap_or_default(),
+        details: wire.details.unwrap_or_default(),
+        published: timestamp(wire.published.as_deref()),
+        modified: timestamp(wire.modified.as_deref()),
+        withdrawn: timestamp(wire.withdrawn.as_deref()),
+        affected,
+        cvss,
+        database_severity,
+        cwes,
+        url,
+        id: wire.id,
+    }
+}
+
+fn into_affected(wire: WireAffected) -> Affected {
+    let package = wire.package.and_then(|p| {
+        let ecosystem = Ecosystem::from_osv_name(p.ecosystem.as_deref()?.trim())?;
+        let name = p.name?;
+        Some(PackageRef::new(ecosystem, &name))
+    });
+    let ranges = wire
+        .ranges
+        .unwrap_or_default()
+        .into_iter()
+        .map(|range| AffectedRange {
+            kind: match range.kind {
+                WireRangeKind::Semver => RangeKind::Semver,
+                WireRangeKind::Ecosystem => RangeKind::Ecosystem,
+                WireRangeKind::Git => RangeKind::Git,
+                WireRangeKind::Other => RangeKind::Other,
+            },
+            events: range
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|event| {
+                    if let Some(v) = event.introduced {
+                        Some(RangeEvent::Introduced(v))
+                    } else if let Some(v) = event.fixed {
+                        Some(RangeEvent::Fixed(v))
+                    } else if let Some(v) = event.last_affected {
+                        Some(RangeEvent::LastAffected(v))
+                    } else {
+                        event.limit.map(RangeEvent::Limit)
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let last_known_affected_version_range = wire
+        .database_specific
+        .as_ref()
+        .and_then(|db| db.get("last_known_affected_version_range"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    Affected {
+        package,
+        ranges,
+        versions: wire.versions.unwrap_or_default(),
+        last_known_affected_version_range,
+    }
+}
+
+#[derive(Serialize)]
+struct QueryBatch<'a> {
+    queries: Vec<BatchQuery<'a>>,
+}
+
+#[derive(Serialize)]
+struct BatchQuery<'a> {
+    package: QueryPackage<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_token: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct QueryPackage<'a> {
+    name: &'a str,
+    ecosystem: &'a str,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    #[serde(default)]
+    results: Vec<BatchResult>,
+}
+
+#[derive(Deserialize, Default)]
+struct BatchResult {
+    #[serde(default)]
+    vulns: Option<Vec<VulnRef>>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VulnRef {
+    id: String,
+}
+
+/// The OSV API (`https://api.osv.dev`).
+pub struct OsvClient {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+}
+
+impl OsvClient {
+    /// `base_url` without the trailing `/v1`, e.g. `https://api.osv.dev`.
+    pub fn new(http: reqwest::Client, base_url: &str) -> OsvClient {
+        OsvClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Bounds each request (the whole answer, body included).
+    pub fn with_timeout(mut self, timeout: Duration) -> OsvClient {
+        self.timeout = timeout;
+        self
+    }
+
+    fn host(&self) -> String {
+        reqwest::Url::parse(&self.base_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+            .unwrap_or_else(|| self.base_url.clone())
+    }
+
+    fn transport(&self, err: &reqwest::Error) -> LookupError {
+        if err.is_decode() || err.is_body() {
+            LookupError::Decode {
+                host: self.host(),
+                message: err.to_string(),
+            }
+        } else {
+            LookupError::Transport {
+                host: self.host(),
+                message: err.to_string(),
+            }
+        }
+    }
+
+    async fn send_bytes(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, LookupError> {
+        let answer = request
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|err| self.transport(&err))?;
+        let status = answer.status();
+        if !status.is_success() {
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(LookupError::NotFound(answer.url().path().to_string()));
+            }
+            return Err(LookupError::Status {
+                host: self.host(),
+                status: status.as_u16(),
+            });
+        }
+        let bytes = answer.bytes().await.map_err(|err| self.transport(&err))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// One `querybatch` call; the answer has one result per query, in order.
+    async fn query_batch(&self, queries: Vec<BatchQuery<'_>>) -> Result<Vec<BatchResult>, LookupError> {
+        let count = queries.len();
+        let body = QueryBatch { queries };
+        let bytes = self
+            .send_bytes(self.http.post(format!("{}/v1/querybatch", self.base_url)).json(&body))
+            .await?;
+        let answer: BatchAnswer = serde_json::from_slice(&bytes).map_err(|err| LookupError::Decode {
+            host: self.host(),
+            message: err.to_string(),
+        })?;
+        if answer.results.len() != count {
+            return Err(LookupError::Decode {
+                host: self.host(),
+                message: format!("asked {count} queries, got {} results", answer.results.len()),
+            });
+        }
+        Ok(answer.results)
+    }
+
+    /// The advisory ids of each package, following pagination.
+    async fn ids(&self, packages: &[PackageRef]) -> Vec<Result<Vec<String>, LookupError>> {
+        let mut res: Vec<Result<Vec<String>, LookupError>> = packages.iter().map(|_| Ok(Vec::new())).collect();
+        // (package index, page token) still to ask.
+        let mut pending: Vec<(usize, Option<String>)> = (0..packages.len()).map(|i| (i, None)).collect();
+        let mut pages = 0;
+        while !pending.is_empty() {
+            pages += 1;
+            let mut next = Vec::new();
+            for chunk in pending.chunks(MAX_BATCH) {
+                let queries = chunk
+                    .iter()
+                    .map(|(index, token)| BatchQuery {
+                        package: QueryPackage {
+                            name: &packages[*index].name,
+                            ecosystem: packages[*index].ecosystem.osv_name(),
+                        },
+                        page_token: token.as_deref(),
+                    })
+                    .collect();
+                match self.query_batch(queries).await {
+                    Ok(results) => {
+                        for ((index, _), result) in chunk.iter().zip(results) {
+                            if let Ok(ids) = &mut res[*index] {
+                                ids.extend(result.vulns.unwrap_or_default().into_iter().map(|v| v.id));
+                            }
+                            if let Some(token) = result.next_page_token.filter(|t| !t.is_empty()) {
+                                if pages >= MAX_PAGES {
+                                    res[*index] = Err(LookupError::Other(format!(
+                                        "OSV kept paging for `{}` after {MAX_PAGES} pages",
+                                        packages[*index].name
+                                    )));
+                                } else {
+                                    next.push((*index, Some(token)));
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "OSV querybatch failed");
+                        for (index, _) in chunk {
+                            res[*index] = Err(err.clone());
+                        }
+                    }
+                }
+            }
+            pending = next.into_iter().filter(|(index, _)| res[*index].is_ok()).collect();
+        }
+        res
+    }
+
+    async fn record(&self, id: &str) -> Result<Advisory, LookupError> {
+        let bytes = self
+            .send_bytes(self.http.get(format!("{}/v1/vulns/{}", self.base_url, id)))
+            .await?;
+        parse_record(&bytes).map_err(|message| LookupError::Decode {
+            host: self.host(),
+            message: format!("{id}: {message}"),
+        })
+    }
+}
+
+#[async_trait]
+impl Advisories for OsvClient {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        let ids = self.ids(packages).await;
+        let mut wanted = Vec::new();
+        let mut seen = HashSet::new();
+        for id in ids.iter().flatten().flatten() {
+            if seen.insert(id.clone()) {
+                wanted.push(id.clone());
+            }
+        }
+        let records: HashMap<String, Result<Advisory, LookupError>> = futures::stream::iter(wanted)
+            .map(|id| async move {
+                let record = self.record(&id).await;
+                (id, record)
+            })
+            .buffer_unordered(MAX_CONCURRENT_RECORDS)
+            .collect()
+            .await;
+        packages
+            .iter()
+            .zip(ids)
+            .map(|(package, ids)| {
+                let answer = ids.and_then(|ids| {
+                    let mut advisories = Vec::with_capacity(ids.len());
+                    let mut seen = HashSet::new();
+                    for id in ids {
+                        if !seen.insert(id.clone()) {
+                            continue;
+                        }
+                        match records.get(&id) {
+                            Some(Ok(advisory)) => advisories.push(advisory.clone()),
+                            Some(Err(err)) => return Err(err.clone()),
+                            None => return Err(LookupError::Other(format!("OSV record {id} was not fetched"))),
+                        }
+                    }
+                    Ok(Fetched::fresh(advisories))
+                });
+                (package.clone(), answer)
+            })
+            .collect()
+    }
+}

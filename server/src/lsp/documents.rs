@@ -1,0 +1,142 @@
+//! The document store: text, incremental tree and version per open document, plus its context.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tower_lsp_server::ls_types as lsp;
+
+use crate::config::{self, Layer};
+use crate::engine::RegistryRules;
+use crate::manifest::{ManifestKind, SourceFile};
+use crate::project::Context;
+use crate::report::{Position, Positions};
+
+/// `gatehouse.toml` documents keep their text in a `SourceFile` of a kind without a tree.
+pub const CONFIG_KIND_MARKER: ManifestKind = ManifestKind::Requirements;
+
+pub struct Doc {
+    pub source: SourceFile,
+    pub version: i32,
+    pub path: Option<PathBuf>,
+    pub context: Option<Arc<Context>>,
+    pub is_config: bool,
+}
+
+/// A context with defaults, for the first publish before files around the document are read.
+pub fn empty_context() -> Context {
+    Context {
+        lockfile: None,
+        lockfile_path: None,
+        workspace: None,
+        config: config::build(&[]),
+        config_path: None,
+        config_text: None,
+        registries: RegistryRules::default(),
+    }
+}
+
+/// Applies LSP content changes in order; a change without a range replaces the text.
+pub fn apply_changes(doc: &mut Doc, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, utf16: bool) {
+    for change in changes {
+        match change.range {
+            Some(range) => {
+                let positions = Positions::new(doc.source.text(), utf16);
+                let start = positions.offset(Position {
+                    line: range.start.line,
+                    character: range.start.character,
+                });
+                let end = positions.offset(Position {
+                    line: range.end.line,
+                    character: range.end.character,
+                });
+                doc.source.edit(start, end.max(start), &change.text);
+            }
+            None => doc.source.replace(change.text),
+        }
+    }
+    doc.version = version;
+}
+
+/// Diagnostics for a `gatehouse.toml` document: unknown keys, bad values, suppression problems.
+pub fn config_diagnostics(doc: &Doc, utf16: bool) -> Vec<lsp::Diagnostic> {
+    let text = doc.source.text();
+    let path = doc.path.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+    let (layer, mut issues) = Layer::from_toml(&path, text);
+    let built = config::build(&[layer]);
+    issues.extend(built.issues);
+    let positions = Positions::new(text, utf16);
+    let mut res = Vec::new();
+    for issue in issues {
+        let span = key_span(text, &issue.key);
+        let (start, end) = positions.range(span);
+        res.push(lsp::Diagnostic {
+            range: lsp::Range {
+                start: lsp::Position {
+                    line: start.line,
+                    character: start.character,
+                },
+                end: lsp::Position {
+                    line: end.line,
+                    character: end.character,
+                },
+            },
+            severity: Some(lsp::DiagnosticSeverity::WARNING),
+            code: Some(lsp::NumberOrString::String("policy".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: issue.message,
+            ..lsp::Diagnostic::default()
+        });
+    }
+    let now = jiff::Timestamp::now();
+    for issue in built.policy.issues(now, &[]) {
+        if issue.message.contains("matched no finding") {
+            continue;
+        }
+        let span = nth_table_span(text, "[[ignore]]", issue.ignore_index);
+        let (start, end) = positions.range(span);
+        res.push(lsp::Diagnostic {
+            range: lsp::Range {
+                start: lsp::Position {
+                    line: start.line,
+                    character: start.character,
+                },
+                end: lsp::Position {
+                    line: end.line,
+                    character: end.character,
+                },
+            },
+            severity: Some(lsp::DiagnosticSeverity::WARNING),
+            code: Some(lsp::NumberOrString::String("policy".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: crate::report::policy_issue_text(&issue),
+            ..lsp::Diagnostic::default()
+        });
+    }
+    res
+}
+
+/// The span of the last segment of a dotted key in TOML text (best effort: its first occurrence as a
+/// key at the start of a line), else the first line.
+fn key_span(text: &str, dotted: &str) -> crate::model::Span {
+    let last = dotted.rsplit('.').next().unwrap_or(dotted);
+    if !last.is_empty() {
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if trimmed.starts_with(last) && trimmed[last.len()..].trim_start().starts_with(['=', '.']) {
+                return crate::model::Span::new(offset + indent, offset + indent + last.len());
+            }
+            offset += line.len();
+        }
+    }
+    let first_line = text.find('\n').unwrap_or(text.len());
+    crate::model::Span::new(0, first_line)
+}
+
+fn nth_table_span(text: &str, header: &str, index: usize) -> crate::model::Span {
+    text.match_indices(header)
+        .nth(index)
+        .map(|(at, _)| crate::model::Span::new(at, at + header.len()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,152 @@
+//! Reads what surrounds a manifest on disk: its lockfile, the Cargo workspace root, `gatehouse.toml`
+//! and the environment, and turns them into the inputs of the pure core. Shared by the two composition
+//! roots (`cli`, `lsp`), which are the only callers.
+//!
+//! Invariants:
+//! - Every read is best effort: a missing or unreadable file is `None` plus a message, never an error
+//!   that stops the analysis.
+//! - Reads the environment once per call (`env_vars`), so tests can pass their own.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config, ConfigIssue, Layer};
+use crate::engine::RegistryRules;
+use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
+
+/// The context of one manifest.
+pub struct Context {
+    pub lockfile: Option<Lockfile>,
+    pub lockfile_path: Option<PathBuf>,
+    pub workspace: Option<Parsed>,
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub config_text: Option<String>,
+    pub registries: RegistryRules,
+}
+
+/// The process environment as pairs (the only place it is read).
+pub fn env_vars() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+/// Layers from `gatehouse.toml` (explicit, or found next to the manifest or in a parent) and the
+/// environment; `overrides` (flags or client settings) go last.
+pub fn load_config(
+    start_dir: &Path,
+    explicit: Option<&Path>,
+    env: &[(String, String)],
+    cwd: &Path,
+    overrides: &[Layer],
+) -> (Config, Option<PathBuf>, Option<String>) {
+    let path = match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => config::find_config_file(start_dir, |p| p.is_file()),
+    };
+    let mut layers = Vec::new();
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let mut text = None;
+    if let Some(path) = &path {
+        match std::fs::read_to_string(path) {
+            Ok(contents) => {
+                let (layer, layer_issues) = Layer::from_toml(path, &contents);
+                layers.push(layer);
+                issues.extend(layer_issues);
+                text = Some(contents);
+            }
+            Err(err) => issues.push(ConfigIssue {
+                key: String::new(),
+                message: format!("could not read {}: {err}", path.display()),
+                source: path.display().to_string(),
+            }),
+        }
+    }
+    layers.push(Layer::from_env(env, cwd));
+    layers.extend(overrides.iter().cloned());
+    let mut config = config::build(&layers);
+    issues.append(&mut config.issues);
+    config.issues = issues;
+    if config.lookup.cache_dir.as_os_str().is_empty() {
+        config.lookup.cache_dir = default_cache_dir(env);
+    }
+    (config, path, text)
+}
+
+/// `$XDG_CACHE_HOME/gatehouse`, else `~/.cache/gatehouse`, else a folder in the temp dir.
+pub fn default_cache_dir(env: &[(String, String)]) -> PathBuf {
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    if let Some(xdg) = get("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("gatehouse");
+    }
+    if let Some(home) = get("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home).join(".cache").join("gatehouse");
+    }
+    std::env::temp_dir().join("gatehouse-cache")
+}
+
+/// Reads the lockfile that decides versions for a manifest, if there is one beside it.
+pub fn load_lockfile(manifest_path: &Path, kind: ManifestKind) -> Option<(PathBuf, Lockfile)> {
+    let dir = manifest_path.parent()?;
+    let mut candidates: Vec<PathBuf> = kind.lockfile_names().iter().map(|name| dir.join(name)).collect();
+    if kind == ManifestKind::CargoToml {
+        // A workspace member's lockfile lives at the workspace root.
+        let mut current = dir.parent();
+        while let Some(folder) = current {
+            candidates.push(folder.join("Cargo.lock"));
+            current = folder.parent();
+        }
+    }
+    for candidate in candidates {
+        let Ok(text) = std::fs::read_to_string(&candidate) else {
+            continue;
+        };
+        let lock_kind = ManifestKind::detect(&candidate, false)?;
+        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &text) {
+            return Some((candidate, lockfile));
+        }
+    }
+    None
+}
+
+/// Cargo: the nearest parent `Cargo.toml` with a `[workspace]` table (for `workspace = true`).
+pub fn load_workspace_root(manifest_path: &Path, kind: ManifestKind) -> Option<Parsed> {
+    if kind != ManifestKind::CargoToml {
+        return None;
+    }
+    let mut current = manifest_path.parent()?.parent();
+    while let Some(folder) = current {
+        let candidate = folder.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&candidate)
+            && text.contains("[workspace")
+        {
+            return Some(manifest::parse(ManifestKind::CargoToml, &text));
+        }
+        current = folder.parent();
+    }
+    None
+}
+
+/// Everything around one manifest.
+pub fn context(
+    manifest_path: &Path,
+    kind: ManifestKind,
+    explicit_config: Option<&Path>,
+    env: &[(String, String)],
+    cwd: &Path,
+    overrides: &[Layer],
+) -> Context {
+    let dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let (config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides);
+    let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind) {
+        Some((path, lockfile)) => (Some(path), Some(lockfile)),
+        None => (None, None),
+    };
+    Context {
+        lockfile,
+        lockfile_path,
+        workspace: load_workspace_root(manifest_path, kind),
+        config,
+        config_path,
+        config_text,
+        registries: RegistryRules::default(),
+    }
+}

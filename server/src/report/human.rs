@@ -1,0 +1,146 @@
+//! Terminal output of `gatehouse check`: one block per finding with the source line and carets, colours
+//! when writing to a terminal, and a summary line.
+
+use std::io::Write;
+
+use crate::engine::Analysis;
+use crate::model::Severity;
+use crate::report::{Positions, counts, describe_fix};
+
+pub struct Human {
+    pub color: bool,
+    pub totals: [usize; 4],
+    pub packages: usize,
+    pub unchecked: usize,
+    pub files: usize,
+}
+
+impl Human {
+    pub fn new(color: bool) -> Human {
+        Human {
+            color,
+            totals: [0; 4],
+            packages: 0,
+            unchecked: 0,
+            files: 0,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn add(&mut self, out: &mut dyn Write, file: &str, text: &str, analysis: &Analysis) -> std::io::Result<()> {
+        self.files += 1;
+        self.packages += analysis.deps.len();
+        self.unchecked += analysis.unchecked();
+        let positions = Positions::new(text, false);
+        for finding in &analysis.findings {
+            let Some(dep) = analysis.deps.get(finding.dep) else {
+                continue;
+            };
+            let (start, end) = positions.range(finding.span);
+            let (label, colour) = match finding.severity {
+                Severity::Error => ("error", "1;31"),
+                Severity::Warning => ("warning", "1;33"),
+                Severity::Information => ("info", "1;36"),
+                Severity::Hint => ("hint", "2"),
+            };
+            writeln!(
+                out,
+                "{}[{}]: {}",
+                self.paint(colour, label),
+                finding.id,
+                finding.message
+            )?;
+            writeln!(
+                out,
+                "  {} {}:{}:{}",
+                self.paint("34", "-->"),
+                file,
+                start.line + 1,
+                start.character + 1
+            )?;
+            let line_text = text.lines().nth(start.line as usize).unwrap_or("");
+            let gutter = format!("{}", start.line + 1);
+            writeln!(out, "  {} | {}", gutter, line_text.trim_end_matches('\r'))?;
+            let width = if end.line == start.line {
+                (end.character.saturating_sub(start.character)).max(1) as usize
+            } else {
+                1
+            };
+            let pad: String = line_text
+                .chars()
+                .take(start.character as usize)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(
+                out,
+                "  {} | {}{}",
+                " ".repeat(gutter.len()),
+                pad,
+                self.paint(colour, &"^".repeat(width))
+            )?;
+            if let Some(fix) = &dep.fix
+                && !dep.is_transitive()
+            {
+                writeln!(out, "  {} {}", self.paint("32", "="), describe_fix(fix))?;
+            }
+            writeln!(out)?;
+        }
+        for note in &analysis.notes {
+            writeln!(out, "{}: {file}: {}", self.paint("1;36", "note"), note.message)?;
+        }
+        for issue in &analysis.syntax {
+            let position = positions.position(issue.span.start);
+            writeln!(
+                out,
+                "{}: {file}:{}:{}: {}",
+                self.paint("1;33", "syntax"),
+                position.line + 1,
+                position.character + 1,
+                issue.message
+            )?;
+        }
+        let found = counts(analysis);
+        for (total, n) in self.totals.iter_mut().zip(found) {
+            *total += n;
+        }
+        Ok(())
+    }
+
+    pub fn summary(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let [errors, warnings, infos, hints] = self.totals;
+        let mut line = format!(
+            "gatehouse: {} package{} in {} file{}: {errors} error{}, {warnings} warning{}",
+            self.packages,
+            plural(self.packages),
+            self.files,
+            plural(self.files),
+            plural(errors),
+            plural(warnings)
+        );
+        if infos + hints > 0 {
+            line.push_str(&format!(", {} note{}", infos + hints, plural(infos + hints)));
+        }
+        if self.unchecked > 0 {
+            line.push_str(&format!(", {} could not be checked", self.unchecked));
+        }
+        let colour = if errors > 0 {
+            "1;31"
+        } else if warnings > 0 {
+            "1;33"
+        } else {
+            "1;32"
+        };
+        writeln!(out, "{}", self.paint(colour, &line))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,421 @@
+//! `Analysis` → LSP diagnostics, hovers and code actions. The only file outside `lsp/` that names
+//! `ls_types`.
+//!
+//! Invariants:
+//! - Diagnostics carry `source: "gatehouse"`, the finding id as `code` and a `codeDescription` link.
+//! - Each fixable diagnostic carries its edit in `data` (`FixData`), so a code action needs no server state.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::ls_types as lsp;
+
+use crate::checks::{Evidence, FindingKind};
+use crate::engine::{Analysis, AnalyzedDep};
+use crate::fix::Fix;
+use crate::manifest::{ManifestKind, Parsed};
+use crate::model::{Severity, Span};
+use crate::report::{Position, Positions, advisory_link, describe_fix, describe_status, provenance_label};
+
+/// The edit a diagnostic's quick fix applies, carried in `Diagnostic.data`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FixData {
+    pub title: String,
+    pub edits: Vec<lsp::TextEdit>,
+}
+
+fn to_range(positions: &Positions, span: Span) -> lsp::Range {
+    let (start, end) = positions.range(span);
+    lsp::Range {
+        start: lsp::Position {
+            line: start.line,
+            character: start.character,
+        },
+        end: lsp::Position {
+            line: end.line,
+            character: end.character,
+        },
+    }
+}
+
+fn to_severity(severity: Severity) -> lsp::DiagnosticSeverity {
+    match severity {
+        Severity::Error => lsp::DiagnosticSeverity::ERROR,
+        Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+        Severity::Information => lsp::DiagnosticSeverity::INFORMATION,
+        Severity::Hint => lsp::DiagnosticSeverity::HINT,
+    }
+}
+
+/// The byte span a removal of dependency `dep_idx` deletes: the whole entry with its separator.
+fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
+    let dep = parsed.deps.get(dep_idx)?;
+    let end_of_entry = dep
+        .requirement_span
+        .map_or(dep.name_span.end, |s| s.end.max(dep.name_span.end));
+    let bytes = text.as_bytes();
+    match parsed.kind {
+        ManifestKind::PackageJson => {
+            // `"name": "req"` plus its trailing comma, or the preceding comma when it is the last pair.
+            let mut start = dep.name_span.start.saturating_sub(1);
+            let mut end = (end_of_entry + 1).min(text.len());
+            let mut after = end;
+            while after < bytes.len() && (bytes[after] == b' ' || bytes[after] == b'\t') {
+                after += 1;
+            }
+            if after < bytes.len() && bytes[after] == b',' {
+                end = after + 1;
+            } else {
+                let mut before = start;
+                while before > 0 && bytes[before - 1].is_ascii_whitespace() {
+                    before -= 1;
+                }
+                if before > 0 && bytes[before - 1] == b',' {
+                    start = before - 1;
+                    return Some(Span::new(start, end));
+                }
+            }
+            // Take the whole line when the entry is alone on it.
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            if text[line_start..start].trim().is_empty() {
+                let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+                if text[end..line_end].trim().is_empty() {
+                    return Some(Span::new(line_start, line_end));
+                }
+            }
+            Some(Span::new(start, end))
+        }
+        _ => {
+            // TOML entries and requirement lines: the whole line(s).
+            let line_start = text[..dep.name_span.start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[end_of_entry..]
+                .find('\n')
+                .map_or(text.len(), |i| end_of_entry + i + 1);
+            let line = &text[line_start..line_end];
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('"') || trimmed.starts_with('\'') {
+                // A PEP 508 string inside a TOML array: the string and its comma.
+                let mut start = dep.name_span.start.saturating_sub(1);
+                while start > 0 && bytes[start] != b'"' && bytes[start] != b'\'' {
+                    start -= 1;
+                }
+                let mut end = end_of_entry;
+                while end < bytes.len() && bytes[end] != b'"' && bytes[end] != b'\'' && bytes[end] != b'\n' {
+                    end += 1;
+                }
+                end = (end + 1).min(text.len());
+                if end < bytes.len() && bytes[end] == b',' {
+                    end += 1;
+                }
+                if text[line_start..start].trim().is_empty() && text[end..line_end].trim().is_empty() {
+                    return Some(Span::new(line_start, line_end));
+                }
+                return Some(Span::new(start, end));
+            }
+            Some(Span::new(line_start, line_end))
+        }
+    }
+}
+
+/// The quick fix for one dependency, if it has one.
+pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
+    if dep.is_transitive() {
+        return None;
+    }
+    let positions = Positions::new(text, true);
+    fix_data_with(&positions, text, parsed, dep)
+}
+
+fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
+    let direct = dep.direct?;
+    let declared = parsed.deps.get(direct)?;
+    match dep.fix.as_ref()? {
+        Fix::Update {
+            requirement,
+            lockfile_command,
+            ..
+        } => {
+            let span = declared.requirement_span?;
+            let mut title = format!("Update {} to {requirement}", declared.name);
+            if let Some(command) = lockfile_command {
+                title.push_str(&format!(" (then run `{command}`)"));
+            }
+            Some(FixData {
+                title,
+                edits: vec![lsp::TextEdit {
+                    range: to_range(positions, span),
+                    new_text: requirement.clone(),
+                }],
+            })
+        }
+        Fix::Remove { .. } => {
+            let span = removal_span(text, parsed, direct)?;
+            Some(FixData {
+                title: format!("Remove {} (malicious: no version is safe)", declared.name),
+                edits: vec![lsp::TextEdit {
+                    range: to_range(positions, span),
+                    new_text: String::new(),
+                }],
+            })
+        }
+        Fix::NoSafeVersion { .. } => None,
+    }
+}
+
+/// Diagnostics for one document.
+pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: bool) -> Vec<lsp::Diagnostic> {
+    let positions = Positions::new(text, utf16);
+    let fix_positions = Positions::new(text, utf16);
+    let mut res = Vec::new();
+    let mut fixes: HashMap<usize, Option<FixData>> = HashMap::new();
+    for finding in &analysis.findings {
+        let Some(dep) = analysis.deps.get(finding.dep) else {
+            continue;
+        };
+        let fix = fixes
+            .entry(finding.dep)
+            .or_insert_with(|| {
+                if dep.is_transitive() {
+                    None
+                } else {
+                    fix_data_with(&fix_positions, text, parsed, dep)
+                }
+            })
+            .clone();
+        let mut message = finding.message.clone();
+        if let Some(fix) = &dep.fix
+            && !dep.is_transitive()
+        {
+            message = format!("{message}; {}", describe_fix(fix));
+        }
+        if let Some(as_of) = dep.stale_as_of {
+            message = format!("{message} (offline: data as of {})", as_of.strftime("%Y-%m-%d"));
+        }
+        let href = advisory_link(finding).and_then(|link| link.parse::<lsp::Uri>().ok());
+        res.push(lsp::Diagnostic {
+            range: to_range(&positions, finding.span),
+            severity: Some(to_severity(finding.severity)),
+            code: Some(lsp::NumberOrString::String(finding.id.clone())),
+            code_description: href.map(|href| lsp::CodeDescription { href }),
+            source: Some("gatehouse".to_string()),
+            message,
+            related_information: None,
+            tags: None,
+            data: fix.and_then(|f| serde_json::to_value(f).ok()),
+        });
+    }
+    for issue in &analysis.syntax {
+        res.push(lsp::Diagnostic {
+            range: to_range(&positions, issue.span),
+            severity: Some(lsp::DiagnosticSeverity::WARNING),
+            code: Some(lsp::NumberOrString::String("syntax".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: issue.message.clone(),
+            ..lsp::Diagnostic::default()
+        });
+    }
+    res
+}
+
+/// The hover for the dependency under `offset`, as markdown.
+pub fn hover(
+    text: &str,
+    parsed: &Parsed,
+    analysis: &Analysis,
+    position: lsp::Position,
+    utf16: bool,
+) -> Option<lsp::Hover> {
+    let positions = Positions::new(text, utf16);
+    let offset = positions.offset(Position {
+        line: position.line,
+        character: position.character,
+    });
+    let direct = parsed
+        .deps
+        .iter()
+        .position(|dep| dep.name_span.contains(offset) || dep.requirement_span.is_some_and(|s| s.contains(offset)))?;
+    let dep = analysis
+        .deps
+        .iter()
+        .position(|d| d.direct == Some(direct) && !d.is_transitive())?;
+    let analyzed = analysis.deps.get(dep)?;
+    let mut md = String::new();
+    let package = &analyzed.dep.package;
+    md.push_str(&format!(
+        "**Gatehouse** · `{}` ({})\n\n",
+        package.name, package.ecosystem
+    ));
+    match &analyzed.dep.resolved.version {
+        Some(version) => md.push_str(&format!(
+            "Checked version **{version}** ({})\n\n",
+            match analyzed.dep.resolved.source {
+                crate::resolve::VersionSource::Lockfile => "from the lockfile",
+                crate::resolve::VersionSource::Pinned => "pinned in the manifest",
+                crate::resolve::VersionSource::Resolved => "the highest version the requirement admits today",
+                crate::resolve::VersionSource::Unresolved => "unresolved",
+            }
+        )),
+        None => md.push_str("Version unresolved: checked every version the requirement admits\n\n"),
+    }
+    if let Some(status) = describe_status(analyzed) {
+        md.push_str(&format!("_{status}_\n\n"));
+    }
+    let findings: Vec<_> = analysis.findings_for(dep).collect();
+    if findings.is_empty() && matches!(analyzed.status, crate::engine::Status::Checked) {
+        md.push_str("No known problems.\n\n");
+    }
+    for finding in &findings {
+        md.push_str(&format!(
+            "- **{}** {} — {}\n",
+            finding.severity, finding.id, finding.message
+        ));
+        for evidence in &finding.evidence {
+            match evidence {
+                Evidence::Advisory {
+                    id,
+                    summary,
+                    severity,
+                    ranges,
+                    url,
+                } => md.push_str(&format!(
+                    "  - [{id}]({url}) {summary} (severity {severity}; affected {ranges})\n"
+                )),
+                Evidence::Published(at) => {
+                    md.push_str(&format!("  - published {}\n", at.strftime("%Y-%m-%d %H:%M UTC")))
+                }
+                Evidence::Text(text) => md.push_str(&format!("  - {text}\n")),
+            }
+        }
+    }
+    let transitive: Vec<_> = analysis
+        .deps
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.direct == Some(direct) && d.is_transitive())
+        .filter(|(idx, _)| analysis.findings_for(*idx).next().is_some())
+        .collect();
+    if !transitive.is_empty() {
+        md.push_str("\nThrough its dependencies:\n");
+        for (idx, d) in transitive {
+            for finding in analysis.findings_for(idx) {
+                md.push_str(&format!(
+                    "- {} {} ({}) — {}\n",
+                    finding.severity,
+                    finding.id,
+                    d.dep.via.join(" → "),
+                    finding.message
+                ));
+            }
+        }
+    }
+    if let Some(fix) = &analyzed.fix {
+        md.push_str(&format!("\n**{}**\n", describe_fix(fix)));
+    }
+    if let Some(provenance) = &analyzed.provenance {
+        let (status, details) = provenance_label(provenance);
+        md.push_str(&format!("\nProvenance: {status} — {details}\n"));
+    }
+    if findings
+        .iter()
+        .any(|f| matches!(f.kind, FindingKind::FreshVersion | FindingKind::FreshPackage))
+    {
+        md.push_str(&format!(
+            "\nAge threshold decided by: {}\n",
+            analysis_age_source(analysis)
+        ));
+    }
+    let range = analyzed.dep.span;
+    Some(lsp::Hover {
+        contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+            kind: lsp::MarkupKind::Markdown,
+            value: md,
+        }),
+        range: Some(to_range(&positions, range)),
+    })
+}
+
+fn analysis_age_source(analysis: &Analysis) -> String {
+    analysis
+        .findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .find_map(|e| match e {
+            Evidence::Text(text) if text.starts_with("threshold:") => {
+                Some(text.trim_start_matches("threshold:").trim().to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "Gatehouse policy".to_string())
+}
+
+/// Code actions for `range`: the quick fix of each diagnostic there, and "fix all" for the file.
+pub fn code_actions(
+    uri: &lsp::Uri,
+    text: &str,
+    parsed: &Parsed,
+    analysis: &Analysis,
+    range: lsp::Range,
+    utf16: bool,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let positions = Positions::new(text, utf16);
+    let start = positions.offset(Position {
+        line: range.start.line,
+        character: range.start.character,
+    });
+    let end = positions.offset(Position {
+        line: range.end.line,
+        character: range.end.character,
+    });
+    let diagnostics = to_diagnostics(text, parsed, analysis, utf16);
+    let mut res = Vec::new();
+    let mut all_edits: Vec<lsp::TextEdit> = Vec::new();
+    let mut seen_titles = Vec::new();
+    for (finding, diagnostic) in analysis.findings.iter().zip(diagnostics.iter()) {
+        let Some(data) = diagnostic
+            .data
+            .clone()
+            .and_then(|d| serde_json::from_value::<FixData>(d).ok())
+        else {
+            continue;
+        };
+        if !data.edits.iter().any(|e| all_edits.contains(e)) {
+            all_edits.extend(data.edits.iter().cloned());
+        }
+        let overlaps = finding.span.start <= end && start <= finding.span.end;
+        if !overlaps || seen_titles.contains(&data.title) {
+            continue;
+        }
+        seen_titles.push(data.title.clone());
+        let related: Vec<lsp::Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.data.as_ref() == diagnostic.data.as_ref())
+            .cloned()
+            .collect();
+        res.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+            title: data.title.clone(),
+            kind: Some(lsp::CodeActionKind::QUICKFIX),
+            diagnostics: Some(related),
+            edit: Some(workspace_edit(uri, data.edits)),
+            is_preferred: Some(true),
+            ..lsp::CodeAction::default()
+        }));
+    }
+    if all_edits.len() > 1 || (!res.is_empty() && !all_edits.is_empty()) {
+        res.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+            title: "Fix all Gatehouse findings in this file".to_string(),
+            kind: Some(lsp::CodeActionKind::QUICKFIX),
+            edit: Some(workspace_edit(uri, all_edits)),
+            ..lsp::CodeAction::default()
+        }));
+    }
+    res
+}
+
+fn workspace_edit(uri: &lsp::Uri, edits: Vec<lsp::TextEdit>) -> lsp::WorkspaceEdit {
+    let mut changes = HashMap::new();
+    changes.insert(uri.clone(), edits);
+    lsp::WorkspaceEdit {
+        changes: Some(changes),
+        ..lsp::WorkspaceEdit::default()
+    }
+}

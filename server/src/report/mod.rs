@@ -1,0 +1,195 @@
+//! `Analysis` → what people and machines read: LSP diagnostics, hovers and edits (`lsp.rs`), terminal
+//! text (`human.rs`), the JSON contract (`json.rs`) and SARIF 2.1.0 (`sarif.rs`).
+//!
+//! Invariants:
+//! - Byte spans become client positions here only (UTF-16 by default, UTF-8 when negotiated).
+//! - JSON and SARIF are public contracts: additive changes only.
+//! - No IO: writers are passed in.
+
+pub mod human;
+pub mod json;
+pub mod lsp;
+pub mod sarif;
+
+use line_index::{LineCol, LineIndex, TextSize, WideEncoding};
+
+use crate::checks::{Evidence, Finding};
+use crate::engine::{Analysis, AnalyzedDep, Status};
+use crate::fix::Fix;
+use crate::manifest::SyntaxIssue;
+use crate::model::{Provenance, Severity, Span};
+use crate::policy::PolicyIssue;
+
+/// Converts byte offsets of one text to line/character positions.
+pub struct Positions {
+    index: LineIndex,
+    len: usize,
+    utf16: bool,
+}
+
+/// A 0-based line and character (UTF-16 code units unless UTF-8 was negotiated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    pub line: u32,
+    pub character: u32,
+}
+
+impl Positions {
+    pub fn new(text: &str, utf16: bool) -> Positions {
+        Positions {
+            index: LineIndex::new(text),
+            len: text.len(),
+            utf16,
+        }
+    }
+
+    pub fn position(&self, offset: usize) -> Position {
+        let offset = u32::try_from(offset.min(self.len)).unwrap_or(u32::MAX);
+        let line_col = self.index.line_col(TextSize::from(offset));
+        if self.utf16
+            && let Some(wide) = self.index.to_wide(WideEncoding::Utf16, line_col)
+        {
+            return Position {
+                line: wide.line,
+                character: wide.col,
+            };
+        }
+        Position {
+            line: line_col.line,
+            character: line_col.col,
+        }
+    }
+
+    /// The byte offset of a client position, clamped into the text.
+    pub fn offset(&self, position: Position) -> usize {
+        let line_col = if self.utf16 {
+            self.index.to_utf8(
+                WideEncoding::Utf16,
+                line_index::WideLineCol {
+                    line: position.line,
+                    col: position.character,
+                },
+            )
+        } else {
+            Some(LineCol {
+                line: position.line,
+                col: position.character,
+            })
+        };
+        let resolved = line_col.and_then(|lc| self.index.offset(lc)).map(u32::from);
+        match resolved {
+            Some(offset) => (offset as usize).min(self.len),
+            None => {
+                // Past the end of a line: the end of that line, or of the text.
+                match self.index.line(position.line) {
+                    Some(range) => u32::from(range.end()) as usize,
+                    None => self.len,
+                }
+            }
+        }
+    }
+
+    pub fn range(&self, span: Span) -> (Position, Position) {
+        (self.position(span.start), self.position(span.end))
+    }
+}
+
+/// The advisory ids and links of a finding, for hovers and SARIF.
+pub fn advisory_link(finding: &Finding) -> Option<String> {
+    finding.url.clone().or_else(|| {
+        finding.evidence.iter().find_map(|e| match e {
+            Evidence::Advisory { url, .. } if !url.is_empty() => Some(url.clone()),
+            _ => None,
+        })
+    })
+}
+
+/// One sentence about the fix, for messages and hovers.
+pub fn describe_fix(fix: &Fix) -> String {
+    match fix {
+        Fix::Update {
+            version,
+            requirement,
+            lockfile_command,
+        } => match lockfile_command {
+            Some(command) => format!("fix: `{requirement}` ({version}), then run `{command}`"),
+            None => format!("fix: `{requirement}` ({version}) clears every finding"),
+        },
+        Fix::Remove { reason } => reason.clone(),
+        Fix::NoSafeVersion { reason } => reason.clone(),
+    }
+}
+
+/// Text for a dependency's provenance in hovers and JSON.
+pub fn provenance_label(provenance: &Provenance) -> (&'static str, String) {
+    match provenance {
+        Provenance::Verified(identity) => {
+            let mut parts = Vec::new();
+            if let Some(repo) = &identity.source_repository {
+                parts.push(format!("built by {repo}"));
+            }
+            if let Some(workflow) = &identity.workflow {
+                parts.push(format!("workflow {workflow}"));
+            }
+            if let Some(commit) = &identity.source_commit {
+                parts.push(format!("commit {}", commit.get(..12).unwrap_or(commit)));
+            }
+            parts.push("verified offline against the Sigstore trusted root".to_string());
+            ("verified", parts.join(", "))
+        }
+        Provenance::Absent => ("absent", "no provenance attestation".to_string()),
+        Provenance::Invalid { step } => ("invalid", step.clone()),
+        Provenance::Unknown { reason } => ("unknown", reason.clone()),
+    }
+}
+
+/// What the status of a dependency means to a person.
+pub fn describe_status(dep: &AnalyzedDep) -> Option<String> {
+    match &dep.status {
+        Status::Checked => dep
+            .stale_as_of
+            .map(|as_of| format!("offline: showing data as of {}", as_of.strftime("%Y-%m-%d %H:%M UTC"))),
+        Status::Pending => Some("checking…".to_string()),
+        Status::Unavailable(reason) => Some(format!("could not check: {reason}")),
+        Status::Skipped(reason) => Some(format!("skipped: {reason}")),
+    }
+}
+
+/// Severity counts, for summaries and the status bar.
+pub fn counts(analysis: &Analysis) -> [usize; 4] {
+    let mut res = [0; 4];
+    for finding in &analysis.findings {
+        let idx = match finding.severity {
+            Severity::Error => 0,
+            Severity::Warning => 1,
+            Severity::Information => 2,
+            Severity::Hint => 3,
+        };
+        res[idx] += 1;
+    }
+    res
+}
+
+/// A syntax or policy problem shown as a plain diagnostic.
+pub struct PlainIssue {
+    pub span: Span,
+    pub severity: Severity,
+    pub message: String,
+    pub code: &'static str,
+}
+
+pub fn syntax_issues(issues: &[SyntaxIssue]) -> Vec<PlainIssue> {
+    issues
+        .iter()
+        .map(|issue| PlainIssue {
+            span: issue.span,
+            severity: Severity::Warning,
+            message: issue.message.clone(),
+            code: "syntax",
+        })
+        .collect()
+}
+
+pub fn policy_issue_text(issue: &PolicyIssue) -> String {
+    format!("[[ignore]] #{}: {}", issue.ignore_index + 1, issue.message)
+}

@@ -1,0 +1,201 @@
+//! SARIF 2.1.0 for code scanning: one rule per finding code, results with physical locations (1-based
+//! lines and columns) and `partialFingerprints` that stay stable across runs (file, package, finding id),
+//! so GitHub code scanning deduplicates them.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::checks::{ALL_KINDS, FindingKind};
+use crate::engine::Analysis;
+use crate::model::Severity;
+use crate::report::{Positions, advisory_link, describe_fix};
+
+pub struct Sarif {
+    results: Vec<Value>,
+    used: Vec<FindingKind>,
+}
+
+fn help(kind: FindingKind) -> (&'static str, &'static str) {
+    match kind {
+        FindingKind::Malicious => (
+            "Malicious package",
+            "An OSV record (OpenSSF MAL- or GHSA malware) says this package is malicious. Remove it; no version is safe.",
+        ),
+        FindingKind::Advisory => (
+            "Known vulnerability",
+            "An OSV advisory affects the checked version. Update to the version Gatehouse proposes.",
+        ),
+        FindingKind::FreshVersion => (
+            "Freshly published version",
+            "The version was published less than min-version-age ago; malicious releases are usually caught within days.",
+        ),
+        FindingKind::FreshPackage => (
+            "New package",
+            "The package first appeared less than min-package-age ago; typosquats and interview malware are new.",
+        ),
+        FindingKind::Yanked => ("Yanked version", "The registry yanked this version."),
+        FindingKind::Deprecated => (
+            "Deprecated version",
+            "The registry marks this version or project deprecated.",
+        ),
+        FindingKind::Unpublished => (
+            "Unpublished package",
+            "The package was unpublished or replaced by a security holding package.",
+        ),
+        FindingKind::TakenDown => (
+            "Taken down",
+            "A version seen earlier is gone from the registry, or its artifact changed.",
+        ),
+        FindingKind::NoProvenance => ("No provenance", "The version has no build provenance."),
+        FindingKind::BadProvenance => (
+            "Invalid provenance",
+            "The provenance attestation failed cryptographic verification.",
+        ),
+        FindingKind::ProvenanceDowngrade => (
+            "Provenance downgrade",
+            "Earlier versions had provenance and this one does not: the pattern of a stolen-token publish.",
+        ),
+        FindingKind::Unchecked => ("Not checked", "Gatehouse could not check this dependency."),
+        FindingKind::Policy => ("Policy problem", "A problem in gatehouse.toml."),
+        FindingKind::Denied => ("Denied package", "The project's policy denies this package."),
+    }
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Information | Severity::Hint => "note",
+    }
+}
+
+impl Sarif {
+    pub fn new() -> Sarif {
+        Sarif {
+            results: Vec::new(),
+            used: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, file: &str, text: &str, analysis: &Analysis) {
+        // SARIF columns count UTF-16 code units by default (`columnKind: utf16CodeUnits`).
+        let positions = Positions::new(text, true);
+        for finding in &analysis.findings {
+            let Some(dep) = analysis.deps.get(finding.dep) else {
+                continue;
+            };
+            if !self.used.contains(&finding.kind) {
+                self.used.push(finding.kind);
+            }
+            let (start, end) = positions.range(finding.span);
+            let mut fingerprint = Sha256::new();
+            fingerprint.update(file.as_bytes());
+            fingerprint.update([0]);
+            fingerprint.update(dep.dep.package.to_string().as_bytes());
+            fingerprint.update([0]);
+            fingerprint.update(finding.id.as_bytes());
+            fingerprint.update([0]);
+            fingerprint.update(dep.dep.via.join(">").as_bytes());
+            let mut message = finding.message.clone();
+            if let Some(fix) = &dep.fix
+                && !dep.is_transitive()
+            {
+                message = format!("{message}; {}", describe_fix(fix));
+            }
+            let mut result = json!({
+                "ruleId": finding.kind.code(),
+                "level": level(finding.severity),
+                "message": { "text": message },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": file },
+                        "region": {
+                            "startLine": start.line + 1,
+                            "startColumn": start.character + 1,
+                            "endLine": end.line + 1,
+                            "endColumn": end.character + 1,
+                        }
+                    }
+                }],
+                "partialFingerprints": {
+                    "gatehouse/v1": hex::encode(fingerprint.finalize()),
+                },
+                "properties": {
+                    "package": dep.dep.package.name,
+                    "ecosystem": dep.dep.package.ecosystem.osv_name(),
+                    "version": dep.dep.resolved.version,
+                    "advisory": finding.id,
+                    "aliases": finding.aliases,
+                }
+            });
+            if let Some(link) = advisory_link(finding)
+                && let Some(props) = result.get_mut("properties").and_then(Value::as_object_mut)
+            {
+                props.insert("url".to_string(), Value::String(link));
+            }
+            self.results.push(result);
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        let rules: Vec<Value> = ALL_KINDS
+            .iter()
+            .filter(|kind| self.used.contains(kind))
+            .map(|kind| {
+                let (name, text) = help(*kind);
+                json!({
+                    "id": kind.code(),
+                    "name": name.replace(' ', ""),
+                    "shortDescription": { "text": name },
+                    "fullDescription": { "text": text },
+                    "help": { "text": text, "markdown": text },
+                    "helpUri": format!("https://github.com/gatehouse-dev/gatehouse#check-{}", kind.code()),
+                    "defaultConfiguration": { "level": if matches!(kind, FindingKind::Malicious | FindingKind::BadProvenance | FindingKind::Yanked | FindingKind::Denied) { "error" } else { "warning" } },
+                })
+            })
+            .collect();
+        let mut results = self.results.clone();
+        for result in &mut results {
+            let rule_id = result
+                .get("ruleId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if let Some(idx) = ALL_KINDS
+                .iter()
+                .filter(|kind| self.used.contains(kind))
+                .position(|kind| kind.code() == rule_id)
+                && let Some(obj) = result.as_object_mut()
+            {
+                obj.insert("ruleIndex".to_string(), json!(idx));
+            }
+        }
+        json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {
+                    "driver": {
+                        "name": "gatehouse",
+                        "informationUri": "https://github.com/gatehouse-dev/gatehouse",
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "utf16CodeUnits",
+                "results": results,
+            }]
+        })
+    }
+
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, &self.to_value())?;
+        writeln!(out)
+    }
+}
+
+impl Default for Sarif {
+    fn default() -> Self {
+        Sarif::new()
+    }
+}
