@@ -17,6 +17,7 @@ export const SETTING_MAPPINGS: readonly SettingMapping[] = [
   { setting: 'offline', server: ['offline'] },
   { setting: 'osvDb', server: ['osv-db'] },
   { setting: 'cacheDir', server: ['cache-dir'] },
+  { setting: 'trustedRoot', server: ['trusted-root'] },
   { setting: 'failOn', server: ['fail-on'] },
   { setting: 'endpoints.osv', server: ['endpoints', 'osv'] },
   { setting: 'endpoints.npm', server: ['endpoints', 'npm'] },
