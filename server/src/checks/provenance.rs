@@ -1,10 +1,769 @@
-//! Stub: filled in by later work.
+//! Provenance: verified-as-wrong attestations, provenance downgrades and builder identity changes.
+//!
+//! Invariants:
+//! - Pure: reads `PackageFacts` (which versions advertise attestations and registry signatures, with
+//!   publish times) and `Facts::provenance` (what `lookup::attestations` verified offline); no clock,
+//!   no IO. Cryptography never happens here.
+//! - "Verified as wrong" (`Provenance::Invalid`) is `BadProvenance` at error severity and names the
+//!   failed step; "could not verify" (`Provenance::Unknown`) is `NoProvenance` at information
+//!   severity; pending or unavailable facts emit nothing (the engine reports them as unchecked).
+//! - Downgrades are judged within the release line (same major; same major.minor for 0.x): a
+//!   backport on a line that never had provenance is not a downgrade.
+//! - Identity continuity compares the checked version with the previous attested version on its
+//!   line (or, for the first version of a new line, the previous attested version before it): a
+//!   different source repository or workflow is an error; a mismatch with the package's own
+//!   `repository` field is only a warning (forks and renames are common and legitimate).
 
-use crate::checks::{CheckCtx, Finding, ResolvedDep};
+use std::cmp::Ordering;
 
-pub fn check(_ctx: &CheckCtx<'_>, _dep_idx: usize, _dep: &ResolvedDep, _acc: &mut Vec<Finding>) {}
+use crate::checks::{CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
+use crate::model::{Ecosystem, Fact, PackageFacts, Provenance, ProvenanceIdentity, Severity, VersionFacts};
+use crate::resolve::{Version, compare_versions};
 
-/// Which versions the engine should ask to verify for `dep`.
-pub fn provenance_versions(_dep: &ResolvedDep, _facts: &crate::model::PackageFacts) -> Vec<String> {
-    Vec::new()
+/// The label of the bundled trusted root, for hovers.
+pub const DEFAULT_ROOT_LABEL: &str = "Sigstore public-good root";
+
+pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Vec<Finding>) {
+    let Some(version) = dep.resolved.version.as_deref() else {
+        return;
+    };
+    let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known) else {
+        return;
+    };
+    let Some(current) = facts.version(version) else {
+        return;
+    };
+    let ecosystem = dep.package.ecosystem;
+    let verified = provenance_of(ctx, dep, version);
+    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| Finding {
+        dep: dep_idx,
+        span: dep.span,
+        kind,
+        id: kind.code().to_string(),
+        aliases: Vec::new(),
+        severity,
+        message,
+        evidence,
+        url: None,
+    };
+    let name = &dep.package.name;
+
+    match verified {
+        Some(Provenance::Invalid { step }) => {
+            acc.push(finding(
+                FindingKind::BadProvenance,
+                Severity::Error,
+                format!("{name}@{version} failed provenance verification: {step}"),
+                vec![Evidence::Text(step.clone())],
+            ));
+            return;
+        }
+        Some(Provenance::Unknown { reason }) => {
+            acc.push(finding(
+                FindingKind::NoProvenance,
+                Severity::Information,
+                format!("provenance of {name}@{version} could not be verified: {reason}"),
+                vec![Evidence::Text(reason.clone())],
+            ));
+        }
+        _ => {}
+    }
+
+    // Downgrade: this version lacks what earlier versions of its line had.
+    let has_provenance = current.attestations_url.is_some() && !matches!(verified, Some(Provenance::Absent));
+    let found = if has_provenance {
+        None
+    } else {
+        downgrade(
+            ecosystem,
+            facts,
+            current,
+            |v| v.attestations_url.is_some(),
+            "provenance",
+        )
+    };
+    let found = found.or_else(|| {
+        if current.signatures.is_empty() {
+            downgrade(
+                ecosystem,
+                facts,
+                current,
+                |v| !v.signatures.is_empty(),
+                "registry signature",
+            )
+        } else {
+            None
+        }
+    });
+    if let Some((severity, message, evidence)) = found {
+        acc.push(finding(
+            FindingKind::ProvenanceDowngrade,
+            severity,
+            format!("{name}@{version} {message}"),
+            evidence,
+        ));
+    }
+
+    // Identity continuity and the repository field.
+    let Some(Provenance::Verified(identity)) = verified else {
+        return;
+    };
+    if let Some(previous) = previous_attested(ecosystem, facts, version)
+        && let Some(Provenance::Verified(before)) = provenance_of(ctx, dep, &previous.version)
+        && let Some(change) = identity_change(before, identity)
+    {
+        acc.push(finding(
+            FindingKind::BadProvenance,
+            Severity::Error,
+            format!(
+                "{name}@{version} was built from {change}, but {} was built from {}",
+                previous.version,
+                identity_change(identity, before).unwrap_or_default()
+            ),
+            vec![
+                Evidence::Text(format!(
+                    "{version}: {}",
+                    describe(&Provenance::Verified(identity.clone()))
+                )),
+                Evidence::Text(format!(
+                    "{}: {}",
+                    previous.version,
+                    describe(&Provenance::Verified(before.clone()))
+                )),
+            ],
+        ));
+    }
+    if let (Some(declared), Some(built)) = (facts.repository.as_deref(), identity.source_repository.as_deref())
+        && normalize_repository(declared) != normalize_repository(built)
+    {
+        acc.push(finding(
+            FindingKind::BadProvenance,
+            Severity::Warning,
+            format!(
+                "{name}@{version} was built in {}, but its repository field names {}",
+                normalize_repository(built),
+                normalize_repository(declared)
+            ),
+            vec![Evidence::Text(describe(&Provenance::Verified(identity.clone())))],
+        ));
+    }
+}
+
+fn provenance_of<'a>(ctx: &'a CheckCtx<'_>, dep: &ResolvedDep, version: &str) -> Option<&'a Provenance> {
+    ctx.facts
+        .provenance
+        .get(&(dep.package.clone(), version.to_string()))
+        .and_then(Fact::known)
+}
+
+/// The release line of a version: `[major]`, or `[0, minor]` for 0.x.
+pub fn release_line(ecosystem: Ecosystem, version: &str) -> Option<Vec<u64>> {
+    let release = Version::parse(ecosystem, version)?.release();
+    let major = release.first().copied().unwrap_or(0);
+    if major == 0 {
+        Some(vec![0, release.get(1).copied().unwrap_or(0)])
+    } else {
+        Some(vec![major])
+    }
+}
+
+/// Versions lower than `version`, highest first.
+fn lower_versions<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Vec<&'a VersionFacts> {
+    let mut lower: Vec<&VersionFacts> = facts
+        .versions
+        .iter()
+        .filter(|v| compare_versions(ecosystem, &v.version, version) == Ordering::Less)
+        .collect();
+    lower.sort_by(|a, b| compare_versions(ecosystem, &b.version, &a.version));
+    lower
+}
+
+fn downgrade(
+    ecosystem: Ecosystem,
+    facts: &PackageFacts,
+    current: &VersionFacts,
+    has: impl Fn(&VersionFacts) -> bool,
+    what: &str,
+) -> Option<(Severity, String, Vec<Evidence>)> {
+    let line = release_line(ecosystem, &current.version)?;
+    let lower = lower_versions(ecosystem, facts, &current.version);
+    let on_line: Vec<&VersionFacts> = lower
+        .iter()
+        .copied()
+        .filter(|v| release_line(ecosystem, &v.version).as_ref() == Some(&line))
+        .collect();
+    let evidence = |v: &VersionFacts| {
+        let mut evidence = vec![Evidence::Text(format!("{} had {what}", v.version))];
+        if let Some(published) = v.published {
+            evidence.push(Evidence::Published(published));
+        }
+        evidence
+    };
+    if let Some(previous) = on_line.first() {
+        if has(previous) {
+            let newer = match (current.published, previous.published) {
+                (Some(now), Some(before)) => now > before,
+                _ => true,
+            };
+            let severity = if newer { Severity::Error } else { Severity::Warning };
+            return Some((
+                severity,
+                format!(
+                    "has no {what}, but {} on the same release line had it",
+                    previous.version
+                ),
+                evidence(previous),
+            ));
+        }
+        let earlier: Vec<&str> = on_line.iter().filter(|v| has(v)).map(|v| v.version.as_str()).collect();
+        if let Some(first) = on_line.iter().find(|v| has(v)) {
+            return Some((
+                Severity::Warning,
+                format!(
+                    "has no {what}, but earlier versions on its release line had it ({})",
+                    earlier.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+                ),
+                evidence(first),
+            ));
+        }
+        return None;
+    }
+    // The first version of a new line: compare with the version just below it.
+    let previous = lower.first()?;
+    if has(previous) {
+        return Some((
+            Severity::Warning,
+            format!("has no {what}, but {} before it had it", previous.version),
+            evidence(previous),
+        ));
+    }
+    None
+}
+
+/// The previous version with advertised provenance on the line of `version` or, when its line has
+/// none below it, the highest attested version below it.
+fn previous_attested<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Option<&'a VersionFacts> {
+    let line = release_line(ecosystem, version);
+    let lower = lower_versions(ecosystem, facts, version);
+    let attested = |v: &&&VersionFacts| v.attestations_url.is_some();
+    lower
+        .iter()
+        .filter(|v| release_line(ecosystem, &v.version) == line)
+        .find(attested)
+        .or_else(|| lower.iter().find(attested))
+        .copied()
+}
+
+/// Which versions the engine should ask `lookup` to verify for this dependency: the checked one
+/// (when it advertises attestations or signatures) and the previous attested one on its line.
+pub fn provenance_versions(dep: &ResolvedDep, facts: &PackageFacts) -> Vec<String> {
+    let Some(version) = dep.resolved.version.as_deref() else {
+        return Vec::new();
+    };
+    let mut versions = Vec::new();
+    if let Some(current) = facts.version(version)
+        && (current.attestations_url.is_some() || !current.signatures.is_empty())
+    {
+        versions.push(version.to_string());
+    }
+    if let Some(previous) = previous_attested(dep.package.ecosystem, facts, version) {
+        versions.push(previous.version.clone());
+    }
+    versions
+}
+
+/// `Some(description of after)` when the source repository or workflow changed between builds.
+fn identity_change(before: &ProvenanceIdentity, after: &ProvenanceIdentity) -> Option<String> {
+    let repository_changed = match (&before.source_repository, &after.source_repository) {
+        (Some(a), Some(b)) => normalize_repository(a) != normalize_repository(b),
+        _ => false,
+    };
+    let workflow_changed = match (&before.workflow, &after.workflow) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
+    if !repository_changed && !workflow_changed {
+        return None;
+    }
+    Some(format!(
+        "{} (workflow {})",
+        after
+            .source_repository
+            .as_deref()
+            .map_or_else(|| "an unknown repository".to_string(), normalize_repository),
+        after.workflow.as_deref().unwrap_or("unknown")
+    ))
+}
+
+/// `git+https://github.com/Org/Repo.git`, `github:org/repo`, `org/repo`, `git@github.com:org/repo`
+/// → `github.com/org/repo`.
+pub fn normalize_repository(text: &str) -> String {
+    let mut text = text.trim().to_ascii_lowercase();
+    for prefix in ["git+", "https://", "http://", "ssh://", "git://", "git@"] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            text = rest.to_string();
+        }
+    }
+    if let Some(rest) = text.strip_prefix("github:") {
+        text = format!("github.com/{rest}");
+    } else if let Some(rest) = text.strip_prefix("gitlab:") {
+        text = format!("gitlab.com/{rest}");
+    }
+    text = text.replacen("github.com:", "github.com/", 1);
+    let text = text.trim_end_matches('/').trim_end_matches(".git").to_string();
+    // npm shorthand `org/repo` means GitHub.
+    if !text.contains('.') && text.matches('/').count() == 1 {
+        return format!("github.com/{text}");
+    }
+    text
+}
+
+/// The JSON `packages[].provenance` status.
+pub fn status(p: &Provenance) -> &'static str {
+    match p {
+        Provenance::Verified(_) => "verified",
+        Provenance::Absent => "absent",
+        Provenance::Invalid { .. } => "invalid",
+        Provenance::Unknown { .. } => "unknown",
+    }
+}
+
+/// Hover text, for the bundled root.
+pub fn describe(p: &Provenance) -> String {
+    describe_with_root(p, DEFAULT_ROOT_LABEL)
+}
+
+/// Hover text: "built by github.com/org/repo, workflow release.yml, commit abc1234, verified offline
+/// against Sigstore public-good root".
+pub fn describe_with_root(p: &Provenance, root_label: &str) -> String {
+    match p {
+        Provenance::Verified(id) => {
+            let mut parts = Vec::new();
+            let repository = id
+                .source_repository
+                .as_deref()
+                .map(normalize_repository)
+                .or_else(|| id.san.clone())
+                .unwrap_or_else(|| "an unknown builder".to_string());
+            parts.push(format!("built by {repository}"));
+            if let Some(workflow) = &id.workflow {
+                let file = workflow.rsplit('/').next().unwrap_or(workflow);
+                parts.push(format!("workflow {file}"));
+            }
+            if let Some(git_ref) = &id.git_ref {
+                parts.push(format!("ref {git_ref}"));
+            }
+            if let Some(commit) = &id.source_commit {
+                parts.push(format!("commit {}", commit.get(..7).unwrap_or(commit)));
+            }
+            parts.push(format!("verified offline against {root_label}"));
+            parts.join(", ")
+        }
+        Provenance::Absent => "no provenance attestation".to_string(),
+        Provenance::Invalid { step } => format!("provenance is invalid: {step}"),
+        Provenance::Unknown { reason } => format!("provenance could not be verified: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::checks::AgeThresholds;
+    use crate::model::{Facts, PackageRef, Span};
+    use crate::resolve::{Resolved, VersionSource};
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// (version, published, attested, signed)
+    fn package(versions: &[(&str, &str, bool, bool)], repository: Option<&str>) -> PackageFacts {
+        PackageFacts {
+            versions: versions
+                .iter()
+                .map(|(version, published, attested, signed)| VersionFacts {
+                    version: version.to_string(),
+                    published: Some(at(published)),
+                    digests: vec![format!("sha512-{version}")],
+                    attestations_url: attested
+                        .then(|| format!("https://registry.npmjs.org/-/npm/v1/attestations/pkg@{version}")),
+                    signatures: if *signed {
+                        vec![("SHA256:key".to_string(), "sig".to_string())]
+                    } else {
+                        Vec::new()
+                    },
+                    ..VersionFacts::default()
+                })
+                .collect(),
+            repository: repository.map(str::to_string),
+            ..PackageFacts::default()
+        }
+    }
+
+    fn dep(version: &str) -> ResolvedDep {
+        ResolvedDep {
+            package: PackageRef::new(Ecosystem::Npm, "pkg"),
+            requirement_text: None,
+            requirement: None,
+            resolved: Resolved {
+                version: Some(version.to_string()),
+                source: VersionSource::Lockfile,
+            },
+            span: Span::new(3, 9),
+            via: Vec::new(),
+            private: false,
+        }
+    }
+
+    fn known<T>(value: T) -> Fact<T> {
+        Fact::Known {
+            value,
+            as_of: at("2026-12-01T00:00:00Z"),
+            stale: false,
+        }
+    }
+
+    fn run(facts: PackageFacts, version: &str, provenance: &[(&str, Provenance)]) -> Vec<Finding> {
+        let package = PackageRef::new(Ecosystem::Npm, "pkg");
+        let mut all = Facts::default();
+        all.packages.insert(package.clone(), known(facts));
+        for (v, p) in provenance {
+            all.provenance
+                .insert((package.clone(), v.to_string()), known(p.clone()));
+        }
+        let age = AgeThresholds::default();
+        let ctx = CheckCtx {
+            now: at("2026-12-01T00:00:00Z"),
+            facts: &all,
+            age: &age,
+        };
+        let mut acc = Vec::new();
+        check(&ctx, 0, &dep(version), &mut acc);
+        acc
+    }
+
+    fn summary(findings: &[Finding]) -> Vec<String> {
+        findings
+            .iter()
+            .map(|f| format!("{} {}: {}", f.severity, f.kind.code(), f.message))
+            .collect()
+    }
+
+    fn identity(repository: &str, workflow: &str) -> ProvenanceIdentity {
+        ProvenanceIdentity {
+            source_repository: Some(repository.to_string()),
+            source_commit: Some("06528997c3c8ab9f864fad9a3658446aca7fd86d".to_string()),
+            workflow: Some(workflow.to_string()),
+            git_ref: Some("refs/tags/v1.0.0".to_string()),
+            issuer: Some("https://token.actions.githubusercontent.com".to_string()),
+            san: None,
+        }
+    }
+
+    #[test]
+    fn invalid_provenance_is_an_error_with_the_step() {
+        let facts = package(&[("1.0.0", "2023-02-09T00:00:00Z", true, true)], None);
+        let findings = run(
+            facts,
+            "1.0.0",
+            &[(
+                "1.0.0",
+                Provenance::Invalid {
+                    step: "SLSA provenance: subject digest does not match dist.integrity".to_string(),
+                },
+            )],
+        );
+        assert_eq!(
+            summary(&findings),
+            [
+                "error bad-provenance: pkg@1.0.0 failed provenance verification: SLSA provenance: subject digest does not match dist.integrity"
+            ]
+        );
+        assert_eq!(findings[0].span, Span::new(3, 9));
+    }
+
+    #[test]
+    fn unknown_provenance_is_information_not_safety() {
+        let facts = package(&[("1.0.0", "2023-02-09T00:00:00Z", true, false)], None);
+        let findings = run(
+            facts,
+            "1.0.0",
+            &[(
+                "1.0.0",
+                Provenance::Unknown {
+                    reason: "the registry states no digest".to_string(),
+                },
+            )],
+        );
+        assert_eq!(
+            summary(&findings),
+            ["information no-provenance: provenance of pkg@1.0.0 could not be verified: the registry states no digest"]
+        );
+    }
+
+    #[test]
+    fn newer_version_without_provenance_on_an_attested_line_is_an_error() {
+        let facts = package(
+            &[
+                ("5.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("5.0.1", "2024-02-01T00:00:00Z", false, true),
+            ],
+            None,
+        );
+        assert_eq!(
+            summary(&run(facts, "5.0.1", &[])),
+            ["error provenance-downgrade: pkg@5.0.1 has no provenance, but 5.0.0 on the same release line had it"]
+        );
+    }
+
+    #[test]
+    fn gap_after_earlier_attested_versions_on_the_line_is_a_warning() {
+        let facts = package(
+            &[
+                ("5.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("5.0.1", "2024-02-01T00:00:00Z", false, true),
+                ("5.0.2", "2024-03-01T00:00:00Z", false, true),
+            ],
+            None,
+        );
+        assert_eq!(
+            summary(&run(facts, "5.0.2", &[])),
+            [
+                "warning provenance-downgrade: pkg@5.0.2 has no provenance, but earlier versions on its release line had it (5.0.0)"
+            ]
+        );
+    }
+
+    #[test]
+    fn backport_on_a_line_without_provenance_is_not_a_downgrade() {
+        // 4.0.1 and 6.3.5 were published after 5.x gained provenance, on lines that never had it.
+        let facts = package(
+            &[
+                ("4.0.0", "2022-01-01T00:00:00Z", false, true),
+                ("5.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("4.0.1", "2024-06-01T00:00:00Z", false, true),
+            ],
+            None,
+        );
+        assert!(run(facts, "4.0.1", &[]).is_empty());
+        let facts = package(
+            &[
+                ("0.6.3", "2022-01-01T00:00:00Z", false, true),
+                ("0.7.0", "2024-01-01T00:00:00Z", true, true),
+                ("0.6.4", "2024-06-01T00:00:00Z", false, true),
+            ],
+            None,
+        );
+        assert!(run(facts, "0.6.4", &[]).is_empty());
+    }
+
+    #[test]
+    fn new_line_without_provenance_after_an_attested_one_is_a_warning() {
+        let facts = package(
+            &[
+                ("5.1.0", "2024-01-01T00:00:00Z", true, true),
+                ("6.0.0", "2024-06-01T00:00:00Z", false, true),
+            ],
+            None,
+        );
+        assert_eq!(
+            summary(&run(facts, "6.0.0", &[])),
+            ["warning provenance-downgrade: pkg@6.0.0 has no provenance, but 5.1.0 before it had it"]
+        );
+    }
+
+    #[test]
+    fn missing_registry_signature_after_signed_versions_is_a_downgrade() {
+        let facts = package(
+            &[
+                ("1.0.0", "2021-01-01T00:00:00Z", false, true),
+                ("1.0.1", "2021-02-01T00:00:00Z", false, false),
+            ],
+            None,
+        );
+        assert_eq!(
+            summary(&run(facts, "1.0.1", &[])),
+            [
+                "error provenance-downgrade: pkg@1.0.1 has no registry signature, but 1.0.0 on the same release line had it"
+            ]
+        );
+    }
+
+    #[test]
+    fn advertised_but_absent_attestations_count_as_missing() {
+        let facts = package(
+            &[
+                ("5.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("5.0.1", "2024-02-01T00:00:00Z", true, true),
+            ],
+            None,
+        );
+        let findings = run(facts, "5.0.1", &[("5.0.1", Provenance::Absent)]);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].kind, FindingKind::ProvenanceDowngrade);
+    }
+
+    #[test]
+    fn builder_change_is_an_error() {
+        let facts = package(
+            &[
+                ("1.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("1.0.1", "2024-02-01T00:00:00Z", true, true),
+            ],
+            Some("git+https://github.com/org/pkg.git"),
+        );
+        let findings = run(
+            facts,
+            "1.0.1",
+            &[
+                (
+                    "1.0.0",
+                    Provenance::Verified(identity("https://github.com/org/pkg", ".github/workflows/release.yml")),
+                ),
+                (
+                    "1.0.1",
+                    Provenance::Verified(identity("https://github.com/evil/pkg", ".github/workflows/release.yml")),
+                ),
+            ],
+        );
+        let summary = summary(&findings);
+        assert_eq!(
+            summary[0],
+            "error bad-provenance: pkg@1.0.1 was built from github.com/evil/pkg (workflow .github/workflows/release.yml), but 1.0.0 was built from github.com/org/pkg (workflow .github/workflows/release.yml)"
+        );
+        // The repository field also disagrees with the new builder.
+        assert_eq!(
+            summary[1],
+            "warning bad-provenance: pkg@1.0.1 was built in github.com/evil/pkg, but its repository field names github.com/org/pkg"
+        );
+        assert_eq!(summary.len(), 2);
+    }
+
+    #[test]
+    fn workflow_change_is_an_error_and_same_builder_is_clean() {
+        let facts = package(
+            &[
+                ("1.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("1.0.1", "2024-02-01T00:00:00Z", true, true),
+            ],
+            Some("github:org/pkg"),
+        );
+        let same = run(
+            facts.clone(),
+            "1.0.1",
+            &[
+                (
+                    "1.0.0",
+                    Provenance::Verified(identity("https://github.com/org/pkg", ".github/workflows/release.yml")),
+                ),
+                (
+                    "1.0.1",
+                    Provenance::Verified(identity("https://github.com/org/pkg", ".github/workflows/release.yml")),
+                ),
+            ],
+        );
+        assert!(same.is_empty(), "{:?}", summary(&same));
+        let changed = run(
+            facts,
+            "1.0.1",
+            &[
+                (
+                    "1.0.0",
+                    Provenance::Verified(identity("https://github.com/org/pkg", ".github/workflows/release.yml")),
+                ),
+                (
+                    "1.0.1",
+                    Provenance::Verified(identity("https://github.com/org/pkg", ".github/workflows/other.yml")),
+                ),
+            ],
+        );
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].kind, FindingKind::BadProvenance);
+        assert_eq!(changed[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn repository_field_mismatch_is_only_a_warning() {
+        // tuf-js 1.0.0 declares github/tuf-js but was built in theupdateframework/tuf-js: valid.
+        let facts = package(&[("1.0.0", "2023-02-09T00:00:00Z", true, true)], Some("github/tuf-js"));
+        let findings = run(
+            facts,
+            "1.0.0",
+            &[(
+                "1.0.0",
+                Provenance::Verified(identity(
+                    "https://github.com/theupdateframework/tuf-js",
+                    ".github/workflows/release.yml",
+                )),
+            )],
+        );
+        assert_eq!(
+            summary(&findings),
+            [
+                "warning bad-provenance: pkg@1.0.0 was built in github.com/theupdateframework/tuf-js, but its repository field names github.com/github/tuf-js"
+            ]
+        );
+    }
+
+    #[test]
+    fn pending_facts_emit_nothing() {
+        let package_ref = PackageRef::new(Ecosystem::Npm, "pkg");
+        let mut all = Facts::default();
+        all.packages.insert(package_ref, Fact::Pending);
+        let age = AgeThresholds::default();
+        let ctx = CheckCtx {
+            now: at("2026-12-01T00:00:00Z"),
+            facts: &all,
+            age: &age,
+        };
+        let mut acc = Vec::new();
+        check(&ctx, 0, &dep("1.0.0"), &mut acc);
+        assert!(acc.is_empty());
+    }
+
+    #[test]
+    fn versions_to_verify_are_the_checked_and_the_previous_attested_one() {
+        let facts = package(
+            &[
+                ("4.9.0", "2022-01-01T00:00:00Z", true, true),
+                ("5.0.0", "2024-01-01T00:00:00Z", true, true),
+                ("5.0.1", "2024-02-01T00:00:00Z", false, true),
+                ("5.0.2", "2024-03-01T00:00:00Z", true, true),
+            ],
+            None,
+        );
+        assert_eq!(provenance_versions(&dep("5.0.2"), &facts), ["5.0.2", "5.0.0"]);
+        assert_eq!(provenance_versions(&dep("5.0.0"), &facts), ["5.0.0", "4.9.0"]);
+        let bare = package(&[("1.0.0", "2022-01-01T00:00:00Z", false, false)], None);
+        assert!(provenance_versions(&dep("1.0.0"), &bare).is_empty());
+    }
+
+    #[test]
+    fn hover_text_names_the_builder() {
+        let p = Provenance::Verified(identity(
+            "https://github.com/sigstore/sigstore-js",
+            ".github/workflows/publish.yml",
+        ));
+        assert_eq!(
+            describe(&p),
+            "built by github.com/sigstore/sigstore-js, workflow publish.yml, ref refs/tags/v1.0.0, commit 0652899, verified offline against Sigstore public-good root"
+        );
+        assert_eq!(status(&p), "verified");
+        assert_eq!(status(&Provenance::Absent), "absent");
+    }
+
+    #[test]
+    fn repositories_normalise() {
+        for text in [
+            "git+https://github.com/Org/Repo.git",
+            "github:org/repo",
+            "org/repo",
+            "git@github.com:org/repo.git",
+            "https://github.com/org/repo/",
+        ] {
+            assert_eq!(normalize_repository(text), "github.com/org/repo", "{text}");
+        }
+    }
 }

@@ -87,7 +87,12 @@ pub fn solve(
     findings: &[&Finding],
     lockfile: Option<ManifestKind>,
 ) -> Fix {
-    if let Some(malicious) = findings.iter().find(|f| f.kind == FindingKind::Malicious) {
+    // A package that is malicious as a whole (a record with no fixed version) has no safe version;
+    // a malicious release of an otherwise good package (event-stream 3.3.6) is fixed by a clean one.
+    if let Some(malicious) = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Malicious && malicious_everywhere(ctx, dep, f))
+    {
         return Fix::Remove {
             reason: format!(
                 "{} is malicious ({}); no version is safe, remove it",
@@ -144,6 +149,23 @@ pub fn solve(
             format!("no newer version of {} clears every finding", dep.package.name)
         },
     }
+}
+
+/// Whether the records behind a malicious finding name no fixed version for the package.
+fn malicious_everywhere(ctx: &CheckCtx<'_>, dep: &ResolvedDep, finding: &Finding) -> bool {
+    let Some(Fact::Known { value: advisories, .. }) = ctx.facts.advisories.get(&dep.package) else {
+        return true;
+    };
+    let ids: Vec<&str> = std::iter::once(finding.id.as_str())
+        .chain(finding.aliases.iter().map(String::as_str))
+        .collect();
+    let fixed: Vec<String> = advisories
+        .iter()
+        .filter(|a| ids.contains(&a.id.as_str()))
+        .flat_map(|a| advisory::fixed_versions(a, &dep.package))
+        .filter(|v| !v.is_empty())
+        .collect();
+    fixed.is_empty()
 }
 
 fn major_line(version: &Version) -> Vec<u64> {

@@ -9,6 +9,7 @@
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
 
+pub mod attestations;
 pub mod compose;
 pub mod osv;
 pub mod osv_offline;
@@ -46,6 +47,9 @@ impl<T> Fetched<T> {
             value: self.value,
             as_of: self.fetched_at,
             stale: self.stale,
+        }
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LookupError {
@@ -61,6 +65,7 @@ pub enum LookupError {
     Decode { host: String, message: String },
     #[error("{0}")]
     Other(String),
+}
 
 /// Versions, publish times and status flags of packages, as their registries report them.
 #[async_trait]
@@ -70,22 +75,29 @@ pub trait Registry: Send + Sync {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError>;
+}
 
 /// Every advisory naming each package (OSV online and offline).
 #[async_trait]
 pub trait Advisories: Send + Sync {
     /// Answers for each asked package; a package with no advisories maps to an empty list.
     async fn advisories(
+        &self,
         packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)>;
+}
 
 /// Verified provenance of one version.
 #[async_trait]
 pub trait Attestations: Send + Sync {
     async fn provenance(
+        &self,
+        package: &PackageRef,
         version: &str,
+        source: &RegistrySource,
         facts: &PackageFacts,
     ) -> Result<Fetched<Provenance>, LookupError>;
+}
 
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
@@ -93,6 +105,7 @@ pub struct Lookup {
     pub registry: Arc<dyn Registry>,
     pub advisories: Arc<dyn Advisories>,
     pub attestations: Option<Arc<dyn Attestations>>,
+}
 
 impl Lookup {
     /// Fetches every query concurrently and returns them as facts. Provenance queries need the
@@ -112,11 +125,13 @@ impl Lookup {
                     source,
                 } => provenance_queries.push((package.clone(), version.clone(), source.clone())),
             }
+        }
         let advisories = async {
             if advisory_packages.is_empty() {
                 Vec::new()
             } else {
                 self.advisories.advisories(&advisory_packages).await
+            }
         };
         let packages =
             futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
@@ -125,8 +140,10 @@ impl Lookup {
         let (advisories, packages) = futures::join!(advisories, packages);
         for (package, answer) in advisories {
             res.advisories.insert(package, to_fact(answer, "advisories"));
+        }
         for (package, answer) in packages {
             res.packages.insert(package, to_fact(answer, "registry"));
+        }
         if let Some(attestations) = &self.attestations {
             let res_ref = &res;
             let proofs =
@@ -146,7 +163,11 @@ impl Lookup {
                 .await;
             for (key, answer) in proofs {
                 res.provenance.insert(key, to_fact(answer, "provenance"));
+            }
+        }
         res
+    }
+}
 
 fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> {
     match answer {
@@ -155,12 +176,17 @@ fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> 
             source: source.to_string(),
             message: err.to_string(),
         }),
+    }
+}
 
 /// Merges advisories from several sources (an offline database and the online API), deduplicated by id.
 pub struct MergedAdvisories(pub Vec<Arc<dyn Advisories>>);
 
 #[async_trait]
 impl Advisories for MergedAdvisories {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         let answers = futures::future::join_all(self.0.iter().map(|source| source.advisories(packages))).await;
         let mut merged: HashMap<PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>> = HashMap::new();
@@ -185,6 +211,8 @@ impl Advisories for MergedAdvisories {
                     (Some(Err(err)), Err(_)) => Err(err),
                 };
                 merged.insert(package, combined);
+            }
+        }
         packages
             .iter()
             .map(|package| {
@@ -197,23 +225,38 @@ impl Advisories for MergedAdvisories {
                 (package.clone(), answer)
             })
             .collect()
+    }
+}
 
 /// Answers nothing: no advisory source configured (e.g. offline without `--osv-db`).
 pub struct NoAdvisories(pub String);
 
 #[async_trait]
 impl Advisories for NoAdvisories {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        packages
+            .iter()
             .map(|package| (package.clone(), Err(LookupError::Other(self.0.clone()))))
+            .collect()
+    }
+}
 
 /// Answers nothing: no registry reachable (offline with an empty cache).
 pub struct NoRegistry(pub String);
 
 #[async_trait]
 impl Registry for NoRegistry {
+    async fn package(
+        &self,
         _package: &PackageRef,
         _source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError> {
         Err(LookupError::Other(self.0.clone()))
+    }
+}
 
 /// Where and how the lookup layer may fetch; built from `config::Config` by the composition roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +272,7 @@ pub struct LookupSettings {
     pub osv_db: Vec<std::path::PathBuf>,
     /// A replacement Sigstore trusted root (else the bundled one).
     pub trusted_root: Option<std::path::PathBuf>,
+}
 
 impl Default for LookupSettings {
     fn default() -> Self {
@@ -241,3 +285,6 @@ impl Default for LookupSettings {
             osv_url: "https://api.osv.dev".to_string(),
             osv_db: Vec::new(),
             trusted_root: None,
+        }
+    }
+}

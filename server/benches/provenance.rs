@@ -1,0 +1,92 @@
+//! Provenance verification cost: one npm attestations answer (SLSA provenance bundle + npm publish
+//! attestation) verified cold against the real trusted root, the same answer served from the
+//! verification cache, one registry signature, and preparing the trusted root.
+//!
+//! Run: `cargo bench --bench provenance`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use gatehouse::lookup::Attestations;
+use gatehouse::lookup::attestations::{
+    AttestationClient, CachedProvenance, NpmKeys, TrustRoot, cache_key, verify_npm_attestations,
+    verify_registry_signatures,
+};
+use gatehouse::model::{Ecosystem, PackageFacts, PackageRef, RegistrySource, VersionFacts};
+
+const ATTESTATIONS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/sigstore/valid-sigstore-attestations.json"
+));
+const BUNDLE_V03: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/sigstore/sigstore-5.0.0-slsa-bundle-v03.json"
+));
+const INTEGRITY_100: &str =
+    "sha512-e+qfbn/zf1+rCza/BhIA//Awmf0v1pa5HQS8Xk8iXrn9bgytytVLqYD0P7NSqZ6IELTgq+tcDvLPkQjNHyWLNg==";
+const INTEGRITY_500: &str =
+    "sha512-hJqJfoG/e4qFQaauQL00c6J6FrHLBGKtkFvW3JbTSIEFOhLrSjdSM/gWd/yUOfYo/gsERehTXGC1VZWX+9X4Dg==";
+const SIG_100: &str =
+    "MEQCIBlpcHT68iWOpx8pJr3WUzD1EqQ7tb0CmY36ebbceR6IAiAVGRaxrFoyh0/5B7H1o4VFhfsHw9F8G+AxOZQq87q+lg==";
+const OLD_KEY: &str = "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA";
+
+fn bench(c: &mut Criterion) {
+    let root = TrustRoot::bundled().unwrap();
+    let keys = NpmKeys::bundled().unwrap();
+
+    c.bench_function("npm attestations sigstore@1.0.0 (SLSA v0.2 + publish), cold", |b| {
+        b.iter(|| verify_npm_attestations(ATTESTATIONS, "sigstore", "1.0.0", INTEGRITY_100, &root, &keys))
+    });
+
+    let bundle: serde_json::Value = serde_json::from_slice(BUNDLE_V03).unwrap();
+    let v03 = serde_json::to_vec(&serde_json::json!({
+        "attestations": [ { "predicateType": "https://slsa.dev/provenance/v1", "bundle": bundle } ]
+    }))
+    .unwrap();
+    c.bench_function("npm SLSA v1 bundle v0.3 sigstore@5.0.0 (inclusion proof), cold", |b| {
+        b.iter(|| verify_npm_attestations(&v03, "sigstore", "5.0.0", INTEGRITY_500, &root, &keys))
+    });
+
+    let published = Some("2023-02-09T00:00:00Z".parse().unwrap());
+    let signatures = [(OLD_KEY.to_string(), SIG_100.to_string())];
+    c.bench_function("npm registry signature", |b| {
+        b.iter(|| verify_registry_signatures("sigstore", "1.0.0", INTEGRITY_100, &signatures, &keys, published))
+    });
+
+    c.bench_function("prepare bundled trusted root", |b| {
+        b.iter(|| TrustRoot::bundled().unwrap())
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = AttestationClient::new(reqwest::Client::new(), TrustRoot::bundled().unwrap(), keys.clone());
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore");
+    let facts = PackageFacts {
+        versions: vec![VersionFacts {
+            version: "1.0.0".to_string(),
+            digests: vec![INTEGRITY_100.to_string()],
+            // Never fetched: the answer is in the cache.
+            attestations_url: Some("http://127.0.0.1:9/-/npm/v1/attestations/sigstore@1.0.0".to_string()),
+            ..VersionFacts::default()
+        }],
+        ..PackageFacts::default()
+    };
+    let verified = verify_npm_attestations(ATTESTATIONS, "sigstore", "1.0.0", INTEGRITY_100, &root, &keys);
+    runtime.block_on(client.remember(
+        cache_key(&package, "1.0.0", INTEGRITY_100),
+        CachedProvenance {
+            provenance: verified,
+            verified_at: jiff::Timestamp::UNIX_EPOCH,
+        },
+    ));
+    c.bench_function("npm attestations sigstore@1.0.0, cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(client.provenance(&package, "1.0.0", &RegistrySource::Public, &facts))
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
