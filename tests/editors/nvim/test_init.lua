@@ -159,6 +159,16 @@ local function run()
     return find(GHSA) == nil
   end, 50), 'diagnostic cleared after the fix', vim.inspect(gatehouse_diags()))
 
+  -- Other JSON files are left alone.
+  local other = vim.fs.dirname(vim.api.nvim_buf_get_name(buf)) .. '/settings.json'
+  vim.fn.writefile({ '{"lodash": "4.17.15"}' }, other)
+  vim.cmd('edit ' .. vim.fn.fnameescape(other))
+  local obuf = vim.api.nvim_get_current_buf()
+  vim.wait(500, function()
+    return false
+  end, 50)
+  check(#vim.lsp.get_clients({ bufnr = obuf, name = 'gatehouse' }) == 0, 'not attached to a non-manifest JSON file')
+
   finish()
 end
 
