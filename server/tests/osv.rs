@@ -52,10 +52,11 @@ fn every_fixture_record_parses() {
     assert_eq!(ghsa.aliases, ["CVE-2022-0235"]);
     assert_eq!(ghsa.database_severity.as_deref(), Some("HIGH"));
     assert_eq!(ghsa.cwes, ["CWE-173", "CWE-200", "CWE-601"]);
-    // The record's own ADVISORY reference (it has no github.com/advisories link).
+    // No ADVISORY reference names the record itself (NVD's page is about the CVE alias), so the
+    // link is OSV's page for the id.
     assert_eq!(
         ghsa.url.as_deref(),
-        Some("https://nvd.nist.gov/vuln/detail/CVE-2022-0235")
+        Some("https://osv.dev/vulnerability/GHSA-r683-j2x4-v87g")
     );
     assert_eq!(
         ghsa.affected[0].last_known_affected_version_range.as_deref(),

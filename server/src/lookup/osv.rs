@@ -152,10 +152,11 @@ fn into_advisory(wire: WireRecord) -> Advisory {
         .filter(|r| r.kind.as_deref() == Some("ADVISORY"))
         .filter_map(|r| r.url.as_deref())
         .collect();
+    // The record's own page: an ADVISORY reference naming the id, else OSV's page for the id (a
+    // first ADVISORY reference is often another database's page about an alias).
     let url = advisory_refs
         .iter()
         .find(|url| url.contains(&wire.id))
-        .or_else(|| advisory_refs.first())
         .map(|url| url.to_string())
         .or_else(|| Some(format!("https://osv.dev/vulnerability/{}", wire.id)));
     let affected = wire

@@ -1,7 +1,263 @@
-//! Stub: filled in by the manifest work.
+//! `Cargo.toml` → the dependencies of `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]`,
+//! their `[target.'cfg(..)'.*]` variants and `[workspace.dependencies]`, read from the toml-ng tree.
+//!
+//! Invariants:
+//! - One dependency per (table, name), whether written as `name = "1"`, an inline table, a dotted key
+//!   (`name.version = "1"`) or a `[dependencies.name]` table; the name span is its first mention.
+//! - `package = "real"` is an alias (the registry name is `real`); `workspace = true` inherits from
+//!   the workspace root (no requirement here); `path`/`git` are not registry dependencies.
+//! - `[workspace.dependencies]` entries are in `Parsed::workspace_deps` and in `deps` as
+//!   `DepKind::Group("workspace")`, so the root's own pins are checked too.
 
-use crate::manifest::{ManifestKind, Parsed};
+use crate::manifest::toml_tree::{self, TomlStr};
+use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, collect_issues};
+use crate::model::Ecosystem;
 
-pub fn extract(_text: &str, _tree: Option<&tree_sitter::Tree>) -> Parsed {
-    Parsed::empty(ManifestKind::CargoToml)
+pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
+    let mut res = Parsed::empty(ManifestKind::CargoToml);
+    let Some(tree) = tree else {
+        return res;
+    };
+    let root = tree.root_node();
+    collect_issues(root, text, &mut res.issues);
+    let mut builders: Vec<Builder> = Vec::new();
+    for table in toml_tree::tables(root, text) {
+        if table.is_array {
+            continue;
+        }
+        // `[dependencies.serde]` with no pairs still declares `serde`.
+        if let Some((section, name_at)) = section_of(&table.header)
+            && table.header.len() == name_at + 1
+        {
+            builder_for(&mut builders, section, &table.header[..name_at], &table.header[name_at]);
+        }
+        for entry in &table.entries {
+            let Some((section, name_at)) = section_of(&entry.path) else {
+                continue;
+            };
+            if entry.path.len() <= name_at {
+                continue;
+            }
+            let builder = builder_for(&mut builders, section, &entry.path[..name_at], &entry.path[name_at]);
+            let rest = &entry.path[name_at + 1..];
+            match rest {
+                [] => match entry.value.kind() {
+                    "string" => builder.version = toml_tree::string(entry.value, text),
+                    "inline_table" => {
+                        for field in toml_tree::inline_pairs(entry.value, text) {
+                            if let [key] = field.path.as_slice() {
+                                builder.field(&key.value, field.value, text);
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                [field] => builder.field(&field.value, entry.value, text),
+                _ => {}
+            }
+        }
+    }
+    for builder in builders {
+        let dep = builder.finish();
+        if dep.kind == DepKind::Group("workspace".to_string()) {
+            res.workspace_deps.push(dep.clone());
+        }
+        res.deps.push(dep);
+    }
+    res
+}
+
+/// Which dependency table a key path is in, and where the dependency name sits in it.
+fn section_of(path: &[TomlStr]) -> Option<(DepKind, usize)> {
+    let table_kind = |name: &str| match name {
+        "dependencies" => Some(DepKind::Normal),
+        "dev-dependencies" | "dev_dependencies" => Some(DepKind::Dev),
+        "build-dependencies" | "build_dependencies" => Some(DepKind::Build),
+        _ => None,
+    };
+    let first = path.first()?.value.as_str();
+    match first {
+        "target" => Some((table_kind(&path.get(2)?.value)?, 3)),
+        "workspace" if path.get(1)?.value == "dependencies" => Some((DepKind::Group("workspace".to_string()), 2)),
+        _ => Some((table_kind(first)?, 1)),
+    }
+}
+
+fn builder_for<'a>(
+    builders: &'a mut Vec<Builder>,
+    kind: DepKind,
+    table: &[TomlStr],
+    name: &TomlStr,
+) -> &'a mut Builder {
+    let table: Vec<String> = table.iter().map(|part| part.value.clone()).collect();
+    let found = builders
+        .iter()
+        .position(|builder| builder.table == table && builder.name.value == name.value);
+    let idx = match found {
+        Some(idx) => idx,
+        None => {
+            builders.push(Builder {
+                table,
+                kind,
+                name: name.clone(),
+                version: None,
+                package: None,
+                registry: None,
+                workspace: false,
+                path: None,
+                git: None,
+            });
+            builders.len() - 1
+        }
+    };
+    &mut builders[idx]
+}
+
+struct Builder {
+    /// The table path before the name (`dependencies`, `target.cfg(unix).dev-dependencies`).
+    table: Vec<String>,
+    kind: DepKind,
+    name: TomlStr,
+    version: Option<TomlStr>,
+    package: Option<String>,
+    registry: Option<String>,
+    workspace: bool,
+    path: Option<String>,
+    git: Option<String>,
+}
+
+impl Builder {
+    fn field(&mut self, key: &str, value: tree_sitter::Node, text: &str) {
+        let string = || toml_tree::string(value, text);
+        match key {
+            "version" => self.version = string(),
+            "package" => self.package = string().map(|s| s.value),
+            "registry" => self.registry = string().map(|s| s.value),
+            "path" => self.path = string().map(|s| s.value),
+            "git" => self.git = string().map(|s| s.value),
+            "workspace" => self.workspace = toml_tree::boolean(value, text).unwrap_or(false),
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> Dependency {
+        let source = if let Some(git) = self.git {
+            SourceKind::Git(git)
+        } else if let Some(path) = self.path {
+            SourceKind::Path(path)
+        } else if self.workspace {
+            SourceKind::WorkspaceInherited
+        } else if self.package.is_some() {
+            SourceKind::Alias
+        } else {
+            SourceKind::Registry
+        };
+        let version = if self.workspace { None } else { self.version };
+        Dependency {
+            ecosystem: Ecosystem::CratesIo,
+            package: self.package.unwrap_or_else(|| self.name.value.clone()),
+            name: self.name.value,
+            name_span: self.name.span,
+            requirement_span: version.as_ref().map(|v: &TomlStr| v.span),
+            requirement: version.map(|v| v.value),
+            kind: self.kind,
+            source,
+            registry: self.registry,
+            poetry_syntax: false,
+            extras: Vec::new(),
+            marker: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse, tests::render};
+
+    fn check(text: &str) -> String {
+        render(&parse(ManifestKind::CargoToml, text), text)
+    }
+
+    #[test]
+    fn every_form() {
+        insta::assert_snapshot!(check(
+            r#"[package]
+name = "x"
+version = "0.1.0"
+
+[dependencies]
+serde = { version = "1.0.190", features = ["derive"] }
+rand = "0.8"
+log.version = "0.4"
+log.optional = true
+renamed = { package = "real-name", version = "~2" }
+inherited = { workspace = true }
+local = { path = "../local", version = "0.1" }
+remote = { git = "https://github.com/x/remote", branch = "main" }
+private = { version = "3", registry = "my-registry" }
+'quoted-key' = 'literal'
+esc = "\u003e=1.2"
+
+[dependencies.tokio]
+version = "1.35"
+features = ["full"]
+
+[dependencies.empty]
+
+[dev-dependencies]
+insta = "1"
+
+[build-dependencies]
+cc = "1.0"
+
+[target.'cfg(unix)'.dependencies]
+nix = "0.27"
+
+[target.'cfg(windows)'.dev-dependencies.windows-sys]
+version = "0.52"
+
+[workspace.dependencies]
+anyhow = "1.0.75"
+"#
+        ));
+    }
+
+    #[test]
+    fn non_ascii_crlf_tabs_and_broken_lines() {
+        insta::assert_snapshot!(check(
+            "# größe ✓\r\n[dependencies]\r\n\tünï = \"1\"\r\n\t\"ünï2\" = \"^1.0\" # größe\r\nbroken = { version = \"1\"\r\nserde = \"1.0\"\r\nhalf = \"0.\r\nafter = \"2\"\r\n"
+        ));
+    }
+
+    #[test]
+    fn real_files() {
+        for path in [
+            "large/cargo/Cargo.toml",
+            "cargo/image-with-deprecated/Cargo.toml",
+            "cargo/toml-git-dependency-with-commit/Cargo.toml",
+            "cargo/toml-two-dependencies/Cargo.toml",
+        ] {
+            let text = std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+            let parsed = parse(ManifestKind::CargoToml, &text);
+            assert!(parsed.issues.is_empty(), "{path}: {:?}", parsed.issues);
+            // Cross-check the count against the toml crate's reading of the same file.
+            let value: toml::Value = toml::from_str(&text).unwrap();
+            let count = |table: Option<&toml::Value>| table.and_then(|t| t.as_table()).map_or(0, |t| t.len());
+            let mut expected = count(value.get("dependencies"))
+                + count(value.get("dev-dependencies"))
+                + count(value.get("build-dependencies"))
+                + count(value.get("workspace").and_then(|w| w.get("dependencies")));
+            if let Some(targets) = value.get("target").and_then(|t| t.as_table()) {
+                for target in targets.values() {
+                    expected += count(target.get("dependencies"))
+                        + count(target.get("dev-dependencies"))
+                        + count(target.get("build-dependencies"));
+                }
+            }
+            assert_eq!(parsed.deps.len(), expected, "{path}");
+            insta::assert_snapshot!(path.replace('/', "_"), render(&parsed, &text));
+        }
+    }
 }

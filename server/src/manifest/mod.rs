@@ -221,11 +221,18 @@ pub struct Lockfile {
 
 impl Lockfile {
     /// The locked version for a direct dependency declared as `name`.
+    ///
+    /// An exact match wins; otherwise names are compared normalised for the ecosystem (PEP 503 for PyPI,
+    /// so `Faker` finds `faker`).
     pub fn root_version(&self, name: &str) -> Option<&LockedPackage> {
-        self.roots
-            .iter()
-            .find(|(root, _)| root == name)
-            .and_then(|(_, idx)| self.packages.get(*idx))
+        let exact = self.roots.iter().find(|(root, _)| root == name);
+        let found = exact.or_else(|| {
+            let wanted = self.ecosystem.normalize_name(name);
+            self.roots
+                .iter()
+                .find(|(root, _)| self.ecosystem.normalize_name(root) == wanted)
+        });
+        found.and_then(|(_, idx)| self.packages.get(*idx))
     }
 }
 
@@ -301,6 +308,10 @@ fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
 
 /// Parses a manifest from scratch.
 pub fn parse(kind: ManifestKind, text: &str) -> Parsed {
+    if kind.is_lockfile() {
+        // Lockfiles declare nothing (`parse_lockfile` reads their pins); skip building a tree for them.
+        return Parsed::empty(kind);
+    }
     let tree = parse_tree(kind, text, None);
     extract(kind, text, tree.as_ref())
 }
@@ -346,6 +357,44 @@ pub mod lockfiles;
 pub mod npm;
 pub mod pyproject;
 pub mod requirements;
+mod toml_tree;
+
+/// One issue per `ERROR` or `MISSING` node, on its exact span. Iterative, so a deeply nested broken
+/// file cannot overflow the stack.
+pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<SyntaxIssue>) {
+    let mut cursor = node.walk();
+    loop {
+        let current = cursor.node();
+        let mut descend = false;
+        if current.is_error() {
+            let span = Span::new(current.start_byte(), current.end_byte());
+            let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
+            // Nested MISSING nodes inside an ERROR are part of the same damage.
+            acc.push(SyntaxIssue {
+                span,
+                message: format!("syntax error near `{}`", snippet.trim()),
+            });
+        } else if current.is_missing() {
+            acc.push(SyntaxIssue {
+                span: Span::new(current.start_byte(), current.end_byte()),
+                message: format!("missing `{}`", current.kind()),
+            });
+        } else {
+            descend = current.has_error();
+        }
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -406,5 +455,181 @@ pub(crate) mod tests {
             res.push_str(&underline(text, issue.span, '!'));
         }
         res
+    }
+
+    const SEEDS: [(ManifestKind, &str); 8] = [
+        (
+            ManifestKind::PackageJson,
+            "{\n  \"name\": \"größe\",\n  \"dependencies\": { \"a\": \"^1.0.0\", \"b\": \"npm:c@~2\" },\n\t\"devDependencies\": {\"d\": \"file:../d\"}\r\n}\n",
+        ),
+        (
+            ManifestKind::CargoToml,
+            "[package]\nname = \"x\"\n\n[dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\nrand = \"0.8\"\n[dependencies.tokio]\nversion = '1.2'\n[target.'cfg(unix)'.dev-dependencies]\nnix.version = \"0.27\"\n",
+        ),
+        (
+            ManifestKind::Requirements,
+            "requests==2.31.0  # pinned\nflask[async]>=2,<3 ; python_version >= \"3.8\"\n-r other.txt\nnumpy==1.26.4 \\\n    --hash=sha256:abc\n-e ./local\n",
+        ),
+        (
+            ManifestKind::Pyproject,
+            "[project]\nname = \"x\"\ndependencies = [\"requests>=2\", 'attrs ; python_version<\"3.9\"']\n[project.optional-dependencies]\ndev = [\"pytest==8.0\"]\n[tool.poetry.dependencies]\npython = \"^3.9\"\nhttpx = { version = \"^0.27\", extras = [\"http2\"] }\n",
+        ),
+        (
+            ManifestKind::PackageLock,
+            "{\"lockfileVersion\": 3, \"packages\": {\"\": {\"dependencies\": {\"a\": \"^1\"}}, \"node_modules/a\": {\"version\": \"1.0.0\", \"dependencies\": {\"b\": \"*\"}}, \"node_modules/b\": {\"version\": \"2.0.0\"}}}",
+        ),
+        (
+            ManifestKind::CargoLock,
+            "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab\"\n",
+        ),
+        (
+            ManifestKind::PoetryLock,
+            "[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\n\n[package.dependencies]\nidna = \">=2.5\"\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\n",
+        ),
+        (
+            ManifestKind::UvLock,
+            "version = 1\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n",
+        ),
+    ];
+
+    fn assert_spans_ok(text: &str, spans: impl IntoIterator<Item = Span>) {
+        for span in spans {
+            assert!(
+                span.start <= span.end && span.end <= text.len(),
+                "{span:?} in {} bytes",
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{span:?}"
+            );
+        }
+    }
+
+    fn check_invariants(kind: ManifestKind, text: &str) {
+        let parsed = parse(kind, text);
+        let deps = parsed.deps.iter().chain(&parsed.workspace_deps);
+        assert_spans_ok(
+            text,
+            deps.flat_map(|dep| [Some(dep.name_span), dep.requirement_span])
+                .flatten()
+                .chain(parsed.issues.iter().map(|issue| issue.span))
+                .chain(parsed.includes.iter().map(|include| include.span)),
+        );
+        if let Some(lock) = parse_lockfile(kind, text) {
+            assert_spans_ok(text, lock.packages.iter().map(|package| package.span));
+            for package in &lock.packages {
+                assert!(package.dependencies.iter().all(|idx| *idx < lock.packages.len()));
+            }
+            assert!(lock.roots.iter().all(|(_, idx)| *idx < lock.packages.len()));
+        }
+    }
+
+    fn edit_strategy() -> impl proptest::strategy::Strategy<Value = Vec<(usize, usize, String)>> {
+        use proptest::prelude::*;
+        let piece = prop::string::string_regex("[\"'{}\\[\\]=,:#;@^~<>a-z0-9 .\\\\\n\r\tä✓-]{0,6}").unwrap();
+        prop::collection::vec((0usize..400, 0usize..12, piece), 1..10)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_bytes_never_panic(kind_idx in 0usize..8, bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let text = String::from_utf8_lossy(&bytes);
+            check_invariants(SEEDS[kind_idx].0, &text);
+        }
+
+        #[test]
+        fn truncations_never_panic(kind_idx in 0usize..8, cut in 0usize..400) {
+            let (kind, seed) = SEEDS[kind_idx];
+            let mut cut = cut.min(seed.len());
+            while !seed.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            check_invariants(kind, &seed[..cut]);
+        }
+
+        #[test]
+        fn incremental_edits_match_fresh_parses(kind_idx in 0usize..8, edits in edit_strategy()) {
+            let (kind, seed) = SEEDS[kind_idx];
+            let mut file = SourceFile::new(kind, seed.to_string());
+            for (at, len, insert) in edits {
+                let start = at % (file.text().len() + 1);
+                file.edit(start, start + len, &insert);
+                let fresh = parse(kind, file.text());
+                proptest::prop_assert_eq!(file.parsed(), fresh);
+                check_invariants(kind, file.text());
+            }
+        }
+    }
+
+    fn real_seed(idx: usize) -> (ManifestKind, String) {
+        let (kind, path) = [
+            (ManifestKind::PackageJson, "large/webpack/package.json"),
+            (ManifestKind::CargoToml, "large/cargo/Cargo.toml"),
+            (ManifestKind::Requirements, "large/pypi-warehouse/requirements/main.in"),
+            (ManifestKind::Pyproject, "pypi/pyproject-optional-deps/pyproject.toml"),
+        ][idx];
+        let text =
+            std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        (kind, text)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// The same property on real files, where edits land inside big trees.
+        #[test]
+        fn incremental_edits_on_real_files_match_fresh_parses(
+            seed_idx in 0usize..4,
+            edits in proptest::collection::vec((0.0f64..1.0, 0usize..12, "[\"'{}\\[\\]=,:#\\n a-z0-9.^~ä]{0,6}"), 1..8),
+        ) {
+            let (kind, seed) = real_seed(seed_idx);
+            let mut file = SourceFile::new(kind, seed);
+            for (position, len, insert) in edits {
+                let start = (position * file.text().len() as f64) as usize;
+                file.edit(start, start + len, &insert);
+                proptest::prop_assert_eq!(file.parsed(), parse(kind, file.text()));
+                check_invariants(kind, file.text());
+            }
+        }
+    }
+
+    /// Deeply nested input must not overflow a small stack (editor worker threads have 2 MB or less).
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let inputs = vec![
+            (ManifestKind::PackageJson, "[".repeat(30_000)),
+            (
+                ManifestKind::PackageJson,
+                format!("{{\"dependencies\": {}", "{\"a\": ".repeat(20_000)),
+            ),
+            (
+                ManifestKind::CargoToml,
+                format!("[dependencies]\n{} = \"1\"\n", vec!["a"; 20_000].join(".")),
+            ),
+            (ManifestKind::Pyproject, format!("x = {}\n", "[".repeat(30_000))),
+            (
+                ManifestKind::PackageLock,
+                format!("{{\"dependencies\": {}", "{\"a\": {\"dependencies\": ".repeat(20_000)),
+            ),
+            (ManifestKind::CargoLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::PoetryLock, format!("x = {}", "{a = ".repeat(30_000))),
+            (ManifestKind::UvLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::Requirements, format!("a{}", "[".repeat(30_000))),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                for (kind, text) in inputs {
+                    check_invariants(kind, &text);
+                    let mut file = SourceFile::new(kind, text);
+                    file.edit(5, 6, "x");
+                    let _ = file.parsed();
+                }
+            })
+            .unwrap();
+        handle.join().unwrap();
     }
 }

@@ -9,7 +9,7 @@
 //! - The spec is classified the way npm-package-arg does it (alias, path, git, URL, workspace), but
 //!   never interpreted: ranges belong to `resolve`.
 
-use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue};
+use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue, collect_issues};
 use crate::model::{Ecosystem, Span};
 
 pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
@@ -24,12 +24,30 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
 }
 
 /// Walks the document and the top-level object (through `ERROR` nodes) looking for section pairs.
+///
+/// When an edit breaks the top-level object, tree-sitter may flatten it into one `ERROR` node holding
+/// `"dependencies"`, `:`, `{` and the section's pairs as siblings; the tokens are followed in order so
+/// those pairs still land in their section.
 fn visit_top(node: tree_sitter::Node, text: &str, depth: usize, acc: &mut Parsed) {
+    let mut pending: Option<DepKind> = None;
+    let mut active: Option<DepKind> = None;
     let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
+    for child in node.children(&mut cursor) {
         match child.kind() {
             "object" if depth == 0 => visit_top(child, text, depth + 1, acc),
             "ERROR" => visit_top(child, text, depth, acc),
+            "string" if node.is_error() => {
+                pending = string_value(child, text).and_then(|key| section_kind(&key.value));
+            }
+            "{" if node.is_error() => active = pending.take(),
+            "}" if node.is_error() => active = None,
+            "pair" if active.is_some() => {
+                if let Some(kind) = &active
+                    && let Some(dep) = dependency(child, text, kind)
+                {
+                    acc.deps.push(dep);
+                }
+            }
             "pair" if depth == 1 || node.is_error() => {
                 let Some(key) = child.child_by_field_name("key") else {
                     continue;
@@ -66,6 +84,14 @@ fn visit_section(node: tree_sitter::Node, text: &str, kind: &DepKind, acc: &mut 
             "pair" => {
                 if let Some(dep) = dependency(child, text, kind) {
                     acc.deps.push(dep);
+                } else if let Some(value) = child.child_by_field_name("value")
+                    && !value.is_missing()
+                    && !matches!(value.kind(), "string" | "ERROR")
+                {
+                    acc.issues.push(SyntaxIssue {
+                        span: Span::new(value.start_byte(), value.end_byte()),
+                        message: "a dependency's version must be a string".to_string(),
+                    });
                 }
             }
             _ => {}
@@ -86,13 +112,7 @@ fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dep
             let package = spec.value[package.clone()].to_string();
             match range {
                 Some(range) => {
-                    // The range's span is exact only when the value has no escapes; otherwise the whole
-                    // value is the span, which still covers the text a fix would edit.
-                    let span = if spec.verbatim {
-                        Span::new(spec.span.start + range.start, spec.span.start + range.end)
-                    } else {
-                        spec.span
-                    };
+                    let span = spec.sub_span(range.start, range.end);
                     (package, Some(spec.value[range.clone()].to_string()), Some(span))
                 }
                 None => (package, None, None),
@@ -225,8 +245,28 @@ fn is_github_shorthand(spec: &str) -> bool {
 pub(crate) struct JsonString {
     pub value: String,
     pub span: Span,
-    /// True when the text inside the quotes has no escapes, so offsets in `value` are offsets in the text.
-    pub verbatim: bool,
+    /// For strings with escapes: for each byte of `value`, the range of the text (relative to
+    /// `span.start`) it was decoded from. Empty when the text has no escapes.
+    origins: Vec<(usize, usize)>,
+}
+
+impl JsonString {
+    /// The span of `value[start..end]` in the text; exact even when the string has escapes.
+    pub(crate) fn sub_span(&self, start: usize, end: usize) -> Span {
+        if self.origins.is_empty() {
+            return Span::new(self.span.start + start, self.span.start + end);
+        }
+        let first = self.origins.get(start).map(|origin| origin.0);
+        let last = if end > start {
+            self.origins.get(end - 1).map(|origin| origin.1)
+        } else {
+            first
+        };
+        match (first, last) {
+            (Some(first), Some(last)) => Span::new(self.span.start + first, self.span.start + last),
+            _ => self.span,
+        }
+    }
 }
 
 pub(crate) fn string_value(node: tree_sitter::Node, text: &str) -> Option<JsonString> {
@@ -243,43 +283,71 @@ pub(crate) fn string_value(node: tree_sitter::Node, text: &str) -> Option<JsonSt
         return Some(JsonString {
             value: inner.to_string(),
             span,
-            verbatim: true,
+            origins: Vec::new(),
         });
     }
-    let value = serde_json::from_str::<String>(&format!("\"{inner}\"")).unwrap_or_else(|_| inner.to_string());
-    Some(JsonString {
-        value,
-        span,
-        verbatim: false,
-    })
+    let (value, origins) = unescape(inner);
+    Some(JsonString { value, span, origins })
 }
 
-/// One issue per `ERROR` or `MISSING` node, on its exact span.
-pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<SyntaxIssue>) {
-    if !node.has_error() {
-        return;
+/// RFC 8259 escapes, with where each decoded byte came from; an invalid escape is kept as written.
+fn unescape(inner: &str) -> (String, Vec<(usize, usize)>) {
+    let mut value = String::with_capacity(inner.len());
+    let mut origins = Vec::with_capacity(inner.len());
+    let mut push = |value: &mut String, ch: char, from: usize, to: usize| {
+        value.push(ch);
+        origins.extend(std::iter::repeat_n((from, to), ch.len_utf8()));
+    };
+    let hex4 = |at: usize| inner.get(at..at + 4).and_then(|hex| u32::from_str_radix(hex, 16).ok());
+    let mut at = 0;
+    while let Some(ch) = inner[at..].chars().next() {
+        if ch != '\\' {
+            push(&mut value, ch, at, at + ch.len_utf8());
+            at += ch.len_utf8();
+            continue;
+        }
+        let Some(next) = inner[at + 1..].chars().next() else {
+            push(&mut value, '\\', at, at + 1);
+            break;
+        };
+        let simple = match next {
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '/' => Some('/'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            push(&mut value, decoded, at, at + 2);
+            at += 2;
+            continue;
+        }
+        if next == 'u'
+            && let Some(high) = hex4(at + 2)
+        {
+            // A UTF-16 surrogate pair is two escapes for one char.
+            let pair = (0xD800..0xDC00).contains(&high) && inner.get(at + 6..at + 8) == Some("\\u");
+            let low = if pair {
+                hex4(at + 8).filter(|low| (0xDC00..0xE000).contains(low))
+            } else {
+                None
+            };
+            let (code, len) = match low {
+                Some(low) => (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00), 12),
+                None => (high, 6),
+            };
+            push(&mut value, char::from_u32(code).unwrap_or('\u{fffd}'), at, at + len);
+            at += len;
+            continue;
+        }
+        push(&mut value, '\\', at, at + 1);
+        at += 1;
     }
-    if node.is_error() {
-        let span = Span::new(node.start_byte(), node.end_byte());
-        let snippet: String = text.get(span.start..span.end).unwrap_or("").chars().take(20).collect();
-        acc.push(SyntaxIssue {
-            span,
-            message: format!("syntax error near `{}`", snippet.trim()),
-        });
-        // Nested MISSING nodes inside an ERROR are part of the same damage.
-        return;
-    }
-    if node.is_missing() {
-        acc.push(SyntaxIssue {
-            span: Span::new(node.start_byte(), node.end_byte()),
-            message: format!("missing `{}`", node.kind()),
-        });
-        return;
-    }
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        collect_issues(child, text, acc);
-    }
+    (value, origins)
 }
 
 #[cfg(test)]
@@ -322,7 +390,11 @@ mod tests {
   "i": "https://example.com/i.tgz",
   "j": "workspace:*",
   "k": "1.0.0 - 2.0.0",
-  "l": "latest"
+  "l": "latest",
+  "m": 1,
+  "n": "https://github.com/x/n.git",
+  "o": "git@github.com:x/o.git",
+  "p\u00fc": "npm:\u00fcber@\u005e1.0 \ud83d\ude00"
 }}"#
         ));
     }
@@ -346,6 +418,13 @@ mod tests {
   },
   "devDependencies": { "e": "^5
 "#
+        ));
+    }
+
+    #[test]
+    fn flattened_error_keeps_its_section() {
+        insta::assert_snapshot!(check(
+            "{\"name\": \"x\", \"dependencies\": {\"a\": \"1\", \"b\": \"2\","
         ));
     }
 

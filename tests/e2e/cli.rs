@@ -1,0 +1,118 @@
+//! `gatehouse check` as CI runs it: exit codes, JSON and SARIF.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{Project, binary, fixtures};
+
+fn run(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bundled_example_reports_real_findings_as_json() {
+    let example = fixtures().join("example");
+    let temp = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(&["check", example.to_str().unwrap(), "--format", "json"], temp.path());
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["version"], 1);
+    let findings = report["findings"].as_array().unwrap();
+    let malicious = findings
+        .iter()
+        .find(|f| f["package"] == "flatmap-stream")
+        .expect("flatmap-stream is reported");
+    assert_eq!(malicious["check"], "malicious");
+    assert_eq!(malicious["severity"], "error");
+    assert_eq!(malicious["fix"], Value::Null);
+    let lodash = findings
+        .iter()
+        .find(|f| f["package"] == "lodash" && f["id"] == "GHSA-35jh-r3h4-6jhm")
+        .expect("lodash advisory");
+    assert_eq!(lodash["ecosystem"], "npm");
+    assert_eq!(lodash["requirement"], "^4.17.15");
+    assert_eq!(lodash["fix"]["requirement"], "^4.17.21");
+    assert_eq!(lodash["range"]["start"]["line"], 5);
+    for finding in findings {
+        for key in [
+            "file",
+            "range",
+            "ecosystem",
+            "package",
+            "requirement",
+            "version",
+            "version_source",
+            "check",
+            "id",
+            "aliases",
+            "severity",
+            "message",
+            "fix",
+        ] {
+            assert!(finding.get(key).is_some(), "finding lacks {key}: {finding}");
+        }
+    }
+    assert!(
+        report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["package"] == "minimist")
+    );
+}
+
+#[test]
+fn clean_project_exits_zero_and_fail_on_never_always_does() {
+    let project = Project::new(&[("package.json", "{\"dependencies\": {\"minimist\": \"1.2.8\"}}")]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", "."], project.dir.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("0 errors"), "{stdout}");
+
+    let example = fixtures().join("example");
+    let (code, _, _) = run(
+        &["check", example.to_str().unwrap(), "--fail-on", "never"],
+        project.dir.path(),
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let temp = tempfile::tempdir().unwrap();
+    let (code, _, _) = run(&["check", "--format", "yaml"], temp.path());
+    assert_eq!(code, 2);
+    let (code, _, stderr) = run(&["check", "does-not-exist"], temp.path());
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn sarif_has_rules_locations_and_fingerprints() {
+    let example = fixtures().join("example");
+    let temp = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(&["check", example.to_str().unwrap(), "--format", "sarif"], temp.path());
+    assert_eq!(code, 1);
+    let sarif: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "malicious"));
+    for result in run["results"].as_array().unwrap() {
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap() >= 1);
+        assert!(result["partialFingerprints"]["gatehouse/v1"].as_str().unwrap().len() == 64);
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+    }
+}

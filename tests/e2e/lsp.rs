@@ -1,0 +1,158 @@
+//! The language server over stdio: open → diagnostics → code action → apply → diagnostics clear.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Project, Server, apply_edits, uri};
+
+const PACKAGE_JSON: &str = "{\n  \"name\": \"demo\",\n  \"dependencies\": {\n    \"lodash\": \"4.17.15\",\n    \"minimist\": \"1.2.8\"\n  }\n}\n";
+
+#[test]
+fn vulnerable_pin_is_flagged_fixed_and_cleared() {
+    let project = Project::new(&[("package.json", PACKAGE_JSON)]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    let init = server.initialize(project.dir.path(), Value::Null);
+    assert_eq!(
+        init["capabilities"]["textDocumentSync"]["change"], 2,
+        "incremental sync"
+    );
+
+    let doc = uri(&project.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": PACKAGE_JSON}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
+    let lodash = diagnostics.iter().find(|d| d["code"] == "GHSA-35jh-r3h4-6jhm").unwrap();
+    // The range is the requirement text inside the quotes: line 3, `4.17.15`.
+    assert_eq!(
+        lodash["range"],
+        json!({"start": {"line": 3, "character": 15}, "end": {"line": 3, "character": 22}})
+    );
+    assert_eq!(lodash["source"], "gatehouse");
+    assert_eq!(lodash["severity"], 1);
+    assert!(lodash["message"].as_str().unwrap().contains("4.17.21"), "{lodash}");
+    assert!(
+        lodash["codeDescription"]["href"]
+            .as_str()
+            .unwrap()
+            .contains("GHSA-35jh-r3h4-6jhm")
+    );
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| !d["message"].as_str().unwrap().contains("minimist")),
+        "minimist 1.2.8 is clean: {diagnostics:?}"
+    );
+
+    let hover = server.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": doc}, "position": {"line": 3, "character": 17}}),
+    );
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(hover_text.starts_with("**Gatehouse**"), "{hover_text}");
+    assert!(
+        hover_text.contains("4.17.15") && hover_text.contains("GHSA-35jh-r3h4-6jhm"),
+        "{hover_text}"
+    );
+
+    let actions = server.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": doc},
+            "range": lodash["range"],
+            "context": {"diagnostics": [lodash]},
+        }),
+    );
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a preferred quick fix");
+    assert_eq!(action["title"], "Update lodash to 4.17.21");
+    assert_eq!(action["kind"], "quickfix");
+    let edits = action["edit"]["changes"][&doc].as_array().unwrap().clone();
+    let fixed = apply_edits(PACKAGE_JSON, &edits);
+    assert!(fixed.contains("\"lodash\": \"4.17.21\""), "{fixed}");
+
+    // Send the edit back as an incremental change and see the diagnostic go.
+    let changes: Vec<Value> = edits
+        .iter()
+        .map(|e| json!({"range": e["range"], "text": e["newText"]}))
+        .collect();
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": changes}),
+    );
+    server.diagnostics(&doc, 2, |d| d.iter().all(|d| d["code"] != "GHSA-35jh-r3h4-6jhm"));
+
+    // Typing: several quick incremental edits, then a malicious package; the last version wins.
+    let mut text = fixed;
+    for (version, insertion) in [(3, "  "), (4, "")] {
+        let _ = insertion;
+        server.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": doc, "version": version}, "contentChanges": [{"text": text.clone()}]}),
+        );
+    }
+    text = text.replace(
+        "\"minimist\": \"1.2.8\"",
+        "\"minimist\": \"1.2.8\",\n    \"flatmap-stream\": \"0.1.1\"",
+    );
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 5}, "contentChanges": [{"text": text}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 5, |d| d.iter().any(|d| d["code"] == "MAL-2025-20690"));
+    let malicious = diagnostics.iter().find(|d| d["code"] == "MAL-2025-20690").unwrap();
+    assert_eq!(malicious["severity"], 1);
+
+    assert_eq!(server.shutdown(), 0);
+}
+
+#[test]
+fn broken_json_still_reports_what_parsed() {
+    let text =
+        "{\n  \"dependencies\": {\n    \"lodash\": \"4.17.15\",\n    \"oops\" \n    \"event-stream\": \"3.3.6\"\n  }\n";
+    let project = Project::new(&[("package.json", text)]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 7, "text": text}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 7, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
+    assert!(diagnostics.iter().any(|d| d["code"] == "syntax"), "{diagnostics:?}");
+    assert_eq!(server.shutdown(), 0);
+}
+
+#[test]
+fn client_settings_override_the_project_file() {
+    // The project file says nothing about OSV; the client points the server at the offline records.
+    let project = Project::new(&[("package.json", PACKAGE_JSON)]);
+    let osv = crate::harness::fixtures().join("osv/npm");
+    let mut server = Server::start(project.dir.path());
+    server.initialize(
+        project.dir.path(),
+        json!({"offline": true, "osv-db": [osv.display().to_string()], "cache-dir": project.path("cache").display().to_string()}),
+    );
+    let doc = uri(&project.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": PACKAGE_JSON}}),
+    );
+    server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
+    // Turning the advisory check off through settings applies without a restart.
+    server.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"gatehouse": {"offline": true, "osv-db": [osv.display().to_string()], "policy": {"severity": {"advisory": "off"}}}}}),
+    );
+    server.diagnostics(&doc, 1, |d| d.iter().all(|d| d["code"] != "GHSA-35jh-r3h4-6jhm"));
+    let _ = Duration::from_secs(0);
+    assert_eq!(server.shutdown(), 0);
+}
