@@ -5,7 +5,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 nvim=$1
-export GATEHOUSE_BIN=$2 GATEHOUSE_REPO=$repo
+# The shipped configs run `gatehouse` from PATH: expose the binary under test by that name.
+shim=$(mktemp -d)
+trap 'rm -rf "$shim"' EXIT
+ln -s "$(readlink -f "$2")" "$shim/gatehouse"
+export GATEHOUSE_BIN=$shim/gatehouse GATEHOUSE_REPO=$repo
 "$nvim" --version | head -1
 rc=0
 for mode in enable init legacy; do
