@@ -161,6 +161,33 @@ exports.run = async function run() {
     });
   });
 
+  test('"Open gatehouse.toml" opens the project file; "Show output" runs', async () => {
+    await vscode.commands.executeCommand('gatehouse.openConfig');
+    await waitFor('gatehouse.toml in the editor', () => {
+      const ed = vscode.window.activeTextEditor;
+      return ed && path.basename(ed.document.uri.fsPath) === 'gatehouse.toml';
+    }, 10000);
+    await vscode.commands.executeCommand('gatehouse.showOutput');
+  });
+
+  test('a wrong gatehouse.path is reported, and fixing it restarts the server', async () => {
+    const config = vscode.workspace.getConfiguration('gatehouse');
+    const good = config.inspect('path');
+    const target = good.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    const original = good.workspaceValue !== undefined ? good.workspaceValue : good.globalValue;
+    await config.update('path', '/nonexistent/gatehouse', vscode.ConfigurationTarget.Workspace);
+    try {
+      await waitFor('the status bar to say there is no server', () => /no server/.test(ctx.api.statusText), 15000);
+      assert.ok(!ctx.api.client, 'no client runs');
+    } finally {
+      await config.update('path', undefined, vscode.ConfigurationTarget.Workspace);
+      if (target === vscode.ConfigurationTarget.Workspace) {
+        await config.update('path', original, target);
+      }
+    }
+    await waitFor('the server to run again', () => ctx.api.client && ctx.api.client.isRunning(), 30000);
+  });
+
   let failed = 0;
   for (const t of tests) {
     const t0 = Date.now();
