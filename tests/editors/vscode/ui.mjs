@@ -71,7 +71,7 @@ try {
     await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
     await editorLines.filter({ hasText: 'lodash' }).waitFor({ timeout: 15_000 });
-  })) && (await step(`Problems panel lists ${GHSA} for lodash 4.17.15`, async () => {
+  })) && (await step(`Problems panel lists ${GHSA} for lodash 4.17.15; status bar counts problems (offline)`, async () => {
     await page.locator('.part.editor').click({ position: { x: 600, y: 400 } });
     await page.keyboard.press('Control+Shift+M');
     await problems.waitFor({ timeout: 10_000 });
@@ -84,6 +84,9 @@ try {
       }
     }
     log(`Problems panel: ${JSON.stringify(text.replace(/\s+/g, ' ').slice(0, 200))}`);
+    const status = page.locator('.statusbar-item', { hasText: /Gatehouse: \d+ problems? \(offline\)/ }).first();
+    await status.waitFor({ timeout: 15_000 });
+    log(`status bar: ${JSON.stringify(await status.innerText())}`);
   }));
 
   const version = page.locator('.editor-instance .view-line span', { hasText: '4.17.15' }).last();
@@ -148,6 +151,7 @@ try {
           await sleep(200);
         }
         await problems.locator('.monaco-list-row', { hasText: GHSA }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await page.locator('.statusbar-item', { hasText: 'Gatehouse: 0 problems' }).first().waitFor({ timeout: 15_000 });
         await shot('vscode-fixed.png');
       });
     }

@@ -159,6 +159,12 @@ exports.run = async function run() {
     await waitFor('no advisory', () => !gatehouseDiags(ctx.uri).some((d) => codeOf(d) === GHSA), 30000).catch((err) => {
       throw new Error(`${err.message}; diagnostics now ${describe(gatehouseDiags(ctx.uri))}`);
     });
+    await waitFor('gatehouse/status to report 0 problems', () => {
+      const s = ctx.api.lastStatus;
+      return s && s.state === 'idle' && s.problems === 0;
+    }, 15000).catch((err) => {
+      throw new Error(`${err.message}; last status ${JSON.stringify(ctx.api.lastStatus)}`);
+    });
   });
 
   test('"Open gatehouse.toml" opens the project file; "Show output" runs', async () => {
