@@ -12,7 +12,14 @@
 pub mod attestations;
 pub mod compose;
 pub mod osv;
+pub mod cache;
+pub mod crates_io;
+pub mod http;
+pub mod npm;
 pub mod osv_offline;
+pub mod pypi;
+pub mod registries;
+pub mod store;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
@@ -75,6 +82,50 @@ pub trait Registry: Send + Sync {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError>;
+
+    /// Like `package`, but with the validators of an earlier answer, so an unchanged document costs a
+    /// `304` and no body. Clients that cannot revalidate answer `Modified` every time.
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        let _ = validators;
+        let fetched = self.package(package, source).await?;
+        Ok(Revalidated::Modified {
+            value: fetched.value,
+            validators: Validators::default(),
+            max_age: None,
+        })
+    }
+}
+
+/// HTTP validators of a cached document (`ETag`, `Last-Modified`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// The answer to a conditional fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revalidated<T> {
+    Modified {
+        value: T,
+        validators: Validators,
+        /// `Cache-Control: max-age`, when the server gave one.
+        max_age: Option<std::time::Duration>,
+    },
+    NotModified {
+        max_age: Option<std::time::Duration>,
+    },
 }
 
 /// Every advisory naming each package (OSV online and offline).
