@@ -24,6 +24,7 @@ export GATEHOUSE_BIN=$BIN
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
+TIMINGS=()
 SETUP_OK=1
 
 log() { printf '\n==> %s\n' "$*"; }
@@ -36,11 +37,13 @@ step() {
   local start=$SECONDS
   if timeout --kill-after=10 "$secs" "$@"; then
     PASSED=$((PASSED + 1))
+    TIMINGS+=("$(printf '%5s s  ok    %s' $((SECONDS - start)) "$name")")
     echo "--- ok: $name ($((SECONDS - start)) s)"
   else
     local rc=$?
     FAILED=$((FAILED + 1))
     FAILED_NAMES+=("$name")
+    TIMINGS+=("$(printf '%5s s  FAIL  %s' $((SECONDS - start)) "$name")")
     if [ "$rc" = 124 ]; then
       echo "--- FAILED: $name (timed out after ${secs} s)"
     else
@@ -57,6 +60,7 @@ setup() {
   local start=$SECONDS
   # Shell functions run in a child bash (timeout needs a program); they and their variables are exported.
   if timeout --kill-after=10 "$secs" bash -c "$*"; then
+    TIMINGS+=("$(printf '%5s s  setup %s' $((SECONDS - start)) "$name")")
     echo "--- ready: $name ($((SECONDS - start)) s)"
     return 0
   fi
@@ -196,6 +200,7 @@ step "helix: languages.toml against Helix's schema" 60 python3 tests/editors/hel
 step "jetbrains: LSP4IJ template" 60 python3 tests/editors/jetbrains/check_template.py
 
 log "Editor tests finished in $((SECONDS - TOTAL_START)) s"
+printf '%s\n' "${TIMINGS[@]}"
 for n in "${FAILED_NAMES[@]}"; do echo "  failed: $n"; done
 echo "editors: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
