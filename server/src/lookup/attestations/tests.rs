@@ -865,3 +865,36 @@ async fn concurrent_asks_share_one_fetch() {
     }
     assert_eq!(server.hits.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn unverifiable_registry_signatures_are_not_tampering() {
+    let client = client();
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore");
+    let case = &signature_cases()[0];
+    // An expiring key and no trustworthy publish time (the mirror's case), no attestations.
+    let mut facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        None,
+        vec![(case.keyid.clone(), case.sig.clone())],
+    );
+    facts.versions[0].published = None;
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await
+        .unwrap();
+    assert_eq!(answer.value, Provenance::Absent);
+    // A key this build does not know (rotated after release).
+    let facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        None,
+        vec![("SHA256:rotated".to_string(), case.sig.clone())],
+    );
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore-rotated");
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await
+        .unwrap();
+    assert_eq!(answer.value, Provenance::Absent);
+}
