@@ -22,6 +22,8 @@
 //! - What stays ours on top of the crate: choosing the npm key by the bundle's key hint and honouring
 //!   its expiry at the authenticated integrated time, decoding `dist.integrity`, checking the subject
 //!   *name* (`pkg:npm/{name}@{version}`, the PyPI file name), and reading the builder identity.
+//! - The `aws-lc-rs` feature makes aws-lc the crate's default `CryptoProvider`, so nothing has to be
+//!   installed at start-up.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -431,7 +433,12 @@ fn identity_of(cert: &sigstore_verify::crypto::CertificateInfo) -> ProvenanceIde
         .source_repository_digest
         .clone()
         .or_else(|| legacy.workflow_sha.clone());
-    let signer = claims.build_signer_uri.clone().or_else(|| san.clone());
+    // Only a URI identity names a workflow; an email identity is a person.
+    let uri_san = match &cert.identity {
+        Some(sigstore_verify::SubjectAltName::Uri(uri)) => Some(uri.clone()),
+        _ => None,
+    };
+    let signer = claims.build_signer_uri.clone().or(uri_san);
     let (workflow, san_ref) = match &signer {
         Some(uri) => split_workflow(uri),
         None => (None, None),

@@ -831,6 +831,8 @@ fn old_layout_valid_bundle_verifies_with_an_email_identity() {
     };
     assert_eq!(id.san.as_deref(), Some("brian@dehamer.com"));
     assert_eq!(id.source_repository, None);
+    assert_eq!(id.workflow, None);
+    assert_eq!(id.git_ref, None);
 }
 
 #[test]
