@@ -50,6 +50,8 @@ pub const BUNDLED_TRUSTED_ROOT: &[u8] = include_bytes!("../../assets/trusted_roo
 pub const BUNDLED_NPM_KEYS: &[u8] = include_bytes!("../../assets/npm-keys.json");
 
 pub const SLSA_PROVENANCE_PREFIX: &str = "https://slsa.dev/provenance/";
+/// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.
+const MAX_ATTESTATIONS_BYTES: usize = 4 * 1024 * 1024;
 pub const NPM_PUBLISH_PREDICATE: &str = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1";
 
 /// A Sigstore trusted root prepared for verification, with a label for hovers.
@@ -831,6 +833,15 @@ impl AttestationClient {
                 message: err.to_string(),
             })?;
         let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_ATTESTATIONS_BYTES as u64)
+        {
+            return Err(LookupError::Decode {
+                host,
+                message: "attestations answer is too large".to_string(),
+            });
+        }
         if status == reqwest::StatusCode::NOT_FOUND {
             tracing::debug!(host, status = 404, "no attestations");
             return Ok(None);
@@ -845,6 +856,12 @@ impl AttestationClient {
             host: host.clone(),
             message: err.to_string(),
         })?;
+        if body.len() > MAX_ATTESTATIONS_BYTES {
+            return Err(LookupError::Decode {
+                host,
+                message: format!("attestations answer of {} bytes is too large", body.len()),
+            });
+        }
         tracing::debug!(
             host,
             status = status.as_u16(),
