@@ -127,6 +127,10 @@ pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixDat
 }
 
 fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
+    // A lockfile is rewritten by its package manager, never by an edit here.
+    if parsed.kind.is_lockfile() {
+        return None;
+    }
     let direct = dep.direct?;
     let declared = parsed.deps.get(direct)?;
     match dep.fix.as_ref()? {
