@@ -61,6 +61,8 @@ struct State {
     client_settings: Mutex<Value>,
     root: Mutex<Option<PathBuf>>,
     utf16: AtomicBool,
+    /// The client shows `$/progress` (window.workDoneProgress).
+    work_done: AtomicBool,
     env: Vec<(String, String)>,
     panicked_once: AtomicBool,
 }
@@ -84,6 +86,7 @@ pub async fn run() {
             client_settings: Mutex::new(Value::Null),
             root: Mutex::new(None),
             utf16: AtomicBool::new(true),
+            work_done: AtomicBool::new(false),
             env: project::env_vars(),
             panicked_once: AtomicBool::new(false),
         }),
@@ -295,9 +298,28 @@ impl Backend {
             let state = self.state.clone();
             let lookup = lookup.clone();
             let fetch_key = key.clone();
+            let client = self.client.clone();
             let fetch = tokio::spawn(async move {
+                let progress = if state.work_done.load(Ordering::Relaxed) {
+                    let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
+                    match client.create_work_done_progress(token.clone()).await {
+                        Ok(()) => Some(
+                            client
+                                .progress(token, "Gatehouse")
+                                .with_message(format!("checking {} packages", count_packages(&queries)))
+                                .begin()
+                                .await,
+                        ),
+                        Err(_) => None,
+                    }
+                } else {
+                    None
+                };
                 let known = state.facts_for(&fetch_key);
                 let fetched = lookup.fetch(&queries, &known).await;
+                if let Some(progress) = progress {
+                    progress.finish().await;
+                }
                 let mut all = lock(&state.facts);
                 let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
                 merge_facts(&mut merged, fetched);
@@ -365,6 +387,13 @@ impl LanguageServer for Backend {
             .and_then(|g| g.position_encodings.as_ref())
             .is_some_and(|encodings| encodings.contains(&lsp::PositionEncodingKind::UTF8));
         self.state.utf16.store(!utf8, Ordering::Relaxed);
+        let work_done = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
+        self.state.work_done.store(work_done, Ordering::Relaxed);
         #[allow(deprecated)]
         let root = params
             .workspace_folders
@@ -623,6 +652,26 @@ impl Backend {
             }
         }
     }
+}
+
+/// A process-unique token suffix for progress reports.
+fn uuid_like() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn count_packages(queries: &[crate::model::Query]) -> usize {
+    let mut names: Vec<&crate::model::PackageRef> = queries
+        .iter()
+        .map(|q| match q {
+            crate::model::Query::Package { package, .. }
+            | crate::model::Query::Advisories { package }
+            | crate::model::Query::Provenance { package, .. } => package,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.len()
 }
 
 /// Accepts `{ "gatehouse": {...} }` or the settings object itself.
