@@ -198,10 +198,82 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 type PackageKey = (PackageRef, RegistrySource);
 
+type Waiter = tokio::sync::oneshot::Sender<Option<StoredEntry>>;
+
+/// Gathers the store reads of concurrent lookups into one blocking task and one read transaction.
+struct ReadBatcher {
+    store: Arc<Store>,
+    kind: &'static str,
+    pending: std::sync::Mutex<Vec<(String, Waiter)>>,
+    running: std::sync::atomic::AtomicBool,
+}
+
+impl ReadBatcher {
+    fn new(store: Arc<Store>, kind: &'static str) -> Arc<ReadBatcher> {
+        Arc::new(ReadBatcher {
+            store,
+            kind,
+            pending: std::sync::Mutex::new(Vec::new()),
+            running: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn take(&self) -> Vec<(String, Waiter)> {
+        let mut pending = match self.pending.lock() {
+            Ok(pending) => pending,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::take(&mut *pending)
+    }
+
+    async fn get(self: &Arc<Self>, key: String) -> Option<StoredEntry> {
+        use std::sync::atomic::Ordering;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        {
+            let mut pending = match self.pending.lock() {
+                Ok(pending) => pending,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            pending.push((key, sender));
+        }
+        if !self.running.swap(true, Ordering::AcqRel) {
+            let batcher = self.clone();
+            tokio::task::spawn_blocking(move || batcher.drain());
+        }
+        receiver.await.ok().flatten()
+    }
+
+    fn drain(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let batch = self.take();
+            if batch.is_empty() {
+                self.running.store(false, Ordering::Release);
+                // A request queued between `take` and the store above would wait forever: re-check.
+                let queued = match self.pending.lock() {
+                    Ok(pending) => !pending.is_empty(),
+                    Err(poisoned) => !poisoned.into_inner().is_empty(),
+                };
+                if queued && !self.running.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            let keys: Vec<String> = batch.iter().map(|(key, _)| key.clone()).collect();
+            let found = self.store.get_many(self.kind, &keys).unwrap_or_default();
+            let mut found = found.into_iter();
+            for (_, waiter) in batch {
+                let _ = waiter.send(found.next().flatten());
+            }
+        }
+    }
+}
+
 /// Any `Registry`, cached.
 pub struct CachedRegistry<R: ?Sized> {
     inner: Arc<R>,
     store: Arc<Store>,
+    reads: Arc<ReadBatcher>,
     memory: Cache<PackageKey, Arc<Cached<PackageFacts>>>,
     settings: CacheSettings,
 }
@@ -217,6 +289,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             .build();
         CachedRegistry {
             inner,
+            reads: ReadBatcher::new(store.clone(), PACKAGE_KIND),
             store,
             memory,
             settings,
@@ -230,14 +303,20 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
         let key = package_key(package, source);
         let ttl = &self.settings.ttl;
-        let stored = {
-            let key = key.clone();
-            blocking(&self.store, move |store| {
-                let entry = store.get(PACKAGE_KIND, &key).ok().flatten()?;
-                decode::<PackageFacts>(store, PACKAGE_KIND, &key, entry)
-            })
-            .await
-            .flatten()
+        let stored = match self.reads.get(key.clone()).await {
+            None => None,
+            Some(entry) => match &entry.value {
+                None => Some((entry, None)),
+                Some(bytes) => match serde_json::from_slice::<PackageFacts>(bytes) {
+                    Ok(value) => Some((entry, Some(value))),
+                    Err(err) => {
+                        tracing::debug!("dropping undecodable cache row {PACKAGE_KIND}/{key}: {err}");
+                        let key = key.clone();
+                        let _ = blocking(&self.store, move |store| store.delete(PACKAGE_KIND, &key)).await;
+                        None
+                    }
+                },
+            },
         };
         let now = now_ms();
         if let Some((entry, value)) = &stored
@@ -985,5 +1064,32 @@ mod tests {
         facts.versions[0].digests = vec!["sha512-two".into()];
         second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
         assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_row_is_dropped_and_refetched() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        let entry = StoredEntry {
+            value: Some(b"{\"versions\": 17}".to_vec()),
+            fetched_at: Timestamp::now(),
+            expires_at: plus(Timestamp::now(), Duration::from_secs(3600)),
+            validators: Validators::default(),
+        };
+        store.put(PACKAGE_KIND, "npm:minimist", &entry).unwrap();
+        drop(store);
+        let registry = cached(&server.url(), dir.path(), CacheSettings::default());
+        let facts = registry
+            .package(&npm("minimist"), &RegistrySource::Public)
+            .await
+            .unwrap();
+        assert!(!facts.value.versions.is_empty());
+        assert_eq!(server.request_count(), 1);
+        let row = Store::open(dir.path())
+            .get(PACKAGE_KIND, "npm:minimist")
+            .unwrap()
+            .unwrap();
+        assert!(serde_json::from_slice::<PackageFacts>(&row.value.unwrap()).is_ok());
     }
 }
