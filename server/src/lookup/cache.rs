@@ -198,44 +198,63 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 type PackageKey = (PackageRef, RegistrySource);
 
-type Waiter = tokio::sync::oneshot::Sender<Option<StoredEntry>>;
-
-/// Gathers the store reads of concurrent lookups into one blocking task and one read transaction.
-struct ReadBatcher {
+/// Gathers the store work of concurrent lookups into one blocking task and one transaction: a new
+/// process's warm path reads hundreds of keys at once, a cold batch writes hundreds of documents.
+struct Batcher<Req, Resp> {
     store: Arc<Store>,
     kind: &'static str,
-    pending: std::sync::Mutex<Vec<(String, Waiter)>>,
+    process: fn(&Store, &'static str, Vec<Req>) -> Vec<Option<Resp>>,
+    pending: std::sync::Mutex<Vec<(Req, tokio::sync::oneshot::Sender<Option<Resp>>)>>,
     running: std::sync::atomic::AtomicBool,
 }
 
-impl ReadBatcher {
-    fn new(store: Arc<Store>, kind: &'static str) -> Arc<ReadBatcher> {
-        Arc::new(ReadBatcher {
+type ReadBatcher = Batcher<String, StoredEntry>;
+type WriteBatcher = Batcher<crate::lookup::store::PendingWrite, Vec<crate::model::Vanished>>;
+
+fn read_many(store: &Store, kind: &'static str, keys: Vec<String>) -> Vec<Option<StoredEntry>> {
+    store.get_many(kind, &keys).unwrap_or_default()
+}
+
+fn write_many(
+    store: &Store,
+    _kind: &'static str,
+    writes: Vec<crate::lookup::store::PendingWrite>,
+) -> Vec<Option<Vec<crate::model::Vanished>>> {
+    match store.observe_and_put_many(writes) {
+        Ok(vanished) => vanished.into_iter().map(Some).collect(),
+        Err(err) => {
+            tracing::debug!("cache write failed: {err}");
+            Vec::new()
+        }
+    }
+}
+
+impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
+    fn new(
+        store: Arc<Store>,
+        kind: &'static str,
+        process: fn(&Store, &'static str, Vec<Req>) -> Vec<Option<Resp>>,
+    ) -> Arc<Batcher<Req, Resp>> {
+        Arc::new(Batcher {
             store,
             kind,
+            process,
             pending: std::sync::Mutex::new(Vec::new()),
             running: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    fn take(&self) -> Vec<(String, Waiter)> {
-        let mut pending = match self.pending.lock() {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Req, tokio::sync::oneshot::Sender<Option<Resp>>)>> {
+        match self.pending.lock() {
             Ok(pending) => pending,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        std::mem::take(&mut *pending)
+        }
     }
 
-    async fn get(self: &Arc<Self>, key: String) -> Option<StoredEntry> {
+    async fn call(self: &Arc<Self>, request: Req) -> Option<Resp> {
         use std::sync::atomic::Ordering;
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        {
-            let mut pending = match self.pending.lock() {
-                Ok(pending) => pending,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            pending.push((key, sender));
-        }
+        self.pending().push((request, sender));
         if !self.running.swap(true, Ordering::AcqRel) {
             let batcher = self.clone();
             tokio::task::spawn_blocking(move || batcher.drain());
@@ -246,24 +265,20 @@ impl ReadBatcher {
     fn drain(&self) {
         use std::sync::atomic::Ordering;
         loop {
-            let batch = self.take();
+            let batch = std::mem::take(&mut *self.pending());
             if batch.is_empty() {
                 self.running.store(false, Ordering::Release);
                 // A request queued between `take` and the store above would wait forever: re-check.
-                let queued = match self.pending.lock() {
-                    Ok(pending) => !pending.is_empty(),
-                    Err(poisoned) => !poisoned.into_inner().is_empty(),
-                };
+                let queued = !self.pending().is_empty();
                 if queued && !self.running.swap(true, Ordering::AcqRel) {
                     continue;
                 }
                 return;
             }
-            let keys: Vec<String> = batch.iter().map(|(key, _)| key.clone()).collect();
-            let found = self.store.get_many(self.kind, &keys).unwrap_or_default();
-            let mut found = found.into_iter();
-            for (_, waiter) in batch {
-                let _ = waiter.send(found.next().flatten());
+            let (requests, waiters): (Vec<Req>, Vec<_>) = batch.into_iter().unzip();
+            let mut answers = (self.process)(&self.store, self.kind, requests).into_iter();
+            for waiter in waiters {
+                let _ = waiter.send(answers.next().flatten());
             }
         }
     }
@@ -274,6 +289,7 @@ pub struct CachedRegistry<R: ?Sized> {
     inner: Arc<R>,
     store: Arc<Store>,
     reads: Arc<ReadBatcher>,
+    writes: Arc<WriteBatcher>,
     memory: Cache<PackageKey, Arc<Cached<PackageFacts>>>,
     settings: CacheSettings,
 }
@@ -289,7 +305,8 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             .build();
         CachedRegistry {
             inner,
-            reads: ReadBatcher::new(store.clone(), PACKAGE_KIND),
+            reads: Batcher::new(store.clone(), PACKAGE_KIND, read_many),
+            writes: Batcher::new(store.clone(), PACKAGE_KIND, write_many),
             store,
             memory,
             settings,
@@ -303,7 +320,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
         let key = package_key(package, source);
         let ttl = &self.settings.ttl;
-        let stored = match self.reads.get(key.clone()).await {
+        let stored = match self.reads.call(key.clone()).await {
             None => None,
             Some(entry) => match &entry.value {
                 None => Some((entry, None)),
@@ -355,33 +372,23 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                 max_age,
             }) => {
                 let ttl = max_age.unwrap_or(ttl.versions);
-                let stored_value = {
-                    let key = key.clone();
-                    blocking(&self.store, move |store| {
-                        let mut value = value;
-                        let mut stored = None;
-                        let result = store.observe_and_put(&key, &value, now, |vanished| {
-                            let mut with_vanished = value.clone();
-                            with_vanished.vanished = vanished.to_vec();
-                            let entry = StoredEntry {
-                                value: serde_json::to_vec(&with_vanished).ok(),
-                                fetched_at: now,
-                                expires_at: plus(now, ttl),
-                                validators,
-                            };
-                            stored = Some(with_vanished.vanished);
-                            (PACKAGE_KIND.to_string(), key.clone(), entry)
-                        });
-                        match (result, stored) {
-                            (Ok(_), Some(vanished)) => value.vanished = vanished,
-                            (Ok(vanished), None) => value.vanished = vanished,
-                            (Err(err), _) => tracing::debug!("cache write failed: {err}"),
-                        }
-                        value
-                    })
-                    .await
+                let mut value = value;
+                let entry = StoredEntry {
+                    value: serde_json::to_vec(&value).ok(),
+                    fetched_at: now,
+                    expires_at: plus(now, ttl),
+                    validators,
                 };
-                let value = stored_value.ok_or_else(|| LookupError::Other("cache worker stopped".to_string()))?;
+                let write = crate::lookup::store::PendingWrite {
+                    package: key.clone(),
+                    facts: value.clone(),
+                    now,
+                    kind: PACKAGE_KIND,
+                    entry,
+                };
+                if let Some(vanished) = self.writes.call(write).await {
+                    value.vanished = vanished;
+                }
                 Ok(Cached {
                     value: Some(value),
                     fetched_at: now,

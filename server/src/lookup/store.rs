@@ -322,6 +322,40 @@ impl Store {
         self.with(|conn| observe(conn, package, facts, now, None))
     }
 
+    /// Records many fetched documents in one transaction (one commit for a whole cold batch).
+    pub fn observe_and_put_many(&self, writes: Vec<PendingWrite>) -> Result<Vec<Vec<Vanished>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut res = Vec::with_capacity(writes.len());
+            for write in writes {
+                let PendingWrite {
+                    package,
+                    facts,
+                    now,
+                    kind,
+                    mut entry,
+                } = write;
+                let vanished = observe_in(
+                    &tx,
+                    &package,
+                    &facts,
+                    now,
+                    Some(Box::new(|vanished: &[Vanished]| {
+                        if !vanished.is_empty() {
+                            let mut with_vanished = facts.clone();
+                            with_vanished.vanished = vanished.to_vec();
+                            entry.value = serde_json::to_vec(&with_vanished).ok();
+                        }
+                        (kind.to_string(), package.clone(), entry)
+                    })),
+                )?;
+                res.push(vanished);
+            }
+            tx.commit()?;
+            Ok(res)
+        })
+    }
+
     /// `observe_versions` and, in the same transaction, stores the entry `make_entry` builds from what
     /// vanished (one commit per fetched document).
     pub fn observe_and_put(
@@ -410,6 +444,28 @@ fn observe(
     then_put: Option<MakeEntry<'_>>,
 ) -> Result<Vec<Vanished>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let res = observe_in(&tx, package, facts, now, then_put)?;
+    tx.commit()?;
+    Ok(res)
+}
+
+/// One fetched document to record: its takedown observation and its cache entry.
+pub struct PendingWrite {
+    pub package: String,
+    pub facts: PackageFacts,
+    pub now: Timestamp,
+    pub kind: &'static str,
+    /// The entry, its value encoded without `vanished`; re-encoded with it when something vanished.
+    pub entry: StoredEntry,
+}
+
+fn observe_in(
+    tx: &rusqlite::Transaction<'_>,
+    package: &str,
+    facts: &PackageFacts,
+    now: Timestamp,
+    then_put: Option<MakeEntry<'_>>,
+) -> Result<Vec<Vanished>, rusqlite::Error> {
     let now_ms = millis(now);
     {
         let mut upsert = tx.prepare_cached(
@@ -495,7 +551,6 @@ fn observe(
             entry.validators.last_modified
         ])?;
     }
-    tx.commit()?;
     Ok(res)
 }
 
