@@ -322,9 +322,13 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         let ttl = &self.settings.ttl;
         let stored = match self.reads.call(key.clone()).await {
             None => None,
-            Some(entry) => match &entry.value {
+            Some(mut entry) => match entry.value.take() {
                 None => Some((entry, None)),
-                Some(bytes) => match serde_json::from_slice::<PackageFacts>(bytes) {
+                Some(bytes) => match crate::lookup::http::parse_off_thread(bytes, |bytes| {
+                    serde_json::from_slice::<PackageFacts>(bytes).map_err(|err| err.to_string())
+                })
+                .await
+                {
                     Ok(value) => Some((entry, Some(value))),
                     Err(err) => {
                         tracing::debug!("dropping undecodable cache row {PACKAGE_KIND}/{key}: {err}");
@@ -373,15 +377,27 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             }) => {
                 let ttl = max_age.unwrap_or(ttl.versions);
                 let mut value = value;
+                let encoded = {
+                    let value = value.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let encoded = serde_json::to_vec(&value).ok();
+                        (encoded, value)
+                    })
+                    .await
+                    .ok()
+                };
+                let Some((encoded, facts)) = encoded else {
+                    return Err(LookupError::Other("cache worker stopped".to_string()));
+                };
                 let entry = StoredEntry {
-                    value: serde_json::to_vec(&value).ok(),
+                    value: encoded,
                     fetched_at: now,
                     expires_at: plus(now, ttl),
                     validators,
                 };
                 let write = crate::lookup::store::PendingWrite {
                     package: key.clone(),
-                    facts: value.clone(),
+                    facts,
                     now,
                     kind: PACKAGE_KIND,
                     entry,

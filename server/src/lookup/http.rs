@@ -450,6 +450,18 @@ impl HttpClient {
     }
 }
 
+/// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
+/// which must not stall the runtime that serves the editor, and a batch of them then uses every core.
+pub async fn parse_off_thread<T: Send + 'static>(
+    body: Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(move || parse(&body)).await {
+        Ok(result) => result,
+        Err(_) => Err("the parser stopped".to_string()),
+    }
+}
+
 fn root_cause(err: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = err;
     while let Some(next) = source.source() {

@@ -85,7 +85,10 @@ impl Registry for PypiClient {
                 value,
                 validators,
                 max_age,
-            }) => match parse_simple(&package.name, &value) {
+            }) => match {
+                let name = package.name.clone();
+                crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await
+            } {
                 Ok(facts) => {
                     return Ok(Revalidated::Modified {
                         value: facts,
@@ -112,10 +115,12 @@ impl Registry for PypiClient {
         {
             Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
             Revalidated::Modified { value, max_age, .. } => {
-                let facts = parse_json_api(&value).map_err(|message| LookupError::Decode {
-                    host: redact(&json_url),
-                    message,
-                })?;
+                let facts = crate::lookup::http::parse_off_thread(value, parse_json_api)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&json_url),
+                        message,
+                    })?;
                 // The validators belong to the Simple page, which failed; keep none.
                 Ok(Revalidated::Modified {
                     value: facts,
