@@ -85,22 +85,23 @@ impl Registry for PypiClient {
                 value,
                 validators,
                 max_age,
-            }) => match {
+            }) => {
                 let name = package.name.clone();
-                crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await
-            } {
-                Ok(facts) => {
-                    return Ok(Revalidated::Modified {
-                        value: facts,
-                        validators,
-                        max_age,
-                    });
+                let parsed = crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await;
+                match parsed {
+                    Ok(facts) => {
+                        return Ok(Revalidated::Modified {
+                            value: facts,
+                            validators,
+                            max_age,
+                        });
+                    }
+                    Err(message) => LookupError::Decode {
+                        host: redact(&simple_url),
+                        message,
+                    },
                 }
-                Err(message) => LookupError::Decode {
-                    host: redact(&simple_url),
-                    message,
-                },
-            },
+            }
             // 406: the index does not speak the JSON form.
             Err(LookupError::Status { status: 406, host }) => LookupError::Status { status: 406, host },
             Err(err) => return Err(err),
