@@ -242,6 +242,13 @@ impl HttpClient {
     pub async fn get(&self, request: &HttpRequest) -> Result<HttpAnswer, LookupError> {
         let url = Url::parse(&request.url)
             .map_err(|err| LookupError::Other(format!("bad URL {}: {err}", redact(&request.url))))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            // Vendored (`file://`) and unresolved registries: nothing to ask, and nothing leaves the machine.
+            return Err(LookupError::Other(format!(
+                "{} is not an HTTP registry; its packages are not looked up",
+                redact(&request.url)
+            )));
+        }
         let host = host_label(&url);
         let state = self.host(&origin_key(&url));
         let deadline = Instant::now() + self.settings.total_timeout;
