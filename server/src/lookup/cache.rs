@@ -198,10 +198,98 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 type PackageKey = (PackageRef, RegistrySource);
 
+/// Gathers the store work of concurrent lookups into one blocking task and one transaction: a new
+/// process's warm path reads hundreds of keys at once, a cold batch writes hundreds of documents.
+struct Batcher<Req, Resp> {
+    store: Arc<Store>,
+    kind: &'static str,
+    process: fn(&Store, &'static str, Vec<Req>) -> Vec<Option<Resp>>,
+    pending: std::sync::Mutex<Vec<(Req, tokio::sync::oneshot::Sender<Option<Resp>>)>>,
+    running: std::sync::atomic::AtomicBool,
+}
+
+type ReadBatcher = Batcher<String, StoredEntry>;
+type WriteBatcher = Batcher<crate::lookup::store::PendingWrite, Vec<crate::model::Vanished>>;
+
+fn read_many(store: &Store, kind: &'static str, keys: Vec<String>) -> Vec<Option<StoredEntry>> {
+    store.get_many(kind, &keys).unwrap_or_default()
+}
+
+fn write_many(
+    store: &Store,
+    _kind: &'static str,
+    writes: Vec<crate::lookup::store::PendingWrite>,
+) -> Vec<Option<Vec<crate::model::Vanished>>> {
+    match store.observe_and_put_many(writes) {
+        Ok(vanished) => vanished.into_iter().map(Some).collect(),
+        Err(err) => {
+            tracing::debug!("cache write failed: {err}");
+            Vec::new()
+        }
+    }
+}
+
+impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
+    fn new(
+        store: Arc<Store>,
+        kind: &'static str,
+        process: fn(&Store, &'static str, Vec<Req>) -> Vec<Option<Resp>>,
+    ) -> Arc<Batcher<Req, Resp>> {
+        Arc::new(Batcher {
+            store,
+            kind,
+            process,
+            pending: std::sync::Mutex::new(Vec::new()),
+            running: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Req, tokio::sync::oneshot::Sender<Option<Resp>>)>> {
+        match self.pending.lock() {
+            Ok(pending) => pending,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    async fn call(self: &Arc<Self>, request: Req) -> Option<Resp> {
+        use std::sync::atomic::Ordering;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.pending().push((request, sender));
+        if !self.running.swap(true, Ordering::AcqRel) {
+            let batcher = self.clone();
+            tokio::task::spawn_blocking(move || batcher.drain());
+        }
+        receiver.await.ok().flatten()
+    }
+
+    fn drain(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let batch = std::mem::take(&mut *self.pending());
+            if batch.is_empty() {
+                self.running.store(false, Ordering::Release);
+                // A request queued between `take` and the store above would wait forever: re-check.
+                let queued = !self.pending().is_empty();
+                if queued && !self.running.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            let (requests, waiters): (Vec<Req>, Vec<_>) = batch.into_iter().unzip();
+            let mut answers = (self.process)(&self.store, self.kind, requests).into_iter();
+            for waiter in waiters {
+                let _ = waiter.send(answers.next().flatten());
+            }
+        }
+    }
+}
+
 /// Any `Registry`, cached.
 pub struct CachedRegistry<R: ?Sized> {
     inner: Arc<R>,
     store: Arc<Store>,
+    reads: Arc<ReadBatcher>,
+    writes: Arc<WriteBatcher>,
     memory: Cache<PackageKey, Arc<Cached<PackageFacts>>>,
     settings: CacheSettings,
 }
@@ -217,6 +305,8 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             .build();
         CachedRegistry {
             inner,
+            reads: Batcher::new(store.clone(), PACKAGE_KIND, read_many),
+            writes: Batcher::new(store.clone(), PACKAGE_KIND, write_many),
             store,
             memory,
             settings,
@@ -230,14 +320,24 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
         let key = package_key(package, source);
         let ttl = &self.settings.ttl;
-        let stored = {
-            let key = key.clone();
-            blocking(&self.store, move |store| {
-                let entry = store.get(PACKAGE_KIND, &key).ok().flatten()?;
-                decode::<PackageFacts>(store, PACKAGE_KIND, &key, entry)
-            })
-            .await
-            .flatten()
+        let stored = match self.reads.call(key.clone()).await {
+            None => None,
+            Some(mut entry) => match entry.value.take() {
+                None => Some((entry, None)),
+                Some(bytes) => match crate::lookup::http::parse_off_thread(bytes, |bytes| {
+                    serde_json::from_slice::<PackageFacts>(bytes).map_err(|err| err.to_string())
+                })
+                .await
+                {
+                    Ok(value) => Some((entry, Some(value))),
+                    Err(err) => {
+                        tracing::debug!("dropping undecodable cache row {PACKAGE_KIND}/{key}: {err}");
+                        let key = key.clone();
+                        let _ = blocking(&self.store, move |store| store.delete(PACKAGE_KIND, &key)).await;
+                        None
+                    }
+                },
+            },
         };
         let now = now_ms();
         if let Some((entry, value)) = &stored
@@ -276,33 +376,35 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                 max_age,
             }) => {
                 let ttl = max_age.unwrap_or(ttl.versions);
-                let stored_value = {
-                    let key = key.clone();
-                    blocking(&self.store, move |store| {
-                        let mut value = value;
-                        let mut stored = None;
-                        let result = store.observe_and_put(&key, &value, now, |vanished| {
-                            let mut with_vanished = value.clone();
-                            with_vanished.vanished = vanished.to_vec();
-                            let entry = StoredEntry {
-                                value: serde_json::to_vec(&with_vanished).ok(),
-                                fetched_at: now,
-                                expires_at: plus(now, ttl),
-                                validators,
-                            };
-                            stored = Some(with_vanished.vanished);
-                            (PACKAGE_KIND.to_string(), key.clone(), entry)
-                        });
-                        match (result, stored) {
-                            (Ok(_), Some(vanished)) => value.vanished = vanished,
-                            (Ok(vanished), None) => value.vanished = vanished,
-                            (Err(err), _) => tracing::debug!("cache write failed: {err}"),
-                        }
-                        value
+                let mut value = value;
+                let encoded = {
+                    let value = value.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let encoded = serde_json::to_vec(&value).ok();
+                        (encoded, value)
                     })
                     .await
+                    .ok()
                 };
-                let value = stored_value.ok_or_else(|| LookupError::Other("cache worker stopped".to_string()))?;
+                let Some((encoded, facts)) = encoded else {
+                    return Err(LookupError::Other("cache worker stopped".to_string()));
+                };
+                let entry = StoredEntry {
+                    value: encoded,
+                    fetched_at: now,
+                    expires_at: plus(now, ttl),
+                    validators,
+                };
+                let write = crate::lookup::store::PendingWrite {
+                    package: key.clone(),
+                    facts,
+                    now,
+                    kind: PACKAGE_KIND,
+                    entry,
+                };
+                if let Some(vanished) = self.writes.call(write).await {
+                    value.vanished = vanished;
+                }
                 Ok(Cached {
                     value: Some(value),
                     fetched_at: now,
@@ -985,5 +1087,32 @@ mod tests {
         facts.versions[0].digests = vec!["sha512-two".into()];
         second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
         assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_row_is_dropped_and_refetched() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        let entry = StoredEntry {
+            value: Some(b"{\"versions\": 17}".to_vec()),
+            fetched_at: Timestamp::now(),
+            expires_at: plus(Timestamp::now(), Duration::from_secs(3600)),
+            validators: Validators::default(),
+        };
+        store.put(PACKAGE_KIND, "npm:minimist", &entry).unwrap();
+        drop(store);
+        let registry = cached(&server.url(), dir.path(), CacheSettings::default());
+        let facts = registry
+            .package(&npm("minimist"), &RegistrySource::Public)
+            .await
+            .unwrap();
+        assert!(!facts.value.versions.is_empty());
+        assert_eq!(server.request_count(), 1);
+        let row = Store::open(dir.path())
+            .get(PACKAGE_KIND, "npm:minimist")
+            .unwrap()
+            .unwrap();
+        assert!(serde_json::from_slice::<PackageFacts>(&row.value.unwrap()).is_ok());
     }
 }

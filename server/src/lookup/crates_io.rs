@@ -89,10 +89,12 @@ impl Registry for CratesIndexClient {
                 validators,
                 max_age,
             } => {
-                let facts = parse_index_file(&value).map_err(|message| LookupError::Decode {
-                    host: redact(&url),
-                    message,
-                })?;
+                let facts = crate::lookup::http::parse_off_thread(value, parse_index_file)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&url),
+                        message,
+                    })?;
                 Ok(Revalidated::Modified {
                     value: facts,
                     validators,

@@ -242,6 +242,13 @@ impl HttpClient {
     pub async fn get(&self, request: &HttpRequest) -> Result<HttpAnswer, LookupError> {
         let url = Url::parse(&request.url)
             .map_err(|err| LookupError::Other(format!("bad URL {}: {err}", redact(&request.url))))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            // Vendored (`file://`) and unresolved registries: nothing to ask, and nothing leaves the machine.
+            return Err(LookupError::Other(format!(
+                "{} is not an HTTP registry; its packages are not looked up",
+                redact(&request.url)
+            )));
+        }
         let host = host_label(&url);
         let state = self.host(&origin_key(&url));
         let deadline = Instant::now() + self.settings.total_timeout;
@@ -447,6 +454,18 @@ impl HttpClient {
             validators,
             max_age,
         })
+    }
+}
+
+/// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
+/// which must not stall the runtime that serves the editor, and a batch of them then uses every core.
+pub async fn parse_off_thread<T: Send + 'static>(
+    body: Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(move || parse(&body)).await {
+        Ok(result) => result,
+        Err(_) => Err("the parser stopped".to_string()),
     }
 }
 

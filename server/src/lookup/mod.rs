@@ -8,6 +8,13 @@
 //!   `engine::needs`, where it is pure and tested.
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
+//!
+//! Composition (for `lsp` and `cli`): open one `store::Store` on `settings.cache_dir` (default
+//! `cache::default_cache_dir()`), read `registries::load_from_disk(project_dir)` for private registries and
+//! their credentials, then `registries::cached_registries(..)` for the registry side and
+//! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
+//! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
+//! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`.
 
 pub mod attestations;
 pub mod cache;

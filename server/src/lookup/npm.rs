@@ -108,10 +108,12 @@ impl Registry for NpmClient {
                 validators,
                 max_age,
             } => {
-                let facts = parse_packument(&value).map_err(|message| LookupError::Decode {
-                    host: redact(&url),
-                    message,
-                })?;
+                let facts = crate::lookup::http::parse_off_thread(value, parse_packument)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&url),
+                        message,
+                    })?;
                 Ok(Revalidated::Modified {
                     value: facts,
                     validators,

@@ -85,19 +85,23 @@ impl Registry for PypiClient {
                 value,
                 validators,
                 max_age,
-            }) => match parse_simple(&package.name, &value) {
-                Ok(facts) => {
-                    return Ok(Revalidated::Modified {
-                        value: facts,
-                        validators,
-                        max_age,
-                    });
+            }) => {
+                let name = package.name.clone();
+                let parsed = crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await;
+                match parsed {
+                    Ok(facts) => {
+                        return Ok(Revalidated::Modified {
+                            value: facts,
+                            validators,
+                            max_age,
+                        });
+                    }
+                    Err(message) => LookupError::Decode {
+                        host: redact(&simple_url),
+                        message,
+                    },
                 }
-                Err(message) => LookupError::Decode {
-                    host: redact(&simple_url),
-                    message,
-                },
-            },
+            }
             // 406: the index does not speak the JSON form.
             Err(LookupError::Status { status: 406, host }) => LookupError::Status { status: 406, host },
             Err(err) => return Err(err),
@@ -112,10 +116,12 @@ impl Registry for PypiClient {
         {
             Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
             Revalidated::Modified { value, max_age, .. } => {
-                let facts = parse_json_api(&value).map_err(|message| LookupError::Decode {
-                    host: redact(&json_url),
-                    message,
-                })?;
+                let facts = crate::lookup::http::parse_off_thread(value, parse_json_api)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&json_url),
+                        message,
+                    })?;
                 // The validators belong to the Simple page, which failed; keep none.
                 Ok(Revalidated::Modified {
                     value: facts,

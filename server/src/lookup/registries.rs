@@ -850,4 +850,35 @@ mod client_tests {
             assert!(request.header("authorization").is_none(), "{request:?}");
         }
     }
+
+    #[tokio::test]
+    async fn unresolvable_private_sources_are_never_fetched() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let clients = clients(&server, HostCredentials::default());
+        for url in ["file://vendor", "unknown-registry:corp"] {
+            let source = RegistrySource::Private { url: url.into() };
+            let answer = clients
+                .package(&PackageRef::new(Ecosystem::CratesIo, "serde"), &source)
+                .await;
+            assert!(matches!(answer, Err(LookupError::Other(_))), "{answer:?}");
+        }
+        assert_eq!(server.request_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn abbreviated_packuments_are_asked_for_with_their_accept_header() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let http = Arc::new(HttpClient::new(HttpSettings::default(), HostCredentials::default()).unwrap());
+        let npm = NpmClient::new(http, &format!("{}/npm", server.url()))
+            .with_form(crate::lookup::npm::PackumentForm::Abbreviated);
+        let facts = npm
+            .package(&PackageRef::new(Ecosystem::Npm, "request"), &RegistrySource::Public)
+            .await
+            .unwrap();
+        assert!(facts.value.versions.iter().all(|v| v.deprecated.is_some()));
+        assert_eq!(
+            server.requests()[0].header("accept"),
+            Some(crate::lookup::npm::ABBREVIATED_ACCEPT)
+        );
+    }
 }

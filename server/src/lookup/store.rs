@@ -240,6 +240,38 @@ impl Store {
         row
     }
 
+    /// Reads many keys in one read transaction (the warm path of a new process reads hundreds at once).
+    pub fn get_many(&self, kind: &str, keys: &[String]) -> Result<Vec<Option<StoredEntry>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut res = Vec::with_capacity(keys.len());
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2",
+                )?;
+                for key in keys {
+                    let row = select
+                        .query_row(params![kind, key], |row| {
+                            Ok(StoredEntry {
+                                value: row.get(0)?,
+                                fetched_at: from_millis(row.get(1)?),
+                                expires_at: from_millis(row.get(2)?),
+                                validators: Validators {
+                                    etag: row.get(3)?,
+                                    last_modified: row.get(4)?,
+                                },
+                            })
+                        })
+                        .optional();
+                    // A row that cannot be read is a miss (it is rewritten after the next fetch).
+                    res.push(row.unwrap_or(None));
+                }
+            }
+            tx.commit()?;
+            Ok(res)
+        })
+    }
+
     pub fn put(&self, kind: &str, key: &str, entry: &StoredEntry) -> Result<(), StoreError> {
         self.with(|conn| {
             conn.execute(
@@ -288,6 +320,40 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<Vanished>, StoreError> {
         self.with(|conn| observe(conn, package, facts, now, None))
+    }
+
+    /// Records many fetched documents in one transaction (one commit for a whole cold batch).
+    pub fn observe_and_put_many(&self, writes: Vec<PendingWrite>) -> Result<Vec<Vec<Vanished>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut res = Vec::with_capacity(writes.len());
+            for write in writes {
+                let PendingWrite {
+                    package,
+                    facts,
+                    now,
+                    kind,
+                    mut entry,
+                } = write;
+                let vanished = observe_in(
+                    &tx,
+                    &package,
+                    &facts,
+                    now,
+                    Some(Box::new(|vanished: &[Vanished]| {
+                        if !vanished.is_empty() {
+                            let mut with_vanished = facts.clone();
+                            with_vanished.vanished = vanished.to_vec();
+                            entry.value = serde_json::to_vec(&with_vanished).ok();
+                        }
+                        (kind.to_string(), package.clone(), entry)
+                    })),
+                )?;
+                res.push(vanished);
+            }
+            tx.commit()?;
+            Ok(res)
+        })
     }
 
     /// `observe_versions` and, in the same transaction, stores the entry `make_entry` builds from what
@@ -378,6 +444,28 @@ fn observe(
     then_put: Option<MakeEntry<'_>>,
 ) -> Result<Vec<Vanished>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let res = observe_in(&tx, package, facts, now, then_put)?;
+    tx.commit()?;
+    Ok(res)
+}
+
+/// One fetched document to record: its takedown observation and its cache entry.
+pub struct PendingWrite {
+    pub package: String,
+    pub facts: PackageFacts,
+    pub now: Timestamp,
+    pub kind: &'static str,
+    /// The entry, its value encoded without `vanished`; re-encoded with it when something vanished.
+    pub entry: StoredEntry,
+}
+
+fn observe_in(
+    tx: &rusqlite::Transaction<'_>,
+    package: &str,
+    facts: &PackageFacts,
+    now: Timestamp,
+    then_put: Option<MakeEntry<'_>>,
+) -> Result<Vec<Vanished>, rusqlite::Error> {
     let now_ms = millis(now);
     {
         let mut upsert = tx.prepare_cached(
@@ -463,7 +551,6 @@ fn observe(
             entry.validators.last_modified
         ])?;
     }
-    tx.commit()?;
     Ok(res)
 }
 

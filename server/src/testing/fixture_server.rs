@@ -270,10 +270,18 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
                 }
             }
             let body = match state.overrides.get(&decoded) {
-                Some(body) => Some(body.clone()),
-                None => resolve_file(&state.root, &decoded).and_then(|path| std::fs::read(path).ok()),
+                Some(body) => Ok(body.clone()),
+                None => Err(state.root.clone()),
             };
             (state.latency, fault, body, state.extra_headers.clone(), state.etags)
+        };
+        // Files are read outside the lock, so concurrent requests do not queue behind each other.
+        let body = match body {
+            Ok(body) => Some(body),
+            Err(root) => match resolve_file(&root, &decoded) {
+                Some(path) => tokio::fs::read(path).await.ok(),
+                None => None,
+            },
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
