@@ -137,7 +137,10 @@ fn transitive_findings_land_on_the_direct_dependency_with_their_path() {
     assert_eq!(code, 1, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
-    let direct = findings.iter().find(|f| f["package"] == "event-stream").expect("event-stream");
+    let direct = findings
+        .iter()
+        .find(|f| f["package"] == "event-stream")
+        .expect("event-stream");
     assert_eq!(direct["version"], "3.3.6");
     assert_eq!(direct["version_source"], "lockfile");
     let transitive = findings
@@ -146,6 +149,12 @@ fn transitive_findings_land_on_the_direct_dependency_with_their_path() {
         .expect("flatmap-stream through event-stream");
     assert_eq!(transitive["via"], serde_json::json!(["event-stream", "flatmap-stream"]));
     assert_eq!(transitive["range"], direct["range"], "shown on the direct dependency");
-    assert!(transitive["message"].as_str().unwrap().contains("event-stream → flatmap-stream"), "{transitive}");
+    assert!(
+        transitive["message"]
+            .as_str()
+            .unwrap()
+            .contains("event-stream → flatmap-stream"),
+        "{transitive}"
+    );
     assert_eq!(transitive["fix"], Value::Null);
 }

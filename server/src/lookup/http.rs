@@ -30,6 +30,8 @@ pub struct HttpSettings {
     /// Bound on the whole request, retries and their waits included.
     pub total_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Requests in flight per host. 256 lets a 300-dependency manifest go out in about one round trip
+    /// (HTTP/2 multiplexes them over one connection); a slow host still only holds its own permits.
     pub per_host_concurrency: usize,
     pub retries: u32,
     /// Base of the exponential backoff (jittered).
@@ -48,7 +50,7 @@ impl Default for HttpSettings {
             attempt_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(20),
             max_body_bytes: 64 * 1024 * 1024,
-            per_host_concurrency: 64,
+            per_host_concurrency: 256,
             retries: 2,
             backoff: Duration::from_millis(200),
             breaker_threshold: 5,
