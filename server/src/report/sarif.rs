@@ -2,6 +2,7 @@
 //! lines and columns) and `partialFingerprints` that stay stable across runs (file, package, finding id),
 //! so GitHub code scanning deduplicates them.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -61,6 +62,20 @@ fn help(kind: FindingKind) -> (&'static str, &'static str) {
     }
 }
 
+/// Everything but RFC 3986 unreserved characters and `/` is percent-encoded, so a path with spaces,
+/// `#`, `%`, `:` or non-ASCII letters is a valid `uri-reference` (SARIF §3.4.3) that still resolves
+/// against the repository root. Backslashes are turned into `/` first.
+const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+fn artifact_uri(file: &str) -> String {
+    utf8_percent_encode(&file.replace('\\', "/"), URI_PATH).to_string()
+}
+
 fn level(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "error",
@@ -108,7 +123,7 @@ impl Sarif {
                 "message": { "text": message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": file },
+                        "artifactLocation": { "uri": artifact_uri(file) },
                         "region": {
                             "startLine": start.line + 1,
                             "startColumn": start.character + 1,
