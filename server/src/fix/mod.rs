@@ -48,19 +48,39 @@ pub fn wants_fix(kind: FindingKind) -> bool {
     )
 }
 
-/// Whether `version` of `dep` leaves any finding at warning level or above.
+/// Whether `version` of `dep` leaves any finding at warning level or above, and the package manager
+/// would install it at all.
+///
+/// Findings about the package as a whole (PEP 792 status, npm unpublish) are the same for every
+/// version, so they are measured once on the unversioned dependency and do not count against a
+/// candidate: changing the version cannot clear them.
 pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: &str) -> bool {
-    let candidate = ResolvedDep {
+    if let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known)
+        && checks::age::refused_by_installer(
+            ctx.age,
+            facts,
+            dep.package.ecosystem,
+            &dep.package.name,
+            version,
+            ctx.now,
+        )
+    {
+        return false;
+    }
+    let with_version = |version: Option<&str>| ResolvedDep {
         resolved: resolve::Resolved {
-            version: Some(version.to_string()),
+            version: version.map(str::to_string),
             source: VersionSource::Pinned,
         },
         ..dep.clone()
     };
+    let mut whole_package = Vec::new();
+    checks::run_all(ctx, 0, &with_version(None), &mut whole_package);
     let mut acc = Vec::new();
-    checks::run_all(ctx, 0, &candidate, &mut acc);
+    checks::run_all(ctx, 0, &with_version(Some(version)), &mut acc);
     acc.into_iter()
         .filter(|f| f.kind != FindingKind::FreshPackage && f.kind != FindingKind::Unchecked)
+        .filter(|f| !whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
         .filter_map(|f| policy.apply(f, &dep.package, ctx.now))
         .all(|verdict| match verdict {
             Verdict::Keep(f) => !f.severity.at_least(Severity::Warning),
@@ -115,6 +135,7 @@ pub fn solve(
                 .is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater))
         })
         .filter(|(v, _)| !v.is_prerelease() || current.as_ref().is_some_and(Version::is_prerelease))
+        .filter(|(_, text)| text != checks::availability::SECURITY_HOLDING_VERSION)
         .collect();
     candidates.sort_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal));
     candidates.dedup_by(|a, b| a.0 == b.0);
@@ -129,7 +150,24 @@ pub fn solve(
                 .filter(|(v, _)| current_major.as_ref().is_some_and(|line| &major_line(v) != line)),
         );
     let versions_known = registry_versions(ctx, dep).is_some();
-    for (_, version) in ordered {
+    // Without a lockfile the resolved version is only what the range would install today: when that is
+    // unsafe (a fresh publish, most often), an older version the range already admits is the nearest
+    // fix, and pinning it (see `rewrite`) keeps the next install off the unsafe one.
+    let within_range: Vec<String> = match (&dep.requirement, dep.resolved.source) {
+        (Some(requirement), VersionSource::Resolved) => {
+            let admitted = requirement.matching(ecosystem, candidate_versions(ctx, dep).iter().map(String::as_str));
+            let resolved = dep.resolved.version.as_deref();
+            admitted
+                .into_iter()
+                .rev()
+                .filter(|v| Some(v.as_str()) != resolved)
+                .filter(|v| v != checks::availability::SECURITY_HOLDING_VERSION)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let ordered = within_range.iter().chain(ordered.map(|(_, text)| text));
+    for version in ordered {
         if !is_safe(ctx, policy, dep, version) {
             continue;
         }
@@ -143,7 +181,7 @@ pub fn solve(
         };
     }
     Fix::NoSafeVersion {
-        reason: if candidates.is_empty() {
+        reason: if candidates.is_empty() && within_range.is_empty() {
             format!("no newer version of {} is known", dep.package.name)
         } else {
             format!("no newer version of {} clears every finding", dep.package.name)
