@@ -67,17 +67,16 @@ pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: 
     {
         return false;
     }
-    let with_version = |version: Option<&str>| ResolvedDep {
+    let whole_package = whole_package_findings(ctx, dep);
+    let candidate = ResolvedDep {
         resolved: resolve::Resolved {
-            version: version.map(str::to_string),
+            version: Some(version.to_string()),
             source: VersionSource::Pinned,
         },
         ..dep.clone()
     };
-    let mut whole_package = Vec::new();
-    checks::run_all(ctx, 0, &with_version(None), &mut whole_package);
     let mut acc = Vec::new();
-    checks::run_all(ctx, 0, &with_version(Some(version)), &mut acc);
+    checks::run_all(ctx, 0, &candidate, &mut acc);
     acc.into_iter()
         .filter(|f| f.kind != FindingKind::FreshPackage && f.kind != FindingKind::Unchecked)
         .filter(|f| !whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
@@ -86,6 +85,20 @@ pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: 
             Verdict::Keep(f) => !f.severity.at_least(Severity::Warning),
             Verdict::Suppressed { .. } => true,
         })
+}
+
+/// The findings of `dep` with no version decided: those that hold for every version.
+fn whole_package_findings(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<Finding> {
+    let unversioned = ResolvedDep {
+        resolved: resolve::Resolved {
+            version: None,
+            source: VersionSource::Unresolved,
+        },
+        ..dep.clone()
+    };
+    let mut acc = Vec::new();
+    checks::run_all(ctx, 0, &unversioned, &mut acc);
+    acc
 }
 
 fn lockfile_command(kind: Option<ManifestKind>, dep: &ResolvedDep) -> Option<String> {
@@ -117,6 +130,21 @@ pub fn solve(
             reason: format!(
                 "{} is malicious ({}); no version is safe, remove it",
                 dep.package.name, malicious.id
+            ),
+        };
+    }
+    // Findings about the package as a whole (PEP 792 status, npm unpublish, security holding) are the
+    // same for every version: when they are all that asks for a fix, no version change helps.
+    let whole_package = whole_package_findings(ctx, dep);
+    if findings
+        .iter()
+        .filter(|f| wants_fix(f.kind))
+        .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
+    {
+        return Fix::NoSafeVersion {
+            reason: format!(
+                "the finding concerns every version of {}; changing the version does not clear it",
+                dep.package.name
             ),
         };
     }
