@@ -87,7 +87,8 @@ pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: 
         })
 }
 
-/// The findings of `dep` with no version decided: those that hold for every version.
+/// The findings that hold for every version of `dep`: the availability check's findings about the
+/// package itself (PEP 792 status, npm unpublish, security holding), which it emits with no version.
 fn whole_package_findings(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<Finding> {
     let unversioned = ResolvedDep {
         resolved: resolve::Resolved {
@@ -97,7 +98,7 @@ fn whole_package_findings(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<Finding>
         ..dep.clone()
     };
     let mut acc = Vec::new();
-    checks::run_all(ctx, 0, &unversioned, &mut acc);
+    checks::availability::check(ctx, 0, &unversioned, &mut acc);
     acc
 }
 
@@ -136,10 +137,11 @@ pub fn solve(
     // Findings about the package as a whole (PEP 792 status, npm unpublish, security holding) are the
     // same for every version: when they are all that asks for a fix, no version change helps.
     let whole_package = whole_package_findings(ctx, dep);
-    if findings
-        .iter()
-        .filter(|f| wants_fix(f.kind))
-        .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
+    if !whole_package.is_empty()
+        && findings
+            .iter()
+            .filter(|f| wants_fix(f.kind))
+            .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
     {
         return Fix::NoSafeVersion {
             reason: format!(
@@ -376,20 +378,4 @@ pub fn restyle(ecosystem: Ecosystem, original: &str, version: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_style() {
-        assert_eq!(restyle(Ecosystem::Npm, "^4.17.15", "4.17.21"), "^4.17.21");
-        assert_eq!(restyle(Ecosystem::Npm, "4.17.15", "4.17.21"), "4.17.21");
-        assert_eq!(restyle(Ecosystem::Npm, "~1.2.3", "1.2.9"), "~1.2.9");
-        assert_eq!(restyle(Ecosystem::Npm, ">=1.0.0 <2", "1.4.0"), ">=1.4.0 <2");
-        assert_eq!(restyle(Ecosystem::PyPI, "==2.19.0", "2.31.0"), "==2.31.0");
-        assert_eq!(restyle(Ecosystem::PyPI, ">=2.0,<3", "2.31.0"), ">=2.31.0,<3");
-        assert_eq!(restyle(Ecosystem::PyPI, "~=2.19", "2.31.0"), "~=2.31");
-        assert_eq!(restyle(Ecosystem::CratesIo, "1.0", "1.0.4"), "1.0.4");
-        assert_eq!(restyle(Ecosystem::CratesIo, "=1.0.3", "1.0.4"), "=1.0.4");
-        assert_eq!(restyle(Ecosystem::Npm, "1.x || 2.x", "2.0.1"), "2.0.1");
-    }
-}
+mod tests;
