@@ -257,6 +257,156 @@ pub fn describe(duration: SignedDuration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Facts, PackageRef, Span, VersionFacts};
+    use crate::resolve::{Requirement, Resolved};
+
+    fn now() -> Timestamp {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    /// Versions as (text, hours since publish or None for unknown), checked at `version`.
+    fn check_with(
+        age: &AgeThresholds,
+        versions: &[(&str, Option<i64>)],
+        requirement: &str,
+        version: &str,
+        source: VersionSource,
+    ) -> Vec<String> {
+        let package = PackageRef::new(Ecosystem::Npm, "pkg");
+        let mut facts = Facts::default();
+        facts.packages.insert(
+            package.clone(),
+            Fact::Known {
+                value: PackageFacts {
+                    versions: versions
+                        .iter()
+                        .map(|(v, hours)| VersionFacts {
+                            version: v.to_string(),
+                            published: hours.map(|h| now() - SignedDuration::from_hours(h)),
+                            ..VersionFacts::default()
+                        })
+                        .collect(),
+                    created: Some(now() - SignedDuration::from_hours(24 * 400)),
+                    ..PackageFacts::default()
+                },
+                as_of: now(),
+                stale: false,
+            },
+        );
+        let dep = ResolvedDep {
+            package,
+            requirement_text: Some(requirement.to_string()),
+            requirement: Requirement::parse(Ecosystem::Npm, requirement, false).ok(),
+            resolved: Resolved {
+                version: Some(version.to_string()),
+                source,
+            },
+            span: Span::default(),
+            via: Vec::new(),
+            private: false,
+        };
+        let ctx = CheckCtx {
+            now: now(),
+            facts: &facts,
+            age,
+        };
+        let mut acc = Vec::new();
+        check(&ctx, 0, &dep, &mut acc);
+        acc.into_iter().map(|f| format!("{} {}", f.id, f.message)).collect()
+    }
+
+    #[test]
+    fn fresh_versions_and_unknown_times() {
+        let age = AgeThresholds::default();
+        let versions = [
+            ("1.0.0", Some(24 * 90)),
+            ("1.1.0", Some(5)),
+            ("1.2.0", None),
+            ("1.3.0", Some(-3)),
+        ];
+        insta::assert_debug_snapshot!(check_with(&age, &versions, "1.1.0", "1.1.0", VersionSource::Pinned), @r#"
+        [
+            "fresh-version pkg@1.1.0 was published 5 hours ago (younger than 3 days, Gatehouse default min-version-age = 72h)",
+        ]
+        "#);
+        // Unknown publish time: no finding, never a guess.
+        assert!(check_with(&age, &versions, "1.2.0", "1.2.0", VersionSource::Pinned).is_empty());
+        // A time in the future (clock skew) counts as just published.
+        insta::assert_debug_snapshot!(check_with(&age, &versions, "1.3.0", "1.3.0", VersionSource::Pinned), @r#"
+        [
+            "fresh-version pkg@1.3.0 was published 0 minutes ago (younger than 3 days, Gatehouse default min-version-age = 72h)",
+        ]
+        "#);
+        assert!(check_with(&age, &versions, "1.0.0", "1.0.0", VersionSource::Pinned).is_empty());
+    }
+
+    #[test]
+    fn range_names_the_older_version_it_admits() {
+        let age = AgeThresholds::default();
+        let versions = [("1.0.0", Some(24 * 90)), ("1.1.0", Some(5))];
+        insta::assert_debug_snapshot!(check_with(&age, &versions, "^1.0.0", "1.1.0", VersionSource::Resolved), @r#"
+        [
+            "fresh-version pkg@1.1.0 was published 5 hours ago (younger than 3 days, Gatehouse default min-version-age = 72h); without a lockfile the range `^1.0.0` installs it although it also admits 1.0.0",
+        ]
+        "#);
+    }
+
+    #[test]
+    fn exemptions_and_cutoffs() {
+        let versions = [("1.0.0", Some(24 * 90)), ("1.1.0", Some(24 * 10))];
+        let exempt = AgeThresholds {
+            exempt: vec!["pkg".into()],
+            min_version_age: SignedDuration::from_hours(24 * 30),
+            ..AgeThresholds::default()
+        };
+        assert!(check_with(&exempt, &versions, "1.1.0", "1.1.0", VersionSource::Pinned).is_empty());
+        let cutoff = AgeThresholds {
+            exclude_newer: Some(now() - SignedDuration::from_hours(24 * 20)),
+            decided_by: "uv.toml exclude-newer = \"2026-11-05T12:00:00Z\"".into(),
+            ..AgeThresholds::default()
+        };
+        insta::assert_debug_snapshot!(check_with(&cutoff, &versions, "1.1.0", "1.1.0", VersionSource::Pinned), @r#"
+        [
+            "fresh-version pkg@1.1.0 was published 10 days ago, after the exclude-newer cutoff 2026-11-05T12:00:00Z (uv.toml exclude-newer = \"2026-11-05T12:00:00Z\")",
+        ]
+        "#);
+        let facts = PackageFacts {
+            versions: vec![VersionFacts {
+                version: "1.1.0".into(),
+                published: Some(now() - SignedDuration::from_hours(24 * 10)),
+                ..VersionFacts::default()
+            }],
+            ..PackageFacts::default()
+        };
+        assert!(refused_by_installer(
+            &cutoff,
+            &facts,
+            Ecosystem::Npm,
+            "pkg",
+            "1.1.0",
+            now()
+        ));
+        let installer = AgeThresholds {
+            installer_min_age: Some(SignedDuration::from_hours(24 * 11)),
+            ..AgeThresholds::default()
+        };
+        assert!(refused_by_installer(
+            &installer,
+            &facts,
+            Ecosystem::Npm,
+            "pkg",
+            "1.1.0",
+            now()
+        ));
+        assert!(!refused_by_installer(
+            &AgeThresholds::default(),
+            &facts,
+            Ecosystem::Npm,
+            "pkg",
+            "1.1.0",
+            now()
+        ));
+    }
 
     #[test]
     fn durations_read_as_people_say_them() {

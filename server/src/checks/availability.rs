@@ -164,3 +164,116 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::checks::AgeThresholds;
+    use crate::model::{Ecosystem, Facts, PackageFacts, PackageRef, Span, VersionFacts};
+    use crate::resolve::Resolved;
+
+    fn messages(
+        ecosystem: Ecosystem,
+        facts: PackageFacts,
+        version: Option<&str>,
+        source: VersionSource,
+    ) -> Vec<String> {
+        let now: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let package = PackageRef::new(ecosystem, "pkg");
+        let mut all = Facts::default();
+        all.packages.insert(
+            package.clone(),
+            Fact::Known {
+                value: facts,
+                as_of: now,
+                stale: false,
+            },
+        );
+        let dep = ResolvedDep {
+            package,
+            requirement_text: None,
+            requirement: None,
+            resolved: Resolved {
+                version: version.map(str::to_string),
+                source,
+            },
+            span: Span::default(),
+            via: Vec::new(),
+            private: false,
+        };
+        let age = AgeThresholds::default();
+        let ctx = CheckCtx {
+            now,
+            facts: &all,
+            age: &age,
+        };
+        let mut acc = Vec::new();
+        check(&ctx, 0, &dep, &mut acc);
+        acc.into_iter()
+            .map(|f| format!("{} {} {}", f.severity, f.id, f.message))
+            .collect()
+    }
+
+    fn version(text: &str) -> VersionFacts {
+        VersionFacts {
+            version: text.to_string(),
+            ..VersionFacts::default()
+        }
+    }
+
+    #[test]
+    fn package_states() {
+        let unpublished = PackageFacts {
+            unpublished: Some("2022-01-10T00:00:00Z".parse().unwrap()),
+            status: ProjectStatus::Unpublished,
+            ..PackageFacts::default()
+        };
+        let deprecated = PackageFacts {
+            versions: vec![version("1.0.0")],
+            status: ProjectStatus::Deprecated,
+            status_reason: Some("use pkg2".into()),
+            ..PackageFacts::default()
+        };
+        let holding_by_reason = PackageFacts {
+            versions: vec![version("1.0.0")],
+            status_reason: Some("Security holding package".into()),
+            ..PackageFacts::default()
+        };
+        let yanked_empty_deprecation = PackageFacts {
+            versions: vec![VersionFacts {
+                yanked: true,
+                deprecated: Some(String::new()),
+                ..version("1.0")
+            }],
+            ..PackageFacts::default()
+        };
+        insta::assert_debug_snapshot!((
+            messages(Ecosystem::Npm, unpublished, Some("1.0.0"), VersionSource::Lockfile),
+            messages(Ecosystem::PyPI, deprecated, Some("1.0.0"), VersionSource::Pinned),
+            messages(Ecosystem::Npm, holding_by_reason, Some("1.0.0"), VersionSource::Pinned),
+            // PEP 440: the registry lists `1.0`, the lockfile says `1.0.0`; an empty npm deprecation
+            // message means "un-deprecated".
+            messages(Ecosystem::PyPI, yanked_empty_deprecation.clone(), Some("1.0.0"), VersionSource::Lockfile),
+            // A version resolved from the list is never "not listed"; unresolved says nothing.
+            messages(Ecosystem::PyPI, yanked_empty_deprecation, Some("2.0.0"), VersionSource::Resolved),
+        ), @r#"
+        (
+            [
+                "error unpublished pkg was unpublished from the registry on 2022-01-10T00:00:00Z; it can no longer be installed",
+            ],
+            [
+                "warning deprecated pkg is deprecated: use pkg2",
+            ],
+            [
+                "error unpublished pkg is a security holding package: the registry removed it for malicious code",
+            ],
+            [
+                "error yanked pkg@1.0.0 was yanked",
+            ],
+            [],
+        )
+        "#);
+    }
+}

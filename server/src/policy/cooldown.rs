@@ -529,6 +529,24 @@ fn parse_dependabot(text: &str, issue: &mut Issue<'_>) -> Vec<Cooldown> {
     res
 }
 
+/// Reads every cooldown file the caller found and combines them with the configured thresholds: the
+/// one call `project` needs. `files` are (kind, text) pairs, at most one per path of `FILES` (the
+/// nearest to the manifest when several folders have one).
+pub fn thresholds_from_files(
+    ecosystem: Ecosystem,
+    configured: &AgeThresholds,
+    files: &[(CooldownFile, &str)],
+) -> (AgeThresholds, Vec<CooldownIssue>) {
+    let mut cooldowns = Vec::new();
+    let mut issues = Vec::new();
+    for (kind, text) in files {
+        let (found, found_issues) = parse(*kind, text);
+        cooldowns.extend(found);
+        issues.extend(found_issues);
+    }
+    (thresholds(ecosystem, configured, &cooldowns), issues)
+}
+
 /// The age thresholds for one ecosystem: Gatehouse's configured thresholds combined with the project's
 /// cooldowns (precedence in the module doc).
 pub fn thresholds(ecosystem: Ecosystem, configured: &AgeThresholds, cooldowns: &[Cooldown]) -> AgeThresholds {
