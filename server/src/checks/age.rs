@@ -16,6 +16,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::checks::advisory::via_text;
 use crate::checks::{AgeThresholds, CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
 use crate::model::{Ecosystem, Fact, PackageFacts, Severity};
 use crate::resolve::{Version, VersionSource};
@@ -39,7 +40,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         id: kind.code().to_string(),
         aliases: Vec::new(),
         severity: Severity::Warning,
-        message,
+        message: format!("{message}{}", via_text(dep)),
         evidence,
         url: None,
     };
@@ -134,6 +135,25 @@ pub fn refused_by_installer(
         .installer_min_age
         .is_some_and(|min_age| age_at(now, published) < min_age);
     after_cutoff || too_young
+}
+
+/// When `version` stops being fresh under `age` (the later of the policy's and the installer's
+/// minimum ages); `None` when its publish time is unknown or a fixed cutoff refuses it for good.
+pub fn old_enough_at(
+    age: &AgeThresholds,
+    facts: &PackageFacts,
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+) -> Option<Timestamp> {
+    let published = version_facts(facts, ecosystem, version)?.published?;
+    if cutoff_for(age, ecosystem, name).is_some_and(|cutoff| published > cutoff) {
+        return None;
+    }
+    let wait = age
+        .installer_min_age
+        .map_or(age.min_version_age, |installer| installer.max(age.min_version_age));
+    published.checked_add(wait).ok()
 }
 
 fn cutoff_for(age: &AgeThresholds, ecosystem: Ecosystem, name: &str) -> Option<Timestamp> {

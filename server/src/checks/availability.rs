@@ -15,6 +15,7 @@
 //!   known package list counts: pending or unavailable facts emit nothing, and a version resolved from
 //!   the list itself is listed by construction.
 
+use crate::checks::advisory::via_text;
 use crate::checks::age::version_facts;
 use crate::checks::{CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
 use crate::model::{Fact, ProjectStatus, Severity};
@@ -36,7 +37,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         id: kind.code().to_string(),
         aliases: Vec::new(),
         severity,
-        message,
+        message: format!("{message}{}", via_text(dep)),
         evidence,
         url: None,
     };

@@ -225,8 +225,27 @@ pub fn solve(
             lockfile_command: lockfile_command(lockfile, dep),
         };
     }
+    let only_fresh = findings
+        .iter()
+        .filter(|f| wants_fix(f.kind))
+        .all(|f| f.kind == FindingKind::FreshVersion);
+    let matures = match (only_fresh, dep.resolved.version.as_deref()) {
+        (true, Some(version)) => ctx
+            .facts
+            .packages
+            .get(&dep.package)
+            .and_then(Fact::known)
+            .and_then(|facts| checks::age::old_enough_at(ctx.age, facts, ecosystem, &dep.package.name, version))
+            .map(|at| (version, at)),
+        _ => None,
+    };
     Fix::NoSafeVersion {
-        reason: if candidates.is_empty() && within_range.is_empty() {
+        reason: if let Some((version, at)) = matures {
+            format!(
+                "no other version of {} is old enough and safe; {version} is old enough from {at}",
+                dep.package.name
+            )
+        } else if candidates.is_empty() && within_range.is_empty() {
             format!("no newer version of {} is known", dep.package.name)
         } else {
             format!("no newer version of {} clears every finding", dep.package.name)
