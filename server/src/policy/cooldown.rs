@@ -27,6 +27,8 @@
 //! lists and per-semver-bump days (the `default-days` applies to every version; the semver-specific
 //! days are shown in `decided_by`), `.npmrc` files outside the project (user and global config).
 
+use std::path::{Path, PathBuf};
+
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value as Json;
 
@@ -66,6 +68,21 @@ pub const FILES: &[(&str, CooldownFile)] = &[
     (".github/dependabot.yml", CooldownFile::Dependabot),
     (".github/dependabot.yaml", CooldownFile::Dependabot),
 ];
+
+/// For each name in `FILES`, the nearest of `dirs` (the manifest's folder first, then its parents, as
+/// far as the caller wants to go: the repository root) that has it. The caller passes the existence
+/// test, as with `config::find_config_file`, so this stays free of IO.
+pub fn find_files(dirs: &[PathBuf], exists: impl Fn(&Path) -> bool) -> Vec<(PathBuf, CooldownFile)> {
+    FILES
+        .iter()
+        .filter_map(|(relative, kind)| {
+            dirs.iter()
+                .map(|dir| dir.join(relative))
+                .find(|candidate| exists(candidate))
+                .map(|path| (path, *kind))
+        })
+        .collect()
+}
 
 impl CooldownFile {
     /// The file's kind from its path relative to the project root.
@@ -786,6 +803,20 @@ mod tests {
         assert_eq!(got.exclude_newer, Some(ts("2026-11-20T00:00:00Z")));
         assert_eq!(got.decided_by, "uv.toml exclude-newer = \"2026-11-20T00:00:00Z\"");
         assert_eq!(got.min_version_age, SignedDuration::from_hours(72));
+    }
+
+    #[test]
+    fn nearest_file_wins() {
+        let dirs = vec![PathBuf::from("/repo/web"), PathBuf::from("/repo")];
+        let present = ["/repo/web/.npmrc", "/repo/.npmrc", "/repo/.github/dependabot.yml"];
+        let found = find_files(&dirs, |p| present.iter().any(|x| Path::new(x) == p));
+        assert_eq!(
+            found,
+            vec![
+                (PathBuf::from("/repo/web/.npmrc"), CooldownFile::Npmrc),
+                (PathBuf::from("/repo/.github/dependabot.yml"), CooldownFile::Dependabot),
+            ]
+        );
     }
 
     #[test]
