@@ -63,10 +63,21 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     let Some(published) = version_facts(facts, ecosystem, version).and_then(|v| v.published) else {
         return;
     };
+    // Without a lockfile, an installer with its own cooldown skips the fresh version and installs an
+    // older one, so the range does not expose this one. The engine resolves ranges against
+    // `installable_versions`, so this only guards callers that resolve otherwise.
+    if dep.resolved.source == VersionSource::Resolved
+        && refused_by_installer(ctx.age, facts, ecosystem, name, version, ctx.now)
+    {
+        return;
+    }
     let Some(why) = fresh_reason(ctx.age, ecosystem, name, published, ctx.now) else {
         return;
     };
     let mut message = format!("{name}@{version} {why}");
+    if refused_by_installer(ctx.age, facts, ecosystem, name, version, ctx.now) {
+        message.push_str("; the package manager refuses to install it");
+    }
     if dep.resolved.source == VersionSource::Resolved
         && let Some(older) = older_admitted(ctx, dep, facts, version)
     {
@@ -135,6 +146,24 @@ pub fn refused_by_installer(
         .installer_min_age
         .is_some_and(|min_age| age_at(now, published) < min_age);
     after_cutoff || too_young
+}
+
+/// The versions an installer with the project's cooldown would choose from: not yanked, and not refused
+/// by `refused_by_installer`. What a range "installs today" is the highest of these.
+pub fn installable_versions(
+    age: &AgeThresholds,
+    facts: &PackageFacts,
+    ecosystem: Ecosystem,
+    name: &str,
+    now: Timestamp,
+) -> Vec<String> {
+    facts
+        .versions
+        .iter()
+        .filter(|v| !v.yanked)
+        .filter(|v| !refused_by_installer(age, facts, ecosystem, name, &v.version, now))
+        .map(|v| v.version.clone())
+        .collect()
 }
 
 /// When `version` stops being fresh under `age` (the later of the policy's and the installer's
@@ -387,7 +416,7 @@ mod tests {
         };
         insta::assert_debug_snapshot!(check_with(&cutoff, &versions, "1.1.0", "1.1.0", VersionSource::Pinned), @r#"
         [
-            "fresh-version pkg@1.1.0 was published 10 days ago, after the exclude-newer cutoff 2026-11-05T12:00:00Z (uv.toml exclude-newer = \"2026-11-05T12:00:00Z\")",
+            "fresh-version pkg@1.1.0 was published 10 days ago, after the exclude-newer cutoff 2026-11-05T12:00:00Z (uv.toml exclude-newer = \"2026-11-05T12:00:00Z\"); the package manager refuses to install it",
         ]
         "#);
         let facts = PackageFacts {

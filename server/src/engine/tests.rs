@@ -264,6 +264,14 @@ fn render(case: &Case, analysis: &Analysis) -> String {
         };
         out.push_str(&format!("    | {pad}{marks}{message}\n"));
     }
+    for dep in analysis.deps.iter().filter(|d| !d.is_transitive()) {
+        out.push_str(&format!(
+            "checks {} {} ({})\n",
+            dep.dep.package.name,
+            dep.dep.resolved.version.as_deref().unwrap_or("?"),
+            dep.dep.resolved.source.as_str()
+        ));
+    }
     for dep in &analysis.deps {
         if dep.status != engine::Status::Checked {
             out.push_str(&format!("status {}: {:?}\n", dep.dep.package.name, dep.status));

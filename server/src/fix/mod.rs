@@ -8,7 +8,9 @@
 //!   above after policy; the rewritten requirement must still admit the chosen version and, when the
 //!   version list is known, must not resolve to an unsafe version (else the fix pins exactly).
 //! - A malicious package has no safe version: the fix removes the dependency.
-//! - Prefers the same major version, then the smallest step up; never proposes a downgrade.
+//! - Prefers the same major version, then the smallest step up; never proposes a downgrade, except
+//!   below a pinned or locked version the package manager refuses (its cooldown or `exclude-newer`),
+//!   and, for a range without a lockfile, an older version the range already admits.
 
 use std::cmp::Ordering;
 
@@ -211,7 +213,36 @@ pub fn solve(
         }
         _ => Vec::new(),
     };
-    let ordered = within_range.iter().chain(ordered.map(|(_, text)| text));
+    // A pinned or locked version that the package manager itself refuses (its cooldown, uv's
+    // `exclude-newer`) cannot be installed at all, so staying at or above it is no fix: the newest
+    // older version of the same release line that the installer accepts is. This is the one
+    // downgrade the solver proposes.
+    let refused_current = dep.resolved.version.as_deref().is_some_and(|version| {
+        ctx.facts
+            .packages
+            .get(&dep.package)
+            .and_then(Fact::known)
+            .is_some_and(|facts| {
+                checks::age::refused_by_installer(ctx.age, facts, ecosystem, &dep.package.name, version, ctx.now)
+            })
+    });
+    let below_refused: Vec<String> = match (&current, refused_current) {
+        (Some(cur), true) => {
+            let mut older: Vec<(Version, String)> = candidate_versions(ctx, dep)
+                .into_iter()
+                .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
+                .filter(|(v, _)| v.compare(cur) == Some(Ordering::Less) && !v.is_prerelease())
+                .filter(|(v, _)| major_line(v) == major_line(cur))
+                .collect();
+            older.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
+            older.into_iter().map(|(_, text)| text).collect()
+        }
+        _ => Vec::new(),
+    };
+    let ordered = within_range
+        .iter()
+        .chain(below_refused.iter())
+        .chain(ordered.map(|(_, text)| text));
     for version in ordered {
         if !is_safe(ctx, policy, dep, version) {
             continue;
@@ -245,7 +276,7 @@ pub fn solve(
                 "no other version of {} is old enough and safe; {version} is old enough from {at}",
                 dep.package.name
             )
-        } else if candidates.is_empty() && within_range.is_empty() {
+        } else if candidates.is_empty() && within_range.is_empty() && below_refused.is_empty() {
             format!("no newer version of {} is known", dep.package.name)
         } else {
             format!("no newer version of {} clears every finding", dep.package.name)
