@@ -261,7 +261,7 @@ fn findings_of(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<Finding> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 400, max_global_rejects: 100_000, ..ProptestConfig::default() })]
 
     #[test]
     fn solver_properties(world in world_strategy()) {
