@@ -2,7 +2,12 @@
 //! attestation) verified cold against the real trusted root, the same answer served from the
 //! verification cache, one registry signature, and preparing the trusted root.
 //!
-//! Run: `cargo bench --bench provenance`.
+//! Run: `cargo bench --bench provenance -- --warm-up-time 1 --measurement-time 4`.
+//!
+//! Measured 2026-12-02 on the shared 2-core build machine (under load from other builds), aws-lc-rs:
+//! sigstore@1.0.0 answer (SLSA v0.2 bundle + npm publish attestation) cold 2.19 ms; sigstore@5.0.0
+//! v0.3 bundle (inclusion proof + checkpoint) cold 1.87 ms; one registry signature 205 µs; preparing
+//! the bundled trusted root 74 µs; a cached answer 2.0 µs.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::lookup::Attestations;

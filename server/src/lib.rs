@@ -26,3 +26,6 @@ pub mod policy;
 pub mod project;
 pub mod report;
 pub mod resolve;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::RegistryRules;
+use crate::lookup::registries::{self, PrivateRegistries};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 
 /// The context of one manifest.
@@ -22,6 +23,30 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     pub config_text: Option<String>,
     pub registries: RegistryRules,
+    /// The same registries with their credentials, for the lookup layer.
+    pub private: PrivateRegistries,
+}
+
+/// The engine's view of the project's registries (no credentials).
+pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
+    let pairs = |map: &std::collections::BTreeMap<String, String>| {
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+    };
+    RegistryRules {
+        npm_default: private.npm_default.clone(),
+        npm_scopes: pairs(&private.npm_scopes),
+        cargo_registries: pairs(&private.cargo_registries),
+        cargo_replacement: private.cargo_crates_io_replacement.clone(),
+        cargo_default_registry: private.cargo_default_registry.clone(),
+        pypi_index: private.pypi_index.clone(),
+        pypi_named: pairs(&private.pypi_named),
+        pypi_pinned: pairs(&private.pypi_pinned),
+    }
+}
+
+/// A key that tells lookups with different settings or registries apart.
+pub fn lookup_key(context: &Context) -> String {
+    format!("{:?}|{:?}", context.config.lookup, context.registries)
 }
 
 /// The process environment as pairs (the only place it is read).
@@ -140,6 +165,7 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
+    let private = registries::load_from_disk(dir);
     Context {
         lockfile,
         lockfile_path,
@@ -147,6 +173,7 @@ pub fn context(
         config,
         config_path,
         config_text,
-        registries: RegistryRules::default(),
+        registries: registry_rules(&private),
+        private,
     }
 }

@@ -116,3 +116,45 @@ fn sarif_has_rules_locations_and_fingerprints() {
         assert_eq!(rules[index]["id"], result["ruleId"]);
     }
 }
+
+#[test]
+fn transitive_findings_land_on_the_direct_dependency_with_their_path() {
+    let lock = r#"{
+  "name": "demo",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {
+    "": {"name": "demo", "dependencies": {"event-stream": "^3.3.4"}},
+    "node_modules/event-stream": {"version": "3.3.6", "dependencies": {"flatmap-stream": "^0.1.0", "through": "~2.3.1"}},
+    "node_modules/flatmap-stream": {"version": "0.1.1"},
+    "node_modules/through": {"version": "2.3.8"}
+  }
+}"#;
+    let manifest = "{\n  \"name\": \"demo\",\n  \"dependencies\": {\n    \"event-stream\": \"^3.3.4\"\n  }\n}\n";
+    let project = Project::new(&[("package.json", manifest), ("package-lock.json", lock)]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let direct = findings
+        .iter()
+        .find(|f| f["package"] == "event-stream")
+        .expect("event-stream");
+    assert_eq!(direct["version"], "3.3.6");
+    assert_eq!(direct["version_source"], "lockfile");
+    let transitive = findings
+        .iter()
+        .find(|f| f["package"] == "flatmap-stream" && f["id"] == "MAL-2025-20690")
+        .expect("flatmap-stream through event-stream");
+    assert_eq!(transitive["via"], serde_json::json!(["event-stream", "flatmap-stream"]));
+    assert_eq!(transitive["range"], direct["range"], "shown on the direct dependency");
+    assert!(
+        transitive["message"]
+            .as_str()
+            .unwrap()
+            .contains("event-stream → flatmap-stream"),
+        "{transitive}"
+    );
+    assert_eq!(transitive["fix"], Value::Null);
+}

@@ -74,6 +74,27 @@ fn vulnerable_pin_is_flagged_fixed_and_cleared() {
         .expect("a preferred quick fix");
     assert_eq!(action["title"], "Update lodash to 4.17.21");
     assert_eq!(action["kind"], "quickfix");
+    let ignore = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Ignore GHSA-35jh-r3h4-6jhm for lodash until")
+        })
+        .expect("an ignore action");
+    let config_uri = uri(&project.path("gatehouse.toml"));
+    let config_edit = &ignore["edit"]["changes"][&config_uri][0];
+    let config_text = std::fs::read_to_string(project.path("gatehouse.toml")).unwrap();
+    let new_config = apply_edits(&config_text, std::slice::from_ref(config_edit));
+    assert!(new_config.starts_with(&config_text), "{new_config}");
+    assert!(
+        new_config.contains("[[ignore]]\nid = \"GHSA-35jh-r3h4-6jhm\"\nreason = "),
+        "{new_config}"
+    );
+    assert!(toml_parses(&new_config), "{new_config}");
     let edits = action["edit"]["changes"][&doc].as_array().unwrap().clone();
     let fixed = apply_edits(PACKAGE_JSON, &edits);
     assert!(fixed.contains("\"lodash\": \"4.17.21\""), "{fixed}");
@@ -154,5 +175,34 @@ fn client_settings_override_the_project_file() {
     );
     server.diagnostics(&doc, 1, |d| d.iter().all(|d| d["code"] != "GHSA-35jh-r3h4-6jhm"));
     let _ = Duration::from_secs(0);
+    assert_eq!(server.shutdown(), 0);
+}
+
+fn toml_parses(text: &str) -> bool {
+    text.parse::<toml::Table>().is_ok()
+}
+
+#[test]
+fn bad_policy_is_a_diagnostic_on_its_key() {
+    let config = "offline = true\n[policy]\nmin-version-age = \"soon\"\nbogus-key = 1\n";
+    let project = Project::new(&[("gatehouse.toml", config)]);
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("gatehouse.toml"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "toml", "version": 1, "text": config}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| d.len() >= 2);
+    let duration = diagnostics
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("not a duration"))
+        .unwrap();
+    assert_eq!(duration["range"]["start"], json!({"line": 2, "character": 0}));
+    let unknown = diagnostics
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("bogus-key"))
+        .unwrap();
+    assert_eq!(unknown["range"]["start"], json!({"line": 3, "character": 0}));
     assert_eq!(server.shutdown(), 0);
 }

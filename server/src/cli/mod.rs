@@ -239,9 +239,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
 
     let mut lookups: HashMap<String, (LookupSettings, Lookup)> = HashMap::new();
     for file in &files {
-        let key = format!("{:?}", file.context.config.lookup);
+        let key = project::lookup_key(&file.context);
         if let std::collections::hash_map::Entry::Vacant(entry) = lookups.entry(key) {
-            let (lookup, messages) = compose(&file.context.config.lookup);
+            let (lookup, messages) = compose(&file.context.config.lookup, &file.context.private);
             for message in messages {
                 errors.push(("lookup".to_string(), message));
             }
@@ -256,10 +256,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         for (key, (_, lookup)) in &lookups {
             let facts = facts_by_lookup.entry(key.clone()).or_default();
             let mut queries = Vec::new();
-            for file in files
-                .iter()
-                .filter(|f| &format!("{:?}", f.context.config.lookup) == key)
-            {
+            for file in files.iter().filter(|f| &project::lookup_key(&f.context) == key) {
                 let input = input_of(file);
                 for query in engine::needs(&input, facts) {
                     if !queries.contains(&query) {
@@ -282,7 +279,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     let now = Timestamp::now();
     let mut analyses: Vec<(usize, Analysis)> = Vec::new();
     for (idx, file) in files.iter().enumerate() {
-        let key = format!("{:?}", file.context.config.lookup);
+        let key = project::lookup_key(&file.context);
         let facts = facts_by_lookup.get(&key).cloned().unwrap_or_default();
         let analysis = engine::evaluate(&input_of(file), &facts, &file.context.config.policy, now);
         analyses.push((idx, analysis));
@@ -387,30 +384,27 @@ pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let env = project::env_vars();
     let (config, _, _) = project::load_config(&cwd, args.config.as_deref(), &env, &cwd, &[args.to_layer(&cwd)]);
-    let dir = config.lookup.cache_dir;
+    let dir = config.lookup.cache_dir.clone();
     let result = match action {
-        "path" => writeln!(out, "{}", dir.display()),
-        "clear" => match std::fs::remove_dir_all(&dir) {
-            Ok(()) => writeln!(out, "cleared {}", dir.display()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                writeln!(out, "{} is already empty", dir.display())
+        "path" => writeln!(out, "{}", crate::lookup::cache::cache_path(&config.lookup).display()),
+        "clear" => match crate::lookup::cache::cache_clear(&dir) {
+            Ok(removed) => writeln!(out, "cleared {removed} entries from {}", dir.display()),
+            Err(error) => {
+                let _ = writeln!(out, "could not clear {}: {error}", dir.display());
+                return 2;
             }
-            Err(error) => writeln!(out, "could not clear {}: {error}", dir.display()),
         },
-        "stats" => {
-            let mut files = 0u64;
-            let mut bytes = 0u64;
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for entry in entries.flatten() {
-                    if let Ok(meta) = entry.metadata() {
-                        files += 1;
-                        bytes += meta.len();
-                    }
-                }
+        "stats" => match crate::lookup::cache::cache_stats(&dir) {
+            Ok(stats) => writeln!(out, "{stats}"),
+            Err(error) => {
+                let _ = writeln!(out, "could not read {}: {error}", dir.display());
+                return 2;
             }
-            writeln!(out, "cache: {}\nfiles: {files}\nbytes: {bytes}", dir.display())
+        },
+        other => {
+            let _ = writeln!(out, "unknown cache action `{other}` (stats, clear, path)");
+            return 2;
         }
-        other => writeln!(out, "unknown cache action `{other}` (stats, clear, path)"),
     };
     if result.is_err() { 2 } else { 0 }
 }

@@ -22,7 +22,8 @@ use crate::model::{Ecosystem, Fact, Facts, Note, PackageRef, Provenance, Query, 
 use crate::policy::{Policy, PolicyIssue, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
-/// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip settings.
+/// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip and uv settings
+/// (by `lookup::registries`, converted by the composition roots).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryRules {
     /// npm `registry=` when it is not the public registry.
@@ -33,37 +34,51 @@ pub struct RegistryRules {
     pub cargo_registries: Vec<(String, String)>,
     /// Cargo `[source.crates-io] replace-with` target URL.
     pub cargo_replacement: Option<String>,
-    /// pip `--index-url` / `PIP_INDEX_URL` / `[[tool.uv.index]]` default when not PyPI.
+    /// Cargo `[registry] default`.
+    pub cargo_default_registry: Option<String>,
+    /// pip `--index-url` / `PIP_INDEX_URL` / uv `default = true` / Poetry `primary`, when not PyPI.
     pub pypi_index: Option<String>,
+    /// Named Python indexes (uv, Poetry): (name, url).
+    pub pypi_named: Vec<(String, String)>,
+    /// Packages pinned to an index (uv `[tool.uv.sources]`): (normalised name, url).
+    pub pypi_pinned: Vec<(String, String)>,
 }
 
 impl RegistryRules {
-    pub fn source_for(&self, dep: &Dependency) -> RegistrySource {
+    /// Where a package comes from. `registry` is the dependency's own registry name, when it has one.
+    /// An unknown registry name is still not the public registry: it is never asked of a public service.
+    pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
         let private = |url: &String| RegistrySource::Private { url: url.clone() };
-        match dep.ecosystem {
+        let find = |list: &[(String, String)], key: &str| list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        match package.ecosystem {
             Ecosystem::Npm => {
-                if let Some((_, url)) = self
-                    .npm_scopes
-                    .iter()
-                    .find(|(scope, _)| dep.package.starts_with(&format!("{scope}/")))
+                if let Some((scope, _)) = package.name.split_once('/')
+                    && let Some(url) = find(&self.npm_scopes, scope)
                 {
-                    return private(url);
-                }
-                self.npm_default.as_ref().map(private).unwrap_or_default()
-            }
-            Ecosystem::CratesIo => {
-                if let Some(name) = &dep.registry {
-                    let url = self
-                        .cargo_registries
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, url)| url.clone())
-                        .unwrap_or_else(|| format!("registry `{name}`"));
                     return RegistrySource::Private { url };
                 }
-                self.cargo_replacement.as_ref().map(private).unwrap_or_default()
+                self.npm_default.as_ref().map_or(RegistrySource::Public, private)
             }
-            Ecosystem::PyPI => self.pypi_index.as_ref().map(private).unwrap_or_default(),
+            Ecosystem::CratesIo => {
+                let named = registry.or(self.cargo_default_registry.as_deref());
+                if let Some(name) = named.filter(|n| *n != "crates-io") {
+                    return RegistrySource::Private {
+                        url: find(&self.cargo_registries, name).unwrap_or_else(|| format!("unknown-registry:{name}")),
+                    };
+                }
+                self.cargo_replacement.as_ref().map_or(RegistrySource::Public, private)
+            }
+            Ecosystem::PyPI => {
+                if let Some(name) = registry {
+                    return RegistrySource::Private {
+                        url: find(&self.pypi_named, name).unwrap_or_else(|| format!("unknown-index:{name}")),
+                    };
+                }
+                if let Some(url) = find(&self.pypi_pinned, &package.name) {
+                    return RegistrySource::Private { url };
+                }
+                self.pypi_index.as_ref().map_or(RegistrySource::Public, private)
+            }
         }
     }
 }
@@ -208,7 +223,7 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             locked.as_deref(),
             available.as_deref(),
         );
-        let source = input.registries.source_for(dep);
+        let source = input.registries.source_for(&package, dep.registry.as_deref());
         res.push(AnalyzedDep {
             direct: Some(idx),
             dep: ResolvedDep {
@@ -271,12 +286,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
             let Some(declaring) = manifest.deps.get(direct) else {
                 continue;
             };
-            let source = registries.source_for(&Dependency {
-                package: child.name.clone(),
-                name: child.name.clone(),
-                registry: None,
-                ..declaring.clone()
-            });
+            let source = registries.source_for(&PackageRef::new(lockfile.ecosystem, &child.name), None);
             acc.push(AnalyzedDep {
                 direct: Some(direct),
                 dep: ResolvedDep {
@@ -383,6 +393,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     };
     let mut raw = Vec::new();
     let mut notes: Vec<Note> = Vec::new();
+    let mut unavailable_registry: Vec<(String, String)> = Vec::new();
     for (dep_idx, analyzed) in analysis.deps.iter_mut().enumerate() {
         if matches!(analyzed.status, Status::Skipped(_)) {
             continue;
@@ -417,6 +428,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
             && !notes.iter().any(|n| n.message == note.message)
         {
+            unavailable_registry.push((package.name.clone(), note.message.clone()));
             notes.push(note.clone());
         }
         analyzed.stale_as_of = oldest_stale(facts, package);
@@ -444,6 +456,25 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
             });
         }
         checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
+    }
+    // One note for many packages whose registry data is missing, not one line each.
+    if unavailable_registry.len() > 1 {
+        notes.retain(|n| !unavailable_registry.iter().any(|(_, m)| *m == n.message));
+        let names: Vec<&str> = unavailable_registry.iter().map(|(n, _)| n.as_str()).take(5).collect();
+        let more = unavailable_registry.len().saturating_sub(names.len());
+        let first = unavailable_registry
+            .first()
+            .map(|(_, m)| m.as_str())
+            .unwrap_or_default();
+        notes.push(Note {
+            source: "registry".to_string(),
+            message: format!(
+                "registry data unavailable for {} packages ({}{}), so age, yank and deprecation checks were skipped for them; first reason: {first}",
+                unavailable_registry.len(),
+                names.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+        });
     }
     analysis.notes = notes;
 

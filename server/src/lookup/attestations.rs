@@ -22,6 +22,8 @@
 //! - What stays ours on top of the crate: choosing the npm key by the bundle's key hint and honouring
 //!   its expiry at the authenticated integrated time, decoding `dist.integrity`, checking the subject
 //!   *name* (`pkg:npm/{name}@{version}`, the PyPI file name), and reading the builder identity.
+//! - The `aws-lc-rs` feature makes aws-lc the crate's default `CryptoProvider`, so nothing has to be
+//!   installed at start-up.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub const BUNDLED_TRUSTED_ROOT: &[u8] = include_bytes!("../../assets/trusted_roo
 pub const BUNDLED_NPM_KEYS: &[u8] = include_bytes!("../../assets/npm-keys.json");
 
 pub const SLSA_PROVENANCE_PREFIX: &str = "https://slsa.dev/provenance/";
+/// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.
+const MAX_ATTESTATIONS_BYTES: usize = 4 * 1024 * 1024;
 pub const NPM_PUBLISH_PREDICATE: &str = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1";
 
 /// A Sigstore trusted root prepared for verification, with a label for hovers.
@@ -431,7 +435,12 @@ fn identity_of(cert: &sigstore_verify::crypto::CertificateInfo) -> ProvenanceIde
         .source_repository_digest
         .clone()
         .or_else(|| legacy.workflow_sha.clone());
-    let signer = claims.build_signer_uri.clone().or_else(|| san.clone());
+    // Only a URI identity names a workflow; an email identity is a person.
+    let uri_san = match &cert.identity {
+        Some(sigstore_verify::SubjectAltName::Uri(uri)) => Some(uri.clone()),
+        _ => None,
+    };
+    let signer = claims.build_signer_uri.clone().or(uri_san);
     let (workflow, san_ref) = match &signer {
         Some(uri) => split_workflow(uri),
         None => (None, None),
@@ -480,47 +489,80 @@ pub fn verify_registry_signatures(
     keys: &NpmKeys,
     publish_time: Option<Timestamp>,
 ) -> Result<(), String> {
+    check_registry_signatures(name, version, integrity, signatures, keys, publish_time)
+        .map_err(|problem| match problem {
+            SignatureProblem::Invalid(text) | SignatureProblem::Unverifiable(text) => text,
+        })
+}
+
+/// Why registry signatures were not accepted: wrong, or not checkable with what we have.
+enum SignatureProblem {
+    /// A signature does not verify, or its key had expired when the version was published.
+    Invalid(String),
+    /// Only unknown keys, or an expiring key and no trustworthy publish time.
+    Unverifiable(String),
+}
+
+fn check_registry_signatures(
+    name: &str,
+    version: &str,
+    integrity: &str,
+    signatures: &[(String, String)],
+    keys: &NpmKeys,
+    publish_time: Option<Timestamp>,
+) -> Result<(), SignatureProblem> {
     if signatures.is_empty() {
-        return Err("no registry signatures".to_string());
+        return Err(SignatureProblem::Unverifiable("no registry signatures".to_string()));
     }
     let message = format!("{name}@{version}:{integrity}");
     let mut known = 0;
+    let mut unknown_time = None;
     for (keyid, signature) in signatures {
         let Some(key) = keys.get(keyid) else {
             continue;
         };
         known += 1;
-        if let Some(expires) = key.expires {
-            match publish_time {
-                Some(published) if published < expires => {}
-                Some(published) => {
-                    return Err(format!(
-                        "registry signature by npm key {keyid}, which expired {expires}, on a version published {published}"
-                    ));
-                }
-                None => {
-                    return Err(format!(
-                        "registry signature by npm key {keyid} (expires {expires}) on a version without a publish time"
-                    ));
-                }
-            }
-        }
         let signature = base64::engine::general_purpose::STANDARD
             .decode(signature.trim())
-            .map_err(|err| format!("registry signature by {keyid} is not base64: {err}"))?;
+            .map_err(|err| SignatureProblem::Invalid(format!("registry signature by {keyid} is not base64: {err}")))?;
         sigstore_verify::crypto::verify_signature(
             &DerPublicKey::new(key.key.clone()),
             message.as_bytes(),
             &SignatureBytes::new(signature),
             SigningScheme::EcdsaP256Sha256,
         )
-        .map_err(|_| format!("registry signature by npm key {keyid} does not verify over {message}"))?;
+        .map_err(|_| {
+            SignatureProblem::Invalid(format!(
+                "registry signature by npm key {keyid} does not verify over {message}"
+            ))
+        })?;
+        if let Some(expires) = key.expires {
+            match publish_time {
+                Some(published) if published < expires => {}
+                Some(published) => {
+                    return Err(SignatureProblem::Invalid(format!(
+                        "registry signature by npm key {keyid}, which expired {expires}, on a version published {published}"
+                    )));
+                }
+                None => {
+                    unknown_time = Some(format!(
+                        "registry signature by npm key {keyid} (expires {expires}) on a version without a publish time"
+                    ));
+                }
+            }
+        }
     }
     if known == 0 {
         let ids: Vec<&str> = signatures.iter().map(|(keyid, _)| keyid.as_str()).collect();
-        return Err(format!("registry signatures use unknown keys {}", ids.join(", ")));
+        return Err(SignatureProblem::Unverifiable(format!(
+            "registry signatures use unknown keys {}",
+            ids.join(", ")
+        )));
     }
-    Ok(())
+    match unknown_time {
+        Some(reason) => Err(SignatureProblem::Unverifiable(reason)),
+        None => Ok(()),
+    }
 }
 
 // PyPI PEP 740 (index-hosted attestations).
@@ -791,6 +833,15 @@ impl AttestationClient {
                 message: err.to_string(),
             })?;
         let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_ATTESTATIONS_BYTES as u64)
+        {
+            return Err(LookupError::Decode {
+                host,
+                message: "attestations answer is too large".to_string(),
+            });
+        }
         if status == reqwest::StatusCode::NOT_FOUND {
             tracing::debug!(host, status = 404, "no attestations");
             return Ok(None);
@@ -805,6 +856,12 @@ impl AttestationClient {
             host: host.clone(),
             message: err.to_string(),
         })?;
+        if body.len() > MAX_ATTESTATIONS_BYTES {
+            return Err(LookupError::Decode {
+                host,
+                message: format!("attestations answer of {} bytes is too large", body.len()),
+            });
+        }
         tracing::debug!(
             host,
             status = status.as_u16(),
@@ -872,13 +929,23 @@ impl AttestationClient {
         let published = version_facts.published;
         let url = version_facts.attestations_url.clone();
         let ecosystem = package.ecosystem;
+        let other_digests: Vec<String> = version_facts
+            .digests
+            .iter()
+            .filter(|d| d.starts_with("sha256:") && **d != digest)
+            .cloned()
+            .collect();
         let provenance = tokio::task::spawn_blocking(move || match ecosystem {
             Ecosystem::Npm => {
-                if !signatures.is_empty()
-                    && let Err(step) =
-                        verify_registry_signatures(&name, &version, &digest, &signatures, &keys, published)
-                {
-                    return Provenance::Invalid { step };
+                if !signatures.is_empty() {
+                    match check_registry_signatures(&name, &version, &digest, &signatures, &keys, published) {
+                        Ok(()) => {}
+                        Err(SignatureProblem::Invalid(step)) => return Provenance::Invalid { step },
+                        // Not proof of tampering: the attestations below still decide.
+                        Err(SignatureProblem::Unverifiable(reason)) => {
+                            tracing::debug!(package = name, version, reason, "registry signatures not checkable");
+                        }
+                    }
                 }
                 match body {
                     Some(body) => verify_npm_attestations(&body, &name, &version, &digest, &root, &keys),
@@ -887,8 +954,17 @@ impl AttestationClient {
             }
             _ => match body {
                 Some(body) => {
+                    // One version has several files; the provenance belongs to one of them.
                     let filename = url.as_deref().and_then(pep740_filename);
-                    verify_pep740_provenance(&body, filename.as_deref(), &digest, &root)
+                    let mut first = None;
+                    for candidate in std::iter::once(&digest).chain(other_digests.iter()) {
+                        let answer = verify_pep740_provenance(&body, filename.as_deref(), candidate, &root);
+                        if matches!(answer, Provenance::Verified(_)) {
+                            return answer;
+                        }
+                        first.get_or_insert(answer);
+                    }
+                    first.unwrap_or(Provenance::Absent)
                 }
                 None => Provenance::Absent,
             },

@@ -1,19 +1,25 @@
 //! Builds the `Lookup` the front ends hold from `LookupSettings`: registry clients and OSV sources
-//! behind the shared cache.
+//! behind the shared cache (moka in memory → the SQLite store every process shares → network).
 //!
 //! Invariants:
-//! - Offline means no network client is built at all: answers come from the cache and `osv-db`.
+//! - Offline, the network clients exist but are never called: the cache answers from the store (stale,
+//!   with its age) or says it has nothing; the offline OSV databases answer beside it.
+//! - The offline OSV database is local data and is not copied into the store.
 //! - A source that cannot be set up (unreadable `osv-db`, bad trusted root) is a message, never a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lookup::attestations::{AttestationClient, NpmKeys, TrustRoot};
+use crate::lookup::cache::{CacheSettings, CachedAdvisories, CachedAttestations};
 use crate::lookup::osv::OsvClient;
 use crate::lookup::osv_offline::OfflineDb;
-use crate::lookup::{Advisories, Lookup, LookupSettings, MergedAdvisories, NoAdvisories, NoRegistry};
+use crate::lookup::registries::{PrivateRegistries, cached_registries};
+use crate::lookup::store::Store;
+use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, MergedAdvisories, NoRegistry, Registry};
 
-/// One HTTP client per process: TLS through the operating system's trust store, system proxies.
+/// One HTTP client for OSV and attestations: TLS through the operating system's trust store (with
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR`), system proxies (`HTTPS_PROXY`, `NO_PROXY`).
 pub fn http_client() -> Option<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
@@ -23,40 +29,60 @@ pub fn http_client() -> Option<reqwest::Client> {
         .ok()
 }
 
-/// The lookup layer for `settings`, and messages about sources that could not be set up.
-pub fn compose(settings: &LookupSettings) -> (Lookup, Vec<String>) {
+/// The lookup layer for `settings` and the project's private registries, and messages about sources
+/// that could not be set up.
+pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Lookup, Vec<String>) {
     let mut messages = Vec::new();
+    let store = Arc::new(Store::open(&settings.cache_dir));
+    let cache_settings = CacheSettings::from_lookup(settings);
+    let http = http_client();
+    if http.is_none() {
+        messages.push("could not set up the HTTP client: online lookups are off".to_string());
+    }
+
     let mut advisory_sources: Vec<Arc<dyn Advisories>> = Vec::new();
     if !settings.osv_db.is_empty() {
         let (db, errors) = OfflineDb::load(&settings.osv_db);
         messages.extend(errors);
         advisory_sources.push(Arc::new(db));
     }
-    let http = if settings.offline { None } else { http_client() };
     if let Some(http) = &http {
-        advisory_sources.push(Arc::new(OsvClient::new(http.clone(), &settings.osv_url)));
+        let online = Arc::new(OsvClient::new(http.clone(), &settings.osv_url));
+        advisory_sources.push(Arc::new(CachedAdvisories::new(
+            online,
+            store.clone(),
+            cache_settings.clone(),
+        )));
     }
-    let advisories: Arc<dyn Advisories> = match advisory_sources.len() {
-        0 => Arc::new(NoAdvisories(
-            "offline and no --osv-db given: advisories unknown".to_string(),
-        )),
-        1 => advisory_sources.remove(0),
-        _ => Arc::new(MergedAdvisories(advisory_sources)),
+    let advisories: Arc<dyn Advisories> = if advisory_sources.len() == 1 {
+        advisory_sources.remove(0)
+    } else {
+        Arc::new(MergedAdvisories(advisory_sources))
     };
-    let attestations = match (TrustRoot::load(settings.trusted_root.as_deref()), NpmKeys::bundled()) {
-        (Ok(root), Ok(keys)) => http
-            .clone()
-            .map(|http| Arc::new(AttestationClient::new(http, root, keys)) as Arc<dyn crate::lookup::Attestations>),
-        (Err(error), _) | (_, Err(error)) => {
+
+    let registry: Arc<dyn Registry> = match cached_registries(settings, private, store.clone()) {
+        Ok(registry) => Arc::new(registry),
+        Err(error) => {
+            messages.push(format!("registry lookups are off: {error}"));
+            Arc::new(NoRegistry(format!("registry lookups are off: {error}")))
+        }
+    };
+
+    let attestations = match (
+        TrustRoot::load(settings.trusted_root.as_deref()),
+        NpmKeys::bundled(),
+        &http,
+    ) {
+        (Ok(root), Ok(keys), Some(http)) => {
+            let client = Arc::new(AttestationClient::new(http.clone(), root, keys));
+            Some(Arc::new(CachedAttestations::new(client, store, cache_settings)) as Arc<dyn Attestations>)
+        }
+        (Err(error), _, _) | (_, Err(error), _) => {
             messages.push(format!("provenance verification is off: {error}"));
             None
         }
+        _ => None,
     };
-    let registry = Arc::new(NoRegistry(if settings.offline {
-        "offline: registry data unknown".to_string()
-    } else {
-        "registry lookups are not available".to_string()
-    }));
     (
         Lookup {
             registry,

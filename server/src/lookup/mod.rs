@@ -8,11 +8,25 @@
 //!   `engine::needs`, where it is pure and tested.
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
+//!
+//! Composition (for `lsp` and `cli`): open one `store::Store` on `settings.cache_dir` (default
+//! `cache::default_cache_dir()`), read `registries::load_from_disk(project_dir)` for private registries and
+//! their credentials, then `registries::cached_registries(..)` for the registry side and
+//! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
+//! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
+//! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`.
 
 pub mod attestations;
+pub mod cache;
 pub mod compose;
+pub mod crates_io;
+pub mod http;
+pub mod npm;
 pub mod osv;
 pub mod osv_offline;
+pub mod pypi;
+pub mod registries;
+pub mod store;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
@@ -75,6 +89,50 @@ pub trait Registry: Send + Sync {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError>;
+
+    /// Like `package`, but with the validators of an earlier answer, so an unchanged document costs a
+    /// `304` and no body. Clients that cannot revalidate answer `Modified` every time.
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        let _ = validators;
+        let fetched = self.package(package, source).await?;
+        Ok(Revalidated::Modified {
+            value: fetched.value,
+            validators: Validators::default(),
+            max_age: None,
+        })
+    }
+}
+
+/// HTTP validators of a cached document (`ETag`, `Last-Modified`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// The answer to a conditional fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revalidated<T> {
+    Modified {
+        value: T,
+        validators: Validators,
+        /// `Cache-Control: max-age`, when the server gave one.
+        max_age: Option<std::time::Duration>,
+    },
+    NotModified {
+        max_age: Option<std::time::Duration>,
+    },
 }
 
 /// Every advisory naming each package (OSV online and offline).

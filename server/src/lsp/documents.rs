@@ -32,6 +32,7 @@ pub fn empty_context() -> Context {
         config_path: None,
         config_text: None,
         registries: RegistryRules::default(),
+        private: Default::default(),
     }
 }
 

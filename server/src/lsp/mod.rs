@@ -61,6 +61,8 @@ struct State {
     client_settings: Mutex<Value>,
     root: Mutex<Option<PathBuf>>,
     utf16: AtomicBool,
+    /// The client shows `$/progress` (window.workDoneProgress).
+    work_done: AtomicBool,
     env: Vec<(String, String)>,
     panicked_once: AtomicBool,
 }
@@ -84,6 +86,7 @@ pub async fn run() {
             client_settings: Mutex::new(Value::Null),
             root: Mutex::new(None),
             utf16: AtomicBool::new(true),
+            work_done: AtomicBool::new(false),
             env: project::env_vars(),
             panicked_once: AtomicBool::new(false),
         }),
@@ -105,7 +108,7 @@ fn settings_layer(state: &State) -> Vec<Layer> {
 }
 
 fn lookup_key(context: &Context) -> String {
-    format!("{:?}", context.config.lookup)
+    project::lookup_key(context)
 }
 
 impl State {
@@ -119,7 +122,7 @@ impl State {
         lookups
             .entry(key)
             .or_insert_with(|| {
-                let (lookup, messages) = compose(&context.config.lookup);
+                let (lookup, messages) = compose(&context.config.lookup, &context.private);
                 for message in messages {
                     tracing::warn!("{message}");
                 }
@@ -295,9 +298,28 @@ impl Backend {
             let state = self.state.clone();
             let lookup = lookup.clone();
             let fetch_key = key.clone();
+            let client = self.client.clone();
             let fetch = tokio::spawn(async move {
+                let progress = if state.work_done.load(Ordering::Relaxed) {
+                    let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
+                    match client.create_work_done_progress(token.clone()).await {
+                        Ok(()) => Some(
+                            client
+                                .progress(token, "Gatehouse")
+                                .with_message(format!("checking {} packages", count_packages(&queries)))
+                                .begin()
+                                .await,
+                        ),
+                        Err(_) => None,
+                    }
+                } else {
+                    None
+                };
                 let known = state.facts_for(&fetch_key);
                 let fetched = lookup.fetch(&queries, &known).await;
+                if let Some(progress) = progress {
+                    progress.finish().await;
+                }
                 let mut all = lock(&state.facts);
                 let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
                 merge_facts(&mut merged, fetched);
@@ -365,6 +387,13 @@ impl LanguageServer for Backend {
             .and_then(|g| g.position_encodings.as_ref())
             .is_some_and(|encodings| encodings.contains(&lsp::PositionEncodingKind::UTF8));
         self.state.utf16.store(!utf8, Ordering::Relaxed);
+        let work_done = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
+        self.state.work_done.store(work_done, Ordering::Relaxed);
         #[allow(deprecated)]
         let root = params
             .workspace_folders
@@ -516,8 +545,18 @@ impl LanguageServer for Backend {
     async fn code_action(&self, params: lsp::CodeActionParams) -> RpcResult<Option<lsp::CodeActionResponse>> {
         let uri = params.text_document.uri;
         let range = params.range;
+        let target = self.ignore_target(&uri);
+        let until = Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .checked_add(jiff::Span::new().days(30))
+            .ok();
         let actions = self.with_analysis(&uri, |text, parsed, analysis, utf16| {
-            Some(report::lsp::code_actions(&uri, text, parsed, analysis, range, utf16))
+            let mut actions = report::lsp::code_actions(&uri, text, parsed, analysis, range, utf16);
+            if let (Some(target), Some(until)) = (&target, until) {
+                actions.extend(report::lsp::ignore_actions(text, analysis, range, utf16, target, until));
+            }
+            Some(actions)
         });
         Ok(actions.filter(|a| !a.is_empty()))
     }
@@ -556,6 +595,22 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// The `gatehouse.toml` an ignore action writes to: the one in effect, else a new one beside the
+    /// manifest. An open, edited copy wins over the file on disk.
+    fn ignore_target(&self, uri: &lsp::Uri) -> Option<report::lsp::IgnoreTarget> {
+        let docs = lock(&self.state.docs);
+        let doc = docs.get(uri)?;
+        let context = doc.context.as_ref();
+        let path = match context.and_then(|c| c.config_path.clone()) {
+            Some(path) => path,
+            None => doc.path.as_ref()?.parent()?.join("gatehouse.toml"),
+        };
+        let config_uri = lsp::Uri::from_file_path(&path)?;
+        let open_text = docs.get(&config_uri).map(|d| d.source.text().to_string());
+        let text = open_text.or_else(|| context.and_then(|c| c.config_text.clone()));
+        Some(report::lsp::IgnoreTarget { uri: config_uri, text })
+    }
+
     fn with_analysis<T>(
         &self,
         uri: &lsp::Uri,
@@ -597,6 +652,26 @@ impl Backend {
             }
         }
     }
+}
+
+/// A process-unique token suffix for progress reports.
+fn uuid_like() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn count_packages(queries: &[crate::model::Query]) -> usize {
+    let mut names: Vec<&crate::model::PackageRef> = queries
+        .iter()
+        .map(|q| match q {
+            crate::model::Query::Package { package, .. }
+            | crate::model::Query::Advisories { package }
+            | crate::model::Query::Provenance { package, .. } => package,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.len()
 }
 
 /// Accepts `{ "gatehouse": {...} }` or the settings object itself.

@@ -309,8 +309,7 @@ fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
 /// Parses a manifest from scratch.
 pub fn parse(kind: ManifestKind, text: &str) -> Parsed {
     if kind.is_lockfile() {
-        // Lockfiles declare nothing (`parse_lockfile` reads their pins); skip building a tree for them.
-        return Parsed::empty(kind);
+        return lockfile_as_manifest(kind, text);
     }
     let tree = parse_tree(kind, text, None);
     extract(kind, text, tree.as_ref())
@@ -348,8 +347,67 @@ fn extract(kind: ManifestKind, text: &str, tree: Option<&tree_sitter::Tree>) -> 
         ManifestKind::CargoToml => cargo::extract(text, tree),
         ManifestKind::Requirements => requirements::extract(text),
         ManifestKind::Pyproject => pyproject::extract(text, tree),
-        _ => Parsed::empty(kind),
+        _ => lockfile_as_manifest(kind, text),
     }
+}
+
+/// A lockfile opened on its own: every registry package it pins becomes an exact dependency on the
+/// span of its version string, so findings on transitive packages show on the lockfile itself.
+pub fn lockfile_as_manifest(kind: ManifestKind, text: &str) -> Parsed {
+    let mut res = Parsed::empty(kind);
+    let Some(lockfile) = parse_lockfile(kind, text) else {
+        return res;
+    };
+    res.issues = lockfile.issues.clone();
+    let mut seen = std::collections::HashSet::new();
+    for package in &lockfile.packages {
+        if package.non_registry.is_some()
+            || package.name.is_empty()
+            || !seen.insert((package.name.clone(), package.version.clone()))
+        {
+            continue;
+        }
+        let entry = text.get(package.span.start..package.span.end).unwrap_or("");
+        let quoted = format!("\"{}\"", package.version);
+        let version_span = entry
+            .find(&quoted)
+            .map(|at| {
+                Span::new(
+                    package.span.start + at + 1,
+                    package.span.start + at + 1 + package.version.len(),
+                )
+            })
+            .unwrap_or(package.span);
+        let name_span = entry
+            .find(&format!("\"{}\"", package.name))
+            .map(|at| {
+                Span::new(
+                    package.span.start + at + 1,
+                    package.span.start + at + 1 + package.name.len(),
+                )
+            })
+            .unwrap_or(version_span);
+        let requirement = match lockfile.ecosystem {
+            Ecosystem::Npm => package.version.clone(),
+            Ecosystem::CratesIo => format!("={}", package.version),
+            Ecosystem::PyPI => format!("=={}", package.version),
+        };
+        res.deps.push(Dependency {
+            ecosystem: lockfile.ecosystem,
+            name: package.name.clone(),
+            package: package.name.clone(),
+            name_span,
+            requirement: Some(requirement),
+            requirement_span: Some(version_span),
+            kind: DepKind::Group("lockfile".to_string()),
+            source: SourceKind::Registry,
+            registry: None,
+            poetry_syntax: false,
+            extras: Vec::new(),
+            marker: None,
+        });
+    }
+    res
 }
 
 pub mod cargo;

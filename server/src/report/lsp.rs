@@ -127,6 +127,10 @@ pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixDat
 }
 
 fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
+    // A lockfile is rewritten by its package manager, never by an edit here.
+    if parsed.kind.is_lockfile() {
+        return None;
+    }
     let direct = dep.direct?;
     let declared = parsed.deps.get(direct)?;
     match dep.fix.as_ref()? {
@@ -418,4 +422,123 @@ fn workspace_edit(uri: &lsp::Uri, edits: Vec<lsp::TextEdit>) -> lsp::WorkspaceEd
         changes: Some(changes),
         ..lsp::WorkspaceEdit::default()
     }
+}
+
+/// Where an "ignore" code action writes its `[[ignore]]` entry.
+pub struct IgnoreTarget {
+    pub uri: lsp::Uri,
+    /// The current text of `gatehouse.toml`, or `None` when the file does not exist yet.
+    pub text: Option<String>,
+}
+
+/// The suppression entry an "ignore until" action appends.
+pub fn ignore_entry(finding: &crate::checks::Finding, package: &str, until: jiff::civil::Date) -> String {
+    let key = if matches!(finding.kind, FindingKind::Advisory | FindingKind::Malicious) {
+        format!("id = \"{}\"", finding.id)
+    } else {
+        format!("id = \"{}\"\npackage = \"{package}\"", finding.kind.code())
+    };
+    format!("[[ignore]]\n{key}\nreason = \"TODO: say why this is acceptable\"\nuntil = {until}\n")
+}
+
+/// "Ignore … until …" actions for the findings overlapping `range`: each appends an `[[ignore]]` entry to
+/// `gatehouse.toml`, creating the file when it is missing.
+pub fn ignore_actions(
+    text: &str,
+    analysis: &Analysis,
+    range: lsp::Range,
+    utf16: bool,
+    target: &IgnoreTarget,
+    until: jiff::civil::Date,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let positions = Positions::new(text, utf16);
+    let start = positions.offset(Position {
+        line: range.start.line,
+        character: range.start.character,
+    });
+    let end = positions.offset(Position {
+        line: range.end.line,
+        character: range.end.character,
+    });
+    let mut res = Vec::new();
+    let mut seen = Vec::new();
+    for finding in &analysis.findings {
+        if !(finding.span.start <= end && start <= finding.span.end)
+            || matches!(finding.kind, FindingKind::Unchecked | FindingKind::Policy)
+            || seen.contains(&finding.id)
+        {
+            continue;
+        }
+        seen.push(finding.id.clone());
+        let Some(dep) = analysis.deps.get(finding.dep) else {
+            continue;
+        };
+        let entry = ignore_entry(finding, &dep.dep.package.name, until);
+        let edit = match &target.text {
+            Some(existing) => {
+                let config_positions = Positions::new(existing, utf16);
+                let at = config_positions.position(existing.len());
+                let separator = if existing.is_empty() || existing.ends_with("\n\n") {
+                    ""
+                } else if existing.ends_with('\n') {
+                    "\n"
+                } else {
+                    "\n\n"
+                };
+                let point = lsp::Position {
+                    line: at.line,
+                    character: at.character,
+                };
+                let mut changes = HashMap::new();
+                changes.insert(
+                    target.uri.clone(),
+                    vec![lsp::TextEdit {
+                        range: lsp::Range {
+                            start: point,
+                            end: point,
+                        },
+                        new_text: format!("{separator}{entry}"),
+                    }],
+                );
+                lsp::WorkspaceEdit {
+                    changes: Some(changes),
+                    ..lsp::WorkspaceEdit::default()
+                }
+            }
+            None => lsp::WorkspaceEdit {
+                document_changes: Some(lsp::DocumentChanges::Operations(vec![
+                    lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(lsp::CreateFile {
+                        uri: target.uri.clone(),
+                        options: Some(lsp::CreateFileOptions {
+                            overwrite: Some(false),
+                            ignore_if_exists: Some(true),
+                        }),
+                        annotation_id: None,
+                    })),
+                    lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                            uri: target.uri.clone(),
+                            version: None,
+                        },
+                        edits: vec![lsp::OneOf::Left(lsp::TextEdit {
+                            range: lsp::Range::default(),
+                            new_text: format!("# Gatehouse policy: see `gatehouse check --help`.\n\n{entry}"),
+                        })],
+                    }),
+                ])),
+                ..lsp::WorkspaceEdit::default()
+            },
+        };
+        res.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+            title: format!(
+                "Ignore {} for {} until {until} (in gatehouse.toml)",
+                finding.id, dep.dep.package.name
+            ),
+            kind: Some(lsp::CodeActionKind::QUICKFIX),
+            edit: Some(edit),
+            is_preferred: Some(false),
+            ..lsp::CodeAction::default()
+        }));
+    }
+    res
 }

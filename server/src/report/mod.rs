@@ -111,10 +111,17 @@ pub fn describe_fix(fix: &Fix) -> String {
             version,
             requirement,
             lockfile_command,
-        } => match lockfile_command {
-            Some(command) => format!("fix: `{requirement}` ({version}), then run `{command}`"),
-            None => format!("fix: `{requirement}` ({version}) clears every finding"),
-        },
+        } => {
+            let target = if requirement.trim_start_matches(['=', 'v']) == version {
+                format!("`{requirement}`")
+            } else {
+                format!("`{requirement}` ({version})")
+            };
+            match lockfile_command {
+                Some(command) => format!("fix: {target} clears every finding, then run `{command}`"),
+                None => format!("fix: {target} clears every finding"),
+            }
+        }
         Fix::Remove { reason } => reason.clone(),
         Fix::NoSafeVersion { reason } => reason.clone(),
     }

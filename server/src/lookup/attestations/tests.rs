@@ -646,17 +646,18 @@ async fn stand_in() -> StandIn {
                 let text = String::from_utf8_lossy(&request);
                 let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
                 counter.fetch_add(1, Ordering::SeqCst);
-                let (status, body): (&str, &[u8]) = match path.as_str() {
-                    "/-/npm/v1/attestations/sigstore@1.0.0" => ("200 OK", ATTESTATIONS),
-                    "/-/npm/v1/attestations/broken@1.0.0" => ("500 Internal Server Error", b"oops"),
-                    _ => ("404 Not Found", b"{\"error\":\"not found\"}"),
+                let (status, body): (&str, Vec<u8>) = match path.as_str() {
+                    "/-/npm/v1/attestations/sigstore@1.0.0" => ("200 OK", ATTESTATIONS.to_vec()),
+                    "/-/npm/v1/attestations/broken@1.0.0" => ("500 Internal Server Error", b"oops".to_vec()),
+                    "/-/npm/v1/attestations/huge@1.0.0" => ("200 OK", vec![b' '; 5 * 1024 * 1024]),
+                    _ => ("404 Not Found", b"{\"error\":\"not found\"}".to_vec()),
                 };
                 let head = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
+                let _ = socket.write_all(&body).await;
                 let _ = socket.shutdown().await;
             });
         }
@@ -831,6 +832,8 @@ fn old_layout_valid_bundle_verifies_with_an_email_identity() {
     };
     assert_eq!(id.san.as_deref(), Some("brian@dehamer.com"));
     assert_eq!(id.source_repository, None);
+    assert_eq!(id.workflow, None);
+    assert_eq!(id.git_ref, None);
 }
 
 #[test]
@@ -864,4 +867,54 @@ async fn concurrent_asks_share_one_fetch() {
         assert!(matches!(answer.unwrap().value, Provenance::Verified(_)));
     }
     assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unverifiable_registry_signatures_are_not_tampering() {
+    let client = client();
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore");
+    let case = &signature_cases()[0];
+    // An expiring key and no trustworthy publish time (the mirror's case), no attestations.
+    let mut facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        None,
+        vec![(case.keyid.clone(), case.sig.clone())],
+    );
+    facts.versions[0].published = None;
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await
+        .unwrap();
+    assert_eq!(answer.value, Provenance::Absent);
+    // A key this build does not know (rotated after release).
+    let facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        None,
+        vec![("SHA256:rotated".to_string(), case.sig.clone())],
+    );
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore-rotated");
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await
+        .unwrap();
+    assert_eq!(answer.value, Provenance::Absent);
+}
+
+#[tokio::test]
+async fn oversized_answers_are_refused() {
+    let server = stand_in().await;
+    let client = client();
+    let package = PackageRef::new(Ecosystem::Npm, "huge");
+    let facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        Some(format!("{}/-/npm/v1/attestations/huge@1.0.0", server.base)),
+        Vec::new(),
+    );
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await;
+    assert!(matches!(answer, Err(LookupError::Decode { .. })), "{answer:?}");
 }

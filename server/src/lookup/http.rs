@@ -1,0 +1,809 @@
+//! The one HTTP client every registry client shares.
+//!
+//! Invariants:
+//! - One `reqwest::Client` per process (rustls with the platform verifier, i.e. the operating system's
+//!   trust store plus `SSL_CERT_FILE`/`SSL_CERT_DIR`; system proxy settings incl. `HTTPS_PROXY`/`NO_PROXY`),
+//!   so connections are pooled per host.
+//! - Every request is bounded: connect and total timeouts, a response-size cap enforced while the body
+//!   streams, a per-host concurrency limit, at most `retries` retries (429, 5xx, timeouts only) with
+//!   jittered backoff that honours `Retry-After`, and a per-host circuit breaker that fails fast while open.
+//! - Credentials are attached only to requests whose origin (scheme, host, port) is the one they were
+//!   configured for, and never appear in logs or errors (URLs are redacted).
+//! - Answers are plain data (`HttpAnswer`); errors are `LookupError`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::sync::Semaphore;
+
+use crate::lookup::{LookupError, Validators};
+
+/// Limits of the shared client.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// Bound on one attempt, body included (a slowloris body hits it).
+    pub attempt_timeout: Duration,
+    /// Bound on the whole request, retries and their waits included.
+    pub total_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Requests in flight per host. 256 lets a 300-dependency manifest go out in about one round trip
+    /// (HTTP/2 multiplexes them over one connection); a slow host still only holds its own permits.
+    pub per_host_concurrency: usize,
+    pub retries: u32,
+    /// Base of the exponential backoff (jittered).
+    pub backoff: Duration,
+    /// Consecutive failures that open a host's breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker fails fast before one probe is let through.
+    pub breaker_cooldown: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(20),
+            max_body_bytes: 64 * 1024 * 1024,
+            per_host_concurrency: 256,
+            retries: 2,
+            backoff: Duration::from_millis(200),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            user_agent: format!("gatehouse/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// An `Authorization` header value for one origin (`scheme://host:port`).
+#[derive(Clone, Default)]
+pub struct HostCredentials(HashMap<String, String>);
+
+impl std::fmt::Debug for HostCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl HostCredentials {
+    /// Adds credentials for the origin of `url`; `authorization` is the full header value
+    /// (`Bearer …`, `Basic …`). Ignored when `url` does not parse.
+    pub fn insert(&mut self, url: &str, authorization: &str) {
+        if let Some(origin) = origin_of(url) {
+            self.0.insert(origin, authorization.to_string());
+        }
+    }
+
+    pub fn for_url(&self, url: &Url) -> Option<&str> {
+        self.0.get(&origin_key(url)).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `scheme://host:port` of a URL, the key credentials and limits are kept under.
+pub fn origin_of(url: &str) -> Option<String> {
+    Url::parse(url).ok().map(|u| origin_key(&u))
+}
+
+fn origin_key(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// A URL with any user name, password and query removed, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            if parsed.query().is_some() {
+                parsed.set_query(Some("redacted"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparseable url>".to_string(),
+    }
+}
+
+fn host_label(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        _ => "<no host>".to_string(),
+    }
+}
+
+/// One GET.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub url: String,
+    pub accept: Option<String>,
+    pub validators: Validators,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAnswer {
+    Body {
+        body: Vec<u8>,
+        validators: Validators,
+        max_age: Option<Duration>,
+    },
+    NotModified {
+        max_age: Option<Duration>,
+    },
+    NotFound,
+}
+
+struct HostState {
+    permits: Semaphore,
+    breaker: Mutex<Breaker>,
+}
+
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// The shared client with its per-host state.
+pub struct HttpClient {
+    client: reqwest::Client,
+    settings: HttpSettings,
+    credentials: HostCredentials,
+    hosts: Mutex<HashMap<String, Arc<HostState>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("settings", &self.settings).finish()
+    }
+}
+
+enum Attempt {
+    Done(HttpAnswer),
+    /// Worth retrying, after at least this long.
+    Retry(LookupError, Option<Duration>),
+    Fail(LookupError),
+}
+
+impl HttpClient {
+    pub fn new(settings: HttpSettings, credentials: HostCredentials) -> Result<HttpClient, LookupError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.attempt_timeout)
+            .read_timeout(settings.attempt_timeout)
+            .user_agent(settings.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::limited(5));
+        // The platform verifier reads the OS store; a CA bundle named by SSL_CERT_FILE is merged in too,
+        // so a corporate root CA works even where the platform store is not consulted.
+        if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+            match std::fs::read(&path) {
+                Ok(pem) => match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) => builder = builder.tls_certs_merge(certs),
+                    Err(err) => tracing::warn!("SSL_CERT_FILE is not a PEM bundle: {err}"),
+                },
+                Err(err) => tracing::warn!("cannot read SSL_CERT_FILE: {err}"),
+            }
+        }
+        if let Some(dir) = std::env::var_os("SSL_CERT_DIR") {
+            for dir in std::env::split_paths(&dir) {
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                for entry in entries.flatten() {
+                    let Ok(pem) = std::fs::read(entry.path()) else { continue };
+                    if let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem) {
+                        builder = builder.tls_certs_merge(certs);
+                    }
+                }
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|err| LookupError::Other(format!("cannot build the HTTP client: {}", err.without_url())))?;
+        Ok(HttpClient {
+            client,
+            settings,
+            credentials,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    fn host(&self, key: &str) -> Arc<HostState> {
+        let mut hosts = match self.hosts.lock() {
+            Ok(hosts) => hosts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        hosts
+            .entry(key.to_string())
+            .or_insert_with(|| {
+                Arc::new(HostState {
+                    permits: Semaphore::new(self.settings.per_host_concurrency.max(1)),
+                    breaker: Mutex::new(Breaker::default()),
+                })
+            })
+            .clone()
+    }
+
+    /// GETs `request.url` within every bound; 404 and 410 are `NotFound`.
+    pub async fn get(&self, request: &HttpRequest) -> Result<HttpAnswer, LookupError> {
+        let url = Url::parse(&request.url)
+            .map_err(|err| LookupError::Other(format!("bad URL {}: {err}", redact(&request.url))))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            // Vendored (`file://`) and unresolved registries: nothing to ask, and nothing leaves the machine.
+            return Err(LookupError::Other(format!(
+                "{} is not an HTTP registry; its packages are not looked up",
+                redact(&request.url)
+            )));
+        }
+        let host = host_label(&url);
+        let state = self.host(&origin_key(&url));
+        let deadline = Instant::now() + self.settings.total_timeout;
+        match tokio::time::timeout_at(
+            deadline.into(),
+            self.get_with_retries(request, &url, &host, &state, deadline),
+        )
+        .await
+        {
+            Ok(answer) => answer,
+            Err(_) => {
+                record(&state, false, &self.settings);
+                Err(LookupError::Transport {
+                    host,
+                    message: format!("no answer within {} s", self.settings.total_timeout.as_secs_f32()),
+                })
+            }
+        }
+    }
+
+    /// GETs a registry document for `package_name`: 404/410 become `NotFound(package_name)`.
+    pub async fn get_document(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        validators: &Validators,
+        package_name: &str,
+    ) -> Result<crate::lookup::Revalidated<Vec<u8>>, LookupError> {
+        let request = HttpRequest {
+            url: url.to_string(),
+            accept: accept.map(str::to_string),
+            validators: validators.clone(),
+        };
+        match self.get(&request).await? {
+            HttpAnswer::Body {
+                body,
+                validators,
+                max_age,
+            } => Ok(crate::lookup::Revalidated::Modified {
+                value: body,
+                validators,
+                max_age,
+            }),
+            HttpAnswer::NotModified { max_age } => Ok(crate::lookup::Revalidated::NotModified { max_age }),
+            HttpAnswer::NotFound => Err(LookupError::NotFound(package_name.to_string())),
+        }
+    }
+
+    async fn get_with_retries(
+        &self,
+        request: &HttpRequest,
+        url: &Url,
+        host: &str,
+        state: &HostState,
+        deadline: Instant,
+    ) -> Result<HttpAnswer, LookupError> {
+        let mut attempt_number = 0;
+        loop {
+            if let Some(until) = breaker_open_until(state) {
+                let wait = until.saturating_duration_since(Instant::now());
+                return Err(LookupError::Transport {
+                    host: host.to_string(),
+                    message: format!("too many failures; not asking again for {} s", wait.as_secs()),
+                });
+            }
+            let outcome = {
+                let _permit = state.permits.acquire().await.map_err(|_| LookupError::Transport {
+                    host: host.to_string(),
+                    message: "client shutting down".to_string(),
+                })?;
+                self.attempt(request, url, host).await
+            };
+            match outcome {
+                Attempt::Done(answer) => {
+                    record(state, true, &self.settings);
+                    return Ok(answer);
+                }
+                Attempt::Fail(err) => {
+                    // A definite answer (4xx, undecodable) says nothing about the host's health.
+                    record(state, true, &self.settings);
+                    return Err(err);
+                }
+                Attempt::Retry(err, retry_after) => {
+                    record(state, false, &self.settings);
+                    if attempt_number >= self.settings.retries {
+                        return Err(err);
+                    }
+                    let backoff = self.settings.backoff * 2u32.saturating_pow(attempt_number);
+                    let jittered = backoff.mul_f64(0.5 + fastrand::f64());
+                    let wait = retry_after.map_or(jittered, |after| after.max(jittered));
+                    if Instant::now() + wait >= deadline {
+                        return Err(err);
+                    }
+                    tracing::debug!("retrying {} in {:?} after: {err}", redact(&request.url), wait);
+                    tokio::time::sleep(wait).await;
+                    attempt_number += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &HttpRequest, url: &Url, host: &str) -> Attempt {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = &request.accept
+            && let Ok(value) = HeaderValue::from_str(accept)
+        {
+            headers.insert(header::ACCEPT, value);
+        }
+        if let Some(etag) = &request.validators.etag
+            && let Ok(value) = HeaderValue::from_str(etag)
+        {
+            headers.insert(header::IF_NONE_MATCH, value);
+        }
+        if let Some(modified) = &request.validators.last_modified
+            && let Ok(value) = HeaderValue::from_str(modified)
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, value);
+        }
+        if let Some(auth) = self.credentials.for_url(url)
+            && let Ok(mut value) = HeaderValue::from_str(auth)
+        {
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let transport = |err: reqwest::Error| {
+            let message = if err.is_timeout() {
+                "timed out".to_string()
+            } else if err.is_connect() {
+                format!("cannot connect ({})", root_cause(&err))
+            } else {
+                root_cause(&err)
+            };
+            LookupError::Transport {
+                host: host.to_string(),
+                message,
+            }
+        };
+        let mut response = match self.client.get(url.clone()).headers(headers).send().await {
+            Ok(response) => response,
+            Err(err) => {
+                let retry = err.is_timeout() || err.is_connect() || err.is_request();
+                let err = transport(err);
+                return if retry {
+                    Attempt::Retry(err, None)
+                } else {
+                    Attempt::Fail(err)
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let max_age = max_age(response.headers());
+        match status {
+            304 => return Attempt::Done(HttpAnswer::NotModified { max_age }),
+            404 | 410 => return Attempt::Done(HttpAnswer::NotFound),
+            429 | 500..=599 => {
+                let retry_after = retry_after(response.headers());
+                return Attempt::Retry(
+                    LookupError::Status {
+                        host: host.to_string(),
+                        status,
+                    },
+                    retry_after,
+                );
+            }
+            200..=299 => {}
+            _ => {
+                return Attempt::Fail(LookupError::Status {
+                    host: host.to_string(),
+                    status,
+                });
+            }
+        }
+        let cap = self.settings.max_body_bytes;
+        let too_big = || LookupError::Transport {
+            host: host.to_string(),
+            message: format!("answer larger than {} MB", cap / (1024 * 1024)),
+        };
+        if response.content_length().is_some_and(|len| len > cap as u64) {
+            return Attempt::Fail(too_big());
+        }
+        let validators = Validators {
+            etag: header_text(response.headers(), header::ETAG),
+            last_modified: header_text(response.headers(), header::LAST_MODIFIED),
+        };
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > cap {
+                        return Attempt::Fail(too_big());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    let err = transport(err);
+                    return Attempt::Retry(err, None);
+                }
+            }
+        }
+        Attempt::Done(HttpAnswer::Body {
+            body,
+            validators,
+            max_age,
+        })
+    }
+}
+
+/// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
+/// which must not stall the runtime that serves the editor, and a batch of them then uses every core.
+pub async fn parse_off_thread<T: Send + 'static>(
+    body: Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(move || parse(&body)).await {
+        Ok(result) => result,
+        Err(_) => Err("the parser stopped".to_string()),
+    }
+}
+
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = err;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    // Never the URL: it may carry credentials.
+    let text = source.to_string();
+    if text.contains("://") {
+        "request failed".to_string()
+    } else {
+        text
+    }
+}
+
+fn breaker_open_until(state: &HostState) -> Option<Instant> {
+    let mut breaker = match state.breaker.lock() {
+        Ok(breaker) => breaker,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    match breaker.open_until {
+        Some(until) if Instant::now() < until => Some(until),
+        Some(_) => {
+            // Half-open: let this request probe; one more failure re-opens it.
+            breaker.open_until = None;
+            None
+        }
+        None => None,
+    }
+}
+
+fn record(state: &HostState, healthy: bool, settings: &HttpSettings) {
+    let mut breaker = match state.breaker.lock() {
+        Ok(breaker) => breaker,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if healthy {
+        breaker.consecutive_failures = 0;
+        breaker.open_until = None;
+    } else {
+        breaker.consecutive_failures = breaker.consecutive_failures.saturating_add(1);
+        if breaker.consecutive_failures >= settings.breaker_threshold {
+            breaker.open_until = Some(Instant::now() + settings.breaker_cooldown);
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// `Cache-Control: max-age=N` (`no-cache`/`no-store` count as 0).
+pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    parse_max_age(value)
+}
+
+pub fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut res = None;
+    for directive in value.split(',') {
+        let directive = directive.trim().to_ascii_lowercase();
+        if directive == "no-cache" || directive == "no-store" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            res = seconds.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+        }
+    }
+    res
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, jiff::Timestamp::now())
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let span = date.duration_since(now);
+    Some(Duration::from_secs(span.as_secs().max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_and_query() {
+        assert_eq!(
+            redact("https://user:secret@registry.example.com/x?token=abc"),
+            "https://registry.example.com/x?redacted"
+        );
+        assert!(!redact("https://:tok@h/").contains("tok"));
+    }
+
+    #[test]
+    fn credentials_match_origin_only() {
+        let mut creds = HostCredentials::default();
+        creds.insert("https://npm.corp.example/", "Bearer x");
+        let same = Url::parse("https://npm.corp.example/@corp%2fa").unwrap();
+        let other_port = Url::parse("https://npm.corp.example:8443/a").unwrap();
+        let other_host = Url::parse("https://registry.npmjs.org/a").unwrap();
+        let plain_http = Url::parse("http://npm.corp.example/a").unwrap();
+        assert_eq!(creds.for_url(&same), Some("Bearer x"));
+        assert_eq!(creds.for_url(&other_port), None);
+        assert_eq!(creds.for_url(&other_host), None);
+        assert_eq!(creds.for_url(&plain_http), None);
+    }
+
+    #[test]
+    fn cache_control_and_retry_after() {
+        assert_eq!(parse_max_age("public, max-age=300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_max_age("no-cache"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        let now: jiff::Timestamp = "2026-11-20T10:00:00Z".parse().unwrap();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Fri, 20 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    mod faults {
+        use super::*;
+        use crate::testing::{Fault, FixtureServer, registry_fixtures};
+
+        fn quick() -> HttpSettings {
+            HttpSettings {
+                connect_timeout: Duration::from_millis(500),
+                attempt_timeout: Duration::from_millis(600),
+                total_timeout: Duration::from_millis(1500),
+                max_body_bytes: 1024 * 1024,
+                backoff: Duration::from_millis(20),
+                ..HttpSettings::default()
+            }
+        }
+
+        fn client(settings: HttpSettings) -> HttpClient {
+            HttpClient::new(settings, HostCredentials::default()).unwrap()
+        }
+
+        fn get(server: &FixtureServer, path: &str) -> HttpRequest {
+            HttpRequest {
+                url: format!("{}{path}", server.url()),
+                ..HttpRequest::default()
+            }
+        }
+
+        #[tokio::test]
+        async fn hangs_and_slowloris_end_within_the_total_timeout() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/lodash", Fault::Hang, None);
+            server.inject("/npm/minimist", Fault::Slowloris(Duration::from_millis(100)), None);
+            let http = client(quick());
+            for path in ["/npm/lodash", "/npm/minimist"] {
+                let started = Instant::now();
+                let answer = http.get(&get(&server, path)).await;
+                assert!(
+                    matches!(answer, Err(LookupError::Transport { .. })),
+                    "{path}: {answer:?}"
+                );
+                assert!(
+                    started.elapsed() < Duration::from_millis(2500),
+                    "{path}: {:?}",
+                    started.elapsed()
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn server_errors_are_retried_then_succeed() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+                Some(2),
+            );
+            let answer = client(quick()).get(&get(&server, "/npm/left-pad")).await.unwrap();
+            assert!(matches!(answer, HttpAnswer::Body { .. }));
+            assert_eq!(server.request_count(), 3);
+        }
+
+        #[tokio::test]
+        async fn retry_after_is_honoured() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 429,
+                    retry_after: Some("1".into()),
+                },
+                Some(1),
+            );
+            let settings = HttpSettings {
+                total_timeout: Duration::from_secs(3),
+                ..quick()
+            };
+            let started = Instant::now();
+            client(settings).get(&get(&server, "/npm/left-pad")).await.unwrap();
+            assert!(started.elapsed() >= Duration::from_secs(1));
+        }
+
+        #[tokio::test]
+        async fn a_retry_after_beyond_the_budget_fails_at_once() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/npm/",
+                Fault::Status {
+                    status: 503,
+                    retry_after: Some("3600".into()),
+                },
+                None,
+            );
+            let started = Instant::now();
+            let answer = client(quick()).get(&get(&server, "/npm/left-pad")).await;
+            assert!(
+                matches!(answer, Err(LookupError::Status { status: 503, .. })),
+                "{answer:?}"
+            );
+            assert!(started.elapsed() < Duration::from_millis(500));
+            assert_eq!(server.request_count(), 1);
+        }
+
+        #[tokio::test]
+        async fn truncated_and_oversized_bodies_are_errors() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/lodash", Fault::Truncated, None);
+            server.inject("/npm/minimist", Fault::Oversized(8 * 1024 * 1024), None);
+            let http = client(quick());
+            let truncated = http.get(&get(&server, "/npm/lodash")).await;
+            assert!(matches!(truncated, Err(LookupError::Transport { .. })), "{truncated:?}");
+            let oversized = http.get(&get(&server, "/npm/minimist")).await;
+            match oversized {
+                Err(LookupError::Transport { message, .. }) => assert!(message.contains("larger than"), "{message}"),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn garbage_is_a_decode_error_from_the_client() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject("/npm/", Fault::Garbage, None);
+            let npm = crate::lookup::npm::NpmClient::new(Arc::new(client(quick())), &format!("{}/npm", server.url()));
+            let answer = crate::lookup::Registry::package(
+                &npm,
+                &crate::model::PackageRef::new(crate::model::Ecosystem::Npm, "lodash"),
+                &crate::model::RegistrySource::Public,
+            )
+            .await;
+            assert!(matches!(answer, Err(LookupError::Decode { .. })), "{answer:?}");
+        }
+
+        #[tokio::test]
+        async fn the_breaker_opens_and_fails_fast() {
+            let server = FixtureServer::start(registry_fixtures()).unwrap();
+            server.inject(
+                "/",
+                Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+                None,
+            );
+            let settings = HttpSettings {
+                retries: 0,
+                breaker_threshold: 3,
+                ..quick()
+            };
+            let http = client(settings);
+            for _ in 0..3 {
+                assert!(http.get(&get(&server, "/npm/left-pad")).await.is_err());
+            }
+            assert_eq!(server.request_count(), 3);
+            let fast = http.get(&get(&server, "/npm/left-pad")).await;
+            match fast {
+                Err(LookupError::Transport { message, .. }) => assert!(message.contains("too many failures")),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(server.request_count(), 3);
+        }
+
+        #[tokio::test]
+        async fn a_hanging_host_does_not_block_another() {
+            let dead = FixtureServer::start(registry_fixtures()).unwrap();
+            dead.inject("/", Fault::Hang, None);
+            let alive = FixtureServer::start(registry_fixtures()).unwrap();
+            let http = Arc::new(client(HttpSettings {
+                per_host_concurrency: 2,
+                ..quick()
+            }));
+            let hanging: Vec<_> = (0..8)
+                .map(|_| {
+                    let http = http.clone();
+                    let request = get(&dead, "/npm/lodash");
+                    tokio::spawn(async move { http.get(&request).await })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let started = Instant::now();
+            for _ in 0..10 {
+                http.get(&get(&alive, "/npm/left-pad")).await.unwrap();
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+            for task in hanging {
+                assert!(task.await.unwrap().is_err());
+            }
+        }
+
+        #[tokio::test]
+        async fn credentials_never_reach_another_host() {
+            let private = FixtureServer::start(registry_fixtures()).unwrap();
+            let public = FixtureServer::start(registry_fixtures()).unwrap();
+            let mut credentials = HostCredentials::default();
+            credentials.insert(&private.url(), "Bearer only-for-private");
+            let http = HttpClient::new(quick(), credentials).unwrap();
+            http.get(&get(&private, "/npm/left-pad")).await.unwrap();
+            http.get(&get(&public, "/npm/left-pad")).await.unwrap();
+            assert_eq!(
+                private.requests()[0].header("authorization"),
+                Some("Bearer only-for-private")
+            );
+            assert_eq!(public.requests()[0].header("authorization"), None);
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! npm registry client: `GET {registry}/{name}` (scoped names as `@scope%2fname`).
+//!
+//! Invariants:
+//! - The full packument is fetched by default, because publish times, `time.unpublished` and `created`
+//!   exist only there; `PackumentForm::Abbreviated` (`application/vnd.npm.install-v1+json`) is for callers
+//!   that need versions, deprecation and `dist` only.
+//! - Publish times are trusted only when the document carries `time.created` (the public registry always
+//!   does); mirrors that rewrite `time` without it yield `published: None`.
+//! - A `Private { url }` source replaces the registry base URL; credentials are the HTTP client's, by origin.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::lookup::http::{HttpClient, redact};
+use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
+use crate::model::{PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
+
+pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
+const FULL_ACCEPT: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackumentForm {
+    Full,
+    Abbreviated,
+}
+
+pub struct NpmClient {
+    http: Arc<HttpClient>,
+    registry: String,
+    form: PackumentForm,
+}
+
+impl NpmClient {
+    pub fn new(http: Arc<HttpClient>, registry: &str) -> NpmClient {
+        NpmClient {
+            http,
+            registry: registry.trim_end_matches('/').to_string(),
+            form: PackumentForm::Full,
+        }
+    }
+
+    pub fn with_form(mut self, form: PackumentForm) -> NpmClient {
+        self.form = form;
+        self
+    }
+
+    pub fn url(&self, name: &str, source: &RegistrySource) -> String {
+        let base = match source {
+            RegistrySource::Public => self.registry.as_str(),
+            RegistrySource::Private { url } => url.trim_end_matches('/'),
+        };
+        format!("{base}/{}", encode_name(name))
+    }
+}
+
+/// `@scope/name` → `@scope%2fname`; other characters outside the URL-safe set are percent-encoded.
+pub fn encode_name(name: &str) -> String {
+    let mut res = String::with_capacity(name.len() + 2);
+    for byte in name.bytes() {
+        match byte {
+            b'/' => res.push_str("%2f"),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' | b'!' => res.push(byte as char),
+            _ => res.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    res
+}
+
+#[async_trait]
+impl Registry for NpmClient {
+    async fn package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError> {
+        match self
+            .package_revalidated(package, source, &Validators::default())
+            .await?
+        {
+            Revalidated::Modified { value, .. } => Ok(Fetched::fresh(value)),
+            Revalidated::NotModified { .. } => Err(LookupError::Other("unexpected 304".to_string())),
+        }
+    }
+
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        let url = self.url(&package.name, source);
+        let accept = match self.form {
+            PackumentForm::Full => FULL_ACCEPT,
+            PackumentForm::Abbreviated => ABBREVIATED_ACCEPT,
+        };
+        let answer = self
+            .http
+            .get_document(&url, Some(accept), validators, &package.name)
+            .await?;
+        match answer {
+            Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
+            Revalidated::Modified {
+                value,
+                validators,
+                max_age,
+            } => {
+                let facts = crate::lookup::http::parse_off_thread(value, parse_packument)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&url),
+                        message,
+                    })?;
+                Ok(Revalidated::Modified {
+                    value: facts,
+                    validators,
+                    max_age,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WirePackument {
+    #[serde(default, rename = "dist-tags")]
+    dist_tags: HashMap<String, String>,
+    #[serde(default)]
+    versions: BTreeMap<String, WireVersion>,
+    #[serde(default)]
+    time: HashMap<String, serde_json::Value>,
+    #[serde(default)]
+    repository: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WireVersion {
+    #[serde(default)]
+    deprecated: Option<serde_json::Value>,
+    #[serde(default)]
+    dist: Option<WireDist>,
+    #[serde(default)]
+    repository: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WireDist {
+    #[serde(default)]
+    integrity: Option<String>,
+    #[serde(default)]
+    shasum: Option<String>,
+    #[serde(default)]
+    attestations: Option<WireAttestations>,
+    #[serde(default)]
+    signatures: Vec<WireSignature>,
+}
+
+#[derive(Deserialize)]
+struct WireAttestations {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireSignature {
+    #[serde(default)]
+    keyid: String,
+    #[serde(default)]
+    sig: String,
+}
+
+fn timestamp(value: Option<&serde_json::Value>) -> Option<Timestamp> {
+    value?.as_str()?.parse().ok()
+}
+
+fn repository_url(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(url) => Some(url.clone()),
+        serde_json::Value::Object(map) => map.get("url").and_then(|u| u.as_str()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Maps a full or abbreviated packument to `PackageFacts`.
+pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
+    let wire: WirePackument = serde_json::from_slice(body).map_err(|err| format!("not a packument: {err}"))?;
+    let created = timestamp(wire.time.get("created"));
+    let times_trusted = created.is_some();
+    let mut versions = Vec::with_capacity(wire.versions.len());
+    for (version, wire_version) in &wire.versions {
+        let mut facts = VersionFacts {
+            version: version.clone(),
+            published: if times_trusted {
+                timestamp(wire.time.get(version))
+            } else {
+                None
+            },
+            ..VersionFacts::default()
+        };
+        facts.deprecated = match &wire_version.deprecated {
+            Some(serde_json::Value::String(message)) if !message.is_empty() => Some(message.clone()),
+            Some(serde_json::Value::Bool(true)) => Some(String::new()),
+            _ => None,
+        };
+        if let Some(dist) = &wire_version.dist {
+            if let Some(integrity) = &dist.integrity {
+                facts.digests.push(integrity.clone());
+            } else if let Some(shasum) = &dist.shasum {
+                facts.digests.push(format!("sha1:{shasum}"));
+            }
+            facts.attestations_url = dist.attestations.as_ref().and_then(|a| a.url.clone());
+            facts.signatures = dist
+                .signatures
+                .iter()
+                .map(|s| (s.keyid.clone(), s.sig.clone()))
+                .collect();
+        }
+        versions.push(facts);
+    }
+    let latest = wire.dist_tags.get("latest").cloned();
+    let repository = wire.repository.as_ref().and_then(repository_url).or_else(|| {
+        latest
+            .as_ref()
+            .and_then(|l| wire.versions.get(l))
+            .and_then(|v| v.repository.as_ref())
+            .and_then(repository_url)
+    });
+    let unpublished = wire
+        .time
+        .get("unpublished")
+        .and_then(|u| u.get("time"))
+        .and_then(|t| t.as_str())
+        .and_then(|t| t.parse().ok());
+    let status = if unpublished.is_some() && versions.is_empty() {
+        ProjectStatus::Unpublished
+    } else {
+        ProjectStatus::Active
+    };
+    let created = created.or_else(|| versions.iter().filter_map(|v| v.published).min());
+    Ok(PackageFacts {
+        versions,
+        created,
+        status,
+        status_reason: None,
+        unpublished,
+        repository,
+        latest,
+        vanished: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(crate::testing::registry_fixtures().join("npm").join(name)).unwrap()
+    }
+
+    #[test]
+    fn scoped_names_are_encoded() {
+        assert_eq!(encode_name("@babel/core"), "@babel%2fcore");
+        assert_eq!(encode_name("lodash"), "lodash");
+    }
+
+    #[test]
+    fn recorded_packument_keeps_times_deprecation_and_signatures() {
+        let facts = parse_packument(&fixture("has-package-exports")).unwrap();
+        assert_eq!(facts.created, Some("2020-01-09T07:54:56.494Z".parse().unwrap()));
+        let first = facts.version("1.0.0").unwrap();
+        assert_eq!(first.published, Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
+        assert!(facts.versions.iter().filter(|v| v.deprecated.is_some()).count() == 4);
+        assert!(facts.versions.iter().any(|v| !v.signatures.is_empty()));
+        assert!(first.digests[0].starts_with("sha512-") || first.digests[0].starts_with("sha1"));
+        assert!(facts.repository.unwrap().contains("inspect-js/has-package-exports"));
+    }
+
+    #[test]
+    fn mirror_times_are_not_trusted() {
+        let facts = parse_packument(&fixture("lodash")).unwrap();
+        assert!(facts.versions.len() > 100);
+        assert!(facts.versions.iter().all(|v| v.published.is_none()));
+        assert_eq!(facts.latest.as_deref(), Some("4.18.1"));
+    }
+
+    #[test]
+    fn abbreviated_packument_is_read() {
+        let facts = parse_packument(&fixture("request")).unwrap();
+        assert_eq!(facts.versions.len(), 126);
+        assert!(facts.versions.iter().all(|v| v.deprecated.is_some()));
+    }
+
+    #[test]
+    fn unpublished_package() {
+        let body = br#"{"name":"gone","time":{"created":"2020-01-01T00:00:00Z","unpublished":{"time":"2021-02-03T04:05:06Z","versions":["1.0.0"]}}}"#;
+        let facts = parse_packument(body).unwrap();
+        assert_eq!(facts.status, ProjectStatus::Unpublished);
+        assert_eq!(facts.unpublished, Some("2021-02-03T04:05:06Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(parse_packument(b"\x00<html>").is_err());
+    }
+}

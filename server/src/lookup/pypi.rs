@@ -1,0 +1,395 @@
+//! PyPI client: the Simple API JSON form (PEP 691, `application/vnd.pypi.simple.v1+json`) first, with
+//! PEP 700 `upload-time`, PEP 592 `yanked`, PEP 792 `project-status` and PEP 740 `provenance`; the JSON
+//! API (`{pypi}/pypi/{name}/json`) when the Simple page cannot be read as JSON.
+//!
+//! Invariants:
+//! - A version's publish time is its earliest file's upload time; a version with no file or no upload
+//!   time has `published: None`. A version is yanked when every one of its files is.
+//! - A `Private { url }` source is an index URL (`…/simple`): the project page is `{url}/{name}/`.
+//! - Names are PEP 503-normalised by `PackageRef`; the request uses that form.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::lookup::http::{HttpClient, redact};
+use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
+use crate::model::{Ecosystem, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
+
+pub const SIMPLE_JSON_ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
+
+pub struct PypiClient {
+    http: Arc<HttpClient>,
+    base: String,
+}
+
+impl PypiClient {
+    pub fn new(http: Arc<HttpClient>, pypi_url: &str) -> PypiClient {
+        PypiClient {
+            http,
+            base: pypi_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The Simple project page and, when one exists, the JSON API document.
+    pub fn urls(&self, name: &str, source: &RegistrySource) -> (String, Option<String>) {
+        match source {
+            RegistrySource::Public => (
+                format!("{}/simple/{name}/", self.base),
+                Some(format!("{}/pypi/{name}/json", self.base)),
+            ),
+            RegistrySource::Private { url } => {
+                let index = url.trim_end_matches('/');
+                let json = index
+                    .strip_suffix("/simple")
+                    .map(|root| format!("{root}/pypi/{name}/json"));
+                (format!("{index}/{name}/"), json)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Registry for PypiClient {
+    async fn package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError> {
+        match self
+            .package_revalidated(package, source, &Validators::default())
+            .await?
+        {
+            Revalidated::Modified { value, .. } => Ok(Fetched::fresh(value)),
+            Revalidated::NotModified { .. } => Err(LookupError::Other("unexpected 304".to_string())),
+        }
+    }
+
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        let (simple_url, json_url) = self.urls(&package.name, source);
+        let simple = self
+            .http
+            .get_document(&simple_url, Some(SIMPLE_JSON_ACCEPT), validators, &package.name)
+            .await;
+        let fallback_reason = match simple {
+            Ok(Revalidated::NotModified { max_age }) => return Ok(Revalidated::NotModified { max_age }),
+            Ok(Revalidated::Modified {
+                value,
+                validators,
+                max_age,
+            }) => {
+                let name = package.name.clone();
+                let parsed = crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await;
+                match parsed {
+                    Ok(facts) => {
+                        return Ok(Revalidated::Modified {
+                            value: facts,
+                            validators,
+                            max_age,
+                        });
+                    }
+                    Err(message) => LookupError::Decode {
+                        host: redact(&simple_url),
+                        message,
+                    },
+                }
+            }
+            // 406: the index does not speak the JSON form.
+            Err(LookupError::Status { status: 406, host }) => LookupError::Status { status: 406, host },
+            Err(err) => return Err(err),
+        };
+        let Some(json_url) = json_url else {
+            return Err(fallback_reason);
+        };
+        match self
+            .http
+            .get_document(&json_url, None, &Validators::default(), &package.name)
+            .await?
+        {
+            Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
+            Revalidated::Modified { value, max_age, .. } => {
+                let facts = crate::lookup::http::parse_off_thread(value, parse_json_api)
+                    .await
+                    .map_err(|message| LookupError::Decode {
+                        host: redact(&json_url),
+                        message,
+                    })?;
+                // The validators belong to the Simple page, which failed; keep none.
+                Ok(Revalidated::Modified {
+                    value: facts,
+                    validators: Validators::default(),
+                    max_age,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireSimple {
+    #[serde(default)]
+    versions: Vec<String>,
+    #[serde(default)]
+    files: Vec<WireSimpleFile>,
+    #[serde(default, rename = "project-status")]
+    project_status: Option<WireProjectStatus>,
+}
+
+#[derive(Deserialize)]
+struct WireSimpleFile {
+    filename: String,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
+    #[serde(default, rename = "upload-time")]
+    upload_time: Option<String>,
+    #[serde(default)]
+    yanked: Option<serde_json::Value>,
+    #[serde(default)]
+    provenance: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireProjectStatus {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The version a distribution file belongs to, given the project's normalised name.
+pub fn version_of_file(project: &str, filename: &str) -> Option<String> {
+    let project = Ecosystem::PyPI.normalize_name(project);
+    for (index, ch) in filename.char_indices() {
+        if ch != '-' {
+            continue;
+        }
+        if Ecosystem::PyPI.normalize_name(&filename[..index]) != project {
+            continue;
+        }
+        let rest = &filename[index + 1..];
+        if filename.ends_with(".whl") || filename.ends_with(".egg") || filename.ends_with(".exe") {
+            return rest.split('-').next().map(|v| v.trim_end_matches(".whl").to_string());
+        }
+        for ext in [".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".tar"] {
+            if let Some(version) = rest.strip_suffix(ext) {
+                return Some(version.to_string());
+            }
+        }
+        return rest.split('-').next().map(str::to_string);
+    }
+    None
+}
+
+struct FileFacts {
+    upload: Option<Timestamp>,
+    yanked: bool,
+    yanked_reason: Option<String>,
+    sha256: Option<String>,
+    provenance: Option<String>,
+}
+
+fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<VersionFacts> {
+    versions
+        .iter_mut()
+        .map(|(version, files)| {
+            let yanked = !files.is_empty() && files.iter().all(|f| f.yanked);
+            VersionFacts {
+                version: version.clone(),
+                published: files.iter().filter_map(|f| f.upload).min(),
+                yanked,
+                yanked_reason: if yanked {
+                    files.iter().find_map(|f| f.yanked_reason.clone())
+                } else {
+                    None
+                },
+                digests: files
+                    .iter()
+                    .filter_map(|f| f.sha256.as_ref().map(|h| format!("sha256:{h}")))
+                    .collect(),
+                attestations_url: files.iter().find_map(|f| f.provenance.clone()),
+                ..VersionFacts::default()
+            }
+        })
+        .collect()
+}
+
+fn yanked_of(value: &Option<serde_json::Value>) -> (bool, Option<String>) {
+    match value {
+        Some(serde_json::Value::Bool(yanked)) => (*yanked, None),
+        Some(serde_json::Value::String(reason)) => (true, (!reason.is_empty()).then(|| reason.clone())),
+        _ => (false, None),
+    }
+}
+
+/// Maps a PEP 691 Simple JSON project page to `PackageFacts`.
+pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> {
+    let wire: WireSimple = serde_json::from_slice(body).map_err(|err| format!("not a Simple JSON page: {err}"))?;
+    let mut versions: BTreeMap<String, Vec<FileFacts>> =
+        wire.versions.iter().map(|v| (v.clone(), Vec::new())).collect();
+    for file in wire.files {
+        let Some(version) = version_of_file(project, &file.filename) else {
+            continue;
+        };
+        let (yanked, yanked_reason) = yanked_of(&file.yanked);
+        versions.entry(version).or_default().push(FileFacts {
+            upload: file.upload_time.as_deref().and_then(|t| t.parse().ok()),
+            yanked,
+            yanked_reason,
+            sha256: file.hashes.get("sha256").cloned(),
+            provenance: file.provenance,
+        });
+    }
+    let versions = aggregate(&mut versions);
+    let (status, status_reason) = match wire.project_status {
+        Some(status) => (
+            match status.status.as_deref() {
+                Some("archived") => ProjectStatus::Archived,
+                Some("quarantined") => ProjectStatus::Quarantined,
+                Some("deprecated") => ProjectStatus::Deprecated,
+                _ => ProjectStatus::Active,
+            },
+            status.reason,
+        ),
+        None => (ProjectStatus::Active, None),
+    };
+    Ok(PackageFacts {
+        created: versions.iter().filter_map(|v| v.published).min(),
+        versions,
+        status,
+        status_reason,
+        ..PackageFacts::default()
+    })
+}
+
+#[derive(Deserialize)]
+struct WireJson {
+    #[serde(default)]
+    info: Option<WireInfo>,
+    #[serde(default)]
+    releases: BTreeMap<String, Vec<WireJsonFile>>,
+}
+
+#[derive(Deserialize)]
+struct WireInfo {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireJsonFile {
+    #[serde(default)]
+    digests: BTreeMap<String, String>,
+    #[serde(default)]
+    upload_time_iso_8601: Option<String>,
+    #[serde(default)]
+    yanked: bool,
+    #[serde(default)]
+    yanked_reason: Option<String>,
+}
+
+/// Maps a JSON API project document to `PackageFacts`.
+pub fn parse_json_api(body: &[u8]) -> Result<PackageFacts, String> {
+    let wire: WireJson = serde_json::from_slice(body).map_err(|err| format!("not a PyPI JSON document: {err}"))?;
+    let mut versions: BTreeMap<String, Vec<FileFacts>> = wire
+        .releases
+        .into_iter()
+        .map(|(version, files)| {
+            let files = files
+                .into_iter()
+                .map(|f| FileFacts {
+                    upload: f.upload_time_iso_8601.as_deref().and_then(|t| t.parse().ok()),
+                    yanked: f.yanked,
+                    yanked_reason: f.yanked_reason.filter(|r| !r.is_empty()),
+                    sha256: f.digests.get("sha256").cloned(),
+                    provenance: None,
+                })
+                .collect();
+            (version, files)
+        })
+        .collect();
+    let versions = aggregate(&mut versions);
+    Ok(PackageFacts {
+        created: versions.iter().filter_map(|v| v.published).min(),
+        versions,
+        latest: wire.info.and_then(|i| i.version),
+        ..PackageFacts::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(crate::testing::registry_fixtures().join("pypi").join(path)).unwrap()
+    }
+
+    #[test]
+    fn file_versions() {
+        assert_eq!(
+            version_of_file("requests", "requests-2.32.0-py3-none-any.whl").as_deref(),
+            Some("2.32.0")
+        );
+        assert_eq!(
+            version_of_file("requests", "requests-0.10.0.tar.gz").as_deref(),
+            Some("0.10.0")
+        );
+        assert_eq!(
+            version_of_file("python-dateutil", "python_dateutil-2.8.2-py2.py3-none-any.whl").as_deref(),
+            Some("2.8.2")
+        );
+        assert_eq!(
+            version_of_file("python-dateutil", "python-dateutil-2.8.2.tar.gz").as_deref(),
+            Some("2.8.2")
+        );
+        assert_eq!(
+            version_of_file("pyyaml", "PyYAML-6.0.1.tar.gz").as_deref(),
+            Some("6.0.1")
+        );
+    }
+
+    #[test]
+    fn simple_and_json_agree_on_requests() {
+        let simple = parse_simple("requests", &fixture("simple/requests/index.json")).unwrap();
+        let json = parse_json_api(&fixture("pypi/requests/json")).unwrap();
+        assert_eq!(simple.versions.len(), 163);
+        assert_eq!(json.versions.len(), 163);
+        for name in ["2.32.0", "2.32.1"] {
+            let s = simple.version(name).unwrap();
+            let j = json.version(name).unwrap();
+            assert!(s.yanked && j.yanked, "{name}");
+            assert!(j.yanked_reason.as_deref().unwrap().contains("CVE-2024-35195"));
+            assert_eq!(s.yanked_reason, j.yanked_reason);
+            assert_eq!(s.published, j.published);
+            assert_eq!(s.digests, j.digests);
+        }
+        let yanked: Vec<_> = simple
+            .versions
+            .iter()
+            .filter(|v| v.yanked)
+            .map(|v| &v.version)
+            .collect();
+        assert_eq!(yanked, ["2.32.0", "2.32.1"]);
+        assert_eq!(json.latest.as_deref(), Some("2.34.2"));
+    }
+
+    #[test]
+    fn project_status_and_provenance() {
+        let body = br#"{"meta":{"api-version":"1.4"},"name":"x","project-status":{"status":"quarantined","reason":"malware"},
+            "versions":["1.0"],"files":[{"filename":"x-1.0.tar.gz","hashes":{"sha256":"ab"},"upload-time":"2025-01-02T03:04:05Z","yanked":false,"provenance":"https://pypi.org/integrity/x/1.0/x-1.0.tar.gz/provenance"}]}"#;
+        let facts = parse_simple("x", body).unwrap();
+        assert_eq!(facts.status, ProjectStatus::Quarantined);
+        assert_eq!(facts.status_reason.as_deref(), Some("malware"));
+        let v = facts.version("1.0").unwrap();
+        assert!(v.attestations_url.as_deref().unwrap().ends_with("/provenance"));
+        assert_eq!(v.published, Some("2025-01-02T03:04:05Z".parse().unwrap()));
+    }
+}

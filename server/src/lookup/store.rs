@@ -1,0 +1,793 @@
+//! The on-disk tier: one SQLite file per user, shared by every editor process and CLI run.
+//!
+//! Why SQLite (rusqlite, bundled): WAL mode lets many readers and one writer at a time work across
+//! processes without a lock server; a process killed mid-transaction leaves the last committed state
+//! (the WAL is replayed or discarded on the next open), and SQLite's own locking is the best-tested
+//! answer to "several processes, one cache". Files per key (as crates-lsp does) race, tear and leak.
+//!
+//! Invariants:
+//! - Short transactions, `busy_timeout` 5 s, atomic upserts: a concurrent writer waits, never fails.
+//! - Tables carry their schema version in their name (`entries_v1`, `seen_v1`); `application_id`
+//!   marks the file as ours. A file that is not SQLite, is corrupt, or belongs to another application is
+//!   deleted and rebuilt; if even that fails the store runs in memory. Opening is never fatal.
+//! - A row that fails to decode is deleted by the caller (`delete`), never served.
+//! - `seen_v1` is append-only memory of every (version, digest) ever observed per package: rows are
+//!   updated (`last_seen`, `missing_since`) but never deleted, not even by `clear`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use crate::lookup::Validators;
+use crate::model::{PackageFacts, Vanished};
+
+/// "GATE".
+const APPLICATION_ID: i64 = 0x4741_5445;
+const SCHEMA_VERSION: i64 = 1;
+pub const STORE_FILE: &str = "gatehouse-v1.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cache store: {0}")]
+pub struct StoreError(String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError(err.to_string())
+    }
+}
+
+/// One cached document. `value` is `None` for a remembered "not found".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub value: Option<Vec<u8>>,
+    pub fetched_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub validators: Validators,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    pub path: PathBuf,
+    pub entries_by_kind: Vec<(String, u64)>,
+    pub expired_entries: u64,
+    pub seen_versions: u64,
+    pub bytes_on_disk: u64,
+}
+
+impl std::fmt::Display for StoreStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cache: {}", self.path.display())?;
+        for (kind, count) in &self.entries_by_kind {
+            writeln!(f, "  {kind}: {count} entries")?;
+        }
+        writeln!(f, "  expired (kept for offline use): {}", self.expired_entries)?;
+        writeln!(f, "  versions remembered (takedown memory): {}", self.seen_versions)?;
+        write!(f, "  size on disk: {:.1} MB", self.bytes_on_disk as f64 / 1_048_576.0)
+    }
+}
+
+pub struct Store {
+    path: Option<PathBuf>,
+    /// `None` only when SQLite could not even open an in-memory database; every call then errors.
+    conn: Mutex<Option<Connection>>,
+}
+
+fn millis(ts: Timestamp) -> i64 {
+    ts.as_millisecond()
+}
+
+fn from_millis(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn is_corruption(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // journal_mode returns a row; WAL persists in the file.
+    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+    if app != APPLICATION_ID {
+        if app != 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                Some("a file of another application".to_string()),
+            ));
+        }
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'entries_v%' AND name NOT LIKE 'seen_v%'",
+            [],
+            |row| row.get(0),
+        )?;
+        if tables > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                Some("a database of another application".to_string()),
+            ));
+        }
+        conn.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID};"))?;
+    }
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE IF NOT EXISTS entries_v1 (
+             kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB,
+             fetched_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+             etag TEXT, last_modified TEXT,
+             PRIMARY KEY (kind, key)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS seen_v1 (
+             package TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,
+             first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, missing_since INTEGER,
+             PRIMARY KEY (package, version, digest)) WITHOUT ROWID;
+         COMMIT;",
+    )?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION};"))?;
+    }
+    Ok(())
+}
+
+fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+impl Store {
+    /// Opens (or creates, or rebuilds) the store in `dir`. Never fails: the fallback is in memory.
+    pub fn open(dir: &Path) -> Store {
+        match Store::open_file(dir) {
+            Ok(store) => store,
+            Err(err) => {
+                tracing::warn!(
+                    "cache store in {} unusable ({err}); caching in memory only",
+                    dir.display()
+                );
+                Store::in_memory()
+            }
+        }
+    }
+
+    fn open_file(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
+        let path = dir.join(STORE_FILE);
+        let attempt = Connection::open(&path).and_then(|conn| configure(&conn).map(|()| conn));
+        let conn = match attempt {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!("rebuilding the cache store {}: {err}", path.display());
+                remove_files(&path);
+                let conn = Connection::open(&path)?;
+                configure(&conn)?;
+                conn
+            }
+        };
+        Ok(Store {
+            path: Some(path),
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    /// A store that lives only as long as the process (tests, or when the disk is unusable).
+    pub fn in_memory() -> Store {
+        let conn = Connection::open_in_memory().and_then(|conn| configure(&conn).map(|()| conn));
+        Store {
+            path: None,
+            conn: Mutex::new(conn.ok()),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        match self.conn.lock() {
+            Ok(conn) => conn,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Runs `f` on the connection; a corruption error marks the file for rebuilding on the next open.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+        let mut guard = self.lock();
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError("no database".to_string()));
+        };
+        f(conn).map_err(|err| {
+            if is_corruption(&err) {
+                tracing::warn!("the cache store is corrupt; it will be rebuilt on the next start: {err}");
+                let _ = conn.execute_batch("PRAGMA application_id=1;");
+            }
+            err.into()
+        })
+    }
+
+    pub fn get(&self, kind: &str, key: &str) -> Result<Option<StoredEntry>, StoreError> {
+        let row = self.with(|conn| {
+            conn.query_row(
+                "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2",
+                params![kind, key],
+                |row| {
+                    Ok(StoredEntry {
+                        value: row.get(0)?,
+                        fetched_at: from_millis(row.get(1)?),
+                        expires_at: from_millis(row.get(2)?),
+                        validators: Validators {
+                            etag: row.get(3)?,
+                            last_modified: row.get(4)?,
+                        },
+                    })
+                },
+            )
+            .optional()
+        });
+        if row.is_err() {
+            // A row that cannot be read is dropped, so the next ask refetches it.
+            let _ = self.delete(kind, key);
+        }
+        row
+    }
+
+    /// Reads many keys in one read transaction (the warm path of a new process reads hundreds at once).
+    pub fn get_many(&self, kind: &str, keys: &[String]) -> Result<Vec<Option<StoredEntry>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut res = Vec::with_capacity(keys.len());
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2",
+                )?;
+                for key in keys {
+                    let row = select
+                        .query_row(params![kind, key], |row| {
+                            Ok(StoredEntry {
+                                value: row.get(0)?,
+                                fetched_at: from_millis(row.get(1)?),
+                                expires_at: from_millis(row.get(2)?),
+                                validators: Validators {
+                                    etag: row.get(3)?,
+                                    last_modified: row.get(4)?,
+                                },
+                            })
+                        })
+                        .optional();
+                    // A row that cannot be read is a miss (it is rewritten after the next fetch).
+                    res.push(row.unwrap_or(None));
+                }
+            }
+            tx.commit()?;
+            Ok(res)
+        })
+    }
+
+    pub fn put(&self, kind: &str, key: &str, entry: &StoredEntry) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO entries_v1 (kind, key, value, fetched_at, expires_at, etag, last_modified)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (kind, key) DO UPDATE SET value=excluded.value, fetched_at=excluded.fetched_at,
+               expires_at=excluded.expires_at, etag=excluded.etag, last_modified=excluded.last_modified",
+                params![
+                    kind,
+                    key,
+                    entry.value,
+                    millis(entry.fetched_at),
+                    millis(entry.expires_at),
+                    entry.validators.etag,
+                    entry.validators.last_modified
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A `304`: the entry is current again.
+    pub fn touch(&self, kind: &str, key: &str, fetched_at: Timestamp, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE entries_v1 SET fetched_at=?3, expires_at=?4 WHERE kind=?1 AND key=?2",
+                params![kind, key, millis(fetched_at), millis(expires_at)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn delete(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute("DELETE FROM entries_v1 WHERE kind=?1 AND key=?2", params![kind, key])
+                .map(|_| ())
+        })
+    }
+
+    /// Records every (version, digest) of `facts` as seen at `now` and returns what was seen before
+    /// and is now missing or changed (takedown memory). Rows are never deleted.
+    pub fn observe_versions(
+        &self,
+        package: &str,
+        facts: &PackageFacts,
+        now: Timestamp,
+    ) -> Result<Vec<Vanished>, StoreError> {
+        self.with(|conn| observe(conn, package, facts, now, None))
+    }
+
+    /// Records many fetched documents in one transaction (one commit for a whole cold batch).
+    pub fn observe_and_put_many(&self, writes: Vec<PendingWrite>) -> Result<Vec<Vec<Vanished>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut res = Vec::with_capacity(writes.len());
+            for write in writes {
+                let PendingWrite {
+                    package,
+                    facts,
+                    now,
+                    kind,
+                    mut entry,
+                } = write;
+                let vanished = observe_in(
+                    &tx,
+                    &package,
+                    &facts,
+                    now,
+                    Some(Box::new(|vanished: &[Vanished]| {
+                        if !vanished.is_empty() {
+                            let mut with_vanished = facts.clone();
+                            with_vanished.vanished = vanished.to_vec();
+                            entry.value = serde_json::to_vec(&with_vanished).ok();
+                        }
+                        (kind.to_string(), package.clone(), entry)
+                    })),
+                )?;
+                res.push(vanished);
+            }
+            tx.commit()?;
+            Ok(res)
+        })
+    }
+
+    /// `observe_versions` and, in the same transaction, stores the entry `make_entry` builds from what
+    /// vanished (one commit per fetched document).
+    pub fn observe_and_put(
+        &self,
+        package: &str,
+        facts: &PackageFacts,
+        now: Timestamp,
+        make_entry: impl FnOnce(&[Vanished]) -> (String, String, StoredEntry),
+    ) -> Result<Vec<Vanished>, StoreError> {
+        self.with(|conn| observe(conn, package, facts, now, Some(Box::new(make_entry))))
+    }
+
+    pub fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        let (entries_by_kind, expired_entries, seen_versions) = self.with(|conn| {
+            let by_kind: Vec<(String, u64)> = conn
+                .prepare("SELECT kind, count(*) FROM entries_v1 GROUP BY kind ORDER BY kind")?
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            let expired: i64 = conn.query_row(
+                "SELECT count(*) FROM entries_v1 WHERE expires_at < ?1",
+                [millis(now)],
+                |row| row.get(0),
+            )?;
+            let seen: i64 = conn.query_row("SELECT count(*) FROM seen_v1", [], |row| row.get(0))?;
+            Ok((by_kind, expired as u64, seen as u64))
+        })?;
+        let mut bytes_on_disk = 0;
+        if let Some(path) = &self.path {
+            for suffix in ["", "-wal"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                bytes_on_disk += std::fs::metadata(PathBuf::from(name)).map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        Ok(StoreStats {
+            path: self.path.clone().unwrap_or_default(),
+            entries_by_kind,
+            expired_entries,
+            seen_versions,
+            bytes_on_disk,
+        })
+    }
+
+    /// Removes every cached document; takedown memory (`seen_v1`) is kept. Returns how many went.
+    pub fn clear(&self) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            let removed = conn.execute("DELETE FROM entries_v1", [])?;
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            Ok(removed as u64)
+        })
+    }
+
+    /// `PRAGMA integrity_check` says "ok".
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let result: String = self.with(|conn| conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)))?;
+        Ok(result == "ok")
+    }
+
+    pub fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        let count: i64 = self.with(|conn| {
+            conn.query_row("SELECT count(*) FROM entries_v1 WHERE kind=?1", [kind], |row| {
+                row.get(0)
+            })
+        })?;
+        Ok(count as u64)
+    }
+
+    /// Runs raw SQL returning one integer (tests and diagnostics).
+    pub fn query_count(&self, sql: &str) -> Result<i64, StoreError> {
+        self.with(|conn| conn.query_row(sql, [], |row| row.get(0)))
+    }
+}
+
+type MakeEntry<'a> = Box<dyn FnOnce(&[Vanished]) -> (String, String, StoredEntry) + 'a>;
+
+const UPSERT_ENTRY: &str = "INSERT INTO entries_v1 (kind, key, value, fetched_at, expires_at, etag, last_modified)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (kind, key) DO UPDATE SET value=excluded.value, fetched_at=excluded.fetched_at,
+       expires_at=excluded.expires_at, etag=excluded.etag, last_modified=excluded.last_modified";
+
+fn observe(
+    conn: &mut Connection,
+    package: &str,
+    facts: &PackageFacts,
+    now: Timestamp,
+    then_put: Option<MakeEntry<'_>>,
+) -> Result<Vec<Vanished>, rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let res = observe_in(&tx, package, facts, now, then_put)?;
+    tx.commit()?;
+    Ok(res)
+}
+
+/// One fetched document to record: its takedown observation and its cache entry.
+pub struct PendingWrite {
+    pub package: String,
+    pub facts: PackageFacts,
+    pub now: Timestamp,
+    pub kind: &'static str,
+    /// The entry, its value encoded without `vanished`; re-encoded with it when something vanished.
+    pub entry: StoredEntry,
+}
+
+fn observe_in(
+    tx: &rusqlite::Transaction<'_>,
+    package: &str,
+    facts: &PackageFacts,
+    now: Timestamp,
+    then_put: Option<MakeEntry<'_>>,
+) -> Result<Vec<Vanished>, rusqlite::Error> {
+    let now_ms = millis(now);
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO seen_v1 (package, version, digest, first_seen, last_seen, missing_since)
+                 VALUES (?1, ?2, ?3, ?4, ?4, NULL)
+                 ON CONFLICT (package, version, digest) DO UPDATE SET
+                   last_seen=max(last_seen, excluded.last_seen), missing_since=NULL",
+        )?;
+        for version in &facts.versions {
+            if version.digests.is_empty() {
+                upsert.execute(params![package, version.version, "", now_ms])?;
+            }
+            for digest in &version.digests {
+                upsert.execute(params![package, version.version, digest, now_ms])?;
+            }
+        }
+    }
+    let rows: Vec<(String, String, i64, Option<i64>)> = {
+        let mut select =
+            tx.prepare_cached("SELECT version, digest, last_seen, missing_since FROM seen_v1 WHERE package=?1")?;
+        select
+            .query_map(params![package], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?
+    };
+    let mut gone: std::collections::BTreeMap<String, (i64, i64)> = std::collections::BTreeMap::new();
+    let mut changed = Vec::new();
+    {
+        let mut mark =
+            tx.prepare_cached("UPDATE seen_v1 SET missing_since=?4 WHERE package=?1 AND version=?2 AND digest=?3")?;
+        for (version, digest, last_seen, missing_since) in rows {
+            let current = facts.version(&version);
+            let missing = match current {
+                None => true,
+                Some(current) => {
+                    !digest.is_empty() && !current.digests.is_empty() && !current.digests.contains(&digest)
+                }
+            };
+            if !missing {
+                continue;
+            }
+            let since = match missing_since {
+                Some(since) => since,
+                None => {
+                    mark.execute(params![package, version, digest, now_ms])?;
+                    now_ms
+                }
+            };
+            if current.is_none() {
+                let entry = gone.entry(version).or_insert((last_seen, since));
+                entry.0 = entry.0.max(last_seen);
+                entry.1 = entry.1.min(since);
+            } else {
+                changed.push(Vanished {
+                    version,
+                    last_seen: from_millis(last_seen),
+                    missing_since: from_millis(since),
+                    changed_digest: Some(digest),
+                });
+            }
+        }
+    }
+    let mut res: Vec<Vanished> = gone
+        .into_iter()
+        .map(|(version, (last_seen, since))| Vanished {
+            version,
+            last_seen: from_millis(last_seen),
+            missing_since: from_millis(since),
+            changed_digest: None,
+        })
+        .collect();
+    res.extend(changed);
+    if let Some(make_entry) = then_put {
+        let (kind, key, entry) = make_entry(&res);
+        tx.prepare_cached(UPSERT_ENTRY)?.execute(params![
+            kind,
+            key,
+            entry.value,
+            millis(entry.fetched_at),
+            millis(entry.expires_at),
+            entry.validators.etag,
+            entry.validators.last_modified
+        ])?;
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VersionFacts;
+
+    fn facts(versions: &[(&str, &str)]) -> PackageFacts {
+        PackageFacts {
+            versions: versions
+                .iter()
+                .map(|(v, d)| VersionFacts {
+                    version: v.to_string(),
+                    digests: vec![d.to_string()],
+                    ..VersionFacts::default()
+                })
+                .collect(),
+            ..PackageFacts::default()
+        }
+    }
+
+    fn entry(value: &str) -> StoredEntry {
+        StoredEntry {
+            value: Some(value.as_bytes().to_vec()),
+            fetched_at: Timestamp::UNIX_EPOCH,
+            expires_at: Timestamp::UNIX_EPOCH,
+            validators: Validators {
+                etag: Some("\"e\"".into()),
+                last_modified: None,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_upsert() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        assert!(store.path().is_some());
+        store.put("pkg", "npm:a", &entry("one")).unwrap();
+        store.put("pkg", "npm:a", &entry("two")).unwrap();
+        let got = store.get("pkg", "npm:a").unwrap().unwrap();
+        assert_eq!(got.value.as_deref(), Some(&b"two"[..]));
+        assert_eq!(got.validators.etag.as_deref(), Some("\"e\""));
+        assert_eq!(store.count("pkg").unwrap(), 1);
+        drop(store);
+        let reopened = Store::open(dir.path());
+        assert!(reopened.get("pkg", "npm:a").unwrap().is_some());
+        assert!(reopened.integrity_ok().unwrap());
+    }
+
+    #[test]
+    fn garbage_file_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STORE_FILE), vec![0x5a; 8192]).unwrap();
+        let store = Store::open(dir.path());
+        assert!(store.path().is_some());
+        store.put("pkg", "k", &entry("v")).unwrap();
+        assert!(store.get("pkg", "k").unwrap().is_some());
+    }
+
+    #[test]
+    fn foreign_database_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(STORE_FILE)).unwrap();
+            conn.execute_batch("CREATE TABLE other (x); INSERT INTO other VALUES (1);")
+                .unwrap();
+        }
+        let store = Store::open(dir.path());
+        store.put("pkg", "k", &entry("v")).unwrap();
+        let others = store
+            .query_count("SELECT count(*) FROM sqlite_master WHERE name='other'")
+            .unwrap();
+        assert_eq!(others, 0);
+    }
+
+    #[test]
+    fn unusable_dir_falls_back_to_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x").unwrap();
+        let store = Store::open(&file);
+        assert!(store.path().is_none());
+        store.put("pkg", "k", &entry("v")).unwrap();
+    }
+
+    #[test]
+    fn takedown_memory_reports_vanished_and_changed_versions() {
+        let store = Store::in_memory();
+        let t1: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+        let t2: Timestamp = "2026-11-02T00:00:00Z".parse().unwrap();
+        let t3: Timestamp = "2026-11-03T00:00:00Z".parse().unwrap();
+        assert!(
+            store
+                .observe_versions("npm:x", &facts(&[("1.0.0", "sha512-a"), ("1.0.1", "sha512-b")]), t1)
+                .unwrap()
+                .is_empty()
+        );
+        let vanished = store
+            .observe_versions("npm:x", &facts(&[("1.0.0", "sha512-A")]), t2)
+            .unwrap();
+        assert_eq!(vanished.len(), 2, "{vanished:?}");
+        assert_eq!(vanished[0].version, "1.0.1");
+        assert_eq!(vanished[0].last_seen, t1);
+        assert_eq!(vanished[0].missing_since, t2);
+        assert_eq!(vanished[1].changed_digest.as_deref(), Some("sha512-a"));
+        // Still missing a day later: "missing since" keeps the first day it was missed.
+        let again = store
+            .observe_versions("npm:x", &facts(&[("1.0.0", "sha512-A")]), t3)
+            .unwrap();
+        assert_eq!(again[0].missing_since, t2);
+        assert_eq!(store.clear().unwrap(), 0);
+        let seen = store.query_count("SELECT count(*) FROM seen_v1").unwrap();
+        assert_eq!(seen, 3);
+    }
+
+    /// Several processes on one store, one killed with SIGKILL mid-run. The test binary runs itself as
+    /// the workers (`hammer_worker`, inert unless `GATEHOUSE_HAMMER_DIR` is set).
+    mod processes {
+        use super::*;
+        use std::io::{BufRead, Write};
+        use std::process::{Command, Stdio};
+        use std::time::Instant;
+
+        fn worker_facts(id: u32, i: u64) -> PackageFacts {
+            facts(&[
+                (&format!("1.0.{i}"), &format!("sha512-w{id}")),
+                (&format!("2.0.{}", i % 7), "sha512-shared"),
+            ])
+        }
+
+        #[test]
+        fn hammer_worker() {
+            let Ok(dir) = std::env::var("GATEHOUSE_HAMMER_DIR") else {
+                return;
+            };
+            let id: u32 = std::env::var("GATEHOUSE_HAMMER_ID").unwrap().parse().unwrap();
+            let seconds: u64 = std::env::var("GATEHOUSE_HAMMER_SECS").unwrap().parse().unwrap();
+            let store = Store::open(Path::new(&dir));
+            assert!(store.path().is_some(), "the store fell back to memory");
+            let started = Instant::now();
+            let mut stdout = std::io::stdout();
+            let mut i = 0u64;
+            while started.elapsed() < Duration::from_secs(seconds) {
+                let key = format!("w{id}-{i}");
+                store
+                    .put("hammer", &key, &entry(&"x".repeat(200 + (i as usize % 3000))))
+                    .unwrap();
+                store
+                    .observe_versions(&format!("npm:pkg{}", i % 25), &worker_facts(id, i), Timestamp::now())
+                    .unwrap();
+                let other = format!("w{}-{}", (id + 1) % 4, i / 2);
+                let _ = store.get("hammer", &other).unwrap();
+                writeln!(stdout, "committed {i}").unwrap();
+                stdout.flush().unwrap();
+                i += 1;
+            }
+        }
+
+        #[test]
+        fn four_processes_and_a_sigkill_lose_nothing() {
+            let dir = tempfile::tempdir().unwrap();
+            let exe = std::env::current_exe().unwrap();
+            let mut children: Vec<_> = (0..4u32)
+                .map(|id| {
+                    Command::new(&exe)
+                        .args([
+                            "--exact",
+                            "lookup::store::tests::processes::hammer_worker",
+                            "--nocapture",
+                            "--test-threads=1",
+                        ])
+                        .env("GATEHOUSE_HAMMER_DIR", dir.path())
+                        .env("GATEHOUSE_HAMMER_ID", id.to_string())
+                        .env("GATEHOUSE_HAMMER_SECS", if id == 0 { "30" } else { "3" })
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            // Let worker 0 get going, then kill it without warning (SIGKILL on Unix).
+            let stdout0 = children[0].stdout.take().unwrap();
+            let mut reader0 = std::io::BufReader::new(stdout0);
+            let mut committed0 = Vec::new();
+            let mut line = String::new();
+            while committed0.len() < 200 {
+                line.clear();
+                if reader0.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                if let Some(n) = line.trim().strip_prefix("committed ") {
+                    committed0.push(n.parse::<u64>().unwrap());
+                }
+            }
+            children[0].kill().unwrap();
+            children[0].wait().unwrap();
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut reader0, &mut rest).unwrap();
+            committed0.extend(
+                rest.lines()
+                    .filter_map(|l| l.strip_prefix("committed ")?.parse::<u64>().ok()),
+            );
+            let mut committed = vec![committed0];
+            for child in children.drain(1..) {
+                let output = child.wait_with_output().unwrap();
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert!(output.status.success(), "worker failed: {stderr}");
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                committed.push(
+                    stdout
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("committed ")?.parse::<u64>().ok())
+                        .collect(),
+                );
+            }
+            let store = Store::open(dir.path());
+            assert!(store.path().is_some());
+            assert!(store.integrity_ok().unwrap());
+            let mut total = 0;
+            for (id, done) in committed.iter().enumerate() {
+                assert!(!done.is_empty(), "worker {id} committed nothing");
+                for i in done {
+                    assert!(
+                        store.get("hammer", &format!("w{id}-{i}")).unwrap().is_some(),
+                        "lost w{id}-{i}"
+                    );
+                }
+                total += done.len();
+            }
+            let seen = store.query_count("SELECT count(*) FROM seen_v1").unwrap();
+            assert!(seen > 0);
+            eprintln!(
+                "4 processes committed {total} entries ({:?} each); none lost",
+                committed.iter().map(Vec::len).collect::<Vec<_>>()
+            );
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Test support shared by unit tests and other test targets (through the `test-support` feature):
+//! the loopback fixture server and paths to the committed fixtures.
+
+pub mod fixture_server;
+
+pub use fixture_server::{Fault, FixtureServer, RecordedRequest};
+
+/// The repository's `fixtures/` directory.
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+}
+
+/// `fixtures/registry`, laid out as URL paths (`npm/<name>`, `crates/<prefix>/<name>`,
+/// `pypi/pypi/<name>/json`, `pypi/simple/<name>/index.json`).
+pub fn registry_fixtures() -> std::path::PathBuf {
+    fixtures_dir().join("registry")
+}

@@ -1,0 +1,101 @@
+// Maps VS Code `gatehouse.*` settings onto the server's configuration keys (the keys of
+// gatehouse.toml). Only values the user set explicitly are forwarded, so a project's
+// gatehouse.toml is not overridden by the editor's defaults. No `vscode` import: unit-tested in node.
+
+/** One VS Code setting (below `gatehouse.`) and where it goes in the server's settings. */
+export interface SettingMapping {
+  /** Key below the `gatehouse` section, as VS Code spells it (for example `policy.minVersionAge`). */
+  readonly setting: string;
+  /** Path in the server's settings object (for example `["policy", "min-version-age"]`). */
+  readonly server: readonly string[];
+}
+
+/** Settings that only the extension uses; never sent to the server. */
+export const CLIENT_ONLY_SETTINGS: readonly string[] = ['path', 'trace.server'];
+
+export const SETTING_MAPPINGS: readonly SettingMapping[] = [
+  { setting: 'offline', server: ['offline'] },
+  { setting: 'osvDb', server: ['osv-db'] },
+  { setting: 'cacheDir', server: ['cache-dir'] },
+  { setting: 'trustedRoot', server: ['trusted-root'] },
+  { setting: 'failOn', server: ['fail-on'] },
+  { setting: 'endpoints.osv', server: ['endpoints', 'osv'] },
+  { setting: 'endpoints.npm', server: ['endpoints', 'npm'] },
+  { setting: 'endpoints.crates', server: ['endpoints', 'crates'] },
+  { setting: 'endpoints.pypi', server: ['endpoints', 'pypi'] },
+  { setting: 'policy.minVersionAge', server: ['policy', 'min-version-age'] },
+  { setting: 'policy.minPackageAge', server: ['policy', 'min-package-age'] },
+];
+
+/** The shape of `WorkspaceConfiguration.inspect()` that matters here. */
+export interface Inspected<T = unknown> {
+  defaultValue?: T;
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+  // Language-specific values count as explicit too.
+  globalLanguageValue?: T;
+  workspaceLanguageValue?: T;
+  workspaceFolderLanguageValue?: T;
+}
+
+/** The value the user set explicitly, the most specific scope winning; undefined when untouched. */
+export function explicitValue<T>(inspected: Inspected<T> | undefined): T | undefined {
+  if (!inspected) {
+    return undefined;
+  }
+  const order: (keyof Inspected<T>)[] = [
+    'workspaceFolderLanguageValue',
+    'workspaceFolderValue',
+    'workspaceLanguageValue',
+    'workspaceValue',
+    'globalLanguageValue',
+    'globalValue',
+  ];
+  for (const key of order) {
+    const value = inspected[key];
+    if (value !== undefined) {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+export type ServerSettings = { [key: string]: unknown };
+
+/**
+ * Builds the server's settings object from explicitly set values only.
+ * `inspect` is `(key) => workspace.getConfiguration('gatehouse', scope).inspect(key)`.
+ * Empty strings count as "not set" for path-like settings whose default is empty.
+ */
+export function serverSettings(inspect: (setting: string) => Inspected | undefined): ServerSettings {
+  const out: ServerSettings = {};
+  for (const mapping of SETTING_MAPPINGS) {
+    const value = explicitValue(inspect(mapping.setting));
+    if (value === undefined || value === null || value === '') {
+      continue;
+    }
+    setPath(out, mapping.server, value);
+  }
+  return out;
+}
+
+function setPath(target: ServerSettings, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next === 'object' && next !== null && !Array.isArray(next)) {
+      node = next as ServerSettings;
+    } else {
+      const created: ServerSettings = {};
+      node[key] = created;
+      node = created;
+    }
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** True when a configuration change touches a setting that the server sees. */
+export function affectsServer(affects: (section: string) => boolean): boolean {
+  return SETTING_MAPPINGS.some((m) => affects(`gatehouse.${m.setting}`));
+}

@@ -1,0 +1,58 @@
+// Text for the status bar item from the server's `gatehouse/status` notification.
+// No `vscode` import: unit-tested in node.
+
+export interface GatehouseStatus {
+  state: 'checking' | 'idle';
+  pending: number;
+  packages: number;
+  problems: number;
+  offline: boolean;
+}
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  /** `error` when problems were found, `warning` when offline, else none. */
+  tone: 'none' | 'warning' | 'error';
+  busy: boolean;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Accepts whatever arrived on the wire and fills gaps with safe values. */
+export function parseStatus(raw: unknown): GatehouseStatus {
+  const obj = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+  return {
+    state: obj.state === 'checking' ? 'checking' : 'idle',
+    pending: num(obj.pending),
+    packages: num(obj.packages),
+    problems: num(obj.problems),
+    offline: obj.offline === true,
+  };
+}
+
+export function statusView(status: GatehouseStatus): StatusView {
+  const offline = status.offline ? ' (offline)' : '';
+  if (status.state === 'checking') {
+    const n = status.pending > 0 ? status.pending : status.packages;
+    return {
+      text: `$(sync~spin) Gatehouse: checking ${plural(n, 'package')}${offline}`,
+      tooltip: `Gatehouse is looking up ${plural(n, 'package')}${status.offline ? ' from the cache and offline databases' : ''}.`,
+      tone: status.offline ? 'warning' : 'none',
+      busy: true,
+    };
+  }
+  const icon = status.problems > 0 ? '$(warning)' : '$(shield)';
+  return {
+    text: `${icon} Gatehouse: ${plural(status.problems, 'problem')}${offline}`,
+    tooltip:
+      `Gatehouse checked ${plural(status.packages, 'package')} and found ${plural(status.problems, 'problem')}.` +
+      (status.offline ? ' Offline: only the cache and offline OSV databases were used.' : '') +
+      ' Click to open the Problems panel.',
+    tone: status.problems > 0 ? 'error' : status.offline ? 'warning' : 'none',
+    busy: false,
+  };
+}

@@ -1,0 +1,69 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { affectsServer, explicitValue, Inspected, serverSettings, SETTING_MAPPINGS } from '../src/settings';
+
+function inspector(values: Record<string, Inspected>): (key: string) => Inspected | undefined {
+  return (key) => values[key];
+}
+
+test('untouched defaults are not forwarded', () => {
+  const all: Record<string, Inspected> = {};
+  for (const m of SETTING_MAPPINGS) {
+    all[m.setting] = { defaultValue: 'x' };
+  }
+  assert.deepEqual(serverSettings(inspector(all)), {});
+});
+
+test('explicit values map onto the server keys, nested and kebab-case', () => {
+  const settings = serverSettings(
+    inspector({
+      offline: { defaultValue: false, globalValue: true },
+      osvDb: { defaultValue: [], workspaceValue: ['osv'] },
+      'policy.minVersionAge': { defaultValue: '72h', workspaceFolderValue: '7d' },
+      'policy.minPackageAge': { defaultValue: '30d' },
+      'endpoints.npm': { globalValue: 'http://127.0.0.1:9/npm' },
+      failOn: { defaultValue: 'warning', globalValue: 'error' },
+    }),
+  );
+  assert.deepEqual(settings, {
+    offline: true,
+    'osv-db': ['osv'],
+    'fail-on': 'error',
+    endpoints: { npm: 'http://127.0.0.1:9/npm' },
+    policy: { 'min-version-age': '7d' },
+  });
+});
+
+test('an explicit false or empty list is forwarded, an empty path string is not', () => {
+  const settings = serverSettings(
+    inspector({
+      offline: { defaultValue: false, workspaceValue: false },
+      osvDb: { defaultValue: [], workspaceValue: [] },
+      cacheDir: { defaultValue: '', globalValue: '' },
+    }),
+  );
+  assert.deepEqual(settings, { offline: false, 'osv-db': [] });
+});
+
+test('the most specific scope wins', () => {
+  assert.equal(explicitValue({ globalValue: 1, workspaceValue: 2 }), 2);
+  assert.equal(explicitValue({ globalValue: 1, workspaceValue: 2, workspaceFolderValue: 3 }), 3);
+  assert.equal(explicitValue({ globalValue: 1 }), 1);
+  assert.equal(explicitValue({ defaultValue: 1 }), undefined);
+  assert.equal(explicitValue(undefined), undefined);
+});
+
+test('only server-facing settings trigger didChangeConfiguration', () => {
+  assert.equal(affectsServer((s) => s === 'gatehouse.offline'), true);
+  assert.equal(affectsServer((s) => s === 'gatehouse.policy.minVersionAge'), true);
+  assert.equal(affectsServer((s) => s === 'gatehouse.path'), false);
+  assert.equal(affectsServer(() => false), false);
+});
+
+test('every server key is kebab-case', () => {
+  for (const m of SETTING_MAPPINGS) {
+    for (const key of m.server) {
+      assert.match(key, /^[a-z]+(-[a-z]+)*$/, m.setting);
+    }
+  }
+});
