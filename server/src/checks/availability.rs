@@ -62,7 +62,9 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         ));
         return;
     }
-    if facts.unpublished.is_some() || facts.status == ProjectStatus::Unpublished {
+    // npm keeps `time.unpublished` only while nothing is published again; a stray one beside listed
+    // versions is not an unpublished package.
+    if facts.status == ProjectStatus::Unpublished || facts.unpublished.is_some() && facts.versions.is_empty() {
         let when = facts.unpublished.map(|t| format!(" on {t}")).unwrap_or_default();
         acc.push(finding(
             FindingKind::Unpublished,
