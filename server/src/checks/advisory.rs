@@ -556,7 +556,7 @@ fn sentence(text: &str) -> String {
     first_line.trim_end_matches('.').to_string()
 }
 
-fn via_text(dep: &ResolvedDep) -> String {
+pub(crate) fn via_text(dep: &ResolvedDep) -> String {
     if dep.via.is_empty() {
         return String::new();
     }

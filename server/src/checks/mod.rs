@@ -158,17 +158,31 @@ pub struct AgeThresholds {
     pub min_package_age: SignedDuration,
     /// Human-readable name of the setting that decided `min_version_age`, for hovers.
     pub decided_by: String,
-    /// Packages the project's cooldown setting exempts.
+    /// Packages the project's cooldown setting exempts: names, `*` globs (`@myorg/*`), or
+    /// `name@1.2.3 || 1.2.4` (pnpm) to exempt only those versions.
     pub exempt: Vec<String>,
+    /// The package manager's own minimum release age: versions younger than this are refused by the
+    /// installer itself, so the solver never proposes them whatever the policy says.
+    pub installer_min_age: Option<SignedDuration>,
+    /// uv `exclude-newer` / npm `before` as an absolute cutoff: versions published after it are refused.
+    pub exclude_newer: Option<Timestamp>,
+    /// uv `exclude-newer-package`: per-package cutoffs (normalised name, cutoff) that replace `exclude_newer`.
+    pub exclude_newer_package: Vec<(String, Timestamp)>,
 }
+
+/// `decided_by` of the built-in default; anything else was set by a person.
+pub const DEFAULT_DECIDED_BY: &str = "Gatehouse default min-version-age = 72h";
 
 impl Default for AgeThresholds {
     fn default() -> Self {
         AgeThresholds {
             min_version_age: SignedDuration::from_hours(72),
             min_package_age: SignedDuration::from_hours(24 * 30),
-            decided_by: "Gatehouse default min-version-age = 72h".to_string(),
+            decided_by: DEFAULT_DECIDED_BY.to_string(),
             exempt: Vec::new(),
+            installer_min_age: None,
+            exclude_newer: None,
+            exclude_newer_package: Vec::new(),
         }
     }
 }

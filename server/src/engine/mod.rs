@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use jiff::Timestamp;
 
-use crate::checks::{self, CheckCtx, Finding, FindingKind, ResolvedDep};
+use crate::checks::{self, AgeThresholds, CheckCtx, Finding, FindingKind, ResolvedDep};
 use crate::fix::{self, Fix};
 use crate::manifest::{DepKind, Dependency, Lockfile, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Ecosystem, Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySource, Severity, Span};
@@ -175,20 +175,29 @@ fn skip_reason(dep: &Dependency, workspace: &[&Dependency]) -> Option<String> {
     dep.source.skip_reason()
 }
 
-fn available_versions(facts: &Facts, package: &PackageRef) -> Option<Vec<String>> {
+/// The versions a range may install today: not yanked and, when the project's package manager has a
+/// cooldown (`AgeThresholds::installer_min_age`, `exclude_newer`), not refused by it, since the
+/// installer then picks an older version.
+fn available_versions(
+    facts: &Facts,
+    package: &PackageRef,
+    age: Option<(&AgeThresholds, Timestamp)>,
+) -> Option<Vec<String>> {
     let known = facts.packages.get(package)?.known()?;
-    Some(
-        known
+    Some(match age {
+        Some((age, now)) => checks::age::installable_versions(age, known, package.ecosystem, &package.name, now),
+        None => known
             .versions
             .iter()
             .filter(|v| !v.yanked)
             .map(|v| v.version.clone())
             .collect(),
-    )
+    })
 }
 
 /// Builds the list of packages to check: direct dependencies, then lockfile packages they pull in.
-fn collect(input: &Input<'_>, facts: &Facts) -> Vec<AnalyzedDep> {
+/// `age` (thresholds and now) makes ranges resolve the way an installer with a cooldown would.
+fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timestamp)>) -> Vec<AnalyzedDep> {
     let manifest = input.manifest;
     let workspace: Vec<&Dependency> = manifest
         .workspace_deps
@@ -206,7 +215,7 @@ fn collect(input: &Input<'_>, facts: &Facts) -> Vec<AnalyzedDep> {
             .and_then(|l| l.root_version(&dep.name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
-        let available = available_versions(facts, &package);
+        let available = available_versions(facts, &package, age);
         let resolved = resolve::resolve(
             dep.ecosystem,
             requirement.as_ref(),
@@ -308,7 +317,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
 pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
     let mut res = Vec::new();
     let mut seen = HashSet::new();
-    for analyzed in collect(input, facts) {
+    for analyzed in collect(input, facts, None) {
         if matches!(analyzed.status, Status::Skipped(_)) {
             continue;
         }
@@ -367,7 +376,7 @@ fn oldest_stale(facts: &Facts, package: &PackageRef) -> Option<Timestamp> {
 /// Evaluates a manifest against the known facts and the policy.
 pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestamp) -> Analysis {
     let mut analysis = Analysis {
-        deps: collect(input, facts),
+        deps: collect(input, facts, Some((&policy.age, now))),
         syntax: input.manifest.issues.clone(),
         ..Analysis::default()
     };

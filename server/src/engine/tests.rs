@@ -1,1 +1,294 @@
-//! Engine tests over in-memory facts.
+//! Fixture cases: every `fixtures/cases/<ecosystem>/<case>/` directory is parsed, evaluated and
+//! snapshotted as the source lines with carets under each finding, plus the fix.
+//!
+//! A case holds the manifest (+ lockfile), `facts.json` (see `fixtures/cases/make_facts.py` for the
+//! shape), `now.txt`, an optional `gatehouse.toml` and any cooldown file of `policy::cooldown::FILES`.
+//! OSV records named in `facts.json` are read with the real OSV reader (`lookup::osv::parse_record`,
+//! used here in tests only) and kept only when published before `now`, as the database looked then.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::checks::age;
+use crate::config::{self, Layer};
+use crate::engine::{self, Analysis, Input, RegistryRules};
+use crate::fix::Fix;
+use crate::manifest::{self, ManifestKind};
+use crate::model::{Advisory, Ecosystem, Fact, Facts, Note, PackageFacts, PackageRef, VersionFacts};
+use crate::policy::{Policy, cooldown};
+
+const MANIFESTS: [&str; 4] = ["package.json", "Cargo.toml", "pyproject.toml", "requirements.txt"];
+
+struct Case {
+    kind: ManifestKind,
+    text: String,
+    lockfile: Option<manifest::Lockfile>,
+    facts: Facts,
+    policy: Policy,
+    now: Timestamp,
+    cooldown_issues: Vec<String>,
+}
+
+/// Deserializes `value` over the serialized default of `T`, so fixtures name only what they need.
+fn with_defaults<T: Default + serde::Serialize + serde::de::DeserializeOwned>(value: &Value) -> T {
+    let mut base = serde_json::to_value(T::default()).unwrap();
+    if let (Value::Object(base_map), Value::Object(given)) = (&mut base, value) {
+        for (key, item) in given {
+            base_map.insert(key.clone(), item.clone());
+        }
+    }
+    serde_json::from_value(base).unwrap_or_else(|err| panic!("bad fixture value {value}: {err}"))
+}
+
+fn package_ref(key: &str) -> PackageRef {
+    let (ecosystem, name) = key.split_once(':').unwrap();
+    PackageRef::new(Ecosystem::from_osv_name(ecosystem).unwrap(), name)
+}
+
+fn known<T>(value: T, as_of: Timestamp) -> Fact<T> {
+    Fact::Known {
+        value,
+        as_of,
+        stale: false,
+    }
+}
+
+fn load_facts(dir: &Path, now: Timestamp) -> Facts {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("facts.json")).unwrap()).unwrap();
+    let mut facts = Facts::default();
+    let mut advisories: HashMap<PackageRef, Vec<Advisory>> = HashMap::new();
+    if let Some(Value::Object(packages)) = json.get("packages") {
+        for (key, value) in packages {
+            let versions = value
+                .get("versions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut without_versions = value.clone();
+            without_versions["versions"] = Value::Array(Vec::new());
+            let mut package: PackageFacts = with_defaults(&without_versions);
+            package.versions = versions.iter().map(with_defaults::<VersionFacts>).collect();
+            let package_ref = package_ref(key);
+            advisories.entry(package_ref.clone()).or_default();
+            facts.packages.insert(package_ref, known(package, now));
+        }
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/osv");
+    for path in json.get("osv").and_then(Value::as_array).into_iter().flatten() {
+        let bytes = std::fs::read(fixtures.join(path.as_str().unwrap())).unwrap();
+        let advisory = crate::lookup::osv::parse_record(&bytes).unwrap();
+        if advisory.published.is_some_and(|published| published > now) {
+            continue;
+        }
+        for affected in &advisory.affected {
+            if let Some(package) = &affected.package
+                && let Some(list) = advisories.get_mut(package)
+                && !list.iter().any(|a| a.id == advisory.id)
+            {
+                list.push(advisory.clone());
+            }
+        }
+    }
+    for (package, list) in advisories {
+        facts.advisories.insert(package, known(list, now));
+    }
+    if let Some(Value::Object(unavailable)) = json.get("unavailable") {
+        for (key, why) in unavailable {
+            let note = Note {
+                source: "fixture".to_string(),
+                message: why.as_str().unwrap_or_default().to_string(),
+            };
+            facts.packages.insert(package_ref(key), Fact::Unavailable(note.clone()));
+            facts.advisories.insert(package_ref(key), Fact::Unavailable(note));
+        }
+    }
+    facts
+}
+
+impl Case {
+    fn load(dir: &Path) -> Case {
+        let manifest_path: PathBuf = MANIFESTS
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| panic!("no manifest in {}", dir.display()));
+        let kind = ManifestKind::detect(&manifest_path, false).unwrap();
+        let text = std::fs::read_to_string(&manifest_path).unwrap();
+        let lockfile = kind.lockfile_names().iter().find_map(|name| {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).ok()?;
+            manifest::parse_lockfile(ManifestKind::detect(&path, false)?, &text)
+        });
+        let now: Timestamp = std::fs::read_to_string(dir.join("now.txt"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let facts = load_facts(dir, now);
+        let config_path = dir.join("gatehouse.toml");
+        let mut layers = Vec::new();
+        if let Ok(text) = std::fs::read_to_string(&config_path) {
+            // A relative name keeps the checkout's location out of `decided_by` and the snapshots.
+            let (layer, issues) = Layer::from_toml(Path::new("gatehouse.toml"), &text);
+            assert!(issues.is_empty(), "{issues:?}");
+            layers.push(layer);
+        }
+        let mut policy = config::build(&layers).policy;
+        let mut cooldowns = Vec::new();
+        let mut cooldown_issues = Vec::new();
+        for (relative, file_kind) in cooldown::FILES {
+            let Ok(text) = std::fs::read_to_string(dir.join(relative)) else {
+                continue;
+            };
+            let (found, issues) = cooldown::parse(*file_kind, &text);
+            cooldowns.extend(found);
+            cooldown_issues.extend(
+                issues
+                    .into_iter()
+                    .map(|i| format!("{} {}: {}", i.file, i.key, i.message)),
+            );
+        }
+        policy.age = cooldown::thresholds(kind.ecosystem(), &policy.age, &cooldowns);
+        Case {
+            kind,
+            text,
+            lockfile,
+            facts,
+            policy,
+            now,
+            cooldown_issues,
+        }
+    }
+
+    fn evaluate(&self) -> Analysis {
+        let parsed = manifest::parse(self.kind, &self.text);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: self.lockfile.as_ref(),
+            workspace: None,
+            registries: &registries,
+        };
+        engine::evaluate(&input, &self.facts, &self.policy, self.now)
+    }
+}
+
+fn describe_fix(fix: &Fix) -> String {
+    match fix {
+        Fix::Update {
+            version,
+            requirement,
+            lockfile_command,
+        } => {
+            let then = lockfile_command
+                .as_ref()
+                .map(|cmd| format!(", then `{cmd}`"))
+                .unwrap_or_default();
+            format!("fix: \"{requirement}\" installs {version}{then}")
+        }
+        Fix::Remove { reason } => format!("fix: remove the dependency ({reason})"),
+        Fix::NoSafeVersion { reason } => format!("no fix: {reason}"),
+    }
+}
+
+/// The source lines that carry findings or fixes, with carets under each finding's span.
+fn render(case: &Case, analysis: &Analysis) -> String {
+    let text = &case.text;
+    let mut out = String::new();
+    let age = &case.policy.age;
+    out.push_str(&format!(
+        "now {}; min-version-age {} by {}",
+        case.now,
+        age::describe(age.min_version_age),
+        age.decided_by
+    ));
+    if let Some(installer) = age.installer_min_age {
+        out.push_str(&format!("; installer refuses under {}", age::describe(installer)));
+    }
+    if let Some(cutoff) = age.exclude_newer {
+        out.push_str(&format!("; installer refuses after {cutoff}"));
+    }
+    if !age.exempt.is_empty() {
+        out.push_str(&format!("; exempt {:?}", age.exempt));
+    }
+    out.push('\n');
+    for issue in &case.cooldown_issues {
+        out.push_str(&format!("cooldown issue: {issue}\n"));
+    }
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count();
+    let mut rows: Vec<(usize, usize, String)> = Vec::new();
+    for finding in &analysis.findings {
+        rows.push((
+            finding.span.start,
+            finding.span.end,
+            format!("{} {}: {}", finding.severity, finding.id, finding.message),
+        ));
+    }
+    for (finding, by) in &analysis.suppressed {
+        rows.push((
+            finding.span.start,
+            finding.span.end,
+            format!("suppressed by [[ignore]] #{by}: {} {}", finding.id, finding.message),
+        ));
+    }
+    for dep in &analysis.deps {
+        if let Some(fix) = &dep.fix {
+            rows.push((dep.dep.span.start, dep.dep.span.start, describe_fix(fix)));
+        }
+    }
+    rows.sort_by_key(|(start, _, _)| *start);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut last_line = None;
+    for (start, end, message) in rows {
+        let line = line_of(start);
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let gutter = format!("{:>3}", line + 1);
+        if last_line != Some(line) {
+            out.push_str(&format!("{gutter} | {}\n", lines.get(line).copied().unwrap_or("")));
+            last_line = Some(line);
+        }
+        let pad: String = text[line_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let width = text[start..end.min(text.len())]
+            .chars()
+            .take_while(|c| *c != '\n')
+            .count();
+        let marks = if width == 0 {
+            String::new()
+        } else {
+            format!("{} ", "^".repeat(width))
+        };
+        out.push_str(&format!("    | {pad}{marks}{message}\n"));
+    }
+    for dep in analysis.deps.iter().filter(|d| !d.is_transitive()) {
+        out.push_str(&format!(
+            "checks {} {} ({})\n",
+            dep.dep.package.name,
+            dep.dep.resolved.version.as_deref().unwrap_or("?"),
+            dep.dep.resolved.source.as_str()
+        ));
+    }
+    for dep in &analysis.deps {
+        if dep.status != engine::Status::Checked {
+            out.push_str(&format!("status {}: {:?}\n", dep.dep.package.name, dep.status));
+        }
+    }
+    for issue in &analysis.policy_issues {
+        out.push_str(&format!("policy: {} {}\n", issue.severity, issue.message));
+    }
+    out
+}
+
+#[test]
+fn cases() {
+    insta::glob!("../../../fixtures/cases", "*/*/now.txt", |path| {
+        let case = Case::load(path.parent().unwrap());
+        let analysis = case.evaluate();
+        insta::assert_snapshot!(render(&case, &analysis));
+    });
+}

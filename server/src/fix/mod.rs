@@ -8,7 +8,9 @@
 //!   above after policy; the rewritten requirement must still admit the chosen version and, when the
 //!   version list is known, must not resolve to an unsafe version (else the fix pins exactly).
 //! - A malicious package has no safe version: the fix removes the dependency.
-//! - Prefers the same major version, then the smallest step up; never proposes a downgrade.
+//! - Prefers the same major version, then the smallest step up; never proposes a downgrade, except
+//!   below a pinned or locked version the package manager refuses (its cooldown or `exclude-newer`),
+//!   and, for a range without a lockfile, an older version the range already admits.
 
 use std::cmp::Ordering;
 
@@ -48,8 +50,26 @@ pub fn wants_fix(kind: FindingKind) -> bool {
     )
 }
 
-/// Whether `version` of `dep` leaves any finding at warning level or above.
+/// Whether `version` of `dep` leaves any finding at warning level or above, and the package manager
+/// would install it at all.
+///
+/// Findings about the package as a whole (PEP 792 status, npm unpublish) are the same for every
+/// version, so they are measured once on the unversioned dependency and do not count against a
+/// candidate: changing the version cannot clear them.
 pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: &str) -> bool {
+    if let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known)
+        && checks::age::refused_by_installer(
+            ctx.age,
+            facts,
+            dep.package.ecosystem,
+            &dep.package.name,
+            version,
+            ctx.now,
+        )
+    {
+        return false;
+    }
+    let whole_package = whole_package_findings(ctx, dep);
     let candidate = ResolvedDep {
         resolved: resolve::Resolved {
             version: Some(version.to_string()),
@@ -57,15 +77,46 @@ pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: 
         },
         ..dep.clone()
     };
+    if candidate.private {
+        return true;
+    }
+    // The same checks as `checks::run_all`, cheapest first, stopping at the first unsafe one: most
+    // candidates the solver tries are unsafe, and provenance is the costliest check (about five times
+    // the advisory check on a 40-version package, measured in a debug build).
+    type Check = fn(&CheckCtx<'_>, usize, &ResolvedDep, &mut Vec<Finding>);
+    let in_order: [Check; 4] = [
+        checks::age::check,
+        checks::availability::check,
+        checks::advisory::check,
+        checks::provenance::check,
+    ];
+    in_order.iter().all(|check| {
+        let mut acc = Vec::new();
+        check(ctx, 0, &candidate, &mut acc);
+        acc.into_iter()
+            .filter(|f| f.kind != FindingKind::FreshPackage && f.kind != FindingKind::Unchecked)
+            .filter(|f| !whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
+            .filter_map(|f| policy.apply(f, &dep.package, ctx.now))
+            .all(|verdict| match verdict {
+                Verdict::Keep(f) => !f.severity.at_least(Severity::Warning),
+                Verdict::Suppressed { .. } => true,
+            })
+    })
+}
+
+/// The findings that hold for every version of `dep`: the availability check's findings about the
+/// package itself (PEP 792 status, npm unpublish, security holding), which it emits with no version.
+fn whole_package_findings(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<Finding> {
+    let unversioned = ResolvedDep {
+        resolved: resolve::Resolved {
+            version: None,
+            source: VersionSource::Unresolved,
+        },
+        ..dep.clone()
+    };
     let mut acc = Vec::new();
-    checks::run_all(ctx, 0, &candidate, &mut acc);
-    acc.into_iter()
-        .filter(|f| f.kind != FindingKind::FreshPackage && f.kind != FindingKind::Unchecked)
-        .filter_map(|f| policy.apply(f, &dep.package, ctx.now))
-        .all(|verdict| match verdict {
-            Verdict::Keep(f) => !f.severity.at_least(Severity::Warning),
-            Verdict::Suppressed { .. } => true,
-        })
+    checks::availability::check(ctx, 0, &unversioned, &mut acc);
+    acc
 }
 
 fn lockfile_command(kind: Option<ManifestKind>, dep: &ResolvedDep) -> Option<String> {
@@ -100,6 +151,22 @@ pub fn solve(
             ),
         };
     }
+    // Findings about the package as a whole (PEP 792 status, npm unpublish, security holding) are the
+    // same for every version: when they are all that asks for a fix, no version change helps.
+    let whole_package = whole_package_findings(ctx, dep);
+    if !whole_package.is_empty()
+        && findings
+            .iter()
+            .filter(|f| wants_fix(f.kind))
+            .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
+    {
+        return Fix::NoSafeVersion {
+            reason: format!(
+                "the finding concerns every version of {}; changing the version does not clear it",
+                dep.package.name
+            ),
+        };
+    }
     let ecosystem = dep.package.ecosystem;
     let current = dep
         .resolved
@@ -115,6 +182,7 @@ pub fn solve(
                 .is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater))
         })
         .filter(|(v, _)| !v.is_prerelease() || current.as_ref().is_some_and(Version::is_prerelease))
+        .filter(|(_, text)| text != checks::availability::SECURITY_HOLDING_VERSION)
         .collect();
     candidates.sort_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal));
     candidates.dedup_by(|a, b| a.0 == b.0);
@@ -129,7 +197,53 @@ pub fn solve(
                 .filter(|(v, _)| current_major.as_ref().is_some_and(|line| &major_line(v) != line)),
         );
     let versions_known = registry_versions(ctx, dep).is_some();
-    for (_, version) in ordered {
+    // Without a lockfile the resolved version is only what the range would install today: when that is
+    // unsafe (a fresh publish, most often), an older version the range already admits is the nearest
+    // fix, and pinning it (see `rewrite`) keeps the next install off the unsafe one.
+    let within_range: Vec<String> = match (&dep.requirement, dep.resolved.source) {
+        (Some(requirement), VersionSource::Resolved) => {
+            let admitted = requirement.matching(ecosystem, candidate_versions(ctx, dep).iter().map(String::as_str));
+            let resolved = dep.resolved.version.as_deref();
+            admitted
+                .into_iter()
+                .rev()
+                .filter(|v| Some(v.as_str()) != resolved)
+                .filter(|v| v != checks::availability::SECURITY_HOLDING_VERSION)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    // A pinned or locked version that the package manager itself refuses (its cooldown, uv's
+    // `exclude-newer`) cannot be installed at all, so staying at or above it is no fix: the newest
+    // older version of the same release line that the installer accepts is. This is the one
+    // downgrade the solver proposes.
+    let refused_current = dep.resolved.version.as_deref().is_some_and(|version| {
+        ctx.facts
+            .packages
+            .get(&dep.package)
+            .and_then(Fact::known)
+            .is_some_and(|facts| {
+                checks::age::refused_by_installer(ctx.age, facts, ecosystem, &dep.package.name, version, ctx.now)
+            })
+    });
+    let below_refused: Vec<String> = match (&current, refused_current) {
+        (Some(cur), true) => {
+            let mut older: Vec<(Version, String)> = candidate_versions(ctx, dep)
+                .into_iter()
+                .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
+                .filter(|(v, _)| v.compare(cur) == Some(Ordering::Less) && !v.is_prerelease())
+                .filter(|(v, _)| major_line(v) == major_line(cur))
+                .collect();
+            older.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
+            older.into_iter().map(|(_, text)| text).collect()
+        }
+        _ => Vec::new(),
+    };
+    let ordered = within_range
+        .iter()
+        .chain(below_refused.iter())
+        .chain(ordered.map(|(_, text)| text));
+    for version in ordered {
         if !is_safe(ctx, policy, dep, version) {
             continue;
         }
@@ -142,8 +256,27 @@ pub fn solve(
             lockfile_command: lockfile_command(lockfile, dep),
         };
     }
+    let only_fresh = findings
+        .iter()
+        .filter(|f| wants_fix(f.kind))
+        .all(|f| f.kind == FindingKind::FreshVersion);
+    let matures = match (only_fresh, dep.resolved.version.as_deref()) {
+        (true, Some(version)) => ctx
+            .facts
+            .packages
+            .get(&dep.package)
+            .and_then(Fact::known)
+            .and_then(|facts| checks::age::old_enough_at(ctx.age, facts, ecosystem, &dep.package.name, version))
+            .map(|at| (version, at)),
+        _ => None,
+    };
     Fix::NoSafeVersion {
-        reason: if candidates.is_empty() {
+        reason: if let Some((version, at)) = matures {
+            format!(
+                "no other version of {} is old enough and safe; {version} is old enough from {at}",
+                dep.package.name
+            )
+        } else if candidates.is_empty() && within_range.is_empty() && below_refused.is_empty() {
             format!("no newer version of {} is known", dep.package.name)
         } else {
             format!("no newer version of {} clears every finding", dep.package.name)
@@ -310,20 +443,4 @@ pub fn restyle(ecosystem: Ecosystem, original: &str, version: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_style() {
-        assert_eq!(restyle(Ecosystem::Npm, "^4.17.15", "4.17.21"), "^4.17.21");
-        assert_eq!(restyle(Ecosystem::Npm, "4.17.15", "4.17.21"), "4.17.21");
-        assert_eq!(restyle(Ecosystem::Npm, "~1.2.3", "1.2.9"), "~1.2.9");
-        assert_eq!(restyle(Ecosystem::Npm, ">=1.0.0 <2", "1.4.0"), ">=1.4.0 <2");
-        assert_eq!(restyle(Ecosystem::PyPI, "==2.19.0", "2.31.0"), "==2.31.0");
-        assert_eq!(restyle(Ecosystem::PyPI, ">=2.0,<3", "2.31.0"), ">=2.31.0,<3");
-        assert_eq!(restyle(Ecosystem::PyPI, "~=2.19", "2.31.0"), "~=2.31");
-        assert_eq!(restyle(Ecosystem::CratesIo, "1.0", "1.0.4"), "1.0.4");
-        assert_eq!(restyle(Ecosystem::CratesIo, "=1.0.3", "1.0.4"), "=1.0.4");
-        assert_eq!(restyle(Ecosystem::Npm, "1.x || 2.x", "2.0.1"), "2.0.1");
-    }
-}
+mod tests;

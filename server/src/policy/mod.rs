@@ -7,6 +7,8 @@
 //!   expired one stops applying (its finding resurfaces with a note).
 //! - Allowed packages lose every finding except `malicious`; denied packages get an error on any use.
 
+pub mod cooldown;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 
