@@ -13,6 +13,7 @@ use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::RegistryRules;
 use crate::lookup::registries::{self, PrivateRegistries};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
+use crate::policy::cooldown;
 
 /// The context of one manifest.
 pub struct Context {
@@ -150,6 +151,42 @@ pub fn load_workspace_root(manifest_path: &Path, kind: ManifestKind) -> Option<P
     None
 }
 
+/// The folders a project's settings may live in: the manifest's folder and its parents, up to the
+/// repository root (the first folder with `.git`).
+fn project_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut res = Vec::new();
+    let mut current = Some(dir);
+    while let Some(folder) = current {
+        res.push(folder.to_path_buf());
+        if folder.join(".git").exists() {
+            break;
+        }
+        current = folder.parent();
+    }
+    res
+}
+
+/// Reads the cooldowns the project declares for its package managers and update bots, so the editor
+/// agrees with the install (`policy::cooldown` decides the precedence).
+fn apply_cooldowns(config: &mut Config, dir: &Path, kind: ManifestKind) {
+    let found = cooldown::find_files(&project_dirs(dir), |p| p.is_file());
+    let texts: Vec<(cooldown::CooldownFile, String)> = found
+        .into_iter()
+        .filter_map(|(path, file)| std::fs::read_to_string(path).ok().map(|text| (file, text)))
+        .collect();
+    if texts.is_empty() {
+        return;
+    }
+    let borrowed: Vec<(cooldown::CooldownFile, &str)> = texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let (age, issues) = cooldown::thresholds_from_files(kind.ecosystem(), &config.policy.age, &borrowed);
+    config.policy.age = age;
+    config.issues.extend(issues.into_iter().map(|issue| ConfigIssue {
+        key: issue.key,
+        message: issue.message,
+        source: issue.file,
+    }));
+}
+
 /// Everything around one manifest.
 pub fn context(
     manifest_path: &Path,
@@ -160,7 +197,8 @@ pub fn context(
     overrides: &[Layer],
 ) -> Context {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let (config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides);
+    let (mut config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides);
+    apply_cooldowns(&mut config, dir, kind);
     let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind) {
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),

@@ -113,3 +113,126 @@ fn a_dead_osv_host_is_a_visible_note_not_a_hang() {
     assert!(note["message"].as_str().unwrap().contains("could not check"), "{note}");
     assert_eq!(lsp.shutdown(), 0);
 }
+
+/// The real recorded minimist packument with its newest version's publish time moved to `hours_ago`
+/// (derived here, the fixture stays as recorded).
+fn fresh_minimist(root: &std::path::Path, hours_ago: i64) -> String {
+    let text = std::fs::read_to_string(fixtures().join("registry/npm/minimist")).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let latest = doc["dist-tags"]["latest"].as_str().unwrap().to_string();
+    let when = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours_ago);
+    doc["time"][&latest] = Value::String(when.to_string());
+    std::fs::write(root.join("npm/minimist"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    latest
+}
+
+fn fresh_project(base: &str, npmrc: Option<&str>) -> Project {
+    let text = "{\n  \"dependencies\": {\n    \"minimist\": \"^1.2.0\"\n  }\n}\n";
+    let project = Project::new(&[("package.json", text)]);
+    if let Some(npmrc) = npmrc {
+        std::fs::write(project.path(".npmrc"), npmrc).unwrap();
+    }
+    std::fs::write(
+        project.path("gatehouse.toml"),
+        format!(
+            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 10\n",
+            project.path("cache").display()
+        ),
+    )
+    .unwrap();
+    project
+}
+
+#[test]
+fn a_fresh_publish_is_flagged_and_fixed_with_an_old_enough_version() {
+    let root = stand_in_root();
+    let latest = fresh_minimist(root.path(), 5);
+    let server_http = FixtureServer::start(root.path()).unwrap();
+    server_http.set_body("/osv/v1/querybatch", r#"{"results":[{"vulns":[]}]}"#);
+    let project = fresh_project(&server_http.url(), None);
+    let text = std::fs::read_to_string(project.path("package.json")).unwrap();
+    let mut lsp = Server::start(project.dir.path());
+    lsp.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    lsp.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
+    );
+    let diagnostics = lsp.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "fresh-version"));
+    let fresh = diagnostics.iter().find(|d| d["code"] == "fresh-version").unwrap();
+    let message = fresh["message"].as_str().unwrap();
+    assert!(message.contains(&latest) && message.contains("hours ago"), "{message}");
+    let hover = lsp.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": doc}, "position": {"line": 2, "character": 18}}),
+    );
+    let hover = hover["contents"]["value"].as_str().unwrap().to_string();
+    assert!(
+        hover.contains("min-version-age"),
+        "the hover names the deciding setting: {hover}"
+    );
+    let actions = lsp.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": doc}, "range": fresh["range"], "context": {"diagnostics": [fresh]}}),
+    );
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a fix");
+    let new_text = action["edit"]["changes"][&doc][0]["newText"].as_str().unwrap();
+    assert!(!new_text.contains(&latest), "never the fresh version: {new_text}");
+    assert!(
+        !new_text.starts_with('^'),
+        "a caret would still install the fresh version: {new_text}"
+    );
+    assert_eq!(lsp.shutdown(), 0);
+}
+
+#[test]
+fn the_project_cooldown_decides_what_installs() {
+    // With npm's own `min-release-age` (days), npm would not install the fresh version, so the range
+    // resolves to the newest version old enough and nothing is flagged.
+    let root = stand_in_root();
+    fresh_minimist(root.path(), 5);
+    let server_http = FixtureServer::start(root.path()).unwrap();
+    server_http.set_body("/osv/v1/querybatch", r#"{"results":[{"vulns":[]}]}"#);
+    let project = fresh_project(&server_http.url(), Some("min-release-age=1\n"));
+    let text = std::fs::read_to_string(project.path("package.json")).unwrap();
+    let mut lsp = Server::start(project.dir.path());
+    lsp.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    lsp.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
+    );
+    lsp.wait_for("lookups to finish", std::time::Duration::from_secs(30), |m| {
+        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
+    });
+    let hover = lsp.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": doc}, "position": {"line": 2, "character": 18}}),
+    );
+    let hover = hover["contents"]["value"].as_str().unwrap().to_string();
+    assert!(
+        hover.contains("Checked version **1.2.") && !hover.contains("fresh"),
+        "{hover}"
+    );
+    let last = lsp
+        .seen
+        .iter()
+        .rev()
+        .find(|m| m["method"] == "textDocument/publishDiagnostics")
+        .cloned()
+        .unwrap();
+    assert!(
+        last["params"]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["code"] != "fresh-version"),
+        "{last}"
+    );
+    assert_eq!(lsp.shutdown(), 0);
+}

@@ -503,7 +503,13 @@ impl LanguageServer for Backend {
 
     async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
         let name = params.text_document.uri.path().as_str().to_string();
-        if name.ends_with("gatehouse.toml") || name.ends_with(".lock") || name.ends_with("-lock.json") {
+        // Files that change the context of manifests: policy, lockfiles, cooldowns, registries.
+        let context_file = name.ends_with("gatehouse.toml")
+            || name.ends_with(".lock")
+            || name.ends_with("-lock.json")
+            || name.ends_with("npm-shrinkwrap.json")
+            || crate::policy::cooldown::CooldownFile::detect(&name).is_some();
+        if context_file {
             self.reschedule_all(true);
         }
     }
