@@ -4,6 +4,10 @@
 //! analysis is complete, then sends `EDITS` (default 200) `didChange` edits one at a time and times each
 //! until the `publishDiagnostics` for that version arrives. Prints p50/p95/p99/max; never asserts timing.
 //!
+//! Offline with an empty cache, the server has advisories (from `osv-db`) but no registry facts, so
+//! version-list work (age, provenance downgrade, fix candidates) is not exercised here; the in-process
+//! `warm_keystroke` bench has both.
+//!
 //! The server debounces lookups (250 ms) but publishes the warm evaluation at once, and every edit here
 //! lands before the debounce ends, as when typing.
 

@@ -31,6 +31,24 @@ fn warm_keystroke(c: &mut Criterion) {
             black_box(parse_only.source.parsed().deps.len())
         })
     });
+
+    let warm = common::warm(300);
+    let parsed = warm.source.parsed();
+    c.bench_function("warm_keystroke/evaluate only", |b| {
+        b.iter(|| {
+            let input = gatehouse::engine::Input {
+                manifest: &parsed,
+                lockfile: None,
+                workspace: None,
+                registries: &warm.registries,
+            };
+            black_box(
+                gatehouse::engine::evaluate(&input, &warm.facts, &warm.policy, common::now())
+                    .findings
+                    .len(),
+            )
+        })
+    });
 }
 
 criterion_group!(benches, warm_keystroke);
