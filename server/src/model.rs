@@ -362,6 +362,24 @@ pub struct Facts {
     pub provenance: HashMap<(PackageRef, String), Fact<Provenance>>,
 }
 
+impl Facts {
+    /// Adds newly fetched facts; a known fact is never replaced by a failure or a pending mark.
+    pub fn merge(&mut self, fetched: Facts) {
+        fn merge_map<K: std::hash::Hash + Eq, T>(into: &mut HashMap<K, Fact<T>>, from: HashMap<K, Fact<T>>) {
+            for (key, fact) in from {
+                let keep_old =
+                    matches!(into.get(&key), Some(Fact::Known { .. })) && !matches!(fact, Fact::Known { .. });
+                if !keep_old {
+                    into.insert(key, fact);
+                }
+            }
+        }
+        merge_map(&mut self.packages, fetched.packages);
+        merge_map(&mut self.advisories, fetched.advisories);
+        merge_map(&mut self.provenance, fetched.provenance);
+    }
+}
+
 /// One thing the lookup layer should fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Query {

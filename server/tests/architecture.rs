@@ -28,7 +28,9 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
         "report" => &["model", "manifest", "checks", "fix", "engine"],
         "config" => &["model", "policy", "lookup"],
         // The brief names config, engine, manifest and lookup; model is the vocabulary all of them speak.
-        "project" => &["model", "config", "engine", "manifest", "lookup"],
+        "project" => &["model", "config", "engine", "manifest", "lookup", "policy"],
+        // Test support (loopback fixture server): behind `cfg(test)` / the `test-support` feature.
+        "testing" => &["model", "lookup"],
         "lsp" => &[
             "model", "manifest", "resolve", "checks", "policy", "fix", "engine", "lookup", "report", "config",
             "project",
@@ -65,7 +67,7 @@ const LSP_NAMES: [&str; 3] = ["ls_types", "lsp_types", "tower_lsp_server"];
 
 /// Existing breaks of the table, as (file under `server/src`, rule, reason). The rule is the text of the
 /// violation as the test reports it, so each entry matches exactly one kind of break in one file.
-const KNOWN_VIOLATIONS: [(&str, &str, &str); 5] = [
+const KNOWN_VIOLATIONS: [(&str, &str, &str); 4] = [
     (
         "fix/mod.rs",
         "fix uses crate::manifest",
@@ -87,11 +89,6 @@ const KNOWN_VIOLATIONS: [(&str, &str, &str); 5] = [
         "config uses crate::checks",
         "`[policy.severity]` keys parse to `checks::FindingKind`; add checks to config's row (it is a policy \
          type re-exported through checks)",
-    ),
-    (
-        "lsp/mod.rs",
-        "lsp uses crate::cli",
-        "`cli::merge_facts` is shared by both roots; move it to `project` or `lookup`",
     ),
 ];
 

@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use crate::checks::{CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
 use crate::model::{Ecosystem, Fact, PackageFacts, Provenance, ProvenanceIdentity, Severity, VersionFacts};
-use crate::resolve::{Version, compare_versions};
+use crate::resolve::Version;
 
 /// The label of the bundled trusted root, for hovers.
 pub const DEFAULT_ROOT_LABEL: &str = "Sigstore public-good root";
@@ -169,13 +169,18 @@ pub fn release_line(ecosystem: Ecosystem, version: &str) -> Option<Vec<u64>> {
 
 /// Versions lower than `version`, highest first.
 fn lower_versions<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Vec<&'a VersionFacts> {
-    let mut lower: Vec<&VersionFacts> = facts
+    // Each version is parsed once: this runs on every evaluation, for packages with hundreds of versions.
+    let Some(current) = Version::parse(ecosystem, version) else {
+        return Vec::new();
+    };
+    let mut lower: Vec<(Version, &VersionFacts)> = facts
         .versions
         .iter()
-        .filter(|v| compare_versions(ecosystem, &v.version, version) == Ordering::Less)
+        .filter_map(|v| Version::parse(ecosystem, &v.version).map(|parsed| (parsed, v)))
+        .filter(|(parsed, _)| parsed.compare(&current) == Some(Ordering::Less))
         .collect();
-    lower.sort_by(|a, b| compare_versions(ecosystem, &b.version, &a.version));
-    lower
+    lower.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
+    lower.into_iter().map(|(_, v)| v).collect()
 }
 
 fn downgrade(
@@ -185,6 +190,10 @@ fn downgrade(
     has: impl Fn(&VersionFacts) -> bool,
     what: &str,
 ) -> Option<(Severity, String, Vec<Evidence>)> {
+    // Most packages never had it: nothing can be a downgrade, and nothing needs sorting.
+    if !facts.versions.iter().any(&has) {
+        return None;
+    }
     let line = release_line(ecosystem, &current.version)?;
     let lower = lower_versions(ecosystem, facts, &current.version);
     let on_line: Vec<&VersionFacts> = lower

@@ -269,7 +269,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             }
             any = true;
             let fetched = lookup.fetch(&queries, facts).await;
-            merge_facts(facts, fetched);
+            facts.merge(fetched);
         }
         if !any {
             break;
@@ -356,26 +356,6 @@ fn input_of(file: &Checked) -> Input<'_> {
         lockfile: file.context.lockfile.as_ref(),
         workspace: file.context.workspace.as_ref(),
         registries: &file.context.registries,
-    }
-}
-
-/// Adds newly fetched facts; a known fact is never replaced by a failure.
-pub fn merge_facts(into: &mut Facts, fetched: Facts) {
-    use crate::model::Fact;
-    for (key, fact) in fetched.packages {
-        if matches!(fact, Fact::Known { .. }) || !matches!(into.packages.get(&key), Some(Fact::Known { .. })) {
-            into.packages.insert(key, fact);
-        }
-    }
-    for (key, fact) in fetched.advisories {
-        if matches!(fact, Fact::Known { .. }) || !matches!(into.advisories.get(&key), Some(Fact::Known { .. })) {
-            into.advisories.insert(key, fact);
-        }
-    }
-    for (key, fact) in fetched.provenance {
-        if matches!(fact, Fact::Known { .. }) || !matches!(into.provenance.get(&key), Some(Fact::Known { .. })) {
-            into.provenance.insert(key, fact);
-        }
     }
 }
 

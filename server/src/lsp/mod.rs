@@ -24,7 +24,6 @@ use tower_lsp_server::jsonrpc::Result as RpcResult;
 use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
-use crate::cli::merge_facts;
 use crate::config::Layer;
 use crate::engine::{self, Analysis, Input};
 use crate::lookup::Lookup;
@@ -322,7 +321,7 @@ impl Backend {
                 }
                 let mut all = lock(&state.facts);
                 let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
-                merge_facts(&mut merged, fetched);
+                merged.merge(fetched);
                 all.insert(fetch_key, Arc::new(merged));
             });
             if fetch.await.is_err() {
