@@ -135,13 +135,28 @@ pub fn refused_by_installer(
     version: &str,
     now: Timestamp,
 ) -> bool {
-    if is_exempt(age, ecosystem, name, Some(version)) {
+    match version_facts(facts, ecosystem, version) {
+        Some(found) => refused(age, ecosystem, name, found, cutoff_for(age, ecosystem, name), now),
+        None => false,
+    }
+}
+
+/// `refused_by_installer` for a registry entry already in hand (no lookup by version text).
+fn refused(
+    age: &AgeThresholds,
+    ecosystem: Ecosystem,
+    name: &str,
+    found: &crate::model::VersionFacts,
+    cutoff: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    if is_exempt(age, ecosystem, name, Some(&found.version)) {
         return false;
     }
-    let Some(published) = version_facts(facts, ecosystem, version).and_then(|v| v.published) else {
+    let Some(published) = found.published else {
         return false;
     };
-    let after_cutoff = cutoff_for(age, ecosystem, name).is_some_and(|cutoff| published > cutoff);
+    let after_cutoff = cutoff.is_some_and(|cutoff| published > cutoff);
     let too_young = age
         .installer_min_age
         .is_some_and(|min_age| age_at(now, published) < min_age);
@@ -157,11 +172,14 @@ pub fn installable_versions(
     name: &str,
     now: Timestamp,
 ) -> Vec<String> {
+    // Runs on every evaluation for every package: one pass, no lookups by version text.
+    let cutoff = cutoff_for(age, ecosystem, name);
+    let constrained = cutoff.is_some() || age.installer_min_age.is_some();
     facts
         .versions
         .iter()
         .filter(|v| !v.yanked)
-        .filter(|v| !refused_by_installer(age, facts, ecosystem, name, &v.version, now))
+        .filter(|v| !constrained || !refused(age, ecosystem, name, v, cutoff, now))
         .map(|v| v.version.clone())
         .collect()
 }
