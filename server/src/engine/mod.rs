@@ -215,7 +215,16 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             .and_then(|l| l.root_version(&dep.name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
-        let available = available_versions(facts, &package, age);
+        // Only a range without a lockfile pin needs the version list (and building it clones every
+        // version string), so pinned and locked dependencies skip it on the warm path.
+        let pinned = requirement_text
+            .as_deref()
+            .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
+        let available = if locked.is_some() || pinned {
+            None
+        } else {
+            available_versions(facts, &package, age)
+        };
         let resolved = resolve::resolve(
             dep.ecosystem,
             requirement.as_ref(),
