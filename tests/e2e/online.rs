@@ -28,6 +28,30 @@ fn stand_in_root() -> tempfile::TempDir {
     root
 }
 
+/// Points a project's gatehouse.toml at the stand-ins, with a private cache and a short debounce.
+fn point_at_stand_ins(project: &Project, base: &str) {
+    std::fs::write(
+        project.path("gatehouse.toml"),
+        format!(
+            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 10\n",
+            project.path("cache").display()
+        ),
+    )
+    .unwrap();
+}
+
+/// Starts the server in the project and opens its package.json at version 1.
+fn open_package_json(project: &Project, text: &str) -> (Server, String) {
+    let mut lsp = Server::start(project.dir.path());
+    lsp.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    lsp.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
+    );
+    (lsp, doc)
+}
+
 const QUERYBATCH: &str = r#"{"results":[{"vulns":[{"id":"GHSA-35jh-r3h4-6jhm","modified":"2024-01-01T00:00:00Z"},{"id":"GHSA-p6mc-m468-83gw","modified":"2024-01-01T00:00:00Z"},{"id":"GHSA-29mw-wpgm-hmr9","modified":"2024-01-01T00:00:00Z"}]}]}"#;
 
 #[test]
@@ -40,21 +64,8 @@ fn registry_and_osv_answers_land_and_republish() {
     let project = Project::new(&[("package.json", text)]);
     // A private scope: its packages must never reach the public registry or OSV.
     std::fs::write(project.path(".npmrc"), format!("@corp:registry={base}/private/\n")).unwrap();
-    std::fs::write(
-        project.path("gatehouse.toml"),
-        format!(
-            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 10\n",
-            project.path("cache").display()
-        ),
-    )
-    .unwrap();
-    let mut lsp = Server::start(project.dir.path());
-    lsp.initialize(project.dir.path(), Value::Null);
-    let doc = uri(&project.path("package.json"));
-    lsp.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
-    );
+    point_at_stand_ins(&project, &base);
+    let (mut lsp, doc) = open_package_json(&project, text);
     let diagnostics = lsp.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
     let lodash = diagnostics.iter().find(|d| d["code"] == "GHSA-35jh-r3h4-6jhm").unwrap();
     assert!(lodash["message"].as_str().unwrap().contains("4.17.21"), "{lodash}");
@@ -92,21 +103,8 @@ fn a_dead_osv_host_is_a_visible_note_not_a_hang() {
     let base = server_http.url();
     let text = "{\"dependencies\": {\"lodash\": \"4.17.15\"}}\n";
     let project = Project::new(&[("package.json", text)]);
-    std::fs::write(
-        project.path("gatehouse.toml"),
-        format!(
-            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 10\n",
-            project.path("cache").display()
-        ),
-    )
-    .unwrap();
-    let mut lsp = Server::start(project.dir.path());
-    lsp.initialize(project.dir.path(), Value::Null);
-    let doc = uri(&project.path("package.json"));
-    lsp.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
-    );
+    point_at_stand_ins(&project, &base);
+    let (mut lsp, doc) = open_package_json(&project, text);
     let diagnostics = lsp.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "unchecked"));
     let note = diagnostics.iter().find(|d| d["code"] == "unchecked").unwrap();
     assert_eq!(note["severity"], 3, "information, never an error: {note}");
@@ -132,14 +130,7 @@ fn fresh_project(base: &str, npmrc: Option<&str>) -> Project {
     if let Some(npmrc) = npmrc {
         std::fs::write(project.path(".npmrc"), npmrc).unwrap();
     }
-    std::fs::write(
-        project.path("gatehouse.toml"),
-        format!(
-            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 10\n",
-            project.path("cache").display()
-        ),
-    )
-    .unwrap();
+    point_at_stand_ins(&project, base);
     project
 }
 
@@ -151,13 +142,7 @@ fn a_fresh_publish_is_flagged_and_fixed_with_an_old_enough_version() {
     server_http.set_body("/osv/v1/querybatch", r#"{"results":[{"vulns":[]}]}"#);
     let project = fresh_project(&server_http.url(), None);
     let text = std::fs::read_to_string(project.path("package.json")).unwrap();
-    let mut lsp = Server::start(project.dir.path());
-    lsp.initialize(project.dir.path(), Value::Null);
-    let doc = uri(&project.path("package.json"));
-    lsp.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
-    );
+    let (mut lsp, doc) = open_package_json(&project, &text);
     let diagnostics = lsp.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "fresh-version"));
     let fresh = diagnostics.iter().find(|d| d["code"] == "fresh-version").unwrap();
     let message = fresh["message"].as_str().unwrap();
@@ -200,13 +185,7 @@ fn the_project_cooldown_decides_what_installs() {
     server_http.set_body("/osv/v1/querybatch", r#"{"results":[{"vulns":[]}]}"#);
     let project = fresh_project(&server_http.url(), Some("min-release-age=1\n"));
     let text = std::fs::read_to_string(project.path("package.json")).unwrap();
-    let mut lsp = Server::start(project.dir.path());
-    lsp.initialize(project.dir.path(), Value::Null);
-    let doc = uri(&project.path("package.json"));
-    lsp.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
-    );
+    let (mut lsp, doc) = open_package_json(&project, &text);
     lsp.wait_for("lookups to finish", std::time::Duration::from_secs(30), |m| {
         m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
     });
