@@ -47,6 +47,18 @@ fn vulnerable_pin_is_flagged_fixed_and_cleared() {
         "minimist 1.2.8 is clean: {diagnostics:?}"
     );
 
+    // Re-check and clearing the cache keep the document's findings and fixes.
+    server.request(
+        "workspace/executeCommand",
+        json!({"command": "gatehouse.recheck", "arguments": []}),
+    );
+    server.request(
+        "workspace/executeCommand",
+        json!({"command": "gatehouse.clearCache", "arguments": []}),
+    );
+    server.wait_for("lookups after clearing the cache", Duration::from_secs(30), |m| {
+        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
+    });
     let hover = server.request(
         "textDocument/hover",
         json!({"textDocument": {"uri": doc}, "position": {"line": 3, "character": 17}}),

@@ -19,6 +19,8 @@ pub struct Doc {
     pub version: i32,
     pub path: Option<PathBuf>,
     pub context: Option<Arc<Context>>,
+    /// Settings or project files changed: read the context again (the old one serves meanwhile).
+    pub reload_context: bool,
     pub is_config: bool,
 }
 

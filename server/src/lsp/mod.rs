@@ -54,6 +54,8 @@ impl lsp::notification::Notification for StatusNotification {
 struct State {
     docs: Mutex<HashMap<lsp::Uri, Doc>>,
     tasks: Mutex<HashMap<lsp::Uri, JoinHandle<()>>>,
+    /// Documents whose facts a re-check asked to fetch again.
+    refetch: Mutex<std::collections::HashSet<lsp::Uri>>,
     /// Facts per lookup configuration (keyed by its settings), swapped whole when lookups land.
     facts: Mutex<HashMap<String, Arc<Facts>>>,
     lookups: Mutex<HashMap<String, Arc<Lookup>>>,
@@ -80,6 +82,7 @@ pub async fn run() {
         state: Arc::new(State {
             docs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
+            refetch: Mutex::new(std::collections::HashSet::new()),
             facts: Mutex::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
             client_settings: Mutex::new(Value::Null),
@@ -219,9 +222,13 @@ impl Backend {
 
     async fn analyse(&self, uri: lsp::Uri) {
         // Load the document's context (lockfile, gatehouse.toml, workspace root) off the async threads.
-        let needs_context = lock(&self.state.docs)
-            .get(&uri)
-            .map(|doc| (doc.context.is_none(), doc.path.clone(), doc.source.kind));
+        let needs_context = lock(&self.state.docs).get(&uri).map(|doc| {
+            (
+                doc.context.is_none() || doc.reload_context,
+                doc.path.clone(),
+                doc.source.kind,
+            )
+        });
         let Some((needs_context, path, kind)) = needs_context else {
             return;
         };
@@ -252,6 +259,7 @@ impl Backend {
                 }
                 if let Some(doc) = lock(&self.state.docs).get_mut(&uri) {
                     doc.context = Some(Arc::new(context));
+                    doc.reload_context = false;
                 }
                 if let Some(evaluated) = self.state.evaluate(&uri) {
                     self.publish(&uri, evaluated).await;
@@ -279,7 +287,14 @@ impl Backend {
                     workspace: context.workspace.as_ref(),
                     registries: &context.registries,
                 };
-                let facts = self.state.facts_for(&key);
+                // A re-check asks again for everything, while the facts already known keep answering
+                // hovers and code actions until the new ones land.
+                let refetch = lock(&self.state.refetch).contains(&uri);
+                let facts = if refetch {
+                    Arc::new(Facts::default())
+                } else {
+                    self.state.facts_for(&key)
+                };
                 engine::needs(&input, &facts)
             };
             if queries.is_empty() {
@@ -327,6 +342,7 @@ impl Backend {
             if fetch.await.is_err() {
                 break;
             }
+            lock(&self.state.refetch).remove(&uri);
             if let Some(evaluated) = self.state.evaluate(&uri) {
                 self.publish(&uri, evaluated).await;
             }
@@ -340,12 +356,18 @@ impl Backend {
         .await;
     }
 
+    fn refetch_all(&self) {
+        let uris: Vec<lsp::Uri> = lock(&self.state.docs).keys().cloned().collect();
+        lock(&self.state.refetch).extend(uris);
+    }
+
     fn reschedule_all(&self, reset_context: bool) {
         let uris: Vec<lsp::Uri> = {
             let mut docs = lock(&self.state.docs);
             if reset_context {
+                // The old context keeps serving until the new one is read (no empty answers between).
                 for doc in docs.values_mut() {
-                    doc.context = None;
+                    doc.reload_context = true;
                 }
             }
             docs.keys().cloned().collect()
@@ -472,6 +494,7 @@ impl LanguageServer for Backend {
             version: document.version,
             path,
             context: None,
+            reload_context: false,
             is_config,
         };
         lock(&self.state.docs).insert(document.uri.clone(), doc);
@@ -569,11 +592,11 @@ impl LanguageServer for Backend {
     async fn execute_command(&self, params: lsp::ExecuteCommandParams) -> RpcResult<Option<Value>> {
         match params.command.as_str() {
             "gatehouse.recheck" => {
-                lock(&self.state.facts).clear();
+                self.refetch_all();
                 self.reschedule_all(true);
             }
             "gatehouse.clearCache" => {
-                lock(&self.state.facts).clear();
+                self.refetch_all();
                 lock(&self.state.lookups).clear();
                 let dirs: Vec<PathBuf> = lock(&self.state.docs)
                     .values()
