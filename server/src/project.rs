@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
-use crate::engine::RegistryRules;
+use crate::engine::{Input, RegistryRules};
 use crate::lookup::registries::{self, PrivateRegistries};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 use crate::policy::cooldown;
@@ -26,6 +26,18 @@ pub struct Context {
     pub registries: RegistryRules,
     /// The same registries with their credentials, for the lookup layer.
     pub private: PrivateRegistries,
+}
+
+impl Context {
+    /// The engine's input for `parsed`, a manifest this context surrounds.
+    pub fn input<'a>(&'a self, parsed: &'a Parsed) -> Input<'a> {
+        Input {
+            manifest: parsed,
+            lockfile: self.lockfile.as_ref(),
+            workspace: self.workspace.as_ref(),
+            registries: &self.registries,
+        }
+    }
 }
 
 /// The engine's view of the project's registries (no credentials).

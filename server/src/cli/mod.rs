@@ -351,12 +351,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
 }
 
 fn input_of(file: &Checked) -> Input<'_> {
-    Input {
-        manifest: &file.parsed,
-        lockfile: file.context.lockfile.as_ref(),
-        workspace: file.context.workspace.as_ref(),
-        registries: &file.context.registries,
-    }
+    file.context.input(&file.parsed)
 }
 
 /// `gatehouse cache stats|clear|path`.

@@ -135,6 +135,16 @@ pub enum Revalidated<T> {
     },
 }
 
+impl<T> Revalidated<T> {
+    /// The answer to an unconditional fetch (no validators sent), where a `304` cannot happen.
+    pub fn into_fresh(self) -> Result<Fetched<T>, LookupError> {
+        match self {
+            Revalidated::Modified { value, .. } => Ok(Fetched::fresh(value)),
+            Revalidated::NotModified { .. } => Err(LookupError::Other("unexpected 304".to_string())),
+        }
+    }
+}
+
 /// Every advisory naming each package (OSV online and offline).
 #[async_trait]
 pub trait Advisories: Send + Sync {

@@ -77,13 +77,9 @@ impl Registry for NpmClient {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError> {
-        match self
-            .package_revalidated(package, source, &Validators::default())
+        self.package_revalidated(package, source, &Validators::default())
             .await?
-        {
-            Revalidated::Modified { value, .. } => Ok(Fetched::fresh(value)),
-            Revalidated::NotModified { .. } => Err(LookupError::Other("unexpected 304".to_string())),
-        }
+            .into_fresh()
     }
 
     async fn package_revalidated(

@@ -25,7 +25,7 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::config::Layer;
-use crate::engine::{self, Analysis, Input};
+use crate::engine::{self, Analysis};
 use crate::lookup::Lookup;
 use crate::lookup::compose::compose;
 use crate::manifest::{ManifestKind, SourceFile};
@@ -151,12 +151,7 @@ impl State {
             }
         };
         let facts = self.facts_for(&lookup_key(context));
-        let input = Input {
-            manifest: &parsed,
-            lockfile: context.lockfile.as_ref(),
-            workspace: context.workspace.as_ref(),
-            registries: &context.registries,
-        };
+        let input = context.input(&parsed);
         let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
         let diagnostics = report::lsp::to_diagnostics(doc.source.text(), &parsed, &analysis, utf16);
         Some(Evaluated {
@@ -281,12 +276,7 @@ impl Backend {
                     return;
                 };
                 let parsed = doc.source.parsed();
-                let input = Input {
-                    manifest: &parsed,
-                    lockfile: context.lockfile.as_ref(),
-                    workspace: context.workspace.as_ref(),
-                    registries: &context.registries,
-                };
+                let input = context.input(&parsed);
                 // A re-check asks again for everything, while the facts already known keep answering
                 // hovers and code actions until the new ones land.
                 let refetch = lock(&self.state.refetch).contains(&uri);
@@ -660,12 +650,7 @@ impl Backend {
             }
         };
         let facts = self.state.facts_for(&lookup_key(context));
-        let input = Input {
-            manifest: &parsed,
-            lockfile: context.lockfile.as_ref(),
-            workspace: context.workspace.as_ref(),
-            registries: &context.registries,
-        };
+        let input = context.input(&parsed);
         let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             render(doc.source.text(), &parsed, &analysis, utf16)
