@@ -2,6 +2,14 @@
 //! to every answer. Run: `cargo bench --bench lookup_cold_warm` (or `cargo test --bench lookup_cold_warm`
 //! for an unoptimised run). The documents are the real recorded minimist packument and jinja2 Simple
 //! page, copied under 300 names each into a temporary directory.
+//!
+//! Two stand-ins: HTTPS with HTTP/2 (`TlsFixtureServer`), which is how registry.npmjs.org, pypi.org and
+//! index.crates.io answer, so every request shares one connection; and plain HTTP/1.1 (`FixtureServer`),
+//! like a private registry without TLS, where each request in flight needs its own connection.
+//!
+//! Environment: `GATEHOUSE_BENCH_LATENCY_MS` (default 50), `GATEHOUSE_BENCH_PER_HOST` (requests in
+//! flight per host), `GATEHOUSE_BENCH_MEMORY_STORE` (an in-memory store instead of the SQLite file, to
+//! separate the disk's share), `GATEHOUSE_BENCH_SERVER=h2|http1` (only one stand-in).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,12 +20,46 @@ use gatehouse::lookup::registries::RegistryClients;
 use gatehouse::lookup::store::Store;
 use gatehouse::lookup::{Lookup, LookupSettings, NoAdvisories};
 use gatehouse::model::{Ecosystem, Facts, PackageRef, Query, RegistrySource};
-use gatehouse::testing::{FixtureServer, registry_fixtures};
+use gatehouse::testing::{FixtureServer, TlsFixtureServer, registry_fixtures, test_ca_file};
 
 const COUNT: usize = 300;
-const LATENCY: Duration = Duration::from_millis(50);
 
-fn lookup(server: &FixtureServer, dir: &std::path::Path, http: HttpSettings) -> Lookup {
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// What the bench needs of a stand-in.
+trait StandIn {
+    fn url(&self) -> String;
+    fn request_count(&self) -> usize;
+    fn clear_requests(&self);
+}
+
+impl StandIn for FixtureServer {
+    fn url(&self) -> String {
+        FixtureServer::url(self)
+    }
+    fn request_count(&self) -> usize {
+        FixtureServer::request_count(self)
+    }
+    fn clear_requests(&self) {
+        FixtureServer::clear_requests(self)
+    }
+}
+
+impl StandIn for TlsFixtureServer {
+    fn url(&self) -> String {
+        TlsFixtureServer::url(self)
+    }
+    fn request_count(&self) -> usize {
+        TlsFixtureServer::request_count(self)
+    }
+    fn clear_requests(&self) {
+        TlsFixtureServer::clear_requests(self)
+    }
+}
+
+fn lookup(server: &dyn StandIn, dir: &std::path::Path, http: &HttpSettings) -> Lookup {
     let settings = LookupSettings {
         npm_registry: format!("{}/npm", server.url()),
         crates_index: format!("{}/crates", server.url()),
@@ -25,10 +67,15 @@ fn lookup(server: &FixtureServer, dir: &std::path::Path, http: HttpSettings) -> 
         cache_dir: dir.to_path_buf(),
         ..LookupSettings::default()
     };
-    let http = Arc::new(HttpClient::new(http, HostCredentials::default()).unwrap());
+    let http = Arc::new(HttpClient::new(http.clone(), HostCredentials::default()).unwrap());
+    let store = if std::env::var_os("GATEHOUSE_BENCH_MEMORY_STORE").is_some() {
+        Store::in_memory()
+    } else {
+        Store::open(dir)
+    };
     let registry = CachedRegistry::new(
         Arc::new(RegistryClients::new(&settings, http)),
-        Arc::new(Store::open(dir)),
+        Arc::new(store),
         CacheSettings::default(),
     );
     Lookup {
@@ -47,38 +94,43 @@ fn queries(ecosystem: Ecosystem, prefix: &str, count: usize) -> Vec<Query> {
         .collect()
 }
 
-fn main() {
-    let root = tempfile::tempdir().unwrap();
-    let npm_doc = std::fs::read(registry_fixtures().join("npm/minimist")).unwrap();
-    let simple_doc = std::fs::read_to_string(registry_fixtures().join("pypi/simple/jinja2/index.json")).unwrap();
-    std::fs::create_dir_all(root.path().join("npm")).unwrap();
-    for i in 0..COUNT {
-        std::fs::write(root.path().join(format!("npm/dep-{i}")), &npm_doc).unwrap();
-        let dir = root.path().join(format!("pypi/simple/dep-{i}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let renamed = simple_doc
-            .replace("jinja2-", &format!("dep_{i}-"))
-            .replace("Jinja2-", &format!("dep_{i}-"));
-        std::fs::write(dir.join("index.json"), renamed).unwrap();
+fn ticks(stat: &str) -> u64 {
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// User and system time of this process, and the part of it spent by the stand-in's threads
+/// (`/proc/self/task/*/stat`; zero where there is no /proc).
+fn cpu_time() -> (Duration, Duration) {
+    let (mut all, mut stand_in) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let used = ticks(&stat);
+        all += used;
+        if stat.contains("(tls-standin") || stat.contains("(fixture-server") {
+            stand_in += used;
+        }
     }
-    let server = FixtureServer::start(root.path()).unwrap();
-    server.set_latency(LATENCY);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let concurrency: usize = std::env::var("GATEHOUSE_BENCH_PER_HOST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(HttpSettings::default().per_host_concurrency);
-    let http = HttpSettings {
-        per_host_concurrency: concurrency,
-        ..HttpSettings::default()
-    };
-    println!("per-host concurrency {concurrency}, {COUNT} packages per ecosystem, {LATENCY:?} added per request");
+    (Duration::from_millis(all * 10), Duration::from_millis(stand_in * 10))
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn measure(label: &str, server: &dyn StandIn, http: &HttpSettings, runtime: &tokio::runtime::Runtime) {
     // The transport alone: 300 concurrent GETs of the npm documents, nothing parsed or stored.
-    {
-        let client = Arc::new(HttpClient::new(http.clone(), HostCredentials::default()).unwrap());
+    let client = Arc::new(HttpClient::new(http.clone(), HostCredentials::default()).unwrap());
+    for round in ["new connections", "pooled connections"] {
         let started = Instant::now();
         runtime.block_on(futures::future::join_all((0..COUNT).map(|i| {
             let client = client.clone();
@@ -94,25 +146,25 @@ fn main() {
             }
         })));
         println!(
-            "transport only: {COUNT} GETs in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
+            "{label}: transport only ({round}): {COUNT} GETs in {:.1} ms",
+            millis(started.elapsed())
         );
     }
-    for (ecosystem, label) in [
+    for (ecosystem, manifest) in [
         (Ecosystem::Npm, "npm package.json"),
         (Ecosystem::PyPI, "PyPI requirements.txt"),
     ] {
         let cache_dir = tempfile::tempdir().unwrap();
-        // The critical path: one package, cold.
+        // The critical path: one package, cold, on a connection made beforehand.
         let single_dir = tempfile::tempdir().unwrap();
-        let single = lookup(&server, single_dir.path(), http.clone());
+        let single = lookup(server, single_dir.path(), http);
+        runtime.block_on(single.fetch(&queries(ecosystem, "warmup-", 1), &Facts::default()));
         let started = Instant::now();
         let one = runtime.block_on(single.fetch(&queries(ecosystem, "dep-", 1), &Facts::default()));
         let critical = started.elapsed();
         assert_eq!(one.packages.len(), 1);
 
-        server.clear_requests();
-        let cold = lookup(&server, cache_dir.path(), http.clone());
+        let cold = lookup(server, cache_dir.path(), http);
         // Connections are made before the clock starts, as an editor's server does at start-up.
         runtime.block_on(cold.fetch(&queries(ecosystem, "warmup-", 1), &Facts::default()));
         server.clear_requests();
@@ -122,12 +174,16 @@ fn main() {
         let cold_time = started.elapsed();
         let known = facts.packages.values().filter(|f| f.known().is_some()).count();
         let cold_requests = server.request_count();
+        // What a CLI run does before it exits: the store has every answer.
+        let started = Instant::now();
+        runtime.block_on(cold.flush());
+        let flush_time = started.elapsed();
         drop(cold);
 
         // A second process: new memory tier, same store directory.
         server.clear_requests();
         let started = Instant::now();
-        let warm = lookup(&server, cache_dir.path(), http.clone());
+        let warm = lookup(server, cache_dir.path(), http);
         let setup_time = started.elapsed();
         let started = Instant::now();
         let facts = runtime.block_on(warm.fetch(&all, &Facts::default()));
@@ -141,14 +197,113 @@ fn main() {
         let hot_time = started.elapsed();
 
         println!(
-            "{label}: critical path {:.1} ms; cold {:.1} ms ({:.2}x, {cold_requests} requests, {known}/{COUNT} known); \
-             warm second process {:.1} ms after {:.1} ms start-up ({warm_requests} requests, {warm_known}/{COUNT} known); same process {:.2} ms",
-            critical.as_secs_f64() * 1e3,
-            cold_time.as_secs_f64() * 1e3,
+            "{label}: {manifest}: critical path {:.1} ms; cold {:.1} ms ({:.2}x, {cold_requests} requests, \
+             {known}/{COUNT} known; store written {:.1} ms later); warm second process {:.1} ms after {:.1} ms \
+             start-up ({warm_requests} requests, {warm_known}/{COUNT} known); same process {:.2} ms",
+            millis(critical),
+            millis(cold_time),
             cold_time.as_secs_f64() / critical.as_secs_f64(),
-            warm_time.as_secs_f64() * 1e3,
-            setup_time.as_secs_f64() * 1e3,
-            hot_time.as_secs_f64() * 1e3,
+            millis(flush_time),
+            millis(warm_time),
+            millis(setup_time),
+            millis(hot_time),
         );
+    }
+}
+
+fn main() {
+    let root = tempfile::tempdir().unwrap();
+    let npm_doc = std::fs::read(registry_fixtures().join("npm/minimist")).unwrap();
+    let simple_doc = std::fs::read_to_string(registry_fixtures().join("pypi/simple/jinja2/index.json")).unwrap();
+    std::fs::create_dir_all(root.path().join("npm")).unwrap();
+    for prefix in ["dep-", "warmup-"] {
+        for i in 0..COUNT {
+            std::fs::write(root.path().join(format!("npm/{prefix}{i}")), &npm_doc).unwrap();
+            let dir = root.path().join(format!("pypi/simple/{prefix}{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let normalised = prefix.replace('-', "_");
+            let renamed = simple_doc
+                .replace("jinja2-", &format!("{normalised}{i}-"))
+                .replace("Jinja2-", &format!("{normalised}{i}-"));
+            std::fs::write(dir.join("index.json"), renamed).unwrap();
+        }
+    }
+    let latency = Duration::from_millis(env_number("GATEHOUSE_BENCH_LATENCY_MS").unwrap_or(50));
+    let concurrency = env_number("GATEHOUSE_BENCH_PER_HOST")
+        .map(|n| n as usize)
+        .unwrap_or(HttpSettings::default().per_host_concurrency);
+    let http = HttpSettings {
+        per_host_concurrency: concurrency,
+        extra_root_certs: vec![test_ca_file()],
+        ..HttpSettings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("per-host concurrency {concurrency}, {COUNT} packages per ecosystem, {latency:?} added per request");
+    if let Some(rounds) = env_number("GATEHOUSE_BENCH_PROFILE_COLD") {
+        // Only the cold npm lookup, again and again, for a profiler.
+        let server = TlsFixtureServer::start(root.path()).unwrap();
+        server.set_latency(latency);
+        let all = queries(Ecosystem::Npm, "dep-", COUNT);
+        for _ in 0..rounds {
+            let dir = tempfile::tempdir().unwrap();
+            let cold = lookup(&server, dir.path(), &http);
+            runtime.block_on(cold.fetch(&queries(Ecosystem::Npm, "warmup-", 1), &Facts::default()));
+            let cpu = cpu_time();
+            let started = Instant::now();
+            runtime.block_on(cold.fetch(&all, &Facts::default()));
+            let (all, stand_in) = cpu_time();
+            println!(
+                "cold {:.1} ms; CPU: {:.0} ms in all, {:.0} ms of it the stand-in's",
+                millis(started.elapsed()),
+                millis(all - cpu.0),
+                millis(stand_in - cpu.1)
+            );
+            runtime.block_on(cold.flush());
+            let client = Arc::new(HttpClient::new(http.clone(), HostCredentials::default()).unwrap());
+            runtime
+                .block_on(client.get(&gatehouse::lookup::http::HttpRequest {
+                    url: format!("{}/npm/warmup-0", server.url()),
+                    ..Default::default()
+                }))
+                .unwrap();
+            let cpu = cpu_time();
+            let started = Instant::now();
+            runtime.block_on(futures::future::join_all((0..COUNT).map(|i| {
+                let client = client.clone();
+                let url = format!("{}/npm/dep-{i}", server.url());
+                async move {
+                    client
+                        .get(&gatehouse::lookup::http::HttpRequest {
+                            url,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                }
+            })));
+            let (all, stand_in) = cpu_time();
+            println!(
+                "  transport only {:.1} ms; CPU: {:.0} ms in all, {:.0} ms of it the stand-in's",
+                millis(started.elapsed()),
+                millis(all - cpu.0),
+                millis(stand_in - cpu.1)
+            );
+        }
+        return;
+    }
+    let only = std::env::var("GATEHOUSE_BENCH_SERVER").unwrap_or_default();
+    if only.is_empty() || only == "h2" {
+        let server = TlsFixtureServer::start(root.path()).unwrap();
+        server.set_latency(latency);
+        measure("https+h2", &server, &http, &runtime);
+        println!("https+h2: {} TLS connections in all", server.connection_count());
+    }
+    if only.is_empty() || only == "http1" {
+        let server = FixtureServer::start(root.path()).unwrap();
+        server.set_latency(latency);
+        measure("http/1.1", &server, &http, &runtime);
     }
 }

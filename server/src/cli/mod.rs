@@ -275,6 +275,8 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             break;
         }
     }
+    // Answers are written behind; this run's must be in the store before the process ends.
+    futures::future::join_all(lookups.values().map(|(_, lookup)| lookup.flush())).await;
 
     let now = Timestamp::now();
     let mut analyses: Vec<(usize, Analysis)> = Vec::new();

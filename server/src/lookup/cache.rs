@@ -30,6 +30,9 @@ use crate::model::{Advisory, PackageFacts, PackageRef, Provenance, RegistrySourc
 const PACKAGE_KIND: &str = "registry";
 const ADVISORY_KIND: &str = "advisories";
 const PROVENANCE_KIND: &str = "provenance";
+/// Fetched documents are written once no new one arrived for this long (write-behind: a cold start's
+/// hundreds of answers become one transaction, run after the burst rather than during it).
+const WRITE_GATHER: Duration = Duration::from_millis(30);
 
 /// Time-to-live per kind of data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +188,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> Option<(StoredEntry, Option<T>)> {
     match &entry.value {
         None => Some((entry, None)),
-        Some(bytes) => match serde_json::from_slice::<T>(bytes) {
+        Some(bytes) => match crate::lookup::store::decode_value::<T>(bytes) {
             Ok(value) => Some((entry, Some(value))),
             Err(err) => {
                 tracing::debug!("dropping undecodable cache row {kind}/{key}: {err}");
@@ -208,11 +211,72 @@ struct Batcher<Req, Resp> {
     running: std::sync::atomic::AtomicBool,
 }
 
-type ReadBatcher = Batcher<String, StoredEntry>;
+/// A stored registry entry, its value decoded (`None`: a remembered "not found").
+type StoredPackage = (StoredEntry, Option<PackageFacts>);
+type ReadBatcher = Batcher<String, StoredPackage>;
+type SeenBatcher = Batcher<String, Vec<crate::lookup::store::SeenRow>>;
 type WriteBatcher = Batcher<crate::lookup::store::PendingWrite, Vec<crate::model::Vanished>>;
 
-fn read_many(store: &Store, kind: &'static str, keys: Vec<String>) -> Vec<Option<StoredEntry>> {
-    store.get_many(kind, &keys).unwrap_or_default()
+/// Reads and decodes in the same blocking task: a new process's warm path is hundreds of these at once,
+/// and one hop to the blocking pool per batch beats one per entry. A row that does not decode is deleted
+/// and is a miss.
+fn read_many(store: &Store, kind: &'static str, keys: Vec<String>) -> Vec<Option<StoredPackage>> {
+    let rows = store.get_many(kind, &keys).unwrap_or_default();
+    // Decoding is most of the warm path's work: a big batch is split over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let chunk = rows.len().div_ceil(threads).max(32);
+    let decoded: Vec<Vec<Result<Option<StoredPackage>, String>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = rows
+            .chunks(chunk)
+            .map(|rows| scope.spawn(move || rows.iter().map(decode_row).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_default())
+            .collect()
+    });
+    decoded
+        .into_iter()
+        .flatten()
+        .zip(&keys)
+        .map(|(decoded, key)| match decoded {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::debug!("dropping undecodable cache row {kind}/{key}: {err}");
+                let _ = store.delete(kind, key);
+                None
+            }
+        })
+        .collect()
+}
+
+fn decode_row(row: &Option<StoredEntry>) -> Result<Option<StoredPackage>, String> {
+    let Some(entry) = row else { return Ok(None) };
+    let value = match &entry.value {
+        None => None,
+        Some(bytes) => Some(crate::lookup::store::decode_value::<PackageFacts>(bytes)?),
+    };
+    let entry = StoredEntry {
+        value: None,
+        fetched_at: entry.fetched_at,
+        expires_at: entry.expires_at,
+        validators: entry.validators.clone(),
+    };
+    Ok(Some((entry, value)))
+}
+
+fn seen_many(
+    store: &Store,
+    _kind: &'static str,
+    packages: Vec<String>,
+) -> Vec<Option<Vec<crate::lookup::store::SeenRow>>> {
+    match store.seen_many(&packages) {
+        Ok(rows) => rows.into_iter().map(Some).collect(),
+        Err(err) => {
+            tracing::debug!("cannot read the takedown memory: {err}");
+            Vec::new()
+        }
+    }
 }
 
 fn write_many(
@@ -252,12 +316,34 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 
     async fn call(self: &Arc<Self>, request: Req) -> Option<Resp> {
+        self.call_after(request, Duration::ZERO).await
+    }
+
+    /// Like `call`, but a batch this request opens waits `gather` first, so that a burst (a cold start's
+    /// hundreds of writes) becomes one transaction that runs after the burst, not during it.
+    async fn call_after(self: &Arc<Self>, request: Req, gather: Duration) -> Option<Resp> {
         use std::sync::atomic::Ordering;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         self.pending().push((request, sender));
         if !self.running.swap(true, Ordering::AcqRel) {
             let batcher = self.clone();
-            tokio::task::spawn_blocking(move || batcher.drain());
+            if gather.is_zero() {
+                tokio::task::spawn_blocking(move || batcher.drain());
+            } else {
+                tokio::spawn(async move {
+                    // Wait until the burst is over (no new request for `gather`), at most 20 × `gather`.
+                    let mut queued = 0;
+                    for _ in 0..20 {
+                        tokio::time::sleep(gather).await;
+                        let now_queued = batcher.pending().len();
+                        if now_queued == queued {
+                            break;
+                        }
+                        queued = now_queued;
+                    }
+                    let _ = tokio::task::spawn_blocking(move || batcher.drain()).await;
+                });
+            }
         }
         receiver.await.ok().flatten()
     }
@@ -284,12 +370,50 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 }
 
+/// Store writes that run after the answer is given (write-behind), and a way to wait for them: a CLI
+/// run calls `flush` before it exits; an editor's server just lets them finish.
+#[derive(Default)]
+pub struct Background {
+    outstanding: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Background {
+    pub fn spawn(self: &Arc<Self>, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        let this = self.clone();
+        tokio::spawn(async move {
+            work.await;
+            if this.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+                this.done.notify_waiters();
+            }
+        });
+    }
+
+    /// Waits until every write spawned so far has finished.
+    pub async fn flush(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.outstanding.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// Any `Registry`, cached.
 pub struct CachedRegistry<R: ?Sized> {
     inner: Arc<R>,
     store: Arc<Store>,
     reads: Arc<ReadBatcher>,
+    seen: Arc<SeenBatcher>,
     writes: Arc<WriteBatcher>,
+    background: Arc<Background>,
     memory: Cache<PackageKey, Arc<Cached<PackageFacts>>>,
     settings: CacheSettings,
 }
@@ -306,7 +430,9 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         CachedRegistry {
             inner,
             reads: Batcher::new(store.clone(), PACKAGE_KIND, read_many),
+            seen: Batcher::new(store.clone(), PACKAGE_KIND, seen_many),
             writes: Batcher::new(store.clone(), PACKAGE_KIND, write_many),
+            background: Arc::new(Background::default()),
             store,
             memory,
             settings,
@@ -320,25 +446,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
         let key = package_key(package, source);
         let ttl = &self.settings.ttl;
-        let stored = match self.reads.call(key.clone()).await {
-            None => None,
-            Some(mut entry) => match entry.value.take() {
-                None => Some((entry, None)),
-                Some(bytes) => match crate::lookup::http::parse_off_thread(bytes, |bytes| {
-                    serde_json::from_slice::<PackageFacts>(bytes).map_err(|err| err.to_string())
-                })
-                .await
-                {
-                    Ok(value) => Some((entry, Some(value))),
-                    Err(err) => {
-                        tracing::debug!("dropping undecodable cache row {PACKAGE_KIND}/{key}: {err}");
-                        let key = key.clone();
-                        let _ = blocking(&self.store, move |store| store.delete(PACKAGE_KIND, &key)).await;
-                        None
-                    }
-                },
-            },
-        };
+        let stored = self.reads.call(key.clone()).await;
         let now = now_ms();
         if let Some((entry, value)) = &stored
             && entry.expires_at > now
@@ -369,7 +477,13 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             Some((entry, Some(_))) => entry.validators.clone(),
             _ => Validators::default(),
         };
-        match self.inner.package_revalidated(package, source, &validators).await {
+        // The takedown memory is read while the request is in flight; the answer is recorded after it
+        // is given (write-behind), so neither adds to the time to diagnostics.
+        let (answer, seen) = futures::join!(
+            self.inner.package_revalidated(package, source, &validators),
+            self.seen.call(key.clone())
+        );
+        match answer {
             Ok(Revalidated::Modified {
                 value,
                 validators,
@@ -377,34 +491,29 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             }) => {
                 let ttl = max_age.unwrap_or(ttl.versions);
                 let mut value = value;
-                let encoded = {
-                    let value = value.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let encoded = serde_json::to_vec(&value).ok();
-                        (encoded, value)
-                    })
-                    .await
-                    .ok()
+                value.vanished = crate::lookup::store::vanished_from(&seen.unwrap_or_default(), &value, now).0;
+                let facts = PackageFacts {
+                    vanished: Vec::new(),
+                    ..value.clone()
                 };
-                let Some((encoded, facts)) = encoded else {
-                    return Err(LookupError::Other("cache worker stopped".to_string()));
-                };
-                let entry = StoredEntry {
-                    value: encoded,
-                    fetched_at: now,
-                    expires_at: plus(now, ttl),
-                    validators,
-                };
-                let write = crate::lookup::store::PendingWrite {
-                    package: key.clone(),
-                    facts,
-                    now,
-                    kind: PACKAGE_KIND,
-                    entry,
-                };
-                if let Some(vanished) = self.writes.call(write).await {
-                    value.vanished = vanished;
-                }
+                let writes = self.writes.clone();
+                self.background.spawn(async move {
+                    let encoded = crate::lookup::store::encode_value(&facts);
+                    let entry = StoredEntry {
+                        value: encoded,
+                        fetched_at: now,
+                        expires_at: plus(now, ttl),
+                        validators,
+                    };
+                    let write = crate::lookup::store::PendingWrite {
+                        package: key,
+                        facts,
+                        now,
+                        kind: PACKAGE_KIND,
+                        entry,
+                    };
+                    let _ = writes.call_after(write, WRITE_GATHER).await;
+                });
                 Ok(Cached {
                     value: Some(value),
                     fetched_at: now,
@@ -420,11 +529,13 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                     )));
                 };
                 let ttl = max_age.unwrap_or(ttl.versions);
-                let key = key.clone();
-                let _ = blocking(&self.store, move |store| {
-                    store.touch(PACKAGE_KIND, &key, now, plus(now, ttl))
-                })
-                .await;
+                let store = self.store.clone();
+                self.background.spawn(async move {
+                    let _ = blocking(&store, move |store| {
+                        store.touch(PACKAGE_KIND, &key, now, plus(now, ttl))
+                    })
+                    .await;
+                });
                 Ok(Cached {
                     value: Some(value),
                     fetched_at: now,
@@ -445,7 +556,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                         ..PackageFacts::default()
                     });
                     let entry = StoredEntry {
-                        value: value.as_ref().and_then(|v| serde_json::to_vec(v).ok()),
+                        value: value.as_ref().and_then(crate::lookup::store::encode_value),
                         fetched_at: now,
                         expires_at: plus(now, ttl),
                         validators: Validators::default(),
@@ -490,12 +601,17 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
             None => Err(LookupError::NotFound(package.name.clone())),
         }
     }
+
+    async fn flush(&self) {
+        self.background.flush().await;
+    }
 }
 
 /// Any `Advisories`, cached per package.
 pub struct CachedAdvisories<A: ?Sized> {
     inner: Arc<A>,
     store: Arc<Store>,
+    background: Arc<Background>,
     memory: Cache<PackageRef, Arc<Cached<Vec<Advisory>>>>,
     settings: CacheSettings,
 }
@@ -512,6 +628,7 @@ impl<A: Advisories + ?Sized + 'static> CachedAdvisories<A> {
         CachedAdvisories {
             inner,
             store,
+            background: Arc::new(Background::default()),
             memory,
             settings,
         }
@@ -640,18 +757,27 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
             }
         }
         if !to_store.is_empty() {
-            let _ = blocking(&self.store, move |store| {
-                for (key, value, fetched_at, ttl) in to_store {
-                    let entry = StoredEntry {
-                        value: serde_json::to_vec(&value).ok(),
-                        fetched_at,
-                        expires_at: plus(fetched_at, ttl),
-                        validators: Validators::default(),
-                    };
-                    let _ = store.put(ADVISORY_KIND, &key, &entry);
-                }
-            })
-            .await;
+            let store = self.store.clone();
+            self.background.spawn(async move {
+                let _ = blocking(&store, move |store| {
+                    let entries: Vec<(String, StoredEntry)> = to_store
+                        .into_iter()
+                        .map(|(key, value, fetched_at, ttl)| {
+                            let entry = StoredEntry {
+                                value: crate::lookup::store::encode_value(&value),
+                                fetched_at,
+                                expires_at: plus(fetched_at, ttl),
+                                validators: Validators::default(),
+                            };
+                            (key, entry)
+                        })
+                        .collect();
+                    if let Err(err) = store.put_many(ADVISORY_KIND, &entries) {
+                        tracing::debug!("cache write failed: {err}");
+                    }
+                })
+                .await;
+            });
         }
         packages
             .iter()
@@ -664,6 +790,10 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
             })
             .collect()
     }
+
+    async fn flush(&self) {
+        self.background.flush().await;
+    }
 }
 
 /// Any `Attestations`, cached by package, version and artifact digest: a verified answer for a digest
@@ -671,6 +801,7 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
 pub struct CachedAttestations<T: ?Sized> {
     inner: Arc<T>,
     store: Arc<Store>,
+    background: Arc<Background>,
     memory: Cache<String, Arc<Cached<Provenance>>>,
     settings: CacheSettings,
 }
@@ -684,6 +815,7 @@ impl<T: Attestations + ?Sized + 'static> CachedAttestations<T> {
         CachedAttestations {
             inner,
             store,
+            background: Arc::new(Background::default()),
             memory,
             settings,
         }
@@ -738,13 +870,16 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
                 };
                 if !ttl.is_zero() && !fetched.stale {
                     let entry = StoredEntry {
-                        value: serde_json::to_vec(&fetched.value).ok(),
+                        value: crate::lookup::store::encode_value(&fetched.value),
                         fetched_at: fetched.fetched_at,
                         expires_at: plus(fetched.fetched_at, ttl),
                         validators: Validators::default(),
                     };
                     let key = key.clone();
-                    let _ = blocking(&self.store, move |store| store.put(PROVENANCE_KIND, &key, &entry)).await;
+                    let store = self.store.clone();
+                    self.background.spawn(async move {
+                        let _ = blocking(&store, move |store| store.put(PROVENANCE_KIND, &key, &entry)).await;
+                    });
                 }
                 Ok(Arc::new(Cached {
                     value: Some(fetched.value),
@@ -763,6 +898,10 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
             }),
             None => Err(LookupError::NotFound(package.name.clone())),
         }
+    }
+
+    async fn flush(&self) {
+        self.background.flush().await;
     }
 }
 
@@ -785,7 +924,28 @@ mod tests {
         }
     }
 
-    fn cached(server_url: &str, dir: &Path, cache: CacheSettings) -> CachedRegistry<RegistryClients> {
+    /// A cached registry whose answers are in the store when they are given: the tests stand for
+    /// processes that run one after the other, as a CLI run that flushes before it exits does.
+    struct Flushed(CachedRegistry<RegistryClients>);
+
+    #[async_trait]
+    impl Registry for Flushed {
+        async fn package(
+            &self,
+            package: &PackageRef,
+            source: &RegistrySource,
+        ) -> Result<Fetched<PackageFacts>, LookupError> {
+            let answer = self.0.package(package, source).await;
+            self.0.flush().await;
+            answer
+        }
+    }
+
+    fn cached(server_url: &str, dir: &Path, cache: CacheSettings) -> Flushed {
+        Flushed(cached_unflushed(server_url, dir, cache))
+    }
+
+    fn cached_unflushed(server_url: &str, dir: &Path, cache: CacheSettings) -> CachedRegistry<RegistryClients> {
         let http_settings = HttpSettings {
             retries: 0,
             attempt_timeout: Duration::from_secs(2),
@@ -1026,6 +1186,7 @@ mod tests {
         let cache = CachedAdvisories::new(inner.clone(), store.clone(), CacheSettings::default());
         let asked = [npm("minimist"), npm("lodash"), npm("minimist")];
         let first = cache.advisories(&asked).await;
+        cache.flush().await;
         assert_eq!(first.len(), 3);
         assert_eq!(first[0].1.as_ref().unwrap().value.len(), 1);
         assert_eq!(inner.0.load(Ordering::SeqCst), 2);
@@ -1079,6 +1240,7 @@ mod tests {
         let first = CachedAttestations::new(inner.clone(), store.clone(), CacheSettings::default());
         first.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
         first.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
+        first.flush().await;
         let second = CachedAttestations::new(inner.clone(), store.clone(), CacheSettings::default());
         let again = second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
         assert!(matches!(again.value, Provenance::Verified(_)));
@@ -1113,6 +1275,6 @@ mod tests {
             .get(PACKAGE_KIND, "npm:minimist")
             .unwrap()
             .unwrap();
-        assert!(serde_json::from_slice::<PackageFacts>(&row.value.unwrap()).is_ok());
+        assert!(crate::lookup::store::decode_value::<PackageFacts>(&row.value.unwrap()).is_ok());
     }
 }

@@ -30,8 +30,9 @@ pub struct HttpSettings {
     /// Bound on the whole request, retries and their waits included.
     pub total_timeout: Duration,
     pub max_body_bytes: usize,
-    /// Requests in flight per host. 256 lets a 300-dependency manifest go out in about one round trip
-    /// (HTTP/2 multiplexes them over one connection); a slow host still only holds its own permits.
+    /// Requests in flight per host. 512 lets a 300-dependency manifest go out in one round trip (over
+    /// HTTP/2 they share one connection, and the server's stream limit applies; over HTTP/1.1 each is a
+    /// connection); a slow host still only holds its own permits.
     pub per_host_concurrency: usize,
     pub retries: u32,
     /// Base of the exponential backoff (jittered).
@@ -41,6 +42,8 @@ pub struct HttpSettings {
     /// How long an open breaker fails fast before one probe is let through.
     pub breaker_cooldown: Duration,
     pub user_agent: String,
+    /// PEM bundles of extra root CAs trusted beside the OS store (as `SSL_CERT_FILE` is).
+    pub extra_root_certs: Vec<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -50,12 +53,13 @@ impl Default for HttpSettings {
             attempt_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(20),
             max_body_bytes: 64 * 1024 * 1024,
-            per_host_concurrency: 256,
+            per_host_concurrency: 512,
             retries: 2,
             backoff: Duration::from_millis(200),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             user_agent: format!("gatehouse/{}", env!("CARGO_PKG_VERSION")),
+            extra_root_certs: Vec::new(),
         }
     }
 }
@@ -186,23 +190,40 @@ impl HttpClient {
             .timeout(settings.attempt_timeout)
             .read_timeout(settings.attempt_timeout)
             .user_agent(settings.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::limited(5));
+            .redirect(reqwest::redirect::Policy::limited(5))
+            // Hundreds of documents share one HTTP/2 connection on a cold start: size the receive window
+            // to the link instead of h2's fixed default.
+            .http2_adaptive_window(true);
         // The platform verifier reads the OS store; a CA bundle named by SSL_CERT_FILE is merged in too,
         // so a corporate root CA works even where the platform store is not consulted.
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+        let mut seen = std::collections::HashSet::new();
+        let bundles = std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(settings.extra_root_certs.iter().cloned());
+        for path in bundles {
+            seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
             match std::fs::read(&path) {
                 Ok(pem) => match reqwest::Certificate::from_pem_bundle(&pem) {
                     Ok(certs) => builder = builder.tls_certs_merge(certs),
-                    Err(err) => tracing::warn!("SSL_CERT_FILE is not a PEM bundle: {err}"),
+                    Err(err) => tracing::warn!("{} is not a PEM bundle: {err}", path.display()),
                 },
-                Err(err) => tracing::warn!("cannot read SSL_CERT_FILE: {err}"),
+                Err(err) => tracing::warn!("cannot read {}: {err}", path.display()),
             }
         }
         if let Some(dir) = std::env::var_os("SSL_CERT_DIR") {
             for dir in std::env::split_paths(&dir) {
                 let Ok(entries) = std::fs::read_dir(&dir) else { continue };
                 for entry in entries.flatten() {
-                    let Ok(pem) = std::fs::read(entry.path()) else { continue };
+                    // A certificate directory holds each certificate under several names (hash links),
+                    // and often the bundle itself: each is read once.
+                    let Ok(real) = std::fs::canonicalize(entry.path()) else {
+                        continue;
+                    };
+                    if !real.is_file() || !seen.insert(real.clone()) {
+                        continue;
+                    }
+                    let Ok(pem) = std::fs::read(&real) else { continue };
                     if let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem) {
                         builder = builder.tls_certs_merge(certs);
                     }
@@ -435,7 +456,7 @@ impl HttpClient {
             etag: header_text(response.headers(), header::ETAG),
             last_modified: header_text(response.headers(), header::LAST_MODIFIED),
         };
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(response.content_length().map_or(0, |len| len as usize).min(cap));
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -460,7 +481,8 @@ impl HttpClient {
 }
 
 /// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
-/// which must not stall the runtime that serves the editor, and a batch of them then uses every core.
+/// which must not stall the runtime that serves the editor (nor the task that drives a shared HTTP/2
+/// connection, which other answers are still arriving on), and a batch of them then uses every core.
 pub async fn parse_off_thread<T: Send + 'static>(
     body: Vec<u8>,
     parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
@@ -594,6 +616,60 @@ mod tests {
         assert_eq!(
             parse_retry_after("Fri, 20 Nov 2026 10:00:30 GMT", now),
             Some(Duration::from_secs(30))
+        );
+    }
+
+    /// A registry behind a root CA that is not in the OS store (a corporate one): trusted when named,
+    /// refused otherwise; and answers share one HTTP/2 connection.
+    #[tokio::test]
+    async fn https_with_a_custom_root_ca_and_http2() {
+        use crate::testing::{TlsFixtureServer, registry_fixtures, test_ca_file};
+        let server = TlsFixtureServer::start(registry_fixtures()).unwrap();
+        let request = |name: &str| HttpRequest {
+            url: format!("{}/npm/{name}", server.url()),
+            ..HttpRequest::default()
+        };
+        let untrusting = HttpClient::new(
+            HttpSettings {
+                retries: 0,
+                ..HttpSettings::default()
+            },
+            HostCredentials::default(),
+        )
+        .unwrap();
+        let refused = untrusting.get(&request("minimist")).await;
+        assert!(
+            matches!(&refused, Err(LookupError::Transport { message, .. }) if message.contains("certificate")
+                || message.contains("Unknown") || message.contains("issuer")),
+            "{refused:?}"
+        );
+        let trusting = HttpClient::new(
+            HttpSettings {
+                extra_root_certs: vec![test_ca_file()],
+                ..HttpSettings::default()
+            },
+            HostCredentials::default(),
+        )
+        .unwrap();
+        let answers =
+            futures::future::join_all(["minimist", "left-pad", "lodash", "minimist"].into_iter().map(|name| {
+                let url = request(name).url;
+                let trusting = &trusting;
+                async move { trusting.get_document(&url, None, &Validators::default(), name).await }
+            }))
+            .await;
+        for answer in &answers {
+            assert!(
+                matches!(answer, Ok(crate::lookup::Revalidated::Modified { .. })),
+                "{answer:?}"
+            );
+        }
+        let before = server.connection_count();
+        trusting.get(&request("minimist")).await.unwrap();
+        assert_eq!(
+            server.connection_count(),
+            before,
+            "a pooled HTTP/2 connection is reused"
         );
     }
 

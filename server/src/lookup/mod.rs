@@ -106,6 +106,9 @@ pub trait Registry: Send + Sync {
             max_age: None,
         })
     }
+
+    /// Waits for writes still running behind answers already given (see `cache::Background`).
+    async fn flush(&self) {}
 }
 
 /// HTTP validators of a cached document (`ETag`, `Last-Modified`).
@@ -153,6 +156,9 @@ pub trait Advisories: Send + Sync {
         &self,
         packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)>;
+
+    /// Waits for writes still running behind answers already given (see `cache::Background`).
+    async fn flush(&self) {}
 }
 
 /// Verified provenance of one version.
@@ -165,6 +171,9 @@ pub trait Attestations: Send + Sync {
         source: &RegistrySource,
         facts: &PackageFacts,
     ) -> Result<Fetched<Provenance>, LookupError>;
+
+    /// Waits for writes still running behind answers already given (see `cache::Background`).
+    async fn flush(&self) {}
 }
 
 /// The three sources, composed; what the LSP and CLI hold.
@@ -176,6 +185,16 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// Waits until every answer given so far is in the on-disk store (a CLI run, before it exits).
+    pub async fn flush(&self) {
+        let attestations = async {
+            if let Some(attestations) = &self.attestations {
+                attestations.flush().await;
+            }
+        };
+        futures::join!(self.registry.flush(), self.advisories.flush(), attestations);
+    }
+
     /// Fetches every query concurrently and returns them as facts. Provenance queries need the
     /// package's registry facts, which are fetched first (and reused) when not in `known`.
     pub async fn fetch(&self, queries: &[Query], known: &Facts) -> Facts {
@@ -293,6 +312,10 @@ impl Advisories for MergedAdvisories {
                 (package.clone(), answer)
             })
             .collect()
+    }
+
+    async fn flush(&self) {
+        futures::future::join_all(self.0.iter().map(|source| source.flush())).await;
     }
 }
 

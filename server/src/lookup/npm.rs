@@ -8,12 +8,14 @@
 //!   does); mirrors that rewrite `time` without it yield `published: None`.
 //! - A `Private { url }` source replaces the registry base URL; credentials are the HTTP client's, by origin.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::lookup::http::{HttpClient, redact};
 use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
@@ -120,34 +122,38 @@ impl Registry for NpmClient {
     }
 }
 
+// The wire structs borrow from the body: a packument has hundreds of versions and a cold start parses
+// hundreds of packuments, so only what Gatehouse keeps is copied. Fields read only for some versions
+// (`repository`, `time` values) stay raw until needed.
+
 #[derive(Deserialize)]
-struct WirePackument {
-    #[serde(default, rename = "dist-tags")]
-    dist_tags: HashMap<String, String>,
-    #[serde(default)]
-    versions: BTreeMap<String, WireVersion>,
-    #[serde(default)]
-    time: HashMap<String, serde_json::Value>,
-    #[serde(default)]
-    repository: Option<serde_json::Value>,
+struct WirePackument<'a> {
+    #[serde(default, rename = "dist-tags", borrow)]
+    dist_tags: HashMap<Cow<'a, str>, Cow<'a, str>>,
+    #[serde(default, borrow)]
+    versions: BTreeMap<Cow<'a, str>, WireVersion<'a>>,
+    #[serde(default, borrow)]
+    time: HashMap<Cow<'a, str>, &'a RawValue>,
+    #[serde(default, borrow)]
+    repository: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct WireVersion {
-    #[serde(default)]
-    deprecated: Option<serde_json::Value>,
-    #[serde(default)]
-    dist: Option<WireDist>,
-    #[serde(default)]
-    repository: Option<serde_json::Value>,
+struct WireVersion<'a> {
+    #[serde(default, borrow)]
+    deprecated: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    dist: Option<WireDist<'a>>,
+    #[serde(default, borrow)]
+    repository: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct WireDist {
-    #[serde(default)]
-    integrity: Option<String>,
-    #[serde(default)]
-    shasum: Option<String>,
+struct WireDist<'a> {
+    #[serde(default, borrow)]
+    integrity: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    shasum: Option<Cow<'a, str>>,
     #[serde(default)]
     attestations: Option<WireAttestations>,
     #[serde(default)]
@@ -168,27 +174,53 @@ struct WireSignature {
     sig: String,
 }
 
-fn timestamp(value: Option<&serde_json::Value>) -> Option<Timestamp> {
-    value?.as_str()?.parse().ok()
+/// A raw JSON value read as a string, when it is one.
+fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    serde_json::from_str::<Cow<'_, str>>(text).ok()
 }
 
-fn repository_url(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(url) => Some(url.clone()),
-        serde_json::Value::Object(map) => map.get("url").and_then(|u| u.as_str()).map(str::to_string),
-        _ => None,
+fn timestamp(value: Option<&&RawValue>) -> Option<Timestamp> {
+    raw_str(value?)?.parse().ok()
+}
+
+fn repository_url(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repository {
+        Url(String),
+        Object {
+            #[serde(default)]
+            url: Option<String>,
+        },
+        Other(serde::de::IgnoredAny),
+    }
+    match serde_json::from_str::<Repository>(raw.get()).ok()? {
+        Repository::Url(url) => Some(url),
+        Repository::Object { url } => url,
+        Repository::Other(_) => None,
+    }
+}
+
+fn deprecation(raw: &RawValue) -> Option<String> {
+    match raw.get() {
+        "true" => Some(String::new()),
+        _ => raw_str(raw).filter(|message| !message.is_empty()).map(Cow::into_owned),
     }
 }
 
 /// Maps a full or abbreviated packument to `PackageFacts`.
 pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
-    let wire: WirePackument = serde_json::from_slice(body).map_err(|err| format!("not a packument: {err}"))?;
+    let wire: WirePackument<'_> = serde_json::from_slice(body).map_err(|err| format!("not a packument: {err}"))?;
     let created = timestamp(wire.time.get("created"));
     let times_trusted = created.is_some();
     let mut versions = Vec::with_capacity(wire.versions.len());
     for (version, wire_version) in &wire.versions {
         let mut facts = VersionFacts {
-            version: version.clone(),
+            version: version.to_string(),
             published: if times_trusted {
                 timestamp(wire.time.get(version))
             } else {
@@ -196,14 +228,10 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
             },
             ..VersionFacts::default()
         };
-        facts.deprecated = match &wire_version.deprecated {
-            Some(serde_json::Value::String(message)) if !message.is_empty() => Some(message.clone()),
-            Some(serde_json::Value::Bool(true)) => Some(String::new()),
-            _ => None,
-        };
+        facts.deprecated = wire_version.deprecated.and_then(deprecation);
         if let Some(dist) = &wire_version.dist {
             if let Some(integrity) = &dist.integrity {
-                facts.digests.push(integrity.clone());
+                facts.digests.push(integrity.to_string());
             } else if let Some(shasum) = &dist.shasum {
                 facts.digests.push(format!("sha1:{shasum}"));
             }
@@ -216,20 +244,21 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
         }
         versions.push(facts);
     }
-    let latest = wire.dist_tags.get("latest").cloned();
-    let repository = wire.repository.as_ref().and_then(repository_url).or_else(|| {
+    let latest = wire.dist_tags.get("latest").map(|l| l.to_string());
+    let repository = wire.repository.and_then(repository_url).or_else(|| {
         latest
-            .as_ref()
+            .as_deref()
             .and_then(|l| wire.versions.get(l))
-            .and_then(|v| v.repository.as_ref())
+            .and_then(|v| v.repository)
             .and_then(repository_url)
     });
-    let unpublished = wire
-        .time
-        .get("unpublished")
-        .and_then(|u| u.get("time"))
-        .and_then(|t| t.as_str())
-        .and_then(|t| t.parse().ok());
+    let unpublished = wire.time.get("unpublished").and_then(|raw| {
+        #[derive(Deserialize)]
+        struct Unpublished {
+            time: Option<String>,
+        }
+        serde_json::from_str::<Unpublished>(raw.get()).ok()?.time?.parse().ok()
+    });
     let status = if unpublished.is_some() && versions.is_empty() {
         ProjectStatus::Unpublished
     } else {

@@ -8,12 +8,14 @@
 //! - A `Private { url }` source is an index URL (`…/simple`): the project page is `{url}/{name}/`.
 //! - Names are PEP 503-normalised by `PackageRef`; the request uses that form.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::lookup::http::{HttpClient, redact};
 use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
@@ -129,27 +131,35 @@ impl Registry for PypiClient {
     }
 }
 
+// The wire structs borrow from the body: a Simple page lists every file of every release.
 #[derive(Deserialize)]
-struct WireSimple {
-    #[serde(default)]
-    versions: Vec<String>,
-    #[serde(default)]
-    files: Vec<WireSimpleFile>,
+struct WireSimple<'a> {
+    #[serde(default, borrow)]
+    versions: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    files: Vec<WireSimpleFile<'a>>,
     #[serde(default, rename = "project-status")]
     project_status: Option<WireProjectStatus>,
 }
 
 #[derive(Deserialize)]
-struct WireSimpleFile {
-    filename: String,
-    #[serde(default)]
-    hashes: BTreeMap<String, String>,
-    #[serde(default, rename = "upload-time")]
-    upload_time: Option<String>,
-    #[serde(default)]
-    yanked: Option<serde_json::Value>,
+struct WireSimpleFile<'a> {
+    #[serde(borrow)]
+    filename: Cow<'a, str>,
+    #[serde(default, borrow)]
+    hashes: WireHashes<'a>,
+    #[serde(default, rename = "upload-time", borrow)]
+    upload_time: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    yanked: Option<&'a RawValue>,
     #[serde(default)]
     provenance: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireHashes<'a> {
+    #[serde(default, borrow)]
+    sha256: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -160,26 +170,57 @@ struct WireProjectStatus {
     reason: Option<String>,
 }
 
-/// The version a distribution file belongs to, given the project's normalised name.
+/// The version a distribution file belongs to, given the project's name.
 pub fn version_of_file(project: &str, filename: &str) -> Option<String> {
-    let project = Ecosystem::PyPI.normalize_name(project);
+    version_of_file_normalized(&Ecosystem::PyPI.normalize_name(project), filename)
+}
+
+/// `version_of_file` for a project name already PEP 503-normalised: the version starts after the first
+/// `-` whose prefix normalises to the project (one pass, no allocation per file but the answer).
+fn version_of_file_normalized(project: &str, filename: &str) -> Option<String> {
+    // Walk the filename, comparing its normalised prefix with `project` as we go.
+    let project = project.as_bytes();
+    let mut matched = 0usize;
+    let mut pending_separator = false;
+    let mut diverged = false;
     for (index, ch) in filename.char_indices() {
-        if ch != '-' {
+        if ch == '-' && !diverged && matched == project.len() {
+            let rest = &filename[index + 1..];
+            if filename.ends_with(".whl") || filename.ends_with(".egg") || filename.ends_with(".exe") {
+                return rest.split('-').next().map(|v| v.trim_end_matches(".whl").to_string());
+            }
+            for ext in [".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".tar"] {
+                if let Some(version) = rest.strip_suffix(ext) {
+                    return Some(version.to_string());
+                }
+            }
+            return rest.split('-').next().map(str::to_string);
+        }
+        if diverged {
             continue;
         }
-        if Ecosystem::PyPI.normalize_name(&filename[..index]) != project {
+        if matches!(ch, '-' | '_' | '.') {
+            pending_separator = matched > 0;
             continue;
         }
-        let rest = &filename[index + 1..];
-        if filename.ends_with(".whl") || filename.ends_with(".egg") || filename.ends_with(".exe") {
-            return rest.split('-').next().map(|v| v.trim_end_matches(".whl").to_string());
+        if pending_separator {
+            if project.get(matched) != Some(&b'-') {
+                diverged = true;
+                continue;
+            }
+            matched += 1;
+            pending_separator = false;
         }
-        for ext in [".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".tar"] {
-            if let Some(version) = rest.strip_suffix(ext) {
-                return Some(version.to_string());
+        for lower in ch.to_lowercase() {
+            let mut buf = [0u8; 4];
+            for byte in lower.encode_utf8(&mut buf).bytes() {
+                if project.get(matched) == Some(&byte) {
+                    matched += 1;
+                } else {
+                    diverged = true;
+                }
             }
         }
-        return rest.split('-').next().map(str::to_string);
     }
     None
 }
@@ -217,29 +258,35 @@ fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<VersionFact
         .collect()
 }
 
-fn yanked_of(value: &Option<serde_json::Value>) -> (bool, Option<String>) {
-    match value {
-        Some(serde_json::Value::Bool(yanked)) => (*yanked, None),
-        Some(serde_json::Value::String(reason)) => (true, (!reason.is_empty()).then(|| reason.clone())),
+/// PEP 592 `yanked`: `true`/`false`, or a reason (which means yanked).
+fn yanked_of(value: Option<&RawValue>) -> (bool, Option<String>) {
+    let Some(raw) = value else { return (false, None) };
+    match raw.get() {
+        "true" => (true, None),
+        text if text.starts_with('"') => {
+            let reason = serde_json::from_str::<Cow<'_, str>>(text).unwrap_or_default();
+            (true, (!reason.is_empty()).then(|| reason.into_owned()))
+        }
         _ => (false, None),
     }
 }
 
 /// Maps a PEP 691 Simple JSON project page to `PackageFacts`.
 pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> {
-    let wire: WireSimple = serde_json::from_slice(body).map_err(|err| format!("not a Simple JSON page: {err}"))?;
+    let wire: WireSimple<'_> = serde_json::from_slice(body).map_err(|err| format!("not a Simple JSON page: {err}"))?;
+    let project = Ecosystem::PyPI.normalize_name(project);
     let mut versions: BTreeMap<String, Vec<FileFacts>> =
-        wire.versions.iter().map(|v| (v.clone(), Vec::new())).collect();
+        wire.versions.iter().map(|v| (v.to_string(), Vec::new())).collect();
     for file in wire.files {
-        let Some(version) = version_of_file(project, &file.filename) else {
+        let Some(version) = version_of_file_normalized(&project, &file.filename) else {
             continue;
         };
-        let (yanked, yanked_reason) = yanked_of(&file.yanked);
+        let (yanked, yanked_reason) = yanked_of(file.yanked);
         versions.entry(version).or_default().push(FileFacts {
             upload: file.upload_time.as_deref().and_then(|t| t.parse().ok()),
             yanked,
             yanked_reason,
-            sha256: file.hashes.get("sha256").cloned(),
+            sha256: file.hashes.sha256.map(Cow::into_owned),
             provenance: file.provenance,
         });
     }

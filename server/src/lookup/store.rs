@@ -293,6 +293,41 @@ impl Store {
         })
     }
 
+    /// The takedown memory of many packages, in one read transaction.
+    pub fn seen_many(&self, packages: &[String]) -> Result<Vec<Vec<SeenRow>>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let res = packages
+                .iter()
+                .map(|package| seen_rows(&tx, package))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(res)
+        })
+    }
+
+    /// Writes many entries in one transaction (one commit).
+    pub fn put_many(&self, kind: &str, entries: &[(String, StoredEntry)]) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut upsert = tx.prepare_cached(UPSERT_ENTRY)?;
+                for (key, entry) in entries {
+                    upsert.execute(params![
+                        kind,
+                        key,
+                        entry.value,
+                        millis(entry.fetched_at),
+                        millis(entry.expires_at),
+                        entry.validators.etag,
+                        entry.validators.last_modified
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     /// A `304`: the entry is current again.
     pub fn touch(&self, kind: &str, key: &str, fetched_at: Timestamp, expires_at: Timestamp) -> Result<(), StoreError> {
         self.with(|conn| {
@@ -344,7 +379,7 @@ impl Store {
                         if !vanished.is_empty() {
                             let mut with_vanished = facts.clone();
                             with_vanished.vanished = vanished.to_vec();
-                            entry.value = serde_json::to_vec(&with_vanished).ok();
+                            entry.value = encode_value(&with_vanished);
                         }
                         (kind.to_string(), package.clone(), entry)
                     })),
@@ -483,62 +518,15 @@ fn observe_in(
             }
         }
     }
-    let rows: Vec<(String, String, i64, Option<i64>)> = {
-        let mut select =
-            tx.prepare_cached("SELECT version, digest, last_seen, missing_since FROM seen_v1 WHERE package=?1")?;
-        select
-            .query_map(params![package], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?
-    };
-    let mut gone: std::collections::BTreeMap<String, (i64, i64)> = std::collections::BTreeMap::new();
-    let mut changed = Vec::new();
+    let rows = seen_rows(tx, package)?;
+    let (res, newly_missing) = vanished_from(&rows, facts, now);
     {
         let mut mark =
             tx.prepare_cached("UPDATE seen_v1 SET missing_since=?4 WHERE package=?1 AND version=?2 AND digest=?3")?;
-        for (version, digest, last_seen, missing_since) in rows {
-            let current = facts.version(&version);
-            let missing = match current {
-                None => true,
-                Some(current) => {
-                    !digest.is_empty() && !current.digests.is_empty() && !current.digests.contains(&digest)
-                }
-            };
-            if !missing {
-                continue;
-            }
-            let since = match missing_since {
-                Some(since) => since,
-                None => {
-                    mark.execute(params![package, version, digest, now_ms])?;
-                    now_ms
-                }
-            };
-            if current.is_none() {
-                let entry = gone.entry(version).or_insert((last_seen, since));
-                entry.0 = entry.0.max(last_seen);
-                entry.1 = entry.1.min(since);
-            } else {
-                changed.push(Vanished {
-                    version,
-                    last_seen: from_millis(last_seen),
-                    missing_since: from_millis(since),
-                    changed_digest: Some(digest),
-                });
-            }
+        for (version, digest) in newly_missing {
+            mark.execute(params![package, version, digest, now_ms])?;
         }
     }
-    let mut res: Vec<Vanished> = gone
-        .into_iter()
-        .map(|(version, (last_seen, since))| Vanished {
-            version,
-            last_seen: from_millis(last_seen),
-            missing_since: from_millis(since),
-            changed_digest: None,
-        })
-        .collect();
-    res.extend(changed);
     if let Some(make_entry) = then_put {
         let (kind, key, entry) = make_entry(&res);
         tx.prepare_cached(UPSERT_ENTRY)?.execute(params![
@@ -552,6 +540,101 @@ fn observe_in(
         ])?;
     }
     Ok(res)
+}
+
+/// The first byte of every stored value: its encoding. Values are postcard (compact, and decoded about
+/// 2.5 times faster than JSON, which is most of a new process's warm path); a row in another encoding
+/// (an older Gatehouse) does not decode, so it is dropped and fetched again.
+const VALUE_FORMAT_POSTCARD: u8 = 1;
+
+pub fn encode_value<T: serde::Serialize>(value: &T) -> Option<Vec<u8>> {
+    postcard::to_extend(value, vec![VALUE_FORMAT_POSTCARD]).ok()
+}
+
+pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT_POSTCARD, rest)) => postcard::from_bytes(rest).map_err(|err| err.to_string()),
+        _ => Err("stored in an unknown format".to_string()),
+    }
+}
+
+/// One (version, digest) of the takedown memory, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRow {
+    pub version: String,
+    /// Empty when the registry gave no digest for the version.
+    pub digest: String,
+    pub last_seen: Timestamp,
+    pub missing_since: Option<Timestamp>,
+}
+
+fn seen_rows(conn: &Connection, package: &str) -> Result<Vec<SeenRow>, rusqlite::Error> {
+    let mut select =
+        conn.prepare_cached("SELECT version, digest, last_seen, missing_since FROM seen_v1 WHERE package=?1")?;
+    select
+        .query_map(params![package], |row| {
+            Ok(SeenRow {
+                version: row.get(0)?,
+                digest: row.get(1)?,
+                last_seen: from_millis(row.get(2)?),
+                missing_since: row.get::<_, Option<i64>>(3)?.map(from_millis),
+            })
+        })?
+        .collect()
+}
+
+/// What of the takedown memory `rows` is missing from a fresh document `facts` fetched at `now`:
+/// versions no longer listed (one entry per version) and versions whose artifact digest changed, and
+/// the (version, digest) rows missing for the first time (to be marked `missing_since = now`).
+pub fn vanished_from(rows: &[SeenRow], facts: &PackageFacts, now: Timestamp) -> (Vec<Vanished>, Vec<(String, String)>) {
+    let now = from_millis(millis(now));
+    let listed: std::collections::HashMap<&str, &crate::model::VersionFacts> =
+        facts.versions.iter().map(|v| (v.version.as_str(), v)).collect();
+    let mut gone: std::collections::BTreeMap<&str, (Timestamp, Timestamp)> = std::collections::BTreeMap::new();
+    let mut changed = Vec::new();
+    let mut newly_missing = Vec::new();
+    for row in rows {
+        let current = listed.get(row.version.as_str());
+        let missing = match current {
+            None => true,
+            Some(current) => {
+                !row.digest.is_empty() && !current.digests.is_empty() && !current.digests.contains(&row.digest)
+            }
+        };
+        if !missing {
+            continue;
+        }
+        let since = match row.missing_since {
+            Some(since) => since,
+            None => {
+                newly_missing.push((row.version.clone(), row.digest.clone()));
+                now
+            }
+        };
+        if current.is_none() {
+            let entry = gone.entry(row.version.as_str()).or_insert((row.last_seen, since));
+            entry.0 = entry.0.max(row.last_seen);
+            entry.1 = entry.1.min(since);
+        } else {
+            changed.push(Vanished {
+                version: row.version.clone(),
+                last_seen: row.last_seen,
+                missing_since: since,
+                changed_digest: Some(row.digest.clone()),
+            });
+        }
+    }
+    let mut res: Vec<Vanished> = gone
+        .into_iter()
+        .map(|(version, (last_seen, missing_since))| Vanished {
+            version: version.to_string(),
+            last_seen,
+            missing_since,
+            changed_digest: None,
+        })
+        .collect();
+    res.extend(changed);
+    (res, newly_missing)
 }
 
 #[cfg(test)]

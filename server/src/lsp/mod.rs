@@ -461,6 +461,10 @@ impl LanguageServer for Backend {
         for (_, task) in lock(&self.state.tasks).drain() {
             task.abort();
         }
+        // Answers already given are still being written behind; let them land before the exit.
+        let lookups: Vec<Arc<Lookup>> = lock(&self.state.lookups).values().cloned().collect();
+        let flush = futures::future::join_all(lookups.iter().map(|lookup| lookup.flush()));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flush).await;
         Ok(())
     }
 

@@ -111,6 +111,7 @@ impl FixtureServer {
                             _ = &mut stop => break,
                             accepted = listener.accept() => {
                                 if let Ok((stream, _)) = accepted {
+                                    let _ = stream.set_nodelay(true);
                                     let shared = thread_shared.clone();
                                     tokio::spawn(async move { let _ = serve_connection(stream, shared).await; });
                                 }
@@ -192,7 +193,7 @@ impl Drop for FixtureServer {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -212,7 +213,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn resolve_file(root: &Path, decoded: &str) -> Option<PathBuf> {
+pub(crate) fn resolve_file(root: &Path, decoded: &str) -> Option<PathBuf> {
     let relative = decoded.trim_start_matches('/').trim_end_matches('/');
     if relative.split('/').any(|part| part == "..") {
         return None;
@@ -362,8 +363,12 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&body).await?;
+        // One write, as a real server does: a separate small head write would let Nagle's algorithm hold
+        // the body back until the client's delayed ACK (tens of milliseconds on loopback).
+        let mut answer = Vec::with_capacity(head.len() + body.len());
+        answer.extend_from_slice(head.as_bytes());
+        answer.extend_from_slice(&body);
+        stream.write_all(&answer).await?;
     }
     Ok(())
 }

@@ -2,8 +2,12 @@
 //! the loopback fixture server and paths to the committed fixtures.
 
 pub mod fixture_server;
+#[cfg(feature = "test-support")]
+pub mod tls_server;
 
 pub use fixture_server::{Fault, FixtureServer, RecordedRequest};
+#[cfg(feature = "test-support")]
+pub use tls_server::{TlsFixtureServer, test_ca_file};
 
 /// The repository's `fixtures/` directory.
 pub fn fixtures_dir() -> std::path::PathBuf {
