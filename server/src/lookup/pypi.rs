@@ -1,6 +1,9 @@
 //! PyPI client: the Simple API JSON form (PEP 691, `application/vnd.pypi.simple.v1+json`) first, with
 //! PEP 700 `upload-time`, PEP 592 `yanked`, PEP 792 `project-status` and PEP 740 `provenance`; the JSON
-//! API (`{pypi}/pypi/{name}/json`) when the Simple page cannot be read as JSON.
+//! API (`{pypi}/pypi/{name}/json`) when the index refuses the JSON form (406). An index that answers
+//! with the PEP 503 HTML page (most private indexes) is read from its anchors: `#sha256=` fragments,
+//! `data-yanked` (PEP 592), `data-provenance` (PEP 740) and the `pypi:project-status` meta (PEP 792);
+//! HTML carries no upload times, so those versions have `published: None`.
 //!
 //! Invariants:
 //! - A version's publish time is its earliest file's upload time; a version with no file or no upload
@@ -22,6 +25,9 @@ use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
 
 pub const SIMPLE_JSON_ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
+/// What the client asks a Simple index for: the JSON form, else the PEP 503 HTML page (many private
+/// indexes serve only HTML; PEP 691 content negotiation picks the best form the server has).
+pub const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
 
 pub struct PypiClient {
     http: Arc<HttpClient>,
@@ -75,7 +81,7 @@ impl Registry for PypiClient {
         let (simple_url, json_url) = self.urls(&package.name, source);
         let simple = self
             .http
-            .get_document(&simple_url, Some(SIMPLE_JSON_ACCEPT), validators, &package.name)
+            .get_document(&simple_url, Some(SIMPLE_ACCEPT), validators, &package.name)
             .await;
         let fallback_reason = match simple {
             Ok(Revalidated::NotModified { max_age }) => return Ok(Revalidated::NotModified { max_age }),
@@ -85,7 +91,8 @@ impl Registry for PypiClient {
                 max_age,
             }) => {
                 let name = package.name.clone();
-                let parsed = crate::lookup::http::parse_off_thread(value, move |body| parse_simple(&name, body)).await;
+                let parsed =
+                    crate::lookup::http::parse_off_thread(value, move |body| parse_simple_any(&name, body)).await;
                 match parsed {
                     Ok(facts) => {
                         return Ok(Revalidated::Modified {
@@ -292,15 +299,7 @@ pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> 
     }
     let versions = aggregate(&mut versions);
     let (status, status_reason) = match wire.project_status {
-        Some(status) => (
-            match status.status.as_deref() {
-                Some("archived") => ProjectStatus::Archived,
-                Some("quarantined") => ProjectStatus::Quarantined,
-                Some("deprecated") => ProjectStatus::Deprecated,
-                _ => ProjectStatus::Active,
-            },
-            status.reason,
-        ),
+        Some(status) => (project_status(status.status.as_deref()), status.reason),
         None => (ProjectStatus::Active, None),
     };
     Ok(PackageFacts {
@@ -310,6 +309,247 @@ pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> 
         status_reason,
         ..PackageFacts::default()
     })
+}
+
+/// Reads a Simple project page in whichever form the index answered: JSON (PEP 691) or HTML (PEP 503),
+/// told apart by the body, since indexes label their content types loosely.
+pub fn parse_simple_any(project: &str, body: &[u8]) -> Result<PackageFacts, String> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'<') => parse_simple_html(project, body),
+        _ => parse_simple(project, body),
+    }
+}
+
+/// Maps a PEP 503 HTML project page to `PackageFacts`: one anchor per file, its text the filename (or,
+/// when empty, the last segment of its URL), its `#sha256=` fragment the digest.
+pub fn parse_simple_html(project: &str, body: &[u8]) -> Result<PackageFacts, String> {
+    let text = String::from_utf8_lossy(body);
+    let project = Ecosystem::PyPI.normalize_name(project);
+    let mut versions: BTreeMap<String, Vec<FileFacts>> = BTreeMap::new();
+    let mut status = (ProjectStatus::Active, None);
+    let mut saw_html = false;
+    for tag in html::tags(&text) {
+        saw_html = true;
+        match tag.name.as_str() {
+            "meta" => match tag.attr("name").as_deref() {
+                Some("pypi:project-status") => status.0 = project_status(tag.attr("content").as_deref()),
+                Some("pypi:project-status-reason") => status.1 = tag.attr("content").filter(|r| !r.is_empty()),
+                _ => {}
+            },
+            "a" => {
+                let Some(href) = tag.attr("href") else { continue };
+                let (path, fragment) = href.split_once('#').unwrap_or((href.as_str(), ""));
+                let from_text = html::decode(tag.text.trim());
+                let filename = if from_text.is_empty() {
+                    let path = path.split('?').next().unwrap_or(path);
+                    html::percent_decode(path.rsplit('/').next().unwrap_or(path))
+                } else {
+                    from_text
+                };
+                let Some(version) = version_of_file_normalized(&project, &filename) else {
+                    continue;
+                };
+                let sha256 = fragment
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("sha256="))
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string);
+                let yanked = tag.attr("data-yanked");
+                versions.entry(version).or_default().push(FileFacts {
+                    upload: None,
+                    yanked: yanked.is_some(),
+                    yanked_reason: yanked.filter(|r| !r.is_empty()),
+                    sha256,
+                    provenance: tag.attr("data-provenance").filter(|u| !u.is_empty()),
+                });
+            }
+            _ => {}
+        }
+    }
+    if !saw_html {
+        return Err("not a Simple HTML page: no tags".to_string());
+    }
+    Ok(PackageFacts {
+        versions: aggregate(&mut versions),
+        status: status.0,
+        status_reason: status.1,
+        ..PackageFacts::default()
+    })
+}
+
+fn project_status(status: Option<&str>) -> ProjectStatus {
+    match status {
+        Some("archived") => ProjectStatus::Archived,
+        Some("quarantined") => ProjectStatus::Quarantined,
+        Some("deprecated") => ProjectStatus::Deprecated,
+        _ => ProjectStatus::Active,
+    }
+}
+
+/// Just enough HTML for PEP 503 pages: start tags with their attributes (quoted, unquoted or bare),
+/// an anchor's text up to `</a>`, comments skipped, character references decoded. Tolerant: a broken
+/// tag ends the scan for that tag only.
+mod html {
+    pub struct Tag {
+        pub name: String,
+        attrs: Vec<(String, Option<String>)>,
+        /// For `a`: the raw text up to `</a>` (or the next tag).
+        pub text: String,
+    }
+
+    impl Tag {
+        /// The decoded value of an attribute; `Some("")` for a bare attribute.
+        pub fn attr(&self, name: &str) -> Option<String> {
+            self.attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_deref().map(decode).unwrap_or_default())
+        }
+    }
+
+    pub fn tags(text: &str) -> Vec<Tag> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(offset) = text[i..].find('<') {
+            i += offset + 1;
+            if text[i..].starts_with("!--") {
+                i = text[i..].find("-->").map_or(text.len(), |end| i + end + 3);
+                continue;
+            }
+            let name_len = bytes[i..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            if name_len == 0 {
+                continue;
+            }
+            let name = text[i..i + name_len].to_ascii_lowercase();
+            i += name_len;
+            let mut attrs = Vec::new();
+            loop {
+                while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
+                    i += 1;
+                }
+                if i >= bytes.len() {
+                    break;
+                }
+                if bytes[i] == b'>' {
+                    i += 1;
+                    break;
+                }
+                let start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'>' | b'/') {
+                    i += 1;
+                }
+                let attr = text[start..i].to_ascii_lowercase();
+                if attr.is_empty() {
+                    i += 1;
+                    continue;
+                }
+                while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if i < bytes.len() && bytes[i] == b'=' {
+                    i += 1;
+                    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                        i += 1;
+                    }
+                    let value = match bytes.get(i) {
+                        Some(&quote @ (b'"' | b'\'')) => {
+                            let end = text[i + 1..].find(quote as char).map_or(text.len(), |e| i + 1 + e);
+                            let value = text[i + 1..end].to_string();
+                            i = (end + 1).min(text.len());
+                            value
+                        }
+                        _ => {
+                            let start = i;
+                            while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+                                i += 1;
+                            }
+                            text[start..i].to_string()
+                        }
+                    };
+                    attrs.push((attr, Some(value)));
+                } else {
+                    attrs.push((attr, None));
+                }
+            }
+            let text_of = if name == "a" {
+                let rest = &text[i.min(text.len())..];
+                let end = rest.find('<').unwrap_or(rest.len());
+                rest[..end].to_string()
+            } else {
+                String::new()
+            };
+            out.push(Tag {
+                name,
+                attrs,
+                text: text_of,
+            });
+        }
+        out
+    }
+
+    /// Decodes the character references PEP 503 pages use (`&amp;`, `&gt;`, `&#62;`, `&#x3e;`, …).
+    pub fn decode(text: &str) -> String {
+        if !text.contains('&') {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('&') {
+            out.push_str(&rest[..start]);
+            rest = &rest[start..];
+            let decoded = rest[1..].find(';').filter(|end| *end <= 10).and_then(|end| {
+                let entity = &rest[1..1 + end];
+                let ch = match entity {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some('\u{a0}'),
+                    _ => entity.strip_prefix('#').and_then(|num| {
+                        let code = match num.strip_prefix(['x', 'X']) {
+                            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                            None => num.parse().ok(),
+                        };
+                        code.and_then(char::from_u32)
+                    }),
+                };
+                ch.map(|c| (c, end + 2))
+            });
+            match decoded {
+                Some((ch, len)) => {
+                    out.push(ch);
+                    rest = &rest[len..];
+                }
+                None => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    pub fn percent_decode(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && let Some(hex) = text.get(i + 1..i + 3)
+                && let Ok(byte) = u8::from_str_radix(hex, 16)
+            {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
 }
 
 #[derive(Deserialize)]
@@ -434,5 +674,75 @@ mod tests {
         let v = facts.version("1.0").unwrap();
         assert!(v.attestations_url.as_deref().unwrap().ends_with("/provenance"));
         assert_eq!(v.published, Some("2025-01-02T03:04:05Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn html_page_agrees_with_json_on_requests() {
+        // Recorded PEP 503 page (fetched later than the JSON one). HTML lists files only, so a version
+        // the JSON form names without any file (three of requests') is absent from it.
+        let html = parse_simple_any("requests", &fixture("html/requests.html")).unwrap();
+        let json = parse_simple("requests", &fixture("simple/requests/index.json")).unwrap();
+        let with_files: Vec<_> = json.versions.iter().filter(|v| !v.digests.is_empty()).collect();
+        assert_eq!(with_files.len(), 160);
+        assert!(html.versions.len() >= with_files.len(), "{}", html.versions.len());
+        for j in with_files {
+            let h = html
+                .version(&j.version)
+                .unwrap_or_else(|| panic!("{} missing", j.version));
+            assert_eq!(h.yanked, j.yanked, "{}", j.version);
+            assert_eq!(h.yanked_reason, j.yanked_reason, "{}", j.version);
+            let sorted = |d: &[String]| {
+                let mut d = d.to_vec();
+                d.sort();
+                d
+            };
+            assert_eq!(sorted(&h.digests), sorted(&j.digests), "{}", j.version);
+            assert_eq!(h.published, None);
+        }
+        assert!(html.version("2.32.0").unwrap().yanked);
+        assert!(
+            html.version("2.32.0")
+                .unwrap()
+                .yanked_reason
+                .as_deref()
+                .unwrap()
+                .contains("CVE-2024-35195")
+        );
+    }
+
+    #[test]
+    fn html_quirks_status_provenance_and_garbage() {
+        let body = br#"<!DOCTYPE html><html><head>
+            <meta name="pypi:repository-version" content="1.4">
+            <meta name="pypi:project-status" content="quarantined">
+            <meta name="pypi:project-status-reason" content="malware &amp; more">
+            </head><body><!-- <a href="x-9.9.tar.gz">x-9.9.tar.gz</a> -->
+            <A HREF='../../packages/x-1.0.tar.gz#sha256=AB12' data-yanked>x-1.0.tar.gz</A>
+            <a href=../../packages/x_1.0-1.0-py3-none-any.whl#sha256=cd data-yanked="">x_1.0-1.0-py3-none-any.whl</a>
+            <a href="https://files.example/x-2.0.tar.gz#md5=00&amp;sha256=ef" data-requires-python="&gt;=3.8"
+               data-provenance="https://example/integrity/x/2.0/x-2.0.tar.gz/provenance"></a>
+            <a href="https://files.example/other-3.0.tar.gz">other-3.0.tar.gz</a>
+            <a href="broken
+            </body></html>"#;
+        let facts = parse_simple_any("X", body).unwrap();
+        assert_eq!(facts.status, ProjectStatus::Quarantined);
+        assert_eq!(facts.status_reason.as_deref(), Some("malware & more"));
+        let versions: Vec<_> = facts.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(versions, ["1.0", "2.0"]);
+        let one = facts.version("1.0").unwrap();
+        assert!(one.yanked && one.yanked_reason.is_none());
+        assert_eq!(one.digests, ["sha256:AB12"]);
+        let two = facts.version("2.0").unwrap();
+        assert!(!two.yanked);
+        assert_eq!(two.digests, ["sha256:ef"]);
+        assert!(two.attestations_url.as_deref().unwrap().ends_with("/provenance"));
+        assert!(parse_simple_any("x", b"   no tags here").is_err());
+        assert!(parse_simple_any("x", b"<<<<>>>>").is_err());
+        assert!(
+            parse_simple_any("x", b"<html><body></body></html>")
+                .unwrap()
+                .versions
+                .is_empty()
+        );
     }
 }

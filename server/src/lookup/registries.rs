@@ -819,7 +819,32 @@ mod client_tests {
             .into_iter()
             .find(|r| r.path == "/pypi/simple/requests/")
             .unwrap();
-        assert_eq!(simple.header("accept"), Some(crate::lookup::pypi::SIMPLE_JSON_ACCEPT));
+        assert_eq!(simple.header("accept"), Some(crate::lookup::pypi::SIMPLE_ACCEPT));
+    }
+
+    #[tokio::test]
+    async fn a_private_index_that_serves_only_html_is_read() {
+        let public = FixtureServer::start(registry_fixtures()).unwrap();
+        let private = FixtureServer::start(registry_fixtures()).unwrap();
+        let page = std::fs::read(registry_fixtures().join("pypi/html/requests.html")).unwrap();
+        private.set_body("/corp/simple/requests/", page);
+        let clients = clients(&public, HostCredentials::default());
+        let source = RegistrySource::Private {
+            url: format!("{}/corp/simple", private.url()),
+        };
+        let facts = clients
+            .package(&PackageRef::new(Ecosystem::PyPI, "requests"), &source)
+            .await
+            .unwrap();
+        assert!(facts.value.version("2.32.0").unwrap().yanked);
+        assert!(
+            facts
+                .value
+                .version("2.31.0")
+                .is_some_and(|v| !v.yanked && v.published.is_none())
+        );
+        assert_eq!(private.request_count(), 1);
+        assert_eq!(public.request_count(), 0);
     }
 
     #[tokio::test]
