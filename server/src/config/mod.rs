@@ -344,6 +344,18 @@ pub fn build(layers: &[Layer]) -> Config {
         }
         None => false,
     };
+    let crates_api_dates = match get("endpoints.crates-api-dates") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+        Some(other) => {
+            bad(
+                "endpoints.crates-api-dates",
+                format!("`endpoints.crates-api-dates` must be true or false, not {other}"),
+            );
+            false
+        }
+        None => false,
+    };
     let osv_db = match get("osv-db") {
         Some(Value::Array(items)) => items
             .iter()
@@ -374,6 +386,7 @@ pub fn build(layers: &[Layer]) -> Config {
         cache_dir: PathBuf::from(cache_dir),
         npm_registry: string("endpoints.npm"),
         crates_index: string("endpoints.crates"),
+        crates_api_dates,
         pypi_url: string("endpoints.pypi"),
         osv_url: string("endpoints.osv"),
         osv_db,

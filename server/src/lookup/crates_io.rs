@@ -5,8 +5,16 @@
 //!   does not parse is skipped, a document with no readable line is a decode error.
 //! - A version without `pubtime` has `published: None` (older index entries; never guessed).
 //! - `sparse+` prefixes are accepted on index URLs; a `Private { url }` source replaces the index URL.
+//! - The index's `config.json` (`dl`, `api`, `auth-required`) is read once per index per process, and
+//!   only when needed, so a warm check costs no request: when the index refuses a file (401/403), to
+//!   say whether the registry requires a token and whether ours was refused; and, with `api_dates` on,
+//!   to find the web API that supplies publish dates the index lacks.
+//! - Web-API dates only fill versions without `pubtime`; a failing API costs the dates, never the
+//!   package. crates.io's own API is paced to one request a second (its crawler policy).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -19,7 +27,31 @@ use crate::model::{PackageFacts, PackageRef, RegistrySource, VersionFacts};
 pub struct CratesIndexClient {
     http: Arc<HttpClient>,
     index: String,
+    api_dates: bool,
+    /// `config.json` by index base URL (`None`: unreadable), each fetched at most once.
+    configs: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<IndexConfig>>>>>,
+    /// When the next crates.io web-API request may start.
+    api_pace: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
+
+/// A registry index's `config.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct IndexConfig {
+    #[serde(default)]
+    pub dl: Option<String>,
+    #[serde(default)]
+    pub api: Option<String>,
+    #[serde(default, rename = "auth-required")]
+    pub auth_required: bool,
+}
+
+pub fn parse_index_config(body: &[u8]) -> Result<IndexConfig, String> {
+    serde_json::from_slice(body).map_err(|err| format!("not an index config.json: {err}"))
+}
+
+/// crates.io asks crawlers for at most one request a second.
+const CRATES_IO_API_PACE: Duration = Duration::from_secs(1);
+const API_MAX_PAGES: usize = 20;
 
 fn clean_index(url: &str) -> &str {
     url.strip_prefix("sparse+").unwrap_or(url).trim_end_matches('/')
@@ -47,16 +79,165 @@ impl CratesIndexClient {
         CratesIndexClient {
             http,
             index: clean_index(index).to_string(),
+            api_dates: false,
+            configs: Mutex::new(HashMap::new()),
+            api_pace: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Asks the registry's web API (from `config.json` `api`) for publish dates the index lacks.
+    pub fn with_api_dates(mut self, on: bool) -> CratesIndexClient {
+        self.api_dates = on;
+        self
+    }
+
+    fn base<'a>(&'a self, source: &'a RegistrySource) -> &'a str {
+        match source {
+            RegistrySource::Public => self.index.as_str(),
+            RegistrySource::Private { url } => clean_index(url),
         }
     }
 
     pub fn url(&self, name: &str, source: &RegistrySource) -> String {
-        let base = match source {
-            RegistrySource::Public => self.index.as_str(),
-            RegistrySource::Private { url } => clean_index(url),
-        };
-        format!("{base}/{}", index_path(name))
+        format!("{}/{}", self.base(source), index_path(name))
     }
+
+    /// The index's `config.json`, fetched once per index (concurrent callers share the request).
+    pub async fn index_config(&self, base: &str) -> Option<IndexConfig> {
+        let cell = self
+            .configs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(base.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let url = format!("{base}/config.json");
+            match self
+                .http
+                .get_document(&url, None, &Validators::default(), "config.json")
+                .await
+            {
+                Ok(Revalidated::Modified { value, .. }) => parse_index_config(&value)
+                    .inspect_err(|err| tracing::debug!("{}: {err}", redact(&url)))
+                    .ok(),
+                Ok(Revalidated::NotModified { .. }) => None,
+                Err(err) => {
+                    tracing::debug!("{}: {err}", redact(&url));
+                    None
+                }
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Why the index refused a file, in words a user can act on.
+    async fn refused(&self, base: &str, url: &str, status: u16) -> LookupError {
+        let host = redact(base);
+        let message = if self.http.has_credentials(url) {
+            format!(
+                "{host} refused the registry token ({status}): renew it (CARGO_REGISTRIES_<NAME>_TOKEN or $CARGO_HOME/credentials.toml)"
+            )
+        } else {
+            let required = match self.index_config(base).await {
+                Some(config) if config.auth_required => " (its config.json sets auth-required)",
+                _ => "",
+            };
+            format!(
+                "{host} requires authentication{required} and no token is configured for it: set CARGO_REGISTRIES_<NAME>_TOKEN or add the token to $CARGO_HOME/credentials.toml"
+            )
+        };
+        LookupError::Other(message)
+    }
+
+    /// Fills publish dates the index lacks from the registry's web API; any failure leaves them unknown.
+    async fn fill_dates_from_api(&self, base: &str, name: &str, facts: &mut PackageFacts) {
+        let Some(api) = self.index_config(base).await.and_then(|c| c.api) else {
+            return;
+        };
+        let api = api.trim_end_matches('/');
+        let paced = reqwest::Url::parse(api)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h == "crates.io" || h.ends_with(".crates.io")))
+            .unwrap_or(false);
+        let first = format!(
+            "{api}/api/v1/crates/{}/versions?per_page=100",
+            name.to_ascii_lowercase()
+        );
+        let mut next = Some(first.clone());
+        let mut dates = HashMap::new();
+        for _ in 0..API_MAX_PAGES {
+            let Some(url) = next.take() else { break };
+            if paced {
+                let mut slot = self.api_pace.lock().await;
+                if let Some(at) = *slot {
+                    tokio::time::sleep_until(at).await;
+                }
+                *slot = Some(tokio::time::Instant::now() + CRATES_IO_API_PACE);
+            }
+            let page = match self.http.get_document(&url, None, &Validators::default(), name).await {
+                Ok(Revalidated::Modified { value, .. }) => parse_api_versions(&value),
+                Ok(Revalidated::NotModified { .. }) => Err("unexpected 304".to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            match page {
+                Ok(page) => {
+                    dates.extend(page.dates);
+                    next = page.next_page.map(|query| {
+                        let path = first.split('?').next().unwrap_or(&first);
+                        format!("{path}{query}")
+                    });
+                }
+                Err(err) => {
+                    tracing::debug!("publish dates of {name} from {}: {err}", redact(api));
+                    break;
+                }
+            }
+        }
+        for version in facts.versions.iter_mut().filter(|v| v.published.is_none()) {
+            version.published = dates.get(&version.version).copied();
+        }
+        facts.created = facts.versions.iter().filter_map(|v| v.published).min();
+    }
+}
+
+/// One page of `GET {api}/api/v1/crates/{name}/versions`: publish dates by version, and the query of
+/// the next page when there is one.
+#[derive(Debug, Default)]
+pub struct ApiVersionsPage {
+    pub dates: HashMap<String, Timestamp>,
+    pub next_page: Option<String>,
+}
+
+pub fn parse_api_versions(body: &[u8]) -> Result<ApiVersionsPage, String> {
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(default)]
+        versions: Vec<WireVersion>,
+        #[serde(default)]
+        meta: Option<WireMeta>,
+    }
+    #[derive(Deserialize)]
+    struct WireVersion {
+        num: String,
+        #[serde(default)]
+        created_at: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct WireMeta {
+        #[serde(default)]
+        next_page: Option<String>,
+    }
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| format!("not a versions document: {err}"))?;
+    Ok(ApiVersionsPage {
+        dates: wire
+            .versions
+            .into_iter()
+            .filter_map(|v| Some((v.num, v.created_at?.parse::<Timestamp>().ok()?)))
+            .collect(),
+        next_page: wire.meta.and_then(|m| m.next_page).filter(|q| q.starts_with('?')),
+    })
 }
 
 #[async_trait]
@@ -77,20 +258,31 @@ impl Registry for CratesIndexClient {
         source: &RegistrySource,
         validators: &Validators,
     ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        let base = self.base(source);
         let url = self.url(&package.name, source);
-        match self.http.get_document(&url, None, validators, &package.name).await? {
+        let answer = match self.http.get_document(&url, None, validators, &package.name).await {
+            Err(LookupError::Status {
+                status: status @ (401 | 403),
+                ..
+            }) => return Err(self.refused(base, &url, status).await),
+            answer => answer?,
+        };
+        match answer {
             Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
             Revalidated::Modified {
                 value,
                 validators,
                 max_age,
             } => {
-                let facts = crate::lookup::http::parse_off_thread(value, parse_index_file)
+                let mut facts = crate::lookup::http::parse_off_thread(value, parse_index_file)
                     .await
                     .map_err(|message| LookupError::Decode {
                         host: redact(&url),
                         message,
                     })?;
+                if self.api_dates && facts.versions.iter().any(|v| v.published.is_none()) {
+                    self.fill_dates_from_api(base, &package.name, &mut facts).await;
+                }
                 Ok(Revalidated::Modified {
                     value: facts,
                     validators,
@@ -172,5 +364,148 @@ mod tests {
     fn garbage_is_a_decode_error() {
         assert!(parse_index_file(b"<html>oops</html>").is_err());
         assert!(parse_index_file(b"").unwrap().versions.is_empty());
+    }
+
+    #[test]
+    fn index_config_and_api_pages() {
+        let recorded =
+            std::fs::read(crate::testing::registry_fixtures().join("crates-meta/mirror-config.json")).unwrap();
+        let config = parse_index_config(&recorded).unwrap();
+        assert!(config.dl.unwrap().ends_with("/v1/crates"));
+        assert!(config.api.is_some());
+        assert!(!config.auth_required);
+        let private = parse_index_config(br#"{"dl":"https://x/dl","api":"https://x","auth-required":true}"#).unwrap();
+        assert!(private.auth_required);
+        assert!(parse_index_config(b"<html>").is_err());
+
+        let page = parse_api_versions(
+            br#"{"versions":[{"num":"1.0.0","created_at":"2019-04-16T18:48:11.404457+00:00","yanked":false},
+                {"num":"0.9.0","created_at":"garbage"},{"num":"0.8.0"}],"meta":{"total":3,"next_page":"?per_page=100&seek=abc"}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.dates.len(), 1);
+        assert_eq!(page.dates["1.0.0"], "2019-04-16T18:48:11.404457Z".parse().unwrap());
+        assert_eq!(page.next_page.as_deref(), Some("?per_page=100&seek=abc"));
+        let last = parse_api_versions(br#"{"versions":[],"meta":{"next_page":null}}"#).unwrap();
+        assert!(last.next_page.is_none());
+    }
+
+    /// The recorded smallvec index file with `pubtime` taken out of every line (an older or private
+    /// registry), and the web API's answer built from the dates taken out.
+    fn smallvec_without_pubtime() -> (String, String) {
+        let body = std::fs::read_to_string(crate::testing::registry_fixtures().join("crates/sm/al/smallvec")).unwrap();
+        let mut index = String::new();
+        let mut api = Vec::new();
+        for line in body.lines() {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let time = value.as_object_mut().unwrap().remove("pubtime").unwrap();
+            api.push(serde_json::json!({"num": value["vers"], "created_at": time, "yanked": value["yanked"]}));
+            index.push_str(&value.to_string());
+            index.push('\n');
+        }
+        let api = serde_json::json!({"versions": api, "meta": {"total": api.len(), "next_page": null}});
+        (index, api.to_string())
+    }
+
+    fn client(
+        server: &crate::testing::FixtureServer,
+        credentials: crate::lookup::http::HostCredentials,
+    ) -> CratesIndexClient {
+        let http = Arc::new(HttpClient::new(crate::lookup::http::HttpSettings::default(), credentials).unwrap());
+        CratesIndexClient::new(http, &format!("sparse+{}/crates/", server.url()))
+    }
+
+    #[tokio::test]
+    async fn publish_dates_the_index_lacks_come_from_the_api_named_in_config_json() {
+        let server = crate::testing::FixtureServer::start(crate::testing::registry_fixtures()).unwrap();
+        let (index, api) = smallvec_without_pubtime();
+        server.set_body("/corp/sm/al/smallvec", index);
+        server.set_body(
+            "/corp/config.json",
+            format!(r#"{{"dl":"{0}/dl","api":"{0}/corp-api/"}}"#, server.url()),
+        );
+        server.set_body("/corp-api/api/v1/crates/smallvec/versions", api);
+        let source = RegistrySource::Private {
+            url: format!("sparse+{}/corp/", server.url()),
+        };
+        let smallvec = PackageRef::new(crate::model::Ecosystem::CratesIo, "smallvec");
+
+        // Off (the default): no dates, and no request but the index file.
+        let plain = client(&server, Default::default())
+            .package(&smallvec, &source)
+            .await
+            .unwrap();
+        assert!(plain.value.versions.iter().all(|v| v.published.is_none()));
+        assert_eq!(server.request_count(), 1);
+
+        server.clear_requests();
+        let dated = client(&server, Default::default())
+            .with_api_dates(true)
+            .package(&smallvec, &source)
+            .await
+            .unwrap();
+        let first = dated.value.version("0.1.0").unwrap();
+        assert_eq!(first.published, Some("2015-04-06T06:21:18Z".parse().unwrap()));
+        assert!(dated.value.versions.iter().all(|v| v.published.is_some()));
+        assert_eq!(dated.value.created, first.published);
+        let paths: Vec<_> = server.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/corp/sm/al/smallvec",
+                "/corp/config.json",
+                "/corp-api/api/v1/crates/smallvec/versions?per_page=100"
+            ]
+        );
+
+        // A broken API costs the dates, never the package.
+        server.set_body("/corp-api/api/v1/crates/smallvec/versions", "<html>");
+        let broken = client(&server, Default::default())
+            .with_api_dates(true)
+            .package(&smallvec, &source)
+            .await
+            .unwrap();
+        assert_eq!(broken.value.versions.len(), 89);
+        assert!(broken.value.versions.iter().all(|v| v.published.is_none()));
+    }
+
+    #[tokio::test]
+    async fn a_refusing_index_says_whether_a_token_is_missing_or_refused() {
+        use crate::testing::Fault;
+        let server = crate::testing::FixtureServer::start(crate::testing::registry_fixtures()).unwrap();
+        server.set_body(
+            "/corp/config.json",
+            r#"{"dl":"https://x/dl","api":"https://x","auth-required":true}"#,
+        );
+        server.inject(
+            "/corp/se/",
+            Fault::Status {
+                status: 401,
+                retry_after: None,
+            },
+            None,
+        );
+        let source = RegistrySource::Private {
+            url: format!("{}/corp", server.url()),
+        };
+        let serde = PackageRef::new(crate::model::Ecosystem::CratesIo, "serde");
+        let missing = client(&server, Default::default()).package(&serde, &source).await;
+        let Err(LookupError::Other(message)) = missing else {
+            panic!("{missing:?}")
+        };
+        assert!(
+            message.contains("requires authentication (its config.json sets auth-required)"),
+            "{message}"
+        );
+        assert!(message.contains("CARGO_REGISTRIES_<NAME>_TOKEN"), "{message}");
+
+        let mut credentials = crate::lookup::http::HostCredentials::default();
+        credentials.insert(&server.url(), "stale-token");
+        let refused = client(&server, credentials).package(&serde, &source).await;
+        let Err(LookupError::Other(message)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(message.contains("refused the registry token (401)"), "{message}");
+        assert!(!message.contains("stale-token"), "{message}");
     }
 }

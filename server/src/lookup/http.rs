@@ -170,6 +170,13 @@ pub struct HttpClient {
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
 }
 
+impl HttpClient {
+    /// Whether a request to `url` carries credentials (for messages about refused or missing tokens).
+    pub fn has_credentials(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|u| self.credentials.for_url(&u).is_some())
+    }
+}
+
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient").field("settings", &self.settings).finish()

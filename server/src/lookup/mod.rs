@@ -357,6 +357,8 @@ pub struct LookupSettings {
     pub cache_dir: std::path::PathBuf,
     pub npm_registry: String,
     pub crates_index: String,
+    /// Fill publish dates the crates index lacks from the registry's web API (`config.json` `api`).
+    pub crates_api_dates: bool,
     pub pypi_url: String,
     pub osv_url: String,
     /// Folders of OSV JSON records or OSV `all.zip` files.
@@ -372,6 +374,7 @@ impl Default for LookupSettings {
             cache_dir: std::path::PathBuf::from(".gatehouse-cache"),
             npm_registry: "https://registry.npmjs.org".to_string(),
             crates_index: "https://index.crates.io".to_string(),
+            crates_api_dates: false,
             pypi_url: "https://pypi.org".to_string(),
             osv_url: "https://api.osv.dev".to_string(),
             osv_db: Vec::new(),

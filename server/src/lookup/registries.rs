@@ -30,7 +30,8 @@ impl RegistryClients {
     pub fn new(settings: &LookupSettings, http: Arc<HttpClient>) -> RegistryClients {
         RegistryClients {
             npm: NpmClient::new(http.clone(), &settings.npm_registry),
-            crates: CratesIndexClient::new(http.clone(), &settings.crates_index),
+            crates: CratesIndexClient::new(http.clone(), &settings.crates_index)
+                .with_api_dates(settings.crates_api_dates),
             pypi: PypiClient::new(http, &settings.pypi_url),
         }
     }
