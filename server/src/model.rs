@@ -355,7 +355,7 @@ impl<T> Fact<T> {
 /// Everything the lookup layer knows, as plain data for the pure core.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    pub packages: HashMap<PackageRef, Fact<PackageFacts>>,
+    pub packages: HashMap<PackageRef, Fact<std::sync::Arc<PackageFacts>>>,
     /// Every advisory that names the package (not only those affecting one version), so fixes can
     /// be checked against all of them.
     pub advisories: HashMap<PackageRef, Fact<Vec<Advisory>>>,

@@ -193,12 +193,12 @@ pub fn facts_for(
         facts.packages.insert(
             package.clone(),
             Fact::Known {
-                value: PackageFacts {
+                value: std::sync::Arc::new(PackageFacts {
                     created: Some(base),
                     latest: versions.last().cloned(),
                     versions: version_facts,
                     ..PackageFacts::default()
-                },
+                }),
                 as_of,
                 stale: false,
             },

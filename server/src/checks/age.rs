@@ -344,7 +344,7 @@ mod tests {
         facts.packages.insert(
             package.clone(),
             Fact::Known {
-                value: PackageFacts {
+                value: std::sync::Arc::new(PackageFacts {
                     versions: versions
                         .iter()
                         .map(|(v, hours)| VersionFacts {
@@ -355,7 +355,7 @@ mod tests {
                         .collect(),
                     created: Some(now() - SignedDuration::from_hours(24 * 400)),
                     ..PackageFacts::default()
-                },
+                }),
                 as_of: now(),
                 stale: false,
             },

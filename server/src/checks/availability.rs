@@ -189,7 +189,7 @@ mod tests {
         all.packages.insert(
             package.clone(),
             Fact::Known {
-                value: facts,
+                value: std::sync::Arc::new(facts),
                 as_of: now,
                 stale: false,
             },

@@ -437,7 +437,7 @@ mod tests {
     fn run(facts: PackageFacts, version: &str, provenance: &[(&str, Provenance)]) -> Vec<Finding> {
         let package = PackageRef::new(Ecosystem::Npm, "pkg");
         let mut all = Facts::default();
-        all.packages.insert(package.clone(), known(facts));
+        all.packages.insert(package.clone(), known(std::sync::Arc::new(facts)));
         for (v, p) in provenance {
             all.provenance
                 .insert((package.clone(), v.to_string()), known(p.clone()));

@@ -73,7 +73,9 @@ fn load_facts(dir: &Path, now: Timestamp) -> Facts {
             package.versions = versions.iter().map(with_defaults::<VersionFacts>).collect();
             let package_ref = package_ref(key);
             advisories.entry(package_ref.clone()).or_default();
-            facts.packages.insert(package_ref, known(package, now));
+            facts
+                .packages
+                .insert(package_ref, known(std::sync::Arc::new(package), now));
         }
     }
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/osv");

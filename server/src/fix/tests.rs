@@ -150,11 +150,11 @@ fn build(world: &World) -> Built {
     facts.packages.insert(
         package.clone(),
         Fact::Known {
-            value: PackageFacts {
+            value: std::sync::Arc::new(PackageFacts {
                 versions,
                 created: Some(now() - SignedDuration::from_hours(24 * 365)),
                 ..PackageFacts::default()
-            },
+            }),
             as_of,
             stale: false,
         },

@@ -414,7 +414,7 @@ pub struct CachedRegistry<R: ?Sized> {
     seen: Arc<SeenBatcher>,
     writes: Arc<WriteBatcher>,
     background: Arc<Background>,
-    memory: Cache<PackageKey, Arc<Cached<PackageFacts>>>,
+    memory: Cache<PackageKey, Arc<Cached<Arc<PackageFacts>>>>,
     settings: CacheSettings,
 }
 
@@ -422,7 +422,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     pub fn new(inner: Arc<R>, store: Arc<Store>, settings: CacheSettings) -> CachedRegistry<R> {
         let memory = Cache::builder()
             .max_capacity(settings.memory_capacity)
-            .weigher(|_key: &PackageKey, value: &Arc<Cached<PackageFacts>>| {
+            .weigher(|_key: &PackageKey, value: &Arc<Cached<Arc<PackageFacts>>>| {
                 value.value.as_ref().map_or(1, |f| f.versions.len() as u32 + 1)
             })
             .expire_after(ByTtl)
@@ -586,10 +586,31 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
         package: &PackageRef,
         source: &RegistrySource,
     ) -> Result<Fetched<PackageFacts>, LookupError> {
+        self.package_shared(package, source).await.map(|f| Fetched {
+            value: (*f.value).clone(),
+            fetched_at: f.fetched_at,
+            stale: f.stale,
+        })
+    }
+
+    async fn package_shared(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<Arc<PackageFacts>>, LookupError> {
         let key = (package.clone(), source.clone());
         let cached = self
             .memory
-            .try_get_with(key, async { self.load(package, source).await.map(Arc::new) })
+            .try_get_with(key, async {
+                self.load(package, source).await.map(|c| {
+                    Arc::new(Cached {
+                        value: c.value.map(Arc::new),
+                        fetched_at: c.fetched_at,
+                        stale: c.stale,
+                        ttl: c.ttl,
+                    })
+                })
+            })
             .await
             .map_err(|err| (*err).clone())?;
         match &cached.value {

@@ -92,6 +92,19 @@ pub trait Registry: Send + Sync {
 
     /// Like `package`, but with the validators of an earlier answer, so an unchanged document costs a
     /// `304` and no body. Clients that cannot revalidate answer `Modified` every time.
+    /// Like `package`, shared: a cache hands out what it holds without copying it.
+    async fn package_shared(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<std::sync::Arc<PackageFacts>>, LookupError> {
+        self.package(package, source).await.map(|f| Fetched {
+            value: std::sync::Arc::new(f.value),
+            fetched_at: f.fetched_at,
+            stale: f.stale,
+        })
+    }
+
     async fn package_revalidated(
         &self,
         package: &PackageRef,
@@ -220,10 +233,9 @@ impl Lookup {
                 self.advisories.advisories(&advisory_packages).await
             }
         };
-        let packages =
-            futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
-                (package.clone(), self.registry.package(package, source).await)
-            }));
+        let packages = futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
+            (package.clone(), self.registry.package_shared(package, source).await)
+        }));
         let (advisories, packages) = futures::join!(advisories, packages);
         for (package, answer) in advisories {
             res.advisories.insert(package, to_fact(answer, "advisories"));
