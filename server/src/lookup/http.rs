@@ -92,6 +92,26 @@ impl HostCredentials {
     }
 }
 
+/// Decodes `%XX` escapes (a malformed escape stays as written); the result is read as UTF-8, lossily.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `scheme://host:port` of a URL, the key credentials and limits are kept under.
 pub fn origin_of(url: &str) -> Option<String> {
     Url::parse(url).ok().map(|u| origin_key(&u))

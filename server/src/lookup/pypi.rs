@@ -342,7 +342,7 @@ pub fn parse_simple_html(project: &str, body: &[u8]) -> Result<PackageFacts, Str
                 let from_text = html::decode(tag.text.trim());
                 let filename = if from_text.is_empty() {
                     let path = path.split('?').next().unwrap_or(path);
-                    html::percent_decode(path.rsplit('/').next().unwrap_or(path))
+                    crate::lookup::http::percent_decode(path.rsplit('/').next().unwrap_or(path))
                 } else {
                     from_text
                 };
@@ -530,25 +530,6 @@ mod html {
         }
         out.push_str(rest);
         out
-    }
-
-    pub fn percent_decode(text: &str) -> String {
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%'
-                && let Some(hex) = text.get(i + 1..i + 3)
-                && let Ok(byte) = u8::from_str_radix(hex, 16)
-            {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-            out.push(bytes[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
     }
 }
 

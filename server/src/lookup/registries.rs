@@ -139,8 +139,11 @@ fn strip_userinfo(url: &str, credentials: &mut HostCredentials) -> String {
     if parsed.username().is_empty() && parsed.password().is_none() {
         return url.trim().to_string();
     }
-    let user = percent_decode(parsed.username());
-    let password = parsed.password().map(percent_decode).unwrap_or_default();
+    let user = crate::lookup::http::percent_decode(parsed.username());
+    let password = parsed
+        .password()
+        .map(crate::lookup::http::percent_decode)
+        .unwrap_or_default();
     let _ = parsed.set_username("");
     let _ = parsed.set_password(None);
     let clean = parsed.to_string();
@@ -148,26 +151,6 @@ fn strip_userinfo(url: &str, credentials: &mut HostCredentials) -> String {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     credentials.insert(&clean, &format!("Basic {basic}"));
     clean
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Expands `${VAR}` the way npm does in `.npmrc` values.

@@ -311,17 +311,9 @@ impl Store {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
-                let mut upsert = tx.prepare_cached(UPSERT_ENTRY)?;
+                let mut statement = tx.prepare_cached(UPSERT_ENTRY)?;
                 for (key, entry) in entries {
-                    upsert.execute(params![
-                        kind,
-                        key,
-                        entry.value,
-                        millis(entry.fetched_at),
-                        millis(entry.expires_at),
-                        entry.validators.etag,
-                        entry.validators.last_modified
-                    ])?;
+                    upsert(&mut statement, kind, key, entry)?;
                 }
             }
             tx.commit()
@@ -466,6 +458,24 @@ impl Store {
 
 type MakeEntry<'a> = Box<dyn FnOnce(&[Vanished]) -> (String, String, StoredEntry) + 'a>;
 
+/// Runs a prepared `UPSERT_ENTRY` for one entry.
+fn upsert(
+    statement: &mut rusqlite::Statement<'_>,
+    kind: &str,
+    key: &str,
+    entry: &StoredEntry,
+) -> rusqlite::Result<usize> {
+    statement.execute(params![
+        kind,
+        key,
+        entry.value,
+        millis(entry.fetched_at),
+        millis(entry.expires_at),
+        entry.validators.etag,
+        entry.validators.last_modified
+    ])
+}
+
 const UPSERT_ENTRY: &str = "INSERT INTO entries_v1 (kind, key, value, fetched_at, expires_at, etag, last_modified)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
      ON CONFLICT (kind, key) DO UPDATE SET value=excluded.value, fetched_at=excluded.fetched_at,
@@ -529,15 +539,8 @@ fn observe_in(
     }
     if let Some(make_entry) = then_put {
         let (kind, key, entry) = make_entry(&res);
-        tx.prepare_cached(UPSERT_ENTRY)?.execute(params![
-            kind,
-            key,
-            entry.value,
-            millis(entry.fetched_at),
-            millis(entry.expires_at),
-            entry.validators.etag,
-            entry.validators.last_modified
-        ])?;
+        let mut statement = tx.prepare_cached(UPSERT_ENTRY)?;
+        upsert(&mut statement, &kind, &key, &entry)?;
     }
     Ok(res)
 }

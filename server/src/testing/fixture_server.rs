@@ -193,26 +193,6 @@ impl Drop for FixtureServer {
     }
 }
 
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 pub(crate) fn resolve_file(root: &Path, decoded: &str) -> Option<PathBuf> {
     let relative = decoded.trim_start_matches('/').trim_end_matches('/');
     if relative.split('/').any(|part| part == "..") {
@@ -254,7 +234,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
     let mut buffer = Vec::new();
     while let Some(request) = read_request(&mut stream, &mut buffer).await {
         let target = request.path.split('?').next().unwrap_or_default().to_string();
-        let decoded = percent_decode(&target);
+        let decoded = crate::lookup::http::percent_decode(&target);
         let (latency, fault, body, extra_headers, etags) = {
             let mut state = lock(&shared);
             state.requests.push(request.clone());

@@ -162,7 +162,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn body_for(shared: &Shared, path: &str) -> Option<Bytes> {
-    let decoded = crate::testing::fixture_server::percent_decode(path.split('?').next().unwrap_or_default());
+    let decoded = crate::lookup::http::percent_decode(path.split('?').next().unwrap_or_default());
     let file = resolve_file(&shared.root, &decoded)?;
     if let Some(body) = lock(&shared.bodies).get(&file) {
         return body.clone();
