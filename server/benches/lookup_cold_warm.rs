@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse::lookup::cache::{CacheSettings, CachedRegistry};
 use gatehouse::lookup::http::{HostCredentials, HttpClient, HttpSettings};
-use gatehouse::lookup::registries::RegistryClients;
-use gatehouse::lookup::store::Store;
+use gatehouse::lookup::private::RegistryClients;
+use gatehouse::lookup::cache::store::Store;
 use gatehouse::lookup::{Lookup, LookupSettings, NoAdvisories};
 use gatehouse::model::{Ecosystem, Facts, PackageRef, Query, RegistrySource};
 use gatehouse::testing::{FixtureServer, TlsFixtureServer, registry_fixtures, test_ca_file};

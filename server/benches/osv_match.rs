@@ -8,7 +8,7 @@ mod common;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use gatehouse::checks::advisory;
 use gatehouse::engine::{self, Input};
-use gatehouse::lookup::osv_offline::OfflineDb;
+use gatehouse::lookup::advisories::offline_db::OfflineDb;
 use gatehouse::manifest::{self, ManifestKind};
 use gatehouse::model::{Ecosystem, PackageRef};
 

@@ -11,7 +11,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::lookup::Attestations;
-use gatehouse::lookup::attestations::{
+use gatehouse::lookup::provenance::{
     AttestationClient, CachedProvenance, NpmKeys, TrustRoot, cache_key, verify_npm_attestations,
     verify_registry_signatures,
 };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::{Input, RegistryRules};
-use crate::lookup::registries::{self, PrivateRegistries};
+use crate::lookup::private::{self, PrivateRegistries};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 use crate::policy::cooldown;
 
@@ -215,7 +215,7 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let private = registries::load_from_disk(dir);
+    let private = private::load_from_disk(dir);
     Context {
         lockfile,
         lockfile_path,

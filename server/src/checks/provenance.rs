@@ -2,7 +2,7 @@
 //!
 //! Invariants:
 //! - Pure: reads `PackageFacts` (which versions advertise attestations and registry signatures, with
-//!   publish times) and `Facts::provenance` (what `lookup::attestations` verified offline); no clock,
+//!   publish times) and `Facts::provenance` (what `lookup::provenance` verified offline); no clock,
 //!   no IO. Cryptography never happens here.
 //! - "Verified as wrong" (`Provenance::Invalid`) is `BadProvenance` at error severity and names the
 //!   failed step; "could not verify" (`Provenance::Unknown`) is `NoProvenance` at information

@@ -23,7 +23,7 @@ use crate::policy::{Policy, PolicyIssue, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
 /// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip and uv settings
-/// (by `lookup::registries`, converted by the composition roots).
+/// (by `lookup::private`, converted by the composition roots).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryRules {
     /// npm `registry=` when it is not the public registry.

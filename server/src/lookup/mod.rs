@@ -16,17 +16,13 @@
 //! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
 //! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`.
 
-pub mod attestations;
+pub mod advisories;
 pub mod cache;
 pub mod compose;
-pub mod crates_io;
 pub mod http;
-pub mod npm;
-pub mod osv;
-pub mod osv_offline;
-pub mod pypi;
-pub mod registries;
-pub mod store;
+pub mod private;
+pub mod provenance;
+pub mod registry;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;

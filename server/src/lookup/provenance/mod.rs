@@ -45,9 +45,9 @@ use crate::lookup::{Attestations, Fetched, LookupError};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, ProvenanceIdentity, RegistrySource, VersionFacts};
 
 /// The Sigstore public-good trusted root shipped with the binary (sigstore/root-signing).
-pub const BUNDLED_TRUSTED_ROOT: &[u8] = include_bytes!("../../assets/trusted_root.json");
+pub const BUNDLED_TRUSTED_ROOT: &[u8] = include_bytes!("../../../assets/trusted_root.json");
 /// The npm registry signing keys shipped with the binary (the `/-/npm/v1/keys` shape).
-pub const BUNDLED_NPM_KEYS: &[u8] = include_bytes!("../../assets/npm-keys.json");
+pub const BUNDLED_NPM_KEYS: &[u8] = include_bytes!("../../../assets/npm-keys.json");
 
 pub const SLSA_PROVENANCE_PREFIX: &str = "https://slsa.dev/provenance/";
 /// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::lookup::crates_io::CratesIndexClient;
+use crate::lookup::registry::crates_io::CratesIndexClient;
 use crate::lookup::http::{HostCredentials, HttpClient};
-use crate::lookup::npm::NpmClient;
-use crate::lookup::pypi::PypiClient;
+use crate::lookup::registry::npm::NpmClient;
+use crate::lookup::registry::pypi::PypiClient;
 use crate::lookup::{Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, RegistrySource};
 
@@ -51,7 +51,7 @@ impl RegistryClients {
 pub fn cached_registries(
     settings: &LookupSettings,
     private: &PrivateRegistries,
-    store: Arc<crate::lookup::store::Store>,
+    store: Arc<crate::lookup::cache::store::Store>,
 ) -> Result<crate::lookup::cache::CachedRegistry<RegistryClients>, LookupError> {
     let http = Arc::new(HttpClient::new(
         crate::lookup::http::HttpSettings::default(),
@@ -803,7 +803,7 @@ mod client_tests {
             .into_iter()
             .find(|r| r.path == "/pypi/simple/requests/")
             .unwrap();
-        assert_eq!(simple.header("accept"), Some(crate::lookup::pypi::SIMPLE_ACCEPT));
+        assert_eq!(simple.header("accept"), Some(crate::lookup::registry::pypi::SIMPLE_ACCEPT));
     }
 
     #[tokio::test]
@@ -879,7 +879,7 @@ mod client_tests {
         let server = FixtureServer::start(registry_fixtures()).unwrap();
         let http = Arc::new(HttpClient::new(HttpSettings::default(), HostCredentials::default()).unwrap());
         let npm = NpmClient::new(http, &format!("{}/npm", server.url()))
-            .with_form(crate::lookup::npm::PackumentForm::Abbreviated);
+            .with_form(crate::lookup::registry::npm::PackumentForm::Abbreviated);
         let facts = npm
             .package(&PackageRef::new(Ecosystem::Npm, "request"), &RegistrySource::Public)
             .await
@@ -887,7 +887,7 @@ mod client_tests {
         assert!(facts.value.versions.iter().all(|v| v.deprecated.is_some()));
         assert_eq!(
             server.requests()[0].header("accept"),
-            Some(crate::lookup::npm::ABBREVIATED_ACCEPT)
+            Some(crate::lookup::registry::npm::ABBREVIATED_ACCEPT)
         );
     }
 }

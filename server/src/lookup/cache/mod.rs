@@ -11,6 +11,8 @@
 //!   digests) seen before and now missing come back in `PackageFacts::vanished`.
 //! - A stored row that fails to decode is deleted and treated as a miss.
 
+pub mod store;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use jiff::Timestamp;
 use moka::Expiry;
 use moka::future::Cache;
 
-use crate::lookup::store::{Store, StoreStats, StoredEntry};
+use crate::lookup::cache::store::{Store, StoreStats, StoredEntry};
 use crate::lookup::{
     Advisories, Attestations, Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators,
 };
@@ -104,7 +106,7 @@ pub fn default_cache_dir() -> PathBuf {
 
 /// The store file for these settings (`gatehouse cache path`).
 pub fn cache_path(settings: &LookupSettings) -> PathBuf {
-    settings.cache_dir.join(crate::lookup::store::STORE_FILE)
+    settings.cache_dir.join(crate::lookup::cache::store::STORE_FILE)
 }
 
 /// `gatehouse cache stats`.
@@ -188,7 +190,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> Option<(StoredEntry, Option<T>)> {
     match &entry.value {
         None => Some((entry, None)),
-        Some(bytes) => match crate::lookup::store::decode_value::<T>(bytes) {
+        Some(bytes) => match crate::lookup::cache::store::decode_value::<T>(bytes) {
             Ok(value) => Some((entry, Some(value))),
             Err(err) => {
                 tracing::debug!("dropping undecodable cache row {kind}/{key}: {err}");
@@ -214,8 +216,8 @@ struct Batcher<Req, Resp> {
 /// A stored registry entry, its value decoded (`None`: a remembered "not found").
 type StoredPackage = (StoredEntry, Option<PackageFacts>);
 type ReadBatcher = Batcher<String, StoredPackage>;
-type SeenBatcher = Batcher<String, Vec<crate::lookup::store::SeenRow>>;
-type WriteBatcher = Batcher<crate::lookup::store::PendingWrite, Vec<crate::model::Vanished>>;
+type SeenBatcher = Batcher<String, Vec<crate::lookup::cache::store::SeenRow>>;
+type WriteBatcher = Batcher<crate::lookup::cache::store::PendingWrite, Vec<crate::model::Vanished>>;
 
 /// Reads and decodes in the same blocking task: a new process's warm path is hundreds of these at once,
 /// and one hop to the blocking pool per batch beats one per entry. A row that does not decode is deleted
@@ -254,7 +256,7 @@ fn decode_row(row: &Option<StoredEntry>) -> Result<Option<StoredPackage>, String
     let Some(entry) = row else { return Ok(None) };
     let value = match &entry.value {
         None => None,
-        Some(bytes) => Some(crate::lookup::store::decode_value::<PackageFacts>(bytes)?),
+        Some(bytes) => Some(crate::lookup::cache::store::decode_value::<PackageFacts>(bytes)?),
     };
     let entry = StoredEntry {
         value: None,
@@ -269,7 +271,7 @@ fn seen_many(
     store: &Store,
     _kind: &'static str,
     packages: Vec<String>,
-) -> Vec<Option<Vec<crate::lookup::store::SeenRow>>> {
+) -> Vec<Option<Vec<crate::lookup::cache::store::SeenRow>>> {
     match store.seen_many(&packages) {
         Ok(rows) => rows.into_iter().map(Some).collect(),
         Err(err) => {
@@ -282,7 +284,7 @@ fn seen_many(
 fn write_many(
     store: &Store,
     _kind: &'static str,
-    writes: Vec<crate::lookup::store::PendingWrite>,
+    writes: Vec<crate::lookup::cache::store::PendingWrite>,
 ) -> Vec<Option<Vec<crate::model::Vanished>>> {
     match store.observe_and_put_many(writes) {
         Ok(vanished) => vanished.into_iter().map(Some).collect(),
@@ -491,21 +493,21 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
             }) => {
                 let ttl = max_age.unwrap_or(ttl.versions);
                 let mut value = value;
-                value.vanished = crate::lookup::store::vanished_from(&seen.unwrap_or_default(), &value, now).0;
+                value.vanished = crate::lookup::cache::store::vanished_from(&seen.unwrap_or_default(), &value, now).0;
                 let facts = PackageFacts {
                     vanished: Vec::new(),
                     ..value.clone()
                 };
                 let writes = self.writes.clone();
                 self.background.spawn(async move {
-                    let encoded = crate::lookup::store::encode_value(&facts);
+                    let encoded = crate::lookup::cache::store::encode_value(&facts);
                     let entry = StoredEntry {
                         value: encoded,
                         fetched_at: now,
                         expires_at: plus(now, ttl),
                         validators,
                     };
-                    let write = crate::lookup::store::PendingWrite {
+                    let write = crate::lookup::cache::store::PendingWrite {
                         package: key,
                         facts,
                         now,
@@ -556,7 +558,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                         ..PackageFacts::default()
                     });
                     let entry = StoredEntry {
-                        value: value.as_ref().and_then(crate::lookup::store::encode_value),
+                        value: value.as_ref().and_then(crate::lookup::cache::store::encode_value),
                         fetched_at: now,
                         expires_at: plus(now, ttl),
                         validators: Validators::default(),
@@ -785,7 +787,7 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
                         .into_iter()
                         .map(|(key, value, fetched_at, ttl)| {
                             let entry = StoredEntry {
-                                value: crate::lookup::store::encode_value(&value),
+                                value: crate::lookup::cache::store::encode_value(&value),
                                 fetched_at,
                                 expires_at: plus(fetched_at, ttl),
                                 validators: Validators::default(),
@@ -891,7 +893,7 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
                 };
                 if !ttl.is_zero() && !fetched.stale {
                     let entry = StoredEntry {
-                        value: crate::lookup::store::encode_value(&fetched.value),
+                        value: crate::lookup::cache::store::encode_value(&fetched.value),
                         fetched_at: fetched.fetched_at,
                         expires_at: plus(fetched.fetched_at, ttl),
                         validators: Validators::default(),
@@ -930,7 +932,7 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
 mod tests {
     use super::*;
     use crate::lookup::http::{HostCredentials, HttpClient, HttpSettings};
-    use crate::lookup::registries::RegistryClients;
+    use crate::lookup::private::RegistryClients;
     use crate::model::Ecosystem;
     use crate::testing::{Fault, FixtureServer, registry_fixtures};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1296,6 +1298,6 @@ mod tests {
             .get(PACKAGE_KIND, "npm:minimist")
             .unwrap()
             .unwrap();
-        assert!(crate::lookup::store::decode_value::<PackageFacts>(&row.value.unwrap()).is_ok());
+        assert!(crate::lookup::cache::store::decode_value::<PackageFacts>(&row.value.unwrap()).is_ok());
     }
 }

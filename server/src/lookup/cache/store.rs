@@ -806,7 +806,7 @@ mod tests {
                     Command::new(&exe)
                         .args([
                             "--exact",
-                            "lookup::store::tests::processes::hammer_worker",
+                            "lookup::cache::store::tests::processes::hammer_worker",
                             "--nocapture",
                             "--test-threads=1",
                         ])

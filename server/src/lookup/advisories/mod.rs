@@ -1,0 +1,2 @@
+pub mod offline_db;
+pub mod osv_api;

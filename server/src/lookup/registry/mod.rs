@@ -1,0 +1,3 @@
+pub mod crates_io;
+pub mod npm;
+pub mod pypi;
