@@ -14,10 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gatehouse::lookup::cache::store::Store;
 use gatehouse::lookup::cache::{CacheSettings, CachedRegistry};
 use gatehouse::lookup::http::{HostCredentials, HttpClient, HttpSettings};
-use gatehouse::lookup::private::RegistryClients;
-use gatehouse::lookup::cache::store::Store;
+use gatehouse::lookup::registry::RegistryClients;
 use gatehouse::lookup::{Lookup, LookupSettings, NoAdvisories};
 use gatehouse::model::{Ecosystem, Facts, PackageRef, Query, RegistrySource};
 use gatehouse::testing::{FixtureServer, TlsFixtureServer, registry_fixtures, test_ca_file};

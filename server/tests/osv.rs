@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use gatehouse::checks::advisory::{self, affects, ranges_affect};
 use gatehouse::checks::{AgeThresholds, CheckCtx, Finding, FindingKind, ResolvedDep};
-use gatehouse::lookup::advisories::osv_api::{OsvClient, parse_record};
 use gatehouse::lookup::advisories::offline_db::OfflineDb;
+use gatehouse::lookup::advisories::osv_api::{OsvClient, parse_record};
 use gatehouse::lookup::{Advisories, LookupError};
 use gatehouse::model::{Advisory, Ecosystem, Fact, Facts, PackageRef, Severity, Span};
 use gatehouse::resolve::{Requirement, Resolved, Version, VersionSource};

@@ -10,12 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::lookup::provenance::{AttestationClient, NpmKeys, TrustRoot};
-use crate::lookup::cache::{CacheSettings, CachedAdvisories, CachedAttestations};
-use crate::lookup::advisories::osv_api::OsvClient;
 use crate::lookup::advisories::offline_db::OfflineDb;
-use crate::lookup::private::{PrivateRegistries, cached_registries};
+use crate::lookup::advisories::osv_api::OsvClient;
 use crate::lookup::cache::store::Store;
+use crate::lookup::cache::{CacheSettings, CachedAdvisories, CachedAttestations};
+use crate::lookup::private::PrivateRegistries;
+use crate::lookup::provenance::{AttestationClient, NpmKeys, TrustRoot};
+use crate::lookup::registry::cached_registries;
 use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, MergedAdvisories, NoRegistry, Registry};
 
 /// One HTTP client for OSV and attestations: TLS through the operating system's trust store (with

@@ -823,7 +823,10 @@ mod tests {
         async fn garbage_is_a_decode_error_from_the_client() {
             let server = FixtureServer::start(registry_fixtures()).unwrap();
             server.inject("/npm/", Fault::Garbage, None);
-            let npm = crate::lookup::registry::npm::NpmClient::new(Arc::new(client(quick())), &format!("{}/npm", server.url()));
+            let npm = crate::lookup::registry::npm::NpmClient::new(
+                Arc::new(client(quick())),
+                &format!("{}/npm", server.url()),
+            );
             let answer = crate::lookup::Registry::package(
                 &npm,
                 &crate::model::PackageRef::new(crate::model::Ecosystem::Npm, "lodash"),

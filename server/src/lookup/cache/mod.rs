@@ -932,7 +932,7 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
 mod tests {
     use super::*;
     use crate::lookup::http::{HostCredentials, HttpClient, HttpSettings};
-    use crate::lookup::private::RegistryClients;
+    use crate::lookup::registry::RegistryClients;
     use crate::model::Ecosystem;
     use crate::testing::{Fault, FixtureServer, registry_fixtures};
     use std::sync::atomic::{AtomicUsize, Ordering};

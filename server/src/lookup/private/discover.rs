@@ -1,0 +1,124 @@
+//! Finds and reads the registry configuration files that apply to a project, and the environment
+//! variables that override them: the only file and environment IO of `private`.
+
+use std::path::{Path, PathBuf};
+
+use super::pip::{add_pypi_extra, set_pypi_index};
+use super::{
+    PrivateRegistries, parse_cargo_config, parse_cargo_credentials, parse_npmrc, parse_pip_conf,
+    parse_pyproject_indexes, parse_requirements_options,
+};
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+}
+
+/// Reads every registry configuration that applies to `project_dir`: user then project `.npmrc`, then
+/// `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml` from the outermost
+/// ancestor inwards, then `credentials.toml` and `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`,
+/// `PIP_EXTRA_INDEX_URL`, then the project's `requirements*.txt` and `pyproject.toml`.
+pub fn load_from_disk(project_dir: &Path) -> PrivateRegistries {
+    let mut res = PrivateRegistries::default();
+    let env = |name: &str| std::env::var(name).ok();
+    let home = home();
+    if let Some(home) = &home
+        && let Some(text) = read(&home.join(".npmrc"))
+    {
+        parse_npmrc(&text, &env, &mut res);
+    }
+    if let Some(text) = read(&project_dir.join(".npmrc")) {
+        parse_npmrc(&text, &env, &mut res);
+    }
+    if let Some(registry) = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry")) {
+        parse_npmrc(&format!("registry={registry}"), &env, &mut res);
+    }
+
+    let cargo_home = env("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".cargo")));
+    if let Some(cargo_home) = &cargo_home
+        && let Some(text) = read(&cargo_home.join("config.toml")).or_else(|| read(&cargo_home.join("config")))
+    {
+        let _ = parse_cargo_config(&text, &mut res);
+    }
+    let mut ancestors: Vec<&Path> = project_dir.ancestors().collect();
+    ancestors.reverse();
+    for dir in ancestors {
+        let cargo_dir = dir.join(".cargo");
+        if Some(&cargo_dir) == cargo_home.as_ref() {
+            continue;
+        }
+        if let Some(text) = read(&cargo_dir.join("config.toml")).or_else(|| read(&cargo_dir.join("config"))) {
+            let _ = parse_cargo_config(&text, &mut res);
+        }
+    }
+    if let Some(cargo_home) = &cargo_home
+        && let Some(text) = read(&cargo_home.join("credentials.toml"))
+    {
+        let _ = parse_cargo_credentials(&text, &mut res);
+    }
+    let registries: Vec<(String, String)> = res
+        .cargo_registries
+        .iter()
+        .map(|(n, u)| (n.clone(), u.clone()))
+        .collect();
+    for (name, index) in registries {
+        let var = format!("CARGO_REGISTRIES_{}_TOKEN", name.to_ascii_uppercase().replace('-', "_"));
+        if let Some(token) = env(&var) {
+            res.credentials
+                .insert(index.strip_prefix("sparse+").unwrap_or(&index), &token);
+        }
+    }
+
+    let mut pip_confs = Vec::new();
+    if let Some(home) = &home {
+        pip_confs.push(home.join(".pip/pip.conf"));
+        let config = env("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".config"));
+        pip_confs.push(config.join("pip/pip.conf"));
+    }
+    if let Some(path) = env("PIP_CONFIG_FILE") {
+        pip_confs.push(PathBuf::from(path));
+    }
+    for path in pip_confs {
+        if let Some(text) = read(&path) {
+            parse_pip_conf(&text, &mut res);
+        }
+    }
+    if let Some(url) = env("PIP_INDEX_URL") {
+        set_pypi_index(&url, &mut res);
+    }
+    if let Some(urls) = env("PIP_EXTRA_INDEX_URL") {
+        for url in urls.split_whitespace() {
+            add_pypi_extra(url, &mut res);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(project_dir) {
+        let mut names: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+            })
+            .collect();
+        names.sort();
+        for path in names {
+            if let Some(text) = read(&path) {
+                parse_requirements_options(&text, &mut res);
+            }
+        }
+    }
+    if let Some(text) = read(&project_dir.join("pyproject.toml")) {
+        let _ = parse_pyproject_indexes(&text, &mut res);
+    }
+    res
+}
