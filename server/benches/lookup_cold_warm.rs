@@ -14,11 +14,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gatehouse::lookup::advisories::NoAdvisories;
 use gatehouse::lookup::cache::store::Store;
 use gatehouse::lookup::cache::{CacheSettings, CachedRegistry};
 use gatehouse::lookup::http::{HostCredentials, HttpClient, HttpSettings};
 use gatehouse::lookup::registry::RegistryClients;
-use gatehouse::lookup::{Lookup, LookupSettings, NoAdvisories};
+use gatehouse::lookup::{Lookup, LookupSettings};
 use gatehouse::model::{Ecosystem, Facts, PackageRef, Query, RegistrySource};
 use gatehouse::testing::{FixtureServer, TlsFixtureServer, registry_fixtures, test_ca_file};
 

@@ -40,7 +40,7 @@ pub fn osv_dirs() -> Vec<PathBuf> {
     ]
 }
 
-/// Every OSV record under `fixtures/osv`, parsed by `lookup::advisories::osv_api::parse_record`, indexed under each npm
+/// Every OSV record under `fixtures/osv`, parsed by `lookup::advisories::osv_record::parse_record`, indexed under each npm
 /// package its `affected[]` names.
 pub fn npm_advisories() -> HashMap<String, Vec<Advisory>> {
     let mut res: HashMap<String, Vec<Advisory>> = HashMap::new();
@@ -53,7 +53,7 @@ pub fn npm_advisories() -> HashMap<String, Vec<Advisory>> {
         paths.sort();
         for path in paths {
             let bytes = std::fs::read(&path).unwrap();
-            let advisory = gatehouse::lookup::advisories::osv_api::parse_record(&bytes)
+            let advisory = gatehouse::lookup::advisories::osv_record::parse_record(&bytes)
                 .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             let mut names = HashSet::new();
             for affected in &advisory.affected {

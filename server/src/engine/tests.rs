@@ -3,7 +3,7 @@
 //!
 //! A case holds the manifest (+ lockfile), `facts.json` (see `fixtures/cases/make_facts.py` for the
 //! shape), `now.txt`, an optional `gatehouse.toml` and any cooldown file of `policy::cooldown::FILES`.
-//! OSV records named in `facts.json` are read with the real OSV reader (`lookup::advisories::osv_api::parse_record`,
+//! OSV records named in `facts.json` are read with the real OSV reader (`lookup::advisories::osv_record::parse_record`,
 //! used here in tests only) and kept only when published before `now`, as the database looked then.
 
 use std::collections::HashMap;
@@ -81,7 +81,7 @@ fn load_facts(dir: &Path, now: Timestamp) -> Facts {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/osv");
     for path in json.get("osv").and_then(Value::as_array).into_iter().flatten() {
         let bytes = std::fs::read(fixtures.join(path.as_str().unwrap())).unwrap();
-        let advisory = crate::lookup::advisories::osv_api::parse_record(&bytes).unwrap();
+        let advisory = crate::lookup::advisories::osv_record::parse_record(&bytes).unwrap();
         if advisory.published.is_some_and(|published| published > now) {
             continue;
         }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lookup::advisories::MergedAdvisories;
 use crate::lookup::advisories::offline_db::OfflineDb;
 use crate::lookup::advisories::osv_api::OsvClient;
 use crate::lookup::cache::store::Store;
@@ -17,7 +18,7 @@ use crate::lookup::cache::{CacheSettings, CachedAdvisories, CachedAttestations};
 use crate::lookup::private::PrivateRegistries;
 use crate::lookup::provenance::{AttestationClient, NpmKeys, TrustRoot};
 use crate::lookup::registry::cached_registries;
-use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, MergedAdvisories, NoRegistry, Registry};
+use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, NoRegistry, Registry};
 
 /// One HTTP client for OSV and attestations: TLS through the operating system's trust store (with
 /// `SSL_CERT_FILE`/`SSL_CERT_DIR`), system proxies (`HTTPS_PROXY`, `NO_PROXY`).

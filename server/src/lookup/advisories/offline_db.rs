@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::lookup::advisories::osv_api::parse_record;
+use crate::lookup::advisories::osv_record::parse_record;
 use crate::lookup::{Advisories, Fetched, LookupError};
 use crate::model::{Advisory, PackageRef};
 

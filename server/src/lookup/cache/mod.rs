@@ -1216,7 +1216,7 @@ mod tests {
         let second = CachedAdvisories::new(inner.clone(), store.clone(), CacheSettings::default());
         second.advisories(&asked).await;
         assert_eq!(inner.0.load(Ordering::SeqCst), 2);
-        let dyn_inner: Arc<dyn Advisories> = Arc::new(crate::lookup::NoAdvisories("offline".into()));
+        let dyn_inner: Arc<dyn Advisories> = Arc::new(crate::lookup::advisories::NoAdvisories("offline".into()));
         let offline = CachedAdvisories::new(
             dyn_inner,
             store,
