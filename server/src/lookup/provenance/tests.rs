@@ -9,7 +9,12 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use jiff::Timestamp;
+use sigstore_verify::types::{ArtifactDigest, HashAlgorithm};
+
+use crate::lookup::{Attestations, LookupError};
 use crate::model::VersionFacts;
+use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySource};
 
 const ATTESTATIONS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -1,0 +1,241 @@
+//! Fetching attestations (npm `dist.attestations.url`, the PEP 740 provenance URL) through the hardened
+//! client, verifying them in `spawn_blocking`, and the cache key of one verification.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::lookup::{Attestations, Fetched, LookupError};
+use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySource, VersionFacts};
+
+/// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.
+const MAX_ATTESTATIONS_BYTES: usize = 4 * 1024 * 1024;
+
+// Fetching and caching.
+
+/// The cache key of one verification: a result depends only on these (and the trust root).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProvenanceCacheKey {
+    pub package: PackageRef,
+    pub version: String,
+    /// The artifact digest as the registry states it.
+    pub digest: String,
+}
+
+/// What is stored per key; serializable for the shared on-disk store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedProvenance {
+    pub provenance: Provenance,
+    pub verified_at: Timestamp,
+}
+
+pub fn cache_key(package: &PackageRef, version: &str, digest: &str) -> ProvenanceCacheKey {
+    ProvenanceCacheKey {
+        package: package.clone(),
+        version: version.to_string(),
+        digest: digest.to_string(),
+    }
+}
+
+/// Fetches attestations (npm `dist.attestations.url`, PEP 740 provenance URL), verifies them off the
+/// async runtime and memoises results by (package, version, digest).
+pub struct AttestationClient {
+    client: reqwest::Client,
+    root: Arc<TrustRoot>,
+    keys: Arc<NpmKeys>,
+    cache: moka::future::Cache<ProvenanceCacheKey, CachedProvenance>,
+}
+
+impl AttestationClient {
+    pub fn new(client: reqwest::Client, root: TrustRoot, keys: NpmKeys) -> AttestationClient {
+        AttestationClient {
+            client,
+            root: Arc::new(root),
+            keys: Arc::new(keys),
+            cache: moka::future::Cache::new(10_000),
+        }
+    }
+
+    /// With the root from `settings.trusted_root` (else the bundled one) and the bundled npm keys.
+    pub fn from_settings(
+        client: reqwest::Client,
+        settings: &crate::lookup::LookupSettings,
+    ) -> Result<AttestationClient, String> {
+        let root = TrustRoot::load(settings.trusted_root.as_deref())?;
+        Ok(AttestationClient::new(client, root, NpmKeys::bundled()?))
+    }
+
+    /// A result already verified for `key`, if any.
+    pub async fn cached(&self, key: &ProvenanceCacheKey) -> Option<CachedProvenance> {
+        self.cache.get(key).await
+    }
+
+    /// Seeds the memory cache (from the shared on-disk store).
+    pub async fn remember(&self, key: ProvenanceCacheKey, value: CachedProvenance) {
+        self.cache.insert(key, value).await;
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Option<Vec<u8>>, LookupError> {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let started = std::time::Instant::now();
+        let response = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|err| LookupError::Transport {
+                host: host.clone(),
+                message: err.to_string(),
+            })?;
+        let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_ATTESTATIONS_BYTES as u64)
+        {
+            return Err(LookupError::Decode {
+                host,
+                message: "attestations answer is too large".to_string(),
+            });
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            tracing::debug!(host, status = 404, "no attestations");
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(LookupError::Status {
+                host,
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(|err| LookupError::Transport {
+            host: host.clone(),
+            message: err.to_string(),
+        })?;
+        if body.len() > MAX_ATTESTATIONS_BYTES {
+            return Err(LookupError::Decode {
+                host,
+                message: format!("attestations answer of {} bytes is too large", body.len()),
+            });
+        }
+        tracing::debug!(
+            host,
+            status = status.as_u16(),
+            bytes = body.len(),
+            ms = started.elapsed().as_millis() as u64,
+            tier = "network",
+            "attestations"
+        );
+        Ok(Some(body.to_vec()))
+    }
+}
+
+#[async_trait]
+impl Attestations for AttestationClient {
+    async fn provenance(
+        &self,
+        package: &PackageRef,
+        version: &str,
+        _source: &RegistrySource,
+        facts: &PackageFacts,
+    ) -> Result<Fetched<Provenance>, LookupError> {
+        let Some(version_facts) = facts.version(version) else {
+            return Err(LookupError::NotFound(format!("{}@{version}", package.name)));
+        };
+        let digest = match package.ecosystem {
+            Ecosystem::Npm => version_facts.digests.iter().find(|d| d.starts_with("sha512-")),
+            _ => version_facts.digests.iter().find(|d| d.starts_with("sha256:")),
+        };
+        let Some(digest) = digest.cloned() else {
+            return Ok(Fetched::fresh(Provenance::Unknown {
+                reason: "the registry states no digest to verify against".to_string(),
+            }));
+        };
+        let key = cache_key(package, version, &digest);
+        // Concurrent asks for one key share one fetch and one verification; errors are not cached.
+        let verified = self
+            .cache
+            .try_get_with(key, self.verify_uncached(package, version_facts, digest))
+            .await
+            .map_err(|err| (*err).clone())?;
+        Ok(Fetched {
+            value: verified.provenance,
+            fetched_at: verified.verified_at,
+            stale: false,
+        })
+    }
+}
+
+impl AttestationClient {
+    async fn verify_uncached(
+        &self,
+        package: &PackageRef,
+        version_facts: &VersionFacts,
+        digest: String,
+    ) -> Result<CachedProvenance, LookupError> {
+        let body = match &version_facts.attestations_url {
+            Some(url) => self.fetch(url).await?,
+            None => None,
+        };
+        let root = Arc::clone(&self.root);
+        let keys = Arc::clone(&self.keys);
+        let name = package.name.clone();
+        let version = version_facts.version.clone();
+        let signatures = version_facts.signatures.clone();
+        let published = version_facts.published;
+        let url = version_facts.attestations_url.clone();
+        let ecosystem = package.ecosystem;
+        let other_digests: Vec<String> = version_facts
+            .digests
+            .iter()
+            .filter(|d| d.starts_with("sha256:") && **d != digest)
+            .cloned()
+            .collect();
+        let provenance = tokio::task::spawn_blocking(move || match ecosystem {
+            Ecosystem::Npm => {
+                if !signatures.is_empty() {
+                    match check_registry_signatures(&name, &version, &digest, &signatures, &keys, published) {
+                        Ok(()) => {}
+                        Err(SignatureProblem::Invalid(step)) => return Provenance::Invalid { step },
+                        // Not proof of tampering: the attestations below still decide.
+                        Err(SignatureProblem::Unverifiable(reason)) => {
+                            tracing::debug!(package = name, version, reason, "registry signatures not checkable");
+                        }
+                    }
+                }
+                match body {
+                    Some(body) => verify_npm_attestations(&body, &name, &version, &digest, &root, &keys),
+                    None => Provenance::Absent,
+                }
+            }
+            _ => match body {
+                Some(body) => {
+                    // One version has several files; the provenance belongs to one of them.
+                    let filename = url.as_deref().and_then(pep740_filename);
+                    let mut first = None;
+                    for candidate in std::iter::once(&digest).chain(other_digests.iter()) {
+                        let answer = verify_pep740_provenance(&body, filename.as_deref(), candidate, &root);
+                        if matches!(answer, Provenance::Verified(_)) {
+                            return answer;
+                        }
+                        first.get_or_insert(answer);
+                    }
+                    first.unwrap_or(Provenance::Absent)
+                }
+                None => Provenance::Absent,
+            },
+        })
+        .await
+        .map_err(|err| LookupError::Other(format!("provenance verification stopped: {err}")))?;
+        Ok(CachedProvenance {
+            provenance,
+            verified_at: Timestamp::now(),
+        })
+    }
+}
