@@ -1,0 +1,192 @@
+//! `CachedAdvisories`: any `Advisories` source cached per package.
+
+use super::*;
+
+/// Any `Advisories`, cached per package.
+pub struct CachedAdvisories<A: ?Sized> {
+    inner: Arc<A>,
+    store: Arc<Store>,
+    background: Arc<Background>,
+    memory: Cache<PackageRef, Arc<Cached<Vec<Advisory>>>>,
+    settings: CacheSettings,
+}
+
+impl<A: Advisories + ?Sized + 'static> CachedAdvisories<A> {
+    pub fn new(inner: Arc<A>, store: Arc<Store>, settings: CacheSettings) -> CachedAdvisories<A> {
+        let memory = Cache::builder()
+            .max_capacity(settings.memory_capacity)
+            .weigher(|_key: &PackageRef, value: &Arc<Cached<Vec<Advisory>>>| {
+                value.value.as_ref().map_or(1, |a| a.len() as u32 + 1)
+            })
+            .expire_after(ByTtl)
+            .build();
+        CachedAdvisories {
+            inner,
+            store,
+            background: Arc::new(Background::default()),
+            memory,
+            settings,
+        }
+    }
+}
+
+pub(super) type AdvisoryAnswer = Result<Fetched<Vec<Advisory>>, LookupError>;
+
+fn advisory_answer(package: &PackageRef, cached: &Cached<Vec<Advisory>>) -> AdvisoryAnswer {
+    match &cached.value {
+        Some(value) => Ok(Fetched {
+            value: value.clone(),
+            fetched_at: cached.fetched_at,
+            stale: cached.stale,
+        }),
+        None => Err(LookupError::NotFound(package.name.clone())),
+    }
+}
+
+#[async_trait]
+impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
+    async fn advisories(&self, packages: &[PackageRef]) -> Vec<(PackageRef, AdvisoryAnswer)> {
+        let mut answers: HashMap<PackageRef, AdvisoryAnswer> = HashMap::new();
+        let mut missing = Vec::new();
+        for package in packages {
+            if answers.contains_key(package) || missing.contains(package) {
+                continue;
+            }
+            match self.memory.get(package).await {
+                Some(cached) => {
+                    answers.insert(package.clone(), advisory_answer(package, &cached));
+                }
+                None => missing.push(package.clone()),
+            }
+        }
+        let now = now_ms();
+        let stored: Vec<(PackageRef, Option<(StoredEntry, Option<Vec<Advisory>>)>)> = if missing.is_empty() {
+            Vec::new()
+        } else {
+            let asked = missing.clone();
+            blocking(&self.store, move |store| {
+                asked
+                    .into_iter()
+                    .map(|package| {
+                        let key = advisory_key(&package);
+                        let found = store
+                            .get(ADVISORY_KIND, &key)
+                            .ok()
+                            .flatten()
+                            .and_then(|entry| decode::<Vec<Advisory>>(store, ADVISORY_KIND, &key, entry));
+                        (package, found)
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap_or_default()
+        };
+        let mut to_fetch = Vec::new();
+        let mut stale: HashMap<PackageRef, Cached<Vec<Advisory>>> = HashMap::new();
+        for (package, found) in stored {
+            match found {
+                Some((entry, value)) if entry.expires_at > now => {
+                    let cached = Arc::new(Cached {
+                        value,
+                        fetched_at: entry.fetched_at,
+                        stale: false,
+                        ttl: remaining(entry.expires_at, now),
+                    });
+                    answers.insert(package.clone(), advisory_answer(&package, &cached));
+                    self.memory.insert(package, cached).await;
+                }
+                Some((entry, Some(value))) => {
+                    stale.insert(
+                        package.clone(),
+                        Cached {
+                            value: Some(value),
+                            fetched_at: entry.fetched_at,
+                            stale: true,
+                            ttl: self.settings.ttl.stale_retry,
+                        },
+                    );
+                    to_fetch.push(package);
+                }
+                _ => to_fetch.push(package),
+            }
+        }
+        let fetched = if to_fetch.is_empty() || self.settings.offline {
+            to_fetch
+                .iter()
+                .map(|p| (p.clone(), Err(LookupError::Offline(p.name.clone()))))
+                .collect()
+        } else {
+            self.inner.advisories(&to_fetch).await
+        };
+        let mut to_store = Vec::new();
+        for (package, answer) in fetched {
+            match answer {
+                Ok(fetched) => {
+                    let ttl = if fetched.stale {
+                        self.settings.ttl.stale_retry
+                    } else {
+                        self.settings.ttl.advisories
+                    };
+                    if !fetched.stale {
+                        to_store.push((advisory_key(&package), fetched.value.clone(), fetched.fetched_at, ttl));
+                    }
+                    let cached = Arc::new(Cached {
+                        value: Some(fetched.value),
+                        fetched_at: fetched.fetched_at,
+                        stale: fetched.stale,
+                        ttl,
+                    });
+                    answers.insert(package.clone(), advisory_answer(&package, &cached));
+                    self.memory.insert(package, cached).await;
+                }
+                Err(err) => match stale.remove(&package) {
+                    Some(cached) => {
+                        let cached = Arc::new(cached);
+                        answers.insert(package.clone(), advisory_answer(&package, &cached));
+                        self.memory.insert(package, cached).await;
+                    }
+                    None => {
+                        answers.insert(package, Err(err));
+                    }
+                },
+            }
+        }
+        if !to_store.is_empty() {
+            let store = self.store.clone();
+            self.background.spawn(async move {
+                let _ = blocking(&store, move |store| {
+                    let entries: Vec<(String, StoredEntry)> = to_store
+                        .into_iter()
+                        .map(|(key, value, fetched_at, ttl)| {
+                            let entry = StoredEntry {
+                                value: crate::lookup::cache::store::encode_value(&value),
+                                fetched_at,
+                                expires_at: plus(fetched_at, ttl),
+                                validators: Validators::default(),
+                            };
+                            (key, entry)
+                        })
+                        .collect();
+                    if let Err(err) = store.put_many(ADVISORY_KIND, &entries) {
+                        tracing::debug!("cache write failed: {err}");
+                    }
+                })
+                .await;
+            });
+        }
+        packages
+            .iter()
+            .map(|package| {
+                let answer = answers
+                    .get(package)
+                    .cloned()
+                    .unwrap_or_else(|| Err(LookupError::Other(format!("no answer for `{}`", package.name))));
+                (package.clone(), answer)
+            })
+            .collect()
+    }
+
+    async fn flush(&self) {
+        self.background.flush().await;
+    }
+}
