@@ -1,0 +1,31 @@
+//! Publishing: diagnostics for the version they were computed for, and the `gatehouse/status` notification.
+
+use super::super::*;
+
+impl Backend {
+    pub(in crate::lsp) async fn publish(&self, uri: &lsp::Uri, evaluated: Evaluated) {
+        let current = lock(&self.state.docs).get(uri).map(|d| d.version);
+        if current != Some(evaluated.version) {
+            return;
+        }
+        self.client
+            .publish_diagnostics(uri.clone(), evaluated.diagnostics, Some(evaluated.version))
+            .await;
+    }
+
+    pub(in crate::lsp) async fn status(&self, state: &str, analysis: Option<&Analysis>, offline: bool) {
+        let (pending, packages, problems) = match analysis {
+            Some(a) => (a.pending(), a.deps.len(), a.findings.len()),
+            None => (0, 0, 0),
+        };
+        self.client
+            .send_notification::<StatusNotification>(StatusParams {
+                state: state.to_string(),
+                pending,
+                packages,
+                problems,
+                offline,
+            })
+            .await;
+    }
+}

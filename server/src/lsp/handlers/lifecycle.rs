@@ -1,0 +1,85 @@
+//! `initialize` (capabilities, position encoding, workspace root, initialization options),
+//! `initialized` and `shutdown` (aborts the document tasks, lets written-behind answers land).
+
+use super::super::*;
+use super::config::unwrap_section;
+
+impl Backend {
+    pub(in crate::lsp) async fn initialize(&self, params: lsp::InitializeParams) -> RpcResult<lsp::InitializeResult> {
+        let utf8 = params
+            .capabilities
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_ref())
+            .is_some_and(|encodings| encodings.contains(&lsp::PositionEncodingKind::UTF8));
+        self.state.utf16.store(!utf8, Ordering::Relaxed);
+        let work_done = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
+        self.state.work_done.store(work_done, Ordering::Relaxed);
+        #[allow(deprecated)]
+        let root = params
+            .workspace_folders
+            .as_ref()
+            .and_then(|folders| folders.first())
+            .and_then(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
+            .or_else(|| {
+                params
+                    .root_uri
+                    .as_ref()
+                    .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+            });
+        *lock(&self.state.root) = root;
+        if let Some(options) = params.initialization_options {
+            *lock(&self.state.client_settings) = unwrap_section(options);
+        }
+        Ok(lsp::InitializeResult {
+            capabilities: lsp::ServerCapabilities {
+                position_encoding: Some(if utf8 {
+                    lsp::PositionEncodingKind::UTF8
+                } else {
+                    lsp::PositionEncodingKind::UTF16
+                }),
+                text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(lsp::TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
+                    ..lsp::TextDocumentSyncOptions::default()
+                })),
+                hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+                code_action_provider: Some(lsp::CodeActionProviderCapability::Options(lsp::CodeActionOptions {
+                    code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                    ..lsp::CodeActionOptions::default()
+                })),
+                execute_command_provider: Some(lsp::ExecuteCommandOptions {
+                    commands: vec!["gatehouse.recheck".to_string(), "gatehouse.clearCache".to_string()],
+                    ..lsp::ExecuteCommandOptions::default()
+                }),
+                ..lsp::ServerCapabilities::default()
+            },
+            server_info: Some(lsp::ServerInfo {
+                name: "gatehouse".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    pub(in crate::lsp) async fn initialized(&self, _params: lsp::InitializedParams) {
+        tracing::info!("gatehouse language server ready");
+    }
+
+    pub(in crate::lsp) async fn shutdown(&self) -> RpcResult<()> {
+        for (_, task) in lock(&self.state.tasks).drain() {
+            task.abort();
+        }
+        // Answers already given are still being written behind; let them land before the exit.
+        let lookups: Vec<Arc<Lookup>> = lock(&self.state.lookups).values().cloned().collect();
+        let flush = futures::future::join_all(lookups.iter().map(|lookup| lookup.flush()));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flush).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! The LSP handlers, grouped by role: `lifecycle` (initialize, shutdown), `sync` (document changes),
+//! `config` (settings, `gatehouse.toml` diagnostics), `diagnostics` (publishing, status), `hover`,
+//! `code_action` and `commands`.
+//!
+//! Invariants:
+//! - A handler never awaits the network: it reads the document store and the facts in memory, or hands
+//!   the document to the scheduler and returns.
+//! - Requests answer from the current text and facts with the pure core (`engine`, `report::lsp`); no
+//!   check logic, HTTP or parsing beyond `manifest` lives here.
+//! - Rendering an answer never takes the server down: a panic becomes one `error!` per session and an
+//!   empty answer.
+
+mod code_action;
+mod commands;
+mod config;
+mod diagnostics;
+mod hover;
+mod lifecycle;
+mod sync;
+
+use super::*;
+
+impl Backend {
+    fn with_analysis<T>(
+        &self,
+        uri: &lsp::Uri,
+        render: impl FnOnce(&str, &crate::manifest::Parsed, &Analysis, bool) -> Option<T>,
+    ) -> Option<T> {
+        let utf16 = self.state.utf16.load(Ordering::Relaxed);
+        let docs = lock(&self.state.docs);
+        let doc = docs.get(uri)?;
+        if doc.is_config {
+            return None;
+        }
+        let parsed = doc.source.parsed();
+        let empty_context;
+        let context = match &doc.context {
+            Some(context) => context.as_ref(),
+            None => {
+                empty_context = documents::empty_context();
+                &empty_context
+            }
+        };
+        let facts = self.state.facts_for(&lookup_key(context));
+        let input = context.input(&parsed);
+        let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render(doc.source.text(), &parsed, &analysis, utf16)
+        }));
+        match outcome {
+            Ok(value) => value,
+            Err(_) => {
+                if !self.state.panicked_once.swap(true, Ordering::Relaxed) {
+                    tracing::error!("rendering an answer panicked");
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Document sync: `didOpen`, `didChange`, `didSave`, `didClose`. Each applies the edit to the document
+//! store with no `.await` between reading the old text and storing the new one, then hands the document
+//! to the scheduler and returns.
+
+use super::super::*;
+
+impl Backend {
+    pub(in crate::lsp) async fn did_open(&self, params: lsp::DidOpenTextDocumentParams) {
+        let document = params.text_document;
+        let path = document.uri.to_file_path().map(|p| p.into_owned());
+        let name_path = path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(document.uri.path().as_str()));
+        let is_config = name_path.file_name().is_some_and(|n| n == "gatehouse.toml");
+        let by_language = match document.language_id.as_str() {
+            "pip-requirements" | "requirements" => Some(ManifestKind::Requirements),
+            _ => None,
+        };
+        let kind = ManifestKind::detect(&name_path, false).or(by_language);
+        if kind.is_none() && !is_config {
+            return;
+        }
+        let doc = Doc {
+            source: SourceFile::new(kind.unwrap_or(documents::CONFIG_KIND_MARKER), document.text),
+            version: document.version,
+            path,
+            context: None,
+            reload_context: false,
+            is_config,
+        };
+        lock(&self.state.docs).insert(document.uri.clone(), doc);
+        if is_config {
+            self.publish_config_diagnostics(&document.uri).await;
+            return;
+        }
+        self.schedule(document.uri);
+    }
+
+    pub(in crate::lsp) async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let is_config = {
+            let utf16 = self.state.utf16.load(Ordering::Relaxed);
+            let mut docs = lock(&self.state.docs);
+            let Some(doc) = docs.get_mut(&uri) else {
+                return;
+            };
+            documents::apply_changes(doc, params.text_document.version, params.content_changes, utf16);
+            doc.is_config
+        };
+        if is_config {
+            self.publish_config_diagnostics(&uri).await;
+            return;
+        }
+        self.schedule(uri);
+    }
+
+    pub(in crate::lsp) async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
+        let name = params.text_document.uri.path().as_str().to_string();
+        // Files that change the context of manifests: policy, lockfiles, cooldowns, registries.
+        let context_file = name.ends_with("gatehouse.toml")
+            || name.ends_with(".lock")
+            || name.ends_with("-lock.json")
+            || name.ends_with("npm-shrinkwrap.json")
+            || crate::policy::cooldown::CooldownFile::detect(&name).is_some();
+        if context_file {
+            self.reschedule_all(true);
+        }
+    }
+
+    pub(in crate::lsp) async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        lock(&self.state.docs).remove(&uri);
+        if let Some(task) = lock(&self.state.tasks).remove(&uri) {
+            task.abort();
+        }
+        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+}

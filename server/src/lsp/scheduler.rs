@@ -1,0 +1,266 @@
+//! The scheduler: one analysis task per document. `schedule` aborts the task of the previous version;
+//! a task publishes what is known at once (the warm path), loads the document's context off the async
+//! threads, waits `lookup.debounce-ms`, then asks `lookup` for the missing facts in a server-owned task
+//! and publishes again when they land.
+//!
+//! Invariants:
+//! - One task per document; a new version aborts the old one, and a result for a version that is no
+//!   longer current is dropped (`publish` checks the version).
+//! - Debounce the network, not the diagnostics: the warm path publishes before the debounce.
+//! - Lookups are owned by the server, not the document: an edit aborts the task, never the fetch, which
+//!   fills the facts for the next evaluation.
+//! - Evaluating never awaits: `State::evaluate` holds the document lock and calls the pure core only.
+
+use super::*;
+
+impl State {
+    pub(super) fn facts_for(&self, key: &str) -> Arc<Facts> {
+        lock(&self.facts).get(key).cloned().unwrap_or_default()
+    }
+
+    pub(super) fn lookup_for(&self, context: &Context) -> Arc<Lookup> {
+        let key = lookup_key(context);
+        let mut lookups = lock(&self.lookups);
+        lookups
+            .entry(key)
+            .or_insert_with(|| {
+                let (lookup, messages) = compose(&context.config.lookup, &context.private);
+                for message in messages {
+                    tracing::warn!("{message}");
+                }
+                Arc::new(lookup)
+            })
+            .clone()
+    }
+
+    /// Evaluates the current version of a document. `None` when it is gone.
+    pub(super) fn evaluate(&self, uri: &lsp::Uri) -> Option<Evaluated> {
+        let docs = lock(&self.docs);
+        let doc = docs.get(uri)?;
+        let utf16 = self.utf16.load(Ordering::Relaxed);
+        if doc.is_config {
+            return None;
+        }
+        let parsed = doc.source.parsed();
+        let empty_context;
+        let context = match &doc.context {
+            Some(context) => context.as_ref(),
+            None => {
+                empty_context = documents::empty_context();
+                &empty_context
+            }
+        };
+        let facts = self.facts_for(&lookup_key(context));
+        let input = context.input(&parsed);
+        let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
+        let diagnostics = report::lsp::to_diagnostics(doc.source.text(), &parsed, &analysis, utf16);
+        Some(Evaluated {
+            version: doc.version,
+            diagnostics,
+            analysis,
+        })
+    }
+}
+
+impl Backend {
+    /// Starts (or restarts) the analysis task of one document.
+    pub(super) fn schedule(&self, uri: lsp::Uri) {
+        let backend = Backend {
+            client: self.client.clone(),
+            state: self.state.clone(),
+        };
+        let task_uri = uri.clone();
+        let handle = tokio::spawn(async move {
+            let outcome = tokio::spawn(async move { backend.analyse(task_uri).await }).await;
+            if let Err(error) = outcome
+                && error.is_panic()
+            {
+                tracing::error!("an analysis panicked: {error}");
+            }
+        });
+        if let Some(previous) = lock(&self.state.tasks).insert(uri, handle) {
+            previous.abort();
+        }
+    }
+
+    async fn analyse(&self, uri: lsp::Uri) {
+        // Load the document's context (lockfile, gatehouse.toml, workspace root) off the async threads.
+        let needs_context = lock(&self.state.docs).get(&uri).map(|doc| {
+            (
+                doc.context.is_none() || doc.reload_context,
+                doc.path.clone(),
+                doc.source.kind,
+            )
+        });
+        let Some((needs_context, path, kind)) = needs_context else {
+            return;
+        };
+        // The warm path first: what is known now.
+        if let Some(evaluated) = self.state.evaluate(&uri) {
+            self.publish(&uri, evaluated).await;
+        }
+        if needs_context && let Some(path) = path.clone() {
+            let layers = settings_layer(&self.state);
+            let env = self.state.env.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                project::context(&path, kind, None, &env, &cwd, &layers)
+            })
+            .await;
+            if let Ok(context) = loaded {
+                if !context.config.issues.is_empty() {
+                    let text = context
+                        .config
+                        .issues
+                        .iter()
+                        .map(|i| format!("{}: {}", i.source, i.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    self.client
+                        .log_message(lsp::MessageType::WARNING, format!("gatehouse configuration: {text}"))
+                        .await;
+                }
+                if let Some(doc) = lock(&self.state.docs).get_mut(&uri) {
+                    doc.context = Some(Arc::new(context));
+                    doc.reload_context = false;
+                }
+                if let Some(evaluated) = self.state.evaluate(&uri) {
+                    self.publish(&uri, evaluated).await;
+                }
+            }
+        }
+        let context = lock(&self.state.docs).get(&uri).and_then(|d| d.context.clone());
+        let Some(context) = context else {
+            return;
+        };
+        let debounce = Duration::from_millis(context.config.debounce_ms);
+        tokio::time::sleep(debounce).await;
+        let lookup = self.state.lookup_for(&context);
+        let key = lookup_key(&context);
+        for _round in 0..3 {
+            let queries = {
+                let docs = lock(&self.state.docs);
+                let Some(doc) = docs.get(&uri) else {
+                    return;
+                };
+                let parsed = doc.source.parsed();
+                let input = context.input(&parsed);
+                // A re-check asks again for everything, while the facts already known keep answering
+                // hovers and code actions until the new ones land.
+                let refetch = lock(&self.state.refetch).contains(&uri);
+                let facts = if refetch {
+                    Arc::new(Facts::default())
+                } else {
+                    self.state.facts_for(&key)
+                };
+                engine::needs(&input, &facts)
+            };
+            if queries.is_empty() {
+                break;
+            }
+            let pending = self.state.evaluate(&uri);
+            self.status(
+                "checking",
+                pending.as_ref().map(|e| &e.analysis),
+                context.config.lookup.offline,
+            )
+            .await;
+            // The fetch belongs to the server, not the document: an edit aborts this task but not
+            // the lookups, which fill the facts for the next evaluation.
+            let state = self.state.clone();
+            let lookup = lookup.clone();
+            let fetch_key = key.clone();
+            let client = self.client.clone();
+            let fetch = tokio::spawn(async move {
+                let progress = if state.work_done.load(Ordering::Relaxed) {
+                    let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
+                    match client.create_work_done_progress(token.clone()).await {
+                        Ok(()) => Some(
+                            client
+                                .progress(token, "Gatehouse")
+                                .with_message(format!("checking {} packages", count_packages(&queries)))
+                                .begin()
+                                .await,
+                        ),
+                        Err(_) => None,
+                    }
+                } else {
+                    None
+                };
+                let known = state.facts_for(&fetch_key);
+                let fetched = lookup.fetch(&queries, &known).await;
+                if let Some(progress) = progress {
+                    progress.finish().await;
+                }
+                let mut all = lock(&state.facts);
+                let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
+                merged.merge(fetched);
+                all.insert(fetch_key, Arc::new(merged));
+            });
+            if fetch.await.is_err() {
+                break;
+            }
+            lock(&self.state.refetch).remove(&uri);
+            if let Some(evaluated) = self.state.evaluate(&uri) {
+                self.publish(&uri, evaluated).await;
+            }
+        }
+        let done = self.state.evaluate(&uri);
+        self.status(
+            "idle",
+            done.as_ref().map(|e| &e.analysis),
+            context.config.lookup.offline,
+        )
+        .await;
+    }
+
+    pub(super) fn refetch_all(&self) {
+        let uris: Vec<lsp::Uri> = lock(&self.state.docs).keys().cloned().collect();
+        lock(&self.state.refetch).extend(uris);
+    }
+
+    pub(super) fn reschedule_all(&self, reset_context: bool) {
+        let uris: Vec<lsp::Uri> = {
+            let mut docs = lock(&self.state.docs);
+            if reset_context {
+                // The old context keeps serving until the new one is read (no empty answers between).
+                for doc in docs.values_mut() {
+                    doc.reload_context = true;
+                }
+            }
+            docs.keys().cloned().collect()
+        };
+        for uri in uris {
+            self.schedule(uri);
+        }
+    }
+}
+
+fn settings_layer(state: &State) -> Vec<Layer> {
+    let value = lock(&state.client_settings).clone();
+    let root = lock(&state.root).clone();
+    if value.is_null() {
+        return Vec::new();
+    }
+    vec![Layer::from_json("client settings", value, root.as_deref())]
+}
+
+/// A process-unique token suffix for progress reports.
+fn uuid_like() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn count_packages(queries: &[crate::model::Query]) -> usize {
+    let mut names: Vec<&crate::model::PackageRef> = queries
+        .iter()
+        .map(|q| match q {
+            crate::model::Query::Package { package, .. }
+            | crate::model::Query::Advisories { package }
+            | crate::model::Query::Provenance { package, .. } => package,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.len()
+}
