@@ -2,8 +2,8 @@
 //!
 //! Modules in pipeline order: `model` (vocabulary) → `manifest` (text → dependencies) → `resolve`
 //! (requirement → version) → `checks` → `policy` → `fix` → `engine` (the pure core) → `report`
-//! (LSP, human, JSON, SARIF); `lookup` owns all IO; `config` merges settings; `lsp` and `cli` are the
-//! composition roots.
+//! (LSP, human, JSON, SARIF); `lookup` owns all IO; `config` merges settings; `project` composes a
+//! document's context for `lsp` and `cli`, the composition roots.
 
 #![deny(
     clippy::unwrap_used,
@@ -13,19 +13,29 @@
     clippy::print_stderr
 )]
 
-pub mod checks;
-pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod fix;
-pub mod lookup;
-pub mod lsp;
-pub mod manifest;
+// The shared vocabulary.
 pub mod model;
-pub mod policy;
-pub mod project;
-pub mod report;
+// The pure core, in pipeline order: text → dependencies → versions,
+pub mod manifest;
 pub mod resolve;
+// → findings → severities and suppressions,
+pub mod checks;
+pub mod policy;
+// → the nearest safe version,
+pub mod fix;
+// → the analysis (the one place that knows the order).
+pub mod engine;
+// All network, disk, environment and clock.
+pub mod lookup;
+// Analysis → LSP, human text, JSON, SARIF.
+pub mod report;
+// Settings merged once into typed values.
+pub mod config;
+// The composition `lsp` and `cli` share.
+pub mod project;
+// The composition roots.
+pub mod cli;
+pub mod lsp;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -395,6 +396,184 @@ pub enum Query {
         version: String,
         source: RegistrySource,
     },
+}
+
+// Vocabulary two stages share: the kind of file a dependency came from (manifest → fix, report),
+// where its version came from (resolve → report), the kinds of finding (checks → policy, config,
+// report), and a problem with the policy itself (policy → report).
+
+/// The kinds of file Gatehouse reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ManifestKind {
+    PackageJson,
+    CargoToml,
+    Requirements,
+    Pyproject,
+    PackageLock,
+    CargoLock,
+    PoetryLock,
+    UvLock,
+}
+
+impl ManifestKind {
+    /// Detects a file's kind from its name. `explicit` accepts any `.txt` as a requirements file
+    /// (a path the user passed on the command line).
+    pub fn detect(path: &Path, explicit: bool) -> Option<ManifestKind> {
+        let name = path.file_name()?.to_str()?;
+        match name {
+            "package.json" => Some(ManifestKind::PackageJson),
+            "Cargo.toml" => Some(ManifestKind::CargoToml),
+            "pyproject.toml" => Some(ManifestKind::Pyproject),
+            "package-lock.json" | "npm-shrinkwrap.json" => Some(ManifestKind::PackageLock),
+            "Cargo.lock" => Some(ManifestKind::CargoLock),
+            "poetry.lock" => Some(ManifestKind::PoetryLock),
+            "uv.lock" => Some(ManifestKind::UvLock),
+            _ if name.ends_with(".txt") && (name.starts_with("requirements") || explicit) => {
+                Some(ManifestKind::Requirements)
+            }
+            _ if name.ends_with(".in") && name.starts_with("requirements") => Some(ManifestKind::Requirements),
+            _ => None,
+        }
+    }
+
+    pub fn is_lockfile(self) -> bool {
+        matches!(
+            self,
+            ManifestKind::PackageLock | ManifestKind::CargoLock | ManifestKind::PoetryLock | ManifestKind::UvLock
+        )
+    }
+
+    pub fn ecosystem(self) -> Ecosystem {
+        match self {
+            ManifestKind::PackageJson | ManifestKind::PackageLock => Ecosystem::Npm,
+            ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
+            ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
+                Ecosystem::PyPI
+            }
+        }
+    }
+
+    /// The lockfile names that decide versions for this manifest kind, in order of preference.
+    pub fn lockfile_names(self) -> &'static [&'static str] {
+        match self {
+            ManifestKind::PackageJson => &["npm-shrinkwrap.json", "package-lock.json"],
+            ManifestKind::CargoToml => &["Cargo.lock"],
+            ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
+            _ => &[],
+        }
+    }
+}
+
+/// How the checked version was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VersionSource {
+    Lockfile,
+    Pinned,
+    Resolved,
+    Unresolved,
+}
+
+impl VersionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionSource::Lockfile => "lockfile",
+            VersionSource::Pinned => "pinned",
+            VersionSource::Resolved => "resolved",
+            VersionSource::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// The stable kinds of finding. `code()` is used as LSP code, SARIF rule id, JSON `check` and
+/// suppression key; never rename a shipped code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingKind {
+    Malicious,
+    Advisory,
+    FreshVersion,
+    FreshPackage,
+    Yanked,
+    Deprecated,
+    Unpublished,
+    TakenDown,
+    NoProvenance,
+    BadProvenance,
+    ProvenanceDowngrade,
+    /// A dependency that could not be checked (lookup failed, package unknown).
+    Unchecked,
+    /// A `gatehouse.toml` problem (bad key, expired suppression).
+    Policy,
+    Denied,
+}
+
+impl FindingKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            FindingKind::Malicious => "malicious",
+            FindingKind::Advisory => "advisory",
+            FindingKind::FreshVersion => "fresh-version",
+            FindingKind::FreshPackage => "fresh-package",
+            FindingKind::Yanked => "yanked",
+            FindingKind::Deprecated => "deprecated",
+            FindingKind::Unpublished => "unpublished",
+            FindingKind::TakenDown => "taken-down",
+            FindingKind::NoProvenance => "no-provenance",
+            FindingKind::BadProvenance => "bad-provenance",
+            FindingKind::ProvenanceDowngrade => "provenance-downgrade",
+            FindingKind::Unchecked => "unchecked",
+            FindingKind::Policy => "policy",
+            FindingKind::Denied => "denied",
+        }
+    }
+
+    /// The JSON `check` field: the family a finding belongs to.
+    pub fn check_name(self) -> &'static str {
+        match self {
+            FindingKind::Malicious => "malicious",
+            FindingKind::Advisory => "advisory",
+            FindingKind::FreshVersion | FindingKind::FreshPackage => "age",
+            FindingKind::Yanked => "yanked",
+            FindingKind::Deprecated => "deprecated",
+            FindingKind::Unpublished => "unpublished",
+            FindingKind::TakenDown => "takedown",
+            FindingKind::NoProvenance | FindingKind::BadProvenance | FindingKind::ProvenanceDowngrade => "provenance",
+            FindingKind::Unchecked => "unchecked",
+            FindingKind::Policy => "policy",
+            FindingKind::Denied => "denied",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<FindingKind> {
+        ALL_KINDS
+            .iter()
+            .copied()
+            .find(|kind| kind.code() == code || kind.check_name() == code)
+    }
+}
+
+pub const ALL_KINDS: [FindingKind; 14] = [
+    FindingKind::Malicious,
+    FindingKind::Advisory,
+    FindingKind::FreshVersion,
+    FindingKind::FreshPackage,
+    FindingKind::Yanked,
+    FindingKind::Deprecated,
+    FindingKind::Unpublished,
+    FindingKind::TakenDown,
+    FindingKind::NoProvenance,
+    FindingKind::BadProvenance,
+    FindingKind::ProvenanceDowngrade,
+    FindingKind::Unchecked,
+    FindingKind::Policy,
+    FindingKind::Denied,
+];
+
+/// A problem with the policy itself (reported on `gatehouse.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyIssue {
+    pub ignore_index: usize,
+    pub message: String,
+    pub severity: Severity,
 }
 
 #[cfg(test)]

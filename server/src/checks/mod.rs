@@ -15,92 +15,9 @@ pub mod provenance;
 
 use jiff::{SignedDuration, Timestamp};
 
+pub use crate::model::{ALL_KINDS, FindingKind};
 use crate::model::{Facts, PackageRef, Severity, Span};
 use crate::resolve::{Requirement, Resolved};
-
-/// The stable kinds of finding. `code()` is used as LSP code, SARIF rule id, JSON `check` and
-/// suppression key; never rename a shipped code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FindingKind {
-    Malicious,
-    Advisory,
-    FreshVersion,
-    FreshPackage,
-    Yanked,
-    Deprecated,
-    Unpublished,
-    TakenDown,
-    NoProvenance,
-    BadProvenance,
-    ProvenanceDowngrade,
-    /// A dependency that could not be checked (lookup failed, package unknown).
-    Unchecked,
-    /// A `gatehouse.toml` problem (bad key, expired suppression).
-    Policy,
-    Denied,
-}
-
-impl FindingKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            FindingKind::Malicious => "malicious",
-            FindingKind::Advisory => "advisory",
-            FindingKind::FreshVersion => "fresh-version",
-            FindingKind::FreshPackage => "fresh-package",
-            FindingKind::Yanked => "yanked",
-            FindingKind::Deprecated => "deprecated",
-            FindingKind::Unpublished => "unpublished",
-            FindingKind::TakenDown => "taken-down",
-            FindingKind::NoProvenance => "no-provenance",
-            FindingKind::BadProvenance => "bad-provenance",
-            FindingKind::ProvenanceDowngrade => "provenance-downgrade",
-            FindingKind::Unchecked => "unchecked",
-            FindingKind::Policy => "policy",
-            FindingKind::Denied => "denied",
-        }
-    }
-
-    /// The JSON `check` field: the family a finding belongs to.
-    pub fn check_name(self) -> &'static str {
-        match self {
-            FindingKind::Malicious => "malicious",
-            FindingKind::Advisory => "advisory",
-            FindingKind::FreshVersion | FindingKind::FreshPackage => "age",
-            FindingKind::Yanked => "yanked",
-            FindingKind::Deprecated => "deprecated",
-            FindingKind::Unpublished => "unpublished",
-            FindingKind::TakenDown => "takedown",
-            FindingKind::NoProvenance | FindingKind::BadProvenance | FindingKind::ProvenanceDowngrade => "provenance",
-            FindingKind::Unchecked => "unchecked",
-            FindingKind::Policy => "policy",
-            FindingKind::Denied => "denied",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<FindingKind> {
-        ALL_KINDS
-            .iter()
-            .copied()
-            .find(|kind| kind.code() == code || kind.check_name() == code)
-    }
-}
-
-pub const ALL_KINDS: [FindingKind; 14] = [
-    FindingKind::Malicious,
-    FindingKind::Advisory,
-    FindingKind::FreshVersion,
-    FindingKind::FreshPackage,
-    FindingKind::Yanked,
-    FindingKind::Deprecated,
-    FindingKind::Unpublished,
-    FindingKind::TakenDown,
-    FindingKind::NoProvenance,
-    FindingKind::BadProvenance,
-    FindingKind::ProvenanceDowngrade,
-    FindingKind::Unchecked,
-    FindingKind::Policy,
-    FindingKind::Denied,
-];
 
 /// Supporting data for hovers and SARIF.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use jiff::SignedDuration;
 use serde_json::{Map, Value};
 
-use crate::checks::FindingKind;
 use crate::lookup::LookupSettings;
-use crate::model::{Ecosystem, Severity};
+use crate::model::{Ecosystem, FindingKind, Severity};
 use crate::policy::{Ignore, Policy, SeverityOverride};
 
 /// The documented default of every key.

@@ -14,11 +14,10 @@
 
 use std::cmp::Ordering;
 
-use crate::checks::{self, CheckCtx, Finding, FindingKind, ResolvedDep, advisory};
-use crate::manifest::ManifestKind;
-use crate::model::{Ecosystem, Fact, Severity};
+use crate::checks::{self, CheckCtx, Finding, ResolvedDep, advisory};
+use crate::model::{Ecosystem, Fact, FindingKind, ManifestKind, Severity, VersionSource};
 use crate::policy::{Policy, Verdict};
-use crate::resolve::{self, Requirement, Version, VersionSource};
+use crate::resolve::{self, Requirement, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {

@@ -11,71 +11,9 @@
 //!
 //! No IO: `-r` includes and workspace roots are returned as paths for the caller to read.
 
-use std::path::Path;
-
 use crate::model::{Ecosystem, Span};
 
-/// The kinds of file Gatehouse reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ManifestKind {
-    PackageJson,
-    CargoToml,
-    Requirements,
-    Pyproject,
-    PackageLock,
-    CargoLock,
-    PoetryLock,
-    UvLock,
-}
-
-impl ManifestKind {
-    /// Detects a file's kind from its name. `explicit` accepts any `.txt` as a requirements file
-    /// (a path the user passed on the command line).
-    pub fn detect(path: &Path, explicit: bool) -> Option<ManifestKind> {
-        let name = path.file_name()?.to_str()?;
-        match name {
-            "package.json" => Some(ManifestKind::PackageJson),
-            "Cargo.toml" => Some(ManifestKind::CargoToml),
-            "pyproject.toml" => Some(ManifestKind::Pyproject),
-            "package-lock.json" | "npm-shrinkwrap.json" => Some(ManifestKind::PackageLock),
-            "Cargo.lock" => Some(ManifestKind::CargoLock),
-            "poetry.lock" => Some(ManifestKind::PoetryLock),
-            "uv.lock" => Some(ManifestKind::UvLock),
-            _ if name.ends_with(".txt") && (name.starts_with("requirements") || explicit) => {
-                Some(ManifestKind::Requirements)
-            }
-            _ if name.ends_with(".in") && name.starts_with("requirements") => Some(ManifestKind::Requirements),
-            _ => None,
-        }
-    }
-
-    pub fn is_lockfile(self) -> bool {
-        matches!(
-            self,
-            ManifestKind::PackageLock | ManifestKind::CargoLock | ManifestKind::PoetryLock | ManifestKind::UvLock
-        )
-    }
-
-    pub fn ecosystem(self) -> Ecosystem {
-        match self {
-            ManifestKind::PackageJson | ManifestKind::PackageLock => Ecosystem::Npm,
-            ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
-            ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
-                Ecosystem::PyPI
-            }
-        }
-    }
-
-    /// The lockfile names that decide versions for this manifest kind, in order of preference.
-    pub fn lockfile_names(self) -> &'static [&'static str] {
-        match self {
-            ManifestKind::PackageJson => &["npm-shrinkwrap.json", "package-lock.json"],
-            ManifestKind::CargoToml => &["Cargo.lock"],
-            ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
-            _ => &[],
-        }
-    }
-}
+pub use crate::model::ManifestKind;
 
 /// Which dependency table a dependency was declared in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -79,13 +79,7 @@ pub enum Verdict {
     Suppressed { finding: Finding, by: usize },
 }
 
-/// A problem with the policy itself (reported on `gatehouse.toml`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyIssue {
-    pub ignore_index: usize,
-    pub message: String,
-    pub severity: Severity,
-}
+pub use crate::model::PolicyIssue;
 
 impl Policy {
     pub fn is_denied(&self, package: &PackageRef) -> bool {

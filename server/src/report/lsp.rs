@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::ls_types as lsp;
 
-use crate::checks::{Evidence, FindingKind};
+use crate::checks::Evidence;
 use crate::engine::{Analysis, AnalyzedDep};
 use crate::fix::Fix;
-use crate::manifest::{ManifestKind, Parsed};
-use crate::model::{Severity, Span};
+use crate::manifest::Parsed;
+use crate::model::{FindingKind, ManifestKind, Severity, Span};
 use crate::report::{Position, Positions, advisory_link, describe_fix, describe_status, provenance_label};
 
 /// The edit a diagnostic's quick fix applies, carried in `Diagnostic.data`.
@@ -253,10 +253,10 @@ pub fn hover(
         Some(version) => md.push_str(&format!(
             "Checked version **{version}** ({})\n\n",
             match analyzed.dep.resolved.source {
-                crate::resolve::VersionSource::Lockfile => "from the lockfile",
-                crate::resolve::VersionSource::Pinned => "pinned in the manifest",
-                crate::resolve::VersionSource::Resolved => "the highest version the requirement admits today",
-                crate::resolve::VersionSource::Unresolved => "unresolved",
+                crate::model::VersionSource::Lockfile => "from the lockfile",
+                crate::model::VersionSource::Pinned => "pinned in the manifest",
+                crate::model::VersionSource::Resolved => "the highest version the requirement admits today",
+                crate::model::VersionSource::Unresolved => "unresolved",
             }
         )),
         None => md.push_str("Version unresolved: checked every version the requirement admits\n\n"),

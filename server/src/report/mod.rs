@@ -17,8 +17,7 @@ use crate::checks::{Evidence, Finding};
 use crate::engine::{Analysis, AnalyzedDep, Status};
 use crate::fix::Fix;
 use crate::manifest::SyntaxIssue;
-use crate::model::{Provenance, Severity, Span};
-use crate::policy::PolicyIssue;
+use crate::model::{PolicyIssue, Provenance, Severity, Span};
 
 /// Converts byte offsets of one text to line/character positions.
 pub struct Positions {

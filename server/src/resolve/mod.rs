@@ -180,25 +180,7 @@ impl Requirement {
     }
 }
 
-/// How the checked version was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VersionSource {
-    Lockfile,
-    Pinned,
-    Resolved,
-    Unresolved,
-}
-
-impl VersionSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VersionSource::Lockfile => "lockfile",
-            VersionSource::Pinned => "pinned",
-            VersionSource::Resolved => "resolved",
-            VersionSource::Unresolved => "unresolved",
-        }
-    }
-}
+pub use crate::model::VersionSource;
 
 /// The version a dependency installs, and how that was decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
