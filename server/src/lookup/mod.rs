@@ -9,9 +9,22 @@
 //! - A transport failure is never cached as "not found"; a package never seen is `Unavailable`, never clean.
 //! - `Lookup::fetch` never panics and always returns: every query ends `Known` or `Unavailable`.
 //!
-//! Composition (for `lsp` and `cli`): open one `store::Store` on `settings.cache_dir` (default
-//! `cache::default_cache_dir()`), read `registries::load_from_disk(project_dir)` for private registries and
-//! their credentials, then `registries::cached_registries(..)` for the registry side and
+//! Rooms, one concern each (every folder's `mod.rs` states its own invariants):
+//! - `http`: the one hardened client every fetcher uses (timeouts, size caps, per-host limits, retries).
+//! - `registry/`: one client per registry protocol (npm, crates.io sparse index, PyPI) and the dispatch.
+//! - `private/`: which registry and which credential a package uses (`.npmrc`, Cargo, pip config);
+//!   `private/discover.rs` is its only file IO.
+//! - `advisories/`: the OSV record schema, the OSV API, offline OSV databases, merging them.
+//! - `provenance/`: trust material, npm and PEP 740 verification, fetching attestations.
+//! - `cache/`: TTLs and coalescing, the memory tier, the SQLite store, write-behind, takedown memory.
+//! - `compose.rs`: builds the `Lookup` the fronts hold out of all of the above; it names every room, so
+//!   it sits beside them rather than in one of them.
+//! - `memory.rs`: in-memory doubles of the traits for tests (`test-support`), beside the traits they
+//!   implement, as STYLE.md §3 places them.
+//!
+//! Composition (for `lsp` and `cli`): open one `cache::store::Store` on `settings.cache_dir` (default
+//! `cache::default_cache_dir()`), read `private::load_from_disk(project_dir)` for private registries and
+//! their credentials, then `registry::cached_registries(..)` for the registry side and
 //! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
 //! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
 //! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`.

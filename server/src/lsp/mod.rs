@@ -8,6 +8,10 @@
 //! - The warm path (parse → evaluate with facts in memory → publish) never awaits the network; lookups run
 //!   in server-owned tasks that are not aborted with a document (they fill the facts for the next one).
 //! - No check logic, HTTP or parsing here beyond calling `manifest`, `engine`, `report`, `lookup`.
+//!
+//! Files: this one is the wiring only (`State`, `Backend`, `run`, the `LanguageServer` impl that forwards
+//! each method); `documents` the document store and edits; `scheduler` one analysis task per document
+//! (debounce, cancellation, server-owned lookups); `handlers/` one file per kind of request.
 
 mod documents;
 mod handlers;

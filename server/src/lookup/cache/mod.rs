@@ -10,6 +10,12 @@
 //! - Every registry document fetched is recorded in the store's takedown memory, and versions (or
 //!   digests) seen before and now missing come back in `PackageFacts::vanished`.
 //! - A stored row that fails to decode is deleted and treated as a miss.
+//! - Never: deciding what is fetched (callers ask), or speaking a wire format (the clients do).
+//!
+//! Files: this one holds the TTLs, settings, keys and the `Batcher` that coalesces store work;
+//! `memory` the moka entry and its expiry; `store` the SQLite file (the only SQL); `write_behind`
+//! `Background` and the write batch; `takedown` what vanished since a registry last listed it;
+//! `registry`, `advisories` and `provenance` the three cached sources.
 
 mod advisories;
 mod memory;

@@ -24,6 +24,10 @@
 //!   *name* (`pkg:npm/{name}@{version}`, the PyPI file name), and reading the builder identity.
 //! - The `aws-lc-rs` feature makes aws-lc the crate's default `CryptoProvider`, so nothing has to be
 //!   installed at start-up.
+//!
+//! Files: `trust` (bundled trusted root and npm keys), `npm` (SLSA + publish attestations, registry
+//! signatures), `pep740` (PyPI attestations), `fetch` (`AttestationClient`: the only file here that does
+//! IO, through `lookup::http`).
 
 mod fetch;
 mod npm;
