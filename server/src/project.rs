@@ -104,21 +104,9 @@ pub fn load_config(
     issues.append(&mut config.issues);
     config.issues = issues;
     if config.lookup.cache_dir.as_os_str().is_empty() {
-        config.lookup.cache_dir = default_cache_dir(env);
+        config.lookup.cache_dir = crate::lookup::cache::default_cache_dir(env);
     }
     (config, path, text)
-}
-
-/// `$XDG_CACHE_HOME/gatehouse`, else `~/.cache/gatehouse`, else a folder in the temp dir.
-pub fn default_cache_dir(env: &[(String, String)]) -> PathBuf {
-    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    if let Some(xdg) = get("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(xdg).join("gatehouse");
-    }
-    if let Some(home) = get("HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(home).join(".cache").join("gatehouse");
-    }
-    std::env::temp_dir().join("gatehouse-cache")
 }
 
 /// Reads the lockfile that decides versions for a manifest, if there is one beside it.

@@ -23,7 +23,7 @@
 //!   implement, as STYLE.md §3 places them.
 //!
 //! Composition (for `lsp` and `cli`): open one `cache::store::Store` on `settings.cache_dir` (default
-//! `cache::default_cache_dir()`), read `private::load_from_disk(project_dir)` for private registries and
+//! `cache::default_cache_dir(env)`), read `private::load_from_disk(project_dir)` for private registries and
 //! their credentials, then `registry::cached_registries(..)` for the registry side and
 //! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
 //! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
@@ -305,6 +305,7 @@ impl Registry for NoRegistry {
 pub struct LookupSettings {
     /// No network at all: answer from the cache and the offline OSV databases.
     pub offline: bool,
+    /// Where the store lives; empty until the composition root fills in `cache::default_cache_dir`.
     pub cache_dir: std::path::PathBuf,
     pub npm_registry: String,
     pub crates_index: String,
@@ -322,7 +323,7 @@ impl Default for LookupSettings {
     fn default() -> Self {
         LookupSettings {
             offline: false,
-            cache_dir: std::path::PathBuf::from(".gatehouse-cache"),
+            cache_dir: std::path::PathBuf::new(),
             npm_registry: "https://registry.npmjs.org".to_string(),
             crates_index: "https://index.crates.io".to_string(),
             crates_api_dates: false,

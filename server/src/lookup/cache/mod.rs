@@ -106,17 +106,15 @@ impl CacheSettings {
     }
 }
 
-/// `$XDG_CACHE_HOME/gatehouse`, else `~/.cache/gatehouse` (`%LOCALAPPDATA%\gatehouse` on Windows).
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("gatehouse");
+/// Where the store lives when `lookup.cache-dir` is empty: `$XDG_CACHE_HOME/gatehouse`, else
+/// `~/.cache/gatehouse`, else a folder in the temp dir. `env` is the process environment as the
+/// composition root captured it (so tests pass their own).
+pub fn default_cache_dir(env: &[(String, String)]) -> PathBuf {
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if let Some(xdg) = get("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("gatehouse");
     }
-    if cfg!(windows)
-        && let Some(dir) = std::env::var_os("LOCALAPPDATA")
-    {
-        return PathBuf::from(dir).join("gatehouse");
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+    if let Some(home) = get("HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(home).join(".cache").join("gatehouse");
     }
     std::env::temp_dir().join("gatehouse-cache")
