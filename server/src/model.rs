@@ -576,6 +576,21 @@ pub struct PolicyIssue {
     pub severity: Severity,
 }
 
+/// The `key=value` settings of one `.npmrc` (npm's ini format), in file order: blank lines, comments
+/// (`;`, `#`) and lines without `=` are skipped; keys and values are trimmed and double quotes around a
+/// value removed. The one reader of the file's syntax: `policy::cooldown` takes the release-age keys from
+/// it, `lookup::private::npmrc` the registries and credentials.
+pub fn npmrc_settings(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+            return None;
+        }
+        let (key, value) = line.split_once('=')?;
+        Some((key.trim(), value.trim().trim_matches('"')))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -243,15 +243,7 @@ fn toml_to_json(text: &str) -> Result<Json, String> {
 fn parse_npmrc(text: &str, issue: &mut Issue<'_>) -> Vec<Cooldown> {
     let mut res = Cooldown::new(Some(Ecosystem::Npm), CooldownSource::PackageManager);
     let mut settings = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+    for (key, value) in crate::model::npmrc_settings(text) {
         match key {
             "min-release-age" => match value.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0) {
                 Some(n) => {

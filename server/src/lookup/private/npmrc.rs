@@ -1,5 +1,6 @@
 //! `.npmrc`: the default registry, `@scope:registry`, and `//host/:_authToken` / `_auth` / `username` +
-//! `_password` credentials. Pure: text in, `PrivateRegistries` out.
+//! `_password` credentials. Pure: text in, `PrivateRegistries` out; the ini syntax is
+//! `model::npmrc_settings`, shared with `policy::cooldown`.
 
 use std::collections::BTreeMap;
 
@@ -8,16 +9,8 @@ use super::{PrivateRegistries, expand_env, is_public, trimmed};
 /// Applies one `.npmrc` (later calls override earlier ones).
 pub fn parse_npmrc(text: &str, env: &dyn Fn(&str) -> Option<String>, into: &mut PrivateRegistries) {
     let mut users: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        let value = expand_env(value.trim().trim_matches('"'), env);
+    for (key, value) in crate::model::npmrc_settings(text) {
+        let value = expand_env(value, env);
         if key == "registry" {
             into.npm_default = (!is_public(&value)).then(|| trimmed(&value));
         } else if let Some(scope) = key.strip_suffix(":registry")
