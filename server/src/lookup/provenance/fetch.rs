@@ -1,11 +1,9 @@
 //! Fetching attestations (npm `dist.attestations.url`, the PEP 740 provenance URL) through the hardened
-//! client, verifying them in `spawn_blocking`, and the cache key of one verification.
+//! client and verifying them in `spawn_blocking`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::lookup::{Attestations, Fetched, LookupError};
@@ -14,39 +12,13 @@ use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySour
 /// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.
 const MAX_ATTESTATIONS_BYTES: usize = 4 * 1024 * 1024;
 
-// Fetching and caching.
-
-/// The cache key of one verification: a result depends only on these (and the trust root).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ProvenanceCacheKey {
-    pub package: PackageRef,
-    pub version: String,
-    /// The artifact digest as the registry states it.
-    pub digest: String,
-}
-
-/// What is stored per key; serializable for the shared on-disk store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedProvenance {
-    pub provenance: Provenance,
-    pub verified_at: Timestamp,
-}
-
-pub fn cache_key(package: &PackageRef, version: &str, digest: &str) -> ProvenanceCacheKey {
-    ProvenanceCacheKey {
-        package: package.clone(),
-        version: version.to_string(),
-        digest: digest.to_string(),
-    }
-}
-
-/// Fetches attestations (npm `dist.attestations.url`, PEP 740 provenance URL), verifies them off the
-/// async runtime and memoises results by (package, version, digest).
+/// Fetches attestations (npm `dist.attestations.url`, PEP 740 provenance URL) and verifies them off the
+/// async runtime. It keeps nothing: `cache::CachedAttestations` (memory and the shared store) is the one
+/// provenance cache, and coalesces concurrent asks for one version.
 pub struct AttestationClient {
     client: reqwest::Client,
     root: Arc<TrustRoot>,
     keys: Arc<NpmKeys>,
-    cache: moka::future::Cache<ProvenanceCacheKey, CachedProvenance>,
 }
 
 impl AttestationClient {
@@ -55,7 +27,6 @@ impl AttestationClient {
             client,
             root: Arc::new(root),
             keys: Arc::new(keys),
-            cache: moka::future::Cache::new(10_000),
         }
     }
 
@@ -66,16 +37,6 @@ impl AttestationClient {
     ) -> Result<AttestationClient, String> {
         let root = TrustRoot::load(settings.trusted_root.as_deref())?;
         Ok(AttestationClient::new(client, root, NpmKeys::bundled()?))
-    }
-
-    /// A result already verified for `key`, if any.
-    pub async fn cached(&self, key: &ProvenanceCacheKey) -> Option<CachedProvenance> {
-        self.cache.get(key).await
-    }
-
-    /// Seeds the memory cache (from the shared on-disk store).
-    pub async fn remember(&self, key: ProvenanceCacheKey, value: CachedProvenance) {
-        self.cache.insert(key, value).await;
     }
 
     async fn fetch(&self, url: &str) -> Result<Option<Vec<u8>>, LookupError> {
@@ -157,28 +118,17 @@ impl Attestations for AttestationClient {
                 reason: "the registry states no digest to verify against".to_string(),
             }));
         };
-        let key = cache_key(package, version, &digest);
-        // Concurrent asks for one key share one fetch and one verification; errors are not cached.
-        let verified = self
-            .cache
-            .try_get_with(key, self.verify_uncached(package, version_facts, digest))
-            .await
-            .map_err(|err| (*err).clone())?;
-        Ok(Fetched {
-            value: verified.provenance,
-            fetched_at: verified.verified_at,
-            stale: false,
-        })
+        Ok(Fetched::fresh(self.verify(package, version_facts, digest).await?))
     }
 }
 
 impl AttestationClient {
-    async fn verify_uncached(
+    async fn verify(
         &self,
         package: &PackageRef,
         version_facts: &VersionFacts,
         digest: String,
-    ) -> Result<CachedProvenance, LookupError> {
+    ) -> Result<Provenance, LookupError> {
         let body = match &version_facts.attestations_url {
             Some(url) => self.fetch(url).await?,
             None => None,
@@ -197,7 +147,7 @@ impl AttestationClient {
             .filter(|d| d.starts_with("sha256:") && **d != digest)
             .cloned()
             .collect();
-        let provenance = tokio::task::spawn_blocking(move || match ecosystem {
+        tokio::task::spawn_blocking(move || match ecosystem {
             Ecosystem::Npm => {
                 if !signatures.is_empty() {
                     match check_registry_signatures(&name, &version, &digest, &signatures, &keys, published) {
@@ -232,10 +182,6 @@ impl AttestationClient {
             },
         })
         .await
-        .map_err(|err| LookupError::Other(format!("provenance verification stopped: {err}")))?;
-        Ok(CachedProvenance {
-            provenance,
-            verified_at: Timestamp::now(),
-        })
+        .map_err(|err| LookupError::Other(format!("provenance verification stopped: {err}")))
     }
 }
