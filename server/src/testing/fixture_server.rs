@@ -5,14 +5,15 @@
 //! `test-support` feature) can use it alike; dropping it stops it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::testing::loopback::{Loopback, lock};
 
 /// One request as the server saw it. Header names are lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,17 +68,8 @@ struct Shared {
 
 /// The server; stops when dropped.
 pub struct FixtureServer {
-    addr: SocketAddr,
+    loopback: Loopback,
     shared: Arc<Mutex<Shared>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    match shared.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 impl FixtureServer {
@@ -87,51 +79,19 @@ impl FixtureServer {
             root: root.into(),
             ..Shared::default()
         }));
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
-        let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("fixture-server".into())
-            .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(std_listener) else {
-                        return;
-                    };
-                    loop {
-                        tokio::select! {
-                            _ = &mut stop => break,
-                            accepted = listener.accept() => {
-                                if let Ok((stream, _)) = accepted {
-                                    let _ = stream.set_nodelay(true);
-                                    let shared = thread_shared.clone();
-                                    tokio::spawn(async move { let _ = serve_connection(stream, shared).await; });
-                                }
-                            }
-                        }
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_millis(100));
-            })?;
-        Ok(FixtureServer {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let served = shared.clone();
+        let loopback = Loopback::start("fixture-server", 2, move |stream| {
+            let shared = served.clone();
+            async move {
+                let _ = serve_connection(stream, shared).await;
+            }
+        })?;
+        Ok(FixtureServer { loopback, shared })
     }
 
     /// `http://127.0.0.1:<port>` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.loopback.addr())
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -179,17 +139,6 @@ impl FixtureServer {
     /// Sends a content `ETag` and answers `If-None-Match` with 304.
     pub fn set_etags(&self, on: bool) {
         lock(&self.shared).etags = on;
-    }
-}
-
-impl Drop for FixtureServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

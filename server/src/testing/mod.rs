@@ -2,6 +2,7 @@
 //! the loopback fixture server and paths to the committed fixtures.
 
 pub mod fixture_server;
+mod loopback;
 #[cfg(feature = "test-support")]
 pub mod tls_server;
 

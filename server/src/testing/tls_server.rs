@@ -7,18 +7,17 @@
 //! what a corporate root CA looks like to Gatehouse.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
 use crate::testing::fixture_server::resolve_file;
+use crate::testing::loopback::{Loopback, lock};
 
 /// The test root CA that signed the stand-in's certificate (PEM).
 pub fn test_ca_file() -> PathBuf {
@@ -35,10 +34,8 @@ struct Shared {
 
 /// The HTTPS + HTTP/2 stand-in; stops when dropped.
 pub struct TlsFixtureServer {
-    addr: SocketAddr,
+    loopback: Loopback,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 fn tls_config() -> std::io::Result<rustls::ServerConfig> {
@@ -72,56 +69,23 @@ impl TlsFixtureServer {
             connections: AtomicUsize::new(0),
             bodies: Mutex::new(HashMap::new()),
         });
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("tls-fixture-server".into())
-            .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("tls-standin")
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(std_listener) else {
-                        return;
-                    };
-                    loop {
-                        tokio::select! {
-                            _ = &mut stopped => break,
-                            accepted = listener.accept() => {
-                                let Ok((stream, _)) = accepted else { continue };
-                                let _ = stream.set_nodelay(true);
-                                let acceptor = acceptor.clone();
-                                let shared = thread_shared.clone();
-                                tokio::spawn(async move {
-                                    if let Ok(tls) = acceptor.accept(stream).await {
-                                        shared.connections.fetch_add(1, Ordering::Relaxed);
-                                        serve_h2(tls, shared).await;
-                                    }
-                                });
-                            }
-                        }
-                    }
-                });
-            })?;
-        Ok(TlsFixtureServer {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let served = shared.clone();
+        let loopback = Loopback::start("tls-standin", 1, move |stream| {
+            let acceptor = acceptor.clone();
+            let shared = served.clone();
+            async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
+                    serve_h2(tls, shared).await;
+                }
+            }
+        })?;
+        Ok(TlsFixtureServer { loopback, shared })
     }
 
     /// `https://localhost:{port}` (the certificate names `localhost` and `127.0.0.1`).
     pub fn url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
+        format!("https://localhost:{}", self.loopback.addr().port())
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -140,24 +104,6 @@ impl TlsFixtureServer {
     /// TLS connections accepted since start.
     pub fn connection_count(&self) -> usize {
         self.shared.connections.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for TlsFixtureServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
