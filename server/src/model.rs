@@ -572,8 +572,24 @@ pub const ALL_KINDS: [FindingKind; 14] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyIssue {
     pub ignore_index: usize,
+    /// What is wrong, for code that decides (the message is for people).
+    pub kind: PolicyIssueKind,
     pub message: String,
     pub severity: Severity,
+}
+
+/// The kinds of `PolicyIssue`, one per rule a suppression can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyIssueKind {
+    /// Names neither `id` nor `package`.
+    NoTarget,
+    /// Has no `reason`, so it does not apply.
+    NoReason,
+    /// Its `expires` date has passed.
+    Expired,
+    /// Matched no finding in this analysis; only an analysis knows, so a front checking the file
+    /// alone skips it.
+    Unused,
 }
 
 /// The `key=value` settings of one `.npmrc` (npm's ini format), in file order: blank lines, comments

@@ -92,7 +92,7 @@ pub fn config_diagnostics(doc: &Doc, utf16: bool) -> Vec<lsp::Diagnostic> {
     }
     let now = jiff::Timestamp::now();
     for issue in built.policy.issues(now, &[]) {
-        if issue.message.contains("matched no finding") {
+        if issue.kind == crate::model::PolicyIssueKind::Unused {
             continue;
         }
         let span = nth_table_span(text, "[[ignore]]", issue.ignore_index);

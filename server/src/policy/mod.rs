@@ -79,7 +79,7 @@ pub enum Verdict {
     Suppressed { finding: Finding, by: usize },
 }
 
-pub use crate::model::PolicyIssue;
+pub use crate::model::{PolicyIssue, PolicyIssueKind};
 
 impl Policy {
     pub fn is_denied(&self, package: &PackageRef) -> bool {
@@ -139,32 +139,40 @@ impl Policy {
     pub fn issues(&self, now: Timestamp, used: &[usize]) -> Vec<PolicyIssue> {
         let mut res = Vec::new();
         for ignore in &self.ignores {
-            if ignore.id.is_none() && ignore.package.is_none() {
+            let mut issue = |kind: PolicyIssueKind, message: String, severity: Severity| {
                 res.push(PolicyIssue {
                     ignore_index: ignore.index,
-                    message: "suppression names neither `id` nor `package`".to_string(),
-                    severity: Severity::Warning,
-                });
+                    kind,
+                    message,
+                    severity,
+                })
+            };
+            if ignore.id.is_none() && ignore.package.is_none() {
+                issue(
+                    PolicyIssueKind::NoTarget,
+                    "suppression names neither `id` nor `package`".to_string(),
+                    Severity::Warning,
+                );
             }
             if ignore.reason.is_none() {
-                res.push(PolicyIssue {
-                    ignore_index: ignore.index,
-                    message: "suppression has no `reason`, so it does not apply".to_string(),
-                    severity: Severity::Warning,
-                });
+                issue(
+                    PolicyIssueKind::NoReason,
+                    "suppression has no `reason`, so it does not apply".to_string(),
+                    Severity::Warning,
+                );
             }
             if let Some(until) = ignore.until.filter(|_| ignore.expired(now)) {
-                res.push(PolicyIssue {
-                    ignore_index: ignore.index,
-                    message: format!("suppression expired on {until}; its findings are reported again"),
-                    severity: Severity::Warning,
-                });
+                issue(
+                    PolicyIssueKind::Expired,
+                    format!("suppression expired on {until}; its findings are reported again"),
+                    Severity::Warning,
+                );
             } else if !used.contains(&ignore.index) && ignore.reason.is_some() {
-                res.push(PolicyIssue {
-                    ignore_index: ignore.index,
-                    message: "suppression matched no finding".to_string(),
-                    severity: Severity::Hint,
-                });
+                issue(
+                    PolicyIssueKind::Unused,
+                    "suppression matched no finding".to_string(),
+                    Severity::Hint,
+                );
             }
         }
         res
