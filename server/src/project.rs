@@ -203,7 +203,16 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let private = private::load_from_disk(dir);
+    let (private, problems) = private::load_from_disk(dir);
+    config.issues.extend(problems.into_iter().map(|problem| ConfigIssue {
+        key: String::new(),
+        message: format!(
+            "could not parse {}, so its registries and credentials are not used: {}",
+            problem.path.display(),
+            problem.message.trim_end()
+        ),
+        source: problem.path.display().to_string(),
+    }));
     Context {
         lockfile,
         lockfile_path,
@@ -213,5 +222,35 @@ pub fn context(
         config_text,
         registries: registry_rules(&private),
         private,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cargo_config_that_does_not_parse_is_a_config_issue() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(&manifest, "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n").unwrap();
+        std::fs::create_dir(dir.path().join(".cargo")).unwrap();
+        let broken = dir.path().join(".cargo").join("config.toml");
+        std::fs::write(
+            &broken,
+            "[registries.internal\nindex = \"sparse+https://cargo.example/\"\n",
+        )
+        .unwrap();
+
+        let context = context(&manifest, ManifestKind::CargoToml, None, &[], dir.path(), &[]);
+
+        let issue = context
+            .config
+            .issues
+            .iter()
+            .find(|issue| issue.source == broken.display().to_string())
+            .unwrap_or_else(|| panic!("no issue names {}: {:?}", broken.display(), context.config.issues));
+        assert!(issue.message.starts_with("could not parse"), "{}", issue.message);
+        assert!(context.private.cargo_registries.is_empty());
     }
 }

@@ -13,18 +13,40 @@ fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
+/// The first of `paths` that can be read, with its text.
+fn read_first(paths: &[PathBuf]) -> Option<(PathBuf, String)> {
+    paths
+        .iter()
+        .find_map(|path| read(path).map(|text| (path.clone(), text)))
+}
+
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
         .map(PathBuf::from)
 }
 
+/// A configuration file that was found but could not be used (it does not parse); its registries and
+/// credentials are left out, and the front reports it as it reports other config problems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFileProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
 /// Reads every registry configuration that applies to `project_dir`: user then project `.npmrc`, then
 /// `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml` from the outermost
 /// ancestor inwards, then `credentials.toml` and `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`,
 /// `PIP_EXTRA_INDEX_URL`, then the project's `requirements*.txt` and `pyproject.toml`.
-pub fn load_from_disk(project_dir: &Path) -> PrivateRegistries {
+/// Files that do not parse come back as problems beside what the others say.
+pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
     let mut res = PrivateRegistries::default();
+    let mut problems = Vec::new();
+    let mut check = |path: PathBuf, parsed: Result<(), String>| {
+        if let Err(message) = parsed {
+            problems.push(ConfigFileProblem { path, message });
+        }
+    };
     let env = |name: &str| std::env::var(name).ok();
     let home = home();
     if let Some(home) = &home
@@ -43,9 +65,9 @@ pub fn load_from_disk(project_dir: &Path) -> PrivateRegistries {
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".cargo")));
     if let Some(cargo_home) = &cargo_home
-        && let Some(text) = read(&cargo_home.join("config.toml")).or_else(|| read(&cargo_home.join("config")))
+        && let Some((path, text)) = read_first(&[cargo_home.join("config.toml"), cargo_home.join("config")])
     {
-        let _ = parse_cargo_config(&text, &mut res);
+        check(path, parse_cargo_config(&text, &mut res));
     }
     let mut ancestors: Vec<&Path> = project_dir.ancestors().collect();
     ancestors.reverse();
@@ -54,14 +76,14 @@ pub fn load_from_disk(project_dir: &Path) -> PrivateRegistries {
         if Some(&cargo_dir) == cargo_home.as_ref() {
             continue;
         }
-        if let Some(text) = read(&cargo_dir.join("config.toml")).or_else(|| read(&cargo_dir.join("config"))) {
-            let _ = parse_cargo_config(&text, &mut res);
+        if let Some((path, text)) = read_first(&[cargo_dir.join("config.toml"), cargo_dir.join("config")]) {
+            check(path, parse_cargo_config(&text, &mut res));
         }
     }
     if let Some(cargo_home) = &cargo_home
-        && let Some(text) = read(&cargo_home.join("credentials.toml"))
+        && let Some((path, text)) = read_first(&[cargo_home.join("credentials.toml")])
     {
-        let _ = parse_cargo_credentials(&text, &mut res);
+        check(path, parse_cargo_credentials(&text, &mut res));
     }
     let registries: Vec<(String, String)> = res
         .cargo_registries
@@ -117,8 +139,8 @@ pub fn load_from_disk(project_dir: &Path) -> PrivateRegistries {
             }
         }
     }
-    if let Some(text) = read(&project_dir.join("pyproject.toml")) {
-        let _ = parse_pyproject_indexes(&text, &mut res);
+    if let Some((path, text)) = read_first(&[project_dir.join("pyproject.toml")]) {
+        check(path, parse_pyproject_indexes(&text, &mut res));
     }
-    res
+    (res, problems)
 }
