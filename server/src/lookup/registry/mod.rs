@@ -1,4 +1,5 @@
-//! The registry clients, one file per registry protocol, and the dispatch by ecosystem.
+//! The registry clients, one file per registry protocol (PyPI's PEP 503 HTML form in `pypi_html`), and
+//! the dispatch by ecosystem.
 //!
 //! Invariants:
 //! - `RegistryClients` dispatches on `PackageRef::ecosystem` only; it adds no policy.
@@ -11,6 +12,7 @@
 pub mod crates_io;
 pub mod npm;
 pub mod pypi;
+mod pypi_html;
 
 use std::sync::Arc;
 
