@@ -520,6 +520,36 @@ pub async fn parse_off_thread<T: Send + 'static>(
     }
 }
 
+/// The shared tail of every registry fetch: a changed body is parsed off the async runtime (a body that
+/// does not parse is a `Decode` error naming the redacted `url`); `NotModified` passes through.
+pub async fn parse_document<T: Send + 'static>(
+    answer: crate::lookup::Revalidated<Vec<u8>>,
+    url: &str,
+    parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<crate::lookup::Revalidated<T>, LookupError> {
+    use crate::lookup::Revalidated;
+    match answer {
+        Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
+        Revalidated::Modified {
+            value,
+            validators,
+            max_age,
+        } => {
+            let value = parse_off_thread(value, parse)
+                .await
+                .map_err(|message| LookupError::Decode {
+                    host: redact(url),
+                    message,
+                })?;
+            Ok(Revalidated::Modified {
+                value,
+                validators,
+                max_age,
+            })
+        }
+    }
+}
+
 fn root_cause(err: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = err;
     while let Some(next) = source.source() {

@@ -169,6 +169,40 @@ impl<T> Revalidated<T> {
     }
 }
 
+/// A registry client over HTTP: it implements only the conditional fetch, and `Registry` follows (a
+/// plain `package` is a conditional fetch with no validators, where a `304` cannot happen).
+#[async_trait]
+pub trait ConditionalRegistry: Send + Sync {
+    async fn conditional_package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError>;
+}
+
+#[async_trait]
+impl<T: ConditionalRegistry> Registry for T {
+    async fn package(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Fetched<PackageFacts>, LookupError> {
+        self.conditional_package(package, source, &Validators::default())
+            .await?
+            .into_fresh()
+    }
+
+    async fn package_revalidated(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+        validators: &Validators,
+    ) -> Result<Revalidated<PackageFacts>, LookupError> {
+        self.conditional_package(package, source, validators).await
+    }
+}
+
 /// Every advisory naming each package (OSV online and offline).
 #[async_trait]
 pub trait Advisories: Send + Sync {

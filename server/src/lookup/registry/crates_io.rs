@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::lookup::http::{HttpClient, redact};
-use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
+use crate::lookup::http::{HttpClient, parse_document, redact};
+use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{PackageFacts, PackageRef, RegistrySource, VersionFacts};
 
 pub struct CratesIndexClient {
@@ -241,18 +241,8 @@ pub fn parse_api_versions(body: &[u8]) -> Result<ApiVersionsPage, String> {
 }
 
 #[async_trait]
-impl Registry for CratesIndexClient {
-    async fn package(
-        &self,
-        package: &PackageRef,
-        source: &RegistrySource,
-    ) -> Result<Fetched<PackageFacts>, LookupError> {
-        self.package_revalidated(package, source, &Validators::default())
-            .await?
-            .into_fresh()
-    }
-
-    async fn package_revalidated(
+impl ConditionalRegistry for CratesIndexClient {
+    async fn conditional_package(
         &self,
         package: &PackageRef,
         source: &RegistrySource,
@@ -267,29 +257,14 @@ impl Registry for CratesIndexClient {
             }) => return Err(self.refused(base, &url, status).await),
             answer => answer?,
         };
-        match answer {
-            Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
-            Revalidated::Modified {
-                value,
-                validators,
-                max_age,
-            } => {
-                let mut facts = crate::lookup::http::parse_off_thread(value, parse_index_file)
-                    .await
-                    .map_err(|message| LookupError::Decode {
-                        host: redact(&url),
-                        message,
-                    })?;
-                if self.api_dates && facts.versions.iter().any(|v| v.published.is_none()) {
-                    self.fill_dates_from_api(base, &package.name, &mut facts).await;
-                }
-                Ok(Revalidated::Modified {
-                    value: facts,
-                    validators,
-                    max_age,
-                })
-            }
+        let mut answer = parse_document(answer, &url, parse_index_file).await?;
+        if let Revalidated::Modified { value: facts, .. } = &mut answer
+            && self.api_dates
+            && facts.versions.iter().any(|v| v.published.is_none())
+        {
+            self.fill_dates_from_api(base, &package.name, facts).await;
         }
+        Ok(answer)
     }
 }
 
@@ -338,6 +313,7 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lookup::Registry;
 
     #[test]
     fn index_layout() {

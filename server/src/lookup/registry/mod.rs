@@ -23,7 +23,7 @@ use crate::lookup::private::PrivateRegistries;
 use crate::lookup::registry::crates_io::CratesIndexClient;
 use crate::lookup::registry::npm::NpmClient;
 use crate::lookup::registry::pypi::PypiClient;
-use crate::lookup::{Fetched, LookupError, LookupSettings, Registry, Revalidated, Validators};
+use crate::lookup::{ConditionalRegistry, LookupError, LookupSettings, Registry, Revalidated, Validators};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, RegistrySource};
 
 /// npm, crates.io and PyPI clients over one shared HTTP client.
@@ -72,16 +72,8 @@ pub fn cached_registries(
 }
 
 #[async_trait]
-impl Registry for RegistryClients {
-    async fn package(
-        &self,
-        package: &PackageRef,
-        source: &RegistrySource,
-    ) -> Result<Fetched<PackageFacts>, LookupError> {
-        self.client(package.ecosystem).package(package, source).await
-    }
-
-    async fn package_revalidated(
+impl ConditionalRegistry for RegistryClients {
+    async fn conditional_package(
         &self,
         package: &PackageRef,
         source: &RegistrySource,

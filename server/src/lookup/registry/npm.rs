@@ -17,8 +17,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::lookup::http::{HttpClient, redact};
-use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
+use crate::lookup::http::{HttpClient, parse_document};
+use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
@@ -73,18 +73,8 @@ pub fn encode_name(name: &str) -> String {
 }
 
 #[async_trait]
-impl Registry for NpmClient {
-    async fn package(
-        &self,
-        package: &PackageRef,
-        source: &RegistrySource,
-    ) -> Result<Fetched<PackageFacts>, LookupError> {
-        self.package_revalidated(package, source, &Validators::default())
-            .await?
-            .into_fresh()
-    }
-
-    async fn package_revalidated(
+impl ConditionalRegistry for NpmClient {
+    async fn conditional_package(
         &self,
         package: &PackageRef,
         source: &RegistrySource,
@@ -99,26 +89,7 @@ impl Registry for NpmClient {
             .http
             .get_document(&url, Some(accept), validators, &package.name)
             .await?;
-        match answer {
-            Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
-            Revalidated::Modified {
-                value,
-                validators,
-                max_age,
-            } => {
-                let facts = crate::lookup::http::parse_off_thread(value, parse_packument)
-                    .await
-                    .map_err(|message| LookupError::Decode {
-                        host: redact(&url),
-                        message,
-                    })?;
-                Ok(Revalidated::Modified {
-                    value: facts,
-                    validators,
-                    max_age,
-                })
-            }
-        }
+        parse_document(answer, &url, parse_packument).await
     }
 }
 

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 pub use super::pypi_html::parse_simple_html;
-use crate::lookup::http::{HttpClient, redact};
-use crate::lookup::{Fetched, LookupError, Registry, Revalidated, Validators};
+use crate::lookup::http::{HttpClient, parse_document};
+use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
 
 pub const SIMPLE_JSON_ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
@@ -61,18 +61,8 @@ impl PypiClient {
 }
 
 #[async_trait]
-impl Registry for PypiClient {
-    async fn package(
-        &self,
-        package: &PackageRef,
-        source: &RegistrySource,
-    ) -> Result<Fetched<PackageFacts>, LookupError> {
-        self.package_revalidated(package, source, &Validators::default())
-            .await?
-            .into_fresh()
-    }
-
-    async fn package_revalidated(
+impl ConditionalRegistry for PypiClient {
+    async fn conditional_package(
         &self,
         package: &PackageRef,
         source: &RegistrySource,
@@ -84,27 +74,12 @@ impl Registry for PypiClient {
             .get_document(&simple_url, Some(SIMPLE_ACCEPT), validators, &package.name)
             .await;
         let fallback_reason = match simple {
-            Ok(Revalidated::NotModified { max_age }) => return Ok(Revalidated::NotModified { max_age }),
-            Ok(Revalidated::Modified {
-                value,
-                validators,
-                max_age,
-            }) => {
+            Ok(answer) => {
                 let name = package.name.clone();
-                let parsed =
-                    crate::lookup::http::parse_off_thread(value, move |body| parse_simple_any(&name, body)).await;
-                match parsed {
-                    Ok(facts) => {
-                        return Ok(Revalidated::Modified {
-                            value: facts,
-                            validators,
-                            max_age,
-                        });
-                    }
-                    Err(message) => LookupError::Decode {
-                        host: redact(&simple_url),
-                        message,
-                    },
+                match parse_document(answer, &simple_url, move |body| parse_simple_any(&name, body)).await {
+                    Ok(parsed) => return Ok(parsed),
+                    // A page that does not parse: the JSON API may still answer.
+                    Err(decode) => decode,
                 }
             }
             // 406: the index does not speak the JSON form.
@@ -114,26 +89,18 @@ impl Registry for PypiClient {
         let Some(json_url) = json_url else {
             return Err(fallback_reason);
         };
-        match self
+        let answer = self
             .http
             .get_document(&json_url, None, &Validators::default(), &package.name)
-            .await?
-        {
-            Revalidated::NotModified { max_age } => Ok(Revalidated::NotModified { max_age }),
-            Revalidated::Modified { value, max_age, .. } => {
-                let facts = crate::lookup::http::parse_off_thread(value, parse_json_api)
-                    .await
-                    .map_err(|message| LookupError::Decode {
-                        host: redact(&json_url),
-                        message,
-                    })?;
-                // The validators belong to the Simple page, which failed; keep none.
-                Ok(Revalidated::Modified {
-                    value: facts,
-                    validators: Validators::default(),
-                    max_age,
-                })
-            }
+            .await?;
+        match parse_document(answer, &json_url, parse_json_api).await? {
+            // The validators belong to the Simple page, which failed; keep none.
+            Revalidated::Modified { value, max_age, .. } => Ok(Revalidated::Modified {
+                value,
+                validators: Validators::default(),
+                max_age,
+            }),
+            not_modified => Ok(not_modified),
         }
     }
 }
