@@ -9,7 +9,8 @@ use crate::config::{self, Layer};
 use crate::engine::RegistryRules;
 use crate::manifest::{ManifestKind, SourceFile};
 use crate::project::Context;
-use crate::report::{Position, Positions};
+use crate::report::Positions;
+use crate::report::lsp::{to_offsets, to_range};
 
 /// `gatehouse.toml` documents keep their text in a `SourceFile` of a kind without a tree.
 pub const CONFIG_KIND_MARKER: ManifestKind = ManifestKind::Requirements;
@@ -44,14 +45,7 @@ pub fn apply_changes(doc: &mut Doc, version: i32, changes: Vec<lsp::TextDocument
         match change.range {
             Some(range) => {
                 let positions = Positions::new(doc.source.text(), utf16);
-                let start = positions.offset(Position {
-                    line: range.start.line,
-                    character: range.start.character,
-                });
-                let end = positions.offset(Position {
-                    line: range.end.line,
-                    character: range.end.character,
-                });
+                let (start, end) = to_offsets(&positions, range);
                 doc.source.edit(start, end.max(start), &change.text);
             }
             None => doc.source.replace(change.text),
@@ -68,52 +62,25 @@ pub fn config_diagnostics(doc: &Doc, utf16: bool) -> Vec<lsp::Diagnostic> {
     let built = config::build(&[layer]);
     issues.extend(built.issues);
     let positions = Positions::new(text, utf16);
-    let mut res = Vec::new();
-    for issue in issues {
-        let span = key_span(text, &issue.key);
-        let (start, end) = positions.range(span);
-        res.push(lsp::Diagnostic {
-            range: lsp::Range {
-                start: lsp::Position {
-                    line: start.line,
-                    character: start.character,
-                },
-                end: lsp::Position {
-                    line: end.line,
-                    character: end.character,
-                },
-            },
-            severity: Some(lsp::DiagnosticSeverity::WARNING),
-            code: Some(lsp::NumberOrString::String("policy".to_string())),
-            source: Some("gatehouse".to_string()),
-            message: issue.message,
-            ..lsp::Diagnostic::default()
-        });
-    }
+    let diagnostic = |span: crate::model::Span, message: String| lsp::Diagnostic {
+        range: to_range(&positions, span),
+        severity: Some(lsp::DiagnosticSeverity::WARNING),
+        code: Some(lsp::NumberOrString::String("policy".to_string())),
+        source: Some("gatehouse".to_string()),
+        message,
+        ..lsp::Diagnostic::default()
+    };
+    let mut res: Vec<lsp::Diagnostic> = issues
+        .into_iter()
+        .map(|issue| diagnostic(key_span(text, &issue.key), issue.message))
+        .collect();
     let now = jiff::Timestamp::now();
     for issue in built.policy.issues(now, &[]) {
         if issue.kind == crate::model::PolicyIssueKind::Unused {
             continue;
         }
         let span = nth_table_span(text, "[[ignore]]", issue.ignore_index);
-        let (start, end) = positions.range(span);
-        res.push(lsp::Diagnostic {
-            range: lsp::Range {
-                start: lsp::Position {
-                    line: start.line,
-                    character: start.character,
-                },
-                end: lsp::Position {
-                    line: end.line,
-                    character: end.character,
-                },
-            },
-            severity: Some(lsp::DiagnosticSeverity::WARNING),
-            code: Some(lsp::NumberOrString::String("policy".to_string())),
-            source: Some("gatehouse".to_string()),
-            message: crate::report::policy_issue_text(&issue),
-            ..lsp::Diagnostic::default()
-        });
+        res.push(diagnostic(span, crate::report::policy_issue_text(&issue)));
     }
     res
 }

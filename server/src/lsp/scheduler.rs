@@ -35,6 +35,20 @@ impl State {
 
     /// Evaluates the current version of a document. `None` when it is gone.
     pub(super) fn evaluate(&self, uri: &lsp::Uri) -> Option<Evaluated> {
+        self.with_evaluated(uri, |doc, parsed, analysis, utf16| Evaluated {
+            version: doc.version,
+            diagnostics: report::lsp::to_diagnostics(doc.source.text(), parsed, &analysis, utf16),
+            analysis,
+        })
+    }
+
+    /// Evaluates the current text of a manifest (not `gatehouse.toml`) with the facts in memory, under the
+    /// document lock, and hands the result to `use_it`. `None` when the document is gone or is a config.
+    pub(super) fn with_evaluated<T>(
+        &self,
+        uri: &lsp::Uri,
+        use_it: impl FnOnce(&documents::Doc, &crate::manifest::Parsed, Analysis, bool) -> T,
+    ) -> Option<T> {
         let docs = lock(&self.docs);
         let doc = docs.get(uri)?;
         let utf16 = self.utf16.load(Ordering::Relaxed);
@@ -53,12 +67,7 @@ impl State {
         let facts = self.facts_for(&lookup_key(context));
         let input = context.input(&parsed);
         let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
-        let diagnostics = report::lsp::to_diagnostics(doc.source.text(), &parsed, &analysis, utf16);
-        Some(Evaluated {
-            version: doc.version,
-            diagnostics,
-            analysis,
-        })
+        Some(use_it(doc, &parsed, analysis, utf16))
     }
 }
 

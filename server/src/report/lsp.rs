@@ -24,7 +24,8 @@ pub struct FixData {
     pub edits: Vec<lsp::TextEdit>,
 }
 
-fn to_range(positions: &Positions, span: Span) -> lsp::Range {
+/// A byte span as a client range.
+pub fn to_range(positions: &Positions, span: Span) -> lsp::Range {
     let (start, end) = positions.range(span);
     lsp::Range {
         start: lsp::Position {
@@ -36,6 +37,19 @@ fn to_range(positions: &Positions, span: Span) -> lsp::Range {
             character: end.character,
         },
     }
+}
+
+/// A client range as byte offsets `(start, end)` into the text `positions` indexes.
+pub fn to_offsets(positions: &Positions, range: lsp::Range) -> (usize, usize) {
+    let start = positions.offset(Position {
+        line: range.start.line,
+        character: range.start.character,
+    });
+    let end = positions.offset(Position {
+        line: range.end.line,
+        character: range.end.character,
+    });
+    (start, end)
 }
 
 fn to_severity(severity: Severity) -> lsp::DiagnosticSeverity {
@@ -362,14 +376,7 @@ pub fn code_actions(
     utf16: bool,
 ) -> Vec<lsp::CodeActionOrCommand> {
     let positions = Positions::new(text, utf16);
-    let start = positions.offset(Position {
-        line: range.start.line,
-        character: range.start.character,
-    });
-    let end = positions.offset(Position {
-        line: range.end.line,
-        character: range.end.character,
-    });
+    let (start, end) = to_offsets(&positions, range);
     let diagnostics = to_diagnostics(text, parsed, analysis, utf16);
     let mut res = Vec::new();
     let mut all_edits: Vec<lsp::TextEdit> = Vec::new();
@@ -452,14 +459,7 @@ pub fn ignore_actions(
     until: jiff::civil::Date,
 ) -> Vec<lsp::CodeActionOrCommand> {
     let positions = Positions::new(text, utf16);
-    let start = positions.offset(Position {
-        line: range.start.line,
-        character: range.start.character,
-    });
-    let end = positions.offset(Position {
-        line: range.end.line,
-        character: range.end.character,
-    });
+    let (start, end) = to_offsets(&positions, range);
     let mut res = Vec::new();
     let mut seen = Vec::new();
     for finding in &analysis.findings {

@@ -26,27 +26,11 @@ impl Backend {
         uri: &lsp::Uri,
         render: impl FnOnce(&str, &crate::manifest::Parsed, &Analysis, bool) -> Option<T>,
     ) -> Option<T> {
-        let utf16 = self.state.utf16.load(Ordering::Relaxed);
-        let docs = lock(&self.state.docs);
-        let doc = docs.get(uri)?;
-        if doc.is_config {
-            return None;
-        }
-        let parsed = doc.source.parsed();
-        let empty_context;
-        let context = match &doc.context {
-            Some(context) => context.as_ref(),
-            None => {
-                empty_context = documents::empty_context();
-                &empty_context
-            }
-        };
-        let facts = self.state.facts_for(&lookup_key(context));
-        let input = context.input(&parsed);
-        let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            render(doc.source.text(), &parsed, &analysis, utf16)
-        }));
+        let outcome = self.state.with_evaluated(uri, |doc, parsed, analysis, utf16| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                render(doc.source.text(), parsed, &analysis, utf16)
+            }))
+        })?;
         match outcome {
             Ok(value) => value,
             Err(_) => {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::manifest::lockfiles::{entry_span, package_headers, toml_issue};
+use crate::manifest::lockfiles::{entry_span, package_headers, read_toml};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::Ecosystem;
 
@@ -38,19 +38,9 @@ struct Package {
 }
 
 pub fn parse(text: &str) -> Lockfile {
-    let mut res = Lockfile {
-        kind: ManifestKind::CargoLock,
-        ecosystem: Ecosystem::CratesIo,
-        packages: Vec::new(),
-        roots: Vec::new(),
-        issues: Vec::new(),
-    };
-    let lock: CargoLock = match toml::from_str(text) {
-        Ok(lock) => lock,
-        Err(error) => {
-            res.issues.push(toml_issue(text, &error));
-            return res;
-        }
+    let (mut res, lock) = match read_toml::<CargoLock>(ManifestKind::CargoLock, Ecosystem::CratesIo, text) {
+        Ok(read) => read,
+        Err(unreadable) => return unreadable,
     };
     let headers = package_headers(text);
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();

@@ -41,6 +41,29 @@ pub(crate) fn package_headers(text: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The typed form of a TOML lockfile, with the empty `Lockfile` it will fill; when the text does not
+/// parse, that empty lockfile carries the parse error as its issue and is the answer.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
+    kind: crate::manifest::ManifestKind,
+    ecosystem: crate::model::Ecosystem,
+    text: &str,
+) -> Result<(crate::manifest::Lockfile, T), crate::manifest::Lockfile> {
+    let mut res = crate::manifest::Lockfile {
+        kind,
+        ecosystem,
+        packages: Vec::new(),
+        roots: Vec::new(),
+        issues: Vec::new(),
+    };
+    match toml::from_str(text) {
+        Ok(lock) => Ok((res, lock)),
+        Err(error) => {
+            res.issues.push(toml_issue(text, &error));
+            Err(res)
+        }
+    }
+}
+
 /// A TOML parse error as a lockfile issue.
 pub(crate) fn toml_issue(text: &str, error: &toml::de::Error) -> crate::manifest::SyntaxIssue {
     crate::manifest::SyntaxIssue {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::manifest::lockfiles::{entry_span, package_headers, toml_issue};
+use crate::manifest::lockfiles::{entry_span, package_headers, read_toml};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::Ecosystem;
 
@@ -48,19 +48,9 @@ struct Source {
 }
 
 pub fn parse(text: &str) -> Lockfile {
-    let mut res = Lockfile {
-        kind: ManifestKind::PoetryLock,
-        ecosystem: Ecosystem::PyPI,
-        packages: Vec::new(),
-        roots: Vec::new(),
-        issues: Vec::new(),
-    };
-    let lock: PoetryLock = match toml::from_str(text) {
-        Ok(lock) => lock,
-        Err(error) => {
-            res.issues.push(toml_issue(text, &error));
-            return res;
-        }
+    let (mut res, lock) = match read_toml::<PoetryLock>(ManifestKind::PoetryLock, Ecosystem::PyPI, text) {
+        Ok(read) => read,
+        Err(unreadable) => return unreadable,
     };
     let headers = package_headers(text);
     let mut by_name: HashMap<String, usize> = HashMap::new();

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::manifest::lockfiles::{entry_span, package_headers, toml_issue};
+use crate::manifest::lockfiles::{entry_span, package_headers, read_toml};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::Ecosystem;
 
@@ -69,19 +69,9 @@ impl Package {
 }
 
 pub fn parse(text: &str) -> Lockfile {
-    let mut res = Lockfile {
-        kind: ManifestKind::UvLock,
-        ecosystem: Ecosystem::PyPI,
-        packages: Vec::new(),
-        roots: Vec::new(),
-        issues: Vec::new(),
-    };
-    let lock: UvLock = match toml::from_str(text) {
-        Ok(lock) => lock,
-        Err(error) => {
-            res.issues.push(toml_issue(text, &error));
-            return res;
-        }
+    let (mut res, lock) = match read_toml::<UvLock>(ManifestKind::UvLock, Ecosystem::PyPI, text) {
+        Ok(read) => read,
+        Err(unreadable) => return unreadable,
     };
     let headers = package_headers(text);
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
