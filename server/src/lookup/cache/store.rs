@@ -217,22 +217,8 @@ impl Store {
 
     pub fn get(&self, kind: &str, key: &str) -> Result<Option<StoredEntry>, StoreError> {
         let row = self.with(|conn| {
-            conn.query_row(
-                "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2",
-                params![kind, key],
-                |row| {
-                    Ok(StoredEntry {
-                        value: row.get(0)?,
-                        fetched_at: from_millis(row.get(1)?),
-                        expires_at: from_millis(row.get(2)?),
-                        validators: Validators {
-                            etag: row.get(3)?,
-                            last_modified: row.get(4)?,
-                        },
-                    })
-                },
-            )
-            .optional()
+            conn.query_row(SELECT_ENTRY, params![kind, key], entry_of_row)
+                .optional()
         });
         if row.is_err() {
             // A row that cannot be read is dropped, so the next ask refetches it.
@@ -247,23 +233,9 @@ impl Store {
             let tx = conn.transaction()?;
             let mut res = Vec::with_capacity(keys.len());
             {
-                let mut select = tx.prepare_cached(
-                    "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2",
-                )?;
+                let mut select = tx.prepare_cached(SELECT_ENTRY)?;
                 for key in keys {
-                    let row = select
-                        .query_row(params![kind, key], |row| {
-                            Ok(StoredEntry {
-                                value: row.get(0)?,
-                                fetched_at: from_millis(row.get(1)?),
-                                expires_at: from_millis(row.get(2)?),
-                                validators: Validators {
-                                    etag: row.get(3)?,
-                                    last_modified: row.get(4)?,
-                                },
-                            })
-                        })
-                        .optional();
+                    let row = select.query_row(params![kind, key], entry_of_row).optional();
                     // A row that cannot be read is a miss (it is rewritten after the next fetch).
                     res.push(row.unwrap_or(None));
                 }
@@ -458,6 +430,22 @@ impl Store {
 }
 
 type MakeEntry<'a> = Box<dyn FnOnce(&[Vanished]) -> (String, String, StoredEntry) + 'a>;
+
+const SELECT_ENTRY: &str =
+    "SELECT value, fetched_at, expires_at, etag, last_modified FROM entries_v1 WHERE kind=?1 AND key=?2";
+
+/// One row of `SELECT_ENTRY`.
+fn entry_of_row(row: &rusqlite::Row<'_>) -> Result<StoredEntry, rusqlite::Error> {
+    Ok(StoredEntry {
+        value: row.get(0)?,
+        fetched_at: from_millis(row.get(1)?),
+        expires_at: from_millis(row.get(2)?),
+        validators: Validators {
+            etag: row.get(3)?,
+            last_modified: row.get(4)?,
+        },
+    })
+}
 
 /// Runs a prepared `UPSERT_ENTRY` for one entry.
 fn upsert(
