@@ -33,16 +33,9 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     if is_exempt(ctx.age, ecosystem, name, Some(version)) {
         return;
     }
-    let finding = |kind: FindingKind, message: String, evidence: Vec<Evidence>| Finding {
-        dep: dep_idx,
-        span: dep.span,
-        kind,
-        id: kind.code().to_string(),
-        aliases: Vec::new(),
-        severity: Severity::Warning,
-        message: format!("{message}{}", via_text(dep)),
-        evidence,
-        url: None,
+    let finding = |kind: FindingKind, message: String, evidence: Vec<Evidence>| {
+        let message = format!("{message}{}", via_text(dep));
+        Finding::of_kind(dep_idx, dep.span, kind, Severity::Warning, message, evidence)
     };
 
     if let Some(created) = facts.created {

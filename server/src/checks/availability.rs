@@ -30,16 +30,9 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     };
     let ecosystem = dep.package.ecosystem;
     let name = &dep.package.name;
-    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| Finding {
-        dep: dep_idx,
-        span: dep.span,
-        kind,
-        id: kind.code().to_string(),
-        aliases: Vec::new(),
-        severity,
-        message: format!("{message}{}", via_text(dep)),
-        evidence,
-        url: None,
+    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| {
+        let message = format!("{message}{}", via_text(dep));
+        Finding::of_kind(dep_idx, dep.span, kind, severity, message, evidence)
     };
     let reason_suffix = |reason: &Option<String>| match reason.as_deref().map(str::trim) {
         Some(text) if !text.is_empty() => format!(": {text}"),

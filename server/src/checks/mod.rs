@@ -54,6 +54,31 @@ pub struct Finding {
     pub url: Option<String>,
 }
 
+impl Finding {
+    /// A finding of `kind` at `span`, identified by the kind's code, with no aliases and no link (an
+    /// advisory finding sets those itself).
+    pub fn of_kind(
+        dep: usize,
+        span: Span,
+        kind: FindingKind,
+        severity: Severity,
+        message: String,
+        evidence: Vec<Evidence>,
+    ) -> Finding {
+        Finding {
+            dep,
+            span,
+            kind,
+            id: kind.code().to_string(),
+            aliases: Vec::new(),
+            severity,
+            message,
+            evidence,
+            url: None,
+        }
+    }
+}
+
 /// A dependency with its decided version: what every check looks at.
 #[derive(Debug, Clone)]
 pub struct ResolvedDep {

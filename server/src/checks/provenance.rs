@@ -35,16 +35,8 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     };
     let ecosystem = dep.package.ecosystem;
     let verified = provenance_of(ctx, dep, version);
-    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| Finding {
-        dep: dep_idx,
-        span: dep.span,
-        kind,
-        id: kind.code().to_string(),
-        aliases: Vec::new(),
-        severity,
-        message,
-        evidence,
-        url: None,
+    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| {
+        Finding::of_kind(dep_idx, dep.span, kind, severity, message, evidence)
     };
     let name = &dep.package.name;
 

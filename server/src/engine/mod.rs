@@ -409,17 +409,14 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         }
         let package = &analyzed.dep.package;
         if policy.is_denied(package) {
-            raw.push(Finding {
-                dep: dep_idx,
-                span: analyzed.dep.span,
-                kind: FindingKind::Denied,
-                id: FindingKind::Denied.code().to_string(),
-                aliases: Vec::new(),
-                severity: Severity::Error,
-                message: format!("{} is on the project's deny list", package.name),
-                evidence: Vec::new(),
-                url: None,
-            });
+            raw.push(Finding::of_kind(
+                dep_idx,
+                analyzed.dep.span,
+                FindingKind::Denied,
+                Severity::Error,
+                format!("{} is on the project's deny list", package.name),
+                Vec::new(),
+            ));
         }
         if analyzed.dep.private {
             analyzed.status = match facts.packages.get(package) {
@@ -452,17 +449,14 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
             && analyzed.direct.is_some()
             && !analyzed.is_transitive()
         {
-            raw.push(Finding {
-                dep: dep_idx,
-                span: analyzed.dep.span,
-                kind: FindingKind::Unchecked,
-                id: FindingKind::Unchecked.code().to_string(),
-                aliases: Vec::new(),
-                severity: Severity::Information,
-                message: format!("could not check {} for advisories: {reason}", package.name),
-                evidence: Vec::new(),
-                url: None,
-            });
+            raw.push(Finding::of_kind(
+                dep_idx,
+                analyzed.dep.span,
+                FindingKind::Unchecked,
+                Severity::Information,
+                format!("could not check {} for advisories: {reason}", package.name),
+                Vec::new(),
+            ));
         }
         checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
     }
