@@ -392,6 +392,25 @@ pub(crate) fn collect_issues(node: tree_sitter::Node, text: &str, acc: &mut Vec<
     }
 }
 
+/// The span of `value[start..end]` of a string literal at `span` whose value is `value`: `origins` maps
+/// each byte of the value to its source range inside the literal (`None` when the value is written
+/// verbatim), so the span is exact even when the literal has escapes. Out of range: the whole literal.
+pub(crate) fn unescaped_sub_span(span: Span, origins: Option<&[(usize, usize)]>, start: usize, end: usize) -> Span {
+    let Some(origins) = origins else {
+        return Span::new(span.start + start, span.start + end);
+    };
+    let first = origins.get(start).map(|origin| origin.0);
+    let last = if end > start {
+        origins.get(end - 1).map(|origin| origin.1)
+    } else {
+        first
+    };
+    match (first, last) {
+        (Some(first), Some(last)) => Span::new(span.start + first, span.start + last),
+        _ => span,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -253,19 +253,8 @@ pub(crate) struct JsonString {
 impl JsonString {
     /// The span of `value[start..end]` in the text; exact even when the string has escapes.
     pub(crate) fn sub_span(&self, start: usize, end: usize) -> Span {
-        if self.origins.is_empty() {
-            return Span::new(self.span.start + start, self.span.start + end);
-        }
-        let first = self.origins.get(start).map(|origin| origin.0);
-        let last = if end > start {
-            self.origins.get(end - 1).map(|origin| origin.1)
-        } else {
-            first
-        };
-        match (first, last) {
-            (Some(first), Some(last)) => Span::new(self.span.start + first, self.span.start + last),
-            _ => self.span,
-        }
+        let origins = (!self.origins.is_empty()).then_some(self.origins.as_slice());
+        crate::manifest::unescaped_sub_span(self.span, origins, start, end)
     }
 }
 
