@@ -128,24 +128,29 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
+/// The transport alone: `COUNT` concurrent GETs of the npm documents, nothing parsed or stored.
+fn get_all(runtime: &tokio::runtime::Runtime, client: &Arc<HttpClient>, server: &dyn StandIn) {
+    runtime.block_on(futures::future::join_all((0..COUNT).map(|i| {
+        let client = client.clone();
+        let url = format!("{}/npm/dep-{i}", server.url());
+        async move {
+            client
+                .get(&gatehouse::lookup::http::HttpRequest {
+                    url,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    })));
+}
+
 fn measure(label: &str, server: &dyn StandIn, http: &HttpSettings, runtime: &tokio::runtime::Runtime) {
     // The transport alone: 300 concurrent GETs of the npm documents, nothing parsed or stored.
     let client = Arc::new(HttpClient::new(http.clone(), HostCredentials::default()).unwrap());
     for round in ["new connections", "pooled connections"] {
         let started = Instant::now();
-        runtime.block_on(futures::future::join_all((0..COUNT).map(|i| {
-            let client = client.clone();
-            let url = format!("{}/npm/dep-{i}", server.url());
-            async move {
-                client
-                    .get(&gatehouse::lookup::http::HttpRequest {
-                        url,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-            }
-        })));
+        get_all(runtime, &client, server);
         println!(
             "{label}: transport only ({round}): {COUNT} GETs in {:.1} ms",
             millis(started.elapsed())
@@ -272,19 +277,7 @@ fn main() {
                 .unwrap();
             let cpu = cpu_time();
             let started = Instant::now();
-            runtime.block_on(futures::future::join_all((0..COUNT).map(|i| {
-                let client = client.clone();
-                let url = format!("{}/npm/dep-{i}", server.url());
-                async move {
-                    client
-                        .get(&gatehouse::lookup::http::HttpRequest {
-                            url,
-                            ..Default::default()
-                        })
-                        .await
-                        .unwrap()
-                }
-            })));
+            get_all(&runtime, &client, &server);
             let (all, stand_in) = cpu_time();
             println!(
                 "  transport only {:.1} ms; CPU: {:.0} ms in all, {:.0} ms of it the stand-in's",

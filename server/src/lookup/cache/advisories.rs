@@ -33,14 +33,7 @@ impl<A: Advisories + ?Sized + 'static> CachedAdvisories<A> {
 pub(super) type AdvisoryAnswer = Result<Fetched<Vec<Advisory>>, LookupError>;
 
 fn advisory_answer(package: &PackageRef, cached: &Cached<Vec<Advisory>>) -> AdvisoryAnswer {
-    match &cached.value {
-        Some(value) => Ok(Fetched {
-            value: value.clone(),
-            fetched_at: cached.fetched_at,
-            stale: cached.stale,
-        }),
-        None => Err(LookupError::NotFound(package.name.clone())),
-    }
+    cached.answer(package)
 }
 
 #[async_trait]

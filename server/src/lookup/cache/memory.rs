@@ -11,6 +11,20 @@ pub(super) struct Cached<T> {
     pub(super) ttl: Duration,
 }
 
+impl<T: Clone> Cached<T> {
+    /// The entry as an answer about `package`: its value with its age, or "not found".
+    pub(super) fn answer(&self, package: &PackageRef) -> Result<Fetched<T>, LookupError> {
+        match &self.value {
+            Some(value) => Ok(Fetched {
+                value: value.clone(),
+                fetched_at: self.fetched_at,
+                stale: self.stale,
+            }),
+            None => Err(LookupError::NotFound(package.name.clone())),
+        }
+    }
+}
+
 pub(super) struct ByTtl;
 
 impl<K, T> Expiry<K, Arc<Cached<T>>> for ByTtl {

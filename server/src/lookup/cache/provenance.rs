@@ -96,14 +96,7 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
             })
             .await
             .map_err(|err: Arc<LookupError>| (*err).clone())?;
-        match &loaded.value {
-            Some(value) => Ok(Fetched {
-                value: value.clone(),
-                fetched_at: loaded.fetched_at,
-                stale: loaded.stale,
-            }),
-            None => Err(LookupError::NotFound(package.name.clone())),
-        }
+        loaded.answer(package)
     }
 
     async fn flush(&self) {

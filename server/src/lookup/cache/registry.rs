@@ -210,14 +210,7 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
             })
             .await
             .map_err(|err| (*err).clone())?;
-        match &cached.value {
-            Some(value) => Ok(Fetched {
-                value: value.clone(),
-                fetched_at: cached.fetched_at,
-                stale: cached.stale,
-            }),
-            None => Err(LookupError::NotFound(package.name.clone())),
-        }
+        cached.answer(package)
     }
 
     async fn flush(&self) {
