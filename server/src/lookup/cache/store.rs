@@ -246,24 +246,7 @@ impl Store {
     }
 
     pub fn put(&self, kind: &str, key: &str, entry: &StoredEntry) -> Result<(), StoreError> {
-        self.with(|conn| {
-            conn.execute(
-                "INSERT INTO entries_v1 (kind, key, value, fetched_at, expires_at, etag, last_modified)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (kind, key) DO UPDATE SET value=excluded.value, fetched_at=excluded.fetched_at,
-               expires_at=excluded.expires_at, etag=excluded.etag, last_modified=excluded.last_modified",
-                params![
-                    kind,
-                    key,
-                    entry.value,
-                    millis(entry.fetched_at),
-                    millis(entry.expires_at),
-                    entry.validators.etag,
-                    entry.validators.last_modified
-                ],
-            )
-            .map(|_| ())
-        })
+        self.with(|conn| upsert(&mut *conn.prepare_cached(UPSERT_ENTRY)?, kind, key, entry).map(|_| ()))
     }
 
     /// The takedown memory of many packages, in one read transaction.

@@ -127,6 +127,7 @@ fn find(packages: &[Package], by_name: &HashMap<&str, Vec<usize>>, entry: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::lockfiles::tests::{deps_of, issues_of, non_registry_of};
 
     fn fixture(path: &str) -> String {
         std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -140,27 +141,16 @@ mod tests {
         for package in &lock.packages {
             let entry = &text[package.span.start..package.span.end];
             assert!(entry.starts_with("[[package]]"), "{entry}");
-            let deps: Vec<String> = package
-                .dependencies
-                .iter()
-                .map(|idx| format!("{}@{}", lock.packages[*idx].name, lock.packages[*idx].version))
-                .collect();
             res.push_str(&format!(
                 "{}@{}{}{} deps=[{}]\n",
                 package.name,
                 package.version,
-                package
-                    .non_registry
-                    .as_deref()
-                    .map(|r| format!(" non-registry({r})"))
-                    .unwrap_or_default(),
+                non_registry_of(package),
                 if package.integrity.is_some() { " checksum" } else { "" },
-                deps.join(", ")
+                deps_of(lock, package)
             ));
         }
-        for issue in &lock.issues {
-            res.push_str(&format!("issue {} at {:?}\n", issue.message, issue.span));
-        }
+        res.push_str(&issues_of(lock));
         res
     }
 

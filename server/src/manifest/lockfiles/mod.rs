@@ -80,7 +80,34 @@ pub(crate) fn toml_issue(text: &str, error: &toml::de::Error) -> crate::manifest
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::manifest::Lockfile;
+    use crate::manifest::{LockedPackage, Lockfile};
+
+    /// A package's dependencies by name@version, comma-separated.
+    pub(crate) fn deps_of(lock: &Lockfile, package: &LockedPackage) -> String {
+        let deps: Vec<String> = package
+            .dependencies
+            .iter()
+            .map(|idx| format!("{}@{}", lock.packages[*idx].name, lock.packages[*idx].version))
+            .collect();
+        deps.join(", ")
+    }
+
+    /// ` non-registry(<why>)` for a package that does not come from a registry, else nothing.
+    pub(crate) fn non_registry_of(package: &LockedPackage) -> String {
+        package
+            .non_registry
+            .as_deref()
+            .map(|r| format!(" non-registry({r})"))
+            .unwrap_or_default()
+    }
+
+    /// One line per issue.
+    pub(crate) fn issues_of(lock: &Lockfile) -> String {
+        lock.issues
+            .iter()
+            .map(|issue| format!("issue {} at {:?}\n", issue.message, issue.span))
+            .collect()
+    }
 
     /// One line per root and per package (flags, dependencies by name@version); asserts spans are in bounds.
     pub(crate) fn render(lock: &Lockfile, text: &str) -> String {
@@ -91,33 +118,22 @@ pub(crate) mod tests {
         for package in &lock.packages {
             assert!(package.span.end <= text.len());
             assert!(text[package.span.start..].starts_with("[[package]]"));
-            let deps: Vec<String> = package
-                .dependencies
-                .iter()
-                .map(|idx| format!("{}@{}", lock.packages[*idx].name, lock.packages[*idx].version))
-                .collect();
             res.push_str(&format!(
                 "{}@{}{}{}{}{} deps=[{}]\n",
                 package.name,
                 package.version,
                 if package.dev { " dev" } else { "" },
                 if package.optional { " optional" } else { "" },
-                package
-                    .non_registry
-                    .as_deref()
-                    .map(|r| format!(" non-registry({r})"))
-                    .unwrap_or_default(),
+                non_registry_of(package),
                 package
                     .integrity
                     .as_deref()
                     .map(|i| format!(" integrity={i}"))
                     .unwrap_or_default(),
-                deps.join(", ")
+                deps_of(lock, package)
             ));
         }
-        for issue in &lock.issues {
-            res.push_str(&format!("issue {} at {:?}\n", issue.message, issue.span));
-        }
+        res.push_str(&issues_of(lock));
         res
     }
 }

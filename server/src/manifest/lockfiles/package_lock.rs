@@ -346,6 +346,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::lockfiles::tests::{deps_of, non_registry_of};
 
     fn fixture(path: &str) -> String {
         std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -362,24 +363,15 @@ mod tests {
             assert!(package.span.end <= text.len());
             let entry = &text[package.span.start..package.span.end];
             assert!(entry.starts_with('{') && entry.ends_with('}'), "{entry}");
-            let deps: Vec<String> = package
-                .dependencies
-                .iter()
-                .map(|idx| format!("{}@{}", lock.packages[*idx].name, lock.packages[*idx].version))
-                .collect();
             res.push_str(&format!(
                 "{}@{}{}{}{}{} deps=[{}]\n",
                 package.name,
                 package.version,
                 if package.dev { " dev" } else { "" },
                 if package.optional { " optional" } else { "" },
-                package
-                    .non_registry
-                    .as_deref()
-                    .map(|r| format!(" non-registry({r})"))
-                    .unwrap_or_default(),
+                non_registry_of(package),
                 if package.integrity.is_some() { " integrity" } else { "" },
-                deps.join(", ")
+                deps_of(lock, package)
             ));
         }
         for issue in &lock.issues {
