@@ -1,6 +1,6 @@
 //! The warm path, one keystroke in a 300-dependency `package.json` with every fact in memory:
 //! `SourceFile::edit` (incremental reparse) → `parsed()` → `engine::evaluate` → `report::lsp::to_diagnostics`.
-//! Target (STYLE.md §1): p99 ≤ 2 ms. criterion reports the mean and median; `keystroke_latency` prints p99.
+//! Target (docs/ARCHITECTURE.md §1): p99 ≤ 2 ms. criterion reports the mean and median; `keystroke_latency` prints p99.
 
 mod common;
 

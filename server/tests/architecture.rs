@@ -1,17 +1,17 @@
-//! The tidy test of STYLE.md §4: reads every source file under `server/src` and fails on
+//! The tidy test of docs/ARCHITECTURE.md §4: reads every source file under `server/src` and fails on
 //! - a `crate::…` path (in a `use` or inline) to a module the dependency table does not allow;
 //! - `tokio`, `reqwest`, `rusqlite`, `std::fs`, `std::env`, `SystemTime::now` or `Timestamp::now` in a
 //!   pure module (model, manifest, resolve, checks, policy, fix, engine, report, config);
 //! - `ls_types`, `lsp_types` or `tower_lsp_server` outside `lsp/` and `report/lsp.rs`.
 //!
 //! Comments, string and char literals, `#[cfg(test)]` items, `tests.rs` files and `tests/` folders are
-//! not read. There is no allow-list: vocabulary two stages share lives in `model` (STYLE.md §4), so an
-//! edge the table does not allow is fixed in the code or argued into STYLE.md and this table together.
+//! not read. There is no allow-list: vocabulary two stages share lives in `model` (docs/ARCHITECTURE.md §4), so an
+//! edge the table does not allow is fixed in the code or argued into docs/ARCHITECTURE.md and this table together.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// What each module may name with `crate::` (besides itself): the table of STYLE.md §4, row for row.
+/// What each module may name with `crate::` (besides itself): the table of docs/ARCHITECTURE.md §4, row for row.
 /// `lsp`, `cli`, `main` and `lib` are composition roots; `project` is the composition `cli` and `lsp`
 /// share (it finds a manifest's workspace, lockfile and config).
 fn allowed(module: &str) -> Option<&'static [&'static str]> {
@@ -349,7 +349,7 @@ fn dependency_direction_and_purity() {
         .collect();
     assert!(
         new.is_empty(),
-        "STYLE.md §4 is broken (fix the code, or change the table in STYLE.md and here):\n{}",
+        "docs/ARCHITECTURE.md §4 is broken (fix the code, or change the table in docs/ARCHITECTURE.md and here):\n{}",
         new.join("\n")
     );
 }

@@ -20,7 +20,7 @@
 //! - `compose.rs`: builds the `Lookup` the fronts hold out of all of the above; it names every room, so
 //!   it sits beside them rather than in one of them.
 //! - `memory.rs`: in-memory doubles of the traits for tests (`test-support`), beside the traits they
-//!   implement, as STYLE.md §3 places them.
+//!   implement, as docs/ARCHITECTURE.md §3 places them.
 //!
 //! Composition (for `lsp` and `cli`): open one `cache::store::Store` on `settings.cache_dir` (default
 //! `cache::default_cache_dir(env)`), read `private::load_from_disk(project_dir)` for private registries and
