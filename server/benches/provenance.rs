@@ -20,22 +20,13 @@ use gatehouse::lookup::cache::{CacheSettings, CachedAttestations};
 use gatehouse::lookup::provenance::{NpmKeys, TrustRoot, verify_npm_attestations, verify_registry_signatures};
 use gatehouse::lookup::{Attestations, Fetched, LookupError};
 use gatehouse::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySource, VersionFacts};
+use gatehouse::testing::sigstore::{
+    ATTESTATIONS, BUNDLE_V03, OLD_NPM_KEY as OLD_KEY, SIGSTORE_100_INTEGRITY as INTEGRITY_100,
+    SIGSTORE_500_INTEGRITY as INTEGRITY_500,
+};
 
-const ATTESTATIONS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/valid-sigstore-attestations.json"
-));
-const BUNDLE_V03: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/sigstore-5.0.0-slsa-bundle-v03.json"
-));
-const INTEGRITY_100: &str =
-    "sha512-e+qfbn/zf1+rCza/BhIA//Awmf0v1pa5HQS8Xk8iXrn9bgytytVLqYD0P7NSqZ6IELTgq+tcDvLPkQjNHyWLNg==";
-const INTEGRITY_500: &str =
-    "sha512-hJqJfoG/e4qFQaauQL00c6J6FrHLBGKtkFvW3JbTSIEFOhLrSjdSM/gWd/yUOfYo/gsERehTXGC1VZWX+9X4Dg==";
 const SIG_100: &str =
     "MEQCIBlpcHT68iWOpx8pJr3WUzD1EqQ7tb0CmY36ebbceR6IAiAVGRaxrFoyh0/5B7H1o4VFhfsHw9F8G+AxOZQq87q+lg==";
-const OLD_KEY: &str = "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA";
 
 fn bench(c: &mut Criterion) {
     let root = TrustRoot::bundled().unwrap();

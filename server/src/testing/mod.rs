@@ -3,6 +3,7 @@
 
 pub mod fixture_server;
 mod loopback;
+pub mod sigstore;
 #[cfg(feature = "test-support")]
 pub mod tls_server;
 

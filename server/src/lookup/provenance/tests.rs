@@ -15,38 +15,18 @@ use sigstore_verify::types::{ArtifactDigest, HashAlgorithm};
 use crate::lookup::{Attestations, LookupError};
 use crate::model::VersionFacts;
 use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySource};
+use crate::testing::sigstore::{ATTESTATIONS, BUNDLE_V03, OLD_NPM_KEY, SIGSTORE_100_INTEGRITY, SIGSTORE_500_INTEGRITY};
 
-const ATTESTATIONS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/valid-sigstore-attestations.json"
-));
-const BUNDLE_V03: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/sigstore-5.0.0-slsa-bundle-v03.json"
-));
-const TRUSTED_ROOT: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/trusted_root.json"
-));
-const NPM_KEYS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/npm-keys.json"
-));
-const REGISTRY_SIGNATURES: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/npm-registry-signatures.json"
-));
-const HAS_PACKAGE_EXPORTS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/sigstore/registry-signatures/has-package-exports.min.json"
-));
-
-/// `dist.integrity` of sigstore@1.0.0 and 5.0.0 on the registry (fixtures/SOURCES.md).
-const SIGSTORE_100_INTEGRITY: &str =
-    "sha512-e+qfbn/zf1+rCza/BhIA//Awmf0v1pa5HQS8Xk8iXrn9bgytytVLqYD0P7NSqZ6IELTgq+tcDvLPkQjNHyWLNg==";
-const SIGSTORE_500_INTEGRITY: &str =
-    "sha512-hJqJfoG/e4qFQaauQL00c6J6FrHLBGKtkFvW3JbTSIEFOhLrSjdSM/gWd/yUOfYo/gsERehTXGC1VZWX+9X4Dg==";
-const OLD_NPM_KEY: &str = "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA";
+/// A file under `fixtures/sigstore/`, compiled in.
+macro_rules! sigstore_fixture {
+    ($path:literal) => {
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sigstore/", $path))
+    };
+}
+const TRUSTED_ROOT: &[u8] = sigstore_fixture!("trusted_root.json");
+const NPM_KEYS: &[u8] = sigstore_fixture!("npm-keys.json");
+const REGISTRY_SIGNATURES: &[u8] = sigstore_fixture!("npm-registry-signatures.json");
+const HAS_PACKAGE_EXPORTS: &[u8] = sigstore_fixture!("registry-signatures/has-package-exports.min.json");
 
 fn root() -> TrustRoot {
     TrustRoot::from_json(TRUSTED_ROOT, "Sigstore public-good root").unwrap()
