@@ -129,7 +129,8 @@ fn lockfile_command(kind: Option<ManifestKind>, dep: &ResolvedDep) -> Option<Str
     }
 }
 
-/// Finds the fix for one dependency with `findings`.
+/// Finds the fix for one dependency with `findings`: the first safe version, in the order of
+/// `versions_to_try`, whose requirement can be rewritten; else why there is none.
 pub fn solve(
     ctx: &CheckCtx<'_>,
     policy: &Policy,
@@ -137,111 +138,29 @@ pub fn solve(
     findings: &[&Finding],
     lockfile: Option<ManifestKind>,
 ) -> Fix {
-    // A package that is malicious as a whole (a record with no fixed version) has no safe version;
-    // a malicious release of an otherwise good package (event-stream 3.3.6) is fixed by a clean one.
-    if let Some(malicious) = findings
-        .iter()
-        .find(|f| f.kind == FindingKind::Malicious && malicious_everywhere(ctx, dep, f))
-    {
-        return Fix::Remove {
-            reason: format!(
-                "{} is malicious ({}); no version is safe, remove it",
-                dep.package.name, malicious.id
-            ),
-        };
+    if let Some(fix) = no_version_helps(ctx, dep, findings) {
+        return fix;
     }
-    // Findings about the package as a whole (PEP 792 status, npm unpublish, security holding) are the
-    // same for every version: when they are all that asks for a fix, no version change helps.
-    let whole_package = whole_package_findings(ctx, dep);
-    if !whole_package.is_empty()
-        && findings
-            .iter()
-            .filter(|f| wants_fix(f.kind))
-            .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
-    {
-        return Fix::NoSafeVersion {
-            reason: format!(
-                "the finding concerns every version of {}; changing the version does not clear it",
-                dep.package.name
-            ),
-        };
-    }
-    let ecosystem = dep.package.ecosystem;
     let current = dep
         .resolved
         .version
         .as_deref()
-        .and_then(|v| Version::parse(ecosystem, v));
-    let mut candidates: Vec<(Version, String)> = candidate_versions(ctx, dep)
-        .into_iter()
-        .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
-        .filter(|(v, _)| {
-            current
-                .as_ref()
-                .is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater))
-        })
-        .filter(|(v, _)| !v.is_prerelease() || current.as_ref().is_some_and(Version::is_prerelease))
-        .filter(|(_, text)| text != checks::availability::SECURITY_HOLDING_VERSION)
-        .collect();
-    candidates.sort_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal));
-    candidates.dedup_by(|a, b| a.0 == b.0);
-    let current_major = current.as_ref().map(major_line);
-    // Same release line first (same major, or same minor for 0.x), then anything above.
-    let ordered = candidates
-        .iter()
-        .filter(|(v, _)| current_major.as_ref().is_none_or(|line| &major_line(v) == line))
-        .chain(
-            candidates
-                .iter()
-                .filter(|(v, _)| current_major.as_ref().is_some_and(|line| &major_line(v) != line)),
-        );
-    let versions_known = registry_versions(ctx, dep).is_some();
-    // Without a lockfile the resolved version is only what the range would install today: when that is
-    // unsafe (a fresh publish, most often), an older version the range already admits is the nearest
-    // fix, and pinning it (see `rewrite`) keeps the next install off the unsafe one.
-    let within_range: Vec<String> = match (&dep.requirement, dep.resolved.source) {
-        (Some(requirement), VersionSource::Resolved) => {
-            let admitted = requirement.matching(ecosystem, candidate_versions(ctx, dep).iter().map(String::as_str));
-            let resolved = dep.resolved.version.as_deref();
-            admitted
-                .into_iter()
-                .rev()
-                .filter(|v| Some(v.as_str()) != resolved)
-                .filter(|v| v != checks::availability::SECURITY_HOLDING_VERSION)
-                .collect()
-        }
-        _ => Vec::new(),
-    };
+        .and_then(|v| Version::parse(dep.package.ecosystem, v));
+    let candidates = newer_candidates(ctx, dep, current.as_ref());
+    let within_range = older_within_range(ctx, dep);
     // A pinned or locked version that the package manager itself refuses (its cooldown, uv's
     // `exclude-newer`) cannot be installed at all, so staying at or above it is no fix: the newest
     // older version of the same release line that the installer accepts is. This is the one
     // downgrade the solver proposes.
-    let refused_current = dep.resolved.version.as_deref().is_some_and(|version| {
-        ctx.facts
-            .packages
-            .get(&dep.package)
-            .and_then(Fact::known)
-            .is_some_and(|facts| {
-                checks::age::refused_by_installer(ctx.age, facts, ecosystem, &dep.package.name, version, ctx.now)
-            })
-    });
-    let below_refused: Vec<String> = match (&current, refused_current) {
-        (Some(cur), true) => {
-            let mut older: Vec<(Version, String)> = candidate_versions(ctx, dep)
-                .into_iter()
-                .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
-                .filter(|(v, _)| v.compare(cur) == Some(Ordering::Less) && !v.is_prerelease())
-                .filter(|(v, _)| major_line(v) == major_line(cur))
-                .collect();
-            older.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
-            older.into_iter().map(|(_, text)| text).collect()
-        }
+    let below_refused = match &current {
+        Some(cur) if installer_refuses_current(ctx, dep) => older_on_line(ctx, dep, cur),
         _ => Vec::new(),
     };
+    let versions_known = registry_versions(ctx, dep).is_some();
     let ordered = within_range
         .iter()
         .chain(below_refused.iter())
-        .chain(ordered.map(|(_, text)| text));
+        .chain(same_line_first(&candidates, current.as_ref()));
     for version in ordered {
         if !is_safe(ctx, policy, dep, version) {
             continue;
@@ -255,6 +174,141 @@ pub fn solve(
             lockfile_command: lockfile_command(lockfile, dep),
         };
     }
+    let nothing_to_try = candidates.is_empty() && within_range.is_empty() && below_refused.is_empty();
+    Fix::NoSafeVersion {
+        reason: no_safe_version_reason(ctx, dep, findings, nothing_to_try),
+    }
+}
+
+/// The fixes that need no search: a package that is malicious as a whole (a record with no fixed
+/// version) is removed; findings about the package as a whole (PEP 792 status, npm unpublish, security
+/// holding) are the same for every version, so when they are all that asks for a fix, no version helps.
+/// A malicious release of an otherwise good package (event-stream 3.3.6) is fixed by a clean one.
+fn no_version_helps(ctx: &CheckCtx<'_>, dep: &ResolvedDep, findings: &[&Finding]) -> Option<Fix> {
+    if let Some(malicious) = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Malicious && malicious_everywhere(ctx, dep, f))
+    {
+        return Some(Fix::Remove {
+            reason: format!(
+                "{} is malicious ({}); no version is safe, remove it",
+                dep.package.name, malicious.id
+            ),
+        });
+    }
+    let whole_package = whole_package_findings(ctx, dep);
+    if !whole_package.is_empty()
+        && findings
+            .iter()
+            .filter(|f| wants_fix(f.kind))
+            .all(|f| whole_package.iter().any(|p| p.kind == f.kind && p.message == f.message))
+    {
+        return Some(Fix::NoSafeVersion {
+            reason: format!(
+                "the finding concerns every version of {}; changing the version does not clear it",
+                dep.package.name
+            ),
+        });
+    }
+    None
+}
+
+/// The known versions above `current` (all of them when there is none), ascending, without
+/// pre-releases unless the current version is one, and without npm's security-holding placeholder.
+fn newer_candidates(ctx: &CheckCtx<'_>, dep: &ResolvedDep, current: Option<&Version>) -> Vec<(Version, String)> {
+    let ecosystem = dep.package.ecosystem;
+    let mut candidates: Vec<(Version, String)> = candidate_versions(ctx, dep)
+        .into_iter()
+        .filter_map(|text| Version::parse(ecosystem, &text).map(|v| (v, text)))
+        .filter(|(v, _)| current.is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater)))
+        .filter(|(v, _)| !v.is_prerelease() || current.is_some_and(Version::is_prerelease))
+        .filter(|(_, text)| text != checks::availability::SECURITY_HOLDING_VERSION)
+        .collect();
+    candidates.sort_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal));
+    candidates.dedup_by(|a, b| a.0 == b.0);
+    candidates
+}
+
+/// Same release line first (same major, or same minor for 0.x), then anything above.
+fn same_line_first<'a>(
+    candidates: &'a [(Version, String)],
+    current: Option<&Version>,
+) -> impl Iterator<Item = &'a String> {
+    let current_major = current.map(major_line);
+    let same = current_major.clone();
+    candidates
+        .iter()
+        .filter(move |(v, _)| same.as_ref().is_none_or(|line| &major_line(v) == line))
+        .chain(
+            candidates
+                .iter()
+                .filter(move |(v, _)| current_major.as_ref().is_some_and(|line| &major_line(v) != line)),
+        )
+        .map(|(_, text)| text)
+}
+
+/// Without a lockfile the resolved version is only what the range would install today: when that is
+/// unsafe (a fresh publish, most often), an older version the range already admits is the nearest fix,
+/// and pinning it (see `rewrite`) keeps the next install off the unsafe one. Newest first.
+fn older_within_range(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<String> {
+    match (&dep.requirement, dep.resolved.source) {
+        (Some(requirement), VersionSource::Resolved) => {
+            let admitted = requirement.matching(
+                dep.package.ecosystem,
+                candidate_versions(ctx, dep).iter().map(String::as_str),
+            );
+            let resolved = dep.resolved.version.as_deref();
+            admitted
+                .into_iter()
+                .rev()
+                .filter(|v| Some(v.as_str()) != resolved)
+                .filter(|v| v != checks::availability::SECURITY_HOLDING_VERSION)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the package manager refuses to install the resolved version (its cooldown, uv's
+/// `exclude-newer`).
+fn installer_refuses_current(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> bool {
+    dep.resolved.version.as_deref().is_some_and(|version| {
+        ctx.facts
+            .packages
+            .get(&dep.package)
+            .and_then(Fact::known)
+            .is_some_and(|facts| {
+                checks::age::refused_by_installer(
+                    ctx.age,
+                    facts,
+                    dep.package.ecosystem,
+                    &dep.package.name,
+                    version,
+                    ctx.now,
+                )
+            })
+    })
+}
+
+/// The released versions below `current` on its release line, newest first.
+fn older_on_line(ctx: &CheckCtx<'_>, dep: &ResolvedDep, current: &Version) -> Vec<String> {
+    let mut older: Vec<(Version, String)> = candidate_versions(ctx, dep)
+        .into_iter()
+        .filter_map(|text| Version::parse(dep.package.ecosystem, &text).map(|v| (v, text)))
+        .filter(|(v, _)| v.compare(current) == Some(Ordering::Less) && !v.is_prerelease())
+        .filter(|(v, _)| major_line(v) == major_line(current))
+        .collect();
+    older.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
+    older.into_iter().map(|(_, text)| text).collect()
+}
+
+/// Why no version was proposed: a fresh version that only needs time says when it is old enough.
+fn no_safe_version_reason(
+    ctx: &CheckCtx<'_>,
+    dep: &ResolvedDep,
+    findings: &[&Finding],
+    nothing_to_try: bool,
+) -> String {
     let only_fresh = findings
         .iter()
         .filter(|f| wants_fix(f.kind))
@@ -265,21 +319,21 @@ pub fn solve(
             .packages
             .get(&dep.package)
             .and_then(Fact::known)
-            .and_then(|facts| checks::age::old_enough_at(ctx.age, facts, ecosystem, &dep.package.name, version))
+            .and_then(|facts| {
+                checks::age::old_enough_at(ctx.age, facts, dep.package.ecosystem, &dep.package.name, version)
+            })
             .map(|at| (version, at)),
         _ => None,
     };
-    Fix::NoSafeVersion {
-        reason: if let Some((version, at)) = matures {
-            format!(
-                "no other version of {} is old enough and safe; {version} is old enough from {at}",
-                dep.package.name
-            )
-        } else if candidates.is_empty() && within_range.is_empty() && below_refused.is_empty() {
-            format!("no newer version of {} is known", dep.package.name)
-        } else {
-            format!("no newer version of {} clears every finding", dep.package.name)
-        },
+    if let Some((version, at)) = matures {
+        format!(
+            "no other version of {} is old enough and safe; {version} is old enough from {at}",
+            dep.package.name
+        )
+    } else if nothing_to_try {
+        format!("no newer version of {} is known", dep.package.name)
+    } else {
+        format!("no newer version of {} clears every finding", dep.package.name)
     }
 }
 
