@@ -187,18 +187,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
         let (latency, fault, body, extra_headers, etags) = {
             let mut state = lock(&shared);
             state.requests.push(request.clone());
-            let mut fault = None;
-            for rule in state.faults.iter_mut() {
-                if decoded.starts_with(&rule.path_prefix) || target.starts_with(&rule.path_prefix) {
-                    match &mut rule.remaining {
-                        Some(0) => continue,
-                        Some(n) => *n -= 1,
-                        None => {}
-                    }
-                    fault = Some(rule.fault.clone());
-                    break;
-                }
-            }
+            let fault = take_fault(&mut state.faults, &decoded, &target);
             let body = match state.overrides.get(&decoded) {
                 Some(body) => Ok(body.clone()),
                 None => Err(state.root.clone()),
@@ -216,57 +205,11 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        match fault {
-            Some(Fault::Status { status, retry_after }) => {
-                let mut head = format!("HTTP/1.1 {status} Fault\r\nContent-Length: 5\r\n");
-                if let Some(after) = retry_after {
-                    head.push_str(&format!("Retry-After: {after}\r\n"));
-                }
-                head.push_str("\r\nfault");
-                stream.write_all(head.as_bytes()).await?;
-                continue;
+        if let Some(fault) = fault {
+            match misbehave(&mut stream, fault, body).await? {
+                AfterFault::NextRequest => continue,
+                AfterFault::Close => return Ok(()),
             }
-            Some(Fault::Truncated) => {
-                let body = body.unwrap_or_else(|| b"{\"truncated\": true}".to_vec());
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(&body[..body.len() / 2]).await?;
-                return Ok(());
-            }
-            Some(Fault::Hang) => {
-                std::future::pending::<()>().await;
-                return Ok(());
-            }
-            Some(Fault::Oversized(size)) => {
-                stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
-                    .await?;
-                let chunk = vec![b' '; 64 * 1024];
-                let mut sent = 0;
-                while sent < size {
-                    let n = chunk.len().min(size - sent);
-                    stream.write_all(&chunk[..n]).await?;
-                    sent += n;
-                }
-                return Ok(());
-            }
-            Some(Fault::Garbage) => {
-                let garbage = b"\x00\xff<html>not json at all";
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", garbage.len());
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(garbage).await?;
-                continue;
-            }
-            Some(Fault::Slowloris(interval)) => {
-                stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
-                    .await?;
-                loop {
-                    stream.write_all(b" ").await?;
-                    tokio::time::sleep(interval).await;
-                }
-            }
-            None => {}
         }
         let Some(body) = body else {
             stream
@@ -274,30 +217,115 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> 
                 .await?;
             continue;
         };
-        let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
-        if etags {
-            let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..8]));
-            if request.header("if-none-match") == Some(etag.as_str()) {
-                let mut not_modified = format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n");
-                for (name, value) in &extra_headers {
-                    not_modified.push_str(&format!("{name}: {value}\r\n"));
-                }
-                not_modified.push_str("Content-Length: 0\r\n\r\n");
-                stream.write_all(not_modified.as_bytes()).await?;
-                continue;
-            }
-            head.push_str(&format!("ETag: {etag}\r\n"));
-        }
-        for (name, value) in &extra_headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        // One write, as a real server does: a separate small head write would let Nagle's algorithm hold
-        // the body back until the client's delayed ACK (tens of milliseconds on loopback).
-        let mut answer = Vec::with_capacity(head.len() + body.len());
-        answer.extend_from_slice(head.as_bytes());
-        answer.extend_from_slice(&body);
-        stream.write_all(&answer).await?;
+        answer(&mut stream, &request, &body, &extra_headers, etags).await?;
     }
     Ok(())
+}
+
+/// The first rule matching the path that still has uses left; a rule with a count uses one up.
+fn take_fault(rules: &mut [FaultRule], decoded: &str, target: &str) -> Option<Fault> {
+    for rule in rules.iter_mut() {
+        if decoded.starts_with(&rule.path_prefix) || target.starts_with(&rule.path_prefix) {
+            match &mut rule.remaining {
+                Some(0) => continue,
+                Some(n) => *n -= 1,
+                None => {}
+            }
+            return Some(rule.fault.clone());
+        }
+    }
+    None
+}
+
+/// What the connection does after a fault was served.
+enum AfterFault {
+    NextRequest,
+    Close,
+}
+
+async fn misbehave(stream: &mut TcpStream, fault: Fault, body: Option<Vec<u8>>) -> std::io::Result<AfterFault> {
+    match fault {
+        Fault::Status { status, retry_after } => {
+            let mut head = format!("HTTP/1.1 {status} Fault\r\nContent-Length: 5\r\n");
+            if let Some(after) = retry_after {
+                head.push_str(&format!("Retry-After: {after}\r\n"));
+            }
+            head.push_str("\r\nfault");
+            stream.write_all(head.as_bytes()).await?;
+            Ok(AfterFault::NextRequest)
+        }
+        Fault::Truncated => {
+            let body = body.unwrap_or_else(|| b"{\"truncated\": true}".to_vec());
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&body[..body.len() / 2]).await?;
+            Ok(AfterFault::Close)
+        }
+        Fault::Hang => {
+            std::future::pending::<()>().await;
+            Ok(AfterFault::Close)
+        }
+        Fault::Oversized(size) => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                .await?;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < size {
+                let n = chunk.len().min(size - sent);
+                stream.write_all(&chunk[..n]).await?;
+                sent += n;
+            }
+            Ok(AfterFault::Close)
+        }
+        Fault::Garbage => {
+            let garbage = b"\x00\xff<html>not json at all";
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", garbage.len());
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(garbage).await?;
+            Ok(AfterFault::NextRequest)
+        }
+        Fault::Slowloris(interval) => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+                .await?;
+            loop {
+                stream.write_all(b" ").await?;
+                tokio::time::sleep(interval).await;
+            }
+        }
+    }
+}
+
+/// A 200 with the file (or a 304 when `etags` is on and the client holds the current one).
+async fn answer(
+    stream: &mut TcpStream,
+    request: &RecordedRequest,
+    body: &[u8],
+    extra_headers: &[(String, String)],
+    etags: bool,
+) -> std::io::Result<()> {
+    let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+    if etags {
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body)[..8]));
+        if request.header("if-none-match") == Some(etag.as_str()) {
+            let mut not_modified = format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n");
+            for (name, value) in extra_headers {
+                not_modified.push_str(&format!("{name}: {value}\r\n"));
+            }
+            not_modified.push_str("Content-Length: 0\r\n\r\n");
+            return stream.write_all(not_modified.as_bytes()).await;
+        }
+        head.push_str(&format!("ETag: {etag}\r\n"));
+    }
+    for (name, value) in extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    // One write, as a real server does: a separate small head write would let Nagle's algorithm hold
+    // the body back until the client's delayed ACK (tens of milliseconds on loopback).
+    let mut answer = Vec::with_capacity(head.len() + body.len());
+    answer.extend_from_slice(head.as_bytes());
+    answer.extend_from_slice(body);
+    stream.write_all(&answer).await
 }
