@@ -132,6 +132,50 @@ impl ReadError {
     }
 }
 
+/// `path` with `.` and `..` folded away without touching the disk (`a/../b` is `b`).
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut res = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !res.pop() {
+                    res.push("..");
+                }
+            }
+            other => res.push(other.as_os_str()),
+        }
+    }
+    res
+}
+
+/// Resolves a path a project file names (an include, a path in its configuration), relative to `base`
+/// (the folder of the file that names it): outside the workspace, lexically or through a symlink, is
+/// `ReadError::Outside` before anything outside is looked at.
+pub fn resolve_named(base: &Path, named: &str, bounds: &Bounds) -> Result<PathBuf, ReadError> {
+    let joined = base.join(named);
+    let absolute = if joined.is_absolute() {
+        joined.clone()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(&joined))
+            .unwrap_or_else(|_| joined.clone())
+    };
+    let lexical = normalize_lexically(&absolute);
+    // The base folder itself may sit behind a symlink (a temp folder, a mounted checkout): compare from
+    // its canonical form.
+    let base_real = std::fs::canonicalize(base).unwrap_or_else(|_| normalize_lexically(base));
+    let lexical_from_real = normalize_lexically(&base_real.join(named));
+    if !bounds.admits(&lexical) && !bounds.admits(&lexical_from_real) {
+        return Err(ReadError::Outside {
+            path: PathBuf::from(named),
+            real: lexical_from_real,
+        });
+    }
+    resolve(&joined, bounds)
+}
+
 fn canonical_or_same(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -36,6 +36,8 @@ pub fn empty_context() -> Context {
         config_text: None,
         registries: RegistryRules::default(),
         private: Default::default(),
+        workspace_root: PathBuf::new(),
+        problems: Vec::new(),
     }
 }
 

@@ -111,12 +111,19 @@ impl Backend {
         if needs_context && let Some(path) = path.clone() {
             let layers = settings_layer(&self.state);
             let env = self.state.env.clone();
+            let root = lock(&self.state.root).clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                project::context(&path, kind, None, &env, &cwd, &layers)
+                let workspace = workspace_of(root.as_deref(), &path, &env);
+                project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
             })
             .await;
             if let Ok(context) = loaded {
+                for (source, message) in &context.problems {
+                    self.client
+                        .log_message(lsp::MessageType::WARNING, format!("gatehouse: {source}: {message}"))
+                        .await;
+                }
                 if !context.config.issues.is_empty() {
                     let text = context
                         .config

@@ -9,8 +9,13 @@ use super::{
     parse_pyproject_indexes, parse_requirements_options,
 };
 
+/// Registry settings files (the user's and the project's): regular files under the config cap only,
+/// so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
 fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
+    let is_requirements = path.extension().is_some_and(|ext| ext == "txt");
+    let cap = if is_requirements { MANIFEST_CAP } else { CONFIG_CAP };
+    read_untrusted_text(path, &Bounds::user_named(cap)).ok()
 }
 
 /// The first of `paths` that can be read, with its text.

@@ -1,0 +1,350 @@
+//! Hostile repositories (issue 13): each test builds a repository an attacker controls in a temporary
+//! folder and runs the real binary on it. Whatever the repository holds, Gatehouse must not crash,
+//! hang, grow past 100 MB, read or delete outside the workspace and the cache, ask a host the user did
+//! not configure, or lose a malicious finding.
+
+use std::io::Read;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{binary, fixtures};
+
+/// Past this the run has hung: it is killed and the test fails.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// The memory bound of issue 13, in KiB (peak resident set of the child).
+const MEMORY_BOUND_KB: u64 = 100 * 1024;
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The largest `VmHWM` seen in `/proc/<pid>/status` while the child ran (a lower bound of its peak).
+    pub peak_kb: u64,
+}
+
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The user's side of a hostile run: its own HOME and XDG folders, nothing trusted.
+pub struct User {
+    pub home: tempfile::TempDir,
+}
+
+impl User {
+    pub fn new() -> User {
+        let home = tempfile::tempdir().unwrap();
+        for dir in ["config", "cache", "data"] {
+            std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        }
+        User { home }
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.home.path();
+        vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join("config").display().to_string()),
+            ("XDG_CACHE_HOME".into(), home.join("cache").display().to_string()),
+            ("XDG_DATA_HOME".into(), home.join("data").display().to_string()),
+            ("GATEHOUSE_LOG".into(), "warn".into()),
+        ]
+    }
+
+    /// Runs the binary with this user's environment (and nothing else of the developer's), bounded in
+    /// time; samples its peak memory while it runs.
+    pub fn run(&self, args: &[&str], cwd: &Path, extra_env: &[(&str, &str)]) -> Outcome {
+        let mut command = Command::new(binary());
+        command
+            .args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in self.env() {
+            command.env(key, value);
+        }
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let pid = child.id();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let out_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let (done_tx, done_rx) = channel::<()>();
+        let started = Instant::now();
+        let mut peak_kb = 0;
+        // Samples memory until the child ends; the channel closes when the waiter below is done.
+        let waiter = std::thread::spawn(move || {
+            let status = child.wait();
+            drop(done_tx);
+            status
+        });
+        loop {
+            if let Some(kb) = peak_rss_kb(pid) {
+                peak_kb = peak_kb.max(kb);
+            }
+            match done_rx.recv_timeout(Duration::from_millis(2)) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if started.elapsed() > TIMEOUT || peak_kb > 4 * MEMORY_BOUND_KB {
+                        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                        let _ = waiter.join();
+                        panic!(
+                            "gatehouse {args:?} hung or ran away (peak {peak_kb} KiB after {:?}); killed",
+                            started.elapsed()
+                        );
+                    }
+                }
+                _ => break,
+            }
+        }
+        let status = waiter.join().unwrap().unwrap();
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: out_reader.join().unwrap(),
+            stderr: err_reader.join().unwrap(),
+            peak_kb,
+        }
+    }
+}
+
+/// A repository built by a test: a folder that stands for the cloned stranger's project, inside a
+/// parent folder that stands for the user's disk around it.
+pub struct Repo {
+    pub parent: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Repo {
+    pub fn new(files: &[(&str, &str)]) -> Repo {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("repo");
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        for (name, text) in files {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Repo { parent, root }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn fifo(&self, name: &str) {
+        let status = Command::new("mkfifo").arg(self.path(name)).status().unwrap();
+        assert!(status.success());
+    }
+
+    pub fn link(&self, target: &str, name: &str) {
+        symlink(target, self.path(name)).unwrap();
+    }
+
+    /// A sparse file of `len` bytes (costs no disk).
+    pub fn sparse(&self, name: &str, len: u64) {
+        let file = std::fs::File::create(self.path(name)).unwrap();
+        file.set_len(len).unwrap();
+    }
+}
+
+/// The user's own flags for an offline check against the bundled OSV records: trusted, since the user
+/// typed them.
+pub fn offline_flags() -> Vec<String> {
+    let osv = fixtures().join("osv");
+    let mut res = vec!["--offline".to_string()];
+    for ecosystem in ["npm", "PyPI", "crates.io", "incidents/npm", "incidents/PyPI"] {
+        res.push("--osv-db".to_string());
+        res.push(osv.join(ecosystem).display().to_string());
+    }
+    res
+}
+
+const MALICIOUS_PACKAGE_JSON: &str = "{\n  \"dependencies\": {\n    \"flatmap-stream\": \"0.1.1\"\n  }\n}\n";
+
+fn check_json(user: &User, repo: &Repo, extra: &[&str]) -> (Outcome, Value) {
+    let flags = offline_flags();
+    let mut args: Vec<&str> = vec!["check", ".", "--format", "json"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend(extra);
+    let outcome = user.run(&args, &repo.root, &[]);
+    assert!(
+        outcome.peak_kb < MEMORY_BOUND_KB,
+        "peak {} KiB: {}",
+        outcome.peak_kb,
+        outcome.stderr
+    );
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report (exit {}): {}{}",
+            outcome.code, outcome.stdout, outcome.stderr
+        )
+    });
+    (outcome, report)
+}
+
+fn has_malicious(report: &Value, package: &str) -> bool {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["package"] == package && f["check"] == "malicious" && f["severity"] == "error")
+}
+
+fn errors_text(report: &Value) -> String {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}\n",
+                e["source"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn package_names(report: &Value) -> Vec<String> {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["package"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn lockfile_symlinked_to_dev_zero_is_skipped_not_read() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    repo.link("/dev/zero", "package-lock.json");
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let errors = errors_text(&report);
+    assert!(
+        errors.contains("package-lock.json") && errors.contains("not a regular file"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn fifo_manifest_and_symlink_loops_do_not_hang_the_walk() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    repo.fifo("requirements.txt");
+    repo.link(".", "a");
+    repo.link(".", "b");
+    std::fs::create_dir(repo.path("sub")).unwrap();
+    repo.link("..", "sub/up");
+    repo.link("loop2", "loop1");
+    repo.link("loop1", "loop2");
+    repo.fifo("sub/Cargo.toml");
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let errors = errors_text(&report);
+    assert!(errors.contains("requirements.txt is a FIFO"), "{errors}");
+    assert!(errors.contains("Cargo.toml is a FIFO"), "{errors}");
+    // The manifest is found once, not once per path through the loops.
+    let files: Vec<&str> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["file"].as_str())
+        .collect();
+    assert!(files.iter().all(|f| f.ends_with("package.json")), "{files:?}");
+}
+
+#[test]
+fn named_fifo_and_device_are_errors_not_reads() {
+    let user = User::new();
+    let repo = Repo::new(&[]);
+    repo.fifo("requirements.txt");
+    repo.link("/dev/zero", "dev-requirements.txt");
+    let outcome = user.run(
+        &["check", "requirements.txt", "dev-requirements.txt", "--offline"],
+        &repo.root,
+        &[],
+    );
+    assert!(outcome.peak_kb < MEMORY_BOUND_KB, "peak {} KiB", outcome.peak_kb);
+    assert_eq!(outcome.code, 2, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(outcome.stdout.contains("is a FIFO"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("not a regular file"), "{}", outcome.stdout);
+}
+
+#[test]
+fn oversized_manifest_and_lockfile_are_refused_with_a_clear_error() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    repo.sparse("requirements.txt", 512 * 1024 * 1024);
+    repo.sparse("package-lock.json", 2 * 1024 * 1024 * 1024);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let errors = errors_text(&report);
+    assert!(errors.contains("requirements.txt is larger than"), "{errors}");
+    assert!(errors.contains("package-lock.json is larger than"), "{errors}");
+}
+
+#[test]
+fn includes_outside_the_workspace_are_errors_on_their_line_and_never_read() {
+    let user = User::new();
+    let repo = Repo::new(&[(
+        "requirements.txt",
+        "requests==2.19.0\n-r /etc/passwd\n-r ../outside.txt\n-c ../../constraints.txt\n-r inside.txt\n",
+    )]);
+    std::fs::write(repo.path("inside.txt"), "flask==2.0.0\n").unwrap();
+    std::fs::write(repo.parent.path().join("outside.txt"), "secret-outside-name==1.0\n").unwrap();
+    repo.link("../outside.txt", "sneaky.txt");
+    std::fs::write(repo.path("requirements-also.txt"), "-r sneaky.txt\n").unwrap();
+    let (_, report) = check_json(&user, &repo, &[]);
+    let errors = errors_text(&report);
+    assert!(
+        errors.contains("requirements.txt:2: included file /etc/passwd"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("requirements.txt:3: included file ../outside.txt"),
+        "{errors}"
+    );
+    assert!(errors.contains("outside the workspace"), "{errors}");
+    assert!(
+        errors.contains("requirements.txt:4: included file ../../constraints.txt: ../../constraints.txt is outside"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("requirements-also.txt:1: included file sneaky.txt"),
+        "{errors}"
+    );
+    let names = package_names(&report);
+    assert!(names.contains(&"flask".to_string()), "{names:?}");
+    assert!(names.contains(&"requests".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "root" || n.starts_with("secret-outside")),
+        "{names:?}"
+    );
+}
