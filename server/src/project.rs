@@ -127,8 +127,88 @@ pub fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
 }
 
-/// Layers from `gatehouse.toml` (explicit, or found next to the manifest or in a parent inside the
-/// workspace) and the environment; `overrides` (flags or client settings) go last.
+/// The user's own configuration file: `$XDG_CONFIG_HOME/gatehouse/config.toml`, else
+/// `~/.config/gatehouse/config.toml`.
+pub fn user_config_path(env: &[(String, String)]) -> Option<PathBuf> {
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    if let Some(xdg) = get("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("gatehouse").join("config.toml"));
+    }
+    get("HOME").filter(|v| !v.is_empty()).map(|home| {
+        PathBuf::from(home)
+            .join(".config")
+            .join("gatehouse")
+            .join("config.toml")
+    })
+}
+
+/// The layers only the user controls, in precedence order: the user configuration, the environment,
+/// then `overrides` (flags or editor settings).
+fn user_layers(env: &[(String, String)], cwd: &Path, overrides: &[Layer], issues: &mut Vec<ConfigIssue>) -> Vec<Layer> {
+    let mut res = Vec::new();
+    if let Some(path) = user_config_path(env) {
+        match read_project_file(&path, &Bounds::user_named(CONFIG_CAP)) {
+            Ok(Some(text)) => {
+                let (layer, layer_issues) = Layer::from_toml(&path, &text);
+                res.push(layer);
+                issues.extend(layer_issues);
+            }
+            Ok(None) => {}
+            Err(error) => issues.push(ConfigIssue {
+                key: String::new(),
+                message: error.to_string(),
+                source: path.display().to_string(),
+            }),
+        }
+    }
+    res.push(Layer::from_env(env, cwd));
+    res.extend(overrides.iter().cloned());
+    res
+}
+
+/// Whether the user trusts the project rooted at `workspace`: `trust-project-config` from their own
+/// side, or `workspace` at or below one of their `trusted-folders`.
+pub fn is_trusted(trust: &config::TrustSettings, workspace: &Path) -> bool {
+    if trust.project_config {
+        return true;
+    }
+    let real = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf());
+    trust.folders.iter().any(|folder| {
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.clone());
+        real.starts_with(folder)
+    })
+}
+
+/// How a person trusts a project, for the messages on ignored keys.
+fn how_to_trust(workspace: &Path) -> String {
+    format!(
+        "to trust it, run `gatehouse trust {}`, pass --trust-project-config (GATEHOUSE_TRUST_PROJECT_CONFIG=1), or trust the workspace in your editor",
+        workspace.display()
+    )
+}
+
+/// Whether the project at `workspace` is trusted, from the user's side only.
+pub fn project_trusted(env: &[(String, String)], cwd: &Path, overrides: &[Layer], workspace: &Path) -> bool {
+    let mut ignored = Vec::new();
+    let user = config::build(&user_layers(env, cwd, overrides, &mut ignored));
+    is_trusted(&user.trust, workspace)
+}
+
+/// The issues of a project `gatehouse.toml` as its diagnostics show them: its own problems, plus the
+/// machine-trust keys ignored because the project is not trusted.
+pub fn project_config_issues(path: &Path, text: &str, trusted: bool, workspace: &Path) -> Vec<ConfigIssue> {
+    let (mut layer, mut issues) = Layer::from_toml(path, text);
+    if !trusted {
+        issues.extend(config::strip_machine_trust(&mut layer, &how_to_trust(workspace)));
+    }
+    issues.extend(config::build(&[layer]).issues);
+    issues
+}
+
+/// Layers from the user configuration, `gatehouse.toml` (explicit, or found next to the manifest or in
+/// a parent inside the workspace) and the environment; `overrides` (flags or client settings) go last.
+/// A project file the user does not trust loses its machine-trust keys (an issue at each), may not
+/// loosen `fail-on`, and its policy carries the user's own as `untrusted_floor`.
 pub fn load_config(
     start_dir: &Path,
     explicit: Option<&Path>,
@@ -137,9 +217,13 @@ pub fn load_config(
     overrides: &[Layer],
     workspace: &Path,
 ) -> (Config, Option<PathBuf>, Option<String>) {
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let user_side = user_layers(env, cwd, overrides, &mut issues);
+    let user = config::build(&user_side);
+    let trusted = is_trusted(&user.trust, workspace);
     let bounds = Bounds::workspace(workspace, CONFIG_CAP);
     let (path, bounds) = match explicit {
-        // Named on the command line by the user: any regular file.
+        // Named on the command line by the user: any regular file (its content is still the project's).
         Some(path) => (Some(path.to_path_buf()), Bounds::user_named(CONFIG_CAP)),
         None => (
             dirs_up_to(start_dir, workspace)
@@ -149,15 +233,17 @@ pub fn load_config(
             bounds,
         ),
     };
-    let mut layers = Vec::new();
-    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let mut project_layer = None;
     let mut text = None;
     if let Some(path) = &path {
         match untrusted::read_untrusted_text(path, &bounds) {
             Ok(contents) => {
-                let (layer, layer_issues) = Layer::from_toml(path, &contents);
-                layers.push(layer);
+                let (mut layer, layer_issues) = Layer::from_toml(path, &contents);
                 issues.extend(layer_issues);
+                if !trusted {
+                    issues.extend(config::strip_machine_trust(&mut layer, &how_to_trust(workspace)));
+                }
+                project_layer = Some(layer);
                 text = Some(contents);
             }
             Err(err) => issues.push(ConfigIssue {
@@ -167,10 +253,33 @@ pub fn load_config(
             }),
         }
     }
-    layers.push(Layer::from_env(env, cwd));
-    layers.extend(overrides.iter().cloned());
+    // Precedence: defaults < user configuration < gatehouse.toml < environment < flags / client settings.
+    let mut layers: Vec<Layer> = Vec::new();
+    let n_user_files = user_side.len().saturating_sub(1 + overrides.len());
+    layers.extend(user_side.iter().take(n_user_files).cloned());
+    layers.extend(project_layer);
+    layers.extend(user_side.iter().skip(n_user_files).cloned());
     let mut config = config::build(&layers);
     issues.append(&mut config.issues);
+    if !trusted {
+        let looser = match (config.fail_on, user.fail_on) {
+            (None, Some(_)) => true,
+            (Some(project), Some(own)) => !project.at_least(own),
+            _ => false,
+        };
+        if looser && let Some(path) = &path {
+            issues.push(ConfigIssue {
+                key: "fail-on".to_string(),
+                message: format!(
+                    "`fail-on` is ignored: this project's gatehouse.toml is not trusted and may not loosen it; {}",
+                    how_to_trust(workspace)
+                ),
+                source: path.display().to_string(),
+            });
+            config.fail_on = user.fail_on;
+        }
+        config.policy.untrusted_floor = Some(Box::new(user.policy.clone()));
+    }
     config.issues = issues;
     if config.lookup.cache_dir.as_os_str().is_empty() {
         config.lookup.cache_dir = crate::lookup::cache::default_cache_dir(env);

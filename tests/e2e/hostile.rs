@@ -348,3 +348,205 @@ fn includes_outside_the_workspace_are_errors_on_their_line_and_never_read() {
         "{names:?}"
     );
 }
+
+/// A host the user never configured: a listener that counts the connections it is offered.
+pub struct Attacker {
+    listener: std::net::TcpListener,
+}
+
+impl Attacker {
+    pub fn new() -> Attacker {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Attacker { listener }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listener.local_addr().unwrap())
+    }
+
+    /// Connections made so far (the run is over when this is asked, so every attempt is queued).
+    pub fn connections(&self) -> usize {
+        let mut n = 0;
+        while self.listener.accept().is_ok() {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A project gatehouse.toml that tries everything: redirect every endpoint, point the cache at the
+/// project's parent, read devices, go online, never fail, and switch off or allow every finding.
+pub fn hostile_config(attacker: &str) -> String {
+    format!(
+        r#"offline = false
+cache-dir = ".."
+osv-db = ["/dev/zero", "../outside-osv"]
+trusted-root = "/dev/zero"
+fail-on = "never"
+trusted-folders = ["/"]
+trust-project-config = true
+
+[endpoints]
+npm = "{attacker}/npm"
+osv = "{attacker}/osv"
+pypi = "{attacker}/pypi"
+crates = "{attacker}/crates"
+
+[policy]
+min-version-age = "0h"
+min-package-age = "0h"
+allow = ["flatmap-stream", "lodash"]
+
+[policy.severity]
+malicious = "off"
+advisory = "off"
+
+[[ignore]]
+id = "MAL-2025-20690"
+reason = "trust me"
+
+[[ignore]]
+id = "GHSA-35jh-r3h4-6jhm"
+reason = "trust me"
+"#
+    )
+}
+
+#[test]
+fn an_untrusted_config_can_neither_redirect_nor_silence() {
+    let user = User::new();
+    let attacker = Attacker::new();
+    let stand_in_root = tempfile::tempdir().unwrap();
+    let registry = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();
+    let package_json =
+        "{\n  \"dependencies\": {\n    \"flatmap-stream\": \"0.1.1\",\n    \"lodash\": \"4.17.15\"\n  }\n}\n";
+    let repo = Repo::new(&[("package.json", package_json)]);
+    std::fs::write(repo.path("gatehouse.toml"), hostile_config(&attacker.url())).unwrap();
+    std::fs::write(repo.parent.path().join("precious.txt"), "mine").unwrap();
+    let osv = fixtures().join("osv");
+    let base = registry.url();
+    let (npm, osv_url) = (format!("{base}/npm"), format!("{base}/osv"));
+    let outcome = user.run(
+        &[
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--npm-registry",
+            &npm,
+            "--osv-url",
+            &osv_url,
+            "--osv-db",
+            osv.join("npm").to_str().unwrap(),
+            "--osv-db",
+            osv.join("incidents/npm").to_str().unwrap(),
+        ],
+        &repo.root,
+        &[],
+    );
+    assert!(outcome.peak_kb < MEMORY_BOUND_KB, "peak {} KiB", outcome.peak_kb);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap_or_else(|_| panic!("{}", outcome.stderr));
+    // `fail-on = "never"` does not hold: the malicious package fails the run.
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    let findings = report["findings"].as_array().unwrap();
+    let malicious = findings
+        .iter()
+        .find(|f| f["package"] == "flatmap-stream" && f["check"] == "malicious")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(malicious["severity"], "error");
+    assert!(
+        malicious["message"]
+            .as_str()
+            .unwrap()
+            .contains("(untrusted) tries to lower"),
+        "{malicious}"
+    );
+    let lodash = findings
+        .iter()
+        .find(|f| f["package"] == "lodash" && f["id"] == "GHSA-35jh-r3h4-6jhm")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(lodash["severity"], "information");
+    assert!(
+        lodash["message"]
+            .as_str()
+            .unwrap()
+            .contains("suppressed by this project's gatehouse.toml (untrusted)"),
+        "{lodash}"
+    );
+    let errors = errors_text(&report);
+    for key in [
+        "offline",
+        "cache-dir",
+        "osv-db",
+        "trusted-root",
+        "endpoints.npm",
+        "endpoints.osv",
+        "endpoints.pypi",
+        "endpoints.crates",
+        "trusted-folders",
+        "trust-project-config",
+        "fail-on",
+    ] {
+        assert!(errors.contains(&format!("`{key}` is ignored")), "{key}: {errors}");
+    }
+    assert!(errors.contains("gatehouse trust"), "{errors}");
+    assert_eq!(attacker.connections(), 0, "the project's endpoints were contacted");
+    assert!(registry.request_count() > 0, "the user's own registry is used");
+    assert_eq!(
+        std::fs::read_to_string(repo.parent.path().join("precious.txt")).unwrap(),
+        "mine"
+    );
+    // The cache went where the user's side says (the user's XDG cache), not beside the project.
+    assert!(user.home.path().join("cache/gatehouse").exists());
+}
+
+#[test]
+fn trusting_a_project_honours_its_machine_keys_and_nothing_else_is_trusted() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    let osv = fixtures().join("osv");
+    std::fs::write(
+        repo.path("gatehouse.toml"),
+        format!(
+            "offline = true\nosv-db = [\"{}\"]\n",
+            osv.join("incidents/npm").display()
+        ),
+    )
+    .unwrap();
+    // Untrusted: offline and osv-db are ignored (and the network is not reachable: no finding).
+    let untrusted = user.run(
+        &["check", ".", "--format", "json"],
+        &repo.root,
+        &[
+            ("GATEHOUSE_NPM_REGISTRY", "http://127.0.0.1:9"),
+            ("GATEHOUSE_OSV_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    let report: Value = serde_json::from_str(&untrusted.stdout).unwrap();
+    assert!(!has_malicious(&report, "flatmap-stream"), "{report}");
+    assert!(errors_text(&report).contains("`offline` is ignored"));
+    // `gatehouse trust` records the folder; the next run honours the file.
+    let trusted = user.run(&["trust", "."], &repo.root, &[]);
+    assert_eq!(trusted.code, 0, "{}{}", trusted.stdout, trusted.stderr);
+    let config = std::fs::read_to_string(user.home.path().join("config/gatehouse/config.toml")).unwrap();
+    assert!(config.contains("trusted-folders"), "{config}");
+    let again = user.run(&["trust", "."], &repo.root, &[]);
+    assert!(again.stdout.contains("already trusted"), "{}", again.stdout);
+    let run = user.run(&["check", ".", "--format", "json"], &repo.root, &[]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    assert!(!errors_text(&report).contains("is ignored"), "{}", errors_text(&report));
+    // A sibling project is not trusted by it.
+    let sibling = repo.parent.path().join("sibling");
+    std::fs::create_dir_all(sibling.join(".git")).unwrap();
+    std::fs::write(sibling.join("package.json"), MALICIOUS_PACKAGE_JSON).unwrap();
+    std::fs::copy(repo.path("gatehouse.toml"), sibling.join("gatehouse.toml")).unwrap();
+    let run = user.run(&["check", ".", "--format", "json", "--offline"], &sibling, &[]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        errors_text(&report).contains("`osv-db` is ignored"),
+        "{}",
+        errors_text(&report)
+    );
+}

@@ -64,6 +64,10 @@ pub struct CheckArgs {
     /// Any config key: --set policy.min-version-age=48h (repeatable).
     #[arg(long = "set")]
     pub set: Vec<String>,
+    /// Honour the project's own gatehouse.toml in full, machine-trust keys included (CI on your own
+    /// repository). Also GATEHOUSE_TRUST_PROJECT_CONFIG=1.
+    #[arg(long = "trust-project-config")]
+    pub trust_project_config: bool,
 }
 
 impl CheckArgs {
@@ -73,6 +77,9 @@ impl CheckArgs {
         let abs = |p: &Path| cwd.join(p).display().to_string();
         if self.offline {
             set_flag(&mut layer, "offline", Value::Bool(true));
+        }
+        if self.trust_project_config {
+            set_flag(&mut layer, "trust-project-config", Value::Bool(true));
         }
         if !self.osv_db.is_empty() {
             let paths = self.osv_db.iter().map(|p| Value::String(abs(p))).collect();
@@ -369,6 +376,73 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
 
 fn input_of(file: &Checked) -> Input<'_> {
     file.context.input(&file.parsed)
+}
+
+/// `gatehouse trust [PATH]`: adds the project's workspace folder to `trusted-folders` in the user
+/// configuration, so its gatehouse.toml is honoured in full.
+pub fn trust(path: Option<&Path>, out: &mut dyn Write) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = project::env_vars();
+    let target = cwd.join(path.unwrap_or(Path::new(".")));
+    let Ok(folder) = std::fs::canonicalize(&target) else {
+        let _ = writeln!(out, "gatehouse: {} does not exist", target.display());
+        return 2;
+    };
+    let workspace = if folder.is_dir() {
+        folder
+    } else {
+        project::workspace_root(&folder, &env)
+    };
+    let Some(config_path) = project::user_config_path(&env) else {
+        let _ = writeln!(
+            out,
+            "gatehouse: no user configuration folder (set HOME or XDG_CONFIG_HOME)"
+        );
+        return 2;
+    };
+    let existing = match std::fs::read_to_string(&config_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            let _ = writeln!(out, "gatehouse: could not read {}: {error}", config_path.display());
+            return 2;
+        }
+    };
+    let updated = match crate::config::add_trusted_folder(&existing, &workspace) {
+        Ok(Some(updated)) => updated,
+        Ok(None) => {
+            let _ = writeln!(
+                out,
+                "{} is already trusted ({})",
+                workspace.display(),
+                config_path.display()
+            );
+            return 0;
+        }
+        Err(message) => {
+            let _ = writeln!(out, "gatehouse: {}: {message}", config_path.display());
+            return 2;
+        }
+    };
+    let written = config_path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&config_path, updated));
+    match written {
+        Ok(()) => {
+            let _ = writeln!(
+                out,
+                "trusted {}: its gatehouse.toml is honoured in full (recorded in {})",
+                workspace.display(),
+                config_path.display()
+            );
+            0
+        }
+        Err(error) => {
+            let _ = writeln!(out, "gatehouse: could not write {}: {error}", config_path.display());
+            2
+        }
+    }
 }
 
 /// `gatehouse cache stats|clear|path`.

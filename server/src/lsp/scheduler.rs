@@ -252,7 +252,7 @@ impl Backend {
     }
 }
 
-fn settings_layer(state: &State) -> Vec<Layer> {
+pub(in crate::lsp) fn settings_layer(state: &State) -> Vec<Layer> {
     let value = lock(&state.client_settings).clone();
     let root = lock(&state.root).clone();
     if value.is_null() {
