@@ -550,3 +550,200 @@ fn trusting_a_project_honours_its_machine_keys_and_nothing_else_is_trusted() {
         errors_text(&report)
     );
 }
+
+/// Every file under `dir` with its bytes (symlinks as their target), to prove nothing changed.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut res = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                res.push((
+                    path.clone(),
+                    std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes(),
+                ));
+            } else if kind.is_dir() {
+                res.push((path.clone(), Vec::new()));
+                stack.push(path);
+            } else if kind.is_file() {
+                res.push((path.clone(), std::fs::read(&path).unwrap()));
+            } else {
+                res.push((path, b"special".to_vec()));
+            }
+        }
+    }
+    res.sort();
+    res
+}
+
+#[test]
+fn cache_clear_never_deletes_what_gatehouse_did_not_make() {
+    let user = User::new();
+    for (cache_dir, trust) in [("..", false), ("..", true), (".", true)] {
+        let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON), ("src/index.js", "// code\n")]);
+        std::fs::write(repo.path("gatehouse.toml"), format!("cache-dir = \"{cache_dir}\"\n")).unwrap();
+        std::fs::write(repo.parent.path().join("precious.txt"), "mine").unwrap();
+        let before = snapshot(repo.parent.path());
+        let mut args = vec!["cache", "clear"];
+        if trust {
+            args.push("--trust-project-config");
+        }
+        let outcome = user.run(&args, &repo.root, &[]);
+        assert_eq!(outcome.code, 2, "refused: {}{}", outcome.stdout, outcome.stderr);
+        assert!(
+            outcome.stdout.contains("holds no Gatehouse store"),
+            "{}",
+            outcome.stdout
+        );
+        assert_eq!(
+            snapshot(repo.parent.path()),
+            before,
+            "cache-dir = {cache_dir:?}, trusted: {trust}"
+        );
+    }
+}
+
+#[test]
+fn cache_clear_empties_the_store_and_keeps_the_folder_and_takedown_memory() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    let stand_in_root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(stand_in_root.path().join("npm")).unwrap();
+    std::fs::copy(
+        fixtures().join("registry/npm/left-pad"),
+        stand_in_root.path().join("npm/left-pad"),
+    )
+    .unwrap();
+    let registry = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();
+    std::fs::write(
+        repo.path("package.json"),
+        "{\"dependencies\": {\"left-pad\": \"1.3.0\"}}\n",
+    )
+    .unwrap();
+    let npm = format!("{}/npm", registry.url());
+    let osv = fixtures().join("osv/npm");
+    let run = user.run(
+        &[
+            "check",
+            ".",
+            "--npm-registry",
+            &npm,
+            "--osv-db",
+            osv.to_str().unwrap(),
+            "--osv-url",
+            "http://127.0.0.1:9",
+        ],
+        &repo.root,
+        &[],
+    );
+    let cache = user.home.path().join("cache/gatehouse");
+    assert!(
+        cache.join("gatehouse-v1.sqlite3").is_file(),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    std::fs::write(cache.join("notes.txt"), "not ours").unwrap();
+    let before: Vec<PathBuf> = snapshot(&cache).into_iter().map(|(p, _)| p).collect();
+    let cleared = user.run(&["cache", "clear"], &repo.root, &[]);
+    assert_eq!(cleared.code, 0, "{}{}", cleared.stdout, cleared.stderr);
+    assert!(cleared.stdout.contains("cleared"), "{}", cleared.stdout);
+    let after: Vec<PathBuf> = snapshot(&cache).into_iter().map(|(p, _)| p).collect();
+    assert!(before.iter().all(|p| after.contains(p)), "{before:?} vs {after:?}");
+    let stats = user.run(&["cache", "stats"], &repo.root, &[]);
+    assert!(
+        stats.stdout.contains("versions remembered (takedown memory)"),
+        "{}",
+        stats.stdout
+    );
+    assert!(
+        !stats.stdout.contains("versions remembered (takedown memory): 0"),
+        "{}",
+        stats.stdout
+    );
+}
+
+fn lsp_user_settings(user: &User) -> Value {
+    let osv = fixtures().join("osv");
+    serde_json::json!({
+        "offline": true,
+        "osv-db": [osv.join("npm"), osv.join("incidents/npm")],
+        "cache-dir": user.home.path().join("cache/gatehouse"),
+        "lookup": {"debounce-ms": 10},
+    })
+}
+
+#[test]
+fn the_editor_on_a_hostile_repository_stays_up_bounded_and_loud() {
+    use crate::harness::{Server, uri};
+    let user = User::new();
+    let attacker = Attacker::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    std::fs::write(repo.path("gatehouse.toml"), hostile_config(&attacker.url())).unwrap();
+    repo.link("/dev/zero", "package-lock.json");
+    repo.fifo("requirements.txt");
+    repo.fifo(".npmrc");
+    repo.link(".", "a");
+    repo.sparse("Cargo.lock", 1024 * 1024 * 1024);
+    std::fs::write(repo.parent.path().join("precious.txt"), "mine").unwrap();
+    let before = snapshot(repo.parent.path());
+
+    let mut env = user.env();
+    env.retain(|(k, _)| k != "GATEHOUSE_LOG");
+    let mut server = Server::start_with_env(&repo.root, &env);
+    server.initialize(&repo.root, lsp_user_settings(&user));
+    let doc = uri(&repo.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        serde_json::json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": MALICIOUS_PACKAGE_JSON}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| {
+        d.iter().any(|d| d["code"] == "MAL-2025-20690" && d["severity"] == 1)
+    });
+    assert!(
+        diagnostics.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("(untrusted) tries to lower")),
+        "{diagnostics:?}"
+    );
+    let config_text = std::fs::read_to_string(repo.path("gatehouse.toml")).unwrap();
+    let config_uri = uri(&repo.path("gatehouse.toml"));
+    server.notify(
+        "textDocument/didOpen",
+        serde_json::json!({"textDocument": {"uri": config_uri, "languageId": "toml", "version": 1, "text": config_text}}),
+    );
+    let config_diagnostics = server.diagnostics(&config_uri, 1, |d| {
+        d.iter()
+            .any(|d| d["message"].as_str().unwrap_or("").contains("`cache-dir` is ignored"))
+    });
+    let cache_dir_line = config_text.lines().position(|l| l.starts_with("cache-dir")).unwrap();
+    let at_key = config_diagnostics
+        .iter()
+        .find(|d| d["message"].as_str().unwrap_or("").contains("`cache-dir` is ignored"))
+        .unwrap();
+    assert_eq!(at_key["range"]["start"]["line"], cache_dir_line, "{at_key}");
+    assert!(config_diagnostics.iter().any(|d| {
+        d["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`endpoints.npm` is ignored")
+    }));
+
+    server.request(
+        "workspace/executeCommand",
+        serde_json::json!({"command": "gatehouse.clearCache", "arguments": []}),
+    );
+    server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "MAL-2025-20690"));
+    let peak = peak_rss_kb(server.pid()).unwrap();
+    assert!(peak < MEMORY_BOUND_KB, "peak {peak} KiB");
+    assert_eq!(server.shutdown(), 0);
+    assert_eq!(attacker.connections(), 0, "the project's endpoints were contacted");
+    assert_eq!(
+        snapshot(repo.parent.path()),
+        before,
+        "something outside the cache changed"
+    );
+}

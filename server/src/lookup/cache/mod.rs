@@ -132,10 +132,12 @@ pub fn cache_stats(dir: &Path) -> Result<StoreStats, LookupError> {
         .map_err(|err| LookupError::Other(err.to_string()))
 }
 
-/// `gatehouse cache clear`: removes cached documents (takedown memory is kept); returns how many.
+/// `gatehouse cache clear` and the editor's "Clear cache": removes the cached documents inside the
+/// Gatehouse store in `dir` (takedown memory is kept); returns how many. Deletes rows, never a file or
+/// a folder, and refuses a folder that holds no Gatehouse store (nothing is created there either).
 pub fn cache_clear(dir: &Path) -> Result<u64, LookupError> {
-    Store::open(dir)
-        .clear()
+    Store::open_existing(dir)
+        .and_then(|store| store.clear())
         .map_err(|err| LookupError::Other(err.to_string()))
 }
 
