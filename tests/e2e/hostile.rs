@@ -747,3 +747,52 @@ fn the_editor_on_a_hostile_repository_stays_up_bounded_and_loud() {
         "something outside the cache changed"
     );
 }
+
+#[test]
+fn devices_named_as_databases_or_trust_roots_are_refused_not_read() {
+    let user = User::new();
+    let repo = Repo::new(&[("package.json", MALICIOUS_PACKAGE_JSON)]);
+    // A folder database with a record that is a device, a FIFO, and a loop.
+    let db = repo.parent.path().join("osv");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::copy(
+        fixtures().join("osv/incidents/npm/MAL-2025-20690.json"),
+        db.join("MAL-2025-20690.json"),
+    )
+    .unwrap();
+    symlink("/dev/zero", db.join("zero.json")).unwrap();
+    symlink(".", db.join("again")).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(db.join("fifo.json"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let outcome = user.run(
+        &[
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--offline",
+            "--osv-db",
+            "/dev/zero",
+            "--osv-db",
+            "/proc/self/environ",
+            "--osv-db",
+            db.to_str().unwrap(),
+            "--trusted-root",
+            "/dev/zero",
+        ],
+        &repo.root,
+        &[],
+    );
+    assert!(outcome.peak_kb < MEMORY_BOUND_KB, "peak {} KiB", outcome.peak_kb);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap_or_else(|_| panic!("{}", outcome.stderr));
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let errors = errors_text(&report);
+    assert!(errors.contains("/dev/zero is a system file"), "{errors}");
+    assert!(errors.contains("zero.json is a device"), "{errors}");
+    assert!(errors.contains("fifo.json is a FIFO"), "{errors}");
+}
