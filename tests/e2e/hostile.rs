@@ -796,3 +796,45 @@ fn devices_named_as_databases_or_trust_roots_are_refused_not_read() {
     assert!(errors.contains("zero.json is a device"), "{errors}");
     assert!(errors.contains("fifo.json is a FIFO"), "{errors}");
 }
+
+#[test]
+fn two_private_registries_on_one_host_each_get_only_their_own_credential() {
+    let user = User::new();
+    let stand_in_root = tempfile::tempdir().unwrap();
+    let artifactory = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();
+    let base = artifactory.url();
+    let host_port = base.trim_start_matches("http://").to_string();
+    // The user's own settings: an npm scope and a pip index on one Artifactory, different paths.
+    std::fs::write(
+        user.home.path().join(".npmrc"),
+        format!("@corp:registry={base}/api/npm/npm-local/\n//{host_port}/api/npm/npm-local/:_authToken=NPMTOK\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(user.home.path().join("config/pip")).unwrap();
+    std::fs::write(
+        user.home.path().join("config/pip/pip.conf"),
+        format!("[global]\nindex-url = http://alice:pypipass@{host_port}/api/pypi/pypi-local/simple/\n"),
+    )
+    .unwrap();
+    let repo = Repo::new(&[
+        ("package.json", "{\"dependencies\": {\"@corp/widgets\": \"1.0.0\"}}\n"),
+        ("requirements.txt", "internal-lib==1.0\n"),
+    ]);
+    let outcome = user.run(
+        &["check", ".", "--format", "json", "--osv-url", "http://127.0.0.1:9"],
+        &repo.root,
+        &[],
+    );
+    assert!(outcome.peak_kb < MEMORY_BOUND_KB);
+    let requests = artifactory.requests();
+    let npm: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/npm/")).collect();
+    let pypi: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/pypi/")).collect();
+    assert!(!npm.is_empty() && !pypi.is_empty(), "{requests:?}\n{}", outcome.stdout);
+    for request in &npm {
+        assert_eq!(request.header("authorization"), Some("Bearer NPMTOK"), "{request:?}");
+    }
+    for request in &pypi {
+        let auth = request.header("authorization").unwrap_or_default();
+        assert!(auth.starts_with("Basic "), "{request:?}");
+    }
+}

@@ -99,7 +99,7 @@ pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileP
         let var = format!("CARGO_REGISTRIES_{}_TOKEN", name.to_ascii_uppercase().replace('-', "_"));
         if let Some(token) = env(&var) {
             res.credentials
-                .insert(index.strip_prefix("sparse+").unwrap_or(&index), &token);
+                .insert(&super::cargo_config::registry_scope(&index), &token);
         }
     }
 
