@@ -838,3 +838,121 @@ fn two_private_registries_on_one_host_each_get_only_their_own_credential() {
         assert!(auth.starts_with("Basic "), "{request:?}");
     }
 }
+
+const LODASH_QUERYBATCH: &str =
+    r#"{"results":[{"vulns":[{"id":"GHSA-35jh-r3h4-6jhm","modified":"2024-01-01T00:00:00Z"}]}]}"#;
+const EMPTY_QUERYBATCH: &str = r#"{"results":[{}]}"#;
+
+/// An OSV stand-in that first says lodash is clean (the poison), then tells the truth.
+fn osv_stand_in() -> (tempfile::TempDir, gatehouse::testing::FixtureServer) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("osv/v1/vulns")).unwrap();
+    std::fs::copy(
+        fixtures().join("osv/npm/GHSA-35jh-r3h4-6jhm.json"),
+        root.path().join("osv/v1/vulns/GHSA-35jh-r3h4-6jhm"),
+    )
+    .unwrap();
+    let server = gatehouse::testing::FixtureServer::start(root.path()).unwrap();
+    server.set_body("/osv/v1/querybatch", EMPTY_QUERYBATCH);
+    (root, server)
+}
+
+const LODASH_PACKAGE_JSON: &str = "{\"dependencies\": {\"lodash\": \"4.17.15\"}}\n";
+
+fn lodash_flagged(report: &Value) -> bool {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["package"] == "lodash" && f["id"] == "GHSA-35jh-r3h4-6jhm")
+}
+
+#[test]
+fn a_poisoned_cache_shipped_in_the_repository_hides_nothing() {
+    let user = User::new();
+    let (_root, osv) = osv_stand_in();
+    let osv_url = format!("{}/osv", osv.url());
+    let repo = Repo::new(&[("package.json", LODASH_PACKAGE_JSON)]);
+    // The attacker fills a store while their OSV says "clean", and ships it with the repository.
+    let shipped = repo.path(".gatehouse-cache");
+    let poison = user.run(
+        &[
+            "check",
+            ".",
+            "--osv-url",
+            &osv_url,
+            "--npm-registry",
+            "http://127.0.0.1:9",
+            "--cache-dir",
+            shipped.to_str().unwrap(),
+        ],
+        &repo.root,
+        &[],
+    );
+    assert!(
+        shipped.join("gatehouse-v1.sqlite3").is_file(),
+        "{}{}",
+        poison.stdout,
+        poison.stderr
+    );
+    std::fs::write(repo.path("gatehouse.toml"), "cache-dir = \".gatehouse-cache\"\n").unwrap();
+    osv.set_body("/osv/v1/querybatch", LODASH_QUERYBATCH);
+    let run = user.run(
+        &[
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--osv-url",
+            &osv_url,
+            "--npm-registry",
+            "http://127.0.0.1:9",
+        ],
+        &repo.root,
+        &[],
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.stderr));
+    assert!(lodash_flagged(&report), "{report}");
+    assert!(errors_text(&report).contains("`cache-dir` is ignored"));
+}
+
+#[test]
+fn answers_from_one_endpoint_never_serve_another_from_the_shared_cache() {
+    let user = User::new();
+    let (_root, mirror) = osv_stand_in();
+    let (_root2, real) = osv_stand_in();
+    real.set_body("/osv/v1/querybatch", LODASH_QUERYBATCH);
+    let repo = Repo::new(&[("package.json", LODASH_PACKAGE_JSON)]);
+    // A trusted project (or an earlier setting) used a mirror that says lodash is clean...
+    let mirror_url = format!("{}/osv", mirror.url());
+    user.run(
+        &[
+            "check",
+            ".",
+            "--osv-url",
+            &mirror_url,
+            "--npm-registry",
+            "http://127.0.0.1:9",
+        ],
+        &repo.root,
+        &[],
+    );
+    // ...and the same user's shared cache must not answer for another OSV with it.
+    let real_url = format!("{}/osv", real.url());
+    let run = user.run(
+        &[
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--osv-url",
+            &real_url,
+            "--npm-registry",
+            "http://127.0.0.1:9",
+        ],
+        &repo.root,
+        &[],
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.stderr));
+    assert!(lodash_flagged(&report), "{report}");
+}
