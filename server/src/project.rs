@@ -30,8 +30,10 @@ pub struct Context {
     pub registries: RegistryRules,
     /// The same registries with their credentials, for the lookup layer.
     pub private: PrivateRegistries,
-    /// The folder the project's files must stay inside.
+    /// The folder the project's files must stay inside (canonical).
     pub workspace_root: PathBuf,
+    /// The manifest's folder (canonical), which its includes are relative to.
+    pub manifest_dir: PathBuf,
     /// Files around the manifest that were refused or could not be read: (file, why).
     pub problems: Vec<(String, String)>,
 }
@@ -433,6 +435,7 @@ pub fn context(
         registries: registry_rules(&private),
         private,
         workspace_root: workspace.to_path_buf(),
+        manifest_dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         problems,
     }
 }

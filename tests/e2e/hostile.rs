@@ -120,6 +120,8 @@ impl User {
             }
         }
         let status = waiter.join().unwrap().unwrap();
+        // For the issue note: `cargo test --test e2e hostile -- --nocapture`.
+        eprintln!("peak RSS {peak_kb} KiB: gatehouse {}", args.join(" "));
         Outcome {
             code: status.code().unwrap_or(-1),
             stdout: out_reader.join().unwrap(),
@@ -738,6 +740,7 @@ fn the_editor_on_a_hostile_repository_stays_up_bounded_and_loud() {
     );
     server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "MAL-2025-20690"));
     let peak = peak_rss_kb(server.pid()).unwrap();
+    eprintln!("peak RSS {peak} KiB: gatehouse lsp on the hostile repository");
     assert!(peak < MEMORY_BOUND_KB, "peak {peak} KiB");
     assert_eq!(server.shutdown(), 0);
     assert_eq!(attacker.connections(), 0, "the project's endpoints were contacted");
@@ -955,4 +958,30 @@ fn answers_from_one_endpoint_never_serve_another_from_the_shared_cache() {
     );
     let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.stderr));
     assert!(lodash_flagged(&report), "{report}");
+}
+
+#[test]
+fn the_editor_marks_includes_outside_the_workspace_on_their_line() {
+    use crate::harness::{Server, uri};
+    let user = User::new();
+    let text = "requests==2.19.0\n-r /etc/passwd\n-r ../outside.txt\n-r inside.txt\n";
+    let repo = Repo::new(&[("requirements.txt", text), ("inside.txt", "flask\n")]);
+    std::fs::write(repo.parent.path().join("outside.txt"), "secret-outside-name==1.0\n").unwrap();
+    let mut server = Server::start_with_env(&repo.root, &user.env());
+    server.initialize(&repo.root, lsp_user_settings(&user));
+    let doc = uri(&repo.path("requirements.txt"));
+    server.notify(
+        "textDocument/didOpen",
+        serde_json::json!({"textDocument": {"uri": doc, "languageId": "pip-requirements", "version": 1, "text": text}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| {
+        d.iter().filter(|d| d["code"] == "include-outside-workspace").count() == 2
+    });
+    let lines: Vec<u64> = diagnostics
+        .iter()
+        .filter(|d| d["code"] == "include-outside-workspace")
+        .map(|d| d["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![1, 2], "{diagnostics:?}");
+    assert_eq!(server.shutdown(), 0);
 }

@@ -37,6 +37,7 @@ pub fn empty_context() -> Context {
         registries: RegistryRules::default(),
         private: Default::default(),
         workspace_root: PathBuf::new(),
+        manifest_dir: PathBuf::new(),
         problems: Vec::new(),
     }
 }
