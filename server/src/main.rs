@@ -30,6 +30,12 @@ enum Command {
         #[command(flatten)]
         args: CheckArgs,
     },
+    /// Trust a project's own gatehouse.toml (its endpoints, cache-dir, offline, osv-db, …): records
+    /// the folder in the user configuration ($XDG_CONFIG_HOME/gatehouse/config.toml).
+    Trust {
+        /// The project folder (default: the current folder's repository).
+        path: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(cli::check(&args, &mut out, &mut err))
         }
         Command::Cache { action, args } => cli::cache(&action, &args, &mut std::io::stdout().lock()),
+        Command::Trust { path } => cli::trust(path.as_deref(), &mut std::io::stdout().lock()),
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     std::process::exit(code);

@@ -326,6 +326,11 @@ pub struct ProvenanceIdentity {
     pub san: Option<String>,
 }
 
+/// The reason the "ignore" quick fix writes into a new `[[ignore]]` entry. It fails the reason rule
+/// (`config` treats it, and any reason starting with `TODO`, as missing), so the entry suppresses
+/// nothing until a person says why.
+pub const IGNORE_REASON_PLACEHOLDER: &str = "TODO: say why this is acceptable";
+
 /// Why some data is missing; rendered as an information diagnostic, never as safety.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {

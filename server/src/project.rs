@@ -5,6 +5,9 @@
 //! Invariants:
 //! - Every read is best effort: a missing or unreadable file is `None` plus a message, never an error
 //!   that stops the analysis.
+//! - Every file the project controls is read through `lookup::untrusted` with the workspace's bounds:
+//!   regular files inside the workspace only, capped; what is refused is a `Context::problems` entry.
+//!   Searches upwards (lockfiles, workspace roots, `gatehouse.toml`) stop at the workspace root.
 //! - Reads the environment once per call (`env_vars`), so tests can pass their own.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::{Input, RegistryRules};
 use crate::lookup::private::{self, PrivateRegistries};
+use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 use crate::policy::cooldown;
 
@@ -26,6 +30,12 @@ pub struct Context {
     pub registries: RegistryRules,
     /// The same registries with their credentials, for the lookup layer.
     pub private: PrivateRegistries,
+    /// The folder the project's files must stay inside (canonical).
+    pub workspace_root: PathBuf,
+    /// The manifest's folder (canonical), which its includes are relative to.
+    pub manifest_dir: PathBuf,
+    /// Files around the manifest that were refused or could not be read: (file, why).
+    pub problems: Vec<(String, String)>,
 }
 
 impl Context {
@@ -62,46 +72,216 @@ pub fn lookup_key(context: &Context) -> String {
     format!("{:?}|{:?}", context.config.lookup, context.registries)
 }
 
+/// The workspace a path belongs to, when no editor says: the nearest folder at or above it that holds
+/// `.git` (but not the home folder or `/`, which may be a dotfiles repository), else the folder itself
+/// (or a file's folder). Everything the project names must stay inside it.
+pub fn workspace_root(path: &Path, env: &[(String, String)]) -> PathBuf {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let start = if real.is_dir() {
+        real.clone()
+    } else {
+        real.parent().map(Path::to_path_buf).unwrap_or_else(|| real.clone())
+    };
+    let home = env
+        .iter()
+        .find(|(key, _)| key == "HOME")
+        .map(|(_, value)| std::fs::canonicalize(value).unwrap_or_else(|_| PathBuf::from(value)));
+    let mut current = Some(start.as_path());
+    while let Some(folder) = current {
+        if Some(folder) == home.as_deref() || folder.parent().is_none() {
+            break;
+        }
+        if folder.join(".git").exists() {
+            return folder.to_path_buf();
+        }
+        current = folder.parent();
+    }
+    start
+}
+
+/// Reads a file of the project as text, inside `bounds`; absent is `Ok(None)`.
+pub fn read_project_file(path: &Path, bounds: &Bounds) -> Result<Option<String>, ReadError> {
+    match untrusted::read_untrusted_text(path, bounds) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The folders from `dir` up to `root` (both included); just `dir` when it is not inside `root`.
+fn dirs_up_to(dir: &Path, root: &Path) -> Vec<PathBuf> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut res = Vec::new();
+    let mut current = Some(dir.as_path());
+    while let Some(folder) = current {
+        res.push(folder.to_path_buf());
+        if folder == root || !folder.starts_with(&root) {
+            break;
+        }
+        current = folder.parent();
+    }
+    res
+}
+
 /// The process environment as pairs (the only place it is read).
 pub fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
 }
 
-/// Layers from `gatehouse.toml` (explicit, or found next to the manifest or in a parent) and the
-/// environment; `overrides` (flags or client settings) go last.
+/// The user's own configuration file: `$XDG_CONFIG_HOME/gatehouse/config.toml`, else
+/// `~/.config/gatehouse/config.toml`.
+pub fn user_config_path(env: &[(String, String)]) -> Option<PathBuf> {
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    if let Some(xdg) = get("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("gatehouse").join("config.toml"));
+    }
+    get("HOME").filter(|v| !v.is_empty()).map(|home| {
+        PathBuf::from(home)
+            .join(".config")
+            .join("gatehouse")
+            .join("config.toml")
+    })
+}
+
+/// The layers only the user controls, in precedence order: the user configuration, the environment,
+/// then `overrides` (flags or editor settings).
+fn user_layers(env: &[(String, String)], cwd: &Path, overrides: &[Layer], issues: &mut Vec<ConfigIssue>) -> Vec<Layer> {
+    let mut res = Vec::new();
+    if let Some(path) = user_config_path(env) {
+        match read_project_file(&path, &Bounds::user_named(CONFIG_CAP)) {
+            Ok(Some(text)) => {
+                let (layer, layer_issues) = Layer::from_toml(&path, &text);
+                res.push(layer);
+                issues.extend(layer_issues);
+            }
+            Ok(None) => {}
+            Err(error) => issues.push(ConfigIssue {
+                key: String::new(),
+                message: error.to_string(),
+                source: path.display().to_string(),
+            }),
+        }
+    }
+    res.push(Layer::from_env(env, cwd));
+    res.extend(overrides.iter().cloned());
+    res
+}
+
+/// Whether the user trusts the project rooted at `workspace`: `trust-project-config` from their own
+/// side, or `workspace` at or below one of their `trusted-folders`.
+pub fn is_trusted(trust: &config::TrustSettings, workspace: &Path) -> bool {
+    if trust.project_config {
+        return true;
+    }
+    let real = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_path_buf());
+    trust.folders.iter().any(|folder| {
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.clone());
+        real.starts_with(folder)
+    })
+}
+
+/// How a person trusts a project, for the messages on ignored keys.
+fn how_to_trust(workspace: &Path) -> String {
+    format!(
+        "to trust it, run `gatehouse trust {}`, pass --trust-project-config (GATEHOUSE_TRUST_PROJECT_CONFIG=1), or trust the workspace in your editor",
+        workspace.display()
+    )
+}
+
+/// Whether the project at `workspace` is trusted, from the user's side only.
+pub fn project_trusted(env: &[(String, String)], cwd: &Path, overrides: &[Layer], workspace: &Path) -> bool {
+    let mut ignored = Vec::new();
+    let user = config::build(&user_layers(env, cwd, overrides, &mut ignored));
+    is_trusted(&user.trust, workspace)
+}
+
+/// The issues of a project `gatehouse.toml` as its diagnostics show them: its own problems, plus the
+/// machine-trust keys ignored because the project is not trusted.
+pub fn project_config_issues(path: &Path, text: &str, trusted: bool, workspace: &Path) -> Vec<ConfigIssue> {
+    let (mut layer, mut issues) = Layer::from_toml(path, text);
+    if !trusted {
+        issues.extend(config::strip_machine_trust(&mut layer, &how_to_trust(workspace)));
+    }
+    issues.extend(config::build(&[layer]).issues);
+    issues
+}
+
+/// Layers from the user configuration, `gatehouse.toml` (explicit, or found next to the manifest or in
+/// a parent inside the workspace) and the environment; `overrides` (flags or client settings) go last.
+/// A project file the user does not trust loses its machine-trust keys (an issue at each), may not
+/// loosen `fail-on`, and its policy carries the user's own as `untrusted_floor`.
 pub fn load_config(
     start_dir: &Path,
     explicit: Option<&Path>,
     env: &[(String, String)],
     cwd: &Path,
     overrides: &[Layer],
+    workspace: &Path,
 ) -> (Config, Option<PathBuf>, Option<String>) {
-    let path = match explicit {
-        Some(path) => Some(path.to_path_buf()),
-        None => config::find_config_file(start_dir, |p| p.is_file()),
-    };
-    let mut layers = Vec::new();
     let mut issues: Vec<ConfigIssue> = Vec::new();
+    let user_side = user_layers(env, cwd, overrides, &mut issues);
+    let user = config::build(&user_side);
+    let trusted = is_trusted(&user.trust, workspace);
+    let bounds = Bounds::workspace(workspace, CONFIG_CAP);
+    let (path, bounds) = match explicit {
+        // Named on the command line by the user: any regular file (its content is still the project's).
+        Some(path) => (Some(path.to_path_buf()), Bounds::user_named(CONFIG_CAP)),
+        None => (
+            dirs_up_to(start_dir, workspace)
+                .into_iter()
+                .map(|dir| dir.join("gatehouse.toml"))
+                .find(|candidate| candidate.symlink_metadata().is_ok()),
+            bounds,
+        ),
+    };
+    let mut project_layer = None;
     let mut text = None;
     if let Some(path) = &path {
-        match std::fs::read_to_string(path) {
+        match untrusted::read_untrusted_text(path, &bounds) {
             Ok(contents) => {
-                let (layer, layer_issues) = Layer::from_toml(path, &contents);
-                layers.push(layer);
+                let (mut layer, layer_issues) = Layer::from_toml(path, &contents);
                 issues.extend(layer_issues);
+                if !trusted {
+                    issues.extend(config::strip_machine_trust(&mut layer, &how_to_trust(workspace)));
+                }
+                project_layer = Some(layer);
                 text = Some(contents);
             }
             Err(err) => issues.push(ConfigIssue {
                 key: String::new(),
-                message: format!("could not read {}: {err}", path.display()),
+                message: err.to_string(),
                 source: path.display().to_string(),
             }),
         }
     }
-    layers.push(Layer::from_env(env, cwd));
-    layers.extend(overrides.iter().cloned());
+    // Precedence: defaults < user configuration < gatehouse.toml < environment < flags / client settings.
+    let mut layers: Vec<Layer> = Vec::new();
+    let n_user_files = user_side.len().saturating_sub(1 + overrides.len());
+    layers.extend(user_side.iter().take(n_user_files).cloned());
+    layers.extend(project_layer);
+    layers.extend(user_side.iter().skip(n_user_files).cloned());
     let mut config = config::build(&layers);
     issues.append(&mut config.issues);
+    if !trusted {
+        let looser = match (config.fail_on, user.fail_on) {
+            (None, Some(_)) => true,
+            (Some(project), Some(own)) => !project.at_least(own),
+            _ => false,
+        };
+        if looser && let Some(path) = &path {
+            issues.push(ConfigIssue {
+                key: "fail-on".to_string(),
+                message: format!(
+                    "`fail-on` is ignored: this project's gatehouse.toml is not trusted and may not loosen it; {}",
+                    how_to_trust(workspace)
+                ),
+                source: path.display().to_string(),
+            });
+            config.fail_on = user.fail_on;
+        }
+        config.policy.untrusted_floor = Some(Box::new(user.policy.clone()));
+    }
     config.issues = issues;
     if config.lookup.cache_dir.as_os_str().is_empty() {
         config.lookup.cache_dir = crate::lookup::cache::default_cache_dir(env);
@@ -109,21 +289,32 @@ pub fn load_config(
     (config, path, text)
 }
 
-/// Reads the lockfile that decides versions for a manifest, if there is one beside it.
-pub fn load_lockfile(manifest_path: &Path, kind: ManifestKind) -> Option<(PathBuf, Lockfile)> {
+/// Reads the lockfile that decides versions for a manifest, if there is one beside it (or, for Cargo,
+/// at a workspace root inside the workspace). A lockfile that is refused (a FIFO, a device, outside the
+/// workspace, too large) is a problem, never read.
+pub fn load_lockfile(
+    manifest_path: &Path,
+    kind: ManifestKind,
+    workspace: &Path,
+    problems: &mut Vec<(String, String)>,
+) -> Option<(PathBuf, Lockfile)> {
     let dir = manifest_path.parent()?;
     let mut candidates: Vec<PathBuf> = kind.lockfile_names().iter().map(|name| dir.join(name)).collect();
     if kind == ManifestKind::CargoToml {
         // A workspace member's lockfile lives at the workspace root.
-        let mut current = dir.parent();
-        while let Some(folder) = current {
+        for folder in dirs_up_to(dir, workspace).into_iter().skip(1) {
             candidates.push(folder.join("Cargo.lock"));
-            current = folder.parent();
         }
     }
+    let bounds = Bounds::workspace(workspace, LOCKFILE_CAP);
     for candidate in candidates {
-        let Ok(text) = std::fs::read_to_string(&candidate) else {
-            continue;
+        let text = match read_project_file(&candidate, &bounds) {
+            Ok(Some(text)) => text,
+            Ok(None) => continue,
+            Err(error) => {
+                problems.push((candidate.display().to_string(), error.to_string()));
+                continue;
+            }
         };
         let lock_kind = ManifestKind::detect(&candidate, false)?;
         if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &text) {
@@ -133,47 +324,64 @@ pub fn load_lockfile(manifest_path: &Path, kind: ManifestKind) -> Option<(PathBu
     None
 }
 
-/// Cargo: the nearest parent `Cargo.toml` with a `[workspace]` table (for `workspace = true`).
-pub fn load_workspace_root(manifest_path: &Path, kind: ManifestKind) -> Option<Parsed> {
+/// Cargo: the nearest parent `Cargo.toml` with a `[workspace]` table (for `workspace = true`), inside
+/// the workspace.
+pub fn load_workspace_root(
+    manifest_path: &Path,
+    kind: ManifestKind,
+    workspace: &Path,
+    problems: &mut Vec<(String, String)>,
+) -> Option<Parsed> {
     if kind != ManifestKind::CargoToml {
         return None;
     }
-    let mut current = manifest_path.parent()?.parent();
-    while let Some(folder) = current {
+    let dir = manifest_path.parent()?;
+    let bounds = Bounds::workspace(workspace, MANIFEST_CAP);
+    for folder in dirs_up_to(dir, workspace).into_iter().skip(1) {
         let candidate = folder.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&candidate)
-            && text.contains("[workspace")
-        {
-            return Some(manifest::parse(ManifestKind::CargoToml, &text));
+        match read_project_file(&candidate, &bounds) {
+            Ok(Some(text)) if text.contains("[workspace") => {
+                return Some(manifest::parse(ManifestKind::CargoToml, &text));
+            }
+            Ok(_) => {}
+            Err(error) => problems.push((candidate.display().to_string(), error.to_string())),
         }
-        current = folder.parent();
     }
     None
 }
 
 /// The folders a project's settings may live in: the manifest's folder and its parents, up to the
-/// repository root (the first folder with `.git`).
-fn project_dirs(dir: &Path) -> Vec<PathBuf> {
+/// repository root (the first folder with `.git`) and never above the workspace.
+fn project_dirs(dir: &Path, workspace: &Path) -> Vec<PathBuf> {
     let mut res = Vec::new();
-    let mut current = Some(dir);
-    while let Some(folder) = current {
-        res.push(folder.to_path_buf());
-        if folder.join(".git").exists() {
+    for folder in dirs_up_to(dir, workspace) {
+        let is_repository_root = folder.join(".git").exists();
+        res.push(folder);
+        if is_repository_root {
             break;
         }
-        current = folder.parent();
     }
     res
 }
 
 /// Reads the cooldowns the project declares for its package managers and update bots, so the editor
 /// agrees with the install (`policy::cooldown` decides the precedence).
-fn apply_cooldowns(config: &mut Config, dir: &Path, kind: ManifestKind) {
-    let found = cooldown::find_files(&project_dirs(dir), |p| p.is_file());
-    let texts: Vec<(cooldown::CooldownFile, String)> = found
-        .into_iter()
-        .filter_map(|(path, file)| std::fs::read_to_string(path).ok().map(|text| (file, text)))
-        .collect();
+fn apply_cooldowns(
+    config: &mut Config,
+    dir: &Path,
+    kind: ManifestKind,
+    workspace: &Path,
+    problems: &mut Vec<(String, String)>,
+) {
+    let found = cooldown::find_files(&project_dirs(dir, workspace), |p| p.symlink_metadata().is_ok());
+    let bounds = Bounds::workspace(workspace, CONFIG_CAP);
+    let mut texts: Vec<(cooldown::CooldownFile, String)> = Vec::new();
+    for (path, file) in found {
+        match untrusted::read_untrusted_text(&path, &bounds) {
+            Ok(text) => texts.push((file, text)),
+            Err(error) => problems.push((path.display().to_string(), error.to_string())),
+        }
+    }
     if texts.is_empty() {
         return;
     }
@@ -187,7 +395,7 @@ fn apply_cooldowns(config: &mut Config, dir: &Path, kind: ManifestKind) {
     }));
 }
 
-/// Everything around one manifest.
+/// Everything around one manifest; `workspace` bounds every file the project may name.
 pub fn context(
     manifest_path: &Path,
     kind: ManifestKind,
@@ -195,33 +403,40 @@ pub fn context(
     env: &[(String, String)],
     cwd: &Path,
     overrides: &[Layer],
+    workspace: &Path,
 ) -> Context {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let (mut config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides);
-    apply_cooldowns(&mut config, dir, kind);
-    let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind) {
+    let mut problems = Vec::new();
+    let (mut config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides, workspace);
+    apply_cooldowns(&mut config, dir, kind, workspace, &mut problems);
+    let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind, workspace, &mut problems) {
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let (private, problems) = private::load_from_disk(dir);
-    config.issues.extend(problems.into_iter().map(|problem| ConfigIssue {
-        key: String::new(),
-        message: format!(
-            "could not parse {}, so its registries and credentials are not used: {}",
-            problem.path.display(),
-            problem.message.trim_end()
-        ),
-        source: problem.path.display().to_string(),
-    }));
+    let (private, parse_problems) = private::load_from_disk(dir);
+    config
+        .issues
+        .extend(parse_problems.into_iter().map(|problem| ConfigIssue {
+            key: String::new(),
+            message: format!(
+                "could not parse {}, so its registries and credentials are not used: {}",
+                problem.path.display(),
+                problem.message.trim_end()
+            ),
+            source: problem.path.display().to_string(),
+        }));
     Context {
         lockfile,
         lockfile_path,
-        workspace: load_workspace_root(manifest_path, kind),
+        workspace: load_workspace_root(manifest_path, kind, workspace, &mut problems),
         config,
         config_path,
         config_text,
         registries: registry_rules(&private),
         private,
+        workspace_root: workspace.to_path_buf(),
+        manifest_dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        problems,
     }
 }
 
@@ -242,7 +457,15 @@ mod tests {
         )
         .unwrap();
 
-        let context = context(&manifest, ManifestKind::CargoToml, None, &[], dir.path(), &[]);
+        let context = context(
+            &manifest,
+            ManifestKind::CargoToml,
+            None,
+            &[],
+            dir.path(),
+            &[],
+            dir.path(),
+        );
 
         let issue = context
             .config

@@ -11,6 +11,8 @@ fn run(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
         .args(args)
         .current_dir(cwd)
         .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
+        // These projects (and the bundled example) are the test's own: trusted, as the README does.
+        .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1")
         .output()
         .unwrap();
     (

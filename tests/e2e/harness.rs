@@ -117,11 +117,31 @@ fn read_frames(stdout: impl Read, tx: std::sync::mpsc::Sender<Result<Value, Stri
 
 impl Server {
     pub fn start(cwd: &Path) -> Server {
-        let mut child = Command::new(binary())
-            .args(["lsp", "--stdio"])
-            .current_dir(cwd)
+        let mut command = Command::new(binary());
+        command
             .env("GATEHOUSE_LOG", "warn")
             .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
+            // These projects are the test's own: their gatehouse.toml points at the stand-ins.
+            .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1");
+        Server::spawn(command, cwd)
+    }
+
+    /// A server with exactly this environment (plus `PATH`): nothing of the developer's.
+    pub fn start_with_env(cwd: &Path, env: &[(String, String)]) -> Server {
+        let mut command = Command::new(binary());
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Server::spawn(command, cwd)
+    }
+
+    fn spawn(mut command: Command, cwd: &Path) -> Server {
+        let mut child = command
+            .args(["lsp", "--stdio"])
+            .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -137,6 +157,11 @@ impl Server {
             next_id: 1,
             seen: Vec::new(),
         }
+    }
+
+    /// The server's process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn send(&mut self, message: Value) {

@@ -10,7 +10,7 @@ import {
   State,
 } from 'vscode-languageclient/node';
 import { discoverServer, Environment, Found } from './discover';
-import { affectsServer, serverSettings, ServerSettings } from './settings';
+import { affectsServer, serverSettings, withWorkspaceTrust, ServerSettings } from './settings';
 import { GatehouseStatus, parseStatus, statusView } from './status';
 
 const SECTION = 'gatehouse';
@@ -50,7 +50,9 @@ let reportProgress: ((message: string) => void) | undefined;
 function settingsFor(scope?: vscode.Uri): ServerSettings {
   const folder = scope ?? vscode.workspace.workspaceFolders?.[0]?.uri;
   const config = vscode.workspace.getConfiguration(SECTION, folder);
-  return serverSettings((key) => config.inspect(key));
+  // Workspace trust decides whether the server honours the machine-trust keys (endpoints, cache-dir,
+  // offline, osv-db, trusted-root) of the project's own gatehouse.toml.
+  return withWorkspaceTrust(serverSettings((key) => config.inspect(key)), vscode.workspace.isTrusted);
 }
 
 function nodeEnvironment(): Environment {
@@ -261,6 +263,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gateho
     vscode.commands.registerCommand('gatehouse.restartServer', async () => {
       await stopClient();
       await startClient(context);
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(async () => {
+      if (client) {
+        output.appendLine('Workspace trusted: the project gatehouse.toml now applies in full');
+        await client.sendNotification(DidChangeConfigurationNotification.type, {
+          settings: { [SECTION]: settingsFor() },
+        });
+      }
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration('gatehouse.path')) {

@@ -99,3 +99,12 @@ function setPath(target: ServerSettings, path: readonly string[], value: unknown
 export function affectsServer(affects: (section: string) => boolean): boolean {
   return SETTING_MAPPINGS.some((m) => affects(`gatehouse.${m.setting}`));
 }
+
+/**
+ * The settings with the server key `trust-project-config` set from VS Code's workspace trust: in a
+ * trusted workspace the project's gatehouse.toml applies in full; otherwise its machine-trust keys
+ * are ignored by the server (and reported on the file).
+ */
+export function withWorkspaceTrust(settings: ServerSettings, isTrusted: boolean): ServerSettings {
+  return { ...settings, 'trust-project-config': isTrusted };
+}

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { affectsServer, explicitValue, Inspected, serverSettings, SETTING_MAPPINGS } from '../src/settings';
+import { affectsServer, explicitValue, Inspected, serverSettings, SETTING_MAPPINGS, withWorkspaceTrust } from '../src/settings';
 
 function inspector(values: Record<string, Inspected>): (key: string) => Inspected | undefined {
   return (key) => values[key];
@@ -64,6 +64,24 @@ test('every server key is kebab-case', () => {
   for (const m of SETTING_MAPPINGS) {
     for (const key of m.server) {
       assert.match(key, /^[a-z]+(-[a-z]+)*$/, m.setting);
+    }
+  }
+});
+
+test('workspace trust is forwarded as trust-project-config, both ways', () => {
+  assert.deepEqual(withWorkspaceTrust({ offline: true }, false), { offline: true, 'trust-project-config': false });
+  assert.deepEqual(withWorkspaceTrust({}, true), { 'trust-project-config': true });
+});
+
+test('every machine-trust setting is restricted in untrusted workspaces', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  const machineTrust = ['offline', 'osv-db', 'cache-dir', 'trusted-root', 'endpoints'];
+  for (const mapping of SETTING_MAPPINGS) {
+    if (machineTrust.includes(mapping.server[0])) {
+      assert.ok(restricted.includes(`gatehouse.${mapping.setting}`), `gatehouse.${mapping.setting} is restricted`);
     }
   }
 });

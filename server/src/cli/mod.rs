@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::config::{Layer, set_flag};
 use crate::engine::{self, Analysis, Input};
 use crate::lookup::compose::compose;
+use crate::lookup::untrusted::{self, Bounds, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::lookup::{Lookup, LookupSettings};
 use crate::manifest::{self, ManifestKind, Parsed};
 use crate::model::{Facts, Severity};
@@ -63,6 +64,10 @@ pub struct CheckArgs {
     /// Any config key: --set policy.min-version-age=48h (repeatable).
     #[arg(long = "set")]
     pub set: Vec<String>,
+    /// Honour the project's own gatehouse.toml in full, machine-trust keys included (CI on your own
+    /// repository). Also GATEHOUSE_TRUST_PROJECT_CONFIG=1.
+    #[arg(long = "trust-project-config")]
+    pub trust_project_config: bool,
 }
 
 impl CheckArgs {
@@ -72,6 +77,9 @@ impl CheckArgs {
         let abs = |p: &Path| cwd.join(p).display().to_string();
         if self.offline {
             set_flag(&mut layer, "offline", Value::Bool(true));
+        }
+        if self.trust_project_config {
+            set_flag(&mut layer, "trust-project-config", Value::Bool(true));
         }
         if !self.osv_db.is_empty() {
             let paths = self.osv_db.iter().map(|p| Value::String(abs(p))).collect();
@@ -116,41 +124,44 @@ const SKIP_DIRS: [&str; 9] = [
     ".mypy_cache",
 ];
 
-/// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked.
-pub fn collect_files(paths: &[PathBuf], errors: &mut Vec<(String, String)>) -> Vec<(PathBuf, ManifestKind)> {
+/// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked
+/// (cycle-safe, symlinked folders not followed). Each file comes with its workspace root, which bounds
+/// every file it may name. Entries that are not regular files are reported, never read.
+pub fn collect_files(
+    paths: &[PathBuf],
+    env: &[(String, String)],
+    errors: &mut Vec<(String, String)>,
+) -> Vec<(PathBuf, ManifestKind, PathBuf)> {
     let mut res = Vec::new();
-    let mut stack: Vec<PathBuf> = Vec::new();
     for path in paths {
-        if path.is_file() {
-            match ManifestKind::detect(path, true) {
-                Some(kind) => res.push((path.clone(), kind)),
-                None => errors.push((path.display().to_string(), "not a manifest Gatehouse reads".to_string())),
-            }
-        } else if path.is_dir() {
-            stack.push(path.clone());
-        } else {
+        let workspace = project::workspace_root(path, env);
+        let Ok(metadata) = std::fs::metadata(path) else {
             errors.push((path.display().to_string(), "no such file or folder".to_string()));
-        }
-    }
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            errors.push((dir.display().to_string(), "could not read folder".to_string()));
             continue;
         };
-        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for entry in entries {
-            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if entry.is_dir() {
+        if metadata.is_dir() {
+            let walked = untrusted::walk(path, |name, dir| {
                 // A virtualenv of any name has a pyvenv.cfg.
-                if SKIP_DIRS.contains(&name) || entry.join("pyvenv.cfg").is_file() {
-                    continue;
+                SKIP_DIRS.contains(&name) || dir.join("pyvenv.cfg").is_file()
+            });
+            for skipped in walked.skipped {
+                let name = skipped.path().file_name().map(PathBuf::from).unwrap_or_default();
+                // Only entries that would have been read are worth a line.
+                if ManifestKind::detect(&name, false).is_some() || matches!(skipped, ReadError::Loop { .. }) {
+                    errors.push((skipped.path().display().to_string(), skipped.to_string()));
                 }
-                stack.push(entry);
-            } else if let Some(kind) = ManifestKind::detect(&entry, false)
-                && !kind.is_lockfile()
-            {
-                res.push((entry, kind));
+            }
+            for entry in walked.files {
+                if let Some(kind) = ManifestKind::detect(&entry, false)
+                    && !kind.is_lockfile()
+                {
+                    res.push((entry, kind, workspace.clone()));
+                }
+            }
+        } else {
+            match ManifestKind::detect(path, true) {
+                Some(kind) => res.push((path.clone(), kind, workspace)),
+                None => errors.push((path.display().to_string(), "not a manifest Gatehouse reads".to_string())),
             }
         }
     }
@@ -180,35 +191,42 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         args.paths.clone()
     };
     let mut errors: Vec<(String, String)> = Vec::new();
-    let mut queue: VecDeque<(PathBuf, ManifestKind)> = collect_files(&paths, &mut errors).into();
+    let mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut errors).into();
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
-    while let Some((path, kind)) = queue.pop_front() {
+    while let Some((path, kind, workspace)) = queue.pop_front() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if !visited.insert(canonical) {
             continue;
         }
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let cap = if kind.is_lockfile() { LOCKFILE_CAP } else { MANIFEST_CAP };
+        // Every manifest, named, found by a walk or included, is a regular file inside its workspace and
+        // under the cap (a named file's workspace is its own repository or folder).
+        let text = match untrusted::read_untrusted_text(&path, &Bounds::workspace(&workspace, cap)) {
+            Ok(text) => text,
             Err(error) => {
-                errors.push((path.display().to_string(), format!("could not read: {error}")));
+                errors.push((display_path(&path, &cwd), error.to_string()));
                 continue;
             }
         };
         let parsed = manifest::parse(kind, &text);
-        // Requirements includes (`-r`, `-c`) are followed, each file once (cycle-safe).
+        let dir = path.parent().unwrap_or(Path::new("."));
+        // Requirements includes (`-r`, `-c`) are followed inside the workspace, each file once (cycle-safe).
+        // A path outside the workspace is an error on its line and is never read.
         for include in &parsed.includes {
-            if include.constraint {
-                continue;
-            }
-            let target = path.parent().unwrap_or(Path::new(".")).join(&include.path);
-            if target.is_file() {
-                queue.push_back((target, ManifestKind::Requirements));
-            } else {
-                errors.push((
-                    display_path(&path, &cwd),
-                    format!("included file {} does not exist", include.path),
-                ));
+            let line = text
+                .get(..include.span.start)
+                .map(|before| before.lines().count().max(1))
+                .unwrap_or(1);
+            let source = format!("{}:{line}", display_path(&path, &cwd));
+            let target = dir.join(&include.path);
+            match untrusted::resolve_named(dir, &include.path, &Bounds::workspace(&workspace, MANIFEST_CAP)) {
+                Ok(_) if include.constraint => {}
+                Ok(_) => queue.push_back((target, ManifestKind::Requirements, workspace.clone())),
+                Err(ReadError::NotFound { .. }) => {
+                    errors.push((source, format!("included file {} does not exist", include.path)));
+                }
+                Err(error) => errors.push((source, format!("included file {}: {error}", include.path))),
             }
         }
         let context = project::context(
@@ -218,7 +236,11 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             &env,
             &cwd,
             std::slice::from_ref(&flags),
+            &workspace,
         );
+        for (source, message) in &context.problems {
+            errors.push((source.clone(), message.clone()));
+        }
         for issue in &context.config.issues {
             let key = if issue.key.is_empty() {
                 String::new()
@@ -356,11 +378,86 @@ fn input_of(file: &Checked) -> Input<'_> {
     file.context.input(&file.parsed)
 }
 
+/// `gatehouse trust [PATH]`: adds the project's workspace folder to `trusted-folders` in the user
+/// configuration, so its gatehouse.toml is honoured in full.
+pub fn trust(path: Option<&Path>, out: &mut dyn Write) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = project::env_vars();
+    let target = cwd.join(path.unwrap_or(Path::new(".")));
+    let Ok(folder) = std::fs::canonicalize(&target) else {
+        let _ = writeln!(out, "gatehouse: {} does not exist", target.display());
+        return 2;
+    };
+    let workspace = if folder.is_dir() {
+        folder
+    } else {
+        project::workspace_root(&folder, &env)
+    };
+    let Some(config_path) = project::user_config_path(&env) else {
+        let _ = writeln!(
+            out,
+            "gatehouse: no user configuration folder (set HOME or XDG_CONFIG_HOME)"
+        );
+        return 2;
+    };
+    let existing = match std::fs::read_to_string(&config_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            let _ = writeln!(out, "gatehouse: could not read {}: {error}", config_path.display());
+            return 2;
+        }
+    };
+    let updated = match crate::config::add_trusted_folder(&existing, &workspace) {
+        Ok(Some(updated)) => updated,
+        Ok(None) => {
+            let _ = writeln!(
+                out,
+                "{} is already trusted ({})",
+                workspace.display(),
+                config_path.display()
+            );
+            return 0;
+        }
+        Err(message) => {
+            let _ = writeln!(out, "gatehouse: {}: {message}", config_path.display());
+            return 2;
+        }
+    };
+    let written = config_path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&config_path, updated));
+    match written {
+        Ok(()) => {
+            let _ = writeln!(
+                out,
+                "trusted {}: its gatehouse.toml is honoured in full (recorded in {})",
+                workspace.display(),
+                config_path.display()
+            );
+            0
+        }
+        Err(error) => {
+            let _ = writeln!(out, "gatehouse: could not write {}: {error}", config_path.display());
+            2
+        }
+    }
+}
+
 /// `gatehouse cache stats|clear|path`.
 pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let env = project::env_vars();
-    let (config, _, _) = project::load_config(&cwd, args.config.as_deref(), &env, &cwd, &[args.to_layer(&cwd)]);
+    let workspace = project::workspace_root(&cwd, &env);
+    let (config, _, _) = project::load_config(
+        &cwd,
+        args.config.as_deref(),
+        &env,
+        &cwd,
+        &[args.to_layer(&cwd)],
+        &workspace,
+    );
     let dir = config.lookup.cache_dir.clone();
     let result = match action {
         "path" => writeln!(out, "{}", crate::lookup::cache::cache_path(&config.lookup).display()),

@@ -7,6 +7,11 @@
 //! - Unknown keys and bad values are `ConfigIssue`s (with the key path), never errors: the rest of the
 //!   configuration still applies, with defaults where a value was bad.
 //! - No IO: callers read files and the environment and pass text and variables in.
+//! - Keys split in two. Project policy (thresholds, severities, allow/deny, `[[ignore]]`) may come from
+//!   a project's `gatehouse.toml`. Machine trust (`MACHINE_TRUST_KEYS`: where data comes from, what is
+//!   written where, what counts as private, what is trusted) comes from the user's configuration,
+//!   editor settings, the environment and flags; from a project file only when the user trusts it
+//!   (`strip_machine_trust` removes them otherwise, with an issue at each key).
 
 use std::path::{Path, PathBuf};
 
@@ -30,10 +35,81 @@ pub struct ConfigIssue {
     pub source: String,
 }
 
+/// Keys a project file may set only when the user trusts it (see the module doc). A section name
+/// (`endpoints`) covers every key below it; `private-packages` and `mirror-is-public` are matched in
+/// any section.
+pub const MACHINE_TRUST_KEYS: [&str; 9] = [
+    "endpoints",
+    "trusted-root",
+    "cache-dir",
+    "offline",
+    "osv-db",
+    "private-packages",
+    "mirror-is-public",
+    "trust-project-config",
+    "trusted-folders",
+];
+
+/// Machine-trust keys matched in any section (their section may move; their meaning does not).
+const MACHINE_TRUST_ANYWHERE: [&str; 2] = ["private-packages", "mirror-is-public"];
+
+/// Removes the machine-trust keys from an untrusted project layer; each one removed is an issue at its
+/// key that says why and how to trust the folder (`how_to_trust`).
+pub fn strip_machine_trust(layer: &mut Layer, how_to_trust: &str) -> Vec<ConfigIssue> {
+    let mut removed = Vec::new();
+    strip_in(&mut layer.value, "", &mut removed);
+    removed
+        .into_iter()
+        .map(|key| ConfigIssue {
+            message: format!(
+                "`{key}` is ignored: it decides where Gatehouse's data comes from or goes, and this project's gatehouse.toml is not trusted; {how_to_trust}"
+            ),
+            key,
+            source: layer.name.clone(),
+        })
+        .collect()
+}
+
+fn strip_in(value: &mut Value, prefix: &str, removed: &mut Vec<String>) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let top_level = prefix.is_empty() && MACHINE_TRUST_KEYS.contains(&key.as_str());
+        if top_level || MACHINE_TRUST_ANYWHERE.contains(&key.as_str()) {
+            match map.remove(&key) {
+                Some(Value::Object(children)) if !children.is_empty() => {
+                    removed.extend(children.keys().map(|child| format!("{path}.{child}")));
+                }
+                _ => removed.push(path),
+            }
+        } else if let Some(child) = map.get_mut(&key) {
+            strip_in(child, &path, removed);
+        }
+    }
+}
+
+/// Who may trust a project's own configuration, from the user's side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustSettings {
+    /// `trust-project-config` (`--trust-project-config`, `GATEHOUSE_TRUST_PROJECT_CONFIG=1`, or an editor
+    /// that trusts the workspace): every project file is trusted.
+    pub project_config: bool,
+    /// `trusted-folders` in the user configuration (`gatehouse trust PATH`): projects at or below them.
+    pub folders: Vec<PathBuf>,
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub lookup: LookupSettings,
+    pub trust: TrustSettings,
     pub fail_on: Option<Severity>,
     pub policy: Policy,
     pub debounce_ms: u64,
@@ -106,7 +182,7 @@ impl Layer {
                 "CRATES_INDEX" => vec!["endpoints".into(), "crates".into()],
                 "PYPI_URL" => vec!["endpoints".into(), "pypi".into()],
                 "LOG" | "LIVE" => continue,
-                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" => {
+                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" | "TRUST_PROJECT_CONFIG" => {
                     vec![rest.to_ascii_lowercase().replace('_', "-")]
                 }
                 other => {
@@ -132,7 +208,7 @@ impl Layer {
 fn env_value(path: &[String], raw: &str) -> Value {
     let key = path.last().map(String::as_str).unwrap_or("");
     match key {
-        "offline" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        "offline" | "trust-project-config" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
         "osv-db" => Value::Array(
             raw.split(':')
                 .filter(|p| !p.is_empty())
@@ -186,7 +262,7 @@ fn drop_nulls(value: &mut Value) {
     }
 }
 
-const PATH_KEYS: [&str; 3] = ["cache-dir", "trusted-root", "osv-db"];
+const PATH_KEYS: [&str; 4] = ["cache-dir", "trusted-root", "osv-db", "trusted-folders"];
 
 fn resolve_paths(value: &mut Value, base: &Path) {
     let Value::Object(map) = value else {
@@ -365,6 +441,27 @@ pub fn build(layers: &[Layer]) -> Config {
         Some(Value::String(single)) if !single.is_empty() => vec![PathBuf::from(single)],
         _ => Vec::new(),
     };
+    let trust_project_config = match get("trust-project-config") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes" | "on"),
+        Some(other) => {
+            bad(
+                "trust-project-config",
+                format!("`trust-project-config` must be true or false, not {other}"),
+            );
+            false
+        }
+        None => false,
+    };
+    let trusted_folders = match get("trusted-folders") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        _ => Vec::new(),
+    };
     let cache_dir = string("cache-dir");
     let trusted_root = string("trusted-root");
     let fail_on = match string("fail-on").as_str() {
@@ -479,7 +576,7 @@ pub fn build(layers: &[Layer]) -> Config {
                 index: idx,
                 id: text("id"),
                 package: text("package"),
-                reason: text("reason").filter(|r| !r.trim().is_empty()),
+                reason: text("reason").filter(|r| is_real_reason(r)),
                 until: until_date,
             });
         }
@@ -487,11 +584,23 @@ pub fn build(layers: &[Layer]) -> Config {
     let debounce_ms = get("lookup.debounce-ms").and_then(Value::as_u64).unwrap_or(250);
     Config {
         lookup,
+        trust: TrustSettings {
+            project_config: trust_project_config,
+            folders: trusted_folders,
+        },
         fail_on,
         policy,
         debounce_ms,
         issues,
     }
+}
+
+/// A reason a person wrote: not empty, and not a `TODO` placeholder.
+fn is_real_reason(reason: &str) -> bool {
+    let trimmed = reason.trim();
+    !trimmed.is_empty()
+        && !trimmed.to_ascii_uppercase().starts_with("TODO")
+        && trimmed != crate::model::IGNORE_REASON_PLACEHOLDER
 }
 
 fn parse_override(text: &str) -> Option<SeverityOverride> {
@@ -517,6 +626,47 @@ fn source_of(layers: &[Layer], dotted: &str) -> String {
         })
         .map(|layer| layer.name.clone())
         .unwrap_or_else(|| "defaults".to_string())
+}
+
+/// The user configuration `text` with `folder` added to `trusted-folders`; `Ok(None)` when it is
+/// already there. A new key goes on the first line (before any table); an existing list is extended
+/// in place, so the rest of the file (comments included) is kept.
+pub fn add_trusted_folder(text: &str, folder: &Path) -> Result<Option<String>, String> {
+    let parsed: toml::Table = toml::from_str(text).map_err(|err| format!("not valid TOML: {}", err.message()))?;
+    let folder_text = folder.display().to_string();
+    let quoted = toml::Value::String(folder_text.clone()).to_string();
+    match parsed.get("trusted-folders") {
+        None => Ok(Some(format!("trusted-folders = [{quoted}]\n{text}"))),
+        Some(toml::Value::Array(items)) => {
+            if items.iter().any(|item| item.as_str() == Some(folder_text.as_str())) {
+                return Ok(None);
+            }
+            // Rewrite the one line that opens the list.
+            let mut res = String::new();
+            let mut done = false;
+            for line in text.split_inclusive('\n') {
+                let trimmed = line.trim_start();
+                if !done
+                    && trimmed.starts_with("trusted-folders")
+                    && let Some(open) = line.find('[')
+                {
+                    res.push_str(&line[..=open]);
+                    res.push_str(&quoted);
+                    res.push_str(if items.is_empty() { "" } else { ", " });
+                    res.push_str(&line[open + 1..]);
+                    done = true;
+                } else {
+                    res.push_str(line);
+                }
+            }
+            if done {
+                Ok(Some(res))
+            } else {
+                Err("could not find the `trusted-folders` line to extend".to_string())
+            }
+        }
+        Some(_) => Err("`trusted-folders` must be a list of folders".to_string()),
+    }
 }
 
 /// Finds `gatehouse.toml` in `dir` or any parent folder; the caller passes an existence test.

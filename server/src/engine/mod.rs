@@ -19,7 +19,7 @@ use crate::checks::{self, AgeThresholds, CheckCtx, Finding, FindingKind, Resolve
 use crate::fix::{self, Fix};
 use crate::manifest::{DepKind, Dependency, Lockfile, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Ecosystem, Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySource, Severity, Span};
-use crate::policy::{Policy, PolicyIssue, Verdict};
+use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
 /// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip and uv settings
@@ -129,7 +129,9 @@ impl AnalyzedDep {
 pub struct Analysis {
     pub deps: Vec<AnalyzedDep>,
     pub findings: Vec<Finding>,
-    pub suppressed: Vec<(Finding, usize)>,
+    /// Findings a suppression the policy applied turned off, with what did (shown in hovers and counted
+    /// in the per-file summary note).
+    pub suppressed: Vec<(Finding, Suppression)>,
     pub syntax: Vec<SyntaxIssue>,
     pub policy_issues: Vec<PolicyIssue>,
     pub notes: Vec<Note>,
@@ -382,6 +384,29 @@ fn oldest_stale(facts: &Facts, package: &PackageRef) -> Option<Timestamp> {
     res
 }
 
+/// A finding an untrusted project's policy would lower, as shown instead: a malicious package or a
+/// fresh publish younger than the user's own threshold keeps the user's severity (with a note that the
+/// project tried); anything else is shown as information.
+fn loosened_by_untrusted(mut finding: Finding, count: &mut usize) -> Finding {
+    *count += 1;
+    if matches!(
+        finding.kind,
+        FindingKind::Malicious | FindingKind::FreshVersion | FindingKind::FreshPackage
+    ) {
+        finding.message = format!(
+            "{} (this project's gatehouse.toml (untrusted) tries to lower this; your own settings keep it)",
+            finding.message
+        );
+    } else {
+        finding.severity = Severity::Information;
+        finding.message = format!(
+            "{} (suppressed by this project's gatehouse.toml (untrusted))",
+            finding.message
+        );
+    }
+    finding
+}
+
 /// Evaluates a manifest against the known facts and the policy.
 pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestamp) -> Analysis {
     let mut analysis = Analysis {
@@ -400,6 +425,15 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         facts,
         age: &policy.age,
     };
+    // An untrusted project's policy is compared with the user's own: the checks also run at the user's
+    // thresholds, so a cooldown the project shortened cannot hide a fresh publish.
+    let floor = policy.untrusted_floor.as_deref();
+    let floor_ctx = floor.map(|floor| CheckCtx {
+        now,
+        facts,
+        age: &floor.age,
+    });
+    let mut raw_floor = Vec::new();
     let mut raw = Vec::new();
     let mut notes: Vec<Note> = Vec::new();
     let mut unavailable_registry: Vec<(String, String)> = Vec::new();
@@ -459,6 +493,9 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
             ));
         }
         checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
+        if let Some(floor_ctx) = &floor_ctx {
+            checks::run_all(floor_ctx, dep_idx, &analyzed.dep, &mut raw_floor);
+        }
     }
     // One note for many packages whose registry data is missing, not one line each.
     if unavailable_registry.len() > 1 {
@@ -479,22 +516,78 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
             ),
         });
     }
-    analysis.notes = notes;
 
     let mut used_ignores = Vec::new();
+    let mut loosened = 0;
+    // Findings the user's own thresholds raise but the project's shorter cooldown dropped.
+    let dropped_by_project: Vec<Finding> = raw_floor
+        .into_iter()
+        .filter(|f| !raw.iter().any(|r| r.dep == f.dep && r.kind == f.kind && r.id == f.id))
+        .collect();
     for finding in raw {
         let Some(analyzed) = analysis.deps.get(finding.dep) else {
             continue;
         };
-        match policy.apply(finding, &analyzed.dep.package, now) {
+        let package = &analyzed.dep.package;
+        let floor_verdict = floor.and_then(|floor| floor.apply(finding.clone(), package, now));
+        let verdict = policy.apply(finding, package, now);
+        if let (Some(Verdict::Keep(own)), Some(verdict)) = (&floor_verdict, &verdict) {
+            let project_level = verdict.shown_at();
+            if project_level.is_none_or(|level| !level.at_least(own.severity)) {
+                // The untrusted project loosens what the user's settings show.
+                if let Verdict::Suppressed {
+                    by: Suppression::Ignore(idx),
+                    ..
+                } = verdict
+                {
+                    used_ignores.push(*idx);
+                }
+                analysis
+                    .findings
+                    .push(loosened_by_untrusted(own.clone(), &mut loosened));
+                continue;
+            }
+        }
+        match verdict {
             Some(Verdict::Keep(finding)) => analysis.findings.push(finding),
             Some(Verdict::Suppressed { finding, by }) => {
-                used_ignores.push(by);
+                if let Suppression::Ignore(idx) = by {
+                    used_ignores.push(idx);
+                }
                 analysis.suppressed.push((finding, by));
             }
             None => {}
         }
     }
+    for finding in dropped_by_project {
+        let Some(analyzed) = analysis.deps.get(finding.dep) else {
+            continue;
+        };
+        if let Some(Verdict::Keep(own)) = floor.and_then(|floor| floor.apply(finding, &analyzed.dep.package, now)) {
+            analysis.findings.push(loosened_by_untrusted(own, &mut loosened));
+        }
+    }
+    if !analysis.suppressed.is_empty() {
+        let n = analysis.suppressed.len();
+        notes.push(Note {
+            source: "gatehouse.toml".to_string(),
+            message: format!(
+                "{n} finding{} suppressed by gatehouse.toml",
+                if n == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    if loosened > 0 {
+        notes.push(Note {
+            source: "gatehouse.toml".to_string(),
+            message: format!(
+                "{loosened} finding{} this project's gatehouse.toml (untrusted) would suppress or lower {} still shown",
+                if loosened == 1 { "" } else { "s" },
+                if loosened == 1 { "is" } else { "are" }
+            ),
+        });
+    }
+    analysis.notes = notes;
     analysis.policy_issues = policy.issues(now, &used_ignores);
 
     let mut by_dep: HashMap<usize, Vec<&Finding>> = HashMap::new();

@@ -233,7 +233,7 @@ fn render(case: &Case, analysis: &Analysis) -> String {
         rows.push((
             finding.span.start,
             finding.span.end,
-            format!("suppressed by [[ignore]] #{by}: {} {}", finding.id, finding.message),
+            format!("suppressed by {}: {} {}", by.describe(), finding.id, finding.message),
         ));
     }
     for dep in &analysis.deps {

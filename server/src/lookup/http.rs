@@ -64,27 +64,53 @@ impl Default for HttpSettings {
     }
 }
 
-/// An `Authorization` header value for one origin (`scheme://host:port`).
+/// `Authorization` header values scoped as the package managers scope them: by origin
+/// (`scheme://host:port`) and path prefix. A request gets the credential of the longest configured
+/// prefix its path lies under (npm: the longest `//host/path/:_authToken`; pip: its index URL; cargo:
+/// its registry), so two registries under different paths of one host never get each other's.
 #[derive(Clone, Default)]
-pub struct HostCredentials(HashMap<String, String>);
+pub struct HostCredentials(HashMap<String, Vec<(String, String)>>);
 
 impl std::fmt::Debug for HostCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.keys()).finish()
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .flat_map(|(origin, scoped)| scoped.iter().map(move |(prefix, _)| format!("{origin}{prefix}"))),
+            )
+            .finish()
     }
 }
 
 impl HostCredentials {
-    /// Adds credentials for the origin of `url`; `authorization` is the full header value
-    /// (`Bearer …`, `Basic …`). Ignored when `url` does not parse.
+    /// Adds credentials for `url`'s origin and everything below its path (`https://h/a/b` covers
+    /// `/a/b/…`); `authorization` is the full header value (`Bearer …`, `Basic …`). A later value for the
+    /// same scope replaces the earlier. Ignored when `url` does not parse.
     pub fn insert(&mut self, url: &str, authorization: &str) {
-        if let Some(origin) = origin_of(url) {
-            self.0.insert(origin, authorization.to_string());
+        let Ok(parsed) = Url::parse(url) else {
+            return;
+        };
+        let mut prefix = parsed.path().to_string();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let scoped = self.0.entry(origin_key(&parsed)).or_default();
+        match scoped.iter_mut().find(|(p, _)| *p == prefix) {
+            Some(entry) => entry.1 = authorization.to_string(),
+            None => scoped.push((prefix, authorization.to_string())),
         }
     }
 
+    /// The credential of the longest scope `url` lies under, on its exact origin.
     pub fn for_url(&self, url: &Url) -> Option<&str> {
-        self.0.get(&origin_key(url)).map(String::as_str)
+        let path = url.path();
+        self.0
+            .get(&origin_key(url))?
+            .iter()
+            .filter(|(prefix, _)| path.starts_with(prefix.as_str()) || prefix.strip_suffix('/') == Some(path))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, authorization)| authorization.as_str())
     }
 
     pub fn is_empty(&self) -> bool {

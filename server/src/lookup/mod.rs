@@ -36,6 +36,7 @@ pub mod http;
 pub mod private;
 pub mod provenance;
 pub mod registry;
+pub mod untrusted;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;

@@ -1,6 +1,6 @@
 //! The document store: text, incremental tree and version per open document, plus its context.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tower_lsp_server::ls_types as lsp;
@@ -36,6 +36,9 @@ pub fn empty_context() -> Context {
         config_text: None,
         registries: RegistryRules::default(),
         private: Default::default(),
+        workspace_root: PathBuf::new(),
+        manifest_dir: PathBuf::new(),
+        problems: Vec::new(),
     }
 }
 
@@ -54,13 +57,14 @@ pub fn apply_changes(doc: &mut Doc, version: i32, changes: Vec<lsp::TextDocument
     doc.version = version;
 }
 
-/// Diagnostics for a `gatehouse.toml` document: unknown keys, bad values, suppression problems.
-pub fn config_diagnostics(doc: &Doc, utf16: bool) -> Vec<lsp::Diagnostic> {
+/// Diagnostics for a `gatehouse.toml` document: unknown keys, bad values, suppression problems, and
+/// the machine-trust keys ignored because the project (rooted at `workspace`) is not `trusted`.
+pub fn config_diagnostics(doc: &Doc, utf16: bool, trusted: bool, workspace: &Path) -> Vec<lsp::Diagnostic> {
     let text = doc.source.text();
     let path = doc.path.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
-    let (layer, mut issues) = Layer::from_toml(&path, text);
+    let (layer, _) = Layer::from_toml(&path, text);
     let built = config::build(&[layer]);
-    issues.extend(built.issues);
+    let issues = crate::project::project_config_issues(&path, text, trusted, workspace);
     let positions = Positions::new(text, utf16);
     let diagnostic = |span: crate::model::Span, message: String| lsp::Diagnostic {
         range: to_range(&positions, span),

@@ -106,6 +106,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The editor's workspace folder bounds what the project may name; a file outside it gets its own
+/// repository (or folder) as its workspace.
+fn workspace_of(root: Option<&Path>, path: &Path, env: &[(String, String)]) -> PathBuf {
+    root.and_then(|root| std::fs::canonicalize(root).ok())
+        .filter(|root| std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(root)))
+        .unwrap_or_else(|| project::workspace_root(path, env))
+}
+
 fn lookup_key(context: &Context) -> String {
     project::lookup_key(context)
 }

@@ -35,10 +35,16 @@ impl State {
 
     /// Evaluates the current version of a document. `None` when it is gone.
     pub(super) fn evaluate(&self, uri: &lsp::Uri) -> Option<Evaluated> {
-        self.with_evaluated(uri, |doc, parsed, analysis, utf16| Evaluated {
-            version: doc.version,
-            diagnostics: report::lsp::to_diagnostics(doc.source.text(), parsed, &analysis, utf16),
-            analysis,
+        self.with_evaluated(uri, |doc, parsed, analysis, utf16| {
+            let mut diagnostics = report::lsp::to_diagnostics(doc.source.text(), parsed, &analysis, utf16);
+            if let Some(context) = doc.context.as_deref() {
+                diagnostics.extend(outside_includes(doc, parsed, context, utf16));
+            }
+            Evaluated {
+                version: doc.version,
+                diagnostics,
+                analysis,
+            }
         })
     }
 
@@ -69,6 +75,54 @@ impl State {
         let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
         Some(use_it(doc, &parsed, analysis, utf16))
     }
+}
+
+/// `-r`/`-c` includes whose path leaves the workspace: an error on that line (the editor never reads
+/// includes; the CLI refuses them the same way). Lexical, so no IO on the warm path.
+fn outside_includes(
+    doc: &Doc,
+    parsed: &crate::manifest::Parsed,
+    context: &Context,
+    utf16: bool,
+) -> Vec<lsp::Diagnostic> {
+    if doc.path.is_none() || context.workspace_root.as_os_str().is_empty() {
+        return Vec::new();
+    }
+    let dir = &context.manifest_dir;
+    let workspace = crate::lookup::untrusted::normalize_lexically(&context.workspace_root);
+    let positions = report::Positions::new(doc.source.text(), utf16);
+    parsed
+        .includes
+        .iter()
+        .filter(|include| {
+            let target = crate::lookup::untrusted::normalize_lexically(&dir.join(&include.path));
+            !target.starts_with(&workspace)
+        })
+        .map(|include| {
+            let (start, end) = positions.range(include.span);
+            lsp::Diagnostic {
+                range: lsp::Range {
+                    start: lsp::Position {
+                        line: start.line,
+                        character: start.character,
+                    },
+                    end: lsp::Position {
+                        line: end.line,
+                        character: end.character,
+                    },
+                },
+                severity: Some(lsp::DiagnosticSeverity::ERROR),
+                code: Some(lsp::NumberOrString::String("include-outside-workspace".to_string())),
+                source: Some("gatehouse".to_string()),
+                message: format!(
+                    "included file {} is outside the workspace ({}): not read",
+                    include.path,
+                    workspace.display()
+                ),
+                ..lsp::Diagnostic::default()
+            }
+        })
+        .collect()
 }
 
 impl Backend {
@@ -111,12 +165,19 @@ impl Backend {
         if needs_context && let Some(path) = path.clone() {
             let layers = settings_layer(&self.state);
             let env = self.state.env.clone();
+            let root = lock(&self.state.root).clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                project::context(&path, kind, None, &env, &cwd, &layers)
+                let workspace = workspace_of(root.as_deref(), &path, &env);
+                project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
             })
             .await;
             if let Ok(context) = loaded {
+                for (source, message) in &context.problems {
+                    self.client
+                        .log_message(lsp::MessageType::WARNING, format!("gatehouse: {source}: {message}"))
+                        .await;
+                }
                 if !context.config.issues.is_empty() {
                     let text = context
                         .config
@@ -245,7 +306,7 @@ impl Backend {
     }
 }
 
-fn settings_layer(state: &State) -> Vec<Layer> {
+pub(in crate::lsp) fn settings_layer(state: &State) -> Vec<Layer> {
     let value = lock(&state.client_settings).clone();
     let root = lock(&state.root).clone();
     if value.is_null() {

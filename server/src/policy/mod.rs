@@ -6,6 +6,9 @@
 //! - A suppression needs a `reason`; one without, or with a past `until`, is itself reported, and an
 //!   expired one stops applying (its finding resurfaces with a note).
 //! - Allowed packages lose every finding except `malicious`; denied packages get an error on any use.
+//! - A suppressed finding is returned as `Verdict::Suppressed` with what suppressed it, never dropped.
+//! - An untrusted project's policy carries the user's own (`untrusted_floor`); `engine` shows what the
+//!   project loosens as information and never lets it lower a malicious or fresh-publish finding.
 
 pub mod cooldown;
 
@@ -70,13 +73,49 @@ pub struct Policy {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub ignores: Vec<Ignore>,
+    /// Set when this policy includes an untrusted project's files: the policy of the user's own
+    /// settings. What the project loosens against it stays visible (`engine` compares the two).
+    pub untrusted_floor: Option<Box<Policy>>,
 }
 
-/// What the policy made of one finding.
+/// What turned a finding off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suppression {
+    /// The `[[ignore]]` entry at this index.
+    Ignore(usize),
+    /// `policy.severity.<check> = "off"` (or per ecosystem).
+    SeverityOff,
+    /// `policy.allow`.
+    Allowed,
+}
+
+impl Suppression {
+    /// How a hover or a report names it.
+    pub fn describe(self) -> String {
+        match self {
+            Suppression::Ignore(idx) => format!("[[ignore]] #{idx}"),
+            Suppression::SeverityOff => "a severity set to off".to_string(),
+            Suppression::Allowed => "the allow list".to_string(),
+        }
+    }
+}
+
+/// What the policy made of one finding. Nothing is dropped silently: a suppressed finding is kept
+/// with what suppressed it, for hovers and the per-file summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Keep(Finding),
-    Suppressed { finding: Finding, by: usize },
+    Suppressed { finding: Finding, by: Suppression },
+}
+
+impl Verdict {
+    /// The severity the finding is shown at; `None` when suppressed.
+    pub fn shown_at(&self) -> Option<Severity> {
+        match self {
+            Verdict::Keep(finding) => Some(finding.severity),
+            Verdict::Suppressed { .. } => None,
+        }
+    }
 }
 
 pub use crate::model::{PolicyIssue, PolicyIssueKind};
@@ -104,13 +143,22 @@ impl Policy {
         specific.or(general).map(|(_, _, level)| *level)
     }
 
-    /// Applies overrides, allow list and suppressions to one finding.
+    /// Applies overrides, allow list and suppressions to one finding. Always `Some` (kept for callers
+    /// that filter).
     pub fn apply(&self, mut finding: Finding, package: &PackageRef, now: Timestamp) -> Option<Verdict> {
         if self.is_allowed(package) && finding.kind != FindingKind::Malicious {
-            return None;
+            return Some(Verdict::Suppressed {
+                finding,
+                by: Suppression::Allowed,
+            });
         }
         match self.override_for(finding.kind, package.ecosystem) {
-            Some(SeverityOverride::Off) => return None,
+            Some(SeverityOverride::Off) => {
+                return Some(Verdict::Suppressed {
+                    finding,
+                    by: Suppression::SeverityOff,
+                });
+            }
             Some(SeverityOverride::Level(level)) => finding.severity = level,
             None => {}
         }
@@ -129,7 +177,7 @@ impl Policy {
             }
             return Some(Verdict::Suppressed {
                 finding,
-                by: ignore.index,
+                by: Suppression::Ignore(ignore.index),
             });
         }
         Some(Verdict::Keep(finding))

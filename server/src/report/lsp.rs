@@ -222,6 +222,17 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
             data: fix.and_then(|f| serde_json::to_value(f).ok()),
         });
     }
+    // One summary line per file for the suppressions gatehouse.toml applied (or tried), at the top.
+    for note in analysis.notes.iter().filter(|note| note.source == "gatehouse.toml") {
+        res.push(lsp::Diagnostic {
+            range: lsp::Range::default(),
+            severity: Some(lsp::DiagnosticSeverity::INFORMATION),
+            code: Some(lsp::NumberOrString::String("suppressed".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: note.message.clone(),
+            ..lsp::Diagnostic::default()
+        });
+    }
     for issue in &analysis.syntax {
         res.push(lsp::Diagnostic {
             range: to_range(&positions, issue.span),
@@ -304,6 +315,15 @@ pub fn hover(
                 Evidence::Text(text) => md.push_str(&format!("  - {text}\n")),
             }
         }
+    }
+    for (finding, by) in analysis.suppressed.iter().filter(|(f, _)| f.dep == dep) {
+        md.push_str(&format!(
+            "- _suppressed by gatehouse.toml ({})_: {} {} — {}\n",
+            by.describe(),
+            finding.severity,
+            finding.id,
+            finding.message
+        ));
     }
     let transitive: Vec<_> = analysis
         .deps
@@ -445,7 +465,11 @@ pub fn ignore_entry(finding: &crate::checks::Finding, package: &str, until: jiff
     } else {
         format!("id = \"{}\"\npackage = \"{package}\"", finding.kind.code())
     };
-    format!("[[ignore]]\n{key}\nreason = \"TODO: say why this is acceptable\"\nuntil = {until}\n")
+    // The placeholder fails the reason rule, so the entry suppresses nothing until a person says why.
+    format!(
+        "[[ignore]]\n{key}\nreason = \"{}\"\nuntil = {until}\n",
+        crate::model::IGNORE_REASON_PLACEHOLDER
+    )
 }
 
 /// "Ignore … until …" actions for the findings overlapping `range`: each appends an `[[ignore]]` entry to
@@ -464,7 +488,10 @@ pub fn ignore_actions(
     let mut seen = Vec::new();
     for finding in &analysis.findings {
         if !(finding.span.start <= end && start <= finding.span.end)
-            || matches!(finding.kind, FindingKind::Unchecked | FindingKind::Policy)
+            || matches!(
+                finding.kind,
+                FindingKind::Unchecked | FindingKind::Policy | FindingKind::Malicious
+            )
             || seen.contains(&finding.id)
         {
             continue;

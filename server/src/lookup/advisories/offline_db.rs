@@ -4,17 +4,24 @@
 //! Invariants:
 //! - Loading never fails as a whole: each unreadable file or bad record becomes one error string that
 //!   names its path (and the zip member), and every good record is still indexed.
+//! - Only regular files are read (`lookup::untrusted`): a FIFO, a device or `/proc` named as a
+//!   database, or found in its folder, is an error, never read. Folders are walked cycle-safe. Each
+//!   record, loose or a zip member, is capped at `OSV_RECORD_CAP` bytes (decompressed), so a zip bomb
+//!   or `/dev/zero` cannot exhaust memory.
 //! - An advisory is indexed under every package its `affected[]` names (once per package).
 //! - A package the database has no record for answers an empty list: the database is the whole
 //!   ecosystem export, so "no record" means "no known advisory" as of the export.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
 use crate::lookup::advisories::osv_record::parse_record;
+use crate::lookup::untrusted::{self, Bounds, OSV_RECORD_CAP, open_untrusted, read_untrusted};
+
+/// 16 GiB: an OSV `all.zip` is read member by member, so only its kind matters, not its size.
+const ZIP_CAP: u64 = 16 * 1024 * 1024 * 1024;
 use crate::lookup::{Advisories, Fetched, LookupError};
 use crate::model::{Advisory, PackageRef};
 
@@ -36,10 +43,7 @@ impl OfflineDb {
             } else if has_extension(path, "zip") {
                 db.load_zip(path, &mut errors);
             } else {
-                match std::fs::read(path) {
-                    Ok(bytes) => db.add(&bytes, &path.display().to_string(), &mut errors),
-                    Err(err) => errors.push(format!("{}: {err}", path.display())),
-                }
+                db.load_json(path, &mut errors);
             }
         }
         tracing::debug!(
@@ -64,38 +68,33 @@ impl OfflineDb {
         self.index.get(package).map(Vec::as_slice).unwrap_or_default()
     }
 
+    fn load_json(&mut self, path: &Path, errors: &mut Vec<String>) {
+        // The databases are named by the user (flags, user configuration, a trusted project).
+        match read_untrusted(path, &Bounds::user_named(OSV_RECORD_CAP)) {
+            Ok(bytes) => self.add(&bytes, &path.display().to_string(), errors),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+
     fn load_dir(&mut self, dir: &Path, errors: &mut Vec<String>) {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(current) = stack.pop() {
-            let entries = match std::fs::read_dir(&current) {
-                Ok(entries) => entries,
-                Err(err) => {
-                    errors.push(format!("{}: {err}", current.display()));
-                    continue;
-                }
-            };
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            paths.sort();
-            for path in paths {
-                if path.is_dir() {
-                    stack.push(path);
-                } else if has_extension(&path, "json") {
-                    match std::fs::read(&path) {
-                        Ok(bytes) => self.add(&bytes, &path.display().to_string(), errors),
-                        Err(err) => errors.push(format!("{}: {err}", path.display())),
-                    }
-                } else if has_extension(&path, "zip") {
-                    self.load_zip(&path, errors);
-                }
+        let walked = untrusted::walk(dir, |_, _| false);
+        for skipped in walked.skipped {
+            errors.push(skipped.to_string());
+        }
+        for path in walked.files {
+            if has_extension(&path, "json") {
+                self.load_json(&path, errors);
+            } else if has_extension(&path, "zip") {
+                self.load_zip(&path, errors);
             }
         }
     }
 
     fn load_zip(&mut self, path: &Path, errors: &mut Vec<String>) {
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
+        let file = match open_untrusted(path, &Bounds::user_named(ZIP_CAP)) {
+            Ok((_, file)) => file,
             Err(err) => {
-                errors.push(format!("{}: {err}", path.display()));
+                errors.push(err.to_string());
                 return;
             }
         };
@@ -107,7 +106,7 @@ impl OfflineDb {
             }
         };
         for i in 0..archive.len() {
-            let mut member = match archive.by_index(i) {
+            let member = match archive.by_index(i) {
                 Ok(member) => member,
                 Err(err) => {
                     errors.push(format!("{} (member {i}): {err}", path.display()));
@@ -118,10 +117,9 @@ impl OfflineDb {
                 continue;
             }
             let name = format!("{}:{}", path.display(), member.name());
-            let mut bytes = Vec::new();
-            match member.read_to_end(&mut bytes) {
-                Ok(_) => self.add(&bytes, &name, errors),
-                Err(err) => errors.push(format!("{name}: {err}")),
+            match untrusted::read_capped(member, Path::new(&name), OSV_RECORD_CAP) {
+                Ok(bytes) => self.add(&bytes, &name, errors),
+                Err(err) => errors.push(err.to_string()),
             }
         }
     }

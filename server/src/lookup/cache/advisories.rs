@@ -57,11 +57,12 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
             Vec::new()
         } else {
             let asked = missing.clone();
+            let namespace = self.settings.namespace.clone();
             blocking(&self.store, move |store| {
                 asked
                     .into_iter()
                     .map(|package| {
-                        let key = advisory_key(&package);
+                        let key = advisory_key(&package, &namespace);
                         let found = store
                             .get(ADVISORY_KIND, &key)
                             .ok()
@@ -121,7 +122,12 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
                         self.settings.ttl.advisories
                     };
                     if !fetched.stale {
-                        to_store.push((advisory_key(&package), fetched.value.clone(), fetched.fetched_at, ttl));
+                        to_store.push((
+                            advisory_key(&package, &self.settings.namespace),
+                            fetched.value.clone(),
+                            fetched.fetched_at,
+                            ttl,
+                        ));
                     }
                     let cached = Arc::new(Cached {
                         value: Some(fetched.value),

@@ -85,6 +85,10 @@ pub struct CacheSettings {
     pub ttl: Ttls,
     /// Bound of the in-memory tier, in versions (registry) or advisories held.
     pub memory_capacity: u64,
+    /// Appended to every key: empty for the public endpoints, else names the endpoints that answered,
+    /// so answers from one configuration (a project's mirror, a test stand-in) never serve another
+    /// from the shared store.
+    pub namespace: String,
 }
 
 impl Default for CacheSettings {
@@ -93,6 +97,7 @@ impl Default for CacheSettings {
             offline: false,
             ttl: Ttls::default(),
             memory_capacity: 500_000,
+            namespace: String::new(),
         }
     }
 }
@@ -101,6 +106,7 @@ impl CacheSettings {
     pub fn from_lookup(settings: &LookupSettings) -> CacheSettings {
         CacheSettings {
             offline: settings.offline,
+            namespace: endpoint_namespace(settings),
             ..CacheSettings::default()
         }
     }
@@ -132,10 +138,12 @@ pub fn cache_stats(dir: &Path) -> Result<StoreStats, LookupError> {
         .map_err(|err| LookupError::Other(err.to_string()))
 }
 
-/// `gatehouse cache clear`: removes cached documents (takedown memory is kept); returns how many.
+/// `gatehouse cache clear` and the editor's "Clear cache": removes the cached documents inside the
+/// Gatehouse store in `dir` (takedown memory is kept); returns how many. Deletes rows, never a file or
+/// a folder, and refuses a folder that holds no Gatehouse store (nothing is created there either).
 pub fn cache_clear(dir: &Path) -> Result<u64, LookupError> {
-    Store::open(dir)
-        .clear()
+    Store::open_existing(dir)
+        .and_then(|store| store.clear())
         .map_err(|err| LookupError::Other(err.to_string()))
 }
 
@@ -159,15 +167,50 @@ async fn blocking<T: Send + 'static>(store: &Arc<Store>, f: impl FnOnce(&Store) 
     tokio::task::spawn_blocking(move || f(&store)).await.ok()
 }
 
-fn package_key(package: &PackageRef, source: &RegistrySource) -> String {
+/// The public endpoints a store key is valid for: empty for the real public services (keys as they
+/// always were), else every endpoint, so a store shared by every project on the machine never answers
+/// for one endpoint with what another said.
+fn endpoint_namespace(settings: &LookupSettings) -> String {
+    const PUBLIC: [&str; 4] = [
+        "https://registry.npmjs.org",
+        "https://index.crates.io",
+        "https://pypi.org",
+        "https://api.osv.dev",
+    ];
+    let endpoints = [
+        &settings.npm_registry,
+        &settings.crates_index,
+        &settings.pypi_url,
+        &settings.osv_url,
+    ];
+    let normalized: Vec<String> = endpoints
+        .iter()
+        .map(|url| {
+            url.strip_prefix("sparse+")
+                .unwrap_or(url)
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    if normalized
+        .iter()
+        .zip(PUBLIC)
+        .all(|(url, public)| url.is_empty() || url == public)
+    {
+        return String::new();
+    }
+    format!("#{}", normalized.join("|"))
+}
+
+fn package_key(package: &PackageRef, source: &RegistrySource, namespace: &str) -> String {
     match source {
-        RegistrySource::Public => format!("{}:{}", package.ecosystem.osv_name(), package.name),
+        RegistrySource::Public => format!("{}:{}{namespace}", package.ecosystem.osv_name(), package.name),
         RegistrySource::Private { url } => format!("{}:{}@{}", package.ecosystem.osv_name(), package.name, url),
     }
 }
 
-fn advisory_key(package: &PackageRef) -> String {
-    format!("{}:{}", package.ecosystem.osv_name(), package.name)
+fn advisory_key(package: &PackageRef, namespace: &str) -> String {
+    format!("{}:{}{namespace}", package.ecosystem.osv_name(), package.name)
 }
 
 /// Decodes a stored row, deleting it when it does not decode.

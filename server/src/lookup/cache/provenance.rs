@@ -41,7 +41,10 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
             .version(version)
             .and_then(|v| v.digests.first().cloned())
             .unwrap_or_default();
-        let key = format!("{}@{version}#{digest}", package_key(package, source));
+        let key = format!(
+            "{}@{version}#{digest}",
+            package_key(package, source, &self.settings.namespace)
+        );
         let loaded = self
             .memory
             .try_get_with(key.clone(), async {

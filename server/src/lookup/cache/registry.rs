@@ -40,7 +40,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     }
 
     async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
-        let key = package_key(package, source);
+        let key = package_key(package, source, &self.settings.namespace);
         let ttl = &self.settings.ttl;
         let stored = self.reads.call(key.clone()).await;
         let now = now_ms();

@@ -180,6 +180,49 @@ impl Store {
         })
     }
 
+    /// Opens the store already in `dir`, creating and rebuilding nothing: the file must be a regular
+    /// file (not a symlink) holding a Gatehouse store. For `clear`, which must never touch a folder
+    /// or a file Gatehouse did not make.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join(STORE_FILE);
+        match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_file() => {}
+            Ok(_) => {
+                return Err(StoreError(format!(
+                    "{} is not a regular file, so not a Gatehouse store: nothing cleared",
+                    path.display()
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError(format!(
+                    "{} holds no Gatehouse store ({STORE_FILE}): nothing cleared",
+                    dir.display()
+                )));
+            }
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let app: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+        let ours: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='entries_v1'",
+            [],
+            |row| row.get(0),
+        )?;
+        if app != APPLICATION_ID || ours != 1 {
+            return Err(StoreError(format!(
+                "{} is not a Gatehouse store: nothing cleared",
+                path.display()
+            )));
+        }
+        Ok(Store {
+            path: Some(path),
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
     /// A store that lives only as long as the process (tests, or when the disk is unusable).
     pub fn in_memory() -> Store {
         let conn = Connection::open_in_memory().and_then(|conn| configure(&conn).map(|()| conn));

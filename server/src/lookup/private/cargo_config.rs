@@ -61,10 +61,20 @@ pub fn parse_cargo_config(text: &str, into: &mut PrivateRegistries) -> Result<()
         }
     }
     for (index, token) in tokens {
-        into.credentials
-            .insert(index.strip_prefix("sparse+").unwrap_or(&index), &token);
+        into.credentials.insert(&registry_scope(&index), &token);
     }
     Ok(())
+}
+
+/// The URL a cargo registry's token is scoped to: its index URL, widened to the registry when the index
+/// is the registry's `index/` folder (Artifactory, Nexus and Cloudsmith serve the web API beside it).
+pub fn registry_scope(index: &str) -> String {
+    let url = index.strip_prefix("sparse+").unwrap_or(index);
+    let trimmed = url.trim_end_matches('/');
+    match trimmed.strip_suffix("/index") {
+        Some(registry) => format!("{registry}/"),
+        None => url.to_string(),
+    }
 }
 
 /// Applies `$CARGO_HOME/credentials.toml` (`[registries.<name>] token`), after the config files.
@@ -76,8 +86,7 @@ pub fn parse_cargo_credentials(text: &str, into: &mut PrivateRegistries) -> Resu
                 table.get("token").and_then(|t| t.as_str()),
                 into.cargo_registries.get(name),
             ) {
-                let index = index.strip_prefix("sparse+").unwrap_or(index).to_string();
-                into.credentials.insert(&index, token);
+                into.credentials.insert(&registry_scope(index), token);
             }
         }
     }

@@ -9,15 +9,34 @@ use super::{
     parse_pyproject_indexes, parse_requirements_options,
 };
 
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+/// Registry settings files (the user's and the project's): regular files under the config cap only,
+/// so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
+/// A file that is absent is `None`; one that is refused is `None` too, and recorded in `refused`.
+fn read_reporting(path: &Path, refused: &std::cell::RefCell<Vec<ConfigFileProblem>>) -> Option<String> {
+    use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
+    let is_requirements = path.extension().is_some_and(|ext| ext == "txt");
+    let cap = if is_requirements { MANIFEST_CAP } else { CONFIG_CAP };
+    match read_untrusted_text(path, &Bounds::user_named(cap)) {
+        Ok(text) => Some(text),
+        Err(error) if error.is_not_found() => None,
+        Err(error) => {
+            refused.borrow_mut().push(ConfigFileProblem {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+            });
+            None
+        }
+    }
 }
 
 /// The first of `paths` that can be read, with its text.
-fn read_first(paths: &[PathBuf]) -> Option<(PathBuf, String)> {
+fn read_first_reporting(
+    paths: &[PathBuf],
+    refused: &std::cell::RefCell<Vec<ConfigFileProblem>>,
+) -> Option<(PathBuf, String)> {
     paths
         .iter()
-        .find_map(|path| read(path).map(|text| (path.clone(), text)))
+        .find_map(|path| read_reporting(path, refused).map(|text| (path.clone(), text)))
 }
 
 fn home() -> Option<PathBuf> {
@@ -41,6 +60,10 @@ pub struct ConfigFileProblem {
 /// Files that do not parse come back as problems beside what the others say.
 pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
     let mut res = PrivateRegistries::default();
+    // Files refused by `lookup::untrusted` (a FIFO `.npmrc`, a device, too large): reported, not read.
+    let refused = std::cell::RefCell::new(Vec::new());
+    let read = |path: &Path| read_reporting(path, &refused);
+    let read_first = |paths: &[PathBuf]| read_first_reporting(paths, &refused);
     let mut problems = Vec::new();
     let mut check = |path: PathBuf, parsed: Result<(), String>| {
         if let Err(message) = parsed {
@@ -94,7 +117,7 @@ pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileP
         let var = format!("CARGO_REGISTRIES_{}_TOKEN", name.to_ascii_uppercase().replace('-', "_"));
         if let Some(token) = env(&var) {
             res.credentials
-                .insert(index.strip_prefix("sparse+").unwrap_or(&index), &token);
+                .insert(&super::cargo_config::registry_scope(&index), &token);
         }
     }
 
@@ -142,5 +165,6 @@ pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileP
     if let Some((path, text)) = read_first(&[project_dir.join("pyproject.toml")]) {
         check(path, parse_pyproject_indexes(&text, &mut res));
     }
+    problems.extend(refused.into_inner());
     (res, problems)
 }

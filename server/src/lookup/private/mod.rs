@@ -206,6 +206,64 @@ mod config_tests {
         ));
     }
 
+    /// Issue 13: an Artifactory serving npm and PyPI (and two cargo registries) on one host under
+    /// different paths. Each registry gets only its own credential, as npm (longest `//host/path/`
+    /// prefix), pip (per index URL) and cargo (per registry) scope them.
+    #[test]
+    fn credentials_are_scoped_by_path_on_a_shared_host() {
+        let mut config = PrivateRegistries::default();
+        parse_npmrc(
+            "@corp:registry=https://art.corp.example/api/npm/npm-local/\n//art.corp.example/api/npm/npm-local/:_authToken=NPMTOK\n//art.corp.example/:_authToken=HOSTWIDE\n",
+            &no_env,
+            &mut config,
+        );
+        parse_pip_conf(
+            "[global]\nindex-url = https://alice:pypipass@art.corp.example/api/pypi/pypi-local/simple/\n",
+            &mut config,
+        );
+        parse_cargo_config(
+            "[registries.one]\nindex = \"sparse+https://art.corp.example/api/cargo/one/index/\"\n[registries.two]\nindex = \"sparse+https://art.corp.example/api/cargo/two/index/\"\n",
+            &mut config,
+        )
+        .unwrap();
+        parse_cargo_credentials(
+            "[registries.one]\ntoken = \"ONE\"\n[registries.two]\ntoken = \"TWO\"\n",
+            &mut config,
+        )
+        .unwrap();
+        let for_url = |url: &str| {
+            config
+                .credentials
+                .for_url(&reqwest::Url::parse(url).unwrap())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            for_url("https://art.corp.example/api/npm/npm-local/@corp%2fwidgets").as_deref(),
+            Some("Bearer NPMTOK")
+        );
+        let pip = for_url("https://art.corp.example/api/pypi/pypi-local/simple/requests/").unwrap();
+        assert!(pip.starts_with("Basic "), "{pip}");
+        assert_eq!(
+            for_url("https://art.corp.example/api/cargo/one/index/se/rd/serde").as_deref(),
+            Some("ONE")
+        );
+        assert_eq!(
+            for_url("https://art.corp.example/api/cargo/two/index/config.json").as_deref(),
+            Some("TWO")
+        );
+        // Elsewhere on the host only the host-wide npm token applies (npm would send it there too).
+        assert_eq!(
+            for_url("https://art.corp.example/api/other/").as_deref(),
+            Some("Bearer HOSTWIDE")
+        );
+        // A path that merely starts with the same letters is another registry.
+        assert_eq!(
+            for_url("https://art.corp.example/api/npm/npm-local-evil/x").as_deref(),
+            Some("Bearer HOSTWIDE")
+        );
+        assert_eq!(for_url("https://elsewhere.example/api/npm/npm-local/x"), None);
+    }
+
     #[test]
     fn cargo_registries_and_source_replacement() {
         let mut config = PrivateRegistries::default();

@@ -43,8 +43,11 @@ impl TrustRoot {
         match path {
             None => TrustRoot::bundled(),
             Some(path) => {
-                let bytes =
-                    std::fs::read(path).map_err(|err| format!("cannot read trusted root {}: {err}", path.display()))?;
+                let bytes = crate::lookup::untrusted::read_untrusted(
+                    path,
+                    &crate::lookup::untrusted::Bounds::user_named(crate::lookup::untrusted::TRUST_ROOT_CAP),
+                )
+                .map_err(|err| format!("cannot read trusted root: {err}"))?;
                 TrustRoot::from_json(&bytes, &format!("trusted root {}", path.display()))
             }
         }

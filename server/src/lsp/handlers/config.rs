@@ -12,8 +12,19 @@ impl Backend {
             if !doc.is_config {
                 return;
             }
+            // Machine-trust keys are ignored (with a diagnostic at each) unless the user trusts this project.
+            let path = doc.path.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+            let root = lock(&self.state.root).clone();
+            let workspace = workspace_of(root.as_deref(), &path, &self.state.env);
+            let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let trusted = project::project_trusted(
+                &self.state.env,
+                &cwd,
+                &super::super::scheduler::settings_layer(&self.state),
+                &workspace,
+            );
             Some((
-                documents::config_diagnostics(doc, self.state.utf16.load(Ordering::Relaxed)),
+                documents::config_diagnostics(doc, self.state.utf16.load(Ordering::Relaxed), trusted, &workspace),
                 doc.version,
             ))
         };
