@@ -664,6 +664,12 @@ fn facts_for(version: &str, integrity: &str, url: Option<String>, signatures: Ve
     }
 }
 
+/// Facts for `name`@1.0.0 with sigstore@1.0.0's integrity, its attestations served by `server`.
+fn served_facts(server: &StandIn, name: &str, signatures: Vec<(String, String)>) -> PackageFacts {
+    let url = format!("{}/-/npm/v1/attestations/{name}@1.0.0", server.base);
+    facts_for("1.0.0", SIGSTORE_100_INTEGRITY, Some(url), signatures)
+}
+
 fn client() -> AttestationClient {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     AttestationClient::new(http, root(), keys())
@@ -681,12 +687,7 @@ async fn fetches_verifies_and_caches_over_loopback() {
     let client = cached_client();
     let package = PackageRef::new(Ecosystem::Npm, "sigstore");
     let case = &signature_cases()[0];
-    let facts = facts_for(
-        "1.0.0",
-        SIGSTORE_100_INTEGRITY,
-        Some(format!("{}/-/npm/v1/attestations/sigstore@1.0.0", server.base)),
-        vec![(case.keyid.clone(), case.sig.clone())],
-    );
+    let facts = served_facts(&server, "sigstore", vec![(case.keyid.clone(), case.sig.clone())]);
     let first = client
         .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
         .await
@@ -709,12 +710,7 @@ async fn not_found_is_absent_and_server_errors_are_not_cached() {
     let server = stand_in().await;
     let client = cached_client();
     let package = PackageRef::new(Ecosystem::Npm, "left-pad");
-    let facts = facts_for(
-        "1.0.0",
-        SIGSTORE_100_INTEGRITY,
-        Some(format!("{}/-/npm/v1/attestations/left-pad@1.0.0", server.base)),
-        Vec::new(),
-    );
+    let facts = served_facts(&server, "left-pad", Vec::new());
     let answer = client
         .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
         .await
@@ -722,12 +718,7 @@ async fn not_found_is_absent_and_server_errors_are_not_cached() {
     assert_eq!(answer.value, Provenance::Absent);
 
     let broken = PackageRef::new(Ecosystem::Npm, "broken");
-    let facts = facts_for(
-        "1.0.0",
-        SIGSTORE_100_INTEGRITY,
-        Some(format!("{}/-/npm/v1/attestations/broken@1.0.0", server.base)),
-        Vec::new(),
-    );
+    let facts = served_facts(&server, "broken", Vec::new());
     let before = server.hits.load(Ordering::SeqCst);
     for _ in 0..2 {
         let answer = client
@@ -848,12 +839,7 @@ async fn concurrent_asks_share_one_fetch() {
     let server = stand_in().await;
     let client = cached_client();
     let package = PackageRef::new(Ecosystem::Npm, "sigstore");
-    let facts = facts_for(
-        "1.0.0",
-        SIGSTORE_100_INTEGRITY,
-        Some(format!("{}/-/npm/v1/attestations/sigstore@1.0.0", server.base)),
-        Vec::new(),
-    );
+    let facts = served_facts(&server, "sigstore", Vec::new());
     let ask = || client.provenance(&package, "1.0.0", &RegistrySource::Public, &facts);
     let (a, b, c) = futures::join!(ask(), ask(), ask());
     for answer in [a, b, c] {
@@ -900,12 +886,7 @@ async fn oversized_answers_are_refused() {
     let server = stand_in().await;
     let client = client();
     let package = PackageRef::new(Ecosystem::Npm, "huge");
-    let facts = facts_for(
-        "1.0.0",
-        SIGSTORE_100_INTEGRITY,
-        Some(format!("{}/-/npm/v1/attestations/huge@1.0.0", server.base)),
-        Vec::new(),
-    );
+    let facts = served_facts(&server, "huge", Vec::new());
     let answer = client
         .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
         .await;
