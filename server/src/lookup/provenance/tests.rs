@@ -45,6 +45,14 @@ fn unb64(text: &str) -> Vec<u8> {
 }
 
 /// Verifies sigstore@1.0.0's attestations after `edit` changed the parsed JSON.
+/// Decodes a base64 string in place, XORs the byte at `at(bytes)` with `mask`, encodes it back.
+fn flip_base64_byte(field: &mut Value, at: impl FnOnce(&[u8]) -> usize, mask: u8) {
+    let mut bytes = unb64(field.as_str().unwrap());
+    let at = at(&bytes);
+    bytes[at] ^= mask;
+    *field = Value::String(b64(&bytes));
+}
+
 fn verify_edited(edit: impl FnOnce(&mut Value)) -> Provenance {
     let mut json: Value = serde_json::from_slice(ATTESTATIONS).unwrap();
     edit(&mut json);
@@ -137,12 +145,13 @@ fn integrity_decoding_compares_bytes() {
 #[test]
 fn flipped_payload_byte_fails() {
     let step = invalid_step(verify_edited(|json| {
-        let envelope = &mut json["attestations"][0]["bundle"]["dsseEnvelope"];
-        let mut payload = unb64(envelope["payload"].as_str().unwrap());
+        let payload = &mut json["attestations"][0]["bundle"]["dsseEnvelope"]["payload"];
         // Flip a letter inside the predicate (not the subject), keeping the JSON well formed.
-        let at = payload.windows(9).position(|w| w == b"buildType").unwrap() + 20;
-        payload[at] ^= 0x20;
-        envelope["payload"] = Value::String(b64(&payload));
+        flip_base64_byte(
+            payload,
+            |p| p.windows(9).position(|w| w == b"buildType").unwrap() + 20,
+            0x20,
+        );
     }));
     assert!(
         step.starts_with("SLSA provenance: DSSE signature does not verify with the Fulcio certificate"),
@@ -154,10 +163,7 @@ fn flipped_payload_byte_fails() {
 fn flipped_signature_byte_fails() {
     let step = invalid_step(verify_edited(|json| {
         let signature = &mut json["attestations"][0]["bundle"]["dsseEnvelope"]["signatures"][0]["sig"];
-        let mut sig = unb64(signature.as_str().unwrap());
-        let last = sig.len() - 1;
-        sig[last] ^= 0x01;
-        *signature = Value::String(b64(&sig));
+        flip_base64_byte(signature, |sig| sig.len() - 1, 0x01);
     }));
     assert!(
         step.starts_with("SLSA provenance: DSSE signature does not verify with the Fulcio certificate"),
@@ -170,11 +176,8 @@ fn flipped_certificate_byte_fails() {
     let step = invalid_step(verify_edited(|json| {
         let cert = &mut json["attestations"][0]["bundle"]["verificationMaterial"]["x509CertificateChain"]["certificates"]
             [0]["rawBytes"];
-        let mut der = unb64(cert.as_str().unwrap());
         // The last bytes are the issuer's signature over the certificate.
-        let at = der.len() - 3;
-        der[at] ^= 0x01;
-        *cert = Value::String(b64(&der));
+        flip_base64_byte(cert, |der| der.len() - 3, 0x01);
     }));
     assert!(
         step.starts_with("SLSA provenance: certificate does not chain to a Fulcio CA"),
