@@ -271,6 +271,75 @@ pub struct VersionFacts {
     pub attestations_url: Option<String>,
     /// npm `dist.signatures`: (keyid, base64 signature).
     pub signatures: Vec<(String, String)>,
+    /// What the version's own registry entry says about it beyond availability (install hooks,
+    /// dependencies, publisher, repository, file kinds), for the pre-advisory signals. Every part is
+    /// an `Option`: `None` means the document did not say, which is unknown, never "none".
+    pub meta: VersionMeta,
+}
+
+/// A version's registry metadata as the signals compare it between versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VersionMeta {
+    /// Code that runs on install: npm `scripts.preinstall/install/postinstall` (and `gypfile`, the
+    /// implicit `node-gyp rebuild`) as (hook, command). `Some(vec![])` when the entry lists none.
+    pub install_scripts: Option<Vec<(String, String)>>,
+    /// Dependencies the version declares (npm `dependencies`, crates.io index `deps`).
+    pub dependencies: Option<Vec<DeclaredDep>>,
+    /// Who published this version (npm `_npmUser.name`).
+    pub publisher: Option<String>,
+    /// Who may publish (npm `maintainers[].name`).
+    pub maintainers: Option<Vec<String>>,
+    /// The declared source repository (npm `repository`), as written.
+    pub repository: Option<String>,
+    /// The declared homepage (npm `homepage`), as written.
+    pub homepage: Option<String>,
+    /// PyPI: what the release ships, counted by file kind.
+    pub files: Option<FileKinds>,
+}
+
+/// One declared dependency of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeclaredDep {
+    pub name: String,
+    /// The requirement as written (`^0.1.0`).
+    pub req: String,
+    pub kind: DeclaredKind,
+    /// Only with a feature (crates) or extra; not installed by default.
+    pub optional: bool,
+}
+
+/// Which kind of dependency: installed at run time, run at build time, or for development only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeclaredKind {
+    #[default]
+    Normal,
+    Build,
+    Dev,
+}
+
+/// PyPI files of one release by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FileKinds {
+    pub sdists: u32,
+    pub wheels: u32,
+    pub other: u32,
+}
+
+impl FileKinds {
+    /// Counts one file by its name (`.whl` wheel, `.tar.gz`/`.zip`/`.tar.bz2` sdist, anything else other).
+    pub fn add_file(&mut self, filename: &str) {
+        let lower = filename.to_ascii_lowercase();
+        if lower.ends_with(".whl") {
+            self.wheels += 1;
+        } else if [".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
+        {
+            self.sdists += 1;
+        } else {
+            self.other += 1;
+        }
+    }
 }
 
 /// What a registry says about one package.
@@ -336,6 +405,17 @@ pub const IGNORE_REASON_PLACEHOLDER: &str = "TODO: say why this is acceptable";
 pub struct Note {
     pub source: String,
     pub message: String,
+}
+
+/// The `Note::source` suffix `lookup` uses when the registry answered that the package does not exist
+/// (404/410), as opposed to a failure to ask.
+pub const NOT_FOUND_SOURCE_SUFFIX: &str = ": not found";
+
+impl Note {
+    /// Whether the registry said the package does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.source.ends_with(NOT_FOUND_SOURCE_SUFFIX)
+    }
 }
 
 /// One fact as the engine sees it.
@@ -509,6 +589,15 @@ pub enum FindingKind {
     /// A `gatehouse.toml` problem (bad key, expired suppression).
     Policy,
     Denied,
+    /// Pre-advisory signals (`checks::signals`): each alone is information.
+    InstallScriptAdded,
+    DependencyAdded,
+    PublisherChanged,
+    RepositoryChanged,
+    ReleasePattern,
+    YanksAround,
+    /// The judgement on a combination of signals on a fresh version.
+    SuspiciousVersion,
 }
 
 impl FindingKind {
@@ -528,6 +617,13 @@ impl FindingKind {
             FindingKind::Unchecked => "unchecked",
             FindingKind::Policy => "policy",
             FindingKind::Denied => "denied",
+            FindingKind::InstallScriptAdded => "install-script-added",
+            FindingKind::DependencyAdded => "dependency-added",
+            FindingKind::PublisherChanged => "publisher-changed",
+            FindingKind::RepositoryChanged => "repository-changed",
+            FindingKind::ReleasePattern => "release-pattern",
+            FindingKind::YanksAround => "yanks-around",
+            FindingKind::SuspiciousVersion => "suspicious-version",
         }
     }
 
@@ -545,6 +641,14 @@ impl FindingKind {
             FindingKind::Unchecked => "unchecked",
             FindingKind::Policy => "policy",
             FindingKind::Denied => "denied",
+            // Each signal is its own family, so `[policy.severity]` can turn one off by name.
+            FindingKind::InstallScriptAdded
+            | FindingKind::DependencyAdded
+            | FindingKind::PublisherChanged
+            | FindingKind::RepositoryChanged
+            | FindingKind::ReleasePattern
+            | FindingKind::YanksAround
+            | FindingKind::SuspiciousVersion => self.code(),
         }
     }
 
@@ -556,7 +660,7 @@ impl FindingKind {
     }
 }
 
-pub const ALL_KINDS: [FindingKind; 14] = [
+pub const ALL_KINDS: [FindingKind; 21] = [
     FindingKind::Malicious,
     FindingKind::Advisory,
     FindingKind::FreshVersion,
@@ -571,6 +675,13 @@ pub const ALL_KINDS: [FindingKind; 14] = [
     FindingKind::Unchecked,
     FindingKind::Policy,
     FindingKind::Denied,
+    FindingKind::InstallScriptAdded,
+    FindingKind::DependencyAdded,
+    FindingKind::PublisherChanged,
+    FindingKind::RepositoryChanged,
+    FindingKind::ReleasePattern,
+    FindingKind::YanksAround,
+    FindingKind::SuspiciousVersion,
 ];
 
 /// A problem with the policy itself (reported on `gatehouse.toml`).

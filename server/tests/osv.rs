@@ -176,6 +176,7 @@ fn run_check(db: &OfflineDb, package: &PackageRef, version: &str) -> Vec<Finding
         now: Timestamp::UNIX_EPOCH,
         facts: &facts,
         age: &age,
+        signals: &gatehouse::checks::signals::SignalRules::default(),
     };
     let mut acc = Vec::new();
     advisory::check(&ctx, 0, &dep, &mut acc);

@@ -369,6 +369,7 @@ mod tests {
             now: now(),
             facts: &facts,
             age,
+            signals: &crate::checks::signals::SignalRules::default(),
         };
         let mut acc = Vec::new();
         check(&ctx, 0, &dep, &mut acc);

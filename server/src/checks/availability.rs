@@ -204,6 +204,7 @@ mod tests {
             now,
             facts: &all,
             age: &age,
+            signals: &crate::checks::signals::SignalRules::default(),
         };
         let mut acc = Vec::new();
         check(&ctx, 0, &dep, &mut acc);

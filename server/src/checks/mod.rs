@@ -6,12 +6,14 @@
 //! - A check emits its default severity only; `policy` overrides and suppresses.
 //! - Missing data is never safety: a check whose facts are pending or unavailable emits nothing, and the
 //!   engine reports the dependency as not fully checked.
-//! - One file per check: `advisory` (incl. `MAL-` records), `age`, `availability`, `provenance`.
+//! - One file per check: `advisory` (incl. `MAL-` records), `age`, `availability`, `provenance`, `signals`
+//!   (pre-advisory signals from the registry's own metadata).
 
 pub mod advisory;
 pub mod age;
 pub mod availability;
 pub mod provenance;
+pub mod signals;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -134,6 +136,8 @@ pub struct CheckCtx<'a> {
     pub now: Timestamp,
     pub facts: &'a Facts,
     pub age: &'a AgeThresholds,
+    /// The judgement rule of the pre-advisory signals.
+    pub signals: &'a signals::SignalRules,
 }
 
 /// Runs every check on one dependency.
@@ -145,4 +149,5 @@ pub fn run_all(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut 
     age::check(ctx, dep_idx, dep, acc);
     availability::check(ctx, dep_idx, dep, acc);
     provenance::check(ctx, dep_idx, dep, acc);
+    signals::check(ctx, dep_idx, dep, acc);
 }

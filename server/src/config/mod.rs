@@ -528,6 +528,48 @@ pub fn build(layers: &[Layer]) -> Config {
             }
         }
     }
+    {
+        let number = |key: &str| -> Option<Result<u32, String>> {
+            let value = get(key)?;
+            let parsed = match value {
+                Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                Value::String(s) => s.trim().parse::<u32>().ok(),
+                _ => None,
+            };
+            Some(parsed.ok_or_else(|| format!("`{key}` must be a whole number of points, not {value}")))
+        };
+        let rules = &mut policy.signals;
+        for kind in crate::checks::signals::SIGNAL_KINDS {
+            let key = format!("policy.signals.{}", kind.code());
+            match number(&key) {
+                Some(Ok(points)) => rules.points.push((kind, points)),
+                Some(Err(message)) => bad(&key, message),
+                None => {}
+            }
+        }
+        for (key, target) in [
+            ("policy.signals.new-package", &mut rules.new_package_points),
+            ("policy.signals.taken-down", &mut rules.takedown_points),
+            ("policy.signals.error-at", &mut rules.error_at),
+            ("policy.signals.warn-at", &mut rules.warn_at),
+        ] {
+            match number(key) {
+                Some(Ok(points)) => *target = points,
+                Some(Err(message)) => bad(key, message),
+                None => {}
+            }
+        }
+        let dormancy = string("policy.signals.dormancy");
+        if !dormancy.is_empty() {
+            match parse_duration(&dormancy) {
+                Some(duration) => rules.dormancy = duration,
+                None => bad(
+                    "policy.signals.dormancy",
+                    format!("`{dormancy}` is not a duration (try `365d`)"),
+                ),
+            }
+        }
+    }
     if let Some(Value::Object(map)) = get("policy.ecosystem") {
         for (name, section) in map {
             let Some(ecosystem) = Ecosystem::from_osv_name(name) else {

@@ -353,6 +353,29 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
                 res.push(query);
             }
         }
+        // The packages a fresh version added as dependencies: whether they are new, have few
+        // versions or do not exist weighs in `checks::signals`. Only while the version is young at
+        // fetch time, so old releases cost no request.
+        if let Some(Fact::Known { value, as_of, .. }) = facts.packages.get(&package)
+            && let Some(version) = analyzed.dep.resolved.version.as_deref()
+            && checks::age::version_facts(value, package.ecosystem, version)
+                .and_then(|v| v.published)
+                .is_some_and(|published| as_of.duration_since(published) < checks::signals::ADDED_LOOKUP_WINDOW)
+        {
+            for name in checks::signals::added_dependencies(package.ecosystem, value, version) {
+                let added = PackageRef::new(package.ecosystem, &name);
+                if added.name.is_empty() || facts.packages.contains_key(&added) {
+                    continue;
+                }
+                let query = Query::Package {
+                    source: input.registries.source_for(&added, None),
+                    package: added,
+                };
+                if seen.insert(query.clone()) {
+                    res.push(query);
+                }
+            }
+        }
         if let Some(registry_facts) = facts.packages.get(&package).and_then(Fact::known) {
             for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
                 if facts.provenance.contains_key(&(package.clone(), version.clone())) {
@@ -424,6 +447,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         now,
         facts,
         age: &policy.age,
+        signals: &policy.signals,
     };
     // An untrusted project's policy is compared with the user's own: the checks also run at the user's
     // thresholds, so a cooldown the project shortened cannot hide a fresh publish.

@@ -46,6 +46,7 @@ pub fn wants_fix(kind: FindingKind) -> bool {
             | FindingKind::TakenDown
             | FindingKind::BadProvenance
             | FindingKind::ProvenanceDowngrade
+            | FindingKind::SuspiciousVersion
     )
 }
 
@@ -83,10 +84,11 @@ pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: 
     // candidates the solver tries are unsafe, and provenance is the costliest check (about five times
     // the advisory check on a 40-version package, measured in a debug build).
     type Check = fn(&CheckCtx<'_>, usize, &ResolvedDep, &mut Vec<Finding>);
-    let in_order: [Check; 4] = [
+    let in_order: [Check; 5] = [
         checks::age::check,
         checks::availability::check,
         checks::advisory::check,
+        checks::signals::check,
         checks::provenance::check,
     ];
     in_order.iter().all(|check| {
@@ -150,10 +152,15 @@ pub fn solve(
     let within_range = older_within_range(ctx, dep);
     // A pinned or locked version that the package manager itself refuses (its cooldown, uv's
     // `exclude-newer`) cannot be installed at all, so staying at or above it is no fix: the newest
-    // older version of the same release line that the installer accepts is. This is the one
-    // downgrade the solver proposes.
+    // older version of the same release line that the installer accepts is. The same for a
+    // suspicious fresh version (pre-advisory signals): a newer one from the same publisher is no fix,
+    // the last earlier version of its line without the signals is. These are the only downgrades
+    // the solver proposes.
+    let suspicious_current = findings
+        .iter()
+        .any(|f| f.kind == FindingKind::SuspiciousVersion && f.severity.at_least(Severity::Warning));
     let below_refused = match &current {
-        Some(cur) if installer_refuses_current(ctx, dep) => older_on_line(ctx, dep, cur),
+        Some(cur) if suspicious_current || installer_refuses_current(ctx, dep) => older_on_line(ctx, dep, cur),
         _ => Vec::new(),
     };
     let versions_known = registry_versions(ctx, dep).is_some();

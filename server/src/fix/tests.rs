@@ -267,7 +267,7 @@ proptest! {
     fn solver_properties(world in world_strategy()) {
         let built = build(&world);
         let policy = Policy::default();
-        let ctx = CheckCtx { now: now(), facts: &built.facts, age: &built.age };
+        let ctx = CheckCtx { now: now(), facts: &built.facts, age: &built.age , signals: &crate::checks::signals::SignalRules::default()};
         let findings = findings_of(&ctx, &built.dep);
         let refs: Vec<&Finding> = findings.iter().collect();
         // The engine asks for a fix only when a finding wants one.
@@ -380,6 +380,7 @@ fn solver_speed_on_300_dependencies() {
         now: now(),
         facts: &facts,
         age: &age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     let started = Instant::now();
     let mut updates = 0;

@@ -314,6 +314,10 @@ impl Lookup {
 fn to_fact<T>(answer: Result<Fetched<T>, LookupError>, source: &str) -> Fact<T> {
     match answer {
         Ok(fetched) => fetched.into_fact(),
+        Err(err @ LookupError::NotFound(_)) => Fact::Unavailable(Note {
+            source: format!("{source}{}", crate::model::NOT_FOUND_SOURCE_SUFFIX),
+            message: err.to_string(),
+        }),
         Err(err) => Fact::Unavailable(Note {
             source: source.to_string(),
             message: err.to_string(),

@@ -68,6 +68,8 @@ fn package_matches(pattern: &str, package: &PackageRef) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub age: AgeThresholds,
+    /// The judgement rule of the pre-advisory signals (`[policy.signals]`).
+    pub signals: crate::checks::signals::SignalRules,
     /// (check, only this ecosystem, override); later entries win, ecosystem-specific beats general.
     pub severity: Vec<(FindingKind, Option<Ecosystem>, SeverityOverride)>,
     pub allow: Vec<String>,

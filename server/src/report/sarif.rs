@@ -58,6 +58,34 @@ fn help(kind: FindingKind) -> (&'static str, &'static str) {
         ),
         FindingKind::Unchecked => ("Not checked", "Gatehouse could not check this dependency."),
         FindingKind::Policy => ("Policy problem", "A problem in gatehouse.toml."),
+        FindingKind::InstallScriptAdded => (
+            "Install script added",
+            "This version runs code on install (an npm install hook, a PyPI sdist-only release, a new crate build dependency) where earlier versions did not.",
+        ),
+        FindingKind::DependencyAdded => (
+            "Dependency added",
+            "This version adds a runtime dependency; stronger when the added package is new, has few versions or is not on the registry.",
+        ),
+        FindingKind::PublisherChanged => (
+            "Publisher changed",
+            "This version was published by an identity that published none of the earlier versions, or lost the provenance they had.",
+        ),
+        FindingKind::RepositoryChanged => (
+            "Repository changed",
+            "This version declares a different source repository than the version before it.",
+        ),
+        FindingKind::ReleasePattern => (
+            "Unusual release pattern",
+            "A release after a long dormancy, a burst of versions within an hour, or a version far above the earlier ones.",
+        ),
+        FindingKind::YanksAround => (
+            "Versions around it yanked",
+            "The versions just before this one are yanked, which pushes installers to it.",
+        ),
+        FindingKind::SuspiciousVersion => (
+            "Suspicious fresh version",
+            "Several pre-advisory signals on a freshly published version: the pattern of a hijacked release, before any advisory exists.",
+        ),
         FindingKind::Denied => ("Denied package", "The project's policy denies this package."),
     }
 }

@@ -4,6 +4,7 @@
 pub mod fixture_server;
 mod loopback;
 pub mod sigstore;
+pub mod replay;
 #[cfg(feature = "test-support")]
 pub mod tls_server;
 

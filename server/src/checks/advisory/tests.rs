@@ -305,6 +305,7 @@ fn run(facts: &Facts, dep: &ResolvedDep) -> Vec<Finding> {
         now: Timestamp::UNIX_EPOCH,
         facts,
         age: &age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     let mut acc = Vec::new();
     check(&ctx, 0, dep, &mut acc);

@@ -69,6 +69,7 @@ fn run(facts: PackageFacts, version: &str, provenance: &[(&str, Provenance)]) ->
         now: at("2026-12-01T00:00:00Z"),
         facts: &all,
         age: &age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     let mut acc = Vec::new();
     check(&ctx, 0, &dep(version), &mut acc);
@@ -346,6 +347,7 @@ fn pending_facts_emit_nothing() {
         now: at("2026-12-01T00:00:00Z"),
         facts: &all,
         age: &age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     let mut acc = Vec::new();
     check(&ctx, 0, &dep("1.0.0"), &mut acc);

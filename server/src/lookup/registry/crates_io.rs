@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::lookup::http::{HttpClient, parse_document, redact};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
-use crate::model::{PackageFacts, PackageRef, RegistrySource, VersionFacts};
+use crate::model::{DeclaredDep, DeclaredKind, PackageFacts, PackageRef, RegistrySource, VersionFacts, VersionMeta};
 
 pub struct CratesIndexClient {
     http: Arc<HttpClient>,
@@ -277,6 +277,37 @@ struct WireLine {
     cksum: Option<String>,
     #[serde(default)]
     pubtime: Option<String>,
+    #[serde(default)]
+    deps: Option<Vec<WireDep>>,
+}
+
+#[derive(Deserialize)]
+struct WireDep {
+    name: String,
+    #[serde(default)]
+    req: String,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    kind: Option<String>,
+    /// A renamed dependency: `name` is the local name, `package` the crate.
+    #[serde(default)]
+    package: Option<String>,
+}
+
+fn declared(deps: Vec<WireDep>) -> Vec<DeclaredDep> {
+    deps.into_iter()
+        .map(|dep| DeclaredDep {
+            name: dep.package.unwrap_or(dep.name),
+            req: dep.req,
+            kind: match dep.kind.as_deref() {
+                Some("build") => DeclaredKind::Build,
+                Some("dev") => DeclaredKind::Dev,
+                _ => DeclaredKind::Normal,
+            },
+            optional: dep.optional,
+        })
+        .collect()
 }
 
 /// Maps a sparse-index file (NDJSON) to `PackageFacts`.
@@ -291,6 +322,12 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
                 published: wire.pubtime.as_deref().and_then(|t| t.parse::<Timestamp>().ok()),
                 yanked: wire.yanked,
                 digests: wire.cksum.map(|c| format!("sha256:{c}")).into_iter().collect(),
+                meta: VersionMeta {
+                    dependencies: wire.deps.map(declared),
+                    // Crates run no install hooks of their own; a build script shows as a build
+                    // dependency at most, and the index lists no publisher or repository.
+                    ..VersionMeta::default()
+                },
                 ..VersionFacts::default()
             }),
             Err(_) => bad_lines += 1,

@@ -19,7 +19,9 @@ use serde_json::value::RawValue;
 
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
-use crate::model::{PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
+use crate::model::{
+    DeclaredDep, DeclaredKind, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts, VersionMeta,
+};
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
 const FULL_ACCEPT: &str = "application/json";
@@ -107,6 +109,9 @@ struct WirePackument<'a> {
     time: HashMap<Cow<'a, str>, &'a RawValue>,
     #[serde(default, borrow)]
     repository: Option<&'a RawValue>,
+    /// Only the abbreviated form has a top-level `modified` and no `time`.
+    #[serde(default, borrow)]
+    modified: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +122,20 @@ struct WireVersion<'a> {
     dist: Option<WireDist<'a>>,
     #[serde(default, borrow)]
     repository: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    homepage: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    scripts: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    gypfile: Option<&'a RawValue>,
+    #[serde(default, rename = "hasInstallScript", borrow)]
+    has_install_script: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    dependencies: Option<&'a RawValue>,
+    #[serde(default, rename = "_npmUser", borrow)]
+    npm_user: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    maintainers: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +195,92 @@ fn repository_url(raw: &RawValue) -> Option<String> {
     }
 }
 
+/// The install hooks npm runs: `preinstall`, `install`, `postinstall`; a `gypfile` (or an abbreviated
+/// entry's `hasInstallScript`) without an explicit `install` means npm runs `node-gyp rebuild`.
+const INSTALL_HOOKS: [&str; 3] = ["preinstall", "install", "postinstall"];
+
+fn install_scripts(wire: &WireVersion<'_>, full_entry: bool) -> Option<Vec<(String, String)>> {
+    let scripts: HashMap<String, serde_json::Value> = match wire.scripts {
+        Some(raw) => serde_json::from_str(raw.get()).unwrap_or_default(),
+        None => HashMap::new(),
+    };
+    let mut hooks: Vec<(String, String)> = INSTALL_HOOKS
+        .iter()
+        .filter_map(|hook| {
+            let command = scripts.get(*hook)?.as_str()?.trim();
+            (!command.is_empty()).then(|| (hook.to_string(), command.to_string()))
+        })
+        .collect();
+    let flag = |raw: Option<&RawValue>| raw.is_some_and(|r| r.get() == "true");
+    if flag(wire.gypfile) && !hooks.iter().any(|(hook, _)| hook == "install") {
+        hooks.push(("install".to_string(), "node-gyp rebuild (binding.gyp)".to_string()));
+    }
+    if !full_entry {
+        // An abbreviated entry has no `scripts`, only the flag.
+        return match wire.has_install_script {
+            Some(raw) if raw.get() == "true" => Some(vec![(
+                "install".to_string(),
+                "(an install script; its text is not in the abbreviated document)".to_string(),
+            )]),
+            Some(_) => Some(hooks),
+            None => None,
+        };
+    }
+    Some(hooks)
+}
+
+fn dependencies(raw: &RawValue) -> Option<Vec<DeclaredDep>> {
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw.get()).ok()?;
+    Some(
+        map.into_iter()
+            .map(|(name, req)| DeclaredDep {
+                name,
+                req: req.as_str().unwrap_or_default().to_string(),
+                kind: DeclaredKind::Normal,
+                optional: false,
+            })
+            .collect(),
+    )
+}
+
+/// A person as npm writes one: `{"name": …}` or `"Name <email> (url)"`.
+fn person_name(value: &serde_json::Value) -> Option<String> {
+    let name = match value {
+        serde_json::Value::Object(map) => map.get("name")?.as_str()?.trim().to_string(),
+        serde_json::Value::String(text) => text.split(['<', '(']).next()?.trim().to_string(),
+        _ => return None,
+    };
+    (!name.is_empty()).then_some(name)
+}
+
+fn people(raw: &RawValue) -> Option<Vec<String>> {
+    let list: Vec<serde_json::Value> = serde_json::from_str(raw.get()).ok()?;
+    Some(list.iter().filter_map(person_name).collect())
+}
+
+/// `full_entry`: the version entry comes from a full packument (the published package.json), so a
+/// missing `scripts` or `dependencies` means none; an abbreviated one omits scripts and people.
+fn version_meta(wire: &WireVersion<'_>, full_entry: bool) -> VersionMeta {
+    VersionMeta {
+        install_scripts: install_scripts(wire, full_entry),
+        dependencies: match wire.dependencies {
+            Some(raw) => dependencies(raw),
+            // A full entry is the published package.json: no `dependencies` key means none.
+            None if full_entry => Some(Vec::new()),
+            None => None,
+        },
+        publisher: wire
+            .npm_user
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+            .as_ref()
+            .and_then(person_name),
+        maintainers: wire.maintainers.and_then(people).filter(|m| !m.is_empty()),
+        repository: wire.repository.and_then(repository_url),
+        homepage: wire.homepage.and_then(|raw| raw_str(raw).map(Cow::into_owned)),
+        files: None,
+    }
+}
+
 fn deprecation(raw: &RawValue) -> Option<String> {
     match raw.get() {
         "true" => Some(String::new()),
@@ -188,6 +293,7 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
     let wire: WirePackument<'_> = serde_json::from_slice(body).map_err(|err| format!("not a packument: {err}"))?;
     let created = timestamp(wire.time.get("created"));
     let times_trusted = created.is_some();
+    let full_document = !wire.time.is_empty() || wire.modified.is_none();
     let mut versions = Vec::with_capacity(wire.versions.len());
     for (version, wire_version) in &wire.versions {
         let mut facts = VersionFacts {
@@ -200,6 +306,7 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
             ..VersionFacts::default()
         };
         facts.deprecated = wire_version.deprecated.and_then(deprecation);
+        facts.meta = version_meta(wire_version, full_document);
         if let Some(dist) = &wire_version.dist {
             if let Some(integrity) = &dist.integrity {
                 facts.digests.push(integrity.to_string());

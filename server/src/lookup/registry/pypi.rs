@@ -22,7 +22,9 @@ use serde_json::value::RawValue;
 pub use super::pypi_html::parse_simple_html;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
-use crate::model::{Ecosystem, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts};
+use crate::model::{
+    Ecosystem, FileKinds, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts, VersionMeta,
+};
 
 pub const SIMPLE_JSON_ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
 /// What the client asks a Simple index for: the JSON form, else the PEP 503 HTML page (many private
@@ -201,6 +203,8 @@ pub(super) fn version_of_file_normalized(project: &str, filename: &str) -> Optio
 
 /// What one file of a release says; a version aggregates its files.
 pub(super) struct FileFacts {
+    /// The file's name, for its kind (sdist or wheel).
+    pub(super) filename: String,
     pub(super) upload: Option<Timestamp>,
     pub(super) yanked: bool,
     pub(super) yanked_reason: Option<String>,
@@ -227,6 +231,16 @@ pub(super) fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<
                     .filter_map(|f| f.sha256.as_ref().map(|h| format!("sha256:{h}")))
                     .collect(),
                 attestations_url: files.iter().find_map(|f| f.provenance.clone()),
+                meta: VersionMeta {
+                    files: (!files.is_empty()).then(|| {
+                        let mut kinds = FileKinds::default();
+                        for file in files.iter().filter(|f| !f.filename.is_empty()) {
+                            kinds.add_file(&file.filename);
+                        }
+                        kinds
+                    }),
+                    ..VersionMeta::default()
+                },
                 ..VersionFacts::default()
             }
         })
@@ -258,6 +272,7 @@ pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> 
         };
         let (yanked, yanked_reason) = yanked_of(file.yanked);
         versions.entry(version).or_default().push(FileFacts {
+            filename: file.filename.to_string(),
             upload: file.upload_time.as_deref().and_then(|t| t.parse().ok()),
             yanked,
             yanked_reason,
@@ -314,6 +329,8 @@ struct WireInfo {
 #[derive(Deserialize)]
 struct WireJsonFile {
     #[serde(default)]
+    filename: String,
+    #[serde(default)]
     digests: BTreeMap<String, String>,
     #[serde(default)]
     upload_time_iso_8601: Option<String>,
@@ -333,6 +350,7 @@ pub fn parse_json_api(body: &[u8]) -> Result<PackageFacts, String> {
             let files = files
                 .into_iter()
                 .map(|f| FileFacts {
+                    filename: f.filename,
                     upload: f.upload_time_iso_8601.as_deref().and_then(|t| t.parse().ok()),
                     yanked: f.yanked,
                     yanked_reason: f.yanked_reason.filter(|r| !r.is_empty()),

@@ -49,6 +49,7 @@ pub fn parse_simple_html(project: &str, body: &[u8]) -> Result<PackageFacts, Str
                     .map(str::to_string);
                 let yanked = tag.attr("data-yanked");
                 versions.entry(version).or_default().push(FileFacts {
+                    filename: filename.to_string(),
                     upload: None,
                     yanked: yanked.is_some(),
                     yanked_reason: yanked.filter(|r| !r.is_empty()),
