@@ -5,3 +5,4 @@ mod harness;
 mod hostile;
 mod lsp;
 mod online;
+mod preadvisory;

@@ -162,8 +162,19 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         return;
     }
     let via = via_text(dep);
-    for signal in &assessment.signals {
+    // One finding per kind: thirteen added dependencies are one hover entry, strongest first.
+    for kind in SIGNAL_KINDS {
+        let mut of_kind: Vec<&Signal> = assessment.signals.iter().filter(|s| s.kind == kind).collect();
+        let Some(signal) = of_kind.iter().min_by_key(|s| s.weaker_by).copied() else {
+            continue;
+        };
+        of_kind.sort_by_key(|s| s.weaker_by);
         let points = ctx.signals.points_of(signal.kind).saturating_sub(signal.weaker_by);
+        let more = if of_kind.len() > 1 {
+            format!(" (and {} more of this kind, in the evidence)", of_kind.len() - 1)
+        } else {
+            String::new()
+        };
         acc.push(Finding {
             dep: dep_idx,
             span: dep.span,
@@ -175,8 +186,12 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             } else {
                 Severity::Hint
             },
-            message: format!("{}@{version} {}{via}", dep.package.name, signal.message),
-            evidence: signal.evidence.iter().cloned().map(Evidence::Text).collect(),
+            message: format!("{}@{version} {}{more}{via}", dep.package.name, signal.message),
+            evidence: of_kind
+                .iter()
+                .flat_map(|s| s.evidence.iter().cloned())
+                .map(Evidence::Text)
+                .collect(),
             url: None,
         });
     }

@@ -134,3 +134,316 @@ fn every_documented_incident_is_an_error_and_no_control_is() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// A packument with the given versions: (version, hours before now, `_npmUser`, scripts, dependencies,
+/// repository), parsed by the real npm parser.
+fn npm_package(now: Timestamp, versions: &[(&str, i64, Option<&str>, &str, &str, &str)]) -> PackageFacts {
+    let mut entries = serde_json::Map::new();
+    let mut times = serde_json::Map::new();
+    let oldest = versions.iter().map(|v| v.1).max().unwrap_or(0);
+    times.insert(
+        "created".into(),
+        (now - SignedDuration::from_hours(oldest)).to_string().into(),
+    );
+    for (version, hours, user, scripts, deps, repo) in versions {
+        let mut entry = serde_json::json!({
+            "name": "pkg", "version": version,
+            "scripts": serde_json::from_str::<serde_json::Value>(scripts).unwrap(),
+            "dependencies": serde_json::from_str::<serde_json::Value>(deps).unwrap(),
+            "repository": {"type": "git", "url": repo},
+        });
+        if let Some(user) = user {
+            entry["_npmUser"] = serde_json::json!({"name": user, "email": format!("{user}@example.com")});
+            entry["maintainers"] = serde_json::json!([{"name": "alice"}, {"name": "bob"}]);
+        }
+        entries.insert(version.to_string(), entry);
+        times.insert(
+            version.to_string(),
+            (now - SignedDuration::from_hours(*hours)).to_string().into(),
+        );
+    }
+    let doc = serde_json::json!({"name": "pkg", "versions": entries, "time": times});
+    crate::lookup::npm::parse_packument(&serde_json::to_vec(&doc).unwrap()).unwrap()
+}
+
+fn facts_of(package: PackageFacts, now: Timestamp) -> Facts {
+    let mut facts = Facts::default();
+    facts
+        .packages
+        .insert(PackageRef::new(Ecosystem::Npm, "pkg"), known(package, now));
+    facts
+}
+
+const REPO: &str = "git+https://github.com/acme/pkg.git";
+const YEAR: i64 = 24 * 365;
+
+#[test]
+fn a_new_publisher_adding_a_postinstall_script_is_the_issue_example() {
+    let now = Timestamp::now();
+    let package = npm_package(
+        now,
+        &[
+            ("4.4.0", 24 * 90, Some("alice"), "{}", "{}", REPO),
+            ("4.4.1", 24 * 30, Some("bob"), "{}", "{}", REPO),
+            (
+                "4.4.2",
+                3,
+                Some("mallory"),
+                r#"{"postinstall": "node steal.js"}"#,
+                "{}",
+                REPO,
+            ),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "4.4.2"), now);
+    let combined = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::SuspiciousVersion)
+        .expect("combined");
+    assert_eq!(combined.severity, Severity::Error);
+    assert_eq!(
+        combined.message,
+        "4.4.2 was published 3 hours ago by a new publisher and adds a postinstall script"
+    );
+    let publisher = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::PublisherChanged)
+        .unwrap();
+    assert!(publisher.message.contains("mallory"), "{}", publisher.message);
+    assert!(
+        publisher
+            .evidence
+            .iter()
+            .any(|e| matches!(e, crate::checks::Evidence::Text(t) if t.contains("4.4.1"))),
+        "{publisher:#?}"
+    );
+}
+
+#[test]
+fn a_maintainer_publishing_is_not_a_new_publisher_and_missing_publishers_are_not_compared() {
+    let now = Timestamp::now();
+    // bob is a maintainer of the earlier versions: no change.
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", YEAR, Some("alice"), "{}", "{}", REPO),
+            ("1.0.1", 3, Some("bob"), "{}", "{}", REPO),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "1.0.1"), now);
+    assert!(
+        findings.iter().all(|f| f.kind != FindingKind::PublisherChanged),
+        "{findings:#?}"
+    );
+    // No `_npmUser` before (the npm mirror, old versions): unknown, said so, never a change.
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", YEAR, None, "{}", "{}", REPO),
+            ("1.0.1", 3, Some("mallory"), r#"{"install": "sh x"}"#, "{}", REPO),
+        ],
+    );
+    let facts = facts_of(package, now);
+    let findings = run(&facts, &pinned(Ecosystem::Npm, "pkg", "1.0.1"), now);
+    assert!(
+        findings.iter().all(|f| f.kind != FindingKind::PublisherChanged),
+        "{findings:#?}"
+    );
+    let age = AgeThresholds::default();
+    let rules = SignalRules::default();
+    let ctx = CheckCtx {
+        now,
+        facts: &facts,
+        age: &age,
+        signals: &rules,
+    };
+    let package_facts = facts.packages.values().next().unwrap().known().unwrap();
+    let assessment = assess(
+        &ctx,
+        &PackageRef::new(Ecosystem::Npm, "pkg"),
+        package_facts,
+        package_facts.version("1.0.1").unwrap(),
+    );
+    assert!(
+        assessment.not_compared.iter().any(|n| n.starts_with("publisher")),
+        "{assessment:#?}"
+    );
+    // An install script alone is information, no warning: precision first.
+    assert_eq!(
+        verdict(&rules, &assessment, Freshness::Fresh(SignedDuration::from_hours(3))),
+        Some(Severity::Warning)
+    );
+}
+
+#[test]
+fn old_versions_get_no_signal_findings() {
+    let now = Timestamp::now();
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", 3 * YEAR, Some("alice"), "{}", "{}", REPO),
+            (
+                "1.0.1",
+                YEAR,
+                Some("mallory"),
+                r#"{"preinstall": "sh x"}"#,
+                r#"{"evil": "1"}"#,
+                REPO,
+            ),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "1.0.1"), now);
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_jump_to_99_on_a_young_package_is_an_error_and_calendar_versions_are_not_jumps() {
+    let now = Timestamp::now();
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", 24 * 10, Some("x"), "{}", "{}", REPO),
+            ("99.0.0", 2, Some("x"), "{}", "{}", REPO),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "99.0.0"), now);
+    let combined = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::SuspiciousVersion)
+        .unwrap();
+    assert_eq!(combined.severity, Severity::Error, "{combined:#?}");
+    assert!(
+        combined.message.contains("jumps to major version 99"),
+        "{}",
+        combined.message
+    );
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", YEAR / 2, Some("x"), "{}", "{}", REPO),
+            ("2024.1.0", 2, Some("x"), "{}", "{}", REPO),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "2024.1.0"), now);
+    assert!(
+        findings.iter().all(|f| f.kind != FindingKind::ReleasePattern),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn repository_urls_are_compared_normalised() {
+    for (a, b) in [
+        ("git://github.com/visionmedia/express", "visionmedia/express"),
+        ("git+https://github.com/Acme/Pkg.git", "https://github.com/acme/pkg"),
+        ("git@github.com:acme/pkg.git", "github:acme/pkg"),
+        (
+            "https://github.com/nrwl/nx.git#main",
+            "https://github.com/nrwl/nx/tree/master/packages/nx",
+        ),
+    ] {
+        assert_eq!(normalize_repository(a), normalize_repository(b), "{a} vs {b}");
+    }
+    assert_ne!(
+        normalize_repository("https://github.com/acme/pkg"),
+        normalize_repository("https://github.com/evil/pkg")
+    );
+    let now = Timestamp::now();
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", YEAR / 2, Some("alice"), "{}", "{}", REPO),
+            ("1.0.1", 2, Some("alice"), "{}", "{}", "https://github.com/evil/pkg"),
+        ],
+    );
+    let findings = run(&facts_of(package, now), &pinned(Ecosystem::Npm, "pkg", "1.0.1"), now);
+    let repository = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::RepositoryChanged)
+        .unwrap();
+    assert!(repository.message.contains("evil/pkg"), "{}", repository.message);
+    assert!(
+        findings.iter().all(|f| !f.severity.at_least(Severity::Warning)),
+        "a repository change alone is information: {findings:#?}"
+    );
+}
+
+#[test]
+fn configured_points_decide_and_zero_turns_a_signal_off() {
+    let now = Timestamp::now();
+    let package = npm_package(
+        now,
+        &[
+            ("1.0.0", YEAR / 2, Some("alice"), "{}", "{}", REPO),
+            ("1.0.1", 2, Some("mallory"), r#"{"postinstall": "x"}"#, "{}", REPO),
+        ],
+    );
+    let facts = facts_of(package, now);
+    let age = AgeThresholds::default();
+    let mut rules = SignalRules::default();
+    rules.points.push((FindingKind::PublisherChanged, 0));
+    let ctx = CheckCtx {
+        now,
+        facts: &facts,
+        age: &age,
+        signals: &rules,
+    };
+    let mut acc = Vec::new();
+    check(&ctx, 0, &pinned(Ecosystem::Npm, "pkg", "1.0.1"), &mut acc);
+    assert!(acc.iter().all(|f| f.kind != FindingKind::PublisherChanged), "{acc:#?}");
+    assert_eq!(
+        acc.iter()
+            .find(|f| f.kind == FindingKind::SuspiciousVersion)
+            .map(|f| f.severity),
+        Some(Severity::Warning)
+    );
+}
+
+#[test]
+fn registry_metadata_is_read() {
+    // npm: hooks, gypfile, dependencies, people; a full entry without scripts has none (known).
+    let doc = br#"{"name":"p","time":{"created":"2020-01-01T00:00:00Z","1.0.0":"2020-01-01T00:00:00Z","1.0.1":"2020-02-01T00:00:00Z"},
+      "versions":{"1.0.0":{"name":"p","version":"1.0.0"},
+      "1.0.1":{"name":"p","version":"1.0.1","gypfile":true,"scripts":{"postinstall":"node x","test":"t"},
+        "dependencies":{"a":"^1"},"_npmUser":{"name":"u","email":"e"},"maintainers":["M <m@x>"],"homepage":"https://h"}}}"#;
+    let facts = crate::lookup::npm::parse_packument(doc).unwrap();
+    let first = &facts.version("1.0.0").unwrap().meta;
+    assert_eq!(first.install_scripts, Some(Vec::new()));
+    assert_eq!(first.dependencies, Some(Vec::new()));
+    let second = &facts.version("1.0.1").unwrap().meta;
+    let hooks = second.install_scripts.clone().unwrap();
+    assert!(hooks.contains(&("postinstall".to_string(), "node x".to_string())));
+    assert!(hooks.iter().any(|(h, c)| h == "install" && c.contains("node-gyp")));
+    assert_eq!(second.publisher.as_deref(), Some("u"));
+    assert_eq!(second.maintainers, Some(vec!["M".to_string()]));
+    assert_eq!(second.dependencies.as_ref().unwrap()[0].req, "^1");
+    // Abbreviated: scripts unknown unless flagged.
+    let abbreviated = br#"{"name":"p","modified":"2020-01-01T00:00:00Z","versions":{"1.0.0":{"name":"p","version":"1.0.0"},"1.0.1":{"name":"p","version":"1.0.1","hasInstallScript":true}}}"#;
+    let facts = crate::lookup::npm::parse_packument(abbreviated).unwrap();
+    assert_eq!(facts.version("1.0.0").unwrap().meta.install_scripts, None);
+    assert!(
+        facts
+            .version("1.0.1")
+            .unwrap()
+            .meta
+            .install_scripts
+            .as_ref()
+            .unwrap()
+            .len()
+            == 1
+    );
+    // crates: dependency kinds and renamed packages.
+    let index = br#"{"name":"c","vers":"1.0.0","deps":[{"name":"cc","req":"^1","kind":"build","optional":false},{"name":"local","package":"real-name","req":"^2","kind":"normal","optional":true}],"cksum":"00","yanked":false}"#;
+    let facts = crate::lookup::crates_io::parse_index_file(index).unwrap();
+    let deps = facts.versions[0].meta.dependencies.clone().unwrap();
+    assert_eq!(deps[0].kind, crate::model::DeclaredKind::Build);
+    assert_eq!(deps[1].name, "real-name");
+    assert!(deps[1].optional);
+    // PyPI: file kinds from names.
+    let simple = br#"{"meta":{"api-version":"1.1"},"name":"x","versions":["1.0"],"files":[
+      {"filename":"x-1.0.tar.gz","hashes":{"sha256":"ab"},"upload-time":"2025-01-02T03:04:05Z"},
+      {"filename":"x-1.0-py3-none-any.whl","hashes":{"sha256":"cd"},"upload-time":"2025-01-02T03:04:06Z"}]}"#;
+    let facts = crate::lookup::pypi::parse_simple("x", simple).unwrap();
+    let files = facts.versions[0].meta.files.unwrap();
+    assert_eq!((files.sdists, files.wheels), (1, 1));
+}
