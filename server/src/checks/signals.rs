@@ -64,7 +64,7 @@ impl Default for SignalRules {
                 (FindingKind::PublisherChanged, 3),
                 (FindingKind::RepositoryChanged, 2),
                 (FindingKind::ReleasePattern, 3),
-                (FindingKind::YanksAround, 2),
+                (FindingKind::YanksAround, 1),
             ],
             new_package_points: 1,
             takedown_points: 1,
@@ -108,6 +108,8 @@ pub struct Assessment {
     pub points: u32,
     /// Comparisons that could not be made, and why.
     pub not_compared: Vec<String>,
+    /// The version is a prerelease.
+    pub prerelease: bool,
 }
 
 /// Whether the version counts as fresh for the judgement.
@@ -121,12 +123,17 @@ pub enum Freshness {
 /// The verdict of the rule on an assessment.
 pub fn verdict(rules: &SignalRules, assessment: &Assessment, freshness: Freshness) -> Option<Severity> {
     let points = assessment.points;
-    match freshness {
+    let severity = match freshness {
         Freshness::Fresh(_) if points >= rules.error_at => Some(Severity::Error),
         Freshness::Fresh(_) if points >= rules.warn_at => Some(Severity::Warning),
         Freshness::Unknown if points >= rules.error_at => Some(Severity::Warning),
         _ => None,
+    };
+    // A prerelease installs only when asked for by name: at most a warning.
+    if assessment.prerelease {
+        return severity.map(|s| s.max(Severity::Warning));
     }
+    severity
 }
 
 pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Vec<Finding>) {
@@ -321,6 +328,7 @@ pub fn assess(ctx: &CheckCtx<'_>, package: &PackageRef, facts: &PackageFacts, th
     let mut res = Assessment::default();
     let before = earlier(ecosystem, facts, this);
     let current = Version::parse(ecosystem, &this.version);
+    res.prerelease = current.as_ref().is_some_and(Version::is_prerelease);
     let previous = before.first().map(|(_, v)| *v);
 
     install_scripts(ecosystem, this, &before, &mut res);
@@ -559,8 +567,9 @@ fn dependencies(
         let (weaker_by, what) = match &status {
             AddedStatus::Absent => (0, "a package not on the registry".to_string()),
             AddedStatus::New(reason) => (0, reason.clone()),
-            AddedStatus::Unknown if patch => (1, "a package Gatehouse has no registry data for".to_string()),
-            AddedStatus::Unknown => (2, "a package Gatehouse has no registry data for".to_string()),
+            // Without data on the added package, it counts as an established one: precision first.
+            AddedStatus::Unknown if patch => (2, "a package Gatehouse has no registry data for".to_string()),
+            AddedStatus::Unknown => (3, "a package Gatehouse has no registry data for".to_string()),
             AddedStatus::Established if patch => (2, "an established package".to_string()),
             AddedStatus::Established => (3, "an established package".to_string()),
         };
@@ -785,20 +794,22 @@ fn release_pattern(
     }
     if let Some((_, woke_version, gap)) = woke {
         let months = gap.as_secs() / (86400 * 30);
-        let (phrase, message) = if woke_version == this.version {
+        let (phrase, message, weaker_by) = if woke_version == this.version {
             (
                 format!("ends {months} months without a release"),
                 format!("is the first release in {months} months"),
+                1,
             )
         } else {
             (
                 format!("follows {woke_version}, the first release after {months} months"),
                 format!("follows {woke_version}, the first release after {months} months without one"),
+                2,
             )
         };
         res.signals.push(Signal {
             kind: FindingKind::ReleasePattern,
-            weaker_by: 1,
+            weaker_by,
             phrase,
             message,
             evidence: vec![format!(

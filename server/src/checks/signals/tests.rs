@@ -447,3 +447,173 @@ fn registry_metadata_is_read() {
     let files = facts.versions[0].meta.files.unwrap();
     assert_eq!((files.sdists, files.wheels), (1, 1));
 }
+
+/// Known malicious versions that recorded documents may still list; the bench is about benign ones.
+const MALICIOUS: [(&str, &str); 4] = [
+    ("event-stream", "3.3.6"),
+    ("ua-parser-js", "0.7.29"),
+    ("ua-parser-js", "0.8.0"),
+    ("ua-parser-js", "1.0.0"),
+];
+
+#[derive(Default)]
+struct BenchCount {
+    versions: usize,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Judges `version` of `package` as if it had been published three hours ago: the clock is set to
+/// three hours after its publish time (versions published later are dropped), or, without a publish
+/// time, the version is taken as fresh anyway. Dependencies it added have no facts here (unknown).
+fn bench_one(ecosystem: Ecosystem, name: &str, facts: &PackageFacts, version: &VersionFacts, count: &mut BenchCount) {
+    if MALICIOUS.contains(&(name, version.version.as_str())) || version.yanked {
+        return;
+    }
+    let now = match version.published {
+        Some(published) => published + SignedDuration::from_hours(3),
+        None => Timestamp::now(),
+    };
+    let mut as_of = facts.clone();
+    as_of.versions.retain(|v| v.published.is_none_or(|p| p <= now));
+    let empty = Facts::default();
+    let age = AgeThresholds::default();
+    let rules = SignalRules::default();
+    let ctx = CheckCtx {
+        now,
+        facts: &empty,
+        age: &age,
+        signals: &rules,
+    };
+    let package = PackageRef::new(ecosystem, name);
+    let assessment = assess(&ctx, &package, &as_of, version);
+    count.versions += 1;
+    let label = || {
+        let phrases: Vec<&str> = assessment
+            .signals
+            .iter()
+            .map(|s| s.phrase.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
+        format!(
+            "{ecosystem} {name}@{} ({} points): {}",
+            version.version,
+            assessment.points,
+            phrases.join(", ")
+        )
+    };
+    match verdict(&rules, &assessment, Freshness::Fresh(SignedDuration::from_hours(3))) {
+        Some(Severity::Error) => count.errors.push(label()),
+        Some(_) => count.warnings.push(label()),
+        None => {}
+    }
+}
+
+fn read_dir_files(dir: &std::path::Path, acc: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.path().is_dir() {
+            read_dir_files(&entry.path(), acc);
+        } else {
+            acc.push(entry.path());
+        }
+    }
+}
+
+/// The false-alarm bench: the latest versions of the crates a large real workspace uses (recorded
+/// index files, `fixtures/signals-bench/`), and every version of every real recorded registry document
+/// in `fixtures/registry/` and of the replay controls, each judged as if it had been published three
+/// hours ago. Target: errors on none, warnings on fewer than 2%. The figures print with
+/// `cargo test --lib checks::signals::tests::false_alarm_bench -- --nocapture`.
+#[test]
+fn false_alarm_bench() {
+    let fixtures = crate::testing::fixtures_dir();
+    let mut latest = BenchCount::default();
+    let mut files = Vec::new();
+    read_dir_files(&fixtures.join("signals-bench/crates"), &mut files);
+    files.sort();
+    for file in &files {
+        let facts = parse(Ecosystem::CratesIo, "", &std::fs::read(file).unwrap());
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(newest) = facts.versions.iter().rev().find(|v| !v.yanked) {
+            bench_one(Ecosystem::CratesIo, &name, &facts, newest, &mut latest);
+        }
+    }
+
+    let mut history = BenchCount::default();
+    let mut documents: Vec<(Ecosystem, String, PackageFacts)> = Vec::new();
+    let registry = fixtures.join("registry");
+    for name in [
+        "request",
+        "event-stream",
+        "left-pad",
+        "sigstore",
+        "circular-json",
+        "minimist",
+        "lodash",
+        "ua-parser-js",
+        "has-package-exports",
+    ] {
+        let body = std::fs::read(registry.join("npm").join(name)).unwrap();
+        documents.push((Ecosystem::Npm, name.to_string(), parse(Ecosystem::Npm, name, &body)));
+    }
+    for name in ["urllib3", "pyyaml", "requests", "jinja2"] {
+        let body = std::fs::read(registry.join("pypi/simple").join(name).join("index.json")).unwrap();
+        documents.push((Ecosystem::PyPI, name.to_string(), parse(Ecosystem::PyPI, name, &body)));
+    }
+    for path in [
+        "se/rd/serde",
+        "ru/st/rust_decimal",
+        "to/ki/tokio",
+        "sm/al/smallvec",
+        "ti/me/time",
+    ] {
+        let body = std::fs::read(registry.join("crates").join(path)).unwrap();
+        let name = path.rsplit('/').next().unwrap().to_string();
+        documents.push((Ecosystem::CratesIo, name, parse(Ecosystem::CratesIo, "", &body)));
+    }
+    for case in replay::cases(&replay::replay_root())
+        .into_iter()
+        .filter(ReplayCase::is_benign)
+    {
+        let facts = replay_facts(&case, Timestamp::now());
+        let package = PackageRef::new(case.ecosystem, &case.name);
+        let value = facts.packages[&package].known().unwrap().as_ref().clone();
+        documents.push((case.ecosystem, case.name.clone(), value));
+    }
+    for (ecosystem, name, facts) in &documents {
+        for version in &facts.versions {
+            bench_one(*ecosystem, name, facts, version, &mut history);
+        }
+    }
+
+    for (label, count) in [("latest crates", &latest), ("every recorded version", &history)] {
+        println!(
+            "{label}: {} versions, {} errors, {} warnings ({:.2}%)",
+            count.versions,
+            count.errors.len(),
+            count.warnings.len(),
+            100.0 * count.warnings.len() as f64 / count.versions.max(1) as f64
+        );
+        for line in count
+            .errors
+            .iter()
+            .map(|l| format!("  error {l}"))
+            .chain(count.warnings.iter().map(|l| format!("  warning {l}")))
+        {
+            println!("{line}");
+        }
+    }
+    assert!(
+        latest.versions >= 400 && history.versions >= 1000,
+        "the bench lost its data"
+    );
+    for count in [&latest, &history] {
+        assert!(count.errors.is_empty(), "false errors: {:#?}", count.errors);
+        assert!(
+            count.warnings.len() * 50 < count.versions,
+            "warnings on 2% or more: {:#?}",
+            count.warnings
+        );
+    }
+}
