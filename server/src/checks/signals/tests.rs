@@ -163,7 +163,7 @@ fn npm_package(now: Timestamp, versions: &[(&str, i64, Option<&str>, &str, &str,
         );
     }
     let doc = serde_json::json!({"name": "pkg", "versions": entries, "time": times});
-    crate::lookup::npm::parse_packument(&serde_json::to_vec(&doc).unwrap()).unwrap()
+    crate::lookup::registry::npm::parse_packument(&serde_json::to_vec(&doc).unwrap()).unwrap()
 }
 
 fn facts_of(package: PackageFacts, now: Timestamp) -> Facts {
@@ -406,7 +406,7 @@ fn registry_metadata_is_read() {
       "versions":{"1.0.0":{"name":"p","version":"1.0.0"},
       "1.0.1":{"name":"p","version":"1.0.1","gypfile":true,"scripts":{"postinstall":"node x","test":"t"},
         "dependencies":{"a":"^1"},"_npmUser":{"name":"u","email":"e"},"maintainers":["M <m@x>"],"homepage":"https://h"}}}"#;
-    let facts = crate::lookup::npm::parse_packument(doc).unwrap();
+    let facts = crate::lookup::registry::npm::parse_packument(doc).unwrap();
     let first = &facts.version("1.0.0").unwrap().meta;
     assert_eq!(first.install_scripts, Some(Vec::new()));
     assert_eq!(first.dependencies, Some(Vec::new()));
@@ -419,7 +419,7 @@ fn registry_metadata_is_read() {
     assert_eq!(second.dependencies.as_ref().unwrap()[0].req, "^1");
     // Abbreviated: scripts unknown unless flagged.
     let abbreviated = br#"{"name":"p","modified":"2020-01-01T00:00:00Z","versions":{"1.0.0":{"name":"p","version":"1.0.0"},"1.0.1":{"name":"p","version":"1.0.1","hasInstallScript":true}}}"#;
-    let facts = crate::lookup::npm::parse_packument(abbreviated).unwrap();
+    let facts = crate::lookup::registry::npm::parse_packument(abbreviated).unwrap();
     assert_eq!(facts.version("1.0.0").unwrap().meta.install_scripts, None);
     assert!(
         facts
@@ -434,7 +434,7 @@ fn registry_metadata_is_read() {
     );
     // crates: dependency kinds and renamed packages.
     let index = br#"{"name":"c","vers":"1.0.0","deps":[{"name":"cc","req":"^1","kind":"build","optional":false},{"name":"local","package":"real-name","req":"^2","kind":"normal","optional":true}],"cksum":"00","yanked":false}"#;
-    let facts = crate::lookup::crates_io::parse_index_file(index).unwrap();
+    let facts = crate::lookup::registry::crates_io::parse_index_file(index).unwrap();
     let deps = facts.versions[0].meta.dependencies.clone().unwrap();
     assert_eq!(deps[0].kind, crate::model::DeclaredKind::Build);
     assert_eq!(deps[1].name, "real-name");
@@ -443,7 +443,7 @@ fn registry_metadata_is_read() {
     let simple = br#"{"meta":{"api-version":"1.1"},"name":"x","versions":["1.0"],"files":[
       {"filename":"x-1.0.tar.gz","hashes":{"sha256":"ab"},"upload-time":"2025-01-02T03:04:05Z"},
       {"filename":"x-1.0-py3-none-any.whl","hashes":{"sha256":"cd"},"upload-time":"2025-01-02T03:04:06Z"}]}"#;
-    let facts = crate::lookup::pypi::parse_simple("x", simple).unwrap();
+    let facts = crate::lookup::registry::pypi::parse_simple("x", simple).unwrap();
     let files = facts.versions[0].meta.files.unwrap();
     assert_eq!((files.sdists, files.wheels), (1, 1));
 }

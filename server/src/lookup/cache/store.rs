@@ -563,7 +563,11 @@ fn observe_in(
 /// The first byte of every stored value: its encoding. Values are postcard (compact, and decoded about
 /// 2.5 times faster than JSON, which is most of a new process's warm path); a row in another encoding
 /// (an older Gatehouse) does not decode, so it is dropped and fetched again.
-const VALUE_FORMAT_POSTCARD: u8 = 1;
+///
+/// 2: `VersionFacts` gained `meta` (install scripts, dependencies, publisher, repository, file kinds for
+/// the pre-advisory signals). Postcard is not self-describing, so rows of 1 would misread; they are
+/// refetched instead.
+const VALUE_FORMAT_POSTCARD: u8 = 2;
 
 pub fn encode_value<T: serde::Serialize>(value: &T) -> Option<Vec<u8>> {
     postcard::to_extend(value, vec![VALUE_FORMAT_POSTCARD]).ok()

@@ -1,6 +1,16 @@
 use super::*;
 use crate::model::VersionFacts;
 
+#[test]
+fn rows_of_the_previous_format_are_not_decoded() {
+    let facts = facts(&[("1.0.0", "sha256:ab")]);
+    let mut row = encode_value(&facts).unwrap();
+    assert_eq!(decode_value::<PackageFacts>(&row).unwrap(), facts);
+    // The same bytes under format 1 (before `VersionFacts::meta`): dropped, so refetched.
+    row[0] = 1;
+    assert!(decode_value::<PackageFacts>(&row).is_err());
+}
+
 fn facts(versions: &[(&str, &str)]) -> PackageFacts {
     PackageFacts {
         versions: versions
