@@ -10,6 +10,12 @@
 //! - A PyPI JSON API document is also served as the PEP 691 Simple JSON page the client asks first
 //!   (file names, sha256, upload times, yanks), derived field by field.
 //! - `_replay` keys are notes and are served as they are (no client reads them).
+//! - Test support only: a broken fixture fails the test that reads it, loudly.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a broken fixture must fail the test loudly"
+)]
 
 use std::path::{Path, PathBuf};
 

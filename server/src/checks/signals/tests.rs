@@ -137,7 +137,10 @@ fn every_documented_incident_is_an_error_and_no_control_is() {
 
 /// A packument with the given versions: (version, hours before now, `_npmUser`, scripts, dependencies,
 /// repository), parsed by the real npm parser.
-fn npm_package(now: Timestamp, versions: &[(&str, i64, Option<&str>, &str, &str, &str)]) -> PackageFacts {
+/// (version, hours before now, `_npmUser`, scripts JSON, dependencies JSON, repository URL).
+type TestVersion<'a> = (&'a str, i64, Option<&'a str>, &'a str, &'a str, &'a str);
+
+fn npm_package(now: Timestamp, versions: &[TestVersion<'_>]) -> PackageFacts {
     let mut entries = serde_json::Map::new();
     let mut times = serde_json::Map::new();
     let oldest = versions.iter().map(|v| v.1).max().unwrap_or(0);
