@@ -596,6 +596,8 @@ pub enum FindingKind {
     RepositoryChanged,
     ReleasePattern,
     YanksAround,
+    /// A young package named like a popular one.
+    Typosquat,
     /// The judgement on a combination of signals on a fresh version.
     SuspiciousVersion,
 }
@@ -623,6 +625,7 @@ impl FindingKind {
             FindingKind::RepositoryChanged => "repository-changed",
             FindingKind::ReleasePattern => "release-pattern",
             FindingKind::YanksAround => "yanks-around",
+            FindingKind::Typosquat => "typosquat",
             FindingKind::SuspiciousVersion => "suspicious-version",
         }
     }
@@ -648,6 +651,7 @@ impl FindingKind {
             | FindingKind::RepositoryChanged
             | FindingKind::ReleasePattern
             | FindingKind::YanksAround
+            | FindingKind::Typosquat
             | FindingKind::SuspiciousVersion => self.code(),
         }
     }
@@ -660,7 +664,7 @@ impl FindingKind {
     }
 }
 
-pub const ALL_KINDS: [FindingKind; 21] = [
+pub const ALL_KINDS: [FindingKind; 22] = [
     FindingKind::Malicious,
     FindingKind::Advisory,
     FindingKind::FreshVersion,
@@ -681,6 +685,7 @@ pub const ALL_KINDS: [FindingKind; 21] = [
     FindingKind::RepositoryChanged,
     FindingKind::ReleasePattern,
     FindingKind::YanksAround,
+    FindingKind::Typosquat,
     FindingKind::SuspiciousVersion,
 ];
 

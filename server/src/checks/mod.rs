@@ -14,6 +14,7 @@ pub mod age;
 pub mod availability;
 pub mod provenance;
 pub mod signals;
+pub mod typosquat;
 
 use jiff::{SignedDuration, Timestamp};
 

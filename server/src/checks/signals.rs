@@ -28,7 +28,8 @@ use crate::model::{DeclaredKind, Ecosystem, Fact, PackageFacts, PackageRef, Seve
 use crate::resolve::Version;
 
 /// The signal kinds, in the order their findings are listed.
-pub const SIGNAL_KINDS: [FindingKind; 6] = [
+pub const SIGNAL_KINDS: [FindingKind; 7] = [
+    FindingKind::Typosquat,
     FindingKind::InstallScriptAdded,
     FindingKind::DependencyAdded,
     FindingKind::PublisherChanged,
@@ -65,6 +66,7 @@ impl Default for SignalRules {
                 (FindingKind::RepositoryChanged, 2),
                 (FindingKind::ReleasePattern, 3),
                 (FindingKind::YanksAround, 1),
+                (FindingKind::Typosquat, 2),
             ],
             new_package_points: 1,
             takedown_points: 1,
@@ -331,6 +333,7 @@ pub fn assess(ctx: &CheckCtx<'_>, package: &PackageRef, facts: &PackageFacts, th
     res.prerelease = current.as_ref().is_some_and(Version::is_prerelease);
     let previous = before.first().map(|(_, v)| *v);
 
+    typosquat(ctx, package, facts, &mut res);
     install_scripts(ecosystem, this, &before, &mut res);
     if let (Some(current), Some((previous_parsed, previous))) = (current.as_ref(), before.first()) {
         dependencies(ctx, ecosystem, this, current, previous_parsed, previous, &mut res);
@@ -379,6 +382,41 @@ pub fn assess(ctx: &CheckCtx<'_>, package: &PackageRef, facts: &PackageFacts, th
         .sum::<u32>()
         + res.supporting.iter().map(|(points, _)| points).sum::<u32>();
     res
+}
+
+/// A young package (younger than the policy's package age) named like a popular one: an
+/// established package near a popular name has had its time to be reported.
+fn typosquat(ctx: &CheckCtx<'_>, package: &PackageRef, facts: &PackageFacts, res: &mut Assessment) {
+    let Some(created) = facts.created else {
+        return;
+    };
+    if age_at(ctx.now, created) >= ctx.age.min_package_age
+        || crate::checks::typosquat::is_popular(package.ecosystem, &package.name)
+    {
+        return;
+    }
+    let found = crate::checks::typosquat::squats(package.ecosystem, &package.name);
+    let Some(first) = found.first() else {
+        return;
+    };
+    let others: Vec<&str> = found.iter().skip(1).map(|s| s.intended.as_str()).collect();
+    res.signals.push(Signal {
+        kind: FindingKind::Typosquat,
+        weaker_by: 0,
+        phrase: format!("is named like the popular package {}", first.intended),
+        message: format!(
+            "is named like the popular package {} ({}); did you mean {}?",
+            first.intended, first.how, first.intended
+        ),
+        evidence: std::iter::once(format!(
+            "{} {}; the package first appeared {} ago",
+            package.name,
+            first.how,
+            describe(age_at(ctx.now, created))
+        ))
+        .chain((!others.is_empty()).then(|| format!("also close to: {}", others.join(", "))))
+        .collect(),
+    });
 }
 
 fn install_scripts(
@@ -564,7 +602,7 @@ fn dependencies(
             continue;
         }
         let status = added_status(ctx, ecosystem, &dep.name);
-        let (weaker_by, what) = match &status {
+        let (weaker_by, mut what) = match &status {
             AddedStatus::Absent => (0, "a package not on the registry".to_string()),
             AddedStatus::New(reason) => (0, reason.clone()),
             // Without data on the added package, it counts as an established one: precision first.
@@ -573,6 +611,14 @@ fn dependencies(
             AddedStatus::Established if patch => (2, "an established package".to_string()),
             AddedStatus::Established => (3, "an established package".to_string()),
         };
+        // A new or missing package named like a popular one says so (proc-macro1 next to proc-macro2);
+        // the name alone never adds points: legitimate packages sit one edit from popular ones too.
+        if matches!(status, AddedStatus::Absent | AddedStatus::New(_))
+            && !crate::checks::typosquat::is_popular(ecosystem, &dep.name)
+            && let Some(squat) = crate::checks::typosquat::squats(ecosystem, &dep.name).first()
+        {
+            what = format!("{what}, named like the popular {}", squat.intended);
+        }
         let release = if patch { "patch" } else { "minor or major" };
         res.signals.push(Signal {
             kind: FindingKind::DependencyAdded,

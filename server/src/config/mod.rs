@@ -539,7 +539,7 @@ pub fn build(layers: &[Layer]) -> Config {
             Some(parsed.ok_or_else(|| format!("`{key}` must be a whole number of points, not {value}")))
         };
         let rules = &mut policy.signals;
-        for kind in crate::checks::signals::SIGNAL_KINDS {
+        for kind in crate::policy::SIGNAL_KINDS {
             let key = format!("policy.signals.{}", kind.code());
             match number(&key) {
                 Some(Ok(points)) => rules.points.push((kind, points)),

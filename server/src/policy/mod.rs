@@ -12,6 +12,8 @@
 
 pub mod cooldown;
 
+/// The signal rule lives with its check; `config` fills it through `policy`.
+pub use crate::checks::signals::{SIGNAL_KINDS, SignalRules};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
@@ -69,7 +71,7 @@ fn package_matches(pattern: &str, package: &PackageRef) -> bool {
 pub struct Policy {
     pub age: AgeThresholds,
     /// The judgement rule of the pre-advisory signals (`[policy.signals]`).
-    pub signals: crate::checks::signals::SignalRules,
+    pub signals: SignalRules,
     /// (check, only this ecosystem, override); later entries win, ecosystem-specific beats general.
     pub severity: Vec<(FindingKind, Option<Ecosystem>, SeverityOverride)>,
     pub allow: Vec<String>,

@@ -82,6 +82,10 @@ fn help(kind: FindingKind) -> (&'static str, &'static str) {
             "Versions around it yanked",
             "The versions just before this one are yanked, which pushes installers to it.",
         ),
+        FindingKind::Typosquat => (
+            "Typosquat",
+            "A young package whose name is a small edit away from a popular package of the same ecosystem: check that it is the package you meant.",
+        ),
         FindingKind::SuspiciousVersion => (
             "Suspicious fresh version",
             "Several pre-advisory signals on a freshly published version: the pattern of a hijacked release, before any advisory exists.",
