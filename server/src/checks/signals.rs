@@ -15,7 +15,8 @@
 //!   a warning; on a version whose publish time is unknown, `error_at` points are a warning. An old
 //!   version gets no combined finding: advisories have had their time.
 //! - Individual signal findings are emitted only where the combined judgement looks (a fresh version,
-//!   or one whose combination fired), so routine history stays silent.
+//!   or one whose combination fired), so routine history stays silent. A version without a publish
+//!   time is looked at only when it is the package's newest (`latest`).
 //! - Precision over recall: a signal fires only on what its evidence shows; weaker forms (an
 //!   established package added in a minor release) count fewer points or none.
 
@@ -165,6 +166,11 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     if freshness == Freshness::Old {
         return;
     }
+    // Without a publish time only the package's newest version can be a new publish; skipping the
+    // rest keeps registries without times (the npm mirror) off the warm path's bill.
+    if freshness == Freshness::Unknown && !is_newest(dep.package.ecosystem, facts, &this.version) {
+        return;
+    }
     let assessment = assess(ctx, &dep.package, facts, this);
     let combined = verdict(ctx.signals, &assessment, freshness);
     if combined.is_none() && !matches!(freshness, Freshness::Fresh(_)) {
@@ -243,6 +249,21 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         evidence,
         url: None,
     });
+}
+
+/// Whether `version` is the registry's `latest` tag, or, without one, the highest version listed.
+fn is_newest(ecosystem: Ecosystem, facts: &PackageFacts, version: &str) -> bool {
+    if let Some(latest) = &facts.latest {
+        return latest == version;
+    }
+    let Some(wanted) = Version::parse(ecosystem, version) else {
+        return false;
+    };
+    !facts
+        .versions
+        .iter()
+        .filter_map(|v| Version::parse(ecosystem, &v.version))
+        .any(|v| v.compare(&wanted) == Some(std::cmp::Ordering::Greater))
 }
 
 /// "4.4.2 was published 3 hours ago by a new publisher and adds a postinstall script".
