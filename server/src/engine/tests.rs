@@ -294,3 +294,92 @@ fn cases() {
         insta::assert_snapshot!(render(&case, &analysis));
     });
 }
+
+/// A fresh version that adds dependencies makes `needs` ask for those packages (whether they are new
+/// or missing weighs in the signals), from the registry the project uses for them; an old version, or
+/// one whose added packages are already known, asks nothing more.
+#[test]
+fn needs_asks_for_the_packages_a_fresh_version_added() {
+    let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+    let package = |published: &str| {
+        let version = |v: &str, at: &str, deps: &[&str]| VersionFacts {
+            version: v.to_string(),
+            published: Some(at.parse().unwrap()),
+            meta: crate::model::VersionMeta {
+                dependencies: Some(
+                    deps.iter()
+                        .map(|name| crate::model::DeclaredDep {
+                            name: name.to_string(),
+                            req: "^1".to_string(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..VersionFacts::default()
+        };
+        PackageFacts {
+            versions: vec![
+                version("1.0.0", "2025-01-01T00:00:00Z", &["a"]),
+                version("1.0.1", published, &["a", "@evil/helper", "fresh-dep"]),
+            ],
+            ..PackageFacts::default()
+        }
+    };
+    let parsed = manifest::parse(ManifestKind::PackageJson, r#"{"dependencies": {"pkg": "1.0.1"}}"#);
+    let registries = RegistryRules {
+        npm_scopes: vec![("@evil".to_string(), "https://npm.example.internal".to_string())],
+        ..RegistryRules::default()
+    };
+    let input = Input {
+        manifest: &parsed,
+        lockfile: None,
+        workspace: None,
+        registries: &registries,
+    };
+    let asked = |facts: &Facts| -> Vec<(String, crate::model::RegistrySource)> {
+        engine::needs(&input, facts)
+            .into_iter()
+            .filter_map(|q| match q {
+                crate::model::Query::Package { package, source } if package.name != "pkg" => {
+                    Some((package.name, source))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut facts = Facts::default();
+    facts.packages.insert(
+        package_ref("npm:pkg"),
+        known(std::sync::Arc::new(package("2026-12-01T09:00:00Z")), now),
+    );
+    let wanted = asked(&facts);
+    assert!(
+        wanted.contains(&("fresh-dep".to_string(), crate::model::RegistrySource::Public)),
+        "{wanted:?}"
+    );
+    assert!(
+        wanted.contains(&(
+            "@evil/helper".to_string(),
+            crate::model::RegistrySource::Private {
+                url: "https://npm.example.internal".to_string()
+            }
+        )),
+        "a scoped package is asked of its scope's registry only: {wanted:?}"
+    );
+    assert!(!wanted.iter().any(|(name, _)| name == "a"), "{wanted:?}");
+    // Known already: not asked again.
+    facts.packages.insert(
+        package_ref("npm:fresh-dep"),
+        known(std::sync::Arc::new(PackageFacts::default()), now),
+    );
+    assert!(!asked(&facts).iter().any(|(name, _)| name == "fresh-dep"));
+    // An old version costs no request.
+    let mut old = Facts::default();
+    old.packages.insert(
+        package_ref("npm:pkg"),
+        known(std::sync::Arc::new(package("2026-01-01T00:00:00Z")), now),
+    );
+    assert!(asked(&old).is_empty(), "{:?}", asked(&old));
+}
