@@ -3,8 +3,8 @@
 
 pub mod fixture_server;
 mod loopback;
-pub mod sigstore;
 pub mod replay;
+pub mod sigstore;
 #[cfg(feature = "test-support")]
 pub mod tls_server;
 
