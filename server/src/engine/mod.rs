@@ -456,6 +456,8 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         now,
         facts,
         age: &floor.age,
+        // The user's own signal rule too: a project cannot switch the pre-advisory signals off.
+        signals: &floor.signals,
     });
     let mut raw_floor = Vec::new();
     let mut raw = Vec::new();
