@@ -61,7 +61,30 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         _ => {}
     }
 
-    // Downgrade: this version lacks what earlier versions of its line had.
+    if let Some((severity, message, evidence)) = downgrade_of(ecosystem, facts, current, verified) {
+        acc.push(finding(
+            FindingKind::ProvenanceDowngrade,
+            severity,
+            format!("{name}@{version} {message}"),
+            evidence,
+        ));
+    }
+    if let Some(Provenance::Verified(identity)) = verified {
+        acc.extend(
+            identity_findings(ctx, dep, facts, version, identity)
+                .into_iter()
+                .map(|(severity, message, evidence)| finding(FindingKind::BadProvenance, severity, message, evidence)),
+        );
+    }
+}
+
+/// This version lacks what earlier versions of its line had: provenance, else a registry signature.
+fn downgrade_of(
+    ecosystem: Ecosystem,
+    facts: &PackageFacts,
+    current: &VersionFacts,
+    verified: Option<&Provenance>,
+) -> Option<(Severity, String, Vec<Evidence>)> {
     let has_provenance = current.attestations_url.is_some() && !matches!(verified, Some(Provenance::Absent));
     let found = if has_provenance {
         None
@@ -74,7 +97,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             "provenance",
         )
     };
-    let found = found.or_else(|| {
+    found.or_else(|| {
         if current.signatures.is_empty() {
             downgrade(
                 ecosystem,
@@ -86,26 +109,24 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         } else {
             None
         }
-    });
-    if let Some((severity, message, evidence)) = found {
-        acc.push(finding(
-            FindingKind::ProvenanceDowngrade,
-            severity,
-            format!("{name}@{version} {message}"),
-            evidence,
-        ));
-    }
+    })
+}
 
-    // Identity continuity and the repository field.
-    let Some(Provenance::Verified(identity)) = verified else {
-        return;
-    };
-    if let Some(previous) = previous_attested(ecosystem, facts, version)
+/// Identity continuity (the builder of the previous attested version) and the `repository` field.
+fn identity_findings(
+    ctx: &CheckCtx<'_>,
+    dep: &ResolvedDep,
+    facts: &PackageFacts,
+    version: &str,
+    identity: &ProvenanceIdentity,
+) -> Vec<(Severity, String, Vec<Evidence>)> {
+    let name = &dep.package.name;
+    let mut res = Vec::new();
+    if let Some(previous) = previous_attested(dep.package.ecosystem, facts, version)
         && let Some(Provenance::Verified(before)) = provenance_of(ctx, dep, &previous.version)
         && let Some(change) = identity_change(before, identity)
     {
-        acc.push(finding(
-            FindingKind::BadProvenance,
+        res.push((
             Severity::Error,
             format!(
                 "{name}@{version} was built from {change}, but {} was built from {}",
@@ -128,8 +149,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     if let (Some(declared), Some(built)) = (facts.repository.as_deref(), identity.source_repository.as_deref())
         && normalize_repository(declared) != normalize_repository(built)
     {
-        acc.push(finding(
-            FindingKind::BadProvenance,
+        res.push((
             Severity::Warning,
             format!(
                 "{name}@{version} was built in {}, but its repository field names {}",
@@ -139,6 +159,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             vec![Evidence::Text(describe(&Provenance::Verified(identity.clone())))],
         ));
     }
+    res
 }
 
 fn provenance_of<'a>(ctx: &'a CheckCtx<'_>, dep: &ResolvedDep, version: &str) -> Option<&'a Provenance> {
