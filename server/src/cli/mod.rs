@@ -17,7 +17,7 @@ use crate::engine::{self, Analysis, Input};
 use crate::lookup::compose::compose;
 use crate::lookup::{Lookup, LookupSettings};
 use crate::manifest::{self, ManifestKind, Parsed};
-use crate::model::{Facts, Severity};
+use crate::model::{Facts, Query, Severity};
 use crate::project::{self, Context};
 use crate::report::human::Human;
 use crate::report::json::Report;
@@ -255,11 +255,14 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         let mut any = false;
         for (key, (_, lookup)) in &lookups {
             let facts = facts_by_lookup.entry(key.clone()).or_default();
+            // A set beside the list: files share most of their packages, and a linear `contains` here made
+            // a 20k-package lockfile quadratic.
             let mut queries = Vec::new();
+            let mut seen: HashSet<Query> = HashSet::new();
             for file in files.iter().filter(|f| &project::lookup_key(&f.context) == key) {
                 let input = input_of(file);
                 for query in engine::needs(&input, facts) {
-                    if !queries.contains(&query) {
+                    if seen.insert(query.clone()) {
                         queries.push(query);
                     }
                 }

@@ -205,14 +205,15 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
         .collect();
     let mut res = Vec::new();
+    let roots = input.lockfile.map(Lockfile::root_index);
     for (idx, dep) in manifest.deps.iter().enumerate() {
         let package = PackageRef::new(dep.ecosystem, &dep.package);
         let (requirement_text, requirement) = requirement_of(dep, &workspace);
         let skipped = skip_reason(dep, &workspace);
-        let locked = input
-            .lockfile
-            .filter(|l| l.ecosystem == dep.ecosystem)
-            .and_then(|l| l.root_version(&dep.name))
+        let locked = roots
+            .as_ref()
+            .filter(|roots| roots.ecosystem() == dep.ecosystem)
+            .and_then(|roots| roots.get(&dep.name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
         // Only a range without a lockfile pin needs the version list (and building it clones every
@@ -267,8 +268,12 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
+    let mut first_declared: HashMap<&str, usize> = HashMap::with_capacity(manifest.deps.len());
+    for (idx, dep) in manifest.deps.iter().enumerate() {
+        first_declared.entry(dep.name.as_str()).or_insert(idx);
+    }
     for (name, pkg_idx) in &lockfile.roots {
-        let Some(direct) = manifest.deps.iter().position(|d| &d.name == name) else {
+        let Some(&direct) = first_declared.get(name.as_str()) else {
             continue;
         };
         seen.insert(*pkg_idx);
@@ -403,6 +408,9 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     let mut raw = Vec::new();
     let mut notes: Vec<Note> = Vec::new();
     let mut unavailable_registry: Vec<(String, String)> = Vec::new();
+    // Sets, not scans of the lists: offline, every package has its own message, and scanning made a
+    // 20k-package lockfile quadratic.
+    let mut note_messages: HashSet<String> = HashSet::new();
     for (dep_idx, analyzed) in analysis.deps.iter_mut().enumerate() {
         if matches!(analyzed.status, Status::Skipped(_)) {
             continue;
@@ -432,7 +440,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
             Some(Fact::Pending) | None => Status::Pending,
         };
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
-            && !notes.iter().any(|n| n.message == note.message)
+            && note_messages.insert(note.message.clone())
         {
             unavailable_registry.push((package.name.clone(), note.message.clone()));
             notes.push(note.clone());
@@ -462,7 +470,8 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     }
     // One note for many packages whose registry data is missing, not one line each.
     if unavailable_registry.len() > 1 {
-        notes.retain(|n| !unavailable_registry.iter().any(|(_, m)| *m == n.message));
+        let registry_messages: HashSet<&str> = unavailable_registry.iter().map(|(_, m)| m.as_str()).collect();
+        notes.retain(|n| !registry_messages.contains(n.message.as_str()));
         let names: Vec<&str> = unavailable_registry.iter().map(|(n, _)| n.as_str()).take(5).collect();
         let more = unavailable_registry.len().saturating_sub(names.len());
         let first = unavailable_registry
