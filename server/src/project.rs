@@ -4,7 +4,11 @@
 //!
 //! Invariants:
 //! - Every read is best effort: a missing or unreadable file is `None` plus a message, never an error
-//!   that stops the analysis.
+//!   that stops the analysis. A file that exists but cannot be read, decoded or parsed is reported
+//!   (`Context::problems`), never silently skipped.
+//! - Text is decoded the way its package manager reads it (`manifest::decode`).
+//! - Walks up the folder tree (`gatehouse.toml`, cooldown files, the Cargo workspace root and
+//!   `Cargo.lock`) stop at the workspace root: a file above it changes nothing.
 //! - Reads the environment once per call (`env_vars`), so tests can pass their own.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::{Input, RegistryRules};
 use crate::lookup::private::{self, PrivateRegistries};
+use crate::manifest::decode::{self, Decoded};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 use crate::policy::cooldown;
 
@@ -26,6 +31,9 @@ pub struct Context {
     pub registries: RegistryRules,
     /// The same registries with their credentials, for the lookup layer.
     pub private: PrivateRegistries,
+    /// Files around the manifest that exist but could not be read, decoded or parsed: (path, why).
+    /// Each makes the check incomplete.
+    pub problems: Vec<(String, String)>,
 }
 
 impl Context {
@@ -67,8 +75,38 @@ pub fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
 }
 
-/// Layers from `gatehouse.toml` (explicit, or found next to the manifest or in a parent) and the
-/// environment; `overrides` (flags or client settings) go last.
+/// Reads a manifest, lockfile or include and decodes it the way its package manager does. `Err` when
+/// the file cannot be read at all; a decoding problem comes back in `Decoded::problem`.
+pub fn read_text(path: &Path, kind: ManifestKind) -> Result<Decoded, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("could not read: {error}"))?;
+    Ok(decode::decode(kind, &bytes))
+}
+
+/// `dir` and its parents up to and including `root` (the workspace root). Without a root, up to the
+/// file-system root. A `dir` outside `root` yields `dir` alone: nothing above a workspace is read.
+pub fn dirs_within(dir: &Path, root: Option<&Path>) -> Vec<PathBuf> {
+    let Some(root) = root else {
+        return dir.ancestors().map(Path::to_path_buf).collect();
+    };
+    let absolute = |path: &Path| {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(path))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+    };
+    let (dir_abs, root_abs) = (absolute(dir), absolute(root));
+    if !dir_abs.starts_with(&root_abs) {
+        return vec![dir.to_path_buf()];
+    }
+    let depth = dir_abs.components().count() - root_abs.components().count();
+    dir.ancestors().take(depth + 1).map(Path::to_path_buf).collect()
+}
+
+/// Layers from `gatehouse.toml` (explicit, or found next to the manifest or in a parent up to `root`)
+/// and the environment; `overrides` (flags or client settings) go last.
 pub fn load_config(
     start_dir: &Path,
     explicit: Option<&Path>,
@@ -76,9 +114,24 @@ pub fn load_config(
     cwd: &Path,
     overrides: &[Layer],
 ) -> (Config, Option<PathBuf>, Option<String>) {
+    load_config_within(start_dir, None, explicit, env, cwd, overrides)
+}
+
+/// `load_config`, looking for `gatehouse.toml` no higher than `root`.
+pub fn load_config_within(
+    start_dir: &Path,
+    root: Option<&Path>,
+    explicit: Option<&Path>,
+    env: &[(String, String)],
+    cwd: &Path,
+    overrides: &[Layer],
+) -> (Config, Option<PathBuf>, Option<String>) {
     let path = match explicit {
         Some(path) => Some(path.to_path_buf()),
-        None => config::find_config_file(start_dir, |p| p.is_file()),
+        None => dirs_within(start_dir, root)
+            .into_iter()
+            .map(|dir| dir.join("gatehouse.toml"))
+            .find(|candidate| candidate.is_file()),
     };
     let mut layers = Vec::new();
     let mut issues: Vec<ConfigIssue> = Vec::new();
@@ -109,67 +162,97 @@ pub fn load_config(
     (config, path, text)
 }
 
-/// Reads the lockfile that decides versions for a manifest, if there is one beside it.
-pub fn load_lockfile(manifest_path: &Path, kind: ManifestKind) -> Option<(PathBuf, Lockfile)> {
+/// Reads the lockfile that decides versions for a manifest, if there is one beside it (or, for a Cargo
+/// workspace member, in a parent up to `root`). A lockfile that exists but cannot be read, decoded or
+/// parsed is a problem in `problems`, never silently ignored.
+pub fn load_lockfile(
+    manifest_path: &Path,
+    kind: ManifestKind,
+    root: Option<&Path>,
+    problems: &mut Vec<(String, String)>,
+) -> Option<(PathBuf, Lockfile)> {
     let dir = manifest_path.parent()?;
     let mut candidates: Vec<PathBuf> = kind.lockfile_names().iter().map(|name| dir.join(name)).collect();
     if kind == ManifestKind::CargoToml {
         // A workspace member's lockfile lives at the workspace root.
-        let mut current = dir.parent();
-        while let Some(folder) = current {
-            candidates.push(folder.join("Cargo.lock"));
-            current = folder.parent();
-        }
+        candidates.extend(
+            dirs_within(dir, root)
+                .into_iter()
+                .skip(1)
+                .map(|folder| folder.join("Cargo.lock")),
+        );
     }
     for candidate in candidates {
-        let Ok(text) = std::fs::read_to_string(&candidate) else {
+        if !candidate.exists() {
+            continue;
+        }
+        let shown = candidate.display().to_string();
+        let Some(lock_kind) = ManifestKind::detect(&candidate, false) else {
             continue;
         };
-        let lock_kind = ManifestKind::detect(&candidate, false)?;
-        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &text) {
+        let decoded = match read_text(&candidate, lock_kind) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                problems.push((shown, error));
+                continue;
+            }
+        };
+        if let Some(problem) = decoded.problem {
+            problems.push((shown.clone(), problem));
+        }
+        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &decoded.text) {
+            if lockfile.packages.is_empty()
+                && let Some(issue) = lockfile.issues.first()
+            {
+                problems.push((
+                    shown,
+                    format!(
+                        "the lockfile did not parse, so no version was read from it: {}",
+                        issue.message
+                    ),
+                ));
+            }
             return Some((candidate, lockfile));
         }
     }
     None
 }
 
-/// Cargo: the nearest parent `Cargo.toml` with a `[workspace]` table (for `workspace = true`).
-pub fn load_workspace_root(manifest_path: &Path, kind: ManifestKind) -> Option<Parsed> {
+/// Cargo: the nearest parent `Cargo.toml` (up to `root`) with a `[workspace]` table (for
+/// `workspace = true`).
+pub fn load_workspace_root(manifest_path: &Path, kind: ManifestKind, root: Option<&Path>) -> Option<Parsed> {
     if kind != ManifestKind::CargoToml {
         return None;
     }
-    let mut current = manifest_path.parent()?.parent();
-    while let Some(folder) = current {
+    for folder in dirs_within(manifest_path.parent()?, root).into_iter().skip(1) {
         let candidate = folder.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&candidate)
-            && text.contains("[workspace")
+        if let Ok(decoded) = read_text(&candidate, ManifestKind::CargoToml)
+            && decoded.text.contains("[workspace")
         {
-            return Some(manifest::parse(ManifestKind::CargoToml, &text));
+            return Some(manifest::parse(ManifestKind::CargoToml, &decoded.text));
         }
-        current = folder.parent();
     }
     None
 }
 
 /// The folders a project's settings may live in: the manifest's folder and its parents, up to the
-/// repository root (the first folder with `.git`).
-fn project_dirs(dir: &Path) -> Vec<PathBuf> {
+/// repository root (the first folder with `.git`) or the workspace root, whichever comes first.
+fn project_dirs(dir: &Path, root: Option<&Path>) -> Vec<PathBuf> {
     let mut res = Vec::new();
-    let mut current = Some(dir);
-    while let Some(folder) = current {
-        res.push(folder.to_path_buf());
-        if folder.join(".git").exists() {
+    for folder in dirs_within(dir, root) {
+        let is_repository_root = folder.join(".git").exists();
+        res.push(folder);
+        if is_repository_root {
             break;
         }
-        current = folder.parent();
     }
     res
 }
 
 /// Reads the cooldowns the project declares for its package managers and update bots, so the editor
 /// agrees with the install (`policy::cooldown` decides the precedence).
-fn apply_cooldowns(config: &mut Config, dir: &Path, kind: ManifestKind) {
-    let found = cooldown::find_files(&project_dirs(dir), |p| p.is_file());
+fn apply_cooldowns(config: &mut Config, dir: &Path, root: Option<&Path>, kind: ManifestKind) {
+    let found = cooldown::find_files(&project_dirs(dir, root), |p| p.is_file());
     let texts: Vec<(cooldown::CooldownFile, String)> = found
         .into_iter()
         .filter_map(|(path, file)| std::fs::read_to_string(path).ok().map(|text| (file, text)))
@@ -187,7 +270,7 @@ fn apply_cooldowns(config: &mut Config, dir: &Path, kind: ManifestKind) {
     }));
 }
 
-/// Everything around one manifest.
+/// Everything around one manifest, walking up to the file-system root (see `context_within`).
 pub fn context(
     manifest_path: &Path,
     kind: ManifestKind,
@@ -196,15 +279,29 @@ pub fn context(
     cwd: &Path,
     overrides: &[Layer],
 ) -> Context {
+    context_within(manifest_path, kind, None, explicit_config, env, cwd, overrides)
+}
+
+/// Everything around one manifest; walks up the folder tree stop at `root` (the workspace root).
+pub fn context_within(
+    manifest_path: &Path,
+    kind: ManifestKind,
+    root: Option<&Path>,
+    explicit_config: Option<&Path>,
+    env: &[(String, String)],
+    cwd: &Path,
+    overrides: &[Layer],
+) -> Context {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let (mut config, config_path, config_text) = load_config(dir, explicit_config, env, cwd, overrides);
-    apply_cooldowns(&mut config, dir, kind);
-    let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind) {
+    let (mut config, config_path, config_text) = load_config_within(dir, root, explicit_config, env, cwd, overrides);
+    apply_cooldowns(&mut config, dir, root, kind);
+    let mut problems = Vec::new();
+    let (lockfile_path, lockfile) = match load_lockfile(manifest_path, kind, root, &mut problems) {
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let (private, problems) = private::load_from_disk(dir);
-    config.issues.extend(problems.into_iter().map(|problem| ConfigIssue {
+    let (private, config_problems) = private::load_from_disk(dir);
+    config.issues.extend(config_problems.into_iter().map(|problem| ConfigIssue {
         key: String::new(),
         message: format!(
             "could not parse {}, so its registries and credentials are not used: {}",
@@ -216,12 +313,13 @@ pub fn context(
     Context {
         lockfile,
         lockfile_path,
-        workspace: load_workspace_root(manifest_path, kind),
+        workspace: load_workspace_root(manifest_path, kind, root),
         config,
         config_path,
         config_text,
         registries: registry_rules(&private),
         private,
+        problems,
     }
 }
 

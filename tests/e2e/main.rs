@@ -4,3 +4,4 @@ mod cli;
 mod harness;
 mod lsp;
 mod online;
+mod truth;

@@ -180,45 +180,71 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         args.paths.clone()
     };
     let mut errors: Vec<(String, String)> = Vec::new();
-    let mut queue: VecDeque<(PathBuf, ManifestKind)> = collect_files(&paths, &mut errors).into();
+    // Files that could not be read, decoded or parsed: each makes the run incomplete (exit 2).
+    let mut unread: Vec<(String, String)> = Vec::new();
+    let mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = VecDeque::new();
+    for (path, kind) in collect_files(&paths, &mut unread) {
+        let root = workspace_root(&path, &paths, &cwd);
+        queue.push_back((path, kind, root));
+    }
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
-    while let Some((path, kind)) = queue.pop_front() {
+    while let Some((path, kind, root)) = queue.pop_front() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if !visited.insert(canonical) {
             continue;
         }
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let shown = display_path(&path, &cwd);
+        let text = match project::read_text(&path, kind) {
+            Ok(decoded) => {
+                if let Some(problem) = decoded.problem {
+                    unread.push((shown.clone(), problem));
+                }
+                decoded.text
+            }
             Err(error) => {
-                errors.push((path.display().to_string(), format!("could not read: {error}")));
+                unread.push((shown, error));
                 continue;
             }
         };
         let parsed = manifest::parse(kind, &text);
-        // Requirements includes (`-r`, `-c`) are followed, each file once (cycle-safe).
+        if parsed.deps.is_empty()
+            && let Some(issue) = parsed.issues.first()
+        {
+            unread.push((
+                shown.clone(),
+                format!("yielded no dependencies because it did not parse: {}", issue.message),
+            ));
+        }
+        // Requirements includes (`-r`) are followed, each file once (cycle-safe); a constraints file
+        // (`-c`) must exist (pip fails without it) but only pins versions.
         for include in &parsed.includes {
-            if include.constraint {
-                continue;
-            }
             let target = path.parent().unwrap_or(Path::new(".")).join(&include.path);
-            if target.is_file() {
-                queue.push_back((target, ManifestKind::Requirements));
-            } else {
-                errors.push((
-                    display_path(&path, &cwd),
-                    format!("included file {} does not exist", include.path),
+            if !target.is_file() {
+                unread.push((
+                    shown.clone(),
+                    format!(
+                        "{} file {} does not exist or is not a file",
+                        if include.constraint { "constraints" } else { "included" },
+                        include.path
+                    ),
                 ));
+            } else if !include.constraint {
+                queue.push_back((target, ManifestKind::Requirements, root.clone()));
             }
         }
-        let context = project::context(
+        let context = project::context_within(
             &path,
             kind,
+            Some(&root),
             args.config.as_deref(),
             &env,
             &cwd,
             std::slice::from_ref(&flags),
         );
+        for (source, problem) in &context.problems {
+            unread.push((display_path(Path::new(source), &cwd), problem.clone()));
+        }
         for issue in &context.config.issues {
             let key = if issue.key.is_empty() {
                 String::new()
@@ -236,6 +262,8 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     }
     errors.sort();
     errors.dedup();
+    unread.sort();
+    unread.dedup();
 
     let mut lookups: HashMap<String, (LookupSettings, Lookup)> = HashMap::new();
     for file in &files {
@@ -300,6 +328,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             for (source, message) in &errors {
                 report.error(source, message);
             }
+            for (source, message) in &unread {
+                report.unread(source, message);
+            }
             report.write(out)
         }
         Format::Sarif => {
@@ -318,6 +349,10 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             for (source, message) in &errors {
                 res = res.and(writeln!(out, "note: {source}: {message}"));
             }
+            for (source, message) in &unread {
+                res = res.and(writeln!(out, "error: {source}: {message}"));
+            }
+            human.unread_files = unread_files(&unread);
             res.and(human.summary(out))
         }
     };
@@ -326,6 +361,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         return 2;
     }
     if files.is_empty() {
+        for (source, message) in &unread {
+            let _ = writeln!(err, "gatehouse: {source}: {message}");
+        }
         let _ = writeln!(err, "gatehouse: no manifests found");
         return 2;
     }
@@ -344,15 +382,59 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         return 1;
     }
     let unchecked: usize = analyses.iter().map(|(_, a)| a.unchecked() + a.pending()).sum();
+    let mut by_check = [0usize; 4];
+    for (_, analysis) in &analyses {
+        for (total, n) in by_check.iter_mut().zip(crate::report::unchecked_by_check(analysis)) {
+            *total += n;
+        }
+    }
     if unchecked > 0 {
         let _ = writeln!(
             err,
-            "gatehouse: {unchecked} package{} could not be checked",
-            if unchecked == 1 { "" } else { "s" }
+            "gatehouse: {unchecked} package{} could not be checked ({})",
+            if unchecked == 1 { "" } else { "s" },
+            crate::report::describe_unchecked(&by_check)
         );
+    }
+    if !unread.is_empty() {
+        let _ = writeln!(
+            err,
+            "gatehouse: {} file{} could not be read: {}",
+            unread_files(&unread),
+            if unread_files(&unread) == 1 { "" } else { "s" },
+            unread
+                .iter()
+                .map(|(source, message)| format!("{source} ({message})"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if unchecked > 0 || !unread.is_empty() {
         return 2;
     }
     0
+}
+
+/// How many distinct files the problems are about.
+fn unread_files(unread: &[(String, String)]) -> usize {
+    unread.iter().map(|(source, _)| source).collect::<HashSet<_>>().len()
+}
+
+/// The workspace root a checked file's walks up the folder tree stop at: the current folder when the
+/// file is inside it, else the folder named on the command line that holds it, else its own folder.
+fn workspace_root(path: &Path, named: &[PathBuf], cwd: &Path) -> PathBuf {
+    let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    let path_abs = absolute(path);
+    if path_abs.starts_with(cwd) {
+        return cwd.to_path_buf();
+    }
+    for name in named {
+        let name_abs = absolute(name);
+        if name_abs.is_dir() && path_abs.starts_with(&name_abs) {
+            return name_abs;
+        }
+    }
+    path_abs.parent().map(Path::to_path_buf).unwrap_or(path_abs)
 }
 
 fn input_of(file: &Checked) -> Input<'_> {

@@ -102,6 +102,190 @@ pub enum Status {
     Skipped(String),
 }
 
+/// How far one check got for one package. `Off` means the policy turned every finding of the check off.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CheckState {
+    Checked,
+    #[default]
+    Pending,
+    Unavailable(String),
+    Skipped(String),
+    Off,
+}
+
+impl CheckState {
+    /// The JSON name (`"checked"`, `"unavailable"`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckState::Checked => "checked",
+            CheckState::Pending => "pending",
+            CheckState::Unavailable(_) => "unavailable",
+            CheckState::Skipped(_) => "skipped",
+            CheckState::Off => "off",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            CheckState::Unavailable(reason) | CheckState::Skipped(reason) => Some(reason),
+            CheckState::Off => Some("turned off by the policy"),
+            CheckState::Checked | CheckState::Pending => None,
+        }
+    }
+
+    /// An enabled check that has not been done (yet).
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self, CheckState::Pending | CheckState::Unavailable(_))
+    }
+}
+
+/// The state of each check family for one package.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckStates {
+    pub advisory: CheckState,
+    pub age: CheckState,
+    pub availability: CheckState,
+    pub provenance: CheckState,
+}
+
+impl CheckStates {
+    pub const NAMES: [&'static str; 4] = ["advisory", "age", "availability", "provenance"];
+
+    fn all(state: CheckState) -> CheckStates {
+        CheckStates {
+            advisory: state.clone(),
+            age: state.clone(),
+            availability: state.clone(),
+            provenance: state,
+        }
+    }
+
+    /// (name, state) in a fixed order.
+    pub fn iter(&self) -> [(&'static str, &CheckState); 4] {
+        [
+            ("advisory", &self.advisory),
+            ("age", &self.age),
+            ("availability", &self.availability),
+            ("provenance", &self.provenance),
+        ]
+    }
+
+    /// The first enabled check that could not be done, with its reason.
+    pub fn first_unavailable(&self) -> Option<(&'static str, &str)> {
+        self.iter().into_iter().find_map(|(name, state)| match state {
+            CheckState::Unavailable(reason) => Some((name, reason.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// The finding kinds each check family emits, for "is this check turned off".
+const FAMILIES: [(&str, &[FindingKind]); 4] = [
+    ("advisory", &[FindingKind::Advisory, FindingKind::Malicious]),
+    ("age", &[FindingKind::FreshVersion, FindingKind::FreshPackage]),
+    (
+        "availability",
+        &[
+            FindingKind::Yanked,
+            FindingKind::Deprecated,
+            FindingKind::Unpublished,
+            FindingKind::TakenDown,
+        ],
+    ),
+    (
+        "provenance",
+        &[
+            FindingKind::NoProvenance,
+            FindingKind::BadProvenance,
+            FindingKind::ProvenanceDowngrade,
+        ],
+    ),
+];
+
+fn family_off(policy: &Policy, family: &str, ecosystem: Ecosystem) -> bool {
+    FAMILIES
+        .iter()
+        .find(|(name, _)| *name == family)
+        .is_some_and(|(_, kinds)| kinds.iter().all(|kind| policy.is_off(*kind, ecosystem)))
+}
+
+fn fact_state<T>(fact: Option<&Fact<T>>) -> CheckState {
+    match fact {
+        Some(Fact::Known { .. }) => CheckState::Checked,
+        Some(Fact::Unavailable(note)) => CheckState::Unavailable(note.message.clone()),
+        Some(Fact::Pending) | None => CheckState::Pending,
+    }
+}
+
+/// Each check's state for one (not skipped) package.
+fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Policy) -> CheckStates {
+    let package = &analyzed.dep.package;
+    let registry = fact_state(facts.packages.get(package));
+    let advisory = if analyzed.dep.private {
+        CheckState::Skipped("a private registry's packages are not sent to OSV".to_string())
+    } else {
+        fact_state(facts.advisories.get(package))
+    };
+    let provenance = match facts.packages.get(package).and_then(Fact::known) {
+        _ if package.ecosystem == Ecosystem::CratesIo => {
+            CheckState::Skipped("crates.io publishes no provenance attestations".to_string())
+        }
+        Some(registry_facts) => {
+            let mut state = CheckState::Checked;
+            for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
+                let found = match facts.provenance.get(&(package.clone(), version)) {
+                    Some(Fact::Known {
+                        value: Provenance::Unknown { reason },
+                        ..
+                    }) => CheckState::Unavailable(reason.clone()),
+                    other => fact_state(other),
+                };
+                match (&state, found) {
+                    (CheckState::Unavailable(_), _) => {}
+                    (_, found @ CheckState::Unavailable(_)) => state = found,
+                    (CheckState::Checked, CheckState::Pending) => state = CheckState::Pending,
+                    _ => {}
+                }
+            }
+            state
+        }
+        None => registry.clone(),
+    };
+    let mut states = CheckStates {
+        advisory,
+        age: registry.clone(),
+        availability: registry,
+        provenance,
+    };
+    for (name, state) in [
+        ("advisory", &mut states.advisory),
+        ("age", &mut states.age),
+        ("availability", &mut states.availability),
+        ("provenance", &mut states.provenance),
+    ] {
+        if family_off(policy, name, package.ecosystem) {
+            *state = CheckState::Off;
+        }
+    }
+    states
+}
+
+/// The package's overall status from its checks: the first enabled check that could not be done
+/// decides it.
+fn overall_status(states: &CheckStates) -> Status {
+    if let Some((name, reason)) = states.first_unavailable() {
+        return Status::Unavailable(if name == "advisory" {
+            reason.to_string()
+        } else {
+            format!("{name}: {reason}")
+        });
+    }
+    if states.iter().iter().any(|(_, state)| **state == CheckState::Pending) {
+        return Status::Pending;
+    }
+    Status::Checked
+}
+
 /// One checked package: a direct dependency or a transitive one from the lockfile.
 #[derive(Debug, Clone)]
 pub struct AnalyzedDep {
@@ -112,6 +296,8 @@ pub struct AnalyzedDep {
     pub kind: DepKind,
     pub source: RegistrySource,
     pub status: Status,
+    /// Each check's state (additive to `status`, which summarises them).
+    pub checks: CheckStates,
     pub fix: Option<Fix>,
     pub provenance: Option<Provenance>,
     /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
@@ -248,6 +434,10 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             name_span: dep.name_span,
             kind: dep.kind.clone(),
             source,
+            checks: match &skipped {
+                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
+                None => CheckStates::default(),
+            },
             status: match skipped {
                 Some(reason) => Status::Skipped(reason),
                 None => Status::Checked,
@@ -319,6 +509,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
                 kind: declaring.kind.clone(),
                 source,
                 status: Status::Checked,
+                checks: CheckStates::default(),
                 fix: None,
                 provenance: None,
                 stale_as_of: None,
@@ -426,19 +617,11 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 Vec::new(),
             ));
         }
+        analyzed.checks = check_states(analyzed, facts, policy);
+        analyzed.status = overall_status(&analyzed.checks);
         if analyzed.dep.private {
-            analyzed.status = match facts.packages.get(package) {
-                Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
-                Some(Fact::Pending) | None => Status::Pending,
-                Some(Fact::Known { .. }) => Status::Checked,
-            };
             continue;
         }
-        analyzed.status = match facts.advisories.get(package) {
-            Some(Fact::Known { .. }) => Status::Checked,
-            Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
-            Some(Fact::Pending) | None => Status::Pending,
-        };
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
             && note_messages.insert(note.message.clone())
         {
@@ -453,7 +636,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 .and_then(Fact::known)
                 .cloned();
         }
-        if let Status::Unavailable(reason) = &analyzed.status
+        if let CheckState::Unavailable(reason) = &analyzed.checks.advisory
             && analyzed.direct.is_some()
             && !analyzed.is_transitive()
         {

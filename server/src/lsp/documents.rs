@@ -36,6 +36,7 @@ pub fn empty_context() -> Context {
         config_text: None,
         registries: RegistryRules::default(),
         private: Default::default(),
+        problems: Vec::new(),
     }
 }
 

@@ -392,6 +392,7 @@ pub fn lockfile_as_manifest(kind: ManifestKind, text: &str) -> Parsed {
 }
 
 pub mod cargo;
+pub mod decode;
 pub mod lockfiles;
 pub mod npm;
 pub mod pyproject;

@@ -1,0 +1,238 @@
+//! True answers from `gatehouse check`: files read the way pip and npm read them, per-check states in
+//! the JSON, and exit codes that are never 0 when something could not be checked or read.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use gatehouse::testing::{Fault, FixtureServer};
+
+use crate::harness::{Project, command, fixtures};
+
+fn run(args: &[&str], cwd: &Path) -> (i32, Value, String) {
+    let output = command(cwd).args(args).current_dir(cwd).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (output.status.code().unwrap_or(-1), json, format!("{stdout}\n{stderr}"))
+}
+
+fn package_names(report: &Value) -> Vec<String> {
+    let mut names: Vec<String> = report["packages"]
+        .as_array()
+        .map(|packages| {
+            packages
+                .iter()
+                .map(|p| p["package"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut res = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+    for unit in text.encode_utf16() {
+        res.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    res
+}
+
+#[test]
+fn requirements_files_are_read_the_way_pip_reads_them() {
+    let text = "requests==2.19.0\nflask==0.12\n";
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend(text.as_bytes());
+    let variants: [(&str, Vec<u8>); 4] = [
+        ("utf8-bom", bom),
+        ("utf16-le", utf16(text, false)),
+        ("utf16-be", utf16(text, true)),
+        ("cr-only", text.replace('\n', "\r").into_bytes()),
+    ];
+    for (label, bytes) in variants {
+        let project = Project::new(&[]);
+        std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+        std::fs::write(project.path("requirements.txt"), bytes).unwrap();
+        let (_, report, output) = run(&["check", ".", "--format", "json"], project.dir.path());
+        assert_eq!(package_names(&report), ["flask", "requests"], "{label}: {output}");
+    }
+}
+
+#[test]
+fn an_undecodable_file_is_an_error_never_an_empty_success() {
+    let project = Project::new(&[]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    // Valid path dependency (needs no lookup) followed by bytes that are not UTF-8.
+    std::fs::write(project.path("requirements.txt"), b"./local-package\n\xff\xfe\xfa\xfb\n").unwrap();
+    let (code, report, output) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(code, 2, "{output}");
+    assert_eq!(report["summary"]["unread_files"], 1, "{output}");
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("UTF-8")),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_missing_include_or_a_manifest_that_did_not_parse_fails_the_run() {
+    // Nothing here needs a lookup: a path dependency is skipped, so only the missing include can
+    // make the run incomplete.
+    let project = Project::new(&[("requirements.txt", "-r missing.txt\n./local-package\n")]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, _, output) = run(&["check", "requirements.txt"], project.dir.path());
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("missing.txt"), "{output}");
+    let (code, _, output) = run(&["check", "requirements.txt", "--fail-on", "never"], project.dir.path());
+    assert_eq!(code, 0, "--fail-on never: {output}");
+
+    let broken = Project::new(&[("package.json", "{ \"dependencies\": [[[ }")]);
+    std::fs::write(broken.path("gatehouse.toml"), broken.offline_config()).unwrap();
+    let (code, report, output) = run(&["check", ".", "--format", "json"], broken.dir.path());
+    assert_eq!(code, 2, "{output}");
+    assert_eq!(report["summary"]["unread_files"], 1, "{output}");
+
+    let (code, _, output) = run(&["check", "no-such-file.txt"], project.dir.path());
+    assert_eq!(code, 2, "{output}");
+}
+
+/// Stand-ins for the npm registry and OSV with minimist (no advisories).
+fn stand_ins() -> (tempfile::TempDir, FixtureServer) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("npm")).unwrap();
+    std::fs::copy(
+        fixtures().join("registry/npm/minimist"),
+        root.path().join("npm/minimist"),
+    )
+    .unwrap();
+    let server = FixtureServer::start(root.path()).unwrap();
+    server.set_body("/osv/v1/querybatch", r#"{"results":[{}]}"#);
+    (root, server)
+}
+
+fn check_against(server: &FixtureServer, project: &Project, extra: &[&str]) -> (i32, Value, String) {
+    let base = server.url();
+    let npm = format!("{base}/npm");
+    let osv = format!("{base}/osv");
+    let cache = project.path("cache").display().to_string();
+    let mut args = vec![
+        "check",
+        ".",
+        "--format",
+        "json",
+        "--npm-registry",
+        npm.as_str(),
+        "--osv-url",
+        osv.as_str(),
+        "--cache-dir",
+        cache.as_str(),
+    ];
+    args.extend(extra);
+    run(&args, project.dir.path())
+}
+
+fn minimist_project() -> Project {
+    Project::new(&[("package.json", "{\"dependencies\": {\"minimist\": \"1.2.5\"}}")])
+}
+
+#[test]
+fn every_package_carries_the_state_of_each_check() {
+    let (_root, server) = stand_ins();
+    let project = minimist_project();
+    let (code, report, output) = check_against(&server, &project, &[]);
+    let minimist = &report["packages"][0];
+    assert_eq!(minimist["package"], "minimist", "{output}");
+    assert_eq!(minimist["checks"]["advisory"], "checked", "{output}");
+    assert_eq!(minimist["checks"]["age"], "checked", "{output}");
+    assert_eq!(minimist["checks"]["availability"], "checked", "{output}");
+    assert!(minimist["checks"]["provenance"].is_string(), "{output}");
+    assert_eq!(report["summary"]["packages"], 1, "{output}");
+    if minimist["checks"]["provenance"] == "checked" {
+        assert_eq!(code, 0, "{output}");
+    } else {
+        assert_eq!(code, 2, "{output}");
+    }
+}
+
+#[test]
+fn a_failing_registry_leaves_its_checks_unavailable_and_the_exit_code_non_zero() {
+    for fault in [
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        Fault::Garbage,
+        Fault::Truncated,
+    ] {
+        let (_root, server) = stand_ins();
+        server.inject("/npm/", fault.clone(), None);
+        let project = minimist_project();
+        let (code, report, output) = check_against(&server, &project, &[]);
+        let minimist = &report["packages"][0];
+        assert_eq!(minimist["checks"]["advisory"], "checked", "{fault:?}: {output}");
+        for check in ["age", "availability", "provenance"] {
+            assert_eq!(minimist["checks"][check], "unavailable", "{fault:?} {check}: {output}");
+            assert!(
+                minimist["check_reasons"][check].is_string(),
+                "{fault:?} {check}: {output}"
+            );
+        }
+        assert_eq!(report["summary"]["unchecked"]["age"], 1, "{fault:?}: {output}");
+        assert_eq!(code, 2, "{fault:?}: never 0 when a check could not be done: {output}");
+        let (code, _, output) = check_against(&server, &project, &["--fail-on", "never"]);
+        assert_eq!(code, 0, "{fault:?}: {output}");
+    }
+}
+
+#[test]
+fn a_stray_file_above_the_workspace_changes_nothing() {
+    let outer = tempfile::tempdir().unwrap();
+    // Above the workspace: a config that would deny the only dependency and a Cargo lockfile.
+    std::fs::write(outer.path().join("gatehouse.toml"), "[policy]\ndeny = [\"minimist\"]\n").unwrap();
+    let workspace = outer.path().join("ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("package.json"),
+        "{\"dependencies\": {\"minimist\": \"1.2.5\"}}",
+    )
+    .unwrap();
+    let (_root, server) = stand_ins();
+    let project = Project {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let base = server.url();
+    let npm = format!("{base}/npm");
+    let osv = format!("{base}/osv");
+    let cache = project.path("cache").display().to_string();
+    let output = command(project.dir.path())
+        .args([
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--npm-registry",
+            &npm,
+            "--osv-url",
+            &osv,
+            "--cache-dir",
+            &cache,
+        ])
+        .current_dir(&workspace)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        !findings.iter().any(|f| f["check"] == "denied"),
+        "the gatehouse.toml above the workspace was read: {stdout}"
+    );
+}
