@@ -236,3 +236,60 @@ fn a_stray_file_above_the_workspace_changes_nothing() {
         "the gatehouse.toml above the workspace was read: {stdout}"
     );
 }
+
+#[test]
+fn an_offline_database_answers_only_for_the_ecosystems_it_holds() {
+    let project = Project::new(&[("requirements.txt", "requests==2.19.0\n")]);
+    let npm_only = fixtures().join("osv/npm");
+    std::fs::write(
+        project.path("gatehouse.toml"),
+        format!(
+            "offline = true\ncache-dir = \"{}\"\nosv-db = [\"{}\"]\n",
+            project.path("cache").display(),
+            npm_only.display()
+        ),
+    )
+    .unwrap();
+    let (code, report, output) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let requests = &report["packages"][0];
+    assert_eq!(requests["checks"]["advisory"], "unavailable", "{output}");
+    assert!(
+        requests["check_reasons"]["advisory"].as_str().unwrap().contains("PyPI"),
+        "{output}"
+    );
+    assert_eq!(code, 2, "{output}");
+}
+
+#[test]
+fn an_online_failure_behind_a_snapshot_is_said_never_hidden() {
+    let (_root, server) = stand_ins();
+    server.inject(
+        "/osv/",
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        None,
+    );
+    let project = minimist_project();
+    let snapshot = fixtures().join("osv/npm").display().to_string();
+    let (code, report, output) = check_against(&server, &project, &["--osv-db", snapshot.as_str()]);
+    let minimist = &report["packages"][0];
+    assert_eq!(minimist["checks"]["advisory"], "checked", "{output}");
+    let reason = minimist["check_reasons"]["advisory"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("advisories from the offline snapshot as of") && reason.contains("the OSV API failed"),
+        "{output}"
+    );
+    assert_eq!(report["summary"]["unchecked"]["advisory"], 1, "{output}");
+    // The snapshot's own finding (minimist 1.2.5 is affected) still shows, and decides the exit code.
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "advisory"),
+        "{output}"
+    );
+    assert_eq!(code, 1, "{output}");
+}

@@ -111,13 +111,16 @@ pub enum CheckState {
     Unavailable(String),
     Skipped(String),
     Off,
+    /// Done, from less than the configured sources: "advisories from the offline snapshot as of …;
+    /// the OSV API failed: …". Shown as checked with that reason, and counted as not fully checked.
+    Degraded(String),
 }
 
 impl CheckState {
     /// The JSON name (`"checked"`, `"unavailable"`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
-            CheckState::Checked => "checked",
+            CheckState::Checked | CheckState::Degraded(_) => "checked",
             CheckState::Pending => "pending",
             CheckState::Unavailable(_) => "unavailable",
             CheckState::Skipped(_) => "skipped",
@@ -127,7 +130,9 @@ impl CheckState {
 
     pub fn reason(&self) -> Option<&str> {
         match self {
-            CheckState::Unavailable(reason) | CheckState::Skipped(reason) => Some(reason),
+            CheckState::Unavailable(reason) | CheckState::Skipped(reason) | CheckState::Degraded(reason) => {
+                Some(reason)
+            }
             CheckState::Off => Some("turned off by the policy"),
             CheckState::Checked | CheckState::Pending => None,
         }
@@ -135,7 +140,10 @@ impl CheckState {
 
     /// An enabled check that has not been done (yet).
     pub fn is_incomplete(&self) -> bool {
-        matches!(self, CheckState::Pending | CheckState::Unavailable(_))
+        matches!(
+            self,
+            CheckState::Pending | CheckState::Unavailable(_) | CheckState::Degraded(_)
+        )
     }
 }
 
@@ -224,7 +232,13 @@ fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Policy) -> Check
     let advisory = if analyzed.dep.private {
         CheckState::Skipped("a private registry's packages are not sent to OSV".to_string())
     } else {
-        fact_state(facts.advisories.get(package))
+        match (
+            fact_state(facts.advisories.get(package)),
+            facts.advisory_caveats.get(package),
+        ) {
+            (CheckState::Checked, Some(caveat)) => CheckState::Degraded(caveat.clone()),
+            (state, _) => state,
+        }
     };
     let provenance = match facts.packages.get(package).and_then(Fact::known) {
         _ if package.ecosystem == Ecosystem::CratesIo => {
@@ -648,6 +662,22 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 format!("could not check {} for advisories: {reason}", package.name),
                 Vec::new(),
             ));
+        }
+        if let CheckState::Degraded(caveat) = &analyzed.checks.advisory
+            && analyzed.direct.is_some()
+            && !analyzed.is_transitive()
+        {
+            raw.push(Finding {
+                dep: dep_idx,
+                span: analyzed.dep.span,
+                kind: FindingKind::Unchecked,
+                id: FindingKind::Unchecked.code().to_string(),
+                aliases: Vec::new(),
+                severity: Severity::Information,
+                message: format!("{}: {caveat}", package.name),
+                evidence: Vec::new(),
+                url: None,
+            });
         }
         checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
     }

@@ -53,6 +53,9 @@ pub struct Fetched<T> {
     pub value: T,
     pub fetched_at: Timestamp,
     pub stale: bool,
+    /// Why this answer is less than the configured sources would give (one of several advisory
+    /// sources failed and another answered): shown beside it, never dropped.
+    pub caveat: Option<String>,
 }
 
 impl<T> Fetched<T> {
@@ -61,6 +64,7 @@ impl<T> Fetched<T> {
             value,
             fetched_at: Timestamp::now(),
             stale: false,
+            caveat: None,
         }
     }
 
@@ -85,6 +89,10 @@ pub enum LookupError {
     Status { host: String, status: u16 },
     #[error("could not read the answer from {host}: {message}")]
     Decode { host: String, message: String },
+    /// The source does not hold this package's ecosystem (an offline database of other ecosystems):
+    /// not a failure of the source, and never an answer.
+    #[error("{0}")]
+    NotCovered(String),
     #[error("{0}")]
     Other(String),
 }
@@ -110,6 +118,7 @@ pub trait Registry: Send + Sync {
             value: std::sync::Arc::new(f.value),
             fetched_at: f.fetched_at,
             stale: f.stale,
+            caveat: f.caveat,
         })
     }
 
@@ -214,6 +223,11 @@ pub trait Advisories: Send + Sync {
 
     /// Waits for writes still running behind answers already given (see `cache::Background`).
     async fn flush(&self) {}
+
+    /// What this source is, for messages: "the OSV API", "the offline snapshot as of …".
+    fn describe(&self) -> String {
+        "the advisory source".to_string()
+    }
 }
 
 /// Verified provenance of one version.
@@ -280,6 +294,12 @@ impl Lookup {
         }));
         let (advisories, packages) = futures::join!(advisories, packages);
         for (package, answer) in advisories {
+            if let Ok(Fetched {
+                caveat: Some(caveat), ..
+            }) = &answer
+            {
+                res.advisory_caveats.insert(package.clone(), caveat.clone());
+            }
             res.advisories.insert(package, to_fact(answer, "advisories"));
         }
         for (package, answer) in packages {

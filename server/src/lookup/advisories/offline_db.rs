@@ -5,8 +5,11 @@
 //! - Loading never fails as a whole: each unreadable file or bad record becomes one error string that
 //!   names its path (and the zip member), and every good record is still indexed.
 //! - An advisory is indexed under every package its `affected[]` names (once per package).
-//! - A package the database has no record for answers an empty list: the database is the whole
-//!   ecosystem export, so "no record" means "no known advisory" as of the export.
+//! - The database answers only for the ecosystems it holds records of: a package of another ecosystem
+//!   is `NotCovered`, never "no advisories" (an npm-only snapshot knows nothing about PyPI).
+//! - Within a covered ecosystem, a package the database has no record for answers an empty list: the
+//!   database is the ecosystem's export, so "no record" means "no known advisory" as of the export
+//!   (`describe` names its newest `modified`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -16,13 +19,19 @@ use async_trait::async_trait;
 
 use crate::lookup::advisories::osv_record::parse_record;
 use crate::lookup::{Advisories, Fetched, LookupError};
-use crate::model::{Advisory, PackageRef};
+use jiff::Timestamp;
+
+use crate::model::{Advisory, Ecosystem, PackageRef};
 
 /// OSV records indexed by package.
 #[derive(Debug, Default)]
 pub struct OfflineDb {
     index: HashMap<PackageRef, Vec<Advisory>>,
     records: usize,
+    /// The ecosystems its records name: the only ones it answers for.
+    ecosystems: HashSet<Ecosystem>,
+    /// The newest `modified` of any record: how current the snapshot is.
+    newest: Option<Timestamp>,
 }
 
 impl OfflineDb {
@@ -57,6 +66,16 @@ impl OfflineDb {
 
     pub fn is_empty(&self) -> bool {
         self.records == 0
+    }
+
+    /// Whether the database holds records of `ecosystem`.
+    pub fn covers(&self, ecosystem: Ecosystem) -> bool {
+        self.ecosystems.contains(&ecosystem)
+    }
+
+    /// The newest `modified` of its records.
+    pub fn newest_modified(&self) -> Option<Timestamp> {
+        self.newest
     }
 
     /// Every advisory naming `package`.
@@ -136,7 +155,11 @@ impl OfflineDb {
         };
         let packages: HashSet<PackageRef> = advisory.affected.iter().filter_map(|a| a.package.clone()).collect();
         self.records += 1;
+        if let Some(modified) = advisory.modified {
+            self.newest = Some(self.newest.map_or(modified, |newest| newest.max(modified)));
+        }
         for package in packages {
+            self.ecosystems.insert(package.ecosystem);
             let list = self.index.entry(package).or_default();
             // The same record in two sources (a folder and a zip): keep the newest.
             if let Some(existing) = list.iter_mut().find(|a| a.id == advisory.id) {
@@ -164,7 +187,24 @@ impl Advisories for OfflineDb {
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         packages
             .iter()
-            .map(|package| (package.clone(), Ok(Fetched::fresh(self.get(package).to_vec()))))
+            .map(|package| {
+                let answer = if self.covers(package.ecosystem) {
+                    Ok(Fetched::fresh(self.get(package).to_vec()))
+                } else {
+                    Err(LookupError::NotCovered(format!(
+                        "the offline OSV database holds no {} records",
+                        package.ecosystem
+                    )))
+                };
+                (package.clone(), answer)
+            })
             .collect()
+    }
+
+    fn describe(&self) -> String {
+        match self.newest {
+            Some(newest) => format!("the offline snapshot as of {}", newest.strftime("%Y-%m-%d %H:%M UTC")),
+            None => "the offline snapshot".to_string(),
+        }
     }
 }

@@ -266,4 +266,8 @@ impl Advisories for OsvClient {
             })
             .collect()
     }
+
+    fn describe(&self) -> String {
+        "the OSV API".to_string()
+    }
 }

@@ -186,4 +186,8 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
     async fn flush(&self) {
         self.background.flush().await;
     }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
 }
