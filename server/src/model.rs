@@ -400,6 +400,11 @@ pub enum Query {
     Advisories {
         package: PackageRef,
     },
+    /// Advisories from local OSV copies only (offline databases): the name must not leave the machine
+    /// (a package behind a registry mirror that may also serve private names).
+    LocalAdvisories {
+        package: PackageRef,
+    },
     Provenance {
         package: PackageRef,
         version: String,

@@ -62,6 +62,8 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
         pypi_index: private.pypi_index.clone(),
         pypi_named: pairs(&private.pypi_named),
         pypi_pinned: pairs(&private.pypi_pinned),
+        mirror_is_public: false,
+        private_packages: Vec::new(),
     }
 }
 
@@ -310,6 +312,11 @@ pub fn context_within(
         ),
         source: problem.path.display().to_string(),
     }));
+    let registries = RegistryRules {
+        mirror_is_public: config.mirror_is_public,
+        private_packages: config.private_packages.clone(),
+        ..registry_rules(&private)
+    };
     Context {
         lockfile,
         lockfile_path,
@@ -317,7 +324,7 @@ pub fn context_within(
         config,
         config_path,
         config_text,
-        registries: registry_rules(&private),
+        registries,
         private,
         problems,
     }

@@ -293,3 +293,83 @@ fn an_online_failure_behind_a_snapshot_is_said_never_hidden() {
     );
     assert_eq!(code, 1, "{output}");
 }
+
+/// A project behind a default-registry mirror (`registry=` in `.npmrc`), with stand-ins for the mirror,
+/// the public registry and OSV that record every request.
+fn mirror_project(server: &FixtureServer) -> Project {
+    let project = minimist_project();
+    std::fs::write(project.path(".npmrc"), format!("registry={}/mirror/\n", server.url())).unwrap();
+    project
+}
+
+fn mirror_stand_ins() -> (tempfile::TempDir, FixtureServer) {
+    let (root, server) = stand_ins();
+    std::fs::create_dir_all(root.path().join("mirror")).unwrap();
+    std::fs::copy(
+        fixtures().join("registry/npm/minimist"),
+        root.path().join("mirror/minimist"),
+    )
+    .unwrap();
+    (root, server)
+}
+
+fn paths(server: &FixtureServer) -> Vec<String> {
+    server.requests().into_iter().map(|r| r.path).collect()
+}
+
+#[test]
+fn a_registry_mirror_is_checked_without_sending_its_names_to_public_hosts() {
+    // Without a local OSV copy or permission: the advisory check is unavailable, with the reason;
+    // age and availability come from the mirror's own document; nothing goes to OSV or npmjs.
+    let (_root, server) = mirror_stand_ins();
+    let project = mirror_project(&server);
+    let (code, report, output) = check_against(&server, &project, &[]);
+    let minimist = &report["packages"][0];
+    assert_eq!(minimist["checks"]["advisory"], "unavailable", "{output}");
+    assert!(
+        minimist["check_reasons"]["advisory"]
+            .as_str()
+            .unwrap()
+            .contains("mirror"),
+        "{output}"
+    );
+    assert_eq!(minimist["checks"]["age"], "checked", "{output}");
+    assert_eq!(minimist["checks"]["availability"], "checked", "{output}");
+    assert_eq!(code, 2, "{output}");
+    let asked = paths(&server);
+    assert!(asked.iter().any(|p| p == "/mirror/minimist"), "{asked:?}");
+    assert!(
+        !asked.iter().any(|p| p.starts_with("/osv") || p.starts_with("/npm/")),
+        "a name behind the mirror reached a public host: {asked:?}"
+    );
+
+    // With a local OSV copy: checked against it (minimist 1.2.5 is affected), still nothing public.
+    let (_root, server) = mirror_stand_ins();
+    let project = mirror_project(&server);
+    let snapshot = fixtures().join("osv/npm").display().to_string();
+    let (code, report, output) = check_against(&server, &project, &["--osv-db", snapshot.as_str()]);
+    assert_eq!(report["packages"][0]["checks"]["advisory"], "checked", "{output}");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "advisory"),
+        "{output}"
+    );
+    assert_eq!(code, 1, "{output}");
+    let asked = paths(&server);
+    assert!(
+        !asked.iter().any(|p| p.starts_with("/osv") || p.starts_with("/npm/")),
+        "a name behind the mirror reached a public host: {asked:?}"
+    );
+
+    // With `mirror-is-public`: the name may go to the OSV API.
+    let (_root, server) = mirror_stand_ins();
+    let project = mirror_project(&server);
+    let (_, report, output) = check_against(&server, &project, &["--set", "mirror-is-public=true"]);
+    assert_eq!(report["packages"][0]["checks"]["advisory"], "checked", "{output}");
+    let asked = paths(&server);
+    assert!(asked.iter().any(|p| p == "/osv/v1/querybatch"), "{asked:?}");
+    assert!(!asked.iter().any(|p| p.starts_with("/npm/")), "{asked:?}");
+}

@@ -37,6 +37,13 @@ pub struct Config {
     pub fail_on: Option<Severity>,
     pub policy: Policy,
     pub debounce_ms: u64,
+    /// The project's default-registry mirror serves public packages only: their names may go to the
+    /// public OSV API (`mirror-is-public`).
+    pub mirror_is_public: bool,
+    /// Globs (`npm:@corp/*`, `PyPI:corp-*`, or a bare glob for every ecosystem) naming the packages a
+    /// mirror serves that are the company's own; every other name behind a mirror may go to OSV
+    /// (`private-packages`). Empty: no name behind a mirror leaves the machine.
+    pub private_packages: Vec<String>,
     pub issues: Vec<ConfigIssue>,
 }
 
@@ -132,7 +139,14 @@ impl Layer {
 fn env_value(path: &[String], raw: &str) -> Value {
     let key = path.last().map(String::as_str).unwrap_or("");
     match key {
-        "offline" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        "offline" | "mirror-is-public" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        "private-packages" => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| Value::String(p.to_string()))
+                .collect(),
+        ),
         "osv-db" => Value::Array(
             raw.split(':')
                 .filter(|p| !p.is_empty())
@@ -485,11 +499,35 @@ pub fn build(layers: &[Layer]) -> Config {
         }
     }
     let debounce_ms = get("lookup.debounce-ms").and_then(Value::as_u64).unwrap_or(250);
+    let mirror_is_public = match get("mirror-is-public") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes" | "on"),
+        Some(other) => {
+            bad(
+                "mirror-is-public",
+                format!("`mirror-is-public` must be true or false, not {other}"),
+            );
+            false
+        }
+        None => false,
+    };
+    let private_packages = match get("private-packages") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(list)) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
     Config {
         lookup,
         fail_on,
         policy,
         debounce_ms,
+        mirror_is_public,
+        private_packages,
         issues,
     }
 }

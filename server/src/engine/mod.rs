@@ -42,9 +42,75 @@ pub struct RegistryRules {
     pub pypi_named: Vec<(String, String)>,
     /// Packages pinned to an index (uv `[tool.uv.sources]`): (normalised name, url).
     pub pypi_pinned: Vec<(String, String)>,
+    /// The default-registry mirror serves public packages only (`mirror-is-public`).
+    pub mirror_is_public: bool,
+    /// `private-packages`: globs of the company's own names behind a mirror.
+    pub private_packages: Vec<String>,
+}
+
+/// How a package's name may travel, decided once per package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privacy {
+    /// From the public registry: asked of the public registry and OSV.
+    Public,
+    /// From a scoped or named private registry: asked of that registry only, and not checked.
+    Private,
+    /// From a default-registry mirror (Artifactory, Nexus, devpi…), which may also serve private
+    /// names: registry facts from the mirror, advisories from local OSV copies only.
+    MirrorLocal,
+    /// From a mirror, with permission for this name to reach the public OSV API (`mirror-is-public`,
+    /// or outside `private-packages`).
+    MirrorPublic,
 }
 
 impl RegistryRules {
+    /// Whether `package` from `source` (declared with `registry`) comes through a default-registry
+    /// mirror, and whether its name may go to the public OSV API.
+    pub fn privacy(&self, package: &PackageRef, registry: Option<&str>, source: &RegistrySource) -> Privacy {
+        let RegistrySource::Private { url } = source else {
+            return Privacy::Public;
+        };
+        let mirror = match package.ecosystem {
+            Ecosystem::Npm => self.npm_default.as_ref(),
+            Ecosystem::CratesIo => self.cargo_replacement.as_ref().filter(|_| {
+                registry
+                    .or(self.cargo_default_registry.as_deref())
+                    .is_none_or(|r| r == "crates-io")
+            }),
+            Ecosystem::PyPI => self.pypi_index.as_ref().filter(|_| registry.is_none()),
+        };
+        if mirror != Some(url) {
+            return Privacy::Private;
+        }
+        if self.mirror_is_public || (!self.private_packages.is_empty() && !self.is_private_name(package)) {
+            Privacy::MirrorPublic
+        } else {
+            Privacy::MirrorLocal
+        }
+    }
+
+    /// Whether `package` matches a `private-packages` glob (`ecosystem:glob` or a bare glob). A glob
+    /// that does not compile matches everything: a typo never lets names out.
+    fn is_private_name(&self, package: &PackageRef) -> bool {
+        self.private_packages.iter().any(|pattern| {
+            let (ecosystem, glob) = match pattern.split_once(':') {
+                Some((eco, glob)) if Ecosystem::from_osv_name(eco).is_some() || eco.eq_ignore_ascii_case("cargo") => {
+                    let ecosystem = Ecosystem::from_osv_name(eco).unwrap_or(Ecosystem::CratesIo);
+                    (Some(ecosystem), glob)
+                }
+                _ => (None, pattern.as_str()),
+            };
+            if ecosystem.is_some_and(|e| e != package.ecosystem) {
+                return false;
+            }
+            let normalized = package.ecosystem.normalize_name(glob);
+            match globset::Glob::new(&normalized) {
+                Ok(glob) => glob.compile_matcher().is_match(&package.name),
+                Err(_) => true,
+            }
+        })
+    }
+
     /// Where a package comes from. `registry` is the dependency's own registry name, when it has one.
     /// An unknown registry name is still not the public registry: it is never asked of a public service.
     pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
@@ -240,7 +306,20 @@ fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Policy) -> Check
             (state, _) => state,
         }
     };
+    if analyzed.privacy == Privacy::Private {
+        let reason = "a private registry's package: only asked of that registry".to_string();
+        return CheckStates {
+            advisory,
+            age: CheckState::Skipped(reason.clone()),
+            availability: CheckState::Skipped(reason.clone()),
+            provenance: CheckState::Skipped(reason),
+        };
+    }
     let provenance = match facts.packages.get(package).and_then(Fact::known) {
+        _ if analyzed.privacy == Privacy::MirrorLocal => CheckState::Skipped(
+            "behind a registry mirror: the name is not sent to public attestation hosts (set `mirror-is-public` or `private-packages`)"
+                .to_string(),
+        ),
         _ if package.ecosystem == Ecosystem::CratesIo => {
             CheckState::Skipped("crates.io publishes no provenance attestations".to_string())
         }
@@ -309,6 +388,7 @@ pub struct AnalyzedDep {
     pub name_span: Span,
     pub kind: DepKind,
     pub source: RegistrySource,
+    pub privacy: Privacy,
     pub status: Status,
     /// Each check's state (additive to `status`, which summarises them).
     pub checks: CheckStates,
@@ -434,10 +514,12 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             available.as_deref(),
         );
         let source = input.registries.source_for(&package, dep.registry.as_deref());
+        let privacy = input.registries.privacy(&package, dep.registry.as_deref(), &source);
         res.push(AnalyzedDep {
             direct: Some(idx),
+            privacy,
             dep: ResolvedDep {
-                private: source != RegistrySource::Public,
+                private: privacy == Privacy::Private,
                 package,
                 requirement_text,
                 requirement,
@@ -504,11 +586,14 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
             let Some(declaring) = manifest.deps.get(direct) else {
                 continue;
             };
-            let source = registries.source_for(&PackageRef::new(lockfile.ecosystem, &child.name), None);
+            let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
+            let source = registries.source_for(&child_ref, None);
+            let privacy = registries.privacy(&child_ref, None, &source);
             acc.push(AnalyzedDep {
                 direct: Some(direct),
+                privacy,
                 dep: ResolvedDep {
-                    private: source != RegistrySource::Public,
+                    private: privacy == Privacy::Private,
                     package: PackageRef::new(lockfile.ecosystem, &child.name),
                     requirement_text: None,
                     requirement: None,
@@ -553,13 +638,26 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
                 res.push(query);
             }
         }
-        if analyzed.source == RegistrySource::Public && !facts.advisories.contains_key(&package) {
-            let query = Query::Advisories {
-                package: package.clone(),
+        if !facts.advisories.contains_key(&package) {
+            let query = match analyzed.privacy {
+                Privacy::Public | Privacy::MirrorPublic => Some(Query::Advisories {
+                    package: package.clone(),
+                }),
+                // The name must not leave the machine: local OSV copies only.
+                Privacy::MirrorLocal => Some(Query::LocalAdvisories {
+                    package: package.clone(),
+                }),
+                Privacy::Private => None,
             };
-            if seen.insert(query.clone()) {
+            if let Some(query) = query
+                && seen.insert(query.clone())
+            {
                 res.push(query);
             }
+        }
+        // Attestations live on public hosts: a name that must stay on the machine is not sent there.
+        if analyzed.privacy == Privacy::MirrorLocal {
+            continue;
         }
         if let Some(registry_facts) = facts.packages.get(&package).and_then(Fact::known) {
             for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {

@@ -245,11 +245,17 @@ pub trait Attestations: Send + Sync {
     async fn flush(&self) {}
 }
 
+/// Why a package behind a registry mirror has no advisory answer.
+pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`) holds its ecosystem";
+
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
 pub struct Lookup {
     pub registry: Arc<dyn Registry>,
     pub advisories: Arc<dyn Advisories>,
+    /// The local advisory sources only (offline OSV databases), for names that must not leave the
+    /// machine. `None` when there is none.
+    pub local_advisories: Option<Arc<dyn Advisories>>,
     pub attestations: Option<Arc<dyn Attestations>>,
 }
 
@@ -269,11 +275,13 @@ impl Lookup {
     pub async fn fetch(&self, queries: &[Query], known: &Facts) -> Facts {
         let mut res = Facts::default();
         let mut advisory_packages = Vec::new();
+        let mut local_packages = Vec::new();
         let mut package_queries = Vec::new();
         let mut provenance_queries = Vec::new();
         for query in queries {
             match query {
                 Query::Advisories { package } => advisory_packages.push(package.clone()),
+                Query::LocalAdvisories { package } => local_packages.push(package.clone()),
                 Query::Package { package, source } => package_queries.push((package.clone(), source.clone())),
                 Query::Provenance {
                     package,
@@ -292,7 +300,28 @@ impl Lookup {
         let packages = futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
             (package.clone(), self.registry.package_shared(package, source).await)
         }));
-        let (advisories, packages) = futures::join!(advisories, packages);
+        let local = async {
+            match (&self.local_advisories, local_packages.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(local), false) => local.advisories(&local_packages).await,
+                (None, false) => local_packages
+                    .iter()
+                    .map(|package| (package.clone(), Err(LookupError::Other(NO_LOCAL_COPY.to_string()))))
+                    .collect(),
+            }
+        };
+        let (advisories, local, packages) = futures::join!(advisories, local, packages);
+        let advisories: Vec<_> = advisories
+            .into_iter()
+            .chain(local.into_iter().map(|(package, answer)| {
+                // Say why the name was not asked of the OSV API.
+                let answer = answer.map_err(|err| match err {
+                    LookupError::NotCovered(why) => LookupError::Other(format!("{why}; {NO_LOCAL_COPY}")),
+                    other => other,
+                });
+                (package, answer)
+            }))
+            .collect();
         for (package, answer) in advisories {
             if let Ok(Fetched {
                 caveat: Some(caveat), ..

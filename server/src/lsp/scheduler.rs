@@ -266,6 +266,7 @@ fn count_packages(queries: &[crate::model::Query]) -> usize {
         .map(|q| match q {
             crate::model::Query::Package { package, .. }
             | crate::model::Query::Advisories { package }
+            | crate::model::Query::LocalAdvisories { package }
             | crate::model::Query::Provenance { package, .. } => package,
         })
         .collect();
