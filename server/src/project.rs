@@ -302,7 +302,7 @@ pub fn context_within(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let (private, config_problems) = private::load_from_disk(dir);
+    let (private, config_problems) = private::load_from_disk_within(dir, root);
     config.issues.extend(config_problems.into_iter().map(|problem| ConfigIssue {
         key: String::new(),
         message: format!(

@@ -373,3 +373,38 @@ fn a_registry_mirror_is_checked_without_sending_its_names_to_public_hosts() {
     assert!(asked.iter().any(|p| p == "/osv/v1/querybatch"), "{asked:?}");
     assert!(!asked.iter().any(|p| p.starts_with("/npm/")), "{asked:?}");
 }
+
+#[test]
+fn a_stray_cargo_config_above_the_workspace_changes_nothing() {
+    let outer = tempfile::tempdir().unwrap();
+    // Above the workspace: a Cargo source replacement that would make crates.io a mirror.
+    std::fs::create_dir_all(outer.path().join(".cargo")).unwrap();
+    std::fs::write(
+        outer.path().join(".cargo/config.toml"),
+        "[source.crates-io]\nreplace-with = \"stray\"\n[source.stray]\nregistry = \"sparse+http://127.0.0.1:9/index/\"\n",
+    )
+    .unwrap();
+    let workspace = outer.path().join("ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsmallvec = \"1.13.2\"\n",
+    )
+    .unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let cache = sandbox.path().join("cache").display().to_string();
+    let output = command(sandbox.path())
+        .args(["check", ".", "--format", "json", "--offline", "--cache-dir", &cache])
+        .current_dir(&workspace)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let reason = report["packages"][0]["check_reasons"]["advisory"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !reason.contains("mirror"),
+        "the .cargo/config.toml above the workspace was read: {stdout}"
+    );
+}
