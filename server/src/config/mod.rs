@@ -100,7 +100,7 @@ impl Layer {
 
     /// The environment: `GATEHOUSE_OFFLINE`, `GATEHOUSE_OSV_URL`, `GATEHOUSE_CACHE_DIR`,
     /// `GATEHOUSE_NPM_REGISTRY`, `GATEHOUSE_CRATES_INDEX`, `GATEHOUSE_PYPI_URL`, `GATEHOUSE_TRUSTED_ROOT`,
-    /// `GATEHOUSE_FAIL_ON`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
+    /// `GATEHOUSE_FAIL_ON`, `GATEHOUSE_MIRROR_IS_PUBLIC`, `GATEHOUSE_PRIVATE_PACKAGES`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
     pub fn from_env(vars: &[(String, String)], cwd: &Path) -> Layer {
         let mut root = Map::new();
         for (key, raw) in vars {
@@ -113,7 +113,8 @@ impl Layer {
                 "CRATES_INDEX" => vec!["endpoints".into(), "crates".into()],
                 "PYPI_URL" => vec!["endpoints".into(), "pypi".into()],
                 "LOG" | "LIVE" => continue,
-                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" => {
+                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" | "MIRROR_IS_PUBLIC"
+                | "PRIVATE_PACKAGES" => {
                     vec![rest.to_ascii_lowercase().replace('_', "-")]
                 }
                 other => {

@@ -199,7 +199,7 @@ fn decode_with_bom(bom: Bom, body: &[u8]) -> Result<String, String> {
 /// UTF-32 (encoding_rs implements the WHATWG encodings only, which leave it out).
 fn decode_utf32(body: &[u8], big_endian: bool) -> Result<String, String> {
     let mut text = String::with_capacity(body.len() / 4);
-    let mut clean = body.len() % 4 == 0;
+    let mut clean = body.len().is_multiple_of(4);
     for chunk in body.chunks(4) {
         let unit = match <[u8; 4]>::try_from(chunk) {
             Ok(bytes) if big_endian => u32::from_be_bytes(bytes),
