@@ -170,6 +170,14 @@ impl Server {
         stdin.flush().unwrap();
     }
 
+    /// Sends `body` as one frame, as is (for malformed messages).
+    pub fn send_raw(&mut self, body: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        stdin.write_all(body).unwrap();
+        stdin.flush().unwrap();
+    }
+
     pub fn notify(&mut self, method: &str, params: Value) {
         self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }

@@ -408,3 +408,26 @@ fn a_stray_cargo_config_above_the_workspace_changes_nothing() {
         "the .cargo/config.toml above the workspace was read: {stdout}"
     );
 }
+
+/// A malformed client message (invalid JSON, a lone surrogate escape) gets a JSON-RPC parse error and
+/// the server keeps serving (it used to exit, silently, with code 0).
+#[test]
+fn a_malformed_client_message_gets_a_parse_error_and_the_server_keeps_serving() {
+    let project = Project::new(&[("package.json", "{\"dependencies\": {}}\n")]);
+    let mut lsp = crate::harness::Server::start(project.dir.path());
+    lsp.initialize(project.dir.path(), Value::Null);
+    lsp.send_raw(br#"{"jsonrpc":"2.0","id":90,"method":"shutdown","#);
+    lsp.send_raw(br#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///x\ud800","languageId":"json","version":1,"text":""}}}"#);
+    for what in ["invalid JSON", "a lone surrogate"] {
+        let error = lsp.wait_for(what, std::time::Duration::from_secs(20), |m| {
+            m["error"]["code"] == -32700
+        });
+        assert_eq!(error["id"], Value::Null, "{error}");
+    }
+    let hover = lsp.request(
+        "textDocument/hover",
+        serde_json::json!({"textDocument": {"uri": crate::harness::uri(&project.path("package.json"))}, "position": {"line": 0, "character": 1}}),
+    );
+    assert!(hover.is_null() || hover.is_object(), "{hover}");
+    assert_eq!(lsp.shutdown(), 0);
+}
