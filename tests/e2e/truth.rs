@@ -431,3 +431,45 @@ fn a_malformed_client_message_gets_a_parse_error_and_the_server_keeps_serving() 
     assert!(hover.is_null() || hover.is_object(), "{hover}");
     assert_eq!(lsp.shutdown(), 0);
 }
+
+/// Opening a manifest starts its lookups at once: the debounce is for edits only (with an hour of
+/// debounce, the lookups of an opened document still land).
+#[test]
+fn opening_a_manifest_starts_its_lookups_without_the_edit_debounce() {
+    let (_root, server) = stand_ins();
+    let base = server.url();
+    let text = "{\"dependencies\": {\"minimist\": \"1.2.5\"}}\n";
+    let project = Project::new(&[("package.json", text)]);
+    std::fs::write(
+        project.path("gatehouse.toml"),
+        format!(
+            "cache-dir = \"{}\"\n[endpoints]\nnpm = \"{base}/npm\"\nosv = \"{base}/osv\"\n[lookup]\ndebounce-ms = 3600000\n",
+            project.path("cache").display()
+        ),
+    )
+    .unwrap();
+    let mut lsp = crate::harness::Server::start(project.dir.path());
+    lsp.initialize(project.dir.path(), Value::Null);
+    let doc = crate::harness::uri(&project.path("package.json"));
+    lsp.notify(
+        "textDocument/didOpen",
+        serde_json::json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let hover = lsp.request(
+            "textDocument/hover",
+            serde_json::json!({"textDocument": {"uri": doc}, "position": {"line": 0, "character": 20}}),
+        );
+        let text = hover["contents"]["value"].as_str().unwrap_or_default().to_string();
+        if text.contains("advisory: checked") && text.contains("age: checked") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the opened document's lookups did not start: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(lsp.shutdown(), 0);
+}
