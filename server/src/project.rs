@@ -303,15 +303,17 @@ pub fn context_within(
         None => (None, None),
     };
     let (private, config_problems) = private::load_from_disk_within(dir, root);
-    config.issues.extend(config_problems.into_iter().map(|problem| ConfigIssue {
-        key: String::new(),
-        message: format!(
-            "could not parse {}, so its registries and credentials are not used: {}",
-            problem.path.display(),
-            problem.message.trim_end()
-        ),
-        source: problem.path.display().to_string(),
-    }));
+    config
+        .issues
+        .extend(config_problems.into_iter().map(|problem| ConfigIssue {
+            key: String::new(),
+            message: format!(
+                "could not parse {}, so its registries and credentials are not used: {}",
+                problem.path.display(),
+                problem.message.trim_end()
+            ),
+            source: problem.path.display().to_string(),
+        }));
     let registries = RegistryRules {
         mirror_is_public: config.mirror_is_public,
         private_packages: config.private_packages.clone(),
