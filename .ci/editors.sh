@@ -29,6 +29,7 @@ SETUP_OK=1
 
 log() { printf '\n==> %s\n' "$*"; }
 
+
 # step NAME TIMEOUT_SECONDS COMMAND... : run one step with a timeout, count it, time it.
 step() {
   local name=$1 secs=$2
@@ -183,15 +184,15 @@ if [ $EXT_OK = 1 ]; then
   step "vscode: package .vsix (vsce)" 180 bash -c "cd vscode-extension && node scripts/package.mjs --out '$VSIX'"
 fi
 if [ $CS_OK = 1 ] && [ -f "$VSIX" ]; then
-  step "vscode: API tests in code-server" 420 node tests/editors/vscode/api.mjs
-  step "vscode: UI test in code-server (screenshots in target/editors/)" 300 node tests/editors/vscode/ui.mjs
+  step "vscode: API tests in code-server" 420 bash .ci/sandboxed.sh node tests/editors/vscode/api.mjs
+  step "vscode: UI test in code-server (screenshots in target/editors/)" 300 bash .ci/sandboxed.sh node tests/editors/vscode/ui.mjs
 else
   FAILED=$((FAILED + 2))
   FAILED_NAMES+=("vscode: API tests (not run: setup failed)" "vscode: UI test (not run: setup failed)")
   echo "--- FAILED: VS Code tests not run (setup failed)"
 fi
 if [ $NVIM_OK = 1 ]; then
-  step "neovim: shipped configs, headless" 300 bash tests/editors/nvim/run.sh "$NVIM_VENV/bin/nvim" "$BIN"
+  step "neovim: shipped configs, headless" 300 bash .ci/sandboxed.sh bash tests/editors/nvim/run.sh "$NVIM_VENV/bin/nvim" "$BIN"
 else
   FAILED=$((FAILED + 1))
   FAILED_NAMES+=("neovim (not run: setup failed)")

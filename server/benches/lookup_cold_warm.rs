@@ -82,6 +82,7 @@ fn lookup(server: &dyn StandIn, dir: &std::path::Path, http: &HttpSettings) -> L
     Lookup {
         registry: Arc::new(registry),
         advisories: Arc::new(NoAdvisories("not measured".into())),
+        local_advisories: None,
         attestations: None,
     }
 }

@@ -446,6 +446,9 @@ pub struct Facts {
     /// be checked against all of them.
     pub advisories: HashMap<PackageRef, Fact<Vec<Advisory>>>,
     pub provenance: HashMap<(PackageRef, String), Fact<Provenance>>,
+    /// Known advisory answers that are less than asked for: "advisories from the offline snapshot as of
+    /// …; the OSV API failed: …". Shown with the package; cleared by a later answer without one.
+    pub advisory_caveats: HashMap<PackageRef, String>,
 }
 
 impl Facts {
@@ -460,6 +463,12 @@ impl Facts {
                 }
             }
         }
+        for (package, fact) in &fetched.advisories {
+            if matches!(fact, Fact::Known { .. }) && !fetched.advisory_caveats.contains_key(package) {
+                self.advisory_caveats.remove(package);
+            }
+        }
+        self.advisory_caveats.extend(fetched.advisory_caveats);
         merge_map(&mut self.packages, fetched.packages);
         merge_map(&mut self.advisories, fetched.advisories);
         merge_map(&mut self.provenance, fetched.provenance);
@@ -474,6 +483,11 @@ pub enum Query {
         source: RegistrySource,
     },
     Advisories {
+        package: PackageRef,
+    },
+    /// Advisories from local OSV copies only (offline databases): the name must not leave the machine
+    /// (a package behind a registry mirror that may also serve private names).
+    LocalAdvisories {
         package: PackageRef,
     },
     Provenance {

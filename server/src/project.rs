@@ -16,6 +16,7 @@ use crate::config::{self, Config, ConfigIssue, Layer};
 use crate::engine::{Input, RegistryRules};
 use crate::lookup::private::{self, PrivateRegistries};
 use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
+use crate::manifest::decode::{self, Decoded};
 use crate::manifest::{self, Lockfile, ManifestKind, Parsed};
 use crate::policy::cooldown;
 
@@ -64,6 +65,8 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
         pypi_index: private.pypi_index.clone(),
         pypi_named: pairs(&private.pypi_named),
         pypi_pinned: pairs(&private.pypi_pinned),
+        mirror_is_public: false,
+        private_packages: Vec::new(),
     }
 }
 
@@ -106,6 +109,14 @@ pub fn read_project_file(path: &Path, bounds: &Bounds) -> Result<Option<String>,
         Err(error) if error.is_not_found() => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Reads a manifest, lockfile or include inside `bounds` and decodes it the way its package manager
+/// does. `Err` when the file cannot be read at all (absent, refused, too large); a decoding problem comes
+/// back in `Decoded::problem`.
+pub fn read_text(path: &Path, kind: ManifestKind, bounds: &Bounds) -> Result<Decoded, String> {
+    let bytes = untrusted::read_untrusted(path, bounds).map_err(|error| error.to_string())?;
+    Ok(decode::decode(kind, &bytes))
 }
 
 /// The folders from `dir` up to `root` (both included); just `dir` when it is not inside `root`.
@@ -308,16 +319,33 @@ pub fn load_lockfile(
     }
     let bounds = Bounds::workspace(workspace, LOCKFILE_CAP);
     for candidate in candidates {
-        let text = match read_project_file(&candidate, &bounds) {
-            Ok(Some(text)) => text,
-            Ok(None) => continue,
+        let Some(lock_kind) = ManifestKind::detect(&candidate, false) else {
+            continue;
+        };
+        let shown = candidate.display().to_string();
+        let decoded = match untrusted::read_untrusted(&candidate, &bounds) {
+            Ok(bytes) => decode::decode(lock_kind, &bytes),
+            Err(error) if error.is_not_found() => continue,
             Err(error) => {
-                problems.push((candidate.display().to_string(), error.to_string()));
+                problems.push((shown, error.to_string()));
                 continue;
             }
         };
-        let lock_kind = ManifestKind::detect(&candidate, false)?;
-        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &text) {
+        if let Some(problem) = decoded.problem {
+            problems.push((shown.clone(), problem));
+        }
+        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &decoded.text) {
+            if lockfile.packages.is_empty()
+                && let Some(issue) = lockfile.issues.first()
+            {
+                problems.push((
+                    shown,
+                    format!(
+                        "the lockfile did not parse, so no version was read from it: {}",
+                        issue.message
+                    ),
+                ));
+            }
             return Some((candidate, lockfile));
         }
     }
@@ -413,7 +441,7 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let (private, parse_problems) = private::load_from_disk(dir);
+    let (private, parse_problems) = private::load_from_disk_within(dir, Some(workspace));
     config
         .issues
         .extend(parse_problems.into_iter().map(|problem| ConfigIssue {
@@ -425,6 +453,11 @@ pub fn context(
             ),
             source: problem.path.display().to_string(),
         }));
+    let registries = RegistryRules {
+        mirror_is_public: config.mirror_is_public,
+        private_packages: config.private_packages.clone(),
+        ..registry_rules(&private)
+    };
     Context {
         lockfile,
         lockfile_path,
@@ -432,7 +465,7 @@ pub fn context(
         config,
         config_path,
         config_text,
-        registries: registry_rules(&private),
+        registries,
         private,
         workspace_root: workspace.to_path_buf(),
         manifest_dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),

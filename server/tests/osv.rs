@@ -832,3 +832,25 @@ async fn online_client_splits_batches_of_1000() {
     assert!(!ids_of(&answers[2100].1).is_empty());
     assert_eq!(answers[2100].0, packages[2100]);
 }
+
+/// An OSV answer with no `Content-Length` larger than the cap stops at the cap: an error naming the
+/// size, never the whole body held in memory (a 1 GB answer took 8.6 GB).
+#[tokio::test]
+async fn an_oversized_osv_answer_without_content_length_is_cut_at_the_cap() {
+    let root = tempfile::tempdir().unwrap();
+    let server = gatehouse::testing::FixtureServer::start(root.path()).unwrap();
+    server.inject(
+        "/v1/querybatch",
+        gatehouse::testing::Fault::Oversized(gatehouse::lookup::advisories::osv_api::MAX_OSV_BODY_BYTES + (4 << 20)),
+        None,
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = OsvClient::new(http, &server.url()).with_timeout(Duration::from_secs(60));
+    let answers = client.advisories(&[PackageRef::new(Ecosystem::Npm, "lodash")]).await;
+    let error = answers[0]
+        .1
+        .as_ref()
+        .expect_err("an oversized answer is an error")
+        .to_string();
+    assert!(error.contains("larger than"), "{error}");
+}

@@ -1,16 +1,13 @@
 //! `gatehouse check` as CI runs it: exit codes, JSON and SARIF.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::harness::{Project, binary, fixtures};
+use crate::harness::{Project, fixtures};
 
 fn run(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let output = Command::new(binary())
+    let output = crate::harness::command(cwd)
         .args(args)
         .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
         // These projects (and the bundled example) are the test's own: trusted, as the README does.
         .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1")
         .output()
@@ -75,12 +72,18 @@ fn bundled_example_reports_real_findings_as_json() {
 }
 
 #[test]
-fn clean_project_exits_zero_and_fail_on_never_always_does() {
+fn offline_without_registry_data_is_not_clean_and_fail_on_never_always_exits_zero() {
+    // Offline, the bundled OSV records answer the advisory check, but nothing answers age,
+    // availability or provenance: not clean, so never exit 0 (tests/e2e/truth.rs has the clean run).
     let project = Project::new(&[("package.json", "{\"dependencies\": {\"minimist\": \"1.2.8\"}}")]);
     std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
     let (code, stdout, stderr) = run(&["check", "."], project.dir.path());
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stdout.contains("0 errors"), "{stdout}");
+    assert!(
+        stdout.contains("could not be checked (age 1, availability 1, provenance 1)"),
+        "{stdout}"
+    );
 
     let example = fixtures().join("example");
     let (code, _, _) = run(

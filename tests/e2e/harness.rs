@@ -16,6 +16,30 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_gatehouse")
 }
 
+/// The binary with a clean environment: its own HOME and XDG folders under `sandbox`, so no test reads
+/// the developer's `~/.npmrc`, `~/.cargo`, `pip.conf` or `~/.config/gatehouse`, or reads or clears
+/// their `~/.cache/gatehouse`. Only PATH (and TMPDIR) are kept.
+pub fn command(sandbox: &Path) -> Command {
+    let home = sandbox.join("home");
+    for dir in ["", ".config", ".local/share", ".local/state"] {
+        std::fs::create_dir_all(home.join(dir)).unwrap();
+    }
+    let mut command = Command::new(binary());
+    command.env_clear();
+    for key in ["PATH", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_CACHE_HOME", sandbox.join("xdg-cache"));
+    command
+}
+
 /// A temporary project folder with files written into it.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -117,10 +141,9 @@ fn read_frames(stdout: impl Read, tx: std::sync::mpsc::Sender<Result<Value, Stri
 
 impl Server {
     pub fn start(cwd: &Path) -> Server {
-        let mut command = Command::new(binary());
+        let mut command = command(cwd);
         command
             .env("GATEHOUSE_LOG", "warn")
-            .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
             // These projects are the test's own: their gatehouse.toml points at the stand-ins.
             .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1");
         Server::spawn(command, cwd)
@@ -169,6 +192,14 @@ impl Server {
         let stdin = self.stdin.as_mut().unwrap();
         write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
         stdin.write_all(&body).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends `body` as one frame, as is (for malformed messages).
+    pub fn send_raw(&mut self, body: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        stdin.write_all(body).unwrap();
         stdin.flush().unwrap();
     }
 

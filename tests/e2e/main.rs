@@ -6,3 +6,4 @@ mod hostile;
 mod lsp;
 mod online;
 mod preadvisory;
+mod truth;

@@ -18,7 +18,7 @@ use crate::lookup::compose::compose;
 use crate::lookup::untrusted::{self, Bounds, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::lookup::{Lookup, LookupSettings};
 use crate::manifest::{self, ManifestKind, Parsed};
-use crate::model::{Facts, Severity};
+use crate::model::{Facts, Query, Severity};
 use crate::project::{self, Context};
 use crate::report::human::Human;
 use crate::report::json::Report;
@@ -191,7 +191,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         args.paths.clone()
     };
     let mut errors: Vec<(String, String)> = Vec::new();
-    let mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut errors).into();
+    // Files that could not be read, decoded or parsed: each makes the run incomplete (exit 2).
+    let mut unread: Vec<(String, String)> = Vec::new();
+    let mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut unread).into();
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
     while let Some((path, kind, workspace)) = queue.pop_front() {
@@ -200,19 +202,35 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             continue;
         }
         let cap = if kind.is_lockfile() { LOCKFILE_CAP } else { MANIFEST_CAP };
+        let shown = display_path(&path, &cwd);
         // Every manifest, named, found by a walk or included, is a regular file inside its workspace and
-        // under the cap (a named file's workspace is its own repository or folder).
-        let text = match untrusted::read_untrusted_text(&path, &Bounds::workspace(&workspace, cap)) {
-            Ok(text) => text,
+        // under the cap (a named file's workspace is its own repository or folder), decoded the way its
+        // package manager reads it.
+        let text = match project::read_text(&path, kind, &Bounds::workspace(&workspace, cap)) {
+            Ok(decoded) => {
+                if let Some(problem) = decoded.problem {
+                    unread.push((shown.clone(), problem));
+                }
+                decoded.text
+            }
             Err(error) => {
-                errors.push((display_path(&path, &cwd), error.to_string()));
+                unread.push((shown, error));
                 continue;
             }
         };
         let parsed = manifest::parse(kind, &text);
+        if parsed.deps.is_empty()
+            && let Some(issue) = parsed.issues.first()
+        {
+            unread.push((
+                shown.clone(),
+                format!("yielded no dependencies because it did not parse: {}", issue.message),
+            ));
+        }
         let dir = path.parent().unwrap_or(Path::new("."));
         // Requirements includes (`-r`, `-c`) are followed inside the workspace, each file once (cycle-safe).
-        // A path outside the workspace is an error on its line and is never read.
+        // A path outside the workspace is an error on its line and is never read; a constraints file (`-c`)
+        // must exist (pip fails without it) but only pins versions.
         for include in &parsed.includes {
             let line = text
                 .get(..include.span.start)
@@ -224,9 +242,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
                 Ok(_) if include.constraint => {}
                 Ok(_) => queue.push_back((target, ManifestKind::Requirements, workspace.clone())),
                 Err(ReadError::NotFound { .. }) => {
-                    errors.push((source, format!("included file {} does not exist", include.path)));
+                    unread.push((source, format!("included file {} does not exist", include.path)));
                 }
-                Err(error) => errors.push((source, format!("included file {}: {error}", include.path))),
+                Err(error) => unread.push((source, format!("included file {}: {error}", include.path))),
             }
         }
         let context = project::context(
@@ -238,8 +256,8 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             std::slice::from_ref(&flags),
             &workspace,
         );
-        for (source, message) in &context.problems {
-            errors.push((source.clone(), message.clone()));
+        for (source, problem) in &context.problems {
+            unread.push((display_path(Path::new(source), &cwd), problem.clone()));
         }
         for issue in &context.config.issues {
             let key = if issue.key.is_empty() {
@@ -258,6 +276,8 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     }
     errors.sort();
     errors.dedup();
+    unread.sort();
+    unread.dedup();
 
     let mut lookups: HashMap<String, (LookupSettings, Lookup)> = HashMap::new();
     for file in &files {
@@ -277,11 +297,14 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         let mut any = false;
         for (key, (_, lookup)) in &lookups {
             let facts = facts_by_lookup.entry(key.clone()).or_default();
+            // A set beside the list: files share most of their packages, and a linear `contains` here made
+            // a 20k-package lockfile quadratic.
             let mut queries = Vec::new();
+            let mut seen: HashSet<Query> = HashSet::new();
             for file in files.iter().filter(|f| &project::lookup_key(&f.context) == key) {
                 let input = input_of(file);
                 for query in engine::needs(&input, facts) {
-                    if !queries.contains(&query) {
+                    if seen.insert(query.clone()) {
                         queries.push(query);
                     }
                 }
@@ -319,6 +342,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             for (source, message) in &errors {
                 report.error(source, message);
             }
+            for (source, message) in &unread {
+                report.unread(source, message);
+            }
             report.write(out)
         }
         Format::Sarif => {
@@ -337,6 +363,10 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             for (source, message) in &errors {
                 res = res.and(writeln!(out, "note: {source}: {message}"));
             }
+            for (source, message) in &unread {
+                res = res.and(writeln!(out, "error: {source}: {message}"));
+            }
+            human.unread_files = unread_files(&unread);
             res.and(human.summary(out))
         }
     };
@@ -345,6 +375,9 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         return 2;
     }
     if files.is_empty() {
+        for (source, message) in &unread {
+            let _ = writeln!(err, "gatehouse: {source}: {message}");
+        }
         let _ = writeln!(err, "gatehouse: no manifests found");
         return 2;
     }
@@ -362,16 +395,48 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     if failing {
         return 1;
     }
-    let unchecked: usize = analyses.iter().map(|(_, a)| a.unchecked() + a.pending()).sum();
+    // A package counts when any enabled check of it was not (fully) done.
+    let unchecked: usize = analyses
+        .iter()
+        .flat_map(|(_, a)| a.deps.iter())
+        .filter(|d| d.checks.iter().iter().any(|(_, state)| state.is_incomplete()))
+        .count();
+    let mut by_check = [0usize; 4];
+    for (_, analysis) in &analyses {
+        for (total, n) in by_check.iter_mut().zip(crate::report::unchecked_by_check(analysis)) {
+            *total += n;
+        }
+    }
     if unchecked > 0 {
         let _ = writeln!(
             err,
-            "gatehouse: {unchecked} package{} could not be checked",
-            if unchecked == 1 { "" } else { "s" }
+            "gatehouse: {unchecked} package{} could not be checked ({})",
+            if unchecked == 1 { "" } else { "s" },
+            crate::report::describe_unchecked(&by_check)
         );
+    }
+    if !unread.is_empty() {
+        let _ = writeln!(
+            err,
+            "gatehouse: {} file{} could not be read: {}",
+            unread_files(&unread),
+            if unread_files(&unread) == 1 { "" } else { "s" },
+            unread
+                .iter()
+                .map(|(source, message)| format!("{source} ({message})"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if unchecked > 0 || !unread.is_empty() {
         return 2;
     }
     0
+}
+
+/// How many distinct files the problems are about.
+fn unread_files(unread: &[(String, String)]) -> usize {
+    unread.iter().map(|(source, _)| source).collect::<HashSet<_>>().len()
 }
 
 fn input_of(file: &Checked) -> Input<'_> {

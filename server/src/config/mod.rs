@@ -113,6 +113,13 @@ pub struct Config {
     pub fail_on: Option<Severity>,
     pub policy: Policy,
     pub debounce_ms: u64,
+    /// The project's default-registry mirror serves public packages only: their names may go to the
+    /// public OSV API (`mirror-is-public`).
+    pub mirror_is_public: bool,
+    /// Globs (`npm:@corp/*`, `PyPI:corp-*`, or a bare glob for every ecosystem) naming the packages a
+    /// mirror serves that are the company's own; every other name behind a mirror may go to OSV
+    /// (`private-packages`). Empty: no name behind a mirror leaves the machine.
+    pub private_packages: Vec<String>,
     pub issues: Vec<ConfigIssue>,
 }
 
@@ -169,7 +176,7 @@ impl Layer {
 
     /// The environment: `GATEHOUSE_OFFLINE`, `GATEHOUSE_OSV_URL`, `GATEHOUSE_CACHE_DIR`,
     /// `GATEHOUSE_NPM_REGISTRY`, `GATEHOUSE_CRATES_INDEX`, `GATEHOUSE_PYPI_URL`, `GATEHOUSE_TRUSTED_ROOT`,
-    /// `GATEHOUSE_FAIL_ON`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
+    /// `GATEHOUSE_FAIL_ON`, `GATEHOUSE_MIRROR_IS_PUBLIC`, `GATEHOUSE_PRIVATE_PACKAGES`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
     pub fn from_env(vars: &[(String, String)], cwd: &Path) -> Layer {
         let mut root = Map::new();
         for (key, raw) in vars {
@@ -182,7 +189,14 @@ impl Layer {
                 "CRATES_INDEX" => vec!["endpoints".into(), "crates".into()],
                 "PYPI_URL" => vec!["endpoints".into(), "pypi".into()],
                 "LOG" | "LIVE" => continue,
-                "OFFLINE" | "CACHE_DIR" | "TRUSTED_ROOT" | "FAIL_ON" | "OSV_DB" | "TRUST_PROJECT_CONFIG" => {
+                "OFFLINE"
+                | "CACHE_DIR"
+                | "TRUSTED_ROOT"
+                | "FAIL_ON"
+                | "OSV_DB"
+                | "TRUST_PROJECT_CONFIG"
+                | "MIRROR_IS_PUBLIC"
+                | "PRIVATE_PACKAGES" => {
                     vec![rest.to_ascii_lowercase().replace('_', "-")]
                 }
                 other => {
@@ -208,7 +222,16 @@ impl Layer {
 fn env_value(path: &[String], raw: &str) -> Value {
     let key = path.last().map(String::as_str).unwrap_or("");
     match key {
-        "offline" | "trust-project-config" => Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        "offline" | "trust-project-config" | "mirror-is-public" => {
+            Value::Bool(matches!(raw.trim(), "1" | "true" | "yes" | "on"))
+        }
+        "private-packages" => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| Value::String(p.to_string()))
+                .collect(),
+        ),
         "osv-db" => Value::Array(
             raw.split(':')
                 .filter(|p| !p.is_empty())
@@ -624,6 +647,28 @@ pub fn build(layers: &[Layer]) -> Config {
         }
     }
     let debounce_ms = get("lookup.debounce-ms").and_then(Value::as_u64).unwrap_or(250);
+    let mirror_is_public = match get("mirror-is-public") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes" | "on"),
+        Some(other) => {
+            bad(
+                "mirror-is-public",
+                format!("`mirror-is-public` must be true or false, not {other}"),
+            );
+            false
+        }
+        None => false,
+    };
+    let private_packages = match get("private-packages") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(list)) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
     Config {
         lookup,
         trust: TrustSettings {
@@ -633,6 +678,8 @@ pub fn build(layers: &[Layer]) -> Config {
         fail_on,
         policy,
         debounce_ms,
+        mirror_is_public,
+        private_packages,
         issues,
     }
 }

@@ -42,9 +42,75 @@ pub struct RegistryRules {
     pub pypi_named: Vec<(String, String)>,
     /// Packages pinned to an index (uv `[tool.uv.sources]`): (normalised name, url).
     pub pypi_pinned: Vec<(String, String)>,
+    /// The default-registry mirror serves public packages only (`mirror-is-public`).
+    pub mirror_is_public: bool,
+    /// `private-packages`: globs of the company's own names behind a mirror.
+    pub private_packages: Vec<String>,
+}
+
+/// How a package's name may travel, decided once per package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privacy {
+    /// From the public registry: asked of the public registry and OSV.
+    Public,
+    /// From a scoped or named private registry: asked of that registry only, and not checked.
+    Private,
+    /// From a default-registry mirror (Artifactory, Nexus, devpi…), which may also serve private
+    /// names: registry facts from the mirror, advisories from local OSV copies only.
+    MirrorLocal,
+    /// From a mirror, with permission for this name to reach the public OSV API (`mirror-is-public`,
+    /// or outside `private-packages`).
+    MirrorPublic,
 }
 
 impl RegistryRules {
+    /// Whether `package` from `source` (declared with `registry`) comes through a default-registry
+    /// mirror, and whether its name may go to the public OSV API.
+    pub fn privacy(&self, package: &PackageRef, registry: Option<&str>, source: &RegistrySource) -> Privacy {
+        let RegistrySource::Private { url } = source else {
+            return Privacy::Public;
+        };
+        let mirror = match package.ecosystem {
+            Ecosystem::Npm => self.npm_default.as_ref(),
+            Ecosystem::CratesIo => self.cargo_replacement.as_ref().filter(|_| {
+                registry
+                    .or(self.cargo_default_registry.as_deref())
+                    .is_none_or(|r| r == "crates-io")
+            }),
+            Ecosystem::PyPI => self.pypi_index.as_ref().filter(|_| registry.is_none()),
+        };
+        if mirror != Some(url) {
+            return Privacy::Private;
+        }
+        if self.mirror_is_public || (!self.private_packages.is_empty() && !self.is_private_name(package)) {
+            Privacy::MirrorPublic
+        } else {
+            Privacy::MirrorLocal
+        }
+    }
+
+    /// Whether `package` matches a `private-packages` glob (`ecosystem:glob` or a bare glob). A glob
+    /// that does not compile matches everything: a typo never lets names out.
+    fn is_private_name(&self, package: &PackageRef) -> bool {
+        self.private_packages.iter().any(|pattern| {
+            let (ecosystem, glob) = match pattern.split_once(':') {
+                Some((eco, glob)) if Ecosystem::from_osv_name(eco).is_some() || eco.eq_ignore_ascii_case("cargo") => {
+                    let ecosystem = Ecosystem::from_osv_name(eco).unwrap_or(Ecosystem::CratesIo);
+                    (Some(ecosystem), glob)
+                }
+                _ => (None, pattern.as_str()),
+            };
+            if ecosystem.is_some_and(|e| e != package.ecosystem) {
+                return false;
+            }
+            let normalized = package.ecosystem.normalize_name(glob);
+            match globset::Glob::new(&normalized) {
+                Ok(glob) => glob.compile_matcher().is_match(&package.name),
+                Err(_) => true,
+            }
+        })
+    }
+
     /// Where a package comes from. `registry` is the dependency's own registry name, when it has one.
     /// An unknown registry name is still not the public registry: it is never asked of a public service.
     pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
@@ -102,6 +168,217 @@ pub enum Status {
     Skipped(String),
 }
 
+/// How far one check got for one package. `Off` means the policy turned every finding of the check off.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CheckState {
+    Checked,
+    #[default]
+    Pending,
+    Unavailable(String),
+    Skipped(String),
+    Off,
+    /// Done, from less than the configured sources: "advisories from the offline snapshot as of …;
+    /// the OSV API failed: …". Shown as checked with that reason, and counted as not fully checked.
+    Degraded(String),
+}
+
+impl CheckState {
+    /// The JSON name (`"checked"`, `"unavailable"`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckState::Checked | CheckState::Degraded(_) => "checked",
+            CheckState::Pending => "pending",
+            CheckState::Unavailable(_) => "unavailable",
+            CheckState::Skipped(_) => "skipped",
+            CheckState::Off => "off",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            CheckState::Unavailable(reason) | CheckState::Skipped(reason) | CheckState::Degraded(reason) => {
+                Some(reason)
+            }
+            CheckState::Off => Some("turned off by the policy"),
+            CheckState::Checked | CheckState::Pending => None,
+        }
+    }
+
+    /// An enabled check that has not been done (yet).
+    pub fn is_incomplete(&self) -> bool {
+        matches!(
+            self,
+            CheckState::Pending | CheckState::Unavailable(_) | CheckState::Degraded(_)
+        )
+    }
+}
+
+/// The state of each check family for one package.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckStates {
+    pub advisory: CheckState,
+    pub age: CheckState,
+    pub availability: CheckState,
+    pub provenance: CheckState,
+}
+
+impl CheckStates {
+    pub const NAMES: [&'static str; 4] = ["advisory", "age", "availability", "provenance"];
+
+    fn all(state: CheckState) -> CheckStates {
+        CheckStates {
+            advisory: state.clone(),
+            age: state.clone(),
+            availability: state.clone(),
+            provenance: state,
+        }
+    }
+
+    /// (name, state) in a fixed order.
+    pub fn iter(&self) -> [(&'static str, &CheckState); 4] {
+        [
+            ("advisory", &self.advisory),
+            ("age", &self.age),
+            ("availability", &self.availability),
+            ("provenance", &self.provenance),
+        ]
+    }
+
+    /// The first enabled check that could not be done, with its reason.
+    pub fn first_unavailable(&self) -> Option<(&'static str, &str)> {
+        self.iter().into_iter().find_map(|(name, state)| match state {
+            CheckState::Unavailable(reason) => Some((name, reason.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// The finding kinds each check family emits, for "is this check turned off".
+const FAMILIES: [(&str, &[FindingKind]); 4] = [
+    ("advisory", &[FindingKind::Advisory, FindingKind::Malicious]),
+    ("age", &[FindingKind::FreshVersion, FindingKind::FreshPackage]),
+    (
+        "availability",
+        &[
+            FindingKind::Yanked,
+            FindingKind::Deprecated,
+            FindingKind::Unpublished,
+            FindingKind::TakenDown,
+        ],
+    ),
+    (
+        "provenance",
+        &[
+            FindingKind::NoProvenance,
+            FindingKind::BadProvenance,
+            FindingKind::ProvenanceDowngrade,
+        ],
+    ),
+];
+
+fn family_off(policy: &Policy, family: &str, ecosystem: Ecosystem) -> bool {
+    FAMILIES
+        .iter()
+        .find(|(name, _)| *name == family)
+        .is_some_and(|(_, kinds)| kinds.iter().all(|kind| policy.is_off(*kind, ecosystem)))
+}
+
+fn fact_state<T>(fact: Option<&Fact<T>>) -> CheckState {
+    match fact {
+        Some(Fact::Known { .. }) => CheckState::Checked,
+        Some(Fact::Unavailable(note)) => CheckState::Unavailable(note.message.clone()),
+        Some(Fact::Pending) | None => CheckState::Pending,
+    }
+}
+
+/// Each check's state for one (not skipped) package.
+fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Policy) -> CheckStates {
+    let package = &analyzed.dep.package;
+    let registry = fact_state(facts.packages.get(package));
+    let advisory = if analyzed.dep.private {
+        CheckState::Skipped("a private registry's packages are not sent to OSV".to_string())
+    } else {
+        match (
+            fact_state(facts.advisories.get(package)),
+            facts.advisory_caveats.get(package),
+        ) {
+            (CheckState::Checked, Some(caveat)) => CheckState::Degraded(caveat.clone()),
+            (state, _) => state,
+        }
+    };
+    if analyzed.privacy == Privacy::Private {
+        let reason = "a private registry's package: only asked of that registry".to_string();
+        return CheckStates {
+            advisory,
+            age: CheckState::Skipped(reason.clone()),
+            availability: CheckState::Skipped(reason.clone()),
+            provenance: CheckState::Skipped(reason),
+        };
+    }
+    let provenance = match facts.packages.get(package).and_then(Fact::known) {
+        _ if analyzed.privacy == Privacy::MirrorLocal => CheckState::Skipped(
+            "behind a registry mirror: the name is not sent to public attestation hosts (set `mirror-is-public` or `private-packages`)"
+                .to_string(),
+        ),
+        _ if package.ecosystem == Ecosystem::CratesIo => {
+            CheckState::Skipped("crates.io publishes no provenance attestations".to_string())
+        }
+        Some(registry_facts) => {
+            let mut state = CheckState::Checked;
+            for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
+                let found = match facts.provenance.get(&(package.clone(), version)) {
+                    Some(Fact::Known {
+                        value: Provenance::Unknown { reason },
+                        ..
+                    }) => CheckState::Unavailable(reason.clone()),
+                    other => fact_state(other),
+                };
+                match (&state, found) {
+                    (CheckState::Unavailable(_), _) => {}
+                    (_, found @ CheckState::Unavailable(_)) => state = found,
+                    (CheckState::Checked, CheckState::Pending) => state = CheckState::Pending,
+                    _ => {}
+                }
+            }
+            state
+        }
+        None => registry.clone(),
+    };
+    let mut states = CheckStates {
+        advisory,
+        age: registry.clone(),
+        availability: registry,
+        provenance,
+    };
+    for (name, state) in [
+        ("advisory", &mut states.advisory),
+        ("age", &mut states.age),
+        ("availability", &mut states.availability),
+        ("provenance", &mut states.provenance),
+    ] {
+        if family_off(policy, name, package.ecosystem) {
+            *state = CheckState::Off;
+        }
+    }
+    states
+}
+
+/// The package's overall status from its checks: the first enabled check that could not be done
+/// decides it.
+fn overall_status(states: &CheckStates) -> Status {
+    if let Some((name, reason)) = states.first_unavailable() {
+        return Status::Unavailable(if name == "advisory" {
+            reason.to_string()
+        } else {
+            format!("{name}: {reason}")
+        });
+    }
+    if states.iter().iter().any(|(_, state)| **state == CheckState::Pending) {
+        return Status::Pending;
+    }
+    Status::Checked
+}
+
 /// One checked package: a direct dependency or a transitive one from the lockfile.
 #[derive(Debug, Clone)]
 pub struct AnalyzedDep {
@@ -111,7 +388,10 @@ pub struct AnalyzedDep {
     pub name_span: Span,
     pub kind: DepKind,
     pub source: RegistrySource,
+    pub privacy: Privacy,
     pub status: Status,
+    /// Each check's state (additive to `status`, which summarises them).
+    pub checks: CheckStates,
     pub fix: Option<Fix>,
     pub provenance: Option<Provenance>,
     /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
@@ -207,14 +487,15 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
         .collect();
     let mut res = Vec::new();
+    let roots = input.lockfile.map(Lockfile::root_index);
     for (idx, dep) in manifest.deps.iter().enumerate() {
         let package = PackageRef::new(dep.ecosystem, &dep.package);
         let (requirement_text, requirement) = requirement_of(dep, &workspace);
         let skipped = skip_reason(dep, &workspace);
-        let locked = input
-            .lockfile
-            .filter(|l| l.ecosystem == dep.ecosystem)
-            .and_then(|l| l.root_version(&dep.name))
+        let locked = roots
+            .as_ref()
+            .filter(|roots| roots.ecosystem() == dep.ecosystem)
+            .and_then(|roots| roots.get(&dep.name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
         // Only a range without a lockfile pin needs the version list (and building it clones every
@@ -235,10 +516,12 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             available.as_deref(),
         );
         let source = input.registries.source_for(&package, dep.registry.as_deref());
+        let privacy = input.registries.privacy(&package, dep.registry.as_deref(), &source);
         res.push(AnalyzedDep {
             direct: Some(idx),
+            privacy,
             dep: ResolvedDep {
-                private: source != RegistrySource::Public,
+                private: privacy == Privacy::Private,
                 package,
                 requirement_text,
                 requirement,
@@ -249,6 +532,10 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             name_span: dep.name_span,
             kind: dep.kind.clone(),
             source,
+            checks: match &skipped {
+                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
+                None => CheckStates::default(),
+            },
             status: match skipped {
                 Some(reason) => Status::Skipped(reason),
                 None => Status::Checked,
@@ -269,8 +556,12 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
+    let mut first_declared: HashMap<&str, usize> = HashMap::with_capacity(manifest.deps.len());
+    for (idx, dep) in manifest.deps.iter().enumerate() {
+        first_declared.entry(dep.name.as_str()).or_insert(idx);
+    }
     for (name, pkg_idx) in &lockfile.roots {
-        let Some(direct) = manifest.deps.iter().position(|d| &d.name == name) else {
+        let Some(&direct) = first_declared.get(name.as_str()) else {
             continue;
         };
         seen.insert(*pkg_idx);
@@ -297,11 +588,14 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
             let Some(declaring) = manifest.deps.get(direct) else {
                 continue;
             };
-            let source = registries.source_for(&PackageRef::new(lockfile.ecosystem, &child.name), None);
+            let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
+            let source = registries.source_for(&child_ref, None);
+            let privacy = registries.privacy(&child_ref, None, &source);
             acc.push(AnalyzedDep {
                 direct: Some(direct),
+                privacy,
                 dep: ResolvedDep {
-                    private: source != RegistrySource::Public,
+                    private: privacy == Privacy::Private,
                     package: PackageRef::new(lockfile.ecosystem, &child.name),
                     requirement_text: None,
                     requirement: None,
@@ -316,6 +610,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
                 kind: declaring.kind.clone(),
                 source,
                 status: Status::Checked,
+                checks: CheckStates::default(),
                 fix: None,
                 provenance: None,
                 stale_as_of: None,
@@ -345,17 +640,27 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
                 res.push(query);
             }
         }
-        if analyzed.source == RegistrySource::Public && !facts.advisories.contains_key(&package) {
-            let query = Query::Advisories {
-                package: package.clone(),
+        if !facts.advisories.contains_key(&package) {
+            let query = match analyzed.privacy {
+                Privacy::Public | Privacy::MirrorPublic => Some(Query::Advisories {
+                    package: package.clone(),
+                }),
+                // The name must not leave the machine: local OSV copies only.
+                Privacy::MirrorLocal => Some(Query::LocalAdvisories {
+                    package: package.clone(),
+                }),
+                Privacy::Private => None,
             };
-            if seen.insert(query.clone()) {
+            if let Some(query) = query
+                && seen.insert(query.clone())
+            {
                 res.push(query);
             }
         }
         // The packages a fresh version added as dependencies: whether they are new, have few
         // versions or do not exist weighs in `checks::signals`. Only while the version is young at
-        // fetch time, so old releases cost no request.
+        // fetch time, so old releases cost no request. A name behind a mirror is asked of its own
+        // registry (`source_for`), never of a public host.
         if let Some(Fact::Known { value, as_of, .. }) = facts.packages.get(&package)
             && let Some(version) = analyzed.dep.resolved.version.as_deref()
             && checks::age::version_facts(value, package.ecosystem, version)
@@ -375,6 +680,10 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
                     res.push(query);
                 }
             }
+        }
+        // Attestations live on public hosts: a name that must stay on the machine is not sent there.
+        if analyzed.privacy == Privacy::MirrorLocal {
+            continue;
         }
         if let Some(registry_facts) = facts.packages.get(&package).and_then(Fact::known) {
             for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
@@ -463,6 +772,9 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     let mut raw = Vec::new();
     let mut notes: Vec<Note> = Vec::new();
     let mut unavailable_registry: Vec<(String, String)> = Vec::new();
+    // Sets, not scans of the lists: offline, every package has its own message, and scanning made a
+    // 20k-package lockfile quadratic.
+    let mut note_messages: HashSet<String> = HashSet::new();
     for (dep_idx, analyzed) in analysis.deps.iter_mut().enumerate() {
         if matches!(analyzed.status, Status::Skipped(_)) {
             continue;
@@ -478,21 +790,13 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 Vec::new(),
             ));
         }
+        analyzed.checks = check_states(analyzed, facts, policy);
+        analyzed.status = overall_status(&analyzed.checks);
         if analyzed.dep.private {
-            analyzed.status = match facts.packages.get(package) {
-                Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
-                Some(Fact::Pending) | None => Status::Pending,
-                Some(Fact::Known { .. }) => Status::Checked,
-            };
             continue;
         }
-        analyzed.status = match facts.advisories.get(package) {
-            Some(Fact::Known { .. }) => Status::Checked,
-            Some(Fact::Unavailable(note)) => Status::Unavailable(note.message.clone()),
-            Some(Fact::Pending) | None => Status::Pending,
-        };
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
-            && !notes.iter().any(|n| n.message == note.message)
+            && note_messages.insert(note.message.clone())
         {
             unavailable_registry.push((package.name.clone(), note.message.clone()));
             notes.push(note.clone());
@@ -505,7 +809,7 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 .and_then(Fact::known)
                 .cloned();
         }
-        if let Status::Unavailable(reason) = &analyzed.status
+        if let CheckState::Unavailable(reason) = &analyzed.checks.advisory
             && analyzed.direct.is_some()
             && !analyzed.is_transitive()
         {
@@ -518,6 +822,22 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 Vec::new(),
             ));
         }
+        if let CheckState::Degraded(caveat) = &analyzed.checks.advisory
+            && analyzed.direct.is_some()
+            && !analyzed.is_transitive()
+        {
+            raw.push(Finding {
+                dep: dep_idx,
+                span: analyzed.dep.span,
+                kind: FindingKind::Unchecked,
+                id: FindingKind::Unchecked.code().to_string(),
+                aliases: Vec::new(),
+                severity: Severity::Information,
+                message: format!("{}: {caveat}", package.name),
+                evidence: Vec::new(),
+                url: None,
+            });
+        }
         checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
         if let Some(floor_ctx) = &floor_ctx {
             checks::run_all(floor_ctx, dep_idx, &analyzed.dep, &mut raw_floor);
@@ -525,7 +845,8 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     }
     // One note for many packages whose registry data is missing, not one line each.
     if unavailable_registry.len() > 1 {
-        notes.retain(|n| !unavailable_registry.iter().any(|(_, m)| *m == n.message));
+        let registry_messages: HashSet<&str> = unavailable_registry.iter().map(|(_, m)| m.as_str()).collect();
+        notes.retain(|n| !registry_messages.contains(n.message.as_str()));
         let names: Vec<&str> = unavailable_registry.iter().map(|(n, _)| n.as_str()).take(5).collect();
         let more = unavailable_registry.len().saturating_sub(names.len());
         let first = unavailable_registry

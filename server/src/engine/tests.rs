@@ -383,3 +383,60 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
     );
     assert!(asked(&old).is_empty(), "{:?}", asked(&old));
 }
+
+/// Which names may leave the machine behind registries: scoped and named registries stay private,
+/// a default-registry mirror asks local OSV copies only unless `mirror-is-public` or `private-packages`
+/// says a name is public.
+#[test]
+fn mirror_names_reach_osv_only_with_permission() {
+    use crate::engine::{Privacy, RegistryRules};
+    use crate::model::{Ecosystem, PackageRef, RegistrySource};
+    let mirror = "https://artifactory.corp/npm/".to_string();
+    let mut rules = RegistryRules {
+        npm_default: Some(mirror.clone()),
+        npm_scopes: vec![("@secret".to_string(), "https://npm.secret.corp/".to_string())],
+        cargo_registries: vec![("corp".to_string(), "https://crates.corp/index".to_string())],
+        cargo_replacement: Some("https://crates-mirror.corp/index".to_string()),
+        pypi_index: Some("https://devpi.corp/root/pypi/+simple/".to_string()),
+        ..RegistryRules::default()
+    };
+    let privacy = |rules: &RegistryRules, ecosystem, name: &str, registry: Option<&str>| {
+        let package = PackageRef::new(ecosystem, name);
+        let source = rules.source_for(&package, registry);
+        rules.privacy(&package, registry, &source)
+    };
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "lodash", None), Privacy::MirrorLocal);
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "@secret/x", None), Privacy::Private);
+    assert_eq!(
+        privacy(&rules, Ecosystem::CratesIo, "serde", None),
+        Privacy::MirrorLocal
+    );
+    assert_eq!(
+        privacy(&rules, Ecosystem::CratesIo, "inner", Some("corp")),
+        Privacy::Private
+    );
+    assert_eq!(privacy(&rules, Ecosystem::PyPI, "requests", None), Privacy::MirrorLocal);
+    assert_eq!(privacy(&rules, Ecosystem::PyPI, "x", Some("named")), Privacy::Private);
+
+    rules.private_packages = vec!["npm:@corp/*".to_string(), "PyPI:corp-*".to_string()];
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "lodash", None), Privacy::MirrorPublic);
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "@corp/ui", None), Privacy::MirrorLocal);
+    assert_eq!(
+        privacy(&rules, Ecosystem::PyPI, "Corp_Tools", None),
+        Privacy::MirrorLocal
+    );
+    assert_eq!(
+        privacy(&rules, Ecosystem::PyPI, "requests", None),
+        Privacy::MirrorPublic
+    );
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "@secret/x", None), Privacy::Private);
+
+    rules.private_packages.clear();
+    rules.mirror_is_public = true;
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "lodash", None), Privacy::MirrorPublic);
+    assert_eq!(privacy(&rules, Ecosystem::Npm, "@secret/x", None), Privacy::Private);
+    assert_eq!(
+        rules.source_for(&PackageRef::new(Ecosystem::Npm, "lodash"), None),
+        RegistrySource::Private { url: mirror }
+    );
+}

@@ -43,10 +43,13 @@ pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Looku
     }
 
     let mut advisory_sources: Vec<Arc<dyn Advisories>> = Vec::new();
+    let mut local_advisories: Option<Arc<dyn Advisories>> = None;
     if !settings.osv_db.is_empty() {
         let (db, errors) = OfflineDb::load(&settings.osv_db);
         messages.extend(errors);
-        advisory_sources.push(Arc::new(db));
+        let db: Arc<dyn Advisories> = Arc::new(db);
+        local_advisories = Some(db.clone());
+        advisory_sources.push(db);
     }
     if let Some(http) = &http {
         let online = Arc::new(OsvClient::new(http.clone(), &settings.osv_url));
@@ -89,6 +92,7 @@ pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Looku
         Lookup {
             registry,
             advisories,
+            local_advisories,
             attestations,
         },
         messages,

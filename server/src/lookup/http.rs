@@ -533,6 +533,30 @@ impl HttpClient {
     }
 }
 
+/// Reads a response body chunk by chunk and stops past `cap` bytes, whether or not the server sent a
+/// `Content-Length` (a 1 GB answer without one costs at most `cap`, never the whole body). For the
+/// clients that speak POST (OSV's querybatch) or read attestations with their own `reqwest::Client`.
+pub async fn read_capped(mut response: reqwest::Response, cap: usize, host: &str) -> Result<Vec<u8>, LookupError> {
+    let too_big = || LookupError::Transport {
+        host: host.to_string(),
+        message: format!("answer larger than {} KB", cap / 1024),
+    };
+    if response.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::with_capacity(response.content_length().map_or(0, |len| len as usize).min(cap));
+    while let Some(chunk) = response.chunk().await.map_err(|err| LookupError::Transport {
+        host: host.to_string(),
+        message: err.without_url().to_string(),
+    })? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
 /// which must not stall the runtime that serves the editor (nor the task that drives a shared HTTP/2
 /// connection, which other answers are still arriving on), and a batch of them then uses every core.

@@ -54,6 +54,9 @@ pub struct Fetched<T> {
     pub value: T,
     pub fetched_at: Timestamp,
     pub stale: bool,
+    /// Why this answer is less than the configured sources would give (one of several advisory
+    /// sources failed and another answered): shown beside it, never dropped.
+    pub caveat: Option<String>,
 }
 
 impl<T> Fetched<T> {
@@ -62,6 +65,7 @@ impl<T> Fetched<T> {
             value,
             fetched_at: Timestamp::now(),
             stale: false,
+            caveat: None,
         }
     }
 
@@ -86,6 +90,10 @@ pub enum LookupError {
     Status { host: String, status: u16 },
     #[error("could not read the answer from {host}: {message}")]
     Decode { host: String, message: String },
+    /// The source does not hold this package's ecosystem (an offline database of other ecosystems):
+    /// not a failure of the source, and never an answer.
+    #[error("{0}")]
+    NotCovered(String),
     #[error("{0}")]
     Other(String),
 }
@@ -111,6 +119,7 @@ pub trait Registry: Send + Sync {
             value: std::sync::Arc::new(f.value),
             fetched_at: f.fetched_at,
             stale: f.stale,
+            caveat: f.caveat,
         })
     }
 
@@ -215,6 +224,11 @@ pub trait Advisories: Send + Sync {
 
     /// Waits for writes still running behind answers already given (see `cache::Background`).
     async fn flush(&self) {}
+
+    /// What this source is, for messages: "the OSV API", "the offline snapshot as of …".
+    fn describe(&self) -> String {
+        "the advisory source".to_string()
+    }
 }
 
 /// Verified provenance of one version.
@@ -232,11 +246,17 @@ pub trait Attestations: Send + Sync {
     async fn flush(&self) {}
 }
 
+/// Why a package behind a registry mirror has no advisory answer.
+pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`) holds its ecosystem";
+
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
 pub struct Lookup {
     pub registry: Arc<dyn Registry>,
     pub advisories: Arc<dyn Advisories>,
+    /// The local advisory sources only (offline OSV databases), for names that must not leave the
+    /// machine. `None` when there is none.
+    pub local_advisories: Option<Arc<dyn Advisories>>,
     pub attestations: Option<Arc<dyn Attestations>>,
 }
 
@@ -256,11 +276,13 @@ impl Lookup {
     pub async fn fetch(&self, queries: &[Query], known: &Facts) -> Facts {
         let mut res = Facts::default();
         let mut advisory_packages = Vec::new();
+        let mut local_packages = Vec::new();
         let mut package_queries = Vec::new();
         let mut provenance_queries = Vec::new();
         for query in queries {
             match query {
                 Query::Advisories { package } => advisory_packages.push(package.clone()),
+                Query::LocalAdvisories { package } => local_packages.push(package.clone()),
                 Query::Package { package, source } => package_queries.push((package.clone(), source.clone())),
                 Query::Provenance {
                     package,
@@ -279,8 +301,35 @@ impl Lookup {
         let packages = futures::future::join_all(package_queries.iter().map(|(package, source)| async move {
             (package.clone(), self.registry.package_shared(package, source).await)
         }));
-        let (advisories, packages) = futures::join!(advisories, packages);
+        let local = async {
+            match (&self.local_advisories, local_packages.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(local), false) => local.advisories(&local_packages).await,
+                (None, false) => local_packages
+                    .iter()
+                    .map(|package| (package.clone(), Err(LookupError::Other(NO_LOCAL_COPY.to_string()))))
+                    .collect(),
+            }
+        };
+        let (advisories, local, packages) = futures::join!(advisories, local, packages);
+        let advisories: Vec<_> = advisories
+            .into_iter()
+            .chain(local.into_iter().map(|(package, answer)| {
+                // Say why the name was not asked of the OSV API.
+                let answer = answer.map_err(|err| match err {
+                    LookupError::NotCovered(why) => LookupError::Other(format!("{why}; {NO_LOCAL_COPY}")),
+                    other => other,
+                });
+                (package, answer)
+            }))
+            .collect();
         for (package, answer) in advisories {
+            if let Ok(Fetched {
+                caveat: Some(caveat), ..
+            }) = &answer
+            {
+                res.advisory_caveats.insert(package.clone(), caveat.clone());
+            }
             res.advisories.insert(package, to_fact(answer, "advisories"));
         }
         for (package, answer) in packages {

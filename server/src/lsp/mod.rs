@@ -14,6 +14,7 @@
 //! (debounce, cancellation, server-owned lookups); `handlers/` one file per kind of request.
 
 mod documents;
+mod framing;
 mod handlers;
 mod scheduler;
 
@@ -81,8 +82,8 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run() {
-    let stdin = tokio::io::stdin();
-    let stdout = tokio::io::stdout();
+    // Malformed client messages are answered by the guard instead of ending the session.
+    let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let (service, socket) = LspService::new(|client| Backend {
         client,
         state: Arc::new(State {

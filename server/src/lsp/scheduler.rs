@@ -1,12 +1,16 @@
 //! The scheduler: one analysis task per document. `schedule` aborts the task of the previous version;
 //! a task publishes what is known at once (the warm path), loads the document's context off the async
-//! threads, waits `lookup.debounce-ms`, then asks `lookup` for the missing facts in a server-owned task
-//! and publishes again when they land.
+//! threads, waits `lookup.debounce-ms` after an edit (never after opening), then asks `lookup` for the
+//! missing facts in a server-owned task and publishes again when they land.
 //!
 //! Invariants:
 //! - One task per document; a new version aborts the old one, and a result for a version that is no
 //!   longer current is dropped (`publish` checks the version).
-//! - Debounce the network, not the diagnostics: the warm path publishes before the debounce.
+//! - Debounce the network, not the diagnostics: the warm path publishes before the debounce. Only edits
+//!   are debounced: an opened document starts its lookups at once.
+//! - The task is the work: no inner task outlives an abort (a panic is caught with `catch_unwind`).
+//! - No blocking work on async threads and no lock held across it: building a lookup (store, offline
+//!   databases) and reading the context run on the blocking pool.
 //! - Lookups are owned by the server, not the document: an edit aborts the task, never the fetch, which
 //!   fills the facts for the next evaluation.
 //! - Evaluating never awaits: `State::evaluate` holds the document lock and calls the pure core only.
@@ -18,19 +22,36 @@ impl State {
         lock(&self.facts).get(key).cloned().unwrap_or_default()
     }
 
-    pub(super) fn lookup_for(&self, context: &Context) -> Arc<Lookup> {
+    /// The lookup for a context's settings, built once per distinct settings. Building it opens the
+    /// store and loads offline databases (disk work, seconds for a large `all.zip`): that runs on the
+    /// blocking pool with no lock held, never on an async worker thread.
+    pub(super) async fn lookup_for(&self, context: &Context) -> Arc<Lookup> {
         let key = lookup_key(context);
-        let mut lookups = lock(&self.lookups);
-        lookups
-            .entry(key)
-            .or_insert_with(|| {
-                let (lookup, messages) = compose(&context.config.lookup, &context.private);
-                for message in messages {
-                    tracing::warn!("{message}");
-                }
-                Arc::new(lookup)
+        if let Some(found) = lock(&self.lookups).get(&key) {
+            return found.clone();
+        }
+        let settings = context.config.lookup.clone();
+        let private = context.private.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let (lookup, messages) = compose(&settings, &private);
+            for message in messages {
+                tracing::warn!("{message}");
+            }
+            Arc::new(lookup)
+        })
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!("setting up lookups panicked: {error}");
+            let why = "lookups could not be set up".to_string();
+            Arc::new(Lookup {
+                registry: Arc::new(crate::lookup::NoRegistry(why.clone())),
+                advisories: Arc::new(crate::lookup::advisories::NoAdvisories(why)),
+                local_advisories: None,
+                attestations: None,
             })
-            .clone()
+        });
+        // Two documents may have built one at once: the first stored wins, so they share it.
+        lock(&self.lookups).entry(key).or_insert(built).clone()
     }
 
     /// Evaluates the current version of a document. `None` when it is gone.
@@ -126,19 +147,24 @@ fn outside_includes(
 }
 
 impl Backend {
-    /// Starts (or restarts) the analysis task of one document.
-    pub(super) fn schedule(&self, uri: lsp::Uri) {
+    /// Starts (or restarts) the analysis task of one document. `debounce`: the document was edited,
+    /// so wait for the text to settle before asking for lookups (a name still being typed is not
+    /// looked up); an opened document starts its lookups at once.
+    pub(super) fn schedule(&self, uri: lsp::Uri, debounce: bool) {
+        use futures::FutureExt;
         let backend = Backend {
             client: self.client.clone(),
             state: self.state.clone(),
         };
         let task_uri = uri.clone();
+        // One task, no inner spawn: aborting it drops the analysis itself (an inner task used to run on
+        // after the abort, so stale analyses piled up). A panic is caught and logged, never fatal.
         let handle = tokio::spawn(async move {
-            let outcome = tokio::spawn(async move { backend.analyse(task_uri).await }).await;
-            if let Err(error) = outcome
-                && error.is_panic()
-            {
-                tracing::error!("an analysis panicked: {error}");
+            let outcome = std::panic::AssertUnwindSafe(backend.analyse(task_uri, debounce))
+                .catch_unwind()
+                .await;
+            if outcome.is_err() {
+                tracing::error!("an analysis panicked");
             }
         });
         if let Some(previous) = lock(&self.state.tasks).insert(uri, handle) {
@@ -146,7 +172,7 @@ impl Backend {
         }
     }
 
-    async fn analyse(&self, uri: lsp::Uri) {
+    async fn analyse(&self, uri: lsp::Uri, debounce: bool) {
         // Load the document's context (lockfile, gatehouse.toml, workspace root) off the async threads.
         let needs_context = lock(&self.state.docs).get(&uri).map(|doc| {
             (
@@ -203,9 +229,10 @@ impl Backend {
         let Some(context) = context else {
             return;
         };
-        let debounce = Duration::from_millis(context.config.debounce_ms);
-        tokio::time::sleep(debounce).await;
-        let lookup = self.state.lookup_for(&context);
+        if debounce {
+            tokio::time::sleep(Duration::from_millis(context.config.debounce_ms)).await;
+        }
+        let lookup = self.state.lookup_for(&context).await;
         let key = lookup_key(&context);
         for _round in 0..3 {
             let queries = {
@@ -301,7 +328,7 @@ impl Backend {
             docs.keys().cloned().collect()
         };
         for uri in uris {
-            self.schedule(uri);
+            self.schedule(uri, false);
         }
     }
 }
@@ -327,6 +354,7 @@ fn count_packages(queries: &[crate::model::Query]) -> usize {
         .map(|q| match q {
             crate::model::Query::Package { package, .. }
             | crate::model::Query::Advisories { package }
+            | crate::model::Query::LocalAdvisories { package }
             | crate::model::Query::Provenance { package, .. } => package,
         })
         .collect();

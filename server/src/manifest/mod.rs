@@ -11,6 +11,8 @@
 //!
 //! No IO: `-r` includes and workspace roots are returned as paths for the caller to read.
 
+use std::collections::HashMap;
+
 use crate::model::{Ecosystem, Span};
 
 pub use crate::model::ManifestKind;
@@ -171,6 +173,47 @@ impl Lockfile {
                 .find(|(root, _)| self.ecosystem.normalize_name(root) == wanted)
         });
         found.and_then(|(_, idx)| self.packages.get(*idx))
+    }
+
+    /// `root_version` for many names: an index built once, so looking up every dependency of a large
+    /// manifest stays linear.
+    pub fn root_index(&self) -> RootIndex<'_> {
+        let mut exact: HashMap<&str, usize> = HashMap::with_capacity(self.roots.len());
+        let mut normalized: HashMap<String, usize> = HashMap::with_capacity(self.roots.len());
+        for (name, idx) in &self.roots {
+            exact.entry(name.as_str()).or_insert(*idx);
+            normalized.entry(self.ecosystem.normalize_name(name)).or_insert(*idx);
+        }
+        RootIndex {
+            lockfile: self,
+            exact,
+            normalized,
+        }
+    }
+}
+
+/// The roots of a `Lockfile` by name (see `Lockfile::root_index`).
+pub struct RootIndex<'a> {
+    lockfile: &'a Lockfile,
+    exact: HashMap<&'a str, usize>,
+    normalized: HashMap<String, usize>,
+}
+
+impl RootIndex<'_> {
+    pub fn ecosystem(&self) -> Ecosystem {
+        self.lockfile.ecosystem
+    }
+
+    /// Same answer as `Lockfile::root_version`.
+    pub fn get(&self, name: &str) -> Option<&LockedPackage> {
+        let idx = match self.exact.get(name) {
+            Some(idx) => Some(*idx),
+            None => self
+                .normalized
+                .get(&self.lockfile.ecosystem.normalize_name(name))
+                .copied(),
+        };
+        idx.and_then(|idx| self.lockfile.packages.get(idx))
     }
 }
 
@@ -349,6 +392,7 @@ pub fn lockfile_as_manifest(kind: ManifestKind, text: &str) -> Parsed {
 }
 
 pub mod cargo;
+pub mod decode;
 pub mod lockfiles;
 pub mod npm;
 pub mod pyproject;

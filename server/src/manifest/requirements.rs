@@ -64,12 +64,7 @@ impl Line {
 fn logical_lines(text: &str) -> Vec<Line> {
     let mut res = Vec::new();
     let mut pending: Option<Line> = None;
-    let mut offset = 0;
-    for raw in text.split_inclusive('\n') {
-        let start = offset;
-        offset += raw.len();
-        let physical = raw.strip_suffix('\n').unwrap_or(raw);
-        let physical = physical.strip_suffix('\r').unwrap_or(physical);
+    for (start, physical) in physical_lines(text) {
         let is_comment = physical.trim_start().starts_with('#');
         let line = pending.get_or_insert_with(|| Line {
             text: String::new(),
@@ -93,6 +88,41 @@ fn logical_lines(text: &str) -> Vec<Line> {
     for line in &mut res {
         let cut = comment_start(&line.text);
         line.text.truncate(cut);
+    }
+    res
+}
+
+/// pip reads lines with Python's `str.splitlines`: `\n`, `\r\n`, a lone `\r` and the other Unicode
+/// line boundaries all end a line. Yields (offset, line without its end). A leading byte-order mark
+/// (an editor may keep one) is not part of the first line, as pip's decoder drops it.
+fn physical_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut res = Vec::new();
+    let mut start = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let base = start;
+    let mut chars = text[base..]
+        .char_indices()
+        .map(move |(at, ch)| (at + base, ch))
+        .peekable();
+    while let Some((at, ch)) = chars.next() {
+        let width = match ch {
+            '\r' if chars.peek().is_some_and(|(_, next)| *next == '\n') => {
+                chars.next();
+                2
+            }
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                ch.len_utf8()
+            }
+            _ => continue,
+        };
+        res.push((start, &text[start..at]));
+        start = at + width;
+    }
+    if start < text.len() {
+        res.push((start, &text[start..]));
     }
     res
 }
@@ -559,6 +589,24 @@ mod tests {
         insta::assert_snapshot!(check(
             "# größe ✓\r\nrequests\t==\t2.31.0\r\nreque\r\ndjango>=\r\nflask==2.0 ; python_version < \"3.8\r\nnext==1.0\r\n"
         ));
+    }
+
+    #[test]
+    fn lone_cr_and_other_line_ends_split_lines_like_pip() {
+        // pip's `str.splitlines`: an old-Mac file (CR only) still has three requirements.
+        for text in [
+            "requests==2.31.0\rflask>=2\rdjango==4.2\r",
+            "requests==2.31.0\u{0c}flask>=2\u{2028}django==4.2",
+            "\u{feff}requests==2.31.0\nflask>=2\ndjango==4.2\n",
+        ] {
+            let parsed = extract(text);
+            let names: Vec<&str> = parsed.deps.iter().map(|d| d.name.as_str()).collect();
+            assert_eq!(names, ["requests", "flask", "django"], "{text:?}");
+            assert!(parsed.issues.is_empty(), "{text:?}: {:?}", parsed.issues);
+            for dep in &parsed.deps {
+                assert_eq!(&text[dep.name_span.start..dep.name_span.end], dep.name);
+            }
+        }
     }
 
     #[test]

@@ -147,6 +147,11 @@ impl Policy {
         specific.or(general).map(|(_, _, level)| *level)
     }
 
+    /// True when the policy turns `kind` off for `ecosystem` (`severity.<check> = "off"`).
+    pub fn is_off(&self, kind: FindingKind, ecosystem: Ecosystem) -> bool {
+        self.override_for(kind, ecosystem) == Some(SeverityOverride::Off)
+    }
+
     /// Applies overrides, allow list and suppressions to one finding. Always `Some` (kept for callers
     /// that filter).
     pub fn apply(&self, mut finding: Finding, package: &PackageRef, now: Timestamp) -> Option<Verdict> {

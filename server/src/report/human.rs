@@ -5,13 +5,17 @@ use std::io::Write;
 
 use crate::engine::Analysis;
 use crate::model::Severity;
-use crate::report::{Positions, counts, describe_fix};
+use crate::report::{Positions, counts, describe_fix, describe_unchecked, unchecked_by_check};
 
 pub struct Human {
     pub color: bool,
     pub totals: [usize; 4],
     pub packages: usize,
     pub unchecked: usize,
+    /// Per check (`CheckStates::NAMES` order): packages it could not be done for.
+    pub unchecked_by_check: [usize; 4],
+    /// Files that could not be read, decoded or parsed.
+    pub unread_files: usize,
     pub files: usize,
 }
 
@@ -22,6 +26,8 @@ impl Human {
             totals: [0; 4],
             packages: 0,
             unchecked: 0,
+            unchecked_by_check: [0; 4],
+            unread_files: 0,
             files: 0,
         }
     }
@@ -37,7 +43,14 @@ impl Human {
     pub fn add(&mut self, out: &mut dyn Write, file: &str, text: &str, analysis: &Analysis) -> std::io::Result<()> {
         self.files += 1;
         self.packages += analysis.deps.len();
-        self.unchecked += analysis.unchecked();
+        self.unchecked += analysis
+            .deps
+            .iter()
+            .filter(|d| d.checks.iter().iter().any(|(_, state)| state.is_incomplete()))
+            .count();
+        for (total, n) in self.unchecked_by_check.iter_mut().zip(unchecked_by_check(analysis)) {
+            *total += n;
+        }
         let positions = Positions::new(text, false);
         for finding in &analysis.findings {
             let Some(dep) = analysis.deps.get(finding.dep) else {
@@ -128,11 +141,22 @@ impl Human {
             line.push_str(&format!(", {} note{}", infos + hints, plural(infos + hints)));
         }
         if self.unchecked > 0 {
-            line.push_str(&format!(", {} could not be checked", self.unchecked));
+            line.push_str(&format!(
+                ", {} could not be checked ({})",
+                self.unchecked,
+                describe_unchecked(&self.unchecked_by_check)
+            ));
+        }
+        if self.unread_files > 0 {
+            line.push_str(&format!(
+                ", {} file{} could not be read",
+                self.unread_files,
+                plural(self.unread_files)
+            ));
         }
         let colour = if errors > 0 {
             "1;31"
-        } else if warnings > 0 {
+        } else if warnings > 0 || self.unchecked > 0 || self.unread_files > 0 {
             "1;33"
         } else {
             "1;32"

@@ -12,6 +12,30 @@ pub struct Report {
     pub findings: Vec<JsonFinding>,
     pub packages: Vec<JsonPackage>,
     pub errors: Vec<JsonError>,
+    /// What could not be checked or read (additive to version 1).
+    pub summary: JsonSummary,
+    #[serde(skip)]
+    unread_sources: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct JsonSummary {
+    pub packages: usize,
+    /// Packages with at least one enabled check that could not be done.
+    pub unchecked_packages: usize,
+    /// Per check: how many packages it could not be done for.
+    pub unchecked: std::collections::BTreeMap<&'static str, usize>,
+    /// Files (manifests, lockfiles, includes, named files) that could not be read or parsed.
+    pub unread_files: usize,
+}
+
+/// Each check's state as a string; the reasons sit beside them in `check_reasons`.
+#[derive(Debug, Serialize)]
+pub struct JsonChecks {
+    pub advisory: &'static str,
+    pub age: &'static str,
+    pub availability: &'static str,
+    pub provenance: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +90,10 @@ pub struct JsonPackage {
     pub via: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<JsonProvenance>,
+    pub checks: JsonChecks,
+    /// Why a check is `unavailable`, `skipped` or `off`, by check name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub check_reasons: std::collections::BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,7 +109,18 @@ impl Report {
             findings: Vec::new(),
             packages: Vec::new(),
             errors: Vec::new(),
+            summary: JsonSummary::default(),
+            unread_sources: Vec::new(),
         }
+    }
+
+    /// A file that could not be read or yielded nothing: an error that makes the run incomplete.
+    pub fn unread(&mut self, source: &str, message: &str) {
+        if !self.unread_sources.iter().any(|s| s == source) {
+            self.unread_sources.push(source.to_string());
+            self.summary.unread_files += 1;
+        }
+        self.error(source, message);
     }
 
     /// Adds one file's analysis.
@@ -122,6 +161,18 @@ impl Report {
         for dep in &analysis.deps {
             self.packages.push(package(file, dep));
         }
+        self.summary.packages += analysis.deps.len();
+        self.summary.unchecked_packages += analysis
+            .deps
+            .iter()
+            .filter(|d| d.checks.iter().iter().any(|(_, s)| s.is_incomplete()))
+            .count();
+        let by_check = crate::report::unchecked_by_check(analysis);
+        for (name, n) in crate::engine::CheckStates::NAMES.iter().zip(by_check) {
+            if n > 0 {
+                *self.summary.unchecked.entry(name).or_default() += n;
+            }
+        }
         for note in &analysis.notes {
             self.errors.push(JsonError {
                 source: format!("{file}: {}", note.source),
@@ -156,8 +207,33 @@ impl Default for Report {
 }
 
 fn package(file: &str, dep: &AnalyzedDep) -> JsonPackage {
-    use crate::engine::Status;
+    use crate::engine::{CheckState, Status};
+    // The run is over: a check still pending was not done.
+    let state = |state: &CheckState| match state {
+        CheckState::Pending => "unavailable",
+        other => other.as_str(),
+    };
+    let mut check_reasons = std::collections::BTreeMap::new();
+    for (name, check) in dep.checks.iter() {
+        match check {
+            CheckState::Pending => {
+                check_reasons.insert(name, "no answer before the run ended".to_string());
+            }
+            other => {
+                if let Some(reason) = other.reason() {
+                    check_reasons.insert(name, reason.to_string());
+                }
+            }
+        }
+    }
     JsonPackage {
+        checks: JsonChecks {
+            advisory: state(&dep.checks.advisory),
+            age: state(&dep.checks.age),
+            availability: state(&dep.checks.availability),
+            provenance: state(&dep.checks.provenance),
+        },
+        check_reasons,
         file: file.to_string(),
         ecosystem: dep.dep.package.ecosystem.osv_name(),
         package: dep.dep.package.name.clone(),

@@ -289,6 +289,9 @@ pub fn hover(
     if let Some(status) = describe_status(analyzed) {
         md.push_str(&format!("_{status}_\n\n"));
     }
+    if let Some(checks) = crate::report::describe_checks(analyzed) {
+        md.push_str(&format!("Checks: {checks}\n\n"));
+    }
     let findings: Vec<_> = analysis.findings_for(dep).collect();
     if findings.is_empty() && matches!(analyzed.status, crate::engine::Status::Checked) {
         md.push_str("No known problems.\n\n");

@@ -14,7 +14,7 @@ pub mod sarif;
 use line_index::{LineCol, LineIndex, TextSize, WideEncoding};
 
 use crate::checks::{Evidence, Finding};
-use crate::engine::{Analysis, AnalyzedDep, Status};
+use crate::engine::{Analysis, AnalyzedDep, CheckState, CheckStates, Status};
 use crate::fix::Fix;
 use crate::manifest::SyntaxIssue;
 use crate::model::{PolicyIssue, Provenance, Severity, Span};
@@ -159,6 +159,51 @@ pub fn describe_status(dep: &AnalyzedDep) -> Option<String> {
         Status::Unavailable(reason) => Some(format!("could not check: {reason}")),
         Status::Skipped(reason) => Some(format!("skipped: {reason}")),
     }
+}
+
+/// One line per check for the hover: `advisory: checked · age: could not be done (registry 500)`.
+pub fn describe_checks(dep: &AnalyzedDep) -> Option<String> {
+    if matches!(dep.status, Status::Skipped(_)) {
+        return None;
+    }
+    let parts: Vec<String> = dep
+        .checks
+        .iter()
+        .into_iter()
+        .map(|(name, state)| match state {
+            CheckState::Checked => format!("{name}: checked"),
+            CheckState::Pending => format!("{name}: checking…"),
+            CheckState::Unavailable(reason) => format!("{name}: **not checked** ({reason})"),
+            CheckState::Skipped(reason) => format!("{name}: skipped ({reason})"),
+            CheckState::Off => format!("{name}: off (policy)"),
+            CheckState::Degraded(reason) => format!("{name}: checked, {reason}"),
+        })
+        .collect();
+    Some(parts.join(" · "))
+}
+
+/// How many packages had each check left undone, in `CheckStates::NAMES` order.
+pub fn unchecked_by_check(analysis: &Analysis) -> [usize; 4] {
+    let mut res = [0; 4];
+    for dep in &analysis.deps {
+        for (idx, (_, state)) in dep.checks.iter().into_iter().enumerate() {
+            if state.is_incomplete() {
+                res[idx] += 1;
+            }
+        }
+    }
+    res
+}
+
+/// `advisory 3, age 5` for the summaries; empty when every check was done.
+pub fn describe_unchecked(by_check: &[usize; 4]) -> String {
+    CheckStates::NAMES
+        .iter()
+        .zip(by_check)
+        .filter(|(_, n)| **n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Severity counts, for summaries and the status bar.

@@ -19,47 +19,106 @@ impl Advisories for MergedAdvisories {
         packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         let answers = futures::future::join_all(self.0.iter().map(|source| source.advisories(packages))).await;
-        let mut merged: HashMap<PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>> = HashMap::new();
-        for answer in answers {
+        // Per package: what the sources that answered found, which sources answered, and which failed.
+        let mut merged: HashMap<PackageRef, Merging> = HashMap::new();
+        for (source, answer) in self.0.iter().zip(answers) {
             for (package, result) in answer {
-                let entry = merged.remove(&package);
-                let combined = match (entry, result) {
-                    (None, result) => result,
-                    (Some(Ok(mut have)), Ok(more)) => {
+                let entry = merged.entry(package).or_default();
+                match result {
+                    Ok(more) => {
+                        let have = entry.found.get_or_insert_with(|| Fetched {
+                            value: Vec::new(),
+                            fetched_at: more.fetched_at,
+                            stale: false,
+                            caveat: None,
+                        });
                         for advisory in more.value {
                             if !have.value.iter().any(|a| a.id == advisory.id) {
                                 have.value.push(advisory);
                             }
                         }
                         have.stale |= more.stale;
-                        Ok(have)
+                        have.fetched_at = have.fetched_at.min(more.fetched_at);
+                        entry.answered.push(source.describe());
                     }
-                    // One source answering is enough to report what it knows; the failure of the
-                    // other is only visible when no source answered.
-                    (Some(Ok(have)), Err(_)) => Ok(have),
-                    (Some(Err(_)), Ok(more)) => Ok(more),
-                    (Some(Err(err)), Err(_)) => Err(err),
-                };
-                merged.insert(package, combined);
+                    // A source that does not hold the ecosystem, or the online source when the user chose
+                    // offline and the cache has nothing, has nothing to say: not a failure.
+                    Err(LookupError::NotCovered(why)) => {
+                        entry.not_covered.get_or_insert(why);
+                    }
+                    Err(err @ LookupError::Offline(_)) => {
+                        entry.not_covered.get_or_insert(err.to_string());
+                    }
+                    Err(err) => entry.failed.push((source.describe(), err)),
+                }
             }
         }
         packages
             .iter()
             .map(|package| {
-                let answer = merged.remove(package).unwrap_or_else(|| {
-                    Err(LookupError::Other(format!(
-                        "no advisory source answered for `{}`",
-                        package.name
-                    )))
-                });
+                let answer = match merged.remove(package) {
+                    // A source answered; a failure of another is said beside the answer, never hidden
+                    // (an online failure behind a snapshot's empty answer looked clean).
+                    Some(Merging {
+                        found: Some(mut found),
+                        answered,
+                        failed,
+                        ..
+                    }) => {
+                        if !failed.is_empty() {
+                            let failures: Vec<String> = failed
+                                .iter()
+                                .map(|(source, err)| format!("{source} failed: {err}"))
+                                .collect();
+                            found.caveat = Some(format!(
+                                "advisories from {}; {}",
+                                answered.join(" and "),
+                                failures.join("; ")
+                            ));
+                        }
+                        Ok(found)
+                    }
+                    Some(Merging {
+                        found: None,
+                        mut failed,
+                        not_covered,
+                        ..
+                    }) => match (failed.is_empty(), not_covered) {
+                        (false, _) => Err(failed.remove(0).1),
+                        (true, Some(why)) => Err(LookupError::NotCovered(why)),
+                        (true, None) => Err(no_answer(package)),
+                    },
+                    None => Err(no_answer(package)),
+                };
                 (package.clone(), answer)
             })
             .collect()
     }
 
+    fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|source| source.describe())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+
     async fn flush(&self) {
         futures::future::join_all(self.0.iter().map(|source| source.flush())).await;
     }
+}
+
+/// One package's answers while the sources are merged.
+#[derive(Default)]
+struct Merging {
+    found: Option<Fetched<Vec<Advisory>>>,
+    answered: Vec<String>,
+    failed: Vec<(String, LookupError)>,
+    not_covered: Option<String>,
+}
+
+fn no_answer(package: &PackageRef) -> LookupError {
+    LookupError::Other(format!("no advisory source answered for `{}`", package.name))
 }
 
 /// Answers nothing: no advisory source configured (e.g. offline without `--osv-db`).

@@ -9,8 +9,11 @@
 //!   record, loose or a zip member, is capped at `OSV_RECORD_CAP` bytes (decompressed), so a zip bomb
 //!   or `/dev/zero` cannot exhaust memory.
 //! - An advisory is indexed under every package its `affected[]` names (once per package).
-//! - A package the database has no record for answers an empty list: the database is the whole
-//!   ecosystem export, so "no record" means "no known advisory" as of the export.
+//! - The database answers only for the ecosystems it holds records of: a package of another ecosystem
+//!   is `NotCovered`, never "no advisories" (an npm-only snapshot knows nothing about PyPI).
+//! - Within a covered ecosystem, a package the database has no record for answers an empty list: the
+//!   database is the ecosystem's export, so "no record" means "no known advisory" as of the export
+//!   (`describe` names its newest `modified`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,13 +26,19 @@ use crate::lookup::untrusted::{self, Bounds, OSV_RECORD_CAP, open_untrusted, rea
 /// 16 GiB: an OSV `all.zip` is read member by member, so only its kind matters, not its size.
 const ZIP_CAP: u64 = 16 * 1024 * 1024 * 1024;
 use crate::lookup::{Advisories, Fetched, LookupError};
-use crate::model::{Advisory, PackageRef};
+use jiff::Timestamp;
+
+use crate::model::{Advisory, Ecosystem, PackageRef};
 
 /// OSV records indexed by package.
 #[derive(Debug, Default)]
 pub struct OfflineDb {
     index: HashMap<PackageRef, Vec<Advisory>>,
     records: usize,
+    /// The ecosystems its records name: the only ones it answers for.
+    ecosystems: HashSet<Ecosystem>,
+    /// The newest `modified` of any record: how current the snapshot is.
+    newest: Option<Timestamp>,
 }
 
 impl OfflineDb {
@@ -61,6 +70,16 @@ impl OfflineDb {
 
     pub fn is_empty(&self) -> bool {
         self.records == 0
+    }
+
+    /// Whether the database holds records of `ecosystem`.
+    pub fn covers(&self, ecosystem: Ecosystem) -> bool {
+        self.ecosystems.contains(&ecosystem)
+    }
+
+    /// The newest `modified` of its records.
+    pub fn newest_modified(&self) -> Option<Timestamp> {
+        self.newest
     }
 
     /// Every advisory naming `package`.
@@ -134,7 +153,11 @@ impl OfflineDb {
         };
         let packages: HashSet<PackageRef> = advisory.affected.iter().filter_map(|a| a.package.clone()).collect();
         self.records += 1;
+        if let Some(modified) = advisory.modified {
+            self.newest = Some(self.newest.map_or(modified, |newest| newest.max(modified)));
+        }
         for package in packages {
+            self.ecosystems.insert(package.ecosystem);
             let list = self.index.entry(package).or_default();
             // The same record in two sources (a folder and a zip): keep the newest.
             if let Some(existing) = list.iter_mut().find(|a| a.id == advisory.id) {
@@ -162,7 +185,24 @@ impl Advisories for OfflineDb {
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         packages
             .iter()
-            .map(|package| (package.clone(), Ok(Fetched::fresh(self.get(package).to_vec()))))
+            .map(|package| {
+                let answer = if self.covers(package.ecosystem) {
+                    Ok(Fetched::fresh(self.get(package).to_vec()))
+                } else {
+                    Err(LookupError::NotCovered(format!(
+                        "the offline OSV database holds no {} records",
+                        package.ecosystem
+                    )))
+                };
+                (package.clone(), answer)
+            })
             .collect()
+    }
+
+    fn describe(&self) -> String {
+        match self.newest {
+            Some(newest) => format!("the offline snapshot as of {}", newest.strftime("%Y-%m-%d %H:%M UTC")),
+            None => "the offline snapshot".to_string(),
+        }
     }
 }

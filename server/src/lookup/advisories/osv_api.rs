@@ -4,7 +4,8 @@
 //! - The client asks `POST /v1/querybatch` once per ≤ 1000 packages with **no version**, so the answer
 //!   names every advisory of each package, follows `next_page_token` per package, then fetches each full
 //!   record once (`GET /v1/vulns/{id}`, ≤ 8 at a time) even when several packages share it.
-//! - A failure (status, timeout, bad JSON) is an `Err` for exactly the packages it leaves unanswered;
+//! - Every answer is read with a size cap that holds without `Content-Length` (`http::read_capped`).
+//! - A failure (status, timeout, bad JSON, too large) is an `Err` for exactly the packages it leaves unanswered;
 //!   an empty list means the API answered "no advisories", never "could not ask".
 
 use std::collections::{HashMap, HashSet};
@@ -67,7 +68,13 @@ pub struct OsvClient {
     http: reqwest::Client,
     base_url: String,
     timeout: Duration,
+    /// The largest answer read; held while the body streams in, with or without `Content-Length`.
+    max_body_bytes: usize,
 }
+
+/// The default cap on one OSV answer (a querybatch of 1,000 packages is a few hundred KB; the largest
+/// records are well under 1 MB).
+pub const MAX_OSV_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 impl OsvClient {
     /// `base_url` without the trailing `/v1`, e.g. `https://api.osv.dev`.
@@ -76,7 +83,14 @@ impl OsvClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(30),
+            max_body_bytes: MAX_OSV_BODY_BYTES,
         }
+    }
+
+    /// Caps each answer at `bytes`.
+    pub fn with_max_body(mut self, bytes: usize) -> OsvClient {
+        self.max_body_bytes = bytes;
+        self
     }
 
     /// Bounds each request (the whole answer, body included).
@@ -122,8 +136,7 @@ impl OsvClient {
                 status: status.as_u16(),
             });
         }
-        let bytes = answer.bytes().await.map_err(|err| self.transport(&err))?;
-        Ok(bytes.to_vec())
+        crate::lookup::http::read_capped(answer, self.max_body_bytes, &self.host()).await
     }
 
     /// One `querybatch` call; the answer has one result per query, in order.
@@ -252,5 +265,9 @@ impl Advisories for OsvClient {
                 (package.clone(), answer)
             })
             .collect()
+    }
+
+    fn describe(&self) -> String {
+        "the OSV API".to_string()
     }
 }

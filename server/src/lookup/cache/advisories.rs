@@ -1,5 +1,7 @@
 //! `CachedAdvisories`: any `Advisories` source cached per package.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// Any `Advisories`, cached per package.
@@ -40,9 +42,11 @@ fn advisory_answer(package: &PackageRef, cached: &Cached<Vec<Advisory>>) -> Advi
 impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
     async fn advisories(&self, packages: &[PackageRef]) -> Vec<(PackageRef, AdvisoryAnswer)> {
         let mut answers: HashMap<PackageRef, AdvisoryAnswer> = HashMap::new();
+        // A set beside the list: a linear `contains` made large lockfiles quadratic.
         let mut missing = Vec::new();
+        let mut missing_set: HashSet<&PackageRef> = HashSet::new();
         for package in packages {
-            if answers.contains_key(package) || missing.contains(package) {
+            if answers.contains_key(package) || !missing_set.insert(package) {
                 continue;
             }
             match self.memory.get(package).await {
@@ -187,5 +191,9 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
 
     async fn flush(&self) {
         self.background.flush().await;
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }

@@ -19,6 +19,7 @@ impl<T: Clone> Cached<T> {
                 value: value.clone(),
                 fetched_at: self.fetched_at,
                 stale: self.stale,
+                caveat: None,
             }),
             None => Err(LookupError::NotFound(package.name.clone())),
         }

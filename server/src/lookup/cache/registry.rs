@@ -187,6 +187,7 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
             value: (*f.value).clone(),
             fetched_at: f.fetched_at,
             stale: f.stale,
+            caveat: f.caveat,
         })
     }
 

@@ -59,6 +59,13 @@ pub struct ConfigFileProblem {
 /// `PIP_EXTRA_INDEX_URL`, then the project's `requirements*.txt` and `pyproject.toml`.
 /// Files that do not parse come back as problems beside what the others say.
 pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
+    load_from_disk_within(project_dir, None)
+}
+
+/// `load_from_disk`, with the walk up for `.cargo/config.toml` stopping at `root` (the workspace root):
+/// a file above the workspace changes nothing. The user's own files (`$CARGO_HOME`, `~/.npmrc`,
+/// pip.conf) are still read.
+pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
     let mut res = PrivateRegistries::default();
     // Files refused by `lookup::untrusted` (a FIFO `.npmrc`, a device, too large): reported, not read.
     let refused = std::cell::RefCell::new(Vec::new());
@@ -92,7 +99,19 @@ pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileP
     {
         check(path, parse_cargo_config(&text, &mut res));
     }
-    let mut ancestors: Vec<&Path> = project_dir.ancestors().collect();
+    let absolute = |path: &Path| match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_path_buf(),
+    };
+    let (dir_abs, root_abs) = (absolute(project_dir), root.map(absolute));
+    let mut ancestors: Vec<&Path> = match &root_abs {
+        Some(root) if dir_abs.starts_with(root) => {
+            let depth = dir_abs.components().count() - root.components().count();
+            dir_abs.ancestors().take(depth + 1).collect()
+        }
+        Some(_) => vec![dir_abs.as_path()],
+        None => project_dir.ancestors().collect(),
+    };
     ancestors.reverse();
     for dir in ancestors {
         let cargo_dir = dir.join(".cargo");

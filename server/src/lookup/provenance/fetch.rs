@@ -75,10 +75,8 @@ impl AttestationClient {
                 status: status.as_u16(),
             });
         }
-        let body = response.bytes().await.map_err(|err| LookupError::Transport {
-            host: host.clone(),
-            message: err.to_string(),
-        })?;
+        // Capped while it streams in: a server that sends no Content-Length cannot make us hold more.
+        let body = crate::lookup::http::read_capped(response, MAX_ATTESTATIONS_BYTES, &host).await?;
         if body.len() > MAX_ATTESTATIONS_BYTES {
             return Err(LookupError::Decode {
                 host,

@@ -33,7 +33,8 @@ impl Backend {
             self.publish_config_diagnostics(&document.uri).await;
             return;
         }
-        self.schedule(document.uri);
+        // Opening starts lookups at once: only edits are debounced.
+        self.schedule(document.uri, false);
     }
 
     pub(in crate::lsp) async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
@@ -51,7 +52,7 @@ impl Backend {
             self.publish_config_diagnostics(&uri).await;
             return;
         }
-        self.schedule(uri);
+        self.schedule(uri, true);
     }
 
     pub(in crate::lsp) async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
