@@ -255,7 +255,14 @@ impl SourceFile {
                 new_end_position,
             });
         }
-        self.tree = parse_tree(self.kind, &self.text, self.tree.as_ref());
+        // tree-sitter's error recovery may differ between an incremental and a fresh parse of the same
+        // text (a property test found one with a CR inside a broken TOML table header). A tree with
+        // errors is therefore parsed afresh: the answer never depends on the edit history, and text
+        // without errors (the common case) keeps the incremental speed.
+        self.tree = match parse_tree(self.kind, &self.text, self.tree.as_ref()) {
+            Some(tree) if tree.root_node().has_error() => parse_tree(self.kind, &self.text, None),
+            other => other,
+        };
     }
 
     /// Replaces the whole text (full sync).
@@ -588,6 +595,18 @@ pub(crate) mod tests {
         use proptest::prelude::*;
         let piece = prop::string::string_regex("[\"'{}\\[\\]=,:#;@^~<>a-z0-9 .\\\\\n\r\tä✓-]{0,6}").unwrap();
         prop::collection::vec((0usize..400, 0usize..12, piece), 1..10)
+    }
+
+    /// The case the property test below found: a CR typed into a broken pyproject table header.
+    #[test]
+    fn incremental_edit_through_an_error_matches_a_fresh_parse() {
+        let (kind, seed) = SEEDS[3];
+        let mut file = SourceFile::new(kind, seed.to_string());
+        for (at, len, insert) in [(53usize, 2usize, "aa0"), (284, 0, "\"\ra:0"), (22, 0, "[")] {
+            let start = at % (file.text().len() + 1);
+            file.edit(start, start + len, insert);
+            assert_eq!(file.parsed(), parse(kind, file.text()));
+        }
     }
 
     proptest::proptest! {
