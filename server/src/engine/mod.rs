@@ -154,12 +154,25 @@ impl Analysis {
     }
 }
 
-fn requirement_of(dep: &Dependency, workspace: &[&Dependency]) -> (Option<String>, Option<Requirement>) {
+/// Cargo: the root's `[workspace.dependencies]` entry a `dep = { workspace = true }` inherits.
+fn inherited<'a>(dep: &Dependency, workspace: &[&'a Dependency]) -> Option<&'a Dependency> {
+    (dep.source == SourceKind::WorkspaceInherited)
+        .then(|| workspace.iter().find(|w| w.name == dep.name).copied())
+        .flatten()
+}
+
+fn requirement_of(
+    dep: &Dependency,
+    workspace: &[&Dependency],
+    lockfile: Option<&Lockfile>,
+) -> (Option<String>, Option<Requirement>) {
     let text = match (&dep.source, &dep.requirement) {
-        (SourceKind::WorkspaceInherited, _) => workspace
-            .iter()
-            .find(|w| w.name == dep.name)
-            .and_then(|w| w.requirement.clone()),
+        (SourceKind::WorkspaceInherited, _) => inherited(dep, workspace).and_then(|w| w.requirement.clone()),
+        // pnpm `catalog:`: the range is the catalog's (pnpm-workspace.yaml).
+        (_, Some(text)) if text.trim_start().starts_with("catalog:") => lockfile
+            .and_then(|l| l.catalog_range(&dep.package, text))
+            .map(str::to_string)
+            .or_else(|| Some(text.clone())),
         (_, text) => text.clone(),
     };
     let requirement = text
@@ -208,13 +221,21 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         .collect();
     let mut res = Vec::new();
     for (idx, dep) in manifest.deps.iter().enumerate() {
-        let package = PackageRef::new(dep.ecosystem, &dep.package);
-        let (requirement_text, requirement) = requirement_of(dep, &workspace);
+        // Renames survive inheritance: `webpki = { workspace = true }` is whatever the root's
+        // `webpki` entry names (`package = "rustls-webpki"`), from the root's registry.
+        let root_entry = inherited(dep, &workspace);
+        let package_name = root_entry.map_or(dep.package.as_str(), |w| w.package.as_str());
+        let registry = dep
+            .registry
+            .as_deref()
+            .or(root_entry.and_then(|w| w.registry.as_deref()));
+        let package = PackageRef::new(dep.ecosystem, package_name);
+        let (requirement_text, requirement) = requirement_of(dep, &workspace, input.lockfile);
         let skipped = skip_reason(dep, &workspace);
         let locked = input
             .lockfile
             .filter(|l| l.ecosystem == dep.ecosystem)
-            .and_then(|l| l.root_version(&dep.name))
+            .and_then(|l| direct_package(l, dep, package_name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
         // Only a range without a lockfile pin needs the version list (and building it clones every
@@ -234,7 +255,7 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             locked.as_deref(),
             available.as_deref(),
         );
-        let source = input.registries.source_for(&package, dep.registry.as_deref());
+        let source = input.registries.source_for(&package, registry);
         res.push(AnalyzedDep {
             direct: Some(idx),
             dep: ResolvedDep {
@@ -264,17 +285,44 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
     res
 }
 
+/// The lockfile entry a direct dependency installs: by the name it is declared under (npm aliases
+/// are installed under it), else by the registry name (Cargo renames), for the lockfile's member.
+fn direct_index(lockfile: &Lockfile, dep: &Dependency, package: &str) -> Option<usize> {
+    let requirement = dep.requirement.as_deref();
+    lockfile.direct(&dep.name, requirement).or_else(|| {
+        (package != dep.name)
+            .then(|| lockfile.direct(package, requirement))
+            .flatten()
+    })
+}
+
+fn direct_package<'a>(
+    lockfile: &'a Lockfile,
+    dep: &Dependency,
+    package: &str,
+) -> Option<&'a crate::manifest::LockedPackage> {
+    direct_index(lockfile, dep, package).and_then(|idx| lockfile.packages.get(idx))
+}
+
 /// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
 /// reported once, on the first (shortest) path that reaches it.
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
-    for (name, pkg_idx) in &lockfile.roots {
-        let Some(direct) = manifest.deps.iter().position(|d| &d.name == name) else {
+    for (direct, dep) in manifest.deps.iter().enumerate() {
+        if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
+            continue;
+        }
+        let package = acc
+            .get(direct)
+            .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
+        let Some(pkg_idx) = direct_index(lockfile, dep, package) else {
             continue;
         };
-        seen.insert(*pkg_idx);
-        queue.push_back((*pkg_idx, direct, vec![name.clone()]));
+        if !seen.insert(pkg_idx) {
+            continue;
+        }
+        queue.push_back((pkg_idx, direct, vec![dep.name.clone()]));
     }
     let mut checked: HashSet<(String, String)> = HashSet::new();
     while let Some((pkg_idx, direct, path)) = queue.pop_front() {

@@ -162,6 +162,9 @@ pub struct Lockfile {
     pub specs: std::collections::HashMap<String, usize>,
     /// pnpm catalogs (`pnpm-workspace.yaml` or the lockfile's `catalogs`): (catalog, package, range).
     pub catalogs: Vec<(String, String, String)>,
+    /// The workspace member whose direct dependencies `direct` answers for (its folder relative to
+    /// the lockfile's; empty for the root). Set by `project` when a member uses the root's lockfile.
+    pub member: String,
     pub issues: Vec<SyntaxIssue>,
 }
 
@@ -175,14 +178,17 @@ impl Lockfile {
             importers: Vec::new(),
             specs: std::collections::HashMap::new(),
             catalogs: Vec::new(),
+            member: String::new(),
             issues: Vec::new(),
         }
     }
 
-    /// The roots of the workspace member at `importer` (relative folder; `""` is the root).
+    /// The roots of the workspace member at `importer` (relative folder; `""` is the root). A
+    /// lockfile that records no members (Cargo.lock: every local package's dependencies are roots)
+    /// answers with its roots for every member.
     pub fn roots_of(&self, importer: &str) -> &[(String, usize)] {
         let importer = normalize_importer(importer);
-        if importer.is_empty() {
+        if importer.is_empty() || self.importers.is_empty() {
             return &self.roots;
         }
         self.importers
@@ -192,10 +198,15 @@ impl Lockfile {
             .unwrap_or(&[])
     }
 
+    /// The package a direct dependency `name` (declared with `requirement`) of `member` installs.
+    pub fn direct(&self, name: &str, requirement: Option<&str>) -> Option<usize> {
+        self.direct_in(&self.member, name, requirement)
+    }
+
     /// The package a direct dependency `name` (declared with `requirement`) of the member at
     /// `importer` installs: the member's recorded roots first, then the `name@requirement` entry
     /// (Yarn), then the one package of that name when the lockfile holds exactly one.
-    pub fn direct(&self, importer: &str, name: &str, requirement: Option<&str>) -> Option<usize> {
+    pub fn direct_in(&self, importer: &str, name: &str, requirement: Option<&str>) -> Option<usize> {
         let roots = self.roots_of(importer);
         if let Some((_, idx)) = roots.iter().find(|(root, _)| root == name) {
             return Some(*idx);
@@ -223,6 +234,16 @@ impl Lockfile {
             }
         }
         None
+    }
+
+    /// The catalog range a pnpm `catalog:` / `catalog:<name>` requirement of `package` stands for.
+    pub fn catalog_range(&self, package: &str, requirement: &str) -> Option<&str> {
+        let catalog = requirement.trim().strip_prefix("catalog:")?.trim();
+        let catalog = if catalog.is_empty() { "default" } else { catalog };
+        self.catalogs
+            .iter()
+            .find(|(name, entry, _)| name == catalog && entry == package)
+            .map(|(_, _, range)| range.as_str())
     }
 
     /// The locked version for a direct dependency declared as `name`.

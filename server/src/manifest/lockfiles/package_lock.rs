@@ -10,6 +10,8 @@
 //! - Roots: v2/v3 take the names the root entry `""` declares (every dependency table); v1 lockfiles do
 //!   not record the root's declarations, so every top-level entry is a root (extra roots are harmless:
 //!   callers look roots up by the name their manifest declares).
+//! - npm workspaces: each member folder's entry (`packages/a`) gives that member's roots in
+//!   `importers`, resolved from the member folder (`packages/a/node_modules/x`, then `node_modules/x`).
 //! - Links, workspace folders, git and file entries are `non_registry`.
 
 use std::collections::HashMap;
@@ -37,6 +39,8 @@ pub fn parse(text: &str) -> Lockfile {
         packages: Vec::new(),
     };
     let mut root_names: Option<Vec<String>> = None;
+    // npm workspaces: each member folder's own declarations (`packages/a` → names).
+    let mut member_names: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(packages) = top.object("packages") {
         for (key, raw) in &packages.0 {
             let Ok(entry) = serde_json::from_str::<Fields>(raw.get()) else {
@@ -52,6 +56,9 @@ pub fn parse(text: &str) -> Lockfile {
             if key.is_empty() {
                 root_names = Some(dep_names);
                 continue;
+            }
+            if is_project {
+                member_names.push((key.clone(), dep_names.clone()));
             }
             let name = entry
                 .get::<String>("name")
@@ -136,6 +143,17 @@ pub fn parse(text: &str) -> Lockfile {
             })
             .collect(),
     };
+    for (member, names) in member_names {
+        let mut roots: Vec<(String, usize)> = Vec::new();
+        for name in names {
+            if let Some(idx) = resolve(&builder.index, &member, &name)
+                && !roots.iter().any(|(root, _)| *root == name)
+            {
+                roots.push((name, idx));
+            }
+        }
+        res.importers.push((member, roots));
+    }
     res.packages = packages;
     res
 }

@@ -151,7 +151,7 @@ fn berry_protocols_aliases_and_workspaces() {
         .iter()
         .filter(|d| d.source == crate::manifest::SourceKind::Registry)
     {
-        let idx = lock.direct("", &dep.name, dep.requirement.as_deref());
+        let idx = lock.direct_in("", &dep.name, dep.requirement.as_deref());
         assert!(idx.is_some(), "{} {:?}", dep.name, dep.requirement);
     }
 }
@@ -165,7 +165,7 @@ fn classic_roots_come_from_the_manifest_ranges() {
     let parsed = crate::manifest::parse(ManifestKind::PackageJson, &manifest);
     assert!(!parsed.deps.is_empty());
     for dep in &parsed.deps {
-        let idx = lock.direct("", &dep.name, dep.requirement.as_deref()).unwrap();
+        let idx = lock.direct_in("", &dep.name, dep.requirement.as_deref()).unwrap();
         assert_eq!(lock.packages[idx].name, dep.package);
     }
 }
