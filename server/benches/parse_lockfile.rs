@@ -17,7 +17,7 @@ const INTEGRITY: &str =
     "sha512-IzL8ZoEDIBRWEzlCcRhOaCupYyN5gdIK+Q6fbFdPDg6HqX6jpkItn7DFIpW9LQzXG6Df9sA7+OKnq0qlz/GaQg==";
 
 fn name(idx: usize) -> String {
-    if idx % 7 == 0 {
+    if idx.is_multiple_of(7) {
         format!("@scope{}/pkg-{idx}", idx % 13)
     } else {
         format!("pkg-{idx}")
@@ -46,7 +46,7 @@ fn pnpm(v9: bool) -> String {
         }
     };
     let peer = |idx: usize| {
-        if idx % 5 == 0 && idx > 0 {
+        if idx.is_multiple_of(5) && idx > 0 {
             format!("({}@{})", name(idx - 1), version(idx - 1))
         } else {
             String::new()
@@ -77,7 +77,7 @@ fn pnpm(v9: bool) -> String {
         if !v9 {
             let _ = writeln!(res, "    dependencies:");
             for dep in edges(idx) {
-                let _ = write!(res, "      '{}': {}{}\n", name(dep), version(dep), peer(dep));
+                let _ = writeln!(res, "      '{}': {}{}", name(dep), version(dep), peer(dep));
             }
             res.push_str("    dev: false\n");
         }
@@ -94,7 +94,7 @@ fn pnpm(v9: bool) -> String {
                 peer(idx)
             );
             for dep in edges(idx) {
-                let _ = write!(res, "      '{}': {}{}\n", name(dep), version(dep), peer(dep));
+                let _ = writeln!(res, "      '{}': {}{}", name(dep), version(dep), peer(dep));
             }
             res.push('\n');
         }
@@ -114,7 +114,7 @@ fn yarn_berry() -> String {
             v = version(idx)
         );
         for dep in edges(idx) {
-            let _ = write!(res, "    \"{}\": \"npm:^{}\"\n", name(dep), version(dep));
+            let _ = writeln!(res, "    \"{}\": \"npm:^{}\"", name(dep), version(dep));
         }
         res.push_str("  checksum: 10c0/ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12\n  languageName: node\n  linkType: hard\n\n");
     }
@@ -132,7 +132,7 @@ fn yarn_classic() -> String {
             "\"{n}@^{v}\", \"{n}@~{v}\":\n  version \"{v}\"\n  resolved \"https://registry.yarnpkg.com/{n}/-/pkg-{v}.tgz#fb7130103835b6d43ea499c3f30cfb2b2ed58456\"\n  integrity {INTEGRITY}\n  dependencies:\n"
         );
         for dep in edges(idx) {
-            let _ = write!(res, "    \"{}\" \"^{}\"\n", name(dep), version(dep));
+            let _ = writeln!(res, "    \"{}\" \"^{}\"", name(dep), version(dep));
         }
         res.push('\n');
     }
@@ -144,7 +144,7 @@ fn bun() -> String {
         "{\n  \"lockfileVersion\": 1,\n  \"workspaces\": {\n    \"\": {\n      \"name\": \"app\",\n      \"dependencies\": {\n",
     );
     for idx in (0..PACKAGES).step_by(50) {
-        let _ = write!(res, "        \"{}\": \"^{}\",\n", name(idx), version(idx));
+        let _ = writeln!(res, "        \"{}\": \"^{}\",", name(idx), version(idx));
     }
     res.push_str("      },\n    },\n  },\n  \"packages\": {\n");
     for idx in 0..PACKAGES {

@@ -673,11 +673,18 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         let Some(analyzed) = analysis.deps.get(dep_idx) else {
             continue;
         };
-        if analyzed.is_transitive() || !findings.iter().any(|f| fix::wants_fix(f.kind)) {
+        if !findings.iter().any(|f| fix::wants_fix(f.kind)) {
             continue;
         }
         let lockfile = input.lockfile.map(|l| l.kind);
-        fixes.push((dep_idx, fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile)));
+        let fix = match lockfile {
+            Some(kind) if analyzed.is_transitive() => {
+                fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind)
+            }
+            _ if analyzed.is_transitive() => continue,
+            _ => fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+        };
+        fixes.push((dep_idx, fix));
     }
     for (dep_idx, fix) in fixes {
         if let Some(analyzed) = analysis.deps.get_mut(dep_idx) {

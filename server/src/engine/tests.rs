@@ -193,6 +193,13 @@ fn describe_fix(fix: &Fix) -> String {
         }
         Fix::Remove { reason } => format!("fix: remove the dependency ({reason})"),
         Fix::NoSafeVersion { reason } => format!("no fix: {reason}"),
+        Fix::Override {
+            package,
+            version,
+            instruction,
+            command,
+            ..
+        } => format!("fix: pin {package} to {version}: {instruction}, then `{command}`"),
     }
 }
 

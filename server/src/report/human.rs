@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::engine::Analysis;
+use crate::fix::Fix;
 use crate::model::Severity;
 use crate::report::{Positions, counts, describe_fix};
 
@@ -86,7 +87,7 @@ impl Human {
                 self.paint(colour, &"^".repeat(width))
             )?;
             if let Some(fix) = &dep.fix
-                && !dep.is_transitive()
+                && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
             {
                 writeln!(out, "  {} {}", self.paint("32", "="), describe_fix(fix))?;
             }

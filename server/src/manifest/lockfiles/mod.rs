@@ -375,10 +375,10 @@ pub(crate) fn yaml_entry_spans(text: &str, section: &str) -> std::collections::H
         }
         let top_level = !content.starts_with([' ', '\t']);
         let entry_level = content.starts_with("  ") && !content[2..].starts_with([' ', '\t']);
-        if top_level || entry_level {
-            if let Some((key, from)) = open.take() {
-                res.insert(key, clamp(text, from, start));
-            }
+        if (top_level || entry_level)
+            && let Some((key, from)) = open.take()
+        {
+            res.insert(key, clamp(text, from, start));
         }
         if top_level {
             inside = content.trim_end() == format!("{section}:");

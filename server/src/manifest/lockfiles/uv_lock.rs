@@ -111,7 +111,7 @@ pub fn parse(text: &str) -> Lockfile {
         let Some(path) = ["editable", "virtual"]
             .iter()
             .find_map(|kind| package.source.get(*kind).and_then(|v| v.as_str()))
-            .filter(|path| crate::manifest::normalize_importer(path) != "")
+            .filter(|path| !crate::manifest::normalize_importer(path).is_empty())
         else {
             continue;
         };

@@ -48,9 +48,9 @@ fn naive_edges(text: &str) -> Vec<(String, Vec<String>)> {
         if line.starts_with("    ") {
             if in_deps {
                 let body = line.trim();
-                let (name, range) = if body.starts_with('"') {
-                    let end = body[1..].find('"').unwrap() + 1;
-                    (&body[1..end], body[end + 1..].trim_start_matches(':'))
+                let (name, range) = if let Some(quoted) = body.strip_prefix('"') {
+                    let end = quoted.find('"').unwrap();
+                    (&quoted[..end], quoted[end + 1..].trim_start_matches(':'))
                 } else {
                     body.split_once(' ').map(|(n, r)| (n.trim_end_matches(':'), r)).unwrap()
                 };
