@@ -53,6 +53,8 @@ pub(crate) fn package_headers(text: &str) -> Vec<usize> {
 
 /// The typed form of a TOML lockfile, with the empty `Lockfile` it will fill; when the text does not
 /// parse, that empty lockfile carries the parse error as its issue and is the answer.
+// The error is the (empty) lockfile with its one issue, built once per parse: not worth a box.
+#[allow(clippy::result_large_err)]
 pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
     kind: crate::manifest::ManifestKind,
     ecosystem: crate::model::Ecosystem,
