@@ -333,8 +333,12 @@ fn parsed_lockfile(path: &Path, kind: ManifestKind, text: &str) -> Option<std::s
     }
     let lockfile = std::sync::Arc::new(manifest::parse_lockfile(kind, text)?);
     let mut cache = LOCKFILE_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if cache.len() >= LOCKFILE_CACHE_ENTRIES && !cache.contains_key(path) {
-        cache.clear();
+    if cache.len() >= LOCKFILE_CACHE_ENTRIES
+        && !cache.contains_key(path)
+        && let Some(evicted) = cache.keys().next().cloned()
+    {
+        // Evicting one entry keeps the others' parse counts.
+        cache.remove(&evicted);
     }
     cache.insert(
         path.to_path_buf(),
