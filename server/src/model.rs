@@ -512,6 +512,11 @@ pub enum ManifestKind {
     CargoLock,
     PoetryLock,
     UvLock,
+    PnpmLock,
+    YarnLock,
+    BunLock,
+    /// `bun.lockb`, Bun's binary lockfile: not read, and said so.
+    BunLockb,
 }
 
 impl ManifestKind {
@@ -527,6 +532,10 @@ impl ManifestKind {
             "Cargo.lock" => Some(ManifestKind::CargoLock),
             "poetry.lock" => Some(ManifestKind::PoetryLock),
             "uv.lock" => Some(ManifestKind::UvLock),
+            "pnpm-lock.yaml" => Some(ManifestKind::PnpmLock),
+            "yarn.lock" => Some(ManifestKind::YarnLock),
+            "bun.lock" => Some(ManifestKind::BunLock),
+            "bun.lockb" => Some(ManifestKind::BunLockb),
             _ if name.ends_with(".txt") && (name.starts_with("requirements") || explicit) => {
                 Some(ManifestKind::Requirements)
             }
@@ -538,13 +547,25 @@ impl ManifestKind {
     pub fn is_lockfile(self) -> bool {
         matches!(
             self,
-            ManifestKind::PackageLock | ManifestKind::CargoLock | ManifestKind::PoetryLock | ManifestKind::UvLock
+            ManifestKind::PackageLock
+                | ManifestKind::CargoLock
+                | ManifestKind::PoetryLock
+                | ManifestKind::UvLock
+                | ManifestKind::PnpmLock
+                | ManifestKind::YarnLock
+                | ManifestKind::BunLock
+                | ManifestKind::BunLockb
         )
     }
 
     pub fn ecosystem(self) -> Ecosystem {
         match self {
-            ManifestKind::PackageJson | ManifestKind::PackageLock => Ecosystem::Npm,
+            ManifestKind::PackageJson
+            | ManifestKind::PackageLock
+            | ManifestKind::PnpmLock
+            | ManifestKind::YarnLock
+            | ManifestKind::BunLock
+            | ManifestKind::BunLockb => Ecosystem::Npm,
             ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
             ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
                 Ecosystem::PyPI
@@ -555,7 +576,15 @@ impl ManifestKind {
     /// The lockfile names that decide versions for this manifest kind, in order of preference.
     pub fn lockfile_names(self) -> &'static [&'static str] {
         match self {
-            ManifestKind::PackageJson => &["npm-shrinkwrap.json", "package-lock.json"],
+            // Several may exist side by side: `project` picks by `packageManager` then by this order.
+            ManifestKind::PackageJson => &[
+                "npm-shrinkwrap.json",
+                "package-lock.json",
+                "pnpm-lock.yaml",
+                "yarn.lock",
+                "bun.lock",
+                "bun.lockb",
+            ],
             ManifestKind::CargoToml => &["Cargo.lock"],
             ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
             _ => &[],

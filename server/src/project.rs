@@ -3,6 +3,8 @@
 //! roots (`cli`, `lsp`), which are the only callers.
 //!
 //! Invariants:
+//! - A lockfile is parsed once per content (`LOCKFILE_CACHE`, keyed by path, checked by length,
+//!   mtime and hash), so the members of a workspace share one parse of the root's lockfile.
 //! - Every read is best effort: a missing or unreadable file is `None` plus a message, never an error
 //!   that stops the analysis.
 //! - Every file the project controls is read through `lookup::untrusted` with the workspace's bounds:
@@ -300,56 +302,201 @@ pub fn load_config(
     (config, path, text)
 }
 
-/// Reads the lockfile that decides versions for a manifest, if there is one beside it (or, for Cargo,
-/// at a workspace root inside the workspace). A lockfile that is refused (a FIFO, a device, outside the
-/// workspace, too large) is a problem, never read.
+/// A parsed lockfile and what it was parsed from.
+struct CachedLockfile {
+    len: usize,
+    modified: Option<std::time::SystemTime>,
+    hash: u64,
+    lockfile: std::sync::Arc<Lockfile>,
+    parses: usize,
+}
+
+/// Lockfiles parsed before, by path: a workspace's members share the root's lockfile, and opening or
+/// editing a member must not parse it again while it is unchanged (same length, mtime and content).
+static LOCKFILE_CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<PathBuf, CachedLockfile>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// At most this many lockfiles stay parsed.
+const LOCKFILE_CACHE_ENTRIES: usize = 16;
+
+fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The lockfile at `path` (whose text is `text`), parsed once per content.
+fn parsed_lockfile(path: &Path, kind: ManifestKind, text: &str) -> Option<std::sync::Arc<Lockfile>> {
+    let modified = std::fs::symlink_metadata(path)
+        .ok()
+        .and_then(|meta| meta.modified().ok());
+    let hash = content_hash(text);
+    let mut parses = 0;
+    {
+        let cache = LOCKFILE_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(cached) = cache.get(path) {
+            if cached.len == text.len() && cached.modified == modified && cached.hash == hash {
+                return Some(cached.lockfile.clone());
+            }
+            parses = cached.parses;
+        }
+    }
+    let lockfile = std::sync::Arc::new(manifest::parse_lockfile(kind, text)?);
+    let mut cache = LOCKFILE_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cache.len() >= LOCKFILE_CACHE_ENTRIES
+        && !cache.contains_key(path)
+        && let Some(evicted) = cache.keys().next().cloned()
+    {
+        // Evicting one entry keeps the others' parse counts.
+        cache.remove(&evicted);
+    }
+    cache.insert(
+        path.to_path_buf(),
+        CachedLockfile {
+            len: text.len(),
+            modified,
+            hash,
+            lockfile: lockfile.clone(),
+            parses: parses + 1,
+        },
+    );
+    Some(lockfile)
+}
+
+/// How many times the lockfile at `path` was parsed in this process (for tests and logs).
+pub fn lockfile_parses(path: &Path) -> usize {
+    let cache = LOCKFILE_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache.get(path).map_or(0, |cached| cached.parses)
+}
+
+/// npm, pnpm, Yarn or Bun, from `packageManager` (`"pnpm@9.1.0"`) in a workspace root's package.json.
+fn package_manager(dir: &Path, workspace: &Path) -> Option<String> {
+    let text = read_project_file(&dir.join("package.json"), &Bounds::workspace(workspace, MANIFEST_CAP)).ok()??;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let field = value.get("packageManager")?.as_str()?;
+    Some(field.split('@').next().unwrap_or(field).trim().to_ascii_lowercase())
+}
+
+/// Of the lockfiles present in one folder, the one the project's package manager writes: the one
+/// `packageManager` names when several exist, else the first in `ManifestKind::lockfile_names` order
+/// (a text `bun.lock` before the binary `bun.lockb`).
+fn choose_lockfile(dir: &Path, workspace: &Path, present: &[&'static str]) -> Option<&'static str> {
+    if present.len() > 1
+        && let Some(manager) = package_manager(dir, workspace)
+    {
+        let wanted: &[&str] = match manager.as_str() {
+            "npm" => &["npm-shrinkwrap.json", "package-lock.json"],
+            "pnpm" => &["pnpm-lock.yaml"],
+            "yarn" => &["yarn.lock"],
+            "bun" => &["bun.lock", "bun.lockb"],
+            _ => &[],
+        };
+        if let Some(name) = wanted.iter().find(|name| present.contains(name)) {
+            return Some(name);
+        }
+    }
+    present.first().copied()
+}
+
+/// `manifest_dir` relative to `root`, with forward slashes (`packages/a`); empty when they are the same.
+fn member_path(root: &Path, manifest_dir: &Path) -> String {
+    manifest_dir
+        .strip_prefix(root)
+        .map(|rel| {
+            rel.components()
+                .filter_map(|c| c.as_os_str().to_str())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_default()
+}
+
+/// Reads the lockfile that decides versions for a manifest: the nearest one in the manifest's folder
+/// or a parent (a workspace root), up to the repository root and never above the workspace. A
+/// workspace member gets the root's lockfile with `Lockfile::member` set to its folder, so its own
+/// declarations find their versions. A lockfile that is refused (a symlink out, a FIFO, a device,
+/// too large) is a problem, never read, and no parent's lockfile stands in for it.
 pub fn load_lockfile(
     manifest_path: &Path,
     kind: ManifestKind,
     workspace: &Path,
     problems: &mut Vec<(String, String)>,
 ) -> Option<(PathBuf, Lockfile)> {
-    let dir = manifest_path.parent()?;
-    let mut candidates: Vec<PathBuf> = kind.lockfile_names().iter().map(|name| dir.join(name)).collect();
-    if kind == ManifestKind::CargoToml {
-        // A workspace member's lockfile lives at the workspace root.
-        for folder in dirs_up_to(dir, workspace).into_iter().skip(1) {
-            candidates.push(folder.join("Cargo.lock"));
-        }
+    let manifest_dir = manifest_path.parent()?;
+    let names = kind.lockfile_names();
+    if names.is_empty() {
+        return None;
     }
     let bounds = Bounds::workspace(workspace, LOCKFILE_CAP);
-    for candidate in candidates {
-        let Some(lock_kind) = ManifestKind::detect(&candidate, false) else {
+    for dir in project_dirs(manifest_dir, workspace) {
+        let present: Vec<&'static str> = names
+            .iter()
+            .copied()
+            .filter(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+            .collect();
+        let Some(name) = choose_lockfile(&dir, workspace, &present) else {
             continue;
         };
-        let shown = candidate.display().to_string();
-        let decoded = match untrusted::read_untrusted(&candidate, &bounds) {
-            Ok(bytes) => decode::decode(lock_kind, &bytes),
-            Err(error) if error.is_not_found() => continue,
-            Err(error) => {
-                problems.push((shown, error.to_string()));
-                continue;
+        let path = dir.join(name);
+        let shown = path.display().to_string();
+        let lock_kind = ManifestKind::detect(&path, false)?;
+        let text = if lock_kind == ManifestKind::BunLockb {
+            // Binary: never read, only reported (`bun_lock::binary`).
+            String::new()
+        } else {
+            // Read inside the workspace, capped, and decoded the way the package manager reads it.
+            match untrusted::read_untrusted(&path, &bounds) {
+                Ok(bytes) => {
+                    let decoded = decode::decode(lock_kind, &bytes);
+                    if let Some(problem) = decoded.problem {
+                        problems.push((shown.clone(), problem));
+                    }
+                    decoded.text
+                }
+                Err(error) if error.is_not_found() => return None,
+                Err(error) => {
+                    problems.push((shown, error.to_string()));
+                    return None;
+                }
             }
         };
-        if let Some(problem) = decoded.problem {
-            problems.push((shown.clone(), problem));
+        let shared = parsed_lockfile(&path, lock_kind, &text)?;
+        if shared.packages.is_empty()
+            && let Some(issue) = shared.issues.first()
+        {
+            problems.push((
+                shown,
+                format!(
+                    "the lockfile did not parse, so no version was read from it: {}",
+                    issue.message
+                ),
+            ));
         }
-        if let Some(lockfile) = manifest::parse_lockfile(lock_kind, &decoded.text) {
-            if lockfile.packages.is_empty()
-                && let Some(issue) = lockfile.issues.first()
-            {
-                problems.push((
-                    shown,
-                    format!(
-                        "the lockfile did not parse, so no version was read from it: {}",
-                        issue.message
-                    ),
-                ));
-            }
-            return Some((candidate, lockfile));
+        let mut lockfile = Lockfile::clone(&shared);
+        lockfile.member = member_path(&dir, manifest_dir);
+        if lock_kind == ManifestKind::PnpmLock {
+            apply_pnpm_workspace(&dir, workspace, &mut lockfile);
         }
+        return Some((path, lockfile));
     }
     None
+}
+
+/// pnpm: the catalogs of `pnpm-workspace.yaml` beside the lockfile decide what `catalog:` means.
+fn apply_pnpm_workspace(dir: &Path, workspace: &Path, lockfile: &mut Lockfile) {
+    let path = dir.join("pnpm-workspace.yaml");
+    let Ok(Some(text)) = read_project_file(&path, &Bounds::workspace(workspace, CONFIG_CAP)) else {
+        return;
+    };
+    match manifest::lockfiles::pnpm_lock::parse_workspace(&text) {
+        Ok(workspace) if !workspace.catalogs.is_empty() => lockfile.catalogs = workspace.catalogs,
+        Ok(_) => {}
+        Err(message) => lockfile.issues.push(manifest::SyntaxIssue {
+            span: crate::model::Span::default(),
+            message,
+        }),
+    }
 }
 
 /// Cargo: the nearest parent `Cargo.toml` with a `[workspace]` table (for `workspace = true`), inside
@@ -476,6 +623,234 @@ pub fn context(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{self, Status};
+    use crate::model::Facts;
+    use crate::policy::Policy;
+
+    fn fixture(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// A repository (with `.git`) holding `files` (path → contents).
+    fn repo(files: &[(&str, String)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn evaluate(manifest: &Path) -> (Option<PathBuf>, engine::Analysis) {
+        let kind = ManifestKind::detect(manifest, false).unwrap();
+        let text = std::fs::read_to_string(manifest).unwrap();
+        let parsed = manifest::parse(kind, &text);
+        let root = workspace_root(manifest, &[]);
+        let mut problems = Vec::new();
+        let lockfile = load_lockfile(manifest, kind, &root, &mut problems);
+        let workspace = load_workspace_root(manifest, kind, &root, &mut problems);
+        let registries = crate::engine::RegistryRules::default();
+        let input = engine::Input {
+            manifest: &parsed,
+            lockfile: lockfile.as_ref().map(|(_, l)| l),
+            workspace: workspace.as_ref(),
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(
+            &input,
+            &Facts::default(),
+            &Policy::default(),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        (lockfile.map(|(p, _)| p), analysis)
+    }
+
+    fn describe(analysis: &engine::Analysis) -> Vec<String> {
+        analysis
+            .deps
+            .iter()
+            .map(|d| {
+                let skipped = match &d.status {
+                    Status::Skipped(reason) => format!(" skipped: {reason}"),
+                    _ => String::new(),
+                };
+                format!(
+                    "{}@{} {}{}{}",
+                    d.dep.package.name,
+                    d.dep.resolved.version.as_deref().unwrap_or("?"),
+                    d.dep.resolved.source.as_str(),
+                    if d.dep.via.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" via {}", d.dep.via.join(" > "))
+                    },
+                    skipped
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pnpm_member_uses_the_root_lockfile_parsed_once() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-workspace2/pnpm-lock.yaml")),
+            ("pnpm-workspace.yaml", fixture("pnpm/v9-workspace2/pnpm-workspace.yaml")),
+            ("foo/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+            (
+                "bar/package.json",
+                "{\"dependencies\": {\"express\": \"2\", \"foo\": \"workspace:*\", \"webpack\": \"5.65.0\"}}"
+                    .to_string(),
+            ),
+        ]);
+        let lock_path = dir.path().join("pnpm-lock.yaml");
+        let (found, analysis) = evaluate(&dir.path().join("foo/package.json"));
+        assert_eq!(found.as_deref(), Some(lock_path.as_path()));
+        let described = describe(&analysis);
+        assert_eq!(described[0], "express@4.17.2 lockfile");
+        assert_eq!(described[1], "webpack@2.7.0 lockfile");
+        assert!(
+            described
+                .iter()
+                .any(|d| d.starts_with("accepts@1.3.8 lockfile via express > accepts")),
+            "{described:#?}"
+        );
+        assert!(described.len() > 100);
+        let (_, bar) = evaluate(&dir.path().join("bar/package.json"));
+        let bar = describe(&bar);
+        assert_eq!(bar[0], "express@2.5.11 lockfile");
+        assert!(
+            bar[1].starts_with("foo@? ") && bar[1].contains("skipped: workspace package"),
+            "{}",
+            bar[1]
+        );
+        assert_eq!(bar[2], "webpack@5.65.0 lockfile");
+        // Both members and a re-open shared one parse; a changed lockfile is parsed again.
+        let _ = evaluate(&dir.path().join("foo/package.json"));
+        assert_eq!(lockfile_parses(&lock_path), 1);
+        let mut text = std::fs::read_to_string(&lock_path).unwrap();
+        text.push_str("\n# touched\n");
+        std::fs::write(&lock_path, text).unwrap();
+        let _ = evaluate(&dir.path().join("foo/package.json"));
+        assert_eq!(lockfile_parses(&lock_path), 2);
+    }
+
+    #[test]
+    fn pnpm_catalog_ranges_come_from_the_workspace_file() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-catalog/pnpm-lock.yaml")),
+            (
+                "pnpm-workspace.yaml",
+                "packages: ['.']\ncatalog:\n  is-negative: ~1.0.0\n".to_string(),
+            ),
+            ("package.json", fixture("pnpm/v9-catalog/package.json")),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("package.json"));
+        assert_eq!(analysis.deps[0].dep.requirement_text.as_deref(), Some("~1.0.0"));
+        assert_eq!(analysis.deps[0].dep.resolved.version.as_deref(), Some("1.0.0"));
+    }
+
+    #[test]
+    fn package_manager_picks_among_several_lockfiles() {
+        let dir = repo(&[
+            (
+                "package.json",
+                "{\"packageManager\": \"yarn@1.22.19\", \"dependencies\": {\"@pnpm.e2e/pkg-with-1-dep\": \"*\"}}"
+                    .to_string(),
+            ),
+            ("yarn.lock", fixture("yarn/pnpm-has-yarn-lock/yarn.lock")),
+            ("pnpm-lock.yaml", fixture("pnpm/v9-with-peer/pnpm-lock.yaml")),
+        ]);
+        let (found, analysis) = evaluate(&dir.path().join("package.json"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "yarn.lock");
+        assert_eq!(
+            describe(&analysis),
+            vec![
+                "@pnpm.e2e/pkg-with-1-dep@100.0.0 lockfile",
+                "@pnpm.e2e/dep-of-pkg-with-1-dep@100.0.0 lockfile via @pnpm.e2e/pkg-with-1-dep > @pnpm.e2e/dep-of-pkg-with-1-dep"
+            ]
+        );
+        // Without `packageManager`, the first of the documented order wins.
+        std::fs::write(dir.path().join("package.json"), "{}").unwrap();
+        let (found, _) = evaluate(&dir.path().join("package.json"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "pnpm-lock.yaml");
+    }
+
+    #[test]
+    fn bun_lockb_is_reported_not_skipped() {
+        let dir = repo(&[
+            ("package.json", fixture("bun/hono-query-param-bench/package.json")),
+            ("bun.lockb", String::from_utf8_lossy(&[0, 159, 146, 150]).into_owned()),
+        ]);
+        let (found, analysis) = evaluate(&dir.path().join("package.json"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "bun.lockb");
+        assert!(
+            analysis
+                .syntax
+                .iter()
+                .any(|issue| issue.message.contains("bun install --save-text-lockfile")),
+            "{:?}",
+            analysis.syntax
+        );
+        // A text bun.lock beside it wins.
+        std::fs::write(dir.path().join("bun.lock"), fixture("bun/hono-routers-bench/bun.lock")).unwrap();
+        let (found, _) = evaluate(&dir.path().join("package.json"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "bun.lock");
+    }
+
+    #[test]
+    fn walk_up_stops_at_the_repository_and_reads_regular_files_only() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outer.path().join("package-lock.json"),
+            fixture("npm/v2-licenses/package-lock.json"),
+        )
+        .unwrap();
+        let inner = outer.path().join("repo");
+        std::fs::create_dir_all(inner.join(".git")).unwrap();
+        std::fs::create_dir_all(inner.join("pkg")).unwrap();
+        std::fs::write(inner.join("pkg/package.json"), "{\"dependencies\": {\"x\": \"1\"}}").unwrap();
+        let mut problems = Vec::new();
+        let manifest = inner.join("pkg/package.json");
+        assert!(load_lockfile(&manifest, ManifestKind::PackageJson, &inner, &mut problems).is_none());
+        // A symlinked lockfile (which could point anywhere) and a folder named like one are not read.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outer.path().join("package-lock.json"), inner.join("package-lock.json"))
+                .unwrap();
+            std::fs::create_dir(inner.join("yarn.lock")).unwrap();
+            let mut problems = Vec::new();
+            let manifest = inner.join("pkg/package.json");
+            assert!(load_lockfile(&manifest, ManifestKind::PackageJson, &inner, &mut problems).is_none());
+        }
+    }
+
+    #[test]
+    fn cargo_and_uv_members_find_the_root() {
+        let dir = repo(&[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\nwebpki = { package = \"rustls-webpki\", version = \"0.101\" }\n".to_string(),
+            ),
+            (
+                "Cargo.lock",
+                "version = 3\n\n[[package]]\nname = \"m\"\nversion = \"0.1.0\"\ndependencies = [\"rustls-webpki\"]\n\n[[package]]\nname = \"rustls-webpki\"\nversion = \"0.101.7\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n".to_string(),
+            ),
+            ("m/Cargo.toml", "[package]\nname = \"m\"\n\n[dependencies]\nwebpki = { workspace = true, features = [\"std\"], optional = true }\n".to_string()),
+            (
+                "uv.lock",
+                "version = 1\n\n[[package]]\nname = \"root\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { editable = \"packages/lib\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n".to_string(),
+            ),
+            ("packages/lib/pyproject.toml", "[project]\nname = \"lib\"\ndependencies = [\"idna>=3\"]\n".to_string()),
+        ]);
+        let (found, analysis) = evaluate(&dir.path().join("m/Cargo.toml"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "Cargo.lock");
+        assert_eq!(describe(&analysis), vec!["rustls-webpki@0.101.7 lockfile"]);
+        let (found, analysis) = evaluate(&dir.path().join("packages/lib/pyproject.toml"));
+        assert_eq!(found.unwrap().file_name().unwrap(), "uv.lock");
+        assert_eq!(describe(&analysis), vec!["idna@3.6 lockfile"]);
+    }
 
     #[test]
     fn a_cargo_config_that_does_not_parse_is_a_config_issue() {

@@ -434,12 +434,25 @@ impl Analysis {
     }
 }
 
-fn requirement_of(dep: &Dependency, workspace: &[&Dependency]) -> (Option<String>, Option<Requirement>) {
+/// Cargo: the root's `[workspace.dependencies]` entry a `dep = { workspace = true }` inherits.
+fn inherited<'a>(dep: &Dependency, workspace: &[&'a Dependency]) -> Option<&'a Dependency> {
+    (dep.source == SourceKind::WorkspaceInherited)
+        .then(|| workspace.iter().find(|w| w.name == dep.name).copied())
+        .flatten()
+}
+
+fn requirement_of(
+    dep: &Dependency,
+    workspace: &[&Dependency],
+    lockfile: Option<&Lockfile>,
+) -> (Option<String>, Option<Requirement>) {
     let text = match (&dep.source, &dep.requirement) {
-        (SourceKind::WorkspaceInherited, _) => workspace
-            .iter()
-            .find(|w| w.name == dep.name)
-            .and_then(|w| w.requirement.clone()),
+        (SourceKind::WorkspaceInherited, _) => inherited(dep, workspace).and_then(|w| w.requirement.clone()),
+        // pnpm `catalog:`: the range is the catalog's (pnpm-workspace.yaml).
+        (_, Some(text)) if text.trim_start().starts_with("catalog:") => lockfile
+            .and_then(|l| l.catalog_range(&dep.package, text))
+            .map(str::to_string)
+            .or_else(|| Some(text.clone())),
         (_, text) => text.clone(),
     };
     let requirement = text
@@ -487,15 +500,22 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
         .collect();
     let mut res = Vec::new();
-    let roots = input.lockfile.map(Lockfile::root_index);
     for (idx, dep) in manifest.deps.iter().enumerate() {
-        let package = PackageRef::new(dep.ecosystem, &dep.package);
-        let (requirement_text, requirement) = requirement_of(dep, &workspace);
+        // Renames survive inheritance: `webpki = { workspace = true }` is whatever the root's
+        // `webpki` entry names (`package = "rustls-webpki"`), from the root's registry.
+        let root_entry = inherited(dep, &workspace);
+        let package_name = root_entry.map_or(dep.package.as_str(), |w| w.package.as_str());
+        let registry = dep
+            .registry
+            .as_deref()
+            .or(root_entry.and_then(|w| w.registry.as_deref()));
+        let package = PackageRef::new(dep.ecosystem, package_name);
+        let (requirement_text, requirement) = requirement_of(dep, &workspace, input.lockfile);
         let skipped = skip_reason(dep, &workspace);
-        let locked = roots
-            .as_ref()
-            .filter(|roots| roots.ecosystem() == dep.ecosystem)
-            .and_then(|roots| roots.get(&dep.name))
+        let locked = input
+            .lockfile
+            .filter(|l| l.ecosystem == dep.ecosystem)
+            .and_then(|l| direct_package(l, dep, package_name))
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
         // Only a range without a lockfile pin needs the version list (and building it clones every
@@ -515,8 +535,8 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             locked.as_deref(),
             available.as_deref(),
         );
-        let source = input.registries.source_for(&package, dep.registry.as_deref());
-        let privacy = input.registries.privacy(&package, dep.registry.as_deref(), &source);
+        let source = input.registries.source_for(&package, registry);
+        let privacy = input.registries.privacy(&package, registry, &source);
         res.push(AnalyzedDep {
             direct: Some(idx),
             privacy,
@@ -551,21 +571,44 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
     res
 }
 
+/// The lockfile entry a direct dependency installs: by the name it is declared under (npm aliases
+/// are installed under it), else by the registry name (Cargo renames), for the lockfile's member.
+fn direct_index(lockfile: &Lockfile, dep: &Dependency, package: &str) -> Option<usize> {
+    let requirement = dep.requirement.as_deref();
+    lockfile.direct(&dep.name, requirement).or_else(|| {
+        (package != dep.name)
+            .then(|| lockfile.direct(package, requirement))
+            .flatten()
+    })
+}
+
+fn direct_package<'a>(
+    lockfile: &'a Lockfile,
+    dep: &Dependency,
+    package: &str,
+) -> Option<&'a crate::manifest::LockedPackage> {
+    direct_index(lockfile, dep, package).and_then(|idx| lockfile.packages.get(idx))
+}
+
 /// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
 /// reported once, on the first (shortest) path that reaches it.
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
-    let mut first_declared: HashMap<&str, usize> = HashMap::with_capacity(manifest.deps.len());
-    for (idx, dep) in manifest.deps.iter().enumerate() {
-        first_declared.entry(dep.name.as_str()).or_insert(idx);
-    }
-    for (name, pkg_idx) in &lockfile.roots {
-        let Some(&direct) = first_declared.get(name.as_str()) else {
+    for (direct, dep) in manifest.deps.iter().enumerate() {
+        if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
+            continue;
+        }
+        let package = acc
+            .get(direct)
+            .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
+        let Some(pkg_idx) = direct_index(lockfile, dep, package) else {
             continue;
         };
-        seen.insert(*pkg_idx);
-        queue.push_back((*pkg_idx, direct, vec![name.clone()]));
+        if !seen.insert(pkg_idx) {
+            continue;
+        }
+        queue.push_back((pkg_idx, direct, vec![dep.name.clone()]));
     }
     let mut checked: HashSet<(String, String)> = HashSet::new();
     while let Some((pkg_idx, direct, path)) = queue.pop_front() {
@@ -946,11 +989,18 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
         let Some(analyzed) = analysis.deps.get(dep_idx) else {
             continue;
         };
-        if analyzed.is_transitive() || !findings.iter().any(|f| fix::wants_fix(f.kind)) {
+        if !findings.iter().any(|f| fix::wants_fix(f.kind)) {
             continue;
         }
         let lockfile = input.lockfile.map(|l| l.kind);
-        fixes.push((dep_idx, fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile)));
+        let fix = match lockfile {
+            Some(kind) if analyzed.is_transitive() => {
+                fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind)
+            }
+            _ if analyzed.is_transitive() => continue,
+            _ => fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+        };
+        fixes.push((dep_idx, fix));
     }
     for (dep_idx, fix) in fixes {
         if let Some(analyzed) = analysis.deps.get_mut(dep_idx) {

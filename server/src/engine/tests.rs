@@ -193,6 +193,13 @@ fn describe_fix(fix: &Fix) -> String {
         }
         Fix::Remove { reason } => format!("fix: remove the dependency ({reason})"),
         Fix::NoSafeVersion { reason } => format!("no fix: {reason}"),
+        Fix::Override {
+            package,
+            version,
+            instruction,
+            command,
+            ..
+        } => format!("fix: pin {package} to {version}: {instruction}, then `{command}`"),
     }
 }
 
@@ -438,5 +445,58 @@ fn mirror_names_reach_osv_only_with_permission() {
     assert_eq!(
         rules.source_for(&PackageRef::new(Ecosystem::Npm, "lodash"), None),
         RegistrySource::Private { url: mirror }
+    );
+}
+
+/// `webpki = { package = "rustls-webpki", … }` in `[workspace.dependencies]`, inherited as
+/// `webpki = { workspace = true }`, is the crate `rustls-webpki`; `webpki` is another crate.
+#[test]
+fn inherited_rename_is_the_renamed_crate() {
+    let root = manifest::parse(
+        ManifestKind::CargoToml,
+        "[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\nwebpki = { package = \"rustls-webpki\", version = \"0.101.7\" }\nserde = { version = \"1.0.200\", features = [\"derive\"] }\nlocal = { path = \"../local\" }\n",
+    );
+    let member = manifest::parse(
+        ManifestKind::CargoToml,
+        "[package]\nname = \"m\"\n\n[dependencies]\nwebpki = { workspace = true }\nserde = { workspace = true, features = [\"rc\"], optional = true }\nlocal.workspace = true\n",
+    );
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &member,
+        lockfile: None,
+        workspace: Some(&root),
+        registries: &registries,
+    };
+    let names: Vec<String> = engine::needs(&input, &Facts::default())
+        .iter()
+        .filter_map(|query| match query {
+            crate::model::Query::Package { package, .. } => Some(package.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, vec!["rustls-webpki", "serde"]);
+    let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), Timestamp::UNIX_EPOCH);
+    let member_deps: Vec<(String, Option<String>, String)> = analysis
+        .deps
+        .iter()
+        .map(|d| {
+            (
+                d.dep.package.name.clone(),
+                d.dep.requirement_text.clone(),
+                format!("{:?}", d.status).chars().take(7).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        member_deps,
+        vec![
+            (
+                "rustls-webpki".to_string(),
+                Some("0.101.7".to_string()),
+                "Pending".to_string()
+            ),
+            ("serde".to_string(), Some("1.0.200".to_string()), "Pending".to_string()),
+            ("local".to_string(), None, "Skipped".to_string()),
+        ]
     );
 }

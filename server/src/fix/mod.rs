@@ -8,6 +8,9 @@
 //!   above after policy; the rewritten requirement must still admit the chosen version and, when the
 //!   version list is known, must not resolve to an unsafe version (else the fix pins exactly).
 //! - A malicious package has no safe version: the fix removes the dependency.
+//! - A transitive package is fixed the same way, but through the package manager's override
+//!   (`solve_transitive`): npm/Bun `overrides`, pnpm `pnpm.overrides`, Yarn `resolutions`, Cargo
+//!   `cargo update --precise`, then the command that refreshes the lockfile.
 //! - Prefers the same major version, then the smallest step up; never proposes a downgrade, except
 //!   below a pinned or locked version the package manager refuses (its cooldown or `exclude-newer`),
 //!   and, for a range without a lockfile, an older version the range already admits.
@@ -32,6 +35,16 @@ pub enum Fix {
     Remove { reason: String },
     /// No version clears every finding.
     NoSafeVersion { reason: String },
+    /// A transitive package: pin it to `version` through the package manager (`instruction`, in its
+    /// own syntax), then refresh the lockfile with `command`.
+    Override {
+        package: String,
+        version: String,
+        /// The package manager that reads `instruction`: `npm`, `pnpm`, `yarn`, `bun`, `cargo`, `uv`, `poetry`.
+        manager: &'static str,
+        instruction: String,
+        command: String,
+    },
 }
 
 /// Whether findings of this kind are cleared by changing the version.
@@ -128,6 +141,92 @@ fn lockfile_command(kind: Option<ManifestKind>, dep: &ResolvedDep) -> Option<Str
         ManifestKind::UvLock => Some(format!("uv lock --upgrade-package {name}")),
         ManifestKind::PoetryLock => Some(format!("poetry update {name}")),
         _ => None,
+    }
+}
+
+/// The package manager's way to pin a transitive `package` to `version`, and the command that
+/// refreshes the lockfile after it. Cargo has no override that keeps the registry source (`[patch]`
+/// replaces the source), so it is `cargo update --precise`.
+pub fn override_instruction(
+    lockfile: ManifestKind,
+    package: &str,
+    version: &str,
+) -> Option<(&'static str, String, String)> {
+    Some(match lockfile {
+        ManifestKind::PackageLock => (
+            "npm",
+            format!("add \"overrides\": {{ \"{package}\": \"{version}\" }} to package.json"),
+            "npm install".to_string(),
+        ),
+        ManifestKind::PnpmLock => (
+            "pnpm",
+            format!(
+                "add \"pnpm\": {{ \"overrides\": {{ \"{package}\": \"{version}\" }} }} to package.json (or `overrides:` in pnpm-workspace.yaml)"
+            ),
+            "pnpm install".to_string(),
+        ),
+        ManifestKind::YarnLock => (
+            "yarn",
+            format!("add \"resolutions\": {{ \"{package}\": \"{version}\" }} to package.json"),
+            "yarn install".to_string(),
+        ),
+        ManifestKind::BunLock | ManifestKind::BunLockb => (
+            "bun",
+            format!("add \"overrides\": {{ \"{package}\": \"{version}\" }} to package.json"),
+            "bun install".to_string(),
+        ),
+        ManifestKind::CargoLock => (
+            "cargo",
+            "move the lockfile to it (Cargo has no override that keeps the registry source)".to_string(),
+            format!("cargo update -p {package} --precise {version}"),
+        ),
+        ManifestKind::UvLock => (
+            "uv",
+            format!("add \"{package}>={version}\" to [tool.uv] constraint-dependencies in pyproject.toml"),
+            format!("uv lock --upgrade-package {package}"),
+        ),
+        ManifestKind::PoetryLock => (
+            "poetry",
+            format!("run `poetry update {package}` (add `{package} = \">={version}\"` if the range holds it back)"),
+            format!("poetry update {package}"),
+        ),
+        _ => return None,
+    })
+}
+
+/// The fix for a transitive package the lockfile pulls in: the nearest version that clears every
+/// check and the policy (as `solve` picks for a direct dependency), pinned through the package
+/// manager's override. Registry metadata here does not carry each version's dependency ranges, so
+/// upgrading the direct dependency instead cannot be proven and is not proposed.
+pub fn solve_transitive(
+    ctx: &CheckCtx<'_>,
+    policy: &Policy,
+    dep: &ResolvedDep,
+    findings: &[&Finding],
+    lockfile: ManifestKind,
+) -> Fix {
+    let pinned = ResolvedDep {
+        requirement_text: None,
+        requirement: None,
+        ..dep.clone()
+    };
+    match solve(ctx, policy, &pinned, findings, None) {
+        Fix::Update { version, .. } => match override_instruction(lockfile, &dep.package.name, &version) {
+            Some((manager, instruction, command)) => Fix::Override {
+                package: dep.package.name.clone(),
+                version,
+                manager,
+                instruction,
+                command,
+            },
+            None => Fix::NoSafeVersion {
+                reason: format!(
+                    "{} {version} is safe, but this lockfile has no override",
+                    dep.package.name
+                ),
+            },
+        },
+        other => other,
     }
 }
 

@@ -316,6 +316,7 @@ proptest! {
                 }
             }
             Fix::Remove { .. } => prop_assert!(false, "no malicious records were generated"),
+            Fix::Override { .. } => prop_assert!(false, "`solve` never proposes an override"),
         }
     }
 }

@@ -83,6 +83,9 @@ pub fn decode(kind: ManifestKind, bytes: &[u8]) -> Decoded {
         ManifestKind::CargoToml | ManifestKind::CargoLock => decode_utf8_only(bytes, "cargo"),
         ManifestKind::Pyproject | ManifestKind::UvLock => decode_utf8_only(bytes, "uv and pip"),
         ManifestKind::PoetryLock => decode_utf8_only(bytes, "Poetry"),
+        ManifestKind::PnpmLock => decode_utf8_only(bytes, "pnpm"),
+        ManifestKind::YarnLock => decode_utf8_only(bytes, "Yarn"),
+        ManifestKind::BunLock | ManifestKind::BunLockb => decode_utf8_only(bytes, "Bun"),
     };
     if kind == ManifestKind::Requirements {
         decoded.text = lone_cr_to_lf(decoded.text);

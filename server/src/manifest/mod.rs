@@ -156,10 +156,98 @@ pub struct Lockfile {
     pub packages: Vec<LockedPackage>,
     /// The root project's direct dependencies: (name as the manifest declares it, index into `packages`).
     pub roots: Vec<(String, usize)>,
+    /// Workspace members' direct dependencies, by the member's folder relative to the lockfile's
+    /// (`packages/a`, forward slashes, no `./`); the root is in `roots`.
+    pub importers: Vec<(String, Vec<(String, usize)>)>,
+    /// Yarn: each `name@range` entry key → package, for lockfiles that do not record the root's
+    /// declarations (Yarn 1) and for ranges the manifest declares.
+    pub specs: std::collections::HashMap<String, usize>,
+    /// pnpm catalogs (`pnpm-workspace.yaml` or the lockfile's `catalogs`): (catalog, package, range).
+    pub catalogs: Vec<(String, String, String)>,
+    /// The workspace member whose direct dependencies `direct` answers for (its folder relative to
+    /// the lockfile's; empty for the root). Set by `project` when a member uses the root's lockfile.
+    pub member: String,
     pub issues: Vec<SyntaxIssue>,
 }
 
 impl Lockfile {
+    pub fn new(kind: ManifestKind, ecosystem: Ecosystem) -> Lockfile {
+        Lockfile {
+            kind,
+            ecosystem,
+            packages: Vec::new(),
+            roots: Vec::new(),
+            importers: Vec::new(),
+            specs: std::collections::HashMap::new(),
+            catalogs: Vec::new(),
+            member: String::new(),
+            issues: Vec::new(),
+        }
+    }
+
+    /// The roots of the workspace member at `importer` (relative folder; `""` is the root). A
+    /// lockfile that records no members (Cargo.lock: every local package's dependencies are roots)
+    /// answers with its roots for every member.
+    pub fn roots_of(&self, importer: &str) -> &[(String, usize)] {
+        let importer = normalize_importer(importer);
+        if importer.is_empty() || self.importers.is_empty() {
+            return &self.roots;
+        }
+        self.importers
+            .iter()
+            .find(|(path, _)| normalize_importer(path) == importer)
+            .map(|(_, roots)| roots.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The package a direct dependency `name` (declared with `requirement`) of `member` installs.
+    pub fn direct(&self, name: &str, requirement: Option<&str>) -> Option<usize> {
+        self.direct_in(&self.member, name, requirement)
+    }
+
+    /// The package a direct dependency `name` (declared with `requirement`) of the member at
+    /// `importer` installs: the member's recorded roots first, then the `name@requirement` entry
+    /// (Yarn), then the one package of that name when the lockfile holds exactly one.
+    pub fn direct_in(&self, importer: &str, name: &str, requirement: Option<&str>) -> Option<usize> {
+        let roots = self.roots_of(importer);
+        if let Some((_, idx)) = roots.iter().find(|(root, _)| root == name) {
+            return Some(*idx);
+        }
+        let wanted = self.ecosystem.normalize_name(name);
+        if let Some((_, idx)) = roots
+            .iter()
+            .find(|(root, _)| self.ecosystem.normalize_name(root) == wanted)
+        {
+            return Some(*idx);
+        }
+        if !self.specs.is_empty() {
+            if let Some(requirement) = requirement
+                && let Some(idx) = self.specs.get(&format!("{name}@{requirement}"))
+            {
+                return Some(*idx);
+            }
+            let mut found = self
+                .packages
+                .iter()
+                .enumerate()
+                .filter(|(_, package)| package.name == name && package.non_registry.is_none());
+            if let (Some((idx, _)), None) = (found.next(), found.next()) {
+                return Some(idx);
+            }
+        }
+        None
+    }
+
+    /// The catalog range a pnpm `catalog:` / `catalog:<name>` requirement of `package` stands for.
+    pub fn catalog_range(&self, package: &str, requirement: &str) -> Option<&str> {
+        let catalog = requirement.trim().strip_prefix("catalog:")?.trim();
+        let catalog = if catalog.is_empty() { "default" } else { catalog };
+        self.catalogs
+            .iter()
+            .find(|(name, entry, _)| name == catalog && entry == package)
+            .map(|(_, _, range)| range.as_str())
+    }
+
     /// The locked version for a direct dependency declared as `name`.
     ///
     /// An exact match wins; otherwise names are compared normalised for the ecosystem (PEP 503 for PyPI,
@@ -215,6 +303,13 @@ impl RootIndex<'_> {
         };
         idx.and_then(|idx| self.lockfile.packages.get(idx))
     }
+}
+
+/// `./packages/a/` → `packages/a`; `.` → ``.
+pub fn normalize_importer(path: &str) -> &str {
+    let path = path.trim_matches('/');
+    let path = path.strip_prefix("./").unwrap_or(path);
+    if path == "." { "" } else { path.trim_end_matches('/') }
 }
 
 /// A manifest's text and its tree, kept per open document for incremental reparsing.
@@ -310,6 +405,10 @@ pub fn parse_lockfile(kind: ManifestKind, text: &str) -> Option<Lockfile> {
         ManifestKind::CargoLock => Some(lockfiles::cargo_lock::parse(text)),
         ManifestKind::PoetryLock => Some(lockfiles::poetry_lock::parse(text)),
         ManifestKind::UvLock => Some(lockfiles::uv_lock::parse(text)),
+        ManifestKind::PnpmLock => Some(lockfiles::pnpm_lock::parse(text)),
+        ManifestKind::YarnLock => Some(lockfiles::yarn_lock::parse(text)),
+        ManifestKind::BunLock => Some(lockfiles::bun_lock::parse(text)),
+        ManifestKind::BunLockb => Some(lockfiles::bun_lock::binary()),
         _ => None,
     }
 }
@@ -322,7 +421,13 @@ fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -
         }
         // Requirements files are parsed per logical line (see `requirements.rs`); lockfiles other
         // than the above are read with serde, not kept as trees.
-        ManifestKind::Requirements | ManifestKind::PoetryLock | ManifestKind::UvLock => return None,
+        ManifestKind::Requirements
+        | ManifestKind::PoetryLock
+        | ManifestKind::UvLock
+        | ManifestKind::PnpmLock
+        | ManifestKind::YarnLock
+        | ManifestKind::BunLock
+        | ManifestKind::BunLockb => return None,
     };
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&language).ok()?;
@@ -523,7 +628,7 @@ pub(crate) mod tests {
         res
     }
 
-    const SEEDS: [(ManifestKind, &str); 8] = [
+    const SEEDS: [(ManifestKind, &str); 13] = [
         (
             ManifestKind::PackageJson,
             "{\n  \"name\": \"größe\",\n  \"dependencies\": { \"a\": \"^1.0.0\", \"b\": \"npm:c@~2\" },\n\t\"devDependencies\": {\"d\": \"file:../d\"}\r\n}\n",
@@ -555,6 +660,26 @@ pub(crate) mod tests {
         (
             ManifestKind::UvLock,
             "version = 1\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n",
+        ),
+        (
+            ManifestKind::PnpmLock,
+            "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1\n        version: 1.0.0(p@2.0.0)\n  pkgs/b:\n    dependencies:\n      c:\n        specifier: npm:d@1\n        version: d@1.0.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-a}\n  d@1.0.0:\n    resolution: {tarball: file:d.tgz}\n  'p@2.0.0':\n    resolution: {integrity: sha512-ä}\nsnapshots:\n  a@1.0.0(p@2.0.0):\n    dependencies:\n      p: 2.0.0\n  d@1.0.0: {}\n  p@2.0.0: {}\n",
+        ),
+        (
+            ManifestKind::PnpmLock,
+            "lockfileVersion: 5.4\nspecifiers:\n  a: ^1\ndependencies:\n  a: 1.0.0_p@2.0.0\npackages:\n  /a/1.0.0_p@2.0.0:\n    resolution: {integrity: sha512-a}\n    dependencies:\n      p: 2.0.0\n    dev: false\n  /p/2.0.0:\n    resolution: {integrity: sha512-p}\n    dev: true\n",
+        ),
+        (
+            ManifestKind::YarnLock,
+            "# yarn lockfile v1\n\n\"a@^1\", a@^1.1:\n  version \"1.2.0\"\n  resolved \"https://registry.yarnpkg.com/a/-/a-1.2.0.tgz\"\n  dependencies:\n    b \"npm:c@^2\"\n\r\nb@npm:c@^2:\n  version \"2.0.0\"\n\tintegrity ä\n",
+        ),
+        (
+            ManifestKind::YarnLock,
+            "__metadata:\n  version: 8\n\n\"a@npm:^1\":\n  version: 1.2.0\n  resolution: \"a@npm:1.2.0\"\n  dependencies:\n    b: \"npm:^2\"\n\n\"b@npm:^2, b@patch:b@npm%3A^2#~/p.patch\":\n  version: 2.0.0\n  resolution: \"b@npm:2.0.0\"\n\n\"root@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"root@workspace:.\"\n  dependencies:\n    a: \"npm:^1\"\n",
+        ),
+        (
+            ManifestKind::BunLock,
+            "{\n  \"lockfileVersion\": 1,\n  \"workspaces\": {\n    \"\": { \"dependencies\": { \"a\": \"^1\", }, },\n  },\n  \"packages\": {\n    \"a\": [\"a@1.0.0\", \"\", { \"dependencies\": { \"b\": \"^2\" } }, \"sha512-a\"],\n    \"a/b\": [\"b@2.0.0\", \"\", {}, \"sha512-ä\",],\n  },\n}\n",
         ),
     ];
 
@@ -613,13 +738,13 @@ pub(crate) mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
         #[test]
-        fn random_bytes_never_panic(kind_idx in 0usize..8, bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        fn random_bytes_never_panic(kind_idx in 0usize..SEEDS.len(), bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             let text = String::from_utf8_lossy(&bytes);
             check_invariants(SEEDS[kind_idx].0, &text);
         }
 
         #[test]
-        fn truncations_never_panic(kind_idx in 0usize..8, cut in 0usize..400) {
+        fn truncations_never_panic(kind_idx in 0usize..SEEDS.len(), cut in 0usize..700) {
             let (kind, seed) = SEEDS[kind_idx];
             let mut cut = cut.min(seed.len());
             while !seed.is_char_boundary(cut) {
@@ -629,7 +754,7 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn incremental_edits_match_fresh_parses(kind_idx in 0usize..8, edits in edit_strategy()) {
+        fn incremental_edits_match_fresh_parses(kind_idx in 0usize..SEEDS.len(), edits in edit_strategy()) {
             let (kind, seed) = SEEDS[kind_idx];
             let mut file = SourceFile::new(kind, seed.to_string());
             for (at, len, insert) in edits {
@@ -695,6 +820,22 @@ pub(crate) mod tests {
             (ManifestKind::CargoLock, format!("x = {}", "[".repeat(30_000))),
             (ManifestKind::PoetryLock, format!("x = {}", "{a = ".repeat(30_000))),
             (ManifestKind::UvLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::PnpmLock, format!("packages: {}", "[".repeat(30_000))),
+            (ManifestKind::PnpmLock, format!("x: {}", "{a: ".repeat(30_000))),
+            (ManifestKind::PnpmLock, format!("x: {}", "[".repeat(30_000))),
+            (ManifestKind::PnpmLock, format!("packages:\n{}", "- \n  ".repeat(5_000))),
+            (
+                ManifestKind::YarnLock,
+                format!("__metadata:\n  a: {}", "{a: ".repeat(30_000)),
+            ),
+            (
+                ManifestKind::YarnLock,
+                format!("a@1:\n{}", "  dependencies:\n    b \"1\"\n".repeat(5_000)),
+            ),
+            (
+                ManifestKind::BunLock,
+                format!("{{\"packages\": {}", "{\"a\": ".repeat(30_000)),
+            ),
             (ManifestKind::Requirements, format!("a{}", "[".repeat(30_000))),
         ];
         let handle = std::thread::Builder::new()

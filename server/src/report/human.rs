@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::engine::Analysis;
+use crate::fix::Fix;
 use crate::model::Severity;
 use crate::report::{Positions, counts, describe_fix, describe_unchecked, unchecked_by_check};
 
@@ -99,7 +100,7 @@ impl Human {
                 self.paint(colour, &"^".repeat(width))
             )?;
             if let Some(fix) = &dep.fix
-                && !dep.is_transitive()
+                && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
             {
                 writeln!(out, "  {} {}", self.paint("32", "="), describe_fix(fix))?;
             }

@@ -50,6 +50,16 @@ pub struct JsonFix {
     pub requirement: String,
 }
 
+/// A transitive package's fix: its override in the package manager's syntax (additive field).
+#[derive(Debug, Serialize)]
+pub struct JsonOverride {
+    pub package: String,
+    pub version: String,
+    pub manager: &'static str,
+    pub instruction: String,
+    pub command: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct JsonFinding {
     pub file: String,
@@ -66,6 +76,9 @@ pub struct JsonFinding {
     pub severity: &'static str,
     pub message: String,
     pub fix: Option<JsonFix>,
+    /// For a transitive package: how to pin it to a safe version.
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    pub override_fix: Option<JsonOverride>,
     /// For a transitive package: the path from the direct dependency.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
@@ -140,6 +153,22 @@ impl Report {
                 }),
                 _ => None,
             };
+            let override_fix = match &dep.fix {
+                Some(Fix::Override {
+                    package,
+                    version,
+                    manager,
+                    instruction,
+                    command,
+                }) => Some(JsonOverride {
+                    package: package.clone(),
+                    version: version.clone(),
+                    manager,
+                    instruction: instruction.clone(),
+                    command: command.clone(),
+                }),
+                _ => None,
+            };
             self.findings.push(JsonFinding {
                 file: file.to_string(),
                 range: JsonRange { start, end },
@@ -155,6 +184,7 @@ impl Report {
                 severity: finding.severity.as_str(),
                 message: finding.message.clone(),
                 fix,
+                override_fix,
                 via: dep.dep.via.clone(),
             });
         }

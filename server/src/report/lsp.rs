@@ -133,7 +133,7 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
 
 /// The quick fix for one dependency, if it has one.
 pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
-    if dep.is_transitive() {
+    if dep.is_transitive() && !matches!(dep.fix, Some(Fix::Override { .. })) {
         return None;
     }
     let positions = Positions::new(text, true);
@@ -177,7 +177,53 @@ fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &Analy
             })
         }
         Fix::NoSafeVersion { .. } => None,
+        Fix::Override {
+            package,
+            version,
+            manager,
+            command,
+            ..
+        } => {
+            let (key, nested) = match *manager {
+                "npm" | "bun" => ("overrides", None),
+                "yarn" => ("resolutions", None),
+                "pnpm" => ("pnpm", Some("overrides")),
+                _ => return None,
+            };
+            let edit = override_edit(text, key, nested, package, version)?;
+            Some(FixData {
+                title: format!("Pin {package} to {version} with \"{key}\" (then run `{command}`)"),
+                edits: vec![lsp::TextEdit {
+                    range: to_range(positions, edit.0),
+                    new_text: edit.1,
+                }],
+            })
+        }
     }
+}
+
+/// An insertion of `"key": { "package": "version" }` (or `"key": { "nested": { … } }`) as the last
+/// member of package.json's top-level object; `None` when the key is already there (editing an
+/// existing table is left to the person) or the text does not end in an object.
+fn override_edit(text: &str, key: &str, nested: Option<&str>, package: &str, version: &str) -> Option<(Span, String)> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object()?;
+    if object.contains_key(key) {
+        return None;
+    }
+    let close = text.trim_end().len().checked_sub(1)?;
+    if text.as_bytes().get(close) != Some(&b'}') {
+        return None;
+    }
+    let before = text[..close].trim_end();
+    let separator = if object.is_empty() { "" } else { "," };
+    let pin = serde_json::json!({ package: version });
+    let inner = match nested {
+        Some(nested) => serde_json::json!({ nested: pin }),
+        None => pin,
+    };
+    let insertion = format!("{separator}\n  \"{key}\": {inner}\n");
+    Some((Span::new(before.len(), close), insertion))
 }
 
 /// Diagnostics for one document.
@@ -193,7 +239,7 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
         let fix = fixes
             .entry(finding.dep)
             .or_insert_with(|| {
-                if dep.is_transitive() {
+                if dep.is_transitive() && !matches!(dep.fix, Some(Fix::Override { .. })) {
                     None
                 } else {
                     fix_data_with(&fix_positions, text, parsed, dep)
@@ -202,7 +248,7 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
             .clone();
         let mut message = finding.message.clone();
         if let Some(fix) = &dep.fix
-            && !dep.is_transitive()
+            && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
         {
             message = format!("{message}; {}", describe_fix(fix));
         }
@@ -571,4 +617,123 @@ pub fn ignore_actions(
         }));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{self, Input, RegistryRules};
+    use crate::manifest;
+    use crate::model::{Advisory, Ecosystem, Fact, Facts, PackageFacts, PackageRef, VersionFacts};
+    use crate::policy::Policy;
+    use jiff::Timestamp;
+
+    fn known<T>(value: T, as_of: Timestamp) -> Fact<T> {
+        Fact::Known {
+            value,
+            as_of,
+            stale: false,
+        }
+    }
+
+    /// A transitive package with an advisory: the finding shows on the direct dependency with its path,
+    /// and the fix pins the nearest safe version through the package manager's own override.
+    #[test]
+    fn transitive_findings_get_an_override_in_the_managers_syntax() {
+        use crate::model::{Affected, AffectedRange, RangeEvent, RangeKind};
+        let manifest_text = "{\n  \"name\": \"app\",\n  \"dependencies\": {\n    \"a\": \"^1.0.0\"\n  }\n}\n";
+        let lock_text = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1.0.0\n        version: 1.0.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-a}\n  b@1.2.0:\n    resolution: {integrity: sha512-b}\nsnapshots:\n  a@1.0.0:\n    dependencies:\n      b: 1.2.0\n  b@1.2.0: {}\n";
+        let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+        let epoch = Timestamp::from_second(1_600_000_000).unwrap();
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let versions = |list: &[&str]| {
+            std::sync::Arc::new(PackageFacts {
+                versions: list
+                    .iter()
+                    .map(|v| VersionFacts {
+                        version: v.to_string(),
+                        published: Some(epoch),
+                        ..VersionFacts::default()
+                    })
+                    .collect(),
+                created: Some(epoch),
+                ..PackageFacts::default()
+            })
+        };
+        let b = PackageRef::new(Ecosystem::Npm, "b");
+        let a = PackageRef::new(Ecosystem::Npm, "a");
+        let advisory = Advisory {
+            id: "GHSA-test-b".to_string(),
+            summary: "b is broken".to_string(),
+            affected: vec![Affected {
+                package: Some(b.clone()),
+                ranges: vec![AffectedRange {
+                    kind: RangeKind::Semver,
+                    events: vec![
+                        RangeEvent::Introduced("0".to_string()),
+                        RangeEvent::Fixed("1.2.3".to_string()),
+                    ],
+                }],
+                ..Affected::default()
+            }],
+            ..Advisory::default()
+        };
+        let mut facts = Facts::default();
+        facts.packages.insert(a.clone(), known(versions(&["1.0.0"]), now));
+        facts
+            .packages
+            .insert(b.clone(), known(versions(&["1.2.0", "1.2.3", "1.3.0", "2.0.0"]), now));
+        facts.advisories.insert(a, known(Vec::new(), now));
+        facts.advisories.insert(b, known(vec![advisory], now));
+        let policy = Policy::default();
+        let registries = RegistryRules::default();
+        let mut rendered = String::new();
+        for (kind, text) in [
+            (ManifestKind::PnpmLock, lock_text.to_string()),
+            (
+                ManifestKind::YarnLock,
+                "# yarn lockfile v1\n\na@^1.0.0:\n  version \"1.0.0\"\n  dependencies:\n    b \"^1.1.0\"\n\nb@^1.1.0:\n  version \"1.2.0\"\n".to_string(),
+            ),
+        ] {
+            let lockfile = manifest::parse_lockfile(kind, &text).unwrap();
+            let input = Input {
+                manifest: &parsed,
+                lockfile: Some(&lockfile),
+                workspace: None,
+                registries: &registries,
+            };
+            let analysis = engine::evaluate(&input, &facts, &policy, now);
+            let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
+            assert_eq!(dep.dep.via, vec!["a", "b"]);
+            let finding = analysis.findings.iter().find(|f| f.id == "GHSA-test-b").unwrap();
+            assert_eq!(&manifest_text[finding.span.start..finding.span.end], "^1.0.0");
+            rendered.push_str(&format!("{:?}\n{}\n", dep.fix, describe_fix(dep.fix.as_ref().unwrap())));
+            let data = fix_data(manifest_text, &parsed, dep).unwrap();
+            let positions = Positions::new(manifest_text, true);
+            let mut edited = manifest_text.to_string();
+            for edit in data.edits.iter().rev() {
+                let start = positions.offset(Position {
+                    line: edit.range.start.line,
+                    character: edit.range.start.character,
+                });
+                let end = positions.offset(Position {
+                    line: edit.range.end.line,
+                    character: edit.range.end.character,
+                });
+                edited.replace_range(start..end, &edit.new_text);
+            }
+            let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+            rendered.push_str(&format!("{}\n{}\n", data.title, value));
+        }
+        insta::assert_snapshot!(rendered, @r#"
+        Some(Override { package: "b", version: "1.2.3", manager: "pnpm", instruction: "add \"pnpm\": { \"overrides\": { \"b\": \"1.2.3\" } } to package.json (or `overrides:` in pnpm-workspace.yaml)", command: "pnpm install" })
+        fix: pin b to 1.2.3: add "pnpm": { "overrides": { "b": "1.2.3" } } to package.json (or `overrides:` in pnpm-workspace.yaml), then run `pnpm install`
+        Pin b to 1.2.3 with "pnpm" (then run `pnpm install`)
+        {"dependencies":{"a":"^1.0.0"},"name":"app","pnpm":{"overrides":{"b":"1.2.3"}}}
+        Some(Override { package: "b", version: "1.2.3", manager: "yarn", instruction: "add \"resolutions\": { \"b\": \"1.2.3\" } to package.json", command: "yarn install" })
+        fix: pin b to 1.2.3: add "resolutions": { "b": "1.2.3" } to package.json, then run `yarn install`
+        Pin b to 1.2.3 with "resolutions" (then run `yarn install`)
+        {"dependencies":{"a":"^1.0.0"},"name":"app","resolutions":{"b":"1.2.3"}}
+        "#);
+    }
 }

@@ -123,6 +123,13 @@ pub fn describe_fix(fix: &Fix) -> String {
         }
         Fix::Remove { reason } => reason.clone(),
         Fix::NoSafeVersion { reason } => reason.clone(),
+        Fix::Override {
+            package,
+            version,
+            instruction,
+            command,
+            ..
+        } => format!("fix: pin {package} to {version}: {instruction}, then run `{command}`"),
     }
 }
 

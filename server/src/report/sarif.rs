@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checks::{ALL_KINDS, FindingKind};
 use crate::engine::Analysis;
+use crate::fix::Fix;
 use crate::model::Severity;
 use crate::report::{Positions, advisory_link, describe_fix};
 
@@ -145,7 +146,7 @@ impl Sarif {
             fingerprint.update(dep.dep.via.join(">").as_bytes());
             let mut message = finding.message.clone();
             if let Some(fix) = &dep.fix
-                && !dep.is_transitive()
+                && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
             {
                 message = format!("{message}; {}", describe_fix(fix));
             }

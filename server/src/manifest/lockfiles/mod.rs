@@ -1,10 +1,20 @@
 //! Lockfile readers: each returns every locked package with its resolved dependency edges.
 
+pub mod bun_lock;
 pub mod cargo_lock;
 pub mod package_lock;
+pub mod pnpm_lock;
 pub mod poetry_lock;
 pub mod uv_lock;
+pub mod yarn_lock;
 
+use std::fmt;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::manifest::SyntaxIssue;
 use crate::model::Span;
 
 /// A span clamped into `text` and widened to char boundaries.
@@ -43,18 +53,14 @@ pub(crate) fn package_headers(text: &str) -> Vec<usize> {
 
 /// The typed form of a TOML lockfile, with the empty `Lockfile` it will fill; when the text does not
 /// parse, that empty lockfile carries the parse error as its issue and is the answer.
+// The error is the (empty) lockfile with its one issue, built once per parse: not worth a box.
+#[allow(clippy::result_large_err)]
 pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
     kind: crate::manifest::ManifestKind,
     ecosystem: crate::model::Ecosystem,
     text: &str,
 ) -> Result<(crate::manifest::Lockfile, T), crate::manifest::Lockfile> {
-    let mut res = crate::manifest::Lockfile {
-        kind,
-        ecosystem,
-        packages: Vec::new(),
-        roots: Vec::new(),
-        issues: Vec::new(),
-    };
+    let mut res = crate::manifest::Lockfile::new(kind, ecosystem);
     match toml::from_str(text) {
         Ok(lock) => Ok((res, lock)),
         Err(error) => {
@@ -76,6 +82,349 @@ pub(crate) fn toml_issue(text: &str, error: &toml::de::Error) -> crate::manifest
             message => format!("invalid lockfile: {message}"),
         },
     }
+}
+
+pub(crate) fn span_of(text: &str, raw: &RawValue) -> Span {
+    let start = (raw.get().as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+    match start {
+        Some(start) if start + raw.get().len() <= text.len() => Span::new(start, start + raw.get().len()),
+        _ => Span::new(0, 0),
+    }
+}
+
+pub(crate) fn json_issue(text: &str, error: &serde_json::Error) -> SyntaxIssue {
+    let line_start = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let mut offset = (line_start + error.column().saturating_sub(1)).min(text.len());
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    SyntaxIssue {
+        span: Span::new(offset, offset),
+        message: format!("invalid lockfile: {error}"),
+    }
+}
+
+/// A JSON object's members in file order, values kept as raw text borrowed from the input.
+pub(crate) struct Fields<'a>(pub(crate) Vec<(String, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    /// The object under `key`, borrowing from the same input.
+    pub(crate) fn object(&self, key: &str) -> Option<Fields<'a>> {
+        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
+        let raw: &'a RawValue = raw;
+        serde_json::from_str::<Fields<'a>>(raw.get()).ok()
+    }
+
+    /// The member names of the object under `key` (dependency tables).
+    pub(crate) fn names(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, raw)| serde_json::from_str::<Fields>(raw.get()).ok())
+            .map(|fields| fields.0.into_iter().map(|(name, _)| name).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut res = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    res.push((key, value));
+                }
+                Ok(Fields(res))
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Any YAML scalar as text (`2`, `1.0`, `true` and `'2'` alike); a sequence, a map or null is empty.
+/// Lockfiles are untrusted: a wrong type in one field must not lose the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Scalar(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a scalar")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Scalar, E> {
+                Ok(Scalar(value.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Scalar, E> {
+                Ok(Scalar(value))
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Scalar, E> {
+                Ok(Scalar(value.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Scalar, E> {
+                Ok(Scalar(value.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Scalar, E> {
+                Ok(Scalar(value.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Scalar, E> {
+                Ok(Scalar(value.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::default())
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scalar, D::Error> {
+                deserializer.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar::default())
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl Scalar {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn is_true(&self) -> bool {
+        self.0 == "true"
+    }
+}
+
+/// The `Visitor` methods for everything but a map: the input is consumed and `$default` returned.
+macro_rules! lenient_non_map {
+    ($default:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok($default)
+        }
+    };
+}
+pub(crate) use lenient_non_map;
+
+/// A map in file order whose values are read leniently (`T` is a `lenient_struct!`, a `Scalar` or
+/// another `Lenient`); anything that is not a map is empty.
+#[derive(Debug)]
+pub(crate) struct Lenient<T>(pub(crate) Vec<(String, T)>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LenientVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LenientVisitor<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a map")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut res = Vec::new();
+                while let Some(key) = map.next_key::<Scalar>()? {
+                    res.push((key.0, map.next_value::<T>()?));
+                }
+                Ok(Lenient(res))
+            }
+            lenient_non_map!(Lenient(Vec::new()));
+        }
+        deserializer.deserialize_any(LenientVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A struct read from a YAML map that never fails on a wrong type: known keys are read as their
+/// (lenient) field types, unknown keys are skipped, and a value that is not a map gives the default
+/// (or, with `scalar = field`, a scalar fills that field). Syntax errors and the reader's recursion
+/// limit still fail, and fail the file.
+macro_rules! lenient_struct {
+    ($name:ident $(scalar = $scalar:ident)? { $($field:ident : $ty:ty = $key:literal),* $(,)? }) => {
+        #[derive(Default)]
+        struct $name {
+            $($field: $ty,)*
+        }
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct StructVisitor;
+                impl<'de> serde::de::Visitor<'de> for StructVisitor {
+                    type Value = $name;
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        formatter.write_str(stringify!($name))
+                    }
+                    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<$name, M::Error> {
+                        let mut res = $name::default();
+                        while let Some(key) = map.next_key::<$crate::manifest::lockfiles::Scalar>()? {
+                            match key.as_str() {
+                                $($key => res.$field = map.next_value()?,)*
+                                _ => {
+                                    map.next_value::<serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(res)
+                    }
+                    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<$name, D::Error> {
+                        deserializer.deserialize_any(self)
+                    }
+                    $(
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$name, E> {
+                        let mut res = $name::default();
+                        res.$scalar = $crate::manifest::lockfiles::Scalar(value.to_string());
+                        Ok(res)
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<$name, E> {
+                        self.visit_str(&value.to_string())
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<$name, E> {
+                        self.visit_str(&value.to_string())
+                    }
+                    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<$name, E> {
+                        self.visit_str(&value.to_string())
+                    }
+                    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$name, E> {
+                        Ok($name::default())
+                    }
+                    fn visit_unit<E: serde::de::Error>(self) -> Result<$name, E> {
+                        Ok($name::default())
+                    }
+                    fn visit_none<E: serde::de::Error>(self) -> Result<$name, E> {
+                        Ok($name::default())
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$name, A::Error> {
+                        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        Ok($name::default())
+                    }
+                    )?
+                    $crate::manifest::lockfiles::lenient_struct!(@rest $name $($scalar)?);
+                }
+                deserializer.deserialize_any(StructVisitor)
+            }
+        }
+    };
+    (@rest $name:ident $scalar:ident) => {};
+    (@rest $name:ident) => {
+        $crate::manifest::lockfiles::lenient_non_map!($name::default());
+    };
+}
+pub(crate) use lenient_struct;
+
+/// The spans of the entries of a top-level YAML map `section` (`packages:`): each entry runs from
+/// its key line (indented by two spaces) to the next such line or the next top-level key. Keys are
+/// unquoted. A plain line scan, independent of the YAML parser, so spans stay exact and cheap.
+pub(crate) fn yaml_entry_spans(text: &str, section: &str) -> std::collections::HashMap<String, Span> {
+    let mut res = std::collections::HashMap::new();
+    let mut inside = false;
+    let mut open: Option<(String, usize)> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        if content.trim().is_empty() || content.trim_start().starts_with('#') {
+            continue;
+        }
+        let top_level = !content.starts_with([' ', '\t']);
+        let entry_level = content.starts_with("  ") && !content[2..].starts_with([' ', '\t']);
+        if (top_level || entry_level)
+            && let Some((key, from)) = open.take()
+        {
+            res.insert(key, clamp(text, from, start));
+        }
+        if top_level {
+            inside = content.trim_end() == format!("{section}:");
+            continue;
+        }
+        if inside && entry_level {
+            let key = content[2..].trim_end();
+            let key = key.strip_suffix(':').or_else(|| key.split_once(": ").map(|(k, _)| k));
+            if let Some(key) = key {
+                open = Some((unquote_yaml_key(key.trim()), start));
+            }
+        }
+    }
+    if let Some((key, from)) = open {
+        res.insert(key, clamp(text, from, text.len()));
+    }
+    res
+}
+
+fn unquote_yaml_key(key: &str) -> String {
+    if key.len() >= 2 && key.starts_with('\'') && key.ends_with('\'') {
+        return key[1..key.len() - 1].replace("''", "'");
+    }
+    if key.len() >= 2 && key.starts_with('"') && key.ends_with('"') {
+        return serde_json::from_str::<String>(key).unwrap_or_else(|_| key[1..key.len() - 1].to_string());
+    }
+    key.to_string()
+}
+
+/// A YAML parse error as a lockfile issue.
+pub(crate) fn yaml_issue(text: &str, error: &serde_yaml_ng::Error) -> SyntaxIssue {
+    let offset = error.location().map_or(0, |location| location.index());
+    SyntaxIssue {
+        span: clamp(text, offset, offset),
+        message: format!("invalid lockfile: {error}"),
+    }
+}
+
+/// `name@range` → (`name`, `range`); the name of a scoped package starts with `@`, so the separator
+/// is the first `@` after the first character.
+pub(crate) fn split_spec(spec: &str) -> Option<(&str, &str)> {
+    let first = spec.chars().next()?.len_utf8();
+    let at = spec[first..].find('@')? + first;
+    Some((&spec[..at], &spec[at + 1..]))
 }
 
 #[cfg(test)]
@@ -107,6 +456,53 @@ pub(crate) mod tests {
             .iter()
             .map(|issue| format!("issue {} at {:?}\n", issue.message, issue.span))
             .collect()
+    }
+
+    pub(crate) fn fixture(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// Roots, importers, then one line per package (flags, edges by name@version, the first line of
+    /// its span); asserts spans are in bounds and on char boundaries.
+    pub(crate) fn render_js(lock: &Lockfile, text: &str) -> String {
+        let mut res = String::new();
+        let at = |idx: usize| format!("{}@{}", lock.packages[idx].name, lock.packages[idx].version);
+        for (name, idx) in &lock.roots {
+            res.push_str(&format!("root {name} -> {}\n", at(*idx)));
+        }
+        for (path, roots) in &lock.importers {
+            for (name, idx) in roots {
+                res.push_str(&format!("importer {path}: {name} -> {}\n", at(*idx)));
+            }
+        }
+        for (catalog, name, range) in &lock.catalogs {
+            res.push_str(&format!("catalog {catalog}: {name} {range}\n"));
+        }
+        for package in &lock.packages {
+            assert!(package.span.end <= text.len() && package.span.start <= package.span.end);
+            assert!(text.is_char_boundary(package.span.start) && text.is_char_boundary(package.span.end));
+            let first_line = text[package.span.start..package.span.end].lines().next().unwrap_or("");
+            let deps: Vec<String> = package.dependencies.iter().map(|idx| at(*idx)).collect();
+            res.push_str(&format!(
+                "{}@{}{}{}{}{} deps=[{}] at `{}`\n",
+                package.name,
+                package.version,
+                if package.dev { " dev" } else { "" },
+                if package.optional { " optional" } else { "" },
+                package
+                    .non_registry
+                    .as_deref()
+                    .map(|r| format!(" non-registry({r})"))
+                    .unwrap_or_default(),
+                if package.integrity.is_some() { " integrity" } else { "" },
+                deps.join(", "),
+                first_line.trim()
+            ));
+        }
+        for issue in &lock.issues {
+            res.push_str(&format!("issue {} at {:?}\n", issue.message, issue.span));
+        }
+        res
     }
 
     /// One line per root and per package (flags, dependencies by name@version); asserts spans are in bounds.

@@ -10,26 +10,20 @@
 //! - Roots: v2/v3 take the names the root entry `""` declares (every dependency table); v1 lockfiles do
 //!   not record the root's declarations, so every top-level entry is a root (extra roots are harmless:
 //!   callers look roots up by the name their manifest declares).
+//! - npm workspaces: each member folder's entry (`packages/a`) gives that member's roots in
+//!   `importers`, resolved from the member folder (`packages/a/node_modules/x`, then `node_modules/x`).
 //! - Links, workspace folders, git and file entries are `non_registry`.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
-use crate::model::{Ecosystem, Span};
+use crate::manifest::lockfiles::{Fields, json_issue, span_of};
+use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
+use crate::model::Ecosystem;
 
 pub fn parse(text: &str) -> Lockfile {
-    let mut res = Lockfile {
-        kind: ManifestKind::PackageLock,
-        ecosystem: Ecosystem::Npm,
-        packages: Vec::new(),
-        roots: Vec::new(),
-        issues: Vec::new(),
-    };
+    let mut res = Lockfile::new(ManifestKind::PackageLock, Ecosystem::Npm);
     let top = match serde_json::from_str::<Fields>(text) {
         Ok(top) => top,
         Err(error) => {
@@ -45,6 +39,8 @@ pub fn parse(text: &str) -> Lockfile {
         packages: Vec::new(),
     };
     let mut root_names: Option<Vec<String>> = None;
+    // npm workspaces: each member folder's own declarations (`packages/a` → names).
+    let mut member_names: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(packages) = top.object("packages") {
         for (key, raw) in &packages.0 {
             let Ok(entry) = serde_json::from_str::<Fields>(raw.get()) else {
@@ -60,6 +56,9 @@ pub fn parse(text: &str) -> Lockfile {
             if key.is_empty() {
                 root_names = Some(dep_names);
                 continue;
+            }
+            if is_project {
+                member_names.push((key.clone(), dep_names.clone()));
             }
             let name = entry
                 .get::<String>("name")
@@ -144,6 +143,17 @@ pub fn parse(text: &str) -> Lockfile {
             })
             .collect(),
     };
+    for (member, names) in member_names {
+        let mut roots: Vec<(String, usize)> = Vec::new();
+        for name in names {
+            if let Some(idx) = resolve(&builder.index, &member, &name)
+                && !roots.iter().any(|(root, _)| *root == name)
+            {
+                roots.push((name, idx));
+            }
+        }
+        res.importers.push((member, roots));
+    }
     res.packages = packages;
     res
 }
@@ -269,77 +279,6 @@ fn resolve(index: &HashMap<String, usize>, key: &str, name: &str) -> Option<usiz
             Some(at) => &base[..at],
             None => "",
         };
-    }
-}
-
-fn span_of(text: &str, raw: &RawValue) -> Span {
-    let start = (raw.get().as_ptr() as usize).checked_sub(text.as_ptr() as usize);
-    match start {
-        Some(start) if start + raw.get().len() <= text.len() => Span::new(start, start + raw.get().len()),
-        _ => Span::new(0, 0),
-    }
-}
-
-fn json_issue(text: &str, error: &serde_json::Error) -> SyntaxIssue {
-    let line_start = text
-        .split_inclusive('\n')
-        .take(error.line().saturating_sub(1))
-        .map(str::len)
-        .sum::<usize>();
-    let mut offset = (line_start + error.column().saturating_sub(1)).min(text.len());
-    while offset > 0 && !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    SyntaxIssue {
-        span: Span::new(offset, offset),
-        message: format!("invalid lockfile: {error}"),
-    }
-}
-
-/// A JSON object's members in file order, values kept as raw text borrowed from the input.
-struct Fields<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'a> Fields<'a> {
-    fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
-        serde_json::from_str(raw.get()).ok()
-    }
-
-    /// The object under `key`, borrowing from the same input.
-    fn object(&self, key: &str) -> Option<Fields<'a>> {
-        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
-        let raw: &'a RawValue = raw;
-        serde_json::from_str::<Fields<'a>>(raw.get()).ok()
-    }
-
-    /// The member names of the object under `key` (dependency tables).
-    fn names(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .find(|(name, _)| name == key)
-            .and_then(|(_, raw)| serde_json::from_str::<Fields>(raw.get()).ok())
-            .map(|fields| fields.0.into_iter().map(|(name, _)| name).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
-            type Value = Fields<'a>;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-                formatter.write_str("a JSON object")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut res = Vec::new();
-                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
-                    res.push((key, value));
-                }
-                Ok(Fields(res))
-            }
-        }
-        deserializer.deserialize_map(FieldsVisitor(std::marker::PhantomData))
     }
 }
 

@@ -8,6 +8,8 @@
 //! - Roots are the dependencies (every table) of the project packages, those whose source is
 //!   `editable` or `virtual` `"."`; other editable, virtual, git, path, directory and url packages and
 //!   packages from an index other than PyPI are `non_registry`.
+//! - uv workspaces: every other editable or virtual package is a member at its folder, and its
+//!   dependencies are that member's roots (`importers`).
 //! - `integrity` is the sdist hash when there is one.
 
 use std::collections::{BTreeMap, HashMap};
@@ -103,6 +105,26 @@ pub fn parse(text: &str) -> Lockfile {
             span: entry_span(text, &headers, package.name.span().start),
             integrity: package.sdist.as_ref().and_then(|sdist| sdist.hash.clone()),
         });
+    }
+    // uv workspaces: each member (an editable or virtual package at its own folder) has its roots.
+    for package in &lock.package {
+        let Some(path) = ["editable", "virtual"]
+            .iter()
+            .find_map(|kind| package.source.get(*kind).and_then(|v| v.as_str()))
+            .filter(|path| !crate::manifest::normalize_importer(path).is_empty())
+        else {
+            continue;
+        };
+        let mut roots: Vec<(String, usize)> = Vec::new();
+        for dep in package.all_dependencies() {
+            if let Some(idx) = find(dep)
+                && !roots.iter().any(|(name, _)| *name == dep.name)
+            {
+                roots.push((dep.name.clone(), idx));
+            }
+        }
+        res.importers
+            .push((crate::manifest::normalize_importer(path).to_string(), roots));
     }
     for package in lock.package.iter().filter(|package| package.is_project()) {
         for dep in package.all_dependencies() {

@@ -1,0 +1,157 @@
+use super::*;
+use crate::manifest::lockfiles::tests::{fixture, render_js};
+
+fn check(path: &str) -> String {
+    let text = fixture(path);
+    render_js(&parse(&text), &text)
+}
+
+#[test]
+fn small_lockfiles_of_every_version() {
+    let mut res = String::new();
+    for path in [
+        "pnpm/v5.0-example/pnpm-lock.yaml",
+        "pnpm/v5.4-with-peer/pnpm-lock.yaml",
+        "pnpm/v6-with-peer/pnpm-lock.yaml",
+        "pnpm/v9-with-peer/pnpm-lock.yaml",
+        "pnpm/v9-npm-alias/pnpm-lock.yaml",
+        "pnpm/v9-catalog/pnpm-lock.yaml",
+    ] {
+        res.push_str(&format!("--- {path}\n{}", check(path)));
+    }
+    insta::assert_snapshot!(res);
+}
+
+/// A second, naive reading of a pnpm lockfile written by pnpm: the two-space keys of one top-level
+/// section, each with the four-space `name: reference` lines of its `dependencies:` and
+/// `optionalDependencies:` blocks (six spaces deep), in file order.
+fn naive_entries(text: &str, section: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut res: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut inside = false;
+    let mut in_deps = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            inside = line == format!("{section}:");
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim();
+        match indent {
+            2 => {
+                let key = body.trim_end_matches(" {}").trim_end_matches(':').trim_matches('\'');
+                res.push((key.to_string(), Vec::new()));
+                in_deps = false;
+            }
+            4 => in_deps = body == "dependencies:" || body == "optionalDependencies:",
+            6 if in_deps => {
+                let (name, reference) = body.split_once(": ").unwrap();
+                res.last_mut().unwrap().1.push((
+                    name.trim_matches('\'').to_string(),
+                    reference.trim_matches('\'').to_string(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    res
+}
+
+/// The version a reference names: `1.2.3(peer@1)` / `1.2.3_peer@1` → `1.2.3`.
+fn naive_version(reference: &str) -> &str {
+    let end = reference.find(['(', '_']).unwrap_or(reference.len());
+    &reference[..end]
+}
+
+#[test]
+fn workspace_lockfiles_match_a_naive_reading() {
+    for (path, section) in [
+        ("pnpm/v5.4-workspace2/pnpm-lock.yaml", "packages"),
+        ("pnpm/v6-workspace2/pnpm-lock.yaml", "packages"),
+        ("pnpm/v9-workspace2/pnpm-lock.yaml", "snapshots"),
+    ] {
+        let text = fixture(path);
+        let lock = parse(&text);
+        assert!(lock.issues.is_empty(), "{path}: {:?}", lock.issues);
+        let naive = naive_entries(&text, section);
+        assert!(naive.len() > 100, "{path}: {}", naive.len());
+        assert_eq!(lock.packages.len(), naive.len(), "{path}");
+        let mut edges = 0;
+        for (package, (key, deps)) in lock.packages.iter().zip(&naive) {
+            assert!(
+                key.contains(&package.name) && key.contains(&package.version),
+                "{path}: {key}"
+            );
+            let mut want: Vec<String> = deps
+                .iter()
+                .map(|(name, reference)| format!("{name}@{}", naive_version(reference)))
+                .collect();
+            let mut got: Vec<String> = package
+                .dependencies
+                .iter()
+                .map(|idx| format!("{}@{}", lock.packages[*idx].name, lock.packages[*idx].version))
+                .collect();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{path}: {key}");
+            edges += got.len();
+        }
+        assert!(edges > 200, "{path}: {edges}");
+        // Each member's direct dependencies, read off the importers by hand (see the fixture).
+        let member = |importer: &str, name: &str| {
+            let roots = lock.roots_of(importer);
+            let idx = roots.iter().find(|(n, _)| n == name).map(|(_, idx)| *idx);
+            idx.map(|idx| lock.packages[idx].version.clone())
+        };
+        assert_eq!(member("foo", "express").as_deref(), Some("4.17.2"), "{path}");
+        assert_eq!(member("foo", "webpack").as_deref(), Some("2.7.0"), "{path}");
+        assert_eq!(member("bar", "webpack").as_deref(), Some("5.65.0"), "{path}");
+        assert_eq!(member("bar", "express").as_deref(), Some("2.5.11"), "{path}");
+        assert_eq!(
+            member("bar", "foo"),
+            None,
+            "{path}: `link:` is a workspace member, not a package"
+        );
+        assert!(lock.roots.is_empty());
+    }
+}
+
+#[test]
+fn workspace_file_catalogs_and_globs() {
+    let text = fixture("pnpm/v9-catalog/pnpm-workspace.yaml");
+    let workspace = parse_workspace(&text).unwrap();
+    assert_eq!(workspace.packages, vec!["."]);
+    assert_eq!(
+        workspace.catalogs,
+        vec![("default".to_string(), "is-negative".to_string(), "^1.0.0".to_string())]
+    );
+    let named = "packages:\n  - 'apps/*'\n  - '!**/test/**'\ncatalogs:\n  react18:\n    react: ^18.2.0\n  react19:\n    react: 19.0.0\n";
+    let workspace = parse_workspace(named).unwrap();
+    assert_eq!(workspace.packages, vec!["apps/*", "!**/test/**"]);
+    assert_eq!(workspace.catalogs.len(), 2);
+    assert!(parse_workspace("packages: [").is_err());
+}
+
+#[test]
+fn hostile_and_broken_input_is_an_issue() {
+    let text = fixture("pnpm/v6-with-peer/pnpm-lock.yaml");
+    let cut = &text[..text.len() / 3];
+    let lock = parse(cut);
+    render_js(&lock, cut);
+    // Wrong types in one entry empty those fields, not the file: `c` is still a package to check.
+    let wrong = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1\n        version: 1.0.0\n      b: [1, 2]\npackages:\n  a@1.0.0:\n    resolution: 7\n  c@2.0.0: nonsense\nsnapshots:\n  a@1.0.0:\n    dependencies: [x]\n";
+    insta::assert_snapshot!(render_js(&parse(wrong), wrong), @r"
+    root a -> a@1.0.0
+    a@1.0.0 deps=[] at `a@1.0.0:`
+    c@2.0.0 deps=[] at `c@2.0.0: nonsense`
+    ");
+    // A billion-laughs alias bomb is refused by the YAML reader, not expanded.
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\npackages: *h\n";
+    let lock = parse(bomb);
+    assert!(lock.packages.is_empty());
+}
