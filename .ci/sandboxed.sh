@@ -8,8 +8,9 @@ base=${TMPDIR:-/tmp}
 home=$(mktemp -d "$base/gatehouse-test-home.XXXXXX") || exit 1
 trap 'rm -rf "$home"' EXIT
 mkdir -p "$home/.cache" "$home/.config" "$home/.local/share" "$home/.local/state"
-env HOME="$home" XDG_CACHE_HOME="$home/.cache" XDG_CONFIG_HOME="$home/.config" \
-  XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" \
-  -u CARGO_HOME -u PIP_CONFIG_FILE -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u UV_INDEX_URL \
+env -u CARGO_HOME -u PIP_CONFIG_FILE -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u UV_INDEX_URL \
   -u UV_DEFAULT_INDEX -u NPM_CONFIG_REGISTRY -u npm_config_registry -u NPM_CONFIG_USERCONFIG \
-  -u npm_config_userconfig "$@"
+  -u npm_config_userconfig \
+  HOME="$home" XDG_CACHE_HOME="$home/.cache" XDG_CONFIG_HOME="$home/.config" \
+  XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" \
+  "$@"
