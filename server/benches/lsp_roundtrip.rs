@@ -9,7 +9,7 @@
 //!    idle) after every lookup landed.
 //! 2. `EDITS` (default 300) one-character version edits, each timed from the `didChange` write to the
 //!    `publishDiagnostics` of that version: p50/p95/p99/max. Never asserts timing.
-//! 3. Opens `MANIFESTS - 1` (default 9) more 300-dependency manifests (overlapping windows of ~1200 real
+//! 3. Opens `MANIFESTS - 1` (default 9) more 300-dependency manifests (overlapping windows of 900 real
 //!    package names, each in its own folder), waits for each to finish, and prints peak RSS (`VmHWM`).
 
 mod common;
@@ -104,8 +104,10 @@ fn main() {
         .unwrap_or(10)
         .max(1);
 
-    // Manifest k declares packages[100k .. 100k + 300]: ten overlapping windows of real names.
-    let packages = common::pinned_packages(300 + 100 * (n_manifests - 1));
+    // Manifest k declares packages[step·k .. step·k + 300]: overlapping windows of the ~900 real names.
+    let n_names = if n_manifests == 1 { 300 } else { 900 };
+    let step = (n_names - 300) / (n_manifests - 1).max(1);
+    let packages = common::pinned_packages(n_names);
     let advisories = common::npm_advisories();
     let mut wanted: BTreeMap<String, BTreeMap<String, ()>> = BTreeMap::new();
     for (name, version) in &packages {
@@ -126,7 +128,7 @@ fn main() {
             let folder = project.path().join(format!("app{k}"));
             std::fs::create_dir_all(&folder).unwrap();
             let path = folder.join("package.json");
-            let text = common::package_json(&packages[100 * k..100 * k + 300]);
+            let text = common::package_json(&packages[step * k..step * k + 300]);
             std::fs::write(&path, &text).unwrap();
             (path, text)
         })
