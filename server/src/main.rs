@@ -63,14 +63,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    // Blocking work (store reads, document parsing, stdin/stdout, DNS) gets at most 8 threads instead of
-    // tokio's 512: a cold open asks for dozens of packages at once, and a thread per request (each with
-    // its stack and, past a few, its own malloc arena) raised the server's peak RSS while 2 cores could
-    // not run them in parallel anyway. Extra work waits in tokio's queue.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(8)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let code = match args.command {
         Command::Lsp { .. } => {
             runtime.block_on(gatehouse::lsp::run());
