@@ -19,8 +19,7 @@ use jiff::Timestamp;
 
 use super::{Fix, solve};
 use crate::checks::{CheckCtx, Finding, FindingKind, ResolvedDep};
-use crate::manifest::ManifestKind;
-use crate::model::{Fact, Facts};
+use crate::model::{Fact, Facts, ManifestKind};
 use crate::policy::Policy;
 
 /// More entries than a document has dependencies with findings means the document changed a lot: start over.
