@@ -120,14 +120,19 @@ fn next_change(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep) -> Option
         }
     };
     if let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known) {
-        let thresholds = [
+        // The context's thresholds, the policy's, and an untrusted project's floor (the user's own).
+        let mut thresholds = vec![
             Some(ctx.age.min_version_age),
             Some(ctx.age.min_package_age),
             ctx.age.installer_min_age,
-            Some(policy.age.min_version_age),
-            Some(policy.age.min_package_age),
-            policy.age.installer_min_age,
         ];
+        for rules in std::iter::once(policy).chain(policy.untrusted_floor.as_deref()) {
+            thresholds.extend([
+                Some(rules.age.min_version_age),
+                Some(rules.age.min_package_age),
+                rules.age.installer_min_age,
+            ]);
+        }
         let times = facts.versions.iter().filter_map(|v| v.published).chain(facts.created);
         for published in times {
             for threshold in thresholds.iter().flatten() {
@@ -138,7 +143,8 @@ fn next_change(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep) -> Option
             }
         }
     }
-    for ignore in &policy.ignores {
+    let floor_ignores = policy.untrusted_floor.iter().flat_map(|floor| floor.ignores.iter());
+    for ignore in policy.ignores.iter().chain(floor_ignores) {
         // A suppression stops applying on the day after its `until` (UTC).
         if let Some(until) = ignore.until
             && let Ok(next_day) = until.tomorrow()

@@ -415,7 +415,7 @@ proptest! {
         let mut at = now();
         for step in steps {
             at += SignedDuration::from_hours(step);
-            let ctx = CheckCtx { now: at, facts: &facts, age: &built.age };
+            let ctx = CheckCtx { now: at, facts: &facts, age: &built.age, signals: &crate::checks::signals::SignalRules::default() };
             let findings = findings_of(&ctx, &built.dep);
             let refs: Vec<&Finding> = findings.iter().collect();
             if !refs.iter().any(|f| wants_fix(f.kind)) {
@@ -450,6 +450,7 @@ fn memo_forgets_when_facts_or_policy_change() {
         now: now(),
         facts: &facts,
         age: &built.age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     let findings = findings_of(&ctx, &built.dep);
     let refs: Vec<&Finding> = findings.iter().collect();
@@ -471,6 +472,7 @@ fn memo_forgets_when_facts_or_policy_change() {
         now: now(),
         facts: &yanked,
         age: &built.age,
+        signals: &crate::checks::signals::SignalRules::default(),
     };
     memo.begin(&yanked, &policy);
     let second = memo.solve(&ctx, &policy, &built.dep, &refs, None);
