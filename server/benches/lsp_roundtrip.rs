@@ -1,229 +1,236 @@
-//! Keystroke → diagnostics through the real binary, everything cached: spawns `gatehouse lsp` (the
-//! binary cargo builds for this bench, or `GATEHOUSE_BIN`), opens a 300-dependency `package.json` in a
-//! project whose `gatehouse.toml` is offline with `osv-db` = `fixtures/osv`, waits until the first
-//! analysis is complete, then sends `EDITS` (default 200) `didChange` edits one at a time and times each
-//! until the `publishDiagnostics` for that version arrives. Prints p50/p95/p99/max; never asserts timing.
+//! Keystroke → diagnostics through the real binary with every check on and findings present, then memory
+//! with ten manifests open. Spawns `gatehouse lsp` (the binary cargo builds for this bench, or
+//! `GATEHOUSE_BIN`) with a fresh cache, npm answered by a loopback `testing::FixtureServer` serving
+//! packuments written from the benches' synthetic version lists (so age, availability, advisory ranges
+//! and the safe-version solver all have candidates), and OSV by `common::osv_standin` (the recorded
+//! records of `fixtures/osv`). Ten vulnerable pins give advisory findings with fixes.
 //!
-//! Offline with an empty cache, the server has advisories (from `osv-db`) but no registry facts, so
-//! version-list work (age, provenance downgrade, fix candidates) is not exercised here; the in-process
-//! `warm_keystroke` bench has both.
-//!
-//! The server debounces lookups (250 ms) but publishes the warm evaluation at once, and every edit here
-//! lands before the debounce ends, as when typing.
+//! 1. Opens a 300-dependency `package.json`: first diagnostics, and the final ones (`gatehouse/status`
+//!    idle) after every lookup landed.
+//! 2. `EDITS` (default 300) one-character version edits, each timed from the `didChange` write to the
+//!    `publishDiagnostics` of that version: p50/p95/p99/max. Never asserts timing.
+//! 3. Opens `MANIFESTS - 1` (default 9) more 300-dependency manifests (overlapping windows of 900 real
+//!    package names, each in its own folder), waits for each to finish, and prints peak RSS (`VmHWM`).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
+use common::lsp_client::{LspProcess, encode, is_publish_for, position, uri};
+use common::osv_standin::OsvStandIn;
+use gatehouse::model::Fact;
 use serde_json::{Value, json};
 
-fn read_frames(stdout: impl Read, tx: Sender<Value>) {
-    let mut reader = BufReader::new(stdout);
+/// Writes one npm packument per package of `facts` under `root/npm/` (scoped names as `@scope/name`,
+/// which is what the fixture server decodes `@scope%2fname` to).
+fn write_packuments(root: &Path, facts: &gatehouse::model::Facts) {
+    for (package, fact) in &facts.packages {
+        let Fact::Known { value, .. } = fact else {
+            continue;
+        };
+        let mut versions = serde_json::Map::new();
+        let mut time = serde_json::Map::new();
+        if let Some(created) = value.created {
+            time.insert("created".into(), json!(created.to_string()));
+        }
+        for version in &value.versions {
+            versions.insert(
+                version.version.clone(),
+                json!({"name": package.name, "version": version.version,
+                       "dist": {"integrity": version.digests.first()}}),
+            );
+            if let Some(published) = version.published {
+                time.insert(version.version.clone(), json!(published.to_string()));
+            }
+        }
+        let packument = json!({
+            "name": package.name,
+            "dist-tags": {"latest": value.latest},
+            "versions": versions,
+            "time": time,
+        });
+        let path = root.join("npm").join(&package.name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec(&packument).unwrap()).unwrap();
+    }
+}
+
+/// Opens `text` as `path` and waits until the analysis is idle: (first diagnostics, final diagnostics,
+/// diagnostics in the final answer).
+fn open(server: &mut LspProcess, path: &Path, text: &str) -> (Duration, Duration, usize) {
+    let manifest_uri = uri(path);
+    let opened = Instant::now();
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": manifest_uri, "languageId": "json", "version": 1, "text": text}}),
+    );
+    let deadline = opened + Duration::from_secs(120);
+    let mut first = None;
+    let mut last: Option<(Instant, usize)> = None;
     loop {
-        let mut length = None;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
+        let frame = server.next(deadline).expect("no final diagnostics within 120 s");
+        if is_publish_for(&frame.message, &manifest_uri, 1) {
+            first.get_or_insert(frame.at);
+            let n = frame.message["params"]["diagnostics"].as_array().map_or(0, Vec::len);
+            last = Some((frame.at, n));
+        } else if frame.message["method"] == "gatehouse/status"
+            && frame.message["params"]["state"] == "idle"
+            && last.is_some()
+        {
+            let pending = frame.message["params"]["pending"].as_u64().unwrap_or(0);
+            if pending > 0 {
+                println!(
+                    "lsp_roundtrip: {} still has {pending} pending packages when idle",
+                    path.display()
+                );
             }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("Content-Length")
-            {
-                length = value.trim().parse::<usize>().ok();
-            }
-        }
-        let mut body = vec![0; length.expect("frame without Content-Length")];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let value: Value = serde_json::from_slice(&body).expect("frame is not JSON");
-        if tx.send(value).is_err() {
-            return;
+            break;
         }
     }
-}
-
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    frames: Receiver<Value>,
-}
-
-impl Server {
-    fn start(binary: &Path, cwd: &Path) -> Server {
-        let mut child = Command::new(binary)
-            .args(["lsp", "--stdio"])
-            .current_dir(cwd)
-            .env("GATEHOUSE_LOG", "warn")
-            .env("XDG_CACHE_HOME", cwd.join("xdg-cache"))
-            // The bench's own project: its gatehouse.toml is offline with the bundled OSV records.
-            .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || read_frames(stdout, tx));
-        Server {
-            stdin: child.stdin.take().unwrap(),
-            child,
-            frames: rx,
-        }
-    }
-
-    fn send(&mut self, message: Value) {
-        let body = serde_json::to_vec(&message).unwrap();
-        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
-        self.stdin.write_all(&body).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// The next message matching `pred`; answers server-to-client requests on the way.
-    fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self
-                .frames
-                .recv_timeout(left)
-                .unwrap_or_else(|error| panic!("no {what}: {error}"));
-            if message.get("id").is_some() && message.get("method").is_some() {
-                let result = if message["method"] == "workspace/configuration" {
-                    json!([null])
-                } else {
-                    Value::Null
-                };
-                self.send(json!({"jsonrpc": "2.0", "id": message["id"].clone(), "result": result}));
-            }
-            if pred(&message) {
-                return message;
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn uri(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
-
-/// (line, UTF-16 character) of a byte offset in ASCII-only text.
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line = before.matches('\n').count();
-    let column = offset - before.rfind('\n').map(|idx| idx + 1).unwrap_or(0);
-    (line, column)
+    let (last_at, n_last) = last.unwrap();
+    (first.unwrap() - opened, last_at - opened, n_last)
 }
 
 fn main() {
     let binary = std::env::var_os("GATEHOUSE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gatehouse")));
-    let n_edits: usize = std::env::var("EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let n_edits: usize = std::env::var("EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let n_manifests: usize = std::env::var("MANIFESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .max(1);
 
-    let warm = common::warm(300);
-    let text = warm.source.text().to_string();
+    // Manifest k declares packages[step·k .. step·k + 300]: overlapping windows of the ~900 real names.
+    let n_names = if n_manifests == 1 { 300 } else { 900 };
+    let step = (n_names - 300) / (n_manifests - 1).max(1);
+    let packages = common::pinned_packages(n_names);
+    let advisories = common::npm_advisories();
+    let mut wanted: BTreeMap<String, BTreeMap<String, ()>> = BTreeMap::new();
+    for (name, version) in &packages {
+        let extra = wanted.entry(name.clone()).or_default();
+        extra.insert(version.clone(), ());
+        extra.insert(common::bump_patch(version), ());
+        common::add_advisory_versions(extra, name, &advisories);
+    }
+    let facts = common::facts_for(&wanted, &advisories);
+    let stand_in_root = tempfile::tempdir().unwrap();
+    write_packuments(stand_in_root.path(), &facts);
+    let npm = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();
+    let osv = OsvStandIn::start(&common::osv_dirs(), Duration::ZERO);
+
     let project = tempfile::tempdir().unwrap();
-    let osv_db = common::osv_dirs()
-        .iter()
-        .map(|dir| format!("\"{}\"", dir.display()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    std::fs::write(
-        project.path().join("gatehouse.toml"),
-        format!(
-            "offline = true\ncache-dir = \"{}\"\nosv-db = [{osv_db}]\n",
-            project.path().join("cache").display()
-        ),
-    )
-    .unwrap();
-    let manifest = project.path().join("package.json");
-    std::fs::write(&manifest, &text).unwrap();
-    let manifest_uri = uri(&manifest);
+    let manifests: Vec<(PathBuf, String)> = (0..n_manifests)
+        .map(|k| {
+            let folder = project.path().join(format!("app{k}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let path = folder.join("package.json");
+            let text = common::package_json(&packages[step * k..step * k + 300]);
+            std::fs::write(&path, &text).unwrap();
+            (path, text)
+        })
+        .collect();
+    let home = project.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let env: Vec<(String, String)> = [
+        ("HOME", home.display().to_string()),
+        ("XDG_CACHE_HOME", project.path().join("xdg-cache").display().to_string()),
+        ("GATEHOUSE_NPM_REGISTRY", format!("{}/npm", npm.url())),
+        ("GATEHOUSE_OSV_URL", osv.url().to_string()),
+        ("GATEHOUSE_LOG", "warn".to_string()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect();
 
-    let mut server = Server::start(&binary, project.path());
-    server.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "processId": null,
-        "rootUri": uri(project.path()),
-        "capabilities": {"general": {"positionEncodings": ["utf-16"]}},
-    }}));
-    server.wait_for("initialize response", |m| m["id"] == 1 && m.get("method").is_none());
-    server.notify("initialized", json!({}));
-    let opened = Instant::now();
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": manifest_uri, "languageId": "json", "version": 1, "text": text}}),
+    let mut server = LspProcess::start(&binary, &["lsp", "--stdio"], project.path(), &env);
+    server.initialize(
+        project.path(),
+        json!({"general": {"positionEncodings": ["utf-16"]}}),
+        Value::Null,
     );
-    let first = server.wait_for("first diagnostics with findings", |m| {
-        m["method"] == "textDocument/publishDiagnostics"
-            && m["params"]["version"] == 1
-            && m["params"]["diagnostics"].as_array().is_some_and(|d| !d.is_empty())
-    });
-    let first_at = opened.elapsed();
-    let n_first = first["params"]["diagnostics"].as_array().map(Vec::len).unwrap_or(0);
-    server.wait_for("the first analysis to finish", |m| {
-        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
-    });
-    let idle_at = opened.elapsed();
+    let (path, text) = &manifests[0];
+    let (first_at, final_at, n_final) = open(&mut server, path, text);
+    let manifest_uri = uri(path);
 
-    let (line, character) = position(&text, warm.edit_at);
+    // The edit: the last digit of a pinned version in the middle of the file, bumped and back.
+    let (name, version) = packages[150..300]
+        .iter()
+        .find(|(_, version)| common::bump_patch(version).len() == version.len())
+        .unwrap();
+    let needle = format!("\"{name}\": \"{version}\"");
+    let at = text.find(&needle).unwrap() + needle.len() - 2;
+    let bumped = common::bump_patch(version);
+    let digits = [
+        bumped[bumped.len() - 1..].to_string(),
+        version[version.len() - 1..].to_string(),
+    ];
+    let (line, character) = position(text, at);
     let mut samples = Vec::with_capacity(n_edits);
     let mut n_last = 0;
     for edit in 0..n_edits {
         let version = edit as i64 + 2;
-        let digit = &warm.digits[edit % 2];
-        let started = Instant::now();
-        server.notify(
-            "textDocument/didChange",
-            json!({
+        let frame = encode(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
                 "textDocument": {"uri": manifest_uri, "version": version},
                 "contentChanges": [{
                     "range": {
                         "start": {"line": line, "character": character},
                         "end": {"line": line, "character": character + 1},
                     },
-                    "text": digit,
+                    "text": digits[edit % 2],
                 }],
-            }),
+            }}),
         );
-        let published = server.wait_for("diagnostics for the edit", |m| {
-            m["method"] == "textDocument/publishDiagnostics"
-                && m["params"]["uri"] == manifest_uri
-                && m["params"]["version"] == version
+        let started = Instant::now();
+        server.send_frame(&frame);
+        let published = server.wait_for("diagnostics for the edit", Duration::from_secs(60), |m| {
+            is_publish_for(m, &manifest_uri, version)
         });
-        samples.push(started.elapsed());
-        n_last = published["params"]["diagnostics"].as_array().map(Vec::len).unwrap_or(0);
+        samples.push(published.at - started);
+        n_last = published.message["params"]["diagnostics"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0);
     }
+    let rss_one = server.peak_rss_kib();
     let [p50, p95, p99, max] = common::percentiles(&mut samples);
     println!(
-        "lsp_roundtrip: {} ({} deps): first diagnostics after {:.0} ms ({n_first} diagnostics), idle after {:.0} ms",
+        "lsp_roundtrip: {} (300 deps, npm + OSV stand-ins): first diagnostics after {:.1} ms, final after \
+         {:.0} ms ({n_final} diagnostics)",
         binary.display(),
-        warm.source.parsed().deps.len(),
         first_at.as_secs_f64() * 1e3,
-        idle_at.as_secs_f64() * 1e3,
+        final_at.as_secs_f64() * 1e3,
     );
     println!(
         "lsp_roundtrip: {n_edits} didChange → publishDiagnostics ({n_last} diagnostics): \
          p50 {p50:.0} µs, p95 {p95:.0} µs, p99 {p99:.0} µs, max {max:.0} µs"
     );
+    println!(
+        "lsp_roundtrip: peak RSS with 1 manifest open: {:.1} MB",
+        rss_one as f64 / 1024.0
+    );
+
+    let mut finals = Vec::new();
+    for (path, text) in &manifests[1..] {
+        let (_, final_at, _) = open(&mut server, path, text);
+        finals.push(final_at.as_secs_f64() * 1e3);
+    }
+    if n_manifests > 1 {
+        // `gatehouse/status` does not name a document, so an idle status may belong to another one: wait
+        // until the server has been quiet for 2 s (every lookup landed) before reading the peak.
+        while server.next(Instant::now() + Duration::from_secs(2)).is_some() {}
+        println!(
+            "lsp_roundtrip: {n_manifests} manifests open ({} more, final diagnostics after {} ms): peak RSS \
+             {:.1} MB, RSS now {:.1} MB",
+            n_manifests - 1,
+            finals.iter().map(|ms| format!("{ms:.0}")).collect::<Vec<_>>().join("/"),
+            server.peak_rss_kib() as f64 / 1024.0,
+            server.rss_kib() as f64 / 1024.0,
+        );
+    }
+    server.stop();
 }

@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod lsp_client;
+pub mod osv_standin;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 

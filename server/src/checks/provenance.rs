@@ -171,17 +171,27 @@ fn provenance_of<'a>(ctx: &'a CheckCtx<'_>, dep: &ResolvedDep, version: &str) ->
 
 /// The release line of a version: `[major]`, or `[0, minor]` for 0.x.
 pub fn release_line(ecosystem: Ecosystem, version: &str) -> Option<Vec<u64>> {
-    let release = Version::parse(ecosystem, version)?.release();
+    Version::parse(ecosystem, version).map(|parsed| line_of(&parsed))
+}
+
+fn line_of(version: &Version) -> Vec<u64> {
+    let release = version.release();
     let major = release.first().copied().unwrap_or(0);
     if major == 0 {
-        Some(vec![0, release.get(1).copied().unwrap_or(0)])
+        vec![0, release.get(1).copied().unwrap_or(0)]
     } else {
-        Some(vec![major])
+        vec![major]
     }
 }
 
-/// Versions lower than `version`, highest first.
-fn lower_versions<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Vec<&'a VersionFacts> {
+/// The versions of `facts` that pass `keep` and are lower than `version`, highest first, each with its
+/// release line.
+fn lower_versions<'a>(
+    ecosystem: Ecosystem,
+    facts: &'a PackageFacts,
+    version: &str,
+    keep: impl Fn(&VersionFacts) -> bool,
+) -> Vec<(Vec<u64>, &'a VersionFacts)> {
     // Each version is parsed once: this runs on every evaluation, for packages with hundreds of versions.
     let Some(current) = Version::parse(ecosystem, version) else {
         return Vec::new();
@@ -189,11 +199,12 @@ fn lower_versions<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &s
     let mut lower: Vec<(Version, &VersionFacts)> = facts
         .versions
         .iter()
+        .filter(|v| keep(v))
         .filter_map(|v| Version::parse(ecosystem, &v.version).map(|parsed| (parsed, v)))
         .filter(|(parsed, _)| parsed.compare(&current) == Some(Ordering::Less))
         .collect();
     lower.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
-    lower.into_iter().map(|(_, v)| v).collect()
+    lower.into_iter().map(|(parsed, v)| (line_of(&parsed), v)).collect()
 }
 
 fn downgrade(
@@ -208,11 +219,11 @@ fn downgrade(
         return None;
     }
     let line = release_line(ecosystem, &current.version)?;
-    let lower = lower_versions(ecosystem, facts, &current.version);
+    let lower = lower_versions(ecosystem, facts, &current.version, |_| true);
     let on_line: Vec<&VersionFacts> = lower
         .iter()
-        .copied()
-        .filter(|v| release_line(ecosystem, &v.version).as_ref() == Some(&line))
+        .filter(|(version_line, _)| *version_line == line)
+        .map(|(_, v)| *v)
         .collect();
     let evidence = |v: &VersionFacts| {
         let mut evidence = vec![Evidence::Text(format!("{} had {what}", v.version))];
@@ -251,7 +262,7 @@ fn downgrade(
         return None;
     }
     // The first version of a new line: compare with the version just below it.
-    let previous = lower.first()?;
+    let (_, previous) = lower.first()?;
     if has(previous) {
         return Some((
             Severity::Warning,
@@ -265,15 +276,15 @@ fn downgrade(
 /// The previous version with advertised provenance on the line of `version` or, when its line has
 /// none below it, the highest attested version below it.
 fn previous_attested<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Option<&'a VersionFacts> {
+    // Only attested versions can be the answer, so only they are parsed and sorted: most packages have
+    // none, and this runs for every dependency on every evaluation and in `needs`.
+    let attested = lower_versions(ecosystem, facts, version, |v| v.attestations_url.is_some());
     let line = release_line(ecosystem, version);
-    let lower = lower_versions(ecosystem, facts, version);
-    let attested = |v: &&&VersionFacts| v.attestations_url.is_some();
-    lower
+    attested
         .iter()
-        .filter(|v| release_line(ecosystem, &v.version) == line)
-        .find(attested)
-        .or_else(|| lower.iter().find(attested))
-        .copied()
+        .find(|(version_line, _)| Some(version_line) == line.as_ref())
+        .or_else(|| attested.first())
+        .map(|(_, v)| *v)
 }
 
 /// Which versions the engine should ask `lookup` to verify for this dependency: the checked one

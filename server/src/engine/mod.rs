@@ -784,6 +784,29 @@ fn loosened_by_untrusted(mut finding: Finding, count: &mut usize) -> Finding {
 
 /// Evaluates a manifest against the known facts and the policy.
 pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestamp) -> Analysis {
+    evaluate_inner(input, facts, policy, now, None)
+}
+
+/// `evaluate`, reusing the solver's earlier answers from `memo` where they still hold (see `fix::Memo`):
+/// what an editor calls on every keystroke, so only the dependency an edit touched is solved again.
+pub fn evaluate_memoized(
+    input: &Input<'_>,
+    facts: &std::sync::Arc<Facts>,
+    policy: &Policy,
+    now: Timestamp,
+    memo: &mut fix::Memo,
+) -> Analysis {
+    memo.begin(facts, policy);
+    evaluate_inner(input, facts, policy, now, Some(memo))
+}
+
+fn evaluate_inner(
+    input: &Input<'_>,
+    facts: &Facts,
+    policy: &Policy,
+    now: Timestamp,
+    mut memo: Option<&mut fix::Memo>,
+) -> Analysis {
     let mut analysis = Analysis {
         deps: collect(input, facts, Some((&policy.age, now))),
         syntax: input.manifest.issues.clone(),
@@ -998,7 +1021,10 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
                 fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind)
             }
             _ if analyzed.is_transitive() => continue,
-            _ => fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+            _ => match memo.as_deref_mut() {
+                Some(memo) => memo.solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+                None => fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+            },
         };
         fixes.push((dep_idx, fix));
     }

@@ -15,12 +15,16 @@
 //!   below a pinned or locked version the package manager refuses (its cooldown or `exclude-newer`),
 //!   and, for a range without a lockfile, an older version the range already admits.
 
+mod memo;
+
 use std::cmp::Ordering;
 
 use crate::checks::{self, CheckCtx, Finding, ResolvedDep, advisory};
 use crate::model::{Ecosystem, Fact, FindingKind, ManifestKind, Severity, VersionSource};
 use crate::policy::{Policy, Verdict};
 use crate::resolve::{self, Requirement, Version};
+
+pub use memo::Memo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {

@@ -401,3 +401,92 @@ fn solver_speed_on_300_dependencies() {
         elapsed.as_secs_f64() * 1e6 / 300.0
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The memo answers exactly what `solve` answers at every `now`, as time moves on (forward mostly,
+    /// sometimes back) and publishes age past the thresholds between two evaluations.
+    #[test]
+    fn memo_answers_as_solve_would(world in world_strategy(), steps in proptest::collection::vec(-20i64..120, 1..12)) {
+        let built = build(&world);
+        let policy = Policy { age: built.age.clone(), ..Policy::default() };
+        let facts = std::sync::Arc::new(built.facts.clone());
+        let mut memo = Memo::default();
+        let mut at = now();
+        for step in steps {
+            at += SignedDuration::from_hours(step);
+            let ctx = CheckCtx { now: at, facts: &facts, age: &built.age, signals: &crate::checks::signals::SignalRules::default() };
+            let findings = findings_of(&ctx, &built.dep);
+            let refs: Vec<&Finding> = findings.iter().collect();
+            if !refs.iter().any(|f| wants_fix(f.kind)) {
+                continue;
+            }
+            memo.begin(&facts, &policy);
+            let remembered = memo.solve(&ctx, &policy, &built.dep, &refs, None);
+            let solved = solve(&ctx, &policy, &built.dep, &refs, None);
+            prop_assert_eq!(remembered, solved, "at {}", at);
+        }
+    }
+}
+
+/// New facts or a new policy forget every answer.
+#[test]
+fn memo_forgets_when_facts_or_policy_change() {
+    let world = World {
+        ecosystem: Ecosystem::Npm,
+        versions: vec![(1, 0, 0, 300, false, false), (1, 0, 1, 200, false, false)],
+        advisories: vec![(None, Some(1))],
+        current: 0,
+        range: false,
+        installer_min_hours: None,
+    };
+    let built = build(&world);
+    let policy = Policy {
+        age: built.age.clone(),
+        ..Policy::default()
+    };
+    let facts = std::sync::Arc::new(built.facts.clone());
+    let ctx = CheckCtx {
+        now: now(),
+        facts: &facts,
+        age: &built.age,
+        signals: &crate::checks::signals::SignalRules::default(),
+    };
+    let findings = findings_of(&ctx, &built.dep);
+    let refs: Vec<&Finding> = findings.iter().collect();
+    let mut memo = Memo::default();
+    memo.begin(&facts, &policy);
+    let first = memo.solve(&ctx, &policy, &built.dep, &refs, None);
+    assert!(
+        matches!(&first, Fix::Update { version, .. } if version == "1.0.1"),
+        "{first:?}"
+    );
+
+    // The same package facts, but 1.0.1 is now yanked: a new facts generation.
+    let mut yanked = built.facts.clone();
+    if let Some(Fact::Known { value, .. }) = yanked.packages.get_mut(&built.dep.package) {
+        std::sync::Arc::make_mut(value).versions[1].yanked = true;
+    }
+    let yanked = std::sync::Arc::new(yanked);
+    let ctx = CheckCtx {
+        now: now(),
+        facts: &yanked,
+        age: &built.age,
+        signals: &crate::checks::signals::SignalRules::default(),
+    };
+    memo.begin(&yanked, &policy);
+    let second = memo.solve(&ctx, &policy, &built.dep, &refs, None);
+    assert_eq!(second, solve(&ctx, &policy, &built.dep, &refs, None));
+    assert!(matches!(second, Fix::NoSafeVersion { .. }), "{second:?}");
+
+    // A policy that does not mind yanked versions makes 1.0.1 the fix again.
+    let lenient = Policy {
+        severity: vec![(FindingKind::Yanked, None, crate::policy::SeverityOverride::Off)],
+        ..policy.clone()
+    };
+    memo.begin(&yanked, &lenient);
+    let third = memo.solve(&ctx, &lenient, &built.dep, &refs, None);
+    assert_eq!(third, solve(&ctx, &lenient, &built.dep, &refs, None));
+    assert_eq!(third, first);
+}

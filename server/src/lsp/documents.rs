@@ -23,6 +23,8 @@ pub struct Doc {
     /// Settings or project files changed: read the context again (the old one serves meanwhile).
     pub reload_context: bool,
     pub is_config: bool,
+    /// The solver's answers from earlier evaluations of this document (`engine::evaluate_memoized`).
+    pub memo: crate::fix::Memo,
 }
 
 /// A context with defaults, for the first publish before files around the document are read.

@@ -76,8 +76,8 @@ impl State {
         uri: &lsp::Uri,
         use_it: impl FnOnce(&documents::Doc, &crate::manifest::Parsed, Analysis, bool) -> T,
     ) -> Option<T> {
-        let docs = lock(&self.docs);
-        let doc = docs.get(uri)?;
+        let mut docs = lock(&self.docs);
+        let doc = docs.get_mut(uri)?;
         let utf16 = self.utf16.load(Ordering::Relaxed);
         if doc.is_config {
             return None;
@@ -93,7 +93,8 @@ impl State {
         };
         let facts = self.facts_for(&lookup_key(context));
         let input = context.input(&parsed);
-        let analysis = engine::evaluate(&input, &facts, &context.config.policy, Timestamp::now());
+        let analysis =
+            engine::evaluate_memoized(&input, &facts, &context.config.policy, Timestamp::now(), &mut doc.memo);
         Some(use_it(doc, &parsed, analysis, utf16))
     }
 }

@@ -27,6 +27,7 @@ impl Backend {
             context: None,
             reload_context: false,
             is_config,
+            memo: Default::default(),
         };
         lock(&self.state.docs).insert(document.uri.clone(), doc);
         if is_config {
