@@ -74,8 +74,8 @@ exports.run = async function run() {
     assert.ok(ctx.api.client, 'client is running');
   }, true);
 
-  test('untouched settings are not sent to the server', async () => {
-    assert.deepStrictEqual(ctx.api.settingsFor(), {});
+  test('untouched settings are not sent to the server (only the workspace trust is)', async () => {
+    assert.deepStrictEqual(ctx.api.settingsFor(), { 'trust-project-config': vscode.workspace.isTrusted });
   });
 
   test(`diagnostic ${GHSA} on "4.17.15"`, async () => {
@@ -115,12 +115,12 @@ exports.run = async function run() {
     const config = vscode.workspace.getConfiguration('gatehouse', ctx.uri);
     await config.update('osvDb', [], vscode.ConfigurationTarget.Workspace);
     try {
-      assert.deepStrictEqual(ctx.api.settingsFor(), { 'osv-db': [] });
+      assert.deepStrictEqual(ctx.api.settingsFor(), { 'osv-db': [], 'trust-project-config': vscode.workspace.isTrusted });
       await waitFor('the advisory to disappear', () => !gatehouseDiags(ctx.uri).some((d) => codeOf(d) === GHSA), 30000);
     } finally {
       await config.update('osvDb', undefined, vscode.ConfigurationTarget.Workspace);
     }
-    assert.deepStrictEqual(ctx.api.settingsFor(), {});
+    assert.deepStrictEqual(ctx.api.settingsFor(), { 'trust-project-config': vscode.workspace.isTrusted });
     await waitFor('the advisory to come back', () => gatehouseDiags(ctx.uri).some((d) => codeOf(d) === GHSA), 30000);
   });
 
