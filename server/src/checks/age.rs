@@ -288,7 +288,7 @@ fn older_admitted(ctx: &CheckCtx<'_>, dep: &ResolvedDep, facts: &PackageFacts, v
 }
 
 /// Time since `then`; a time in the future counts as zero.
-fn age_at(now: Timestamp, then: Timestamp) -> SignedDuration {
+pub(crate) fn age_at(now: Timestamp, then: Timestamp) -> SignedDuration {
     let elapsed = now.duration_since(then);
     if elapsed.is_negative() {
         SignedDuration::ZERO

@@ -23,7 +23,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::checks::advisory::via_text;
-use crate::checks::age::{describe, version_facts};
+use crate::checks::age::{age_at, describe, version_facts};
 use crate::checks::{CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
 use crate::model::{DeclaredKind, Ecosystem, Fact, PackageFacts, PackageRef, Severity, VersionFacts};
 use crate::resolve::Version;
@@ -293,15 +293,6 @@ fn combined_message(version: &str, assessment: &Assessment, freshness: Freshness
         Some((last, rest)) => message.push_str(&format!(", {}, and {last}", rest.join(", "))),
     }
     message
-}
-
-fn age_at(now: Timestamp, then: Timestamp) -> SignedDuration {
-    let elapsed = now.duration_since(then);
-    if elapsed.is_negative() {
-        SignedDuration::ZERO
-    } else {
-        elapsed
-    }
 }
 
 /// The versions before `this` in version order (prereleases only when `this` is one), newest first.

@@ -74,16 +74,7 @@ pub fn wants_fix(kind: FindingKind) -> bool {
 /// version, so they are measured once on the unversioned dependency and do not count against a
 /// candidate: changing the version cannot clear them.
 pub fn is_safe(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep, version: &str) -> bool {
-    if let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known)
-        && checks::age::refused_by_installer(
-            ctx.age,
-            facts,
-            dep.package.ecosystem,
-            &dep.package.name,
-            version,
-            ctx.now,
-        )
-    {
+    if installer_refuses(ctx, dep, version) {
         return false;
     }
     let whole_package = whole_package_findings(ctx, dep);
@@ -262,8 +253,13 @@ pub fn solve(
     let suspicious_current = findings
         .iter()
         .any(|f| f.kind == FindingKind::SuspiciousVersion && f.severity.at_least(Severity::Warning));
+    let refused_current = dep
+        .resolved
+        .version
+        .as_deref()
+        .is_some_and(|version| installer_refuses(ctx, dep, version));
     let below_refused = match &current {
-        Some(cur) if suspicious_current || installer_refuses_current(ctx, dep) => older_on_line(ctx, dep, cur),
+        Some(cur) if suspicious_current || refused_current => older_on_line(ctx, dep, cur),
         _ => Vec::new(),
     };
     let versions_known = registry_versions(ctx, dep).is_some();
@@ -379,25 +375,22 @@ fn older_within_range(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<String> {
     }
 }
 
-/// Whether the package manager refuses to install the resolved version (its cooldown, uv's
-/// `exclude-newer`).
-fn installer_refuses_current(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> bool {
-    dep.resolved.version.as_deref().is_some_and(|version| {
-        ctx.facts
-            .packages
-            .get(&dep.package)
-            .and_then(Fact::known)
-            .is_some_and(|facts| {
-                checks::age::refused_by_installer(
-                    ctx.age,
-                    facts,
-                    dep.package.ecosystem,
-                    &dep.package.name,
-                    version,
-                    ctx.now,
-                )
-            })
-    })
+/// Whether the package manager refuses to install `version` (its cooldown, uv's `exclude-newer`).
+fn installer_refuses(ctx: &CheckCtx<'_>, dep: &ResolvedDep, version: &str) -> bool {
+    ctx.facts
+        .packages
+        .get(&dep.package)
+        .and_then(Fact::known)
+        .is_some_and(|facts| {
+            checks::age::refused_by_installer(
+                ctx.age,
+                facts,
+                dep.package.ecosystem,
+                &dep.package.name,
+                version,
+                ctx.now,
+            )
+        })
 }
 
 /// The released versions below `current` on its release line, newest first.

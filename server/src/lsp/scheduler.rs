@@ -120,29 +120,17 @@ fn outside_includes(
             let target = crate::lookup::untrusted::normalize_lexically(&dir.join(&include.path));
             !target.starts_with(&workspace)
         })
-        .map(|include| {
-            let (start, end) = positions.range(include.span);
-            lsp::Diagnostic {
-                range: lsp::Range {
-                    start: lsp::Position {
-                        line: start.line,
-                        character: start.character,
-                    },
-                    end: lsp::Position {
-                        line: end.line,
-                        character: end.character,
-                    },
-                },
-                severity: Some(lsp::DiagnosticSeverity::ERROR),
-                code: Some(lsp::NumberOrString::String("include-outside-workspace".to_string())),
-                source: Some("gatehouse".to_string()),
-                message: format!(
-                    "included file {} is outside the workspace ({}): not read",
-                    include.path,
-                    workspace.display()
-                ),
-                ..lsp::Diagnostic::default()
-            }
+        .map(|include| lsp::Diagnostic {
+            range: report::lsp::to_range(&positions, include.span),
+            severity: Some(lsp::DiagnosticSeverity::ERROR),
+            code: Some(lsp::NumberOrString::String("include-outside-workspace".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: format!(
+                "included file {} is outside the workspace ({}): not read",
+                include.path,
+                workspace.display()
+            ),
+            ..lsp::Diagnostic::default()
         })
         .collect()
 }
