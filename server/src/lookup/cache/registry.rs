@@ -84,40 +84,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                 value,
                 validators,
                 max_age,
-            }) => {
-                let ttl = max_age.unwrap_or(ttl.versions);
-                let mut value = value;
-                value.vanished =
-                    crate::lookup::cache::takedown::vanished_from(&seen.unwrap_or_default(), &value, now).0;
-                let facts = PackageFacts {
-                    vanished: Vec::new(),
-                    ..value.clone()
-                };
-                let writes = self.writes.clone();
-                self.background.spawn(async move {
-                    let encoded = crate::lookup::cache::store::encode_value(&facts);
-                    let entry = StoredEntry {
-                        value: encoded,
-                        fetched_at: now,
-                        expires_at: plus(now, ttl),
-                        validators,
-                    };
-                    let write = crate::lookup::cache::store::PendingWrite {
-                        package: key,
-                        facts,
-                        now,
-                        kind: PACKAGE_KIND,
-                        entry,
-                    };
-                    let _ = writes.call_after(write, WRITE_GATHER).await;
-                });
-                Ok(Cached {
-                    value: Some(value),
-                    fetched_at: now,
-                    stale: false,
-                    ttl,
-                })
-            }
+            }) => Ok(self.modified(key, value, validators, max_age.unwrap_or(ttl.versions), seen, now)),
             Ok(Revalidated::NotModified { max_age }) => {
                 let Some((_, Some(value))) = stored else {
                     return Err(LookupError::Other(format!(
@@ -125,53 +92,103 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
                         package.name
                     )));
                 };
-                let ttl = max_age.unwrap_or(ttl.versions);
-                let store = self.store.clone();
-                self.background.spawn(async move {
-                    let _ = blocking(&store, move |store| {
-                        store.touch(PACKAGE_KIND, &key, now, plus(now, ttl))
-                    })
-                    .await;
-                });
-                Ok(Cached {
-                    value: Some(value),
-                    fetched_at: now,
-                    stale: false,
-                    ttl,
-                })
+                Ok(self.not_modified(key, value, max_age.unwrap_or(ttl.versions), now))
             }
             Err(LookupError::NotFound(name)) => {
-                let ttl = ttl.not_found;
-                // A package that this machine saw before and the registry no longer has: takedown.
-                let key = key.clone();
-                let value = blocking(&self.store, move |store| {
-                    let vanished = store
-                        .observe_versions(&key, &PackageFacts::default(), now)
-                        .unwrap_or_default();
-                    let value = (!vanished.is_empty()).then(|| PackageFacts {
-                        vanished,
-                        ..PackageFacts::default()
-                    });
-                    let entry = StoredEntry {
-                        value: value.as_ref().and_then(crate::lookup::cache::store::encode_value),
-                        fetched_at: now,
-                        expires_at: plus(now, ttl),
-                        validators: Validators::default(),
-                    };
-                    let _ = store.put(PACKAGE_KIND, &key, &entry);
-                    value
-                })
-                .await
-                .flatten();
                 tracing::debug!("`{name}` not found");
-                Ok(Cached {
-                    value,
-                    fetched_at: now,
-                    stale: false,
-                    ttl,
-                })
+                Ok(self.not_found(key, now).await)
             }
             Err(err) => stale(err),
+        }
+    }
+
+    /// A new document: what vanished since the registry last listed the package is worked out from the
+    /// takedown memory read during the request; the document is recorded behind the answer.
+    fn modified(
+        &self,
+        key: String,
+        mut value: PackageFacts,
+        validators: Validators,
+        ttl: Duration,
+        seen: Option<Vec<crate::lookup::cache::takedown::SeenRow>>,
+        now: Timestamp,
+    ) -> Cached<PackageFacts> {
+        value.vanished = crate::lookup::cache::takedown::vanished_from(&seen.unwrap_or_default(), &value, now).0;
+        let facts = PackageFacts {
+            vanished: Vec::new(),
+            ..value.clone()
+        };
+        let writes = self.writes.clone();
+        self.background.spawn(async move {
+            let encoded = crate::lookup::cache::store::encode_value(&facts);
+            let entry = StoredEntry {
+                value: encoded,
+                fetched_at: now,
+                expires_at: plus(now, ttl),
+                validators,
+            };
+            let write = crate::lookup::cache::store::PendingWrite {
+                package: key,
+                facts,
+                now,
+                kind: PACKAGE_KIND,
+                entry,
+            };
+            let _ = writes.call_after(write, WRITE_GATHER).await;
+        });
+        Cached {
+            value: Some(value),
+            fetched_at: now,
+            stale: false,
+            ttl,
+        }
+    }
+
+    /// `304`: the stored document is current again; its expiry is pushed out behind the answer.
+    fn not_modified(&self, key: String, value: PackageFacts, ttl: Duration, now: Timestamp) -> Cached<PackageFacts> {
+        let store = self.store.clone();
+        self.background.spawn(async move {
+            let _ = blocking(&store, move |store| {
+                store.touch(PACKAGE_KIND, &key, now, plus(now, ttl))
+            })
+            .await;
+        });
+        Cached {
+            value: Some(value),
+            fetched_at: now,
+            stale: false,
+            ttl,
+        }
+    }
+
+    /// `404`, remembered briefly. A package that this machine saw before and the registry no longer has
+    /// is a takedown: its versions come back as vanished.
+    async fn not_found(&self, key: String, now: Timestamp) -> Cached<PackageFacts> {
+        let ttl = self.settings.ttl.not_found;
+        let value = blocking(&self.store, move |store| {
+            let vanished = store
+                .observe_versions(&key, &PackageFacts::default(), now)
+                .unwrap_or_default();
+            let value = (!vanished.is_empty()).then(|| PackageFacts {
+                vanished,
+                ..PackageFacts::default()
+            });
+            let entry = StoredEntry {
+                value: value.as_ref().and_then(crate::lookup::cache::store::encode_value),
+                fetched_at: now,
+                expires_at: plus(now, ttl),
+                validators: Validators::default(),
+            };
+            let _ = store.put(PACKAGE_KIND, &key, &entry);
+            value
+        })
+        .await
+        .flatten();
+        Cached {
+            value,
+            fetched_at: now,
+            stale: false,
+            ttl,
         }
     }
 }
