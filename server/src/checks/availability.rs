@@ -18,28 +18,41 @@
 use crate::checks::advisory::via_text;
 use crate::checks::age::version_facts;
 use crate::checks::{CheckCtx, Evidence, Finding, FindingKind, ResolvedDep};
-use crate::model::{Fact, ProjectStatus, Severity};
+use crate::model::{Fact, PackageFacts, ProjectStatus, Severity};
 use crate::resolve::{Version, VersionSource};
 
 /// The version npm publishes in place of a package it removed for security reasons.
 pub const SECURITY_HOLDING_VERSION: &str = "0.0.1-security";
 
+/// One finding before it is placed on the dependency: kind, default severity, message, evidence.
+type Found = (FindingKind, Severity, String, Vec<Evidence>);
+
 pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Vec<Finding>) {
     let Some(facts) = ctx.facts.packages.get(&dep.package).and_then(Fact::known) else {
         return;
     };
-    let ecosystem = dep.package.ecosystem;
-    let name = &dep.package.name;
-    let finding = |kind: FindingKind, severity: Severity, message: String, evidence: Vec<Evidence>| {
+    let (mut found, every_version) = whole_package(dep, facts);
+    if !every_version && let Some(version) = dep.resolved.version.as_deref() {
+        found.extend(checked_version(dep, facts, version));
+    }
+    acc.extend(found.into_iter().map(|(kind, severity, message, evidence)| {
         let message = format!("{message}{}", via_text(dep));
         Finding::of_kind(dep_idx, dep.span, kind, severity, message, evidence)
-    };
-    let reason_suffix = |reason: &Option<String>| match reason.as_deref().map(str::trim) {
+    }));
+}
+
+/// `: reason` when the registry gave one.
+fn reason_suffix(reason: &Option<String>) -> String {
+    match reason.as_deref().map(str::trim) {
         Some(text) if !text.is_empty() => format!(": {text}"),
         _ => String::new(),
-    };
+    }
+}
 
-    // The package as a whole.
+/// Findings about the package as a whole (security holding, unpublished, PEP 792 status), and whether
+/// they settle it for every version (then the checked version is not looked at).
+fn whole_package(dep: &ResolvedDep, facts: &PackageFacts) -> (Vec<Found>, bool) {
+    let name = &dep.package.name;
     let holding = facts.versions.iter().any(|v| v.version == SECURITY_HOLDING_VERSION)
         && (facts.versions.len() == 1 || dep.resolved.version.as_deref() == Some(SECURITY_HOLDING_VERSION))
         || facts
@@ -47,28 +60,28 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             .as_deref()
             .is_some_and(|reason| reason.to_ascii_lowercase().contains("security holding"));
     if holding {
-        acc.push(finding(
-            FindingKind::Unpublished,
-            Severity::Error,
-            format!("{name} is a security holding package: the registry removed it for malicious code"),
-            Vec::new(),
-        ));
-        return;
+        let message = format!("{name} is a security holding package: the registry removed it for malicious code");
+        return (
+            vec![(FindingKind::Unpublished, Severity::Error, message, Vec::new())],
+            true,
+        );
     }
     // npm keeps `time.unpublished` only while nothing is published again; a stray one beside listed
     // versions is not an unpublished package.
     if facts.status == ProjectStatus::Unpublished || facts.unpublished.is_some() && facts.versions.is_empty() {
         let when = facts.unpublished.map(|t| format!(" on {t}")).unwrap_or_default();
-        acc.push(finding(
-            FindingKind::Unpublished,
-            Severity::Error,
-            format!("{name} was unpublished from the registry{when}; it can no longer be installed"),
-            facts.unpublished.map(Evidence::Published).into_iter().collect(),
-        ));
-        return;
+        return (
+            vec![(
+                FindingKind::Unpublished,
+                Severity::Error,
+                format!("{name} was unpublished from the registry{when}; it can no longer be installed"),
+                facts.unpublished.map(Evidence::Published).into_iter().collect(),
+            )],
+            true,
+        );
     }
-    match facts.status {
-        ProjectStatus::Quarantined => acc.push(finding(
+    let status = match facts.status {
+        ProjectStatus::Quarantined => Some((
             FindingKind::TakenDown,
             Severity::Error,
             format!(
@@ -77,7 +90,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             ),
             Vec::new(),
         )),
-        ProjectStatus::Archived => acc.push(finding(
+        ProjectStatus::Archived => Some((
             FindingKind::Deprecated,
             Severity::Warning,
             format!(
@@ -86,19 +99,22 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
             ),
             Vec::new(),
         )),
-        ProjectStatus::Deprecated => acc.push(finding(
+        ProjectStatus::Deprecated => Some((
             FindingKind::Deprecated,
             Severity::Warning,
             format!("{name} is deprecated{}", reason_suffix(&facts.status_reason)),
             Vec::new(),
         )),
-        ProjectStatus::Active | ProjectStatus::Unpublished => {}
-    }
-
-    // The checked version.
-    let Some(version) = dep.resolved.version.as_deref() else {
-        return;
+        ProjectStatus::Active | ProjectStatus::Unpublished => None,
     };
+    (status.into_iter().collect(), false)
+}
+
+/// Findings about the checked version: vanished or changed since it was seen, not listed, yanked,
+/// deprecated.
+fn checked_version(dep: &ResolvedDep, facts: &PackageFacts, version: &str) -> Vec<Found> {
+    let ecosystem = dep.package.ecosystem;
+    let name = &dep.package.name;
     let parsed = Version::parse(ecosystem, version);
     let vanished = facts.vanished.iter().find(|v| {
         v.version == version
@@ -117,17 +133,16 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
                 vanished.last_seen, vanished.missing_since
             ),
         };
-        acc.push(finding(
+        return vec![(
             FindingKind::TakenDown,
             Severity::Error,
             message,
             vec![Evidence::Published(vanished.missing_since)],
-        ));
-        return;
+        )];
     }
     let Some(listed) = version_facts(facts, ecosystem, version) else {
         if matches!(dep.resolved.source, VersionSource::Lockfile | VersionSource::Pinned) {
-            acc.push(finding(
+            return vec![(
                 FindingKind::Unpublished,
                 Severity::Error,
                 format!(
@@ -135,12 +150,13 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
                     dep.resolved.source.as_str()
                 ),
                 Vec::new(),
-            ));
+            )];
         }
-        return;
+        return Vec::new();
     };
+    let mut res = Vec::new();
     if listed.yanked {
-        acc.push(finding(
+        res.push((
             FindingKind::Yanked,
             Severity::Error,
             format!("{name}@{version} was yanked{}", reason_suffix(&listed.yanked_reason)),
@@ -152,13 +168,14 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         ));
     }
     if let Some(message) = listed.deprecated.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
-        acc.push(finding(
+        res.push((
             FindingKind::Deprecated,
             Severity::Warning,
             format!("{name}@{version} is deprecated: {message}"),
             vec![Evidence::Text(message.to_string())],
         ));
     }
+    res
 }
 
 #[cfg(test)]
