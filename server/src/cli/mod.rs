@@ -184,7 +184,6 @@ fn display_path(path: &Path, cwd: &Path) -> String {
 pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let env = project::env_vars();
-    let flags = args.to_layer(&cwd);
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -193,7 +192,44 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     let mut errors: Vec<(String, String)> = Vec::new();
     // Files that could not be read, decoded or parsed: each makes the run incomplete (exit 2).
     let mut unread: Vec<(String, String)> = Vec::new();
-    let mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut unread).into();
+    let queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut unread).into();
+    let files = read_files(args, &cwd, &env, queue, &mut errors, &mut unread);
+    errors.sort();
+    errors.dedup();
+    unread.sort();
+    unread.dedup();
+
+    let lookups = open_lookups(&files, &mut errors);
+    let facts_by_lookup = fetch_facts(&files, &lookups).await;
+    let now = Timestamp::now();
+    let mut analyses: Vec<(usize, Analysis)> = Vec::new();
+    for (idx, file) in files.iter().enumerate() {
+        let key = project::lookup_key(&file.context);
+        let facts = facts_by_lookup.get(&key).cloned().unwrap_or_default();
+        let analysis = engine::evaluate(&input_of(file), &facts, &file.context.config.policy, now);
+        analyses.push((idx, analysis));
+    }
+
+    let format = args.format.unwrap_or(Format::Human);
+    if let Err(error) = write_report(format, &files, &analyses, &errors, &unread, out) {
+        let _ = writeln!(err, "gatehouse: could not write the report: {error}");
+        return 2;
+    }
+    exit_code(&files, &analyses, &unread, err)
+}
+
+/// Reads, decodes and parses every manifest in `queue`, following requirements includes inside their
+/// workspace, and loads each one's context; what could not be read goes to `unread`, config issues
+/// to `errors`.
+fn read_files(
+    args: &CheckArgs,
+    cwd: &Path,
+    env: &[(String, String)],
+    mut queue: VecDeque<(PathBuf, ManifestKind, PathBuf)>,
+    errors: &mut Vec<(String, String)>,
+    unread: &mut Vec<(String, String)>,
+) -> Vec<Checked> {
+    let flags = args.to_layer(cwd);
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
     while let Some((path, kind, workspace)) = queue.pop_front() {
@@ -202,7 +238,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             continue;
         }
         let cap = if kind.is_lockfile() { LOCKFILE_CAP } else { MANIFEST_CAP };
-        let shown = display_path(&path, &cwd);
+        let shown = display_path(&path, cwd);
         // Every manifest, named, found by a walk or included, is a regular file inside its workspace and
         // under the cap (a named file's workspace is its own repository or folder), decoded the way its
         // package manager reads it.
@@ -236,7 +272,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
                 .get(..include.span.start)
                 .map(|before| before.lines().count().max(1))
                 .unwrap_or(1);
-            let source = format!("{}:{line}", display_path(&path, &cwd));
+            let source = format!("{}:{line}", display_path(&path, cwd));
             let target = dir.join(&include.path);
             match untrusted::resolve_named(dir, &include.path, &Bounds::workspace(&workspace, MANIFEST_CAP)) {
                 Ok(_) if include.constraint => {}
@@ -251,13 +287,13 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             &path,
             kind,
             args.config.as_deref(),
-            &env,
-            &cwd,
+            env,
+            cwd,
             std::slice::from_ref(&flags),
             &workspace,
         );
         for (source, problem) in &context.problems {
-            unread.push((display_path(Path::new(source), &cwd), problem.clone()));
+            unread.push((display_path(Path::new(source), cwd), problem.clone()));
         }
         for issue in &context.config.issues {
             let key = if issue.key.is_empty() {
@@ -268,19 +304,19 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
             errors.push((issue.source.clone(), format!("{key}{}", issue.message)));
         }
         files.push(Checked {
-            display: display_path(&path, &cwd),
+            display: display_path(&path, cwd),
             text,
             parsed,
             context,
         });
     }
-    errors.sort();
-    errors.dedup();
-    unread.sort();
-    unread.dedup();
+    files
+}
 
+/// One lookup per distinct lookup settings; what could not be set up is a note.
+fn open_lookups(files: &[Checked], errors: &mut Vec<(String, String)>) -> HashMap<String, (LookupSettings, Lookup)> {
     let mut lookups: HashMap<String, (LookupSettings, Lookup)> = HashMap::new();
-    for file in &files {
+    for file in files {
         let key = project::lookup_key(&file.context);
         if let std::collections::hash_map::Entry::Vacant(entry) = lookups.entry(key) {
             let (lookup, messages) = compose(&file.context.config.lookup, &file.context.private);
@@ -291,11 +327,15 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         }
     }
 
-    // Fetch in rounds: provenance queries need registry facts from the first round.
+    lookups
+}
+
+/// Fetches what the files need, in rounds: provenance queries need registry facts from the first round.
+async fn fetch_facts(files: &[Checked], lookups: &HashMap<String, (LookupSettings, Lookup)>) -> HashMap<String, Facts> {
     let mut facts_by_lookup: HashMap<String, Facts> = HashMap::new();
     for _round in 0..3 {
         let mut any = false;
-        for (key, (_, lookup)) in &lookups {
+        for (key, (_, lookup)) in lookups {
             let facts = facts_by_lookup.entry(key.clone()).or_default();
             // A set beside the list: files share most of their packages, and a linear `contains` here made
             // a 20k-package lockfile quadratic.
@@ -323,33 +363,35 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     // Answers are written behind; this run's must be in the store before the process ends.
     futures::future::join_all(lookups.values().map(|(_, lookup)| lookup.flush())).await;
 
-    let now = Timestamp::now();
-    let mut analyses: Vec<(usize, Analysis)> = Vec::new();
-    for (idx, file) in files.iter().enumerate() {
-        let key = project::lookup_key(&file.context);
-        let facts = facts_by_lookup.get(&key).cloned().unwrap_or_default();
-        let analysis = engine::evaluate(&input_of(file), &facts, &file.context.config.policy, now);
-        analyses.push((idx, analysis));
-    }
+    facts_by_lookup
+}
 
-    let format = args.format.unwrap_or(Format::Human);
-    let write_result = match format {
+/// Writes the report in `format`: findings, then notes and unread files.
+fn write_report(
+    format: Format,
+    files: &[Checked],
+    analyses: &[(usize, Analysis)],
+    errors: &[(String, String)],
+    unread: &[(String, String)],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
         Format::Json => {
             let mut report = Report::new();
-            for (idx, analysis) in &analyses {
+            for (idx, analysis) in analyses {
                 report.add(&files[*idx].display, &files[*idx].text, analysis);
             }
-            for (source, message) in &errors {
+            for (source, message) in errors {
                 report.error(source, message);
             }
-            for (source, message) in &unread {
+            for (source, message) in unread {
                 report.unread(source, message);
             }
             report.write(out)
         }
         Format::Sarif => {
             let mut sarif = Sarif::new();
-            for (idx, analysis) in &analyses {
+            for (idx, analysis) in analyses {
                 sarif.add(&files[*idx].display, &files[*idx].text, analysis);
             }
             sarif.write(out)
@@ -357,25 +399,31 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         Format::Human => {
             let mut human = Human::new(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
             let mut res = Ok(());
-            for (idx, analysis) in &analyses {
+            for (idx, analysis) in analyses {
                 res = res.and(human.add(out, &files[*idx].display, &files[*idx].text, analysis));
             }
-            for (source, message) in &errors {
+            for (source, message) in errors {
                 res = res.and(writeln!(out, "note: {source}: {message}"));
             }
-            for (source, message) in &unread {
+            for (source, message) in unread {
                 res = res.and(writeln!(out, "error: {source}: {message}"));
             }
-            human.unread_files = unread_files(&unread);
+            human.unread_files = unread_files(unread);
             res.and(human.summary(out))
         }
-    };
-    if let Err(error) = write_result {
-        let _ = writeln!(err, "gatehouse: could not write the report: {error}");
-        return 2;
     }
+}
+
+/// 0 checked and clean at `fail-on`, 1 findings at or above it, 2 when something could not be checked
+/// or read (said on `err`).
+fn exit_code(
+    files: &[Checked],
+    analyses: &[(usize, Analysis)],
+    unread: &[(String, String)],
+    err: &mut dyn Write,
+) -> i32 {
     if files.is_empty() {
-        for (source, message) in &unread {
+        for (source, message) in unread {
             let _ = writeln!(err, "gatehouse: {source}: {message}");
         }
         let _ = writeln!(err, "gatehouse: no manifests found");
@@ -402,7 +450,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         .filter(|d| d.checks.iter().iter().any(|(_, state)| state.is_incomplete()))
         .count();
     let mut by_check = [0usize; 4];
-    for (_, analysis) in &analyses {
+    for (_, analysis) in analyses {
         for (total, n) in by_check.iter_mut().zip(crate::report::unchecked_by_check(analysis)) {
             *total += n;
         }
@@ -419,8 +467,8 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
         let _ = writeln!(
             err,
             "gatehouse: {} file{} could not be read: {}",
-            unread_files(&unread),
-            if unread_files(&unread) == 1 { "" } else { "s" },
+            unread_files(unread),
+            if unread_files(unread) == 1 { "" } else { "s" },
             unread
                 .iter()
                 .map(|(source, message)| format!("{source} ({message})"))
