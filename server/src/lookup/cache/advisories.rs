@@ -38,6 +38,66 @@ fn advisory_answer(package: &PackageRef, cached: &Cached<Vec<Advisory>>) -> Advi
     cached.answer(package)
 }
 
+/// Advisories fetched, to be stored: key, records, fetch time, time-to-live.
+type ToStore = Vec<(String, Vec<Advisory>, Timestamp, Duration)>;
+
+impl<A: Advisories + ?Sized + 'static> CachedAdvisories<A> {
+    /// The stored entries of the packages the memory tier did not hold, in one blocking read.
+    async fn read_stored(
+        &self,
+        missing: Vec<PackageRef>,
+    ) -> Vec<(PackageRef, Option<(StoredEntry, Option<Vec<Advisory>>)>)> {
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        let namespace = self.settings.namespace.clone();
+        blocking(&self.store, move |store| {
+            missing
+                .into_iter()
+                .map(|package| {
+                    let key = advisory_key(&package, &namespace);
+                    let found = store
+                        .get(ADVISORY_KIND, &key)
+                        .ok()
+                        .flatten()
+                        .and_then(|entry| decode::<Vec<Advisory>>(store, ADVISORY_KIND, &key, entry));
+                    (package, found)
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Stores fresh answers behind the request, in one transaction.
+    fn write_behind(&self, to_store: ToStore) {
+        if to_store.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        self.background.spawn(async move {
+            let _ = blocking(&store, move |store| {
+                let entries: Vec<(String, StoredEntry)> = to_store
+                    .into_iter()
+                    .map(|(key, value, fetched_at, ttl)| {
+                        let entry = StoredEntry {
+                            value: crate::lookup::cache::store::encode_value(&value),
+                            fetched_at,
+                            expires_at: plus(fetched_at, ttl),
+                            validators: Validators::default(),
+                        };
+                        (key, entry)
+                    })
+                    .collect();
+                if let Err(err) = store.put_many(ADVISORY_KIND, &entries) {
+                    tracing::debug!("cache write failed: {err}");
+                }
+            })
+            .await;
+        });
+    }
+}
+
 #[async_trait]
 impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
     async fn advisories(&self, packages: &[PackageRef]) -> Vec<(PackageRef, AdvisoryAnswer)> {
@@ -57,28 +117,7 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
             }
         }
         let now = now_ms();
-        let stored: Vec<(PackageRef, Option<(StoredEntry, Option<Vec<Advisory>>)>)> = if missing.is_empty() {
-            Vec::new()
-        } else {
-            let asked = missing.clone();
-            let namespace = self.settings.namespace.clone();
-            blocking(&self.store, move |store| {
-                asked
-                    .into_iter()
-                    .map(|package| {
-                        let key = advisory_key(&package, &namespace);
-                        let found = store
-                            .get(ADVISORY_KIND, &key)
-                            .ok()
-                            .flatten()
-                            .and_then(|entry| decode::<Vec<Advisory>>(store, ADVISORY_KIND, &key, entry));
-                        (package, found)
-                    })
-                    .collect()
-            })
-            .await
-            .unwrap_or_default()
-        };
+        let stored = self.read_stored(missing).await;
         let mut to_fetch = Vec::new();
         let mut stale: HashMap<PackageRef, Cached<Vec<Advisory>>> = HashMap::new();
         for (package, found) in stored {
@@ -116,7 +155,7 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
         } else {
             self.inner.advisories(&to_fetch).await
         };
-        let mut to_store = Vec::new();
+        let mut to_store: ToStore = Vec::new();
         for (package, answer) in fetched {
             match answer {
                 Ok(fetched) => {
@@ -154,29 +193,7 @@ impl<A: Advisories + ?Sized + 'static> Advisories for CachedAdvisories<A> {
                 },
             }
         }
-        if !to_store.is_empty() {
-            let store = self.store.clone();
-            self.background.spawn(async move {
-                let _ = blocking(&store, move |store| {
-                    let entries: Vec<(String, StoredEntry)> = to_store
-                        .into_iter()
-                        .map(|(key, value, fetched_at, ttl)| {
-                            let entry = StoredEntry {
-                                value: crate::lookup::cache::store::encode_value(&value),
-                                fetched_at,
-                                expires_at: plus(fetched_at, ttl),
-                                validators: Validators::default(),
-                            };
-                            (key, entry)
-                        })
-                        .collect();
-                    if let Err(err) = store.put_many(ADVISORY_KIND, &entries) {
-                        tracing::debug!("cache write failed: {err}");
-                    }
-                })
-                .await;
-            });
-        }
+        self.write_behind(to_store);
         packages
             .iter()
             .map(|package| {
