@@ -1,0 +1,132 @@
+//! Which registries a project uses and which names may leave the machine through them: the pure
+//! privacy rules `needs` applies (a private registry's packages are asked of that registry only; a
+//! mirror's names reach public hosts only with the user's permission).
+
+use crate::model::{Ecosystem, PackageRef, RegistrySource};
+
+/// Which registries a project uses, as read from `.npmrc`, `.cargo/config.toml`, pip and uv settings
+/// (by `lookup::private`, converted by the composition roots).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryRules {
+    /// npm `registry=` when it is not the public registry.
+    pub npm_default: Option<String>,
+    /// npm `@scope:registry=`: (`@scope`, url).
+    pub npm_scopes: Vec<(String, String)>,
+    /// Cargo `[registries.<name>] index`: (name, url).
+    pub cargo_registries: Vec<(String, String)>,
+    /// Cargo `[source.crates-io] replace-with` target URL.
+    pub cargo_replacement: Option<String>,
+    /// Cargo `[registry] default`.
+    pub cargo_default_registry: Option<String>,
+    /// pip `--index-url` / `PIP_INDEX_URL` / uv `default = true` / Poetry `primary`, when not PyPI.
+    pub pypi_index: Option<String>,
+    /// Named Python indexes (uv, Poetry): (name, url).
+    pub pypi_named: Vec<(String, String)>,
+    /// Packages pinned to an index (uv `[tool.uv.sources]`): (normalised name, url).
+    pub pypi_pinned: Vec<(String, String)>,
+    /// The default-registry mirror serves public packages only (`mirror-is-public`).
+    pub mirror_is_public: bool,
+    /// `private-packages`: globs of the company's own names behind a mirror.
+    pub private_packages: Vec<String>,
+}
+
+/// How a package's name may travel, decided once per package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privacy {
+    /// From the public registry: asked of the public registry and OSV.
+    Public,
+    /// From a scoped or named private registry: asked of that registry only, and not checked.
+    Private,
+    /// From a default-registry mirror (Artifactory, Nexus, devpi…), which may also serve private
+    /// names: registry facts from the mirror, advisories from local OSV copies only.
+    MirrorLocal,
+    /// From a mirror, with permission for this name to reach the public OSV API (`mirror-is-public`,
+    /// or outside `private-packages`).
+    MirrorPublic,
+}
+
+impl RegistryRules {
+    /// Whether `package` from `source` (declared with `registry`) comes through a default-registry
+    /// mirror, and whether its name may go to the public OSV API.
+    pub fn privacy(&self, package: &PackageRef, registry: Option<&str>, source: &RegistrySource) -> Privacy {
+        let RegistrySource::Private { url } = source else {
+            return Privacy::Public;
+        };
+        let mirror = match package.ecosystem {
+            Ecosystem::Npm => self.npm_default.as_ref(),
+            Ecosystem::CratesIo => self.cargo_replacement.as_ref().filter(|_| {
+                registry
+                    .or(self.cargo_default_registry.as_deref())
+                    .is_none_or(|r| r == "crates-io")
+            }),
+            Ecosystem::PyPI => self.pypi_index.as_ref().filter(|_| registry.is_none()),
+        };
+        if mirror != Some(url) {
+            return Privacy::Private;
+        }
+        if self.mirror_is_public || (!self.private_packages.is_empty() && !self.is_private_name(package)) {
+            Privacy::MirrorPublic
+        } else {
+            Privacy::MirrorLocal
+        }
+    }
+
+    /// Whether `package` matches a `private-packages` glob (`ecosystem:glob` or a bare glob). A glob
+    /// that does not compile matches everything: a typo never lets names out.
+    fn is_private_name(&self, package: &PackageRef) -> bool {
+        self.private_packages.iter().any(|pattern| {
+            let (ecosystem, glob) = match pattern.split_once(':') {
+                Some((eco, glob)) if Ecosystem::from_osv_name(eco).is_some() || eco.eq_ignore_ascii_case("cargo") => {
+                    let ecosystem = Ecosystem::from_osv_name(eco).unwrap_or(Ecosystem::CratesIo);
+                    (Some(ecosystem), glob)
+                }
+                _ => (None, pattern.as_str()),
+            };
+            if ecosystem.is_some_and(|e| e != package.ecosystem) {
+                return false;
+            }
+            let normalized = package.ecosystem.normalize_name(glob);
+            match globset::Glob::new(&normalized) {
+                Ok(glob) => glob.compile_matcher().is_match(&package.name),
+                Err(_) => true,
+            }
+        })
+    }
+
+    /// Where a package comes from. `registry` is the dependency's own registry name, when it has one.
+    /// An unknown registry name is still not the public registry: it is never asked of a public service.
+    pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
+        let private = |url: &String| RegistrySource::Private { url: url.clone() };
+        let find = |list: &[(String, String)], key: &str| list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        match package.ecosystem {
+            Ecosystem::Npm => {
+                if let Some((scope, _)) = package.name.split_once('/')
+                    && let Some(url) = find(&self.npm_scopes, scope)
+                {
+                    return RegistrySource::Private { url };
+                }
+                self.npm_default.as_ref().map_or(RegistrySource::Public, private)
+            }
+            Ecosystem::CratesIo => {
+                let named = registry.or(self.cargo_default_registry.as_deref());
+                if let Some(name) = named.filter(|n| *n != "crates-io") {
+                    return RegistrySource::Private {
+                        url: find(&self.cargo_registries, name).unwrap_or_else(|| format!("unknown-registry:{name}")),
+                    };
+                }
+                self.cargo_replacement.as_ref().map_or(RegistrySource::Public, private)
+            }
+            Ecosystem::PyPI => {
+                if let Some(name) = registry {
+                    return RegistrySource::Private {
+                        url: find(&self.pypi_named, name).unwrap_or_else(|| format!("unknown-index:{name}")),
+                    };
+                }
+                if let Some(url) = find(&self.pypi_pinned, &package.name) {
+                    return RegistrySource::Private { url };
+                }
+                self.pypi_index.as_ref().map_or(RegistrySource::Public, private)
+            }
+        }
+    }
+}
