@@ -16,6 +16,7 @@
 //! - Evaluating never awaits: `State::evaluate` holds the document lock and calls the pure core only.
 
 use super::*;
+use crate::model::Query;
 
 impl State {
     pub(super) fn facts_for(&self, key: &str) -> Arc<Facts> {
@@ -162,60 +163,8 @@ impl Backend {
     }
 
     async fn analyse(&self, uri: lsp::Uri, debounce: bool) {
-        // Load the document's context (lockfile, gatehouse.toml, workspace root) off the async threads.
-        let needs_context = lock(&self.state.docs).get(&uri).map(|doc| {
-            (
-                doc.context.is_none() || doc.reload_context,
-                doc.path.clone(),
-                doc.source.kind,
-            )
-        });
-        let Some((needs_context, path, kind)) = needs_context else {
-            return;
-        };
         // The warm path first: what is known now.
-        if let Some(evaluated) = self.state.evaluate(&uri) {
-            self.publish(&uri, evaluated).await;
-        }
-        if needs_context && let Some(path) = path.clone() {
-            let layers = settings_layer(&self.state);
-            let env = self.state.env.clone();
-            let root = lock(&self.state.root).clone();
-            let loaded = tokio::task::spawn_blocking(move || {
-                let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                let workspace = workspace_of(root.as_deref(), &path, &env);
-                project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
-            })
-            .await;
-            if let Ok(context) = loaded {
-                for (source, message) in &context.problems {
-                    self.client
-                        .log_message(lsp::MessageType::WARNING, format!("gatehouse: {source}: {message}"))
-                        .await;
-                }
-                if !context.config.issues.is_empty() {
-                    let text = context
-                        .config
-                        .issues
-                        .iter()
-                        .map(|i| format!("{}: {}", i.source, i.message))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    self.client
-                        .log_message(lsp::MessageType::WARNING, format!("gatehouse configuration: {text}"))
-                        .await;
-                }
-                if let Some(doc) = lock(&self.state.docs).get_mut(&uri) {
-                    doc.context = Some(Arc::new(context));
-                    doc.reload_context = false;
-                }
-                if let Some(evaluated) = self.state.evaluate(&uri) {
-                    self.publish(&uri, evaluated).await;
-                }
-            }
-        }
-        let context = lock(&self.state.docs).get(&uri).and_then(|d| d.context.clone());
-        let Some(context) = context else {
+        let Some(context) = self.publish_then_load_context(&uri).await else {
             return;
         };
         if debounce {
@@ -224,22 +173,8 @@ impl Backend {
         let lookup = self.state.lookup_for(&context).await;
         let key = lookup_key(&context);
         for _round in 0..3 {
-            let queries = {
-                let docs = lock(&self.state.docs);
-                let Some(doc) = docs.get(&uri) else {
-                    return;
-                };
-                let parsed = doc.source.parsed();
-                let input = context.input(&parsed);
-                // A re-check asks again for everything, while the facts already known keep answering
-                // hovers and code actions until the new ones land.
-                let refetch = lock(&self.state.refetch).contains(&uri);
-                let facts = if refetch {
-                    Arc::new(Facts::default())
-                } else {
-                    self.state.facts_for(&key)
-                };
-                engine::needs(&input, &facts)
+            let Some(queries) = self.missing_facts(&uri, &context, &key) else {
+                return;
             };
             if queries.is_empty() {
                 break;
@@ -251,39 +186,7 @@ impl Backend {
                 context.config.lookup.offline,
             )
             .await;
-            // The fetch belongs to the server, not the document: an edit aborts this task but not
-            // the lookups, which fill the facts for the next evaluation.
-            let state = self.state.clone();
-            let lookup = lookup.clone();
-            let fetch_key = key.clone();
-            let client = self.client.clone();
-            let fetch = tokio::spawn(async move {
-                let progress = if state.work_done.load(Ordering::Relaxed) {
-                    let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
-                    match client.create_work_done_progress(token.clone()).await {
-                        Ok(()) => Some(
-                            client
-                                .progress(token, "Gatehouse")
-                                .with_message(format!("checking {} packages", count_packages(&queries)))
-                                .begin()
-                                .await,
-                        ),
-                        Err(_) => None,
-                    }
-                } else {
-                    None
-                };
-                let known = state.facts_for(&fetch_key);
-                let fetched = lookup.fetch(&queries, &known).await;
-                if let Some(progress) = progress {
-                    progress.finish().await;
-                }
-                let mut all = lock(&state.facts);
-                let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
-                merged.merge(fetched);
-                all.insert(fetch_key, Arc::new(merged));
-            });
-            if fetch.await.is_err() {
+            if !self.fetch(queries, lookup.clone(), key.clone()).await {
                 break;
             }
             lock(&self.state.refetch).remove(&uri);
@@ -298,6 +201,118 @@ impl Backend {
             context.config.lookup.offline,
         )
         .await;
+    }
+
+    /// Publishes what is known now, then loads the document's context (lockfile, gatehouse.toml,
+    /// workspace root) off the async threads when it is missing or stale, and publishes again.
+    /// `None` when the document is gone or has no context.
+    async fn publish_then_load_context(&self, uri: &lsp::Uri) -> Option<Arc<Context>> {
+        let needs_context = lock(&self.state.docs).get(uri).map(|doc| {
+            (
+                doc.context.is_none() || doc.reload_context,
+                doc.path.clone(),
+                doc.source.kind,
+            )
+        });
+        let (needs_context, path, kind) = needs_context?;
+        if let Some(evaluated) = self.state.evaluate(uri) {
+            self.publish(uri, evaluated).await;
+        }
+        if needs_context && let Some(path) = path.clone() {
+            let layers = settings_layer(&self.state);
+            let env = self.state.env.clone();
+            let root = lock(&self.state.root).clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let workspace = workspace_of(root.as_deref(), &path, &env);
+                project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
+            })
+            .await;
+            if let Ok(context) = loaded {
+                self.log_context_problems(&context).await;
+                if let Some(doc) = lock(&self.state.docs).get_mut(uri) {
+                    doc.context = Some(Arc::new(context));
+                    doc.reload_context = false;
+                }
+                if let Some(evaluated) = self.state.evaluate(uri) {
+                    self.publish(uri, evaluated).await;
+                }
+            }
+        }
+        lock(&self.state.docs).get(uri).and_then(|d| d.context.clone())
+    }
+
+    /// Files around the manifest that were refused, and configuration problems, go to the log.
+    async fn log_context_problems(&self, context: &Context) {
+        for (source, message) in &context.problems {
+            self.client
+                .log_message(lsp::MessageType::WARNING, format!("gatehouse: {source}: {message}"))
+                .await;
+        }
+        if !context.config.issues.is_empty() {
+            let text = context
+                .config
+                .issues
+                .iter()
+                .map(|i| format!("{}: {}", i.source, i.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            self.client
+                .log_message(lsp::MessageType::WARNING, format!("gatehouse configuration: {text}"))
+                .await;
+        }
+    }
+
+    /// The queries the current version of the document still needs; `None` when it is gone.
+    fn missing_facts(&self, uri: &lsp::Uri, context: &Context, key: &str) -> Option<Vec<Query>> {
+        let docs = lock(&self.state.docs);
+        let doc = docs.get(uri)?;
+        let parsed = doc.source.parsed();
+        let input = context.input(&parsed);
+        // A re-check asks again for everything, while the facts already known keep answering
+        // hovers and code actions until the new ones land.
+        let refetch = lock(&self.state.refetch).contains(uri);
+        let facts = if refetch {
+            Arc::new(Facts::default())
+        } else {
+            self.state.facts_for(key)
+        };
+        Some(engine::needs(&input, &facts))
+    }
+
+    /// Runs one round of lookups and merges what lands into the shared facts. The fetch belongs to the
+    /// server, not the document: an edit aborts the analysis but not the lookups, which fill the facts
+    /// for the next evaluation. `false` when the fetch task failed.
+    async fn fetch(&self, queries: Vec<Query>, lookup: Arc<Lookup>, fetch_key: String) -> bool {
+        let state = self.state.clone();
+        let client = self.client.clone();
+        let fetch = tokio::spawn(async move {
+            let progress = if state.work_done.load(Ordering::Relaxed) {
+                let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
+                match client.create_work_done_progress(token.clone()).await {
+                    Ok(()) => Some(
+                        client
+                            .progress(token, "Gatehouse")
+                            .with_message(format!("checking {} packages", count_packages(&queries)))
+                            .begin()
+                            .await,
+                    ),
+                    Err(_) => None,
+                }
+            } else {
+                None
+            };
+            let known = state.facts_for(&fetch_key);
+            let fetched = lookup.fetch(&queries, &known).await;
+            if let Some(progress) = progress {
+                progress.finish().await;
+            }
+            let mut all = lock(&state.facts);
+            let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
+            merged.merge(fetched);
+            all.insert(fetch_key, Arc::new(merged));
+        });
+        fetch.await.is_ok()
     }
 
     pub(super) fn refetch_all(&self) {
