@@ -19,7 +19,7 @@ use jiff::Timestamp;
 
 use crate::checks::{self, AgeThresholds, CheckCtx, Finding, FindingKind, ResolvedDep};
 use crate::fix::{self, Fix};
-use crate::manifest::{DepKind, Dependency, Lockfile, Parsed, SourceKind, SyntaxIssue};
+use crate::manifest::{DepKind, Dependency, DirectIndex, Lockfile, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySource, Severity, Span};
 use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
@@ -168,6 +168,8 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
         .collect();
     let mut res = Vec::new();
+    // Built once: looking up every direct dependency of a large manifest stays linear.
+    let direct = input.lockfile.map(|lockfile| (lockfile, lockfile.direct_index()));
     for (idx, dep) in manifest.deps.iter().enumerate() {
         // Renames survive inheritance: `webpki = { workspace = true }` is whatever the root's
         // `webpki` entry names (`package = "rustls-webpki"`), from the root's registry.
@@ -180,10 +182,12 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
         let package = PackageRef::new(dep.ecosystem, package_name);
         let (requirement_text, requirement) = requirement_of(dep, &workspace, input.lockfile);
         let skipped = skip_reason(dep, &workspace);
-        let locked = input
-            .lockfile
-            .filter(|l| l.ecosystem == dep.ecosystem)
-            .and_then(|l| direct_package(l, dep, package_name))
+        let locked = direct
+            .as_ref()
+            .filter(|(lockfile, _)| lockfile.ecosystem == dep.ecosystem)
+            .and_then(|(lockfile, index)| {
+                direct_index(index, dep, package_name).and_then(|idx| lockfile.packages.get(idx))
+            })
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
         // Only a range without a lockfile pin needs the version list (and building it clones every
@@ -241,21 +245,11 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
 
 /// The lockfile entry a direct dependency installs: by the name it is declared under (npm aliases
 /// are installed under it), else by the registry name (Cargo renames), for the lockfile's member.
-fn direct_index(lockfile: &Lockfile, dep: &Dependency, package: &str) -> Option<usize> {
+fn direct_index(index: &DirectIndex<'_>, dep: &Dependency, package: &str) -> Option<usize> {
     let requirement = dep.requirement.as_deref();
-    lockfile.direct(&dep.name, requirement).or_else(|| {
-        (package != dep.name)
-            .then(|| lockfile.direct(package, requirement))
-            .flatten()
-    })
-}
-
-fn direct_package<'a>(
-    lockfile: &'a Lockfile,
-    dep: &Dependency,
-    package: &str,
-) -> Option<&'a crate::manifest::LockedPackage> {
-    direct_index(lockfile, dep, package).and_then(|idx| lockfile.packages.get(idx))
+    index
+        .get(&dep.name, requirement)
+        .or_else(|| (package != dep.name).then(|| index.get(package, requirement)).flatten())
 }
 
 /// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
@@ -263,6 +257,7 @@ fn direct_package<'a>(
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
+    let index = lockfile.direct_index();
     for (direct, dep) in manifest.deps.iter().enumerate() {
         if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
             continue;
@@ -270,7 +265,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
         let package = acc
             .get(direct)
             .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
-        let Some(pkg_idx) = direct_index(lockfile, dep, package) else {
+        let Some(pkg_idx) = direct_index(&index, dep, package) else {
             continue;
         };
         if !seen.insert(pkg_idx) {

@@ -206,36 +206,43 @@ impl Lockfile {
     }
 
     /// The package a direct dependency `name` (declared with `requirement`) of the member at
-    /// `importer` installs: the member's recorded roots first, then the `name@requirement` entry
-    /// (Yarn), then the one package of that name when the lockfile holds exactly one.
+    /// `importer` installs (see `DirectIndex::get`). For many names, build the index once.
     pub fn direct_in(&self, importer: &str, name: &str, requirement: Option<&str>) -> Option<usize> {
+        self.direct_index_in(importer).get(name, requirement)
+    }
+
+    /// `direct` for many names: an index of the member's roots built once, so looking up every
+    /// dependency of a large manifest stays linear.
+    pub fn direct_index(&self) -> DirectIndex<'_> {
+        self.direct_index_in(&self.member)
+    }
+
+    fn direct_index_in(&self, importer: &str) -> DirectIndex<'_> {
         let roots = self.roots_of(importer);
-        if let Some((_, idx)) = roots.iter().find(|(root, _)| root == name) {
-            return Some(*idx);
+        let mut exact: HashMap<&str, usize> = HashMap::with_capacity(roots.len());
+        let mut normalized: HashMap<String, usize> = HashMap::with_capacity(roots.len());
+        for (name, idx) in roots {
+            exact.entry(name.as_str()).or_insert(*idx);
+            normalized.entry(self.ecosystem.normalize_name(name)).or_insert(*idx);
         }
-        let wanted = self.ecosystem.normalize_name(name);
-        if let Some((_, idx)) = roots
-            .iter()
-            .find(|(root, _)| self.ecosystem.normalize_name(root) == wanted)
-        {
-            return Some(*idx);
-        }
+        // Yarn: a name with exactly one registry package installs that one.
+        let mut unique: HashMap<&str, Option<usize>> = HashMap::new();
         if !self.specs.is_empty() {
-            if let Some(requirement) = requirement
-                && let Some(idx) = self.specs.get(&format!("{name}@{requirement}"))
-            {
-                return Some(*idx);
-            }
-            let mut found = self
-                .packages
-                .iter()
-                .enumerate()
-                .filter(|(_, package)| package.name == name && package.non_registry.is_none());
-            if let (Some((idx, _)), None) = (found.next(), found.next()) {
-                return Some(idx);
+            for (idx, package) in self.packages.iter().enumerate() {
+                if package.non_registry.is_none() {
+                    unique
+                        .entry(package.name.as_str())
+                        .and_modify(|found| *found = None)
+                        .or_insert(Some(idx));
+                }
             }
         }
-        None
+        DirectIndex {
+            lockfile: self,
+            exact,
+            normalized,
+            unique,
+        }
     }
 
     /// The catalog range a pnpm `catalog:` / `catalog:<name>` requirement of `package` stands for.
@@ -262,46 +269,36 @@ impl Lockfile {
         });
         found.and_then(|(_, idx)| self.packages.get(*idx))
     }
-
-    /// `root_version` for many names: an index built once, so looking up every dependency of a large
-    /// manifest stays linear.
-    pub fn root_index(&self) -> RootIndex<'_> {
-        let mut exact: HashMap<&str, usize> = HashMap::with_capacity(self.roots.len());
-        let mut normalized: HashMap<String, usize> = HashMap::with_capacity(self.roots.len());
-        for (name, idx) in &self.roots {
-            exact.entry(name.as_str()).or_insert(*idx);
-            normalized.entry(self.ecosystem.normalize_name(name)).or_insert(*idx);
-        }
-        RootIndex {
-            lockfile: self,
-            exact,
-            normalized,
-        }
-    }
 }
 
-/// The roots of a `Lockfile` by name (see `Lockfile::root_index`).
-pub struct RootIndex<'a> {
+/// The direct dependencies of one member of a `Lockfile` by name (see `Lockfile::direct_index`).
+pub struct DirectIndex<'a> {
     lockfile: &'a Lockfile,
     exact: HashMap<&'a str, usize>,
     normalized: HashMap<String, usize>,
+    unique: HashMap<&'a str, Option<usize>>,
 }
 
-impl RootIndex<'_> {
-    pub fn ecosystem(&self) -> Ecosystem {
-        self.lockfile.ecosystem
-    }
-
-    /// Same answer as `Lockfile::root_version`.
-    pub fn get(&self, name: &str) -> Option<&LockedPackage> {
-        let idx = match self.exact.get(name) {
-            Some(idx) => Some(*idx),
-            None => self
-                .normalized
-                .get(&self.lockfile.ecosystem.normalize_name(name))
-                .copied(),
-        };
-        idx.and_then(|idx| self.lockfile.packages.get(idx))
+impl DirectIndex<'_> {
+    /// The package a direct dependency `name` (declared with `requirement`) installs: the member's
+    /// recorded roots first (exact, then normalised for the ecosystem), then the `name@requirement`
+    /// entry (Yarn), then the one package of that name when the lockfile holds exactly one.
+    pub fn get(&self, name: &str, requirement: Option<&str>) -> Option<usize> {
+        if let Some(idx) = self.exact.get(name) {
+            return Some(*idx);
+        }
+        if let Some(idx) = self.normalized.get(&self.lockfile.ecosystem.normalize_name(name)) {
+            return Some(*idx);
+        }
+        if self.lockfile.specs.is_empty() {
+            return None;
+        }
+        if let Some(requirement) = requirement
+            && let Some(idx) = self.lockfile.specs.get(&format!("{name}@{requirement}"))
+        {
+            return Some(*idx);
+        }
+        self.unique.get(name).copied().flatten()
     }
 }
 
