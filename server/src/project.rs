@@ -399,6 +399,17 @@ fn choose_lockfile(dir: &Path, workspace: &Path, present: &[&'static str]) -> Op
     present.first().copied()
 }
 
+/// The package manager that writes a lockfile of this name.
+fn lockfile_manager(name: &str) -> &'static str {
+    match name {
+        "npm-shrinkwrap.json" | "package-lock.json" => "npm",
+        "pnpm-lock.yaml" => "pnpm",
+        "yarn.lock" => "yarn",
+        "bun.lock" | "bun.lockb" => "bun",
+        _ => "other",
+    }
+}
+
 /// `manifest_dir` relative to `root`, with forward slashes (`packages/a`); empty when they are the same.
 fn member_path(root: &Path, manifest_dir: &Path) -> String {
     manifest_dir
@@ -438,6 +449,17 @@ pub fn load_lockfile(
         let Some(name) = choose_lockfile(&dir, workspace, &present) else {
             continue;
         };
+        // The repository also chooses which lockfile decides (`packageManager`): a lockfile of another
+        // package manager beside it would install other versions, unchecked, so it is never silent.
+        for other in present
+            .iter()
+            .filter(|other| lockfile_manager(other) != lockfile_manager(name))
+        {
+            problems.push((
+                dir.join(other).display().to_string(),
+                format!("not checked: {name} decides the versions here, but installing with {other}'s package manager would use this file"),
+            ));
+        }
         let path = dir.join(name);
         let shown = path.display().to_string();
         let lock_kind = ManifestKind::detect(&path, false)?;
@@ -775,6 +797,55 @@ mod tests {
         std::fs::write(dir.path().join("package.json"), "{}").unwrap();
         let (found, _) = evaluate(&dir.path().join("package.json"));
         assert_eq!(found.unwrap().file_name().unwrap(), "pnpm-lock.yaml");
+    }
+
+    /// The repository picks the lockfile (`packageManager`): a hostile one could point Gatehouse at a
+    /// clean yarn.lock while `npm install` reads a package-lock.json with a malicious version. The
+    /// lockfile of another package manager is therefore a problem (the run is incomplete), never
+    /// silent; two lockfiles of one manager (bun.lock beside bun.lockb) are not.
+    #[test]
+    fn a_lockfile_of_another_package_manager_is_never_silently_ignored() {
+        let dir = repo(&[
+            ("package.json", "{\"packageManager\": \"yarn@1.22.19\"}".to_string()),
+            ("yarn.lock", fixture("yarn/pnpm-has-yarn-lock/yarn.lock")),
+            (
+                "package-lock.json",
+                "{\"lockfileVersion\": 3, \"packages\": {}}".to_string(),
+            ),
+        ]);
+        let mut problems = Vec::new();
+        let found = load_lockfile(
+            &dir.path().join("package.json"),
+            ManifestKind::PackageJson,
+            dir.path(),
+            &mut problems,
+        );
+        assert_eq!(found.unwrap().0.file_name().unwrap(), "yarn.lock");
+        assert!(
+            problems
+                .iter()
+                .any(|(file, why)| file.ends_with("package-lock.json") && why.starts_with("not checked")),
+            "{problems:?}"
+        );
+        let same = repo(&[
+            ("package.json", "{}".to_string()),
+            (
+                "bun.lock",
+                "{\"lockfileVersion\": 1, \"workspaces\": {}, \"packages\": {}}".to_string(),
+            ),
+            ("bun.lockb", "binary".to_string()),
+        ]);
+        let mut problems = Vec::new();
+        load_lockfile(
+            &same.path().join("package.json"),
+            ManifestKind::PackageJson,
+            same.path(),
+            &mut problems,
+        );
+        assert!(
+            !problems.iter().any(|(_, why)| why.starts_with("not checked")),
+            "{problems:?}"
+        );
     }
 
     #[test]
