@@ -8,28 +8,17 @@
 //! - A source that cannot be set up (unreadable `osv-db`, bad trusted root) is a message, never a failure.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::lookup::advisories::MergedAdvisories;
 use crate::lookup::advisories::offline_db::OfflineDb;
 use crate::lookup::advisories::osv_api::OsvClient;
 use crate::lookup::cache::store::Store;
 use crate::lookup::cache::{CacheSettings, CachedAdvisories, CachedAttestations};
+use crate::lookup::http::{HttpClient, HttpSettings};
 use crate::lookup::private::PrivateRegistries;
 use crate::lookup::provenance::{AttestationClient, NpmKeys, TrustRoot};
 use crate::lookup::registry::cached_registries;
 use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, NoRegistry, Registry};
-
-/// One HTTP client for OSV and attestations: TLS through the operating system's trust store (with
-/// `SSL_CERT_FILE`/`SSL_CERT_DIR`), system proxies (`HTTPS_PROXY`, `NO_PROXY`).
-pub fn http_client() -> Option<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .ok()
-}
 
 /// The lookup layer for `settings` and the project's private registries, and messages about sources
 /// that could not be set up.
@@ -37,10 +26,17 @@ pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Looku
     let mut messages = Vec::new();
     let store = Arc::new(Store::open(&settings.cache_dir));
     let cache_settings = CacheSettings::from_lookup(settings);
-    let http = http_client();
-    if http.is_none() {
-        messages.push("could not set up the HTTP client: online lookups are off".to_string());
-    }
+    // One hardened client for registries, OSV and attestations: one set of per-host limits and
+    // breakers, and credentials that reach only the origin they were configured for.
+    let http = match HttpClient::new(HttpSettings::default(), private.credentials.clone()) {
+        Ok(http) => Some(Arc::new(http)),
+        Err(error) => {
+            messages.push(format!(
+                "could not set up the HTTP client: online lookups are off: {error}"
+            ));
+            None
+        }
+    };
 
     let mut advisory_sources: Vec<Arc<dyn Advisories>> = Vec::new();
     let mut local_advisories: Option<Arc<dyn Advisories>> = None;
@@ -65,12 +61,9 @@ pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Looku
         Arc::new(MergedAdvisories(advisory_sources))
     };
 
-    let registry: Arc<dyn Registry> = match cached_registries(settings, private, store.clone()) {
-        Ok(registry) => Arc::new(registry),
-        Err(error) => {
-            messages.push(format!("registry lookups are off: {error}"));
-            Arc::new(NoRegistry(format!("registry lookups are off: {error}")))
-        }
+    let registry: Arc<dyn Registry> = match &http {
+        Some(http) => Arc::new(cached_registries(settings, http.clone(), store.clone())),
+        None => Arc::new(NoRegistry("registry lookups are off: no HTTP client".to_string())),
     };
 
     let attestations = match (

@@ -175,12 +175,67 @@ fn host_label(url: &Url) -> String {
     }
 }
 
-/// One GET.
+/// One request: a GET, or a POST of a JSON body (`json_body`) for APIs whose queries are idempotent
+/// (OSV's `querybatch`), which is why a POST is retried like a GET.
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
     pub url: String,
     pub accept: Option<String>,
     pub validators: Validators,
+    /// Sent as `POST` with `Content-Type: application/json` when set.
+    pub json_body: Option<Vec<u8>>,
+    /// A lower size cap for this answer than the client's `max_body_bytes` (an attestations answer is
+    /// a few tens of KB); never a higher one.
+    pub max_body_bytes: Option<usize>,
+}
+
+impl HttpRequest {
+    /// A GET of `url` accepting JSON.
+    pub fn get_json(url: impl Into<String>) -> HttpRequest {
+        HttpRequest {
+            url: url.into(),
+            accept: Some("application/json".to_string()),
+            ..HttpRequest::default()
+        }
+    }
+
+    /// A POST of `body` (JSON) to `url`.
+    pub fn post_json(url: impl Into<String>, body: Vec<u8>) -> HttpRequest {
+        HttpRequest {
+            url: url.into(),
+            accept: Some("application/json".to_string()),
+            json_body: Some(body),
+            ..HttpRequest::default()
+        }
+    }
+
+    /// Caps this answer at `bytes` (or the client's cap, when lower).
+    pub fn with_max_body(mut self, bytes: usize) -> HttpRequest {
+        self.max_body_bytes = Some(bytes);
+        self
+    }
+}
+
+/// Where a streamed answer goes (`HttpClient::download`): a file being written, a line parser that
+/// stops early. `restart` is called before every attempt, so a retried download starts afresh.
+pub trait BodySink: Send {
+    fn restart(&mut self) -> Result<(), String>;
+    /// Takes the next chunk; `Ok(false)` stops reading (the rest of the answer is not wanted).
+    fn chunk(&mut self, bytes: &[u8]) -> Result<bool, String>;
+}
+
+/// How a streamed answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downloaded {
+    /// Every byte went to the sink, or the sink stopped early; the byte count it got.
+    Done(u64),
+    NotFound,
+}
+
+/// The answer body's destination inside one attempt.
+enum BodyTarget<'a> {
+    Buffer,
+    Sink(&'a mut dyn BodySink),
 }
 
 /// What came back.
@@ -231,6 +286,8 @@ impl std::fmt::Debug for HttpClient {
 
 enum Attempt {
     Done(HttpAnswer),
+    /// A streamed body ended (its byte count).
+    Streamed(u64),
     /// Worth retrying, after at least this long.
     Retry(LookupError, Option<Duration>),
     Fail(LookupError),
@@ -314,8 +371,37 @@ impl HttpClient {
             .clone()
     }
 
-    /// GETs `request.url` within every bound; 404 and 410 are `NotFound`.
+    /// GETs `request.url` (or POSTs its `json_body`) within every bound; 404 and 410 are `NotFound`.
     pub async fn get(&self, request: &HttpRequest) -> Result<HttpAnswer, LookupError> {
+        match self.send(request, BodyTarget::Buffer).await? {
+            Attempt::Done(answer) => Ok(answer),
+            _ => Err(LookupError::Other("the answer was not buffered".to_string())),
+        }
+    }
+
+    /// Streams the answer of `request` into `sink` within every bound but the per-answer size cap,
+    /// which is `cap` here (a download of a large export goes to a file, not to memory): more than
+    /// `cap` bytes, with or without `Content-Length`, is an error. Retried like `get`, each attempt
+    /// after `sink.restart()`. 404 and 410 are `NotFound`.
+    pub async fn download(
+        &self,
+        request: &HttpRequest,
+        cap: u64,
+        sink: &mut dyn BodySink,
+    ) -> Result<Downloaded, LookupError> {
+        let request = HttpRequest {
+            max_body_bytes: Some(usize::try_from(cap).unwrap_or(usize::MAX)),
+            ..request.clone()
+        };
+        match self.send(&request, BodyTarget::Sink(sink)).await? {
+            Attempt::Streamed(bytes) => Ok(Downloaded::Done(bytes)),
+            Attempt::Done(HttpAnswer::NotFound) => Ok(Downloaded::NotFound),
+            Attempt::Done(_) => Ok(Downloaded::Done(0)),
+            _ => Err(LookupError::Other("the answer was not streamed".to_string())),
+        }
+    }
+
+    async fn send(&self, request: &HttpRequest, mut target: BodyTarget<'_>) -> Result<Attempt, LookupError> {
         let url = Url::parse(&request.url)
             .map_err(|err| LookupError::Other(format!("bad URL {}: {err}", redact(&request.url))))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -330,7 +416,7 @@ impl HttpClient {
         let deadline = Instant::now() + self.settings.total_timeout;
         match tokio::time::timeout_at(
             deadline.into(),
-            self.get_with_retries(request, &url, &host, &state, deadline),
+            self.get_with_retries(request, &url, &host, &state, deadline, &mut target),
         )
         .await
         {
@@ -357,6 +443,7 @@ impl HttpClient {
             url: url.to_string(),
             accept: accept.map(str::to_string),
             validators: validators.clone(),
+            ..HttpRequest::default()
         };
         match self.get(&request).await? {
             HttpAnswer::Body {
@@ -380,7 +467,8 @@ impl HttpClient {
         host: &str,
         state: &HostState,
         deadline: Instant,
-    ) -> Result<HttpAnswer, LookupError> {
+        target: &mut BodyTarget<'_>,
+    ) -> Result<Attempt, LookupError> {
         let mut attempt_number = 0;
         loop {
             if let Some(until) = breaker_open_until(state) {
@@ -395,12 +483,15 @@ impl HttpClient {
                     host: host.to_string(),
                     message: "client shutting down".to_string(),
                 })?;
-                self.attempt(request, url, host).await
+                if let BodyTarget::Sink(sink) = target {
+                    sink.restart().map_err(LookupError::Other)?;
+                }
+                self.attempt(request, url, host, target).await
             };
             match outcome {
-                Attempt::Done(answer) => {
+                done @ (Attempt::Done(_) | Attempt::Streamed(_)) => {
                     record(state, true, &self.settings);
-                    return Ok(answer);
+                    return Ok(done);
                 }
                 Attempt::Fail(err) => {
                     // A definite answer (4xx, undecodable) says nothing about the host's health.
@@ -426,7 +517,7 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, request: &HttpRequest, url: &Url, host: &str) -> Attempt {
+    async fn attempt(&self, request: &HttpRequest, url: &Url, host: &str, target: &mut BodyTarget<'_>) -> Attempt {
         let mut headers = HeaderMap::new();
         if let Some(accept) = &request.accept
             && let Ok(value) = HeaderValue::from_str(accept)
@@ -462,7 +553,14 @@ impl HttpClient {
                 message,
             }
         };
-        let mut response = match self.client.get(url.clone()).headers(headers).send().await {
+        let builder = match &request.json_body {
+            Some(body) => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self.client.post(url.clone()).body(body.clone())
+            }
+            None => self.client.get(url.clone()),
+        };
+        let mut response = match builder.headers(headers).send().await {
             Ok(response) => response,
             Err(err) => {
                 let retry = err.is_timeout() || err.is_connect() || err.is_request();
@@ -497,10 +595,14 @@ impl HttpClient {
                 });
             }
         }
-        let cap = self.settings.max_body_bytes;
+        let cap = match (request.max_body_bytes, &target) {
+            (Some(cap), BodyTarget::Sink(_)) => cap,
+            (Some(cap), BodyTarget::Buffer) => cap.min(self.settings.max_body_bytes),
+            (None, _) => self.settings.max_body_bytes,
+        };
         let too_big = || LookupError::Transport {
             host: host.to_string(),
-            message: format!("answer larger than {} MB", cap / (1024 * 1024)),
+            message: format!("the answer is larger than {}; refused", size_text(cap as u64)),
         };
         if response.content_length().is_some_and(|len| len > cap as u64) {
             return Attempt::Fail(too_big());
@@ -509,6 +611,29 @@ impl HttpClient {
             etag: header_text(response.headers(), header::ETAG),
             last_modified: header_text(response.headers(), header::LAST_MODIFIED),
         };
+        if let BodyTarget::Sink(sink) = target {
+            let mut received: u64 = 0;
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        received += chunk.len() as u64;
+                        if received > cap as u64 {
+                            return Attempt::Fail(too_big());
+                        }
+                        match sink.chunk(&chunk) {
+                            Ok(true) => {}
+                            // Dropping the response closes the stream: the rest is never read.
+                            Ok(false) => return Attempt::Streamed(received),
+                            Err(message) => return Attempt::Fail(LookupError::Other(message)),
+                        }
+                    }
+                    Ok(None) => return Attempt::Streamed(received),
+                    Err(err) => return Attempt::Retry(transport(err), None),
+                }
+            }
+        }
+        // Counted as it arrives, so a body without `Content-Length` (chunked, or until close) stops at
+        // the cap instead of being held whole.
         let mut body = Vec::with_capacity(response.content_length().map_or(0, |len| len as usize).min(cap));
         loop {
             match response.chunk().await {
@@ -533,28 +658,16 @@ impl HttpClient {
     }
 }
 
-/// Reads a response body chunk by chunk and stops past `cap` bytes, whether or not the server sent a
-/// `Content-Length` (a 1 GB answer without one costs at most `cap`, never the whole body). For the
-/// clients that speak POST (OSV's querybatch) or read attestations with their own `reqwest::Client`.
-pub async fn read_capped(mut response: reqwest::Response, cap: usize, host: &str) -> Result<Vec<u8>, LookupError> {
-    let too_big = || LookupError::Transport {
-        host: host.to_string(),
-        message: format!("answer larger than {} KB", cap / 1024),
-    };
-    if response.content_length().is_some_and(|len| len > cap as u64) {
-        return Err(too_big());
+/// `bytes` for messages: "64 MB", "4 MB", "512 KB", "300 bytes".
+fn size_text(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes % MB == 0 {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
     }
-    let mut body = Vec::with_capacity(response.content_length().map_or(0, |len| len as usize).min(cap));
-    while let Some(chunk) = response.chunk().await.map_err(|err| LookupError::Transport {
-        host: host.to_string(),
-        message: err.without_url().to_string(),
-    })? {
-        if body.len() + chunk.len() > cap {
-            return Err(too_big());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,

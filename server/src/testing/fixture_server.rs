@@ -22,6 +22,8 @@ pub struct RecordedRequest {
     /// The raw request target (percent-encoding kept), query included.
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The request body (`Content-Length` bytes; empty for a GET).
+    pub body: Vec<u8>,
 }
 
 impl RecordedRequest {
@@ -42,6 +44,9 @@ pub enum Fault {
     Hang,
     /// Answer 200 with this many bytes of JSON-ish filler (no Content-Length).
     Oversized(usize),
+    /// Answer 200 with this many bytes of filler in `Transfer-Encoding: chunked` (no Content-Length, and
+    /// the connection stays open: only counting what arrives can stop it).
+    Chunked(usize),
     /// Answer 200 with bytes that are not JSON.
     Garbage,
     /// Send the headers, then one body byte per interval, forever.
@@ -164,11 +169,31 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             let mut first = lines.next()?.split(' ');
             let method = first.next()?.to_string();
             let path = first.next()?.to_string();
-            let headers = lines
+            let headers: Vec<(String, String)> = lines
                 .filter_map(|line| line.split_once(':'))
                 .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
                 .collect();
-            return Some(RecordedRequest { method, path, headers });
+            // A POST's body is read off the connection, so the next request on it starts where it should.
+            let length = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            while buffer.len() < length {
+                let mut chunk = [0u8; 4096];
+                let read = stream.read(&mut chunk).await.ok()?;
+                if read == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(&chunk[..read]);
+            }
+            let body = buffer.drain(..length).collect();
+            return Some(RecordedRequest {
+                method,
+                path,
+                headers,
+                body,
+            });
         }
         let mut chunk = [0u8; 4096];
         let read = stream.read(&mut chunk).await.ok()?;
@@ -277,6 +302,23 @@ async fn misbehave(stream: &mut TcpStream, fault: Fault, body: Option<Vec<u8>>) 
                 sent += n;
             }
             Ok(AfterFault::Close)
+        }
+        Fault::Chunked(size) => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            let filler = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < size {
+                let n = filler.len().min(size - sent);
+                let mut frame = format!("{n:x}\r\n").into_bytes();
+                frame.extend_from_slice(&filler[..n]);
+                frame.extend_from_slice(b"\r\n");
+                stream.write_all(&frame).await?;
+                sent += n;
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+            Ok(AfterFault::NextRequest)
         }
         Fault::Garbage => {
             let garbage = b"\x00\xff<html>not json at all";

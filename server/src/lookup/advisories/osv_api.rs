@@ -4,18 +4,22 @@
 //! - The client asks `POST /v1/querybatch` once per ≤ 1000 packages with **no version**, so the answer
 //!   names every advisory of each package, follows `next_page_token` per package, then fetches each full
 //!   record once (`GET /v1/vulns/{id}`, ≤ 8 at a time) even when several packages share it.
-//! - Every answer is read with a size cap that holds without `Content-Length` (`http::read_capped`).
+//! - Every request goes through the one hardened `http::HttpClient` the registries use: retries with
+//!   backoff on 429/5xx/timeouts (`Retry-After` honoured; `querybatch` is an idempotent query, so a
+//!   retried POST is safe), the per-host breaker and concurrency limit, and a size cap counted as the
+//!   body streams in, so it holds without `Content-Length`.
 //! - A failure (status, timeout, bad JSON, too large) is an `Err` for exactly the packages it leaves unanswered;
 //!   an empty list means the API answered "no advisories", never "could not ask".
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::lookup::advisories::osv_record::parse_record;
+use crate::lookup::http::{HttpAnswer, HttpClient, HttpRequest};
 use crate::lookup::{Advisories, Fetched, LookupError};
 use crate::model::{Advisory, PackageRef};
 
@@ -65,10 +69,9 @@ struct VulnRef {
 
 /// The OSV API (`https://api.osv.dev`).
 pub struct OsvClient {
-    http: reqwest::Client,
+    http: Arc<HttpClient>,
     base_url: String,
-    timeout: Duration,
-    /// The largest answer read; held while the body streams in, with or without `Content-Length`.
+    /// The largest answer read (or the shared client's cap, when lower).
     max_body_bytes: usize,
 }
 
@@ -78,11 +81,10 @@ pub const MAX_OSV_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 impl OsvClient {
     /// `base_url` without the trailing `/v1`, e.g. `https://api.osv.dev`.
-    pub fn new(http: reqwest::Client, base_url: &str) -> OsvClient {
+    pub fn new(http: Arc<HttpClient>, base_url: &str) -> OsvClient {
         OsvClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
-            timeout: Duration::from_secs(30),
             max_body_bytes: MAX_OSV_BODY_BYTES,
         }
     }
@@ -93,12 +95,6 @@ impl OsvClient {
         self
     }
 
-    /// Bounds each request (the whole answer, body included).
-    pub fn with_timeout(mut self, timeout: Duration) -> OsvClient {
-        self.timeout = timeout;
-        self
-    }
-
     fn host(&self) -> String {
         reqwest::Url::parse(&self.base_url)
             .ok()
@@ -106,45 +102,25 @@ impl OsvClient {
             .unwrap_or_else(|| self.base_url.clone())
     }
 
-    fn transport(&self, err: &reqwest::Error) -> LookupError {
-        if err.is_decode() || err.is_body() {
-            LookupError::Decode {
+    /// The body of a 2xx answer; a 404 is `NotFound(what)`.
+    async fn send_bytes(&self, request: HttpRequest, what: &str) -> Result<Vec<u8>, LookupError> {
+        match self.http.get(&request.with_max_body(self.max_body_bytes)).await? {
+            HttpAnswer::Body { body, .. } => Ok(body),
+            HttpAnswer::NotFound => Err(LookupError::NotFound(what.to_string())),
+            HttpAnswer::NotModified { .. } => Err(LookupError::Decode {
                 host: self.host(),
-                message: err.to_string(),
-            }
-        } else {
-            LookupError::Transport {
-                host: self.host(),
-                message: err.to_string(),
-            }
+                message: "answered 304 to a request without validators".to_string(),
+            }),
         }
-    }
-
-    async fn send_bytes(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, LookupError> {
-        let answer = request
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|err| self.transport(&err))?;
-        let status = answer.status();
-        if !status.is_success() {
-            if status == reqwest::StatusCode::NOT_FOUND {
-                return Err(LookupError::NotFound(answer.url().path().to_string()));
-            }
-            return Err(LookupError::Status {
-                host: self.host(),
-                status: status.as_u16(),
-            });
-        }
-        crate::lookup::http::read_capped(answer, self.max_body_bytes, &self.host()).await
     }
 
     /// One `querybatch` call; the answer has one result per query, in order.
     async fn query_batch(&self, queries: Vec<BatchQuery<'_>>) -> Result<Vec<BatchResult>, LookupError> {
         let count = queries.len();
-        let body = QueryBatch { queries };
+        let body = serde_json::to_vec(&QueryBatch { queries }).map_err(|err| LookupError::Other(err.to_string()))?;
+        let url = format!("{}/v1/querybatch", self.base_url);
         let bytes = self
-            .send_bytes(self.http.post(format!("{}/v1/querybatch", self.base_url)).json(&body))
+            .send_bytes(HttpRequest::post_json(url, body), "/v1/querybatch")
             .await?;
         let answer: BatchAnswer = serde_json::from_slice(&bytes).map_err(|err| LookupError::Decode {
             host: self.host(),
@@ -212,7 +188,10 @@ impl OsvClient {
 
     async fn record(&self, id: &str) -> Result<Advisory, LookupError> {
         let bytes = self
-            .send_bytes(self.http.get(format!("{}/v1/vulns/{}", self.base_url, id)))
+            .send_bytes(
+                HttpRequest::get_json(format!("{}/v1/vulns/{}", self.base_url, id)),
+                &format!("/v1/vulns/{id}"),
+            )
             .await?;
         parse_record(&bytes).map_err(|message| LookupError::Decode {
             host: self.host(),
@@ -271,3 +250,6 @@ impl Advisories for OsvClient {
         "the OSV API".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests;

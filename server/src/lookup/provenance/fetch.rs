@@ -6,25 +6,27 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::*;
+use crate::lookup::http::{HttpAnswer, HttpClient, HttpRequest};
 use crate::lookup::{Attestations, Fetched, LookupError};
 use crate::model::{Ecosystem, PackageFacts, PackageRef, Provenance, RegistrySource, VersionFacts};
 
 /// Real attestations answers are a few tens of kilobytes; anything far larger is refused unread.
 const MAX_ATTESTATIONS_BYTES: usize = 4 * 1024 * 1024;
 
-/// Fetches attestations (npm `dist.attestations.url`, PEP 740 provenance URL) and verifies them off the
-/// async runtime. It keeps nothing: `cache::CachedAttestations` (memory and the shared store) is the one
-/// provenance cache, and coalesces concurrent asks for one version.
+/// Fetches attestations (npm `dist.attestations.url`, PEP 740 provenance URL) through the shared
+/// hardened client (retries, breaker, per-host limits, a size cap that holds without `Content-Length`)
+/// and verifies them off the async runtime. It keeps nothing: `cache::CachedAttestations` (memory and
+/// the shared store) is the one provenance cache, and coalesces concurrent asks for one version.
 pub struct AttestationClient {
-    client: reqwest::Client,
+    http: Arc<HttpClient>,
     root: Arc<TrustRoot>,
     keys: Arc<NpmKeys>,
 }
 
 impl AttestationClient {
-    pub fn new(client: reqwest::Client, root: TrustRoot, keys: NpmKeys) -> AttestationClient {
+    pub fn new(http: Arc<HttpClient>, root: TrustRoot, keys: NpmKeys) -> AttestationClient {
         AttestationClient {
-            client,
+            http,
             root: Arc::new(root),
             keys: Arc::new(keys),
         }
@@ -32,66 +34,36 @@ impl AttestationClient {
 
     /// With the root from `settings.trusted_root` (else the bundled one) and the bundled npm keys.
     pub fn from_settings(
-        client: reqwest::Client,
+        http: Arc<HttpClient>,
         settings: &crate::lookup::LookupSettings,
     ) -> Result<AttestationClient, String> {
         let root = TrustRoot::load(settings.trusted_root.as_deref())?;
-        Ok(AttestationClient::new(client, root, NpmKeys::bundled()?))
+        Ok(AttestationClient::new(http, root, NpmKeys::bundled()?))
     }
 
     async fn fetch(&self, url: &str) -> Result<Option<Vec<u8>>, LookupError> {
-        let host = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
         let started = std::time::Instant::now();
-        let response = self
-            .client
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|err| LookupError::Transport {
-                host: host.clone(),
-                message: err.to_string(),
-            })?;
-        let status = response.status();
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_ATTESTATIONS_BYTES as u64)
-        {
-            return Err(LookupError::Decode {
-                host,
-                message: "attestations answer is too large".to_string(),
-            });
+        let request = HttpRequest::get_json(url).with_max_body(MAX_ATTESTATIONS_BYTES);
+        match self.http.get(&request).await? {
+            HttpAnswer::Body { body, .. } => {
+                tracing::debug!(
+                    url = crate::lookup::http::redact(url),
+                    bytes = body.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    tier = "network",
+                    "attestations"
+                );
+                Ok(Some(body))
+            }
+            HttpAnswer::NotFound => {
+                tracing::debug!(url = crate::lookup::http::redact(url), status = 404, "no attestations");
+                Ok(None)
+            }
+            HttpAnswer::NotModified { .. } => Err(LookupError::Decode {
+                host: crate::lookup::http::redact(url),
+                message: "answered 304 to a request without validators".to_string(),
+            }),
         }
-        if status == reqwest::StatusCode::NOT_FOUND {
-            tracing::debug!(host, status = 404, "no attestations");
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(LookupError::Status {
-                host,
-                status: status.as_u16(),
-            });
-        }
-        // Capped while it streams in: a server that sends no Content-Length cannot make us hold more.
-        let body = crate::lookup::http::read_capped(response, MAX_ATTESTATIONS_BYTES, &host).await?;
-        if body.len() > MAX_ATTESTATIONS_BYTES {
-            return Err(LookupError::Decode {
-                host,
-                message: format!("attestations answer of {} bytes is too large", body.len()),
-            });
-        }
-        tracing::debug!(
-            host,
-            status = status.as_u16(),
-            bytes = body.len(),
-            ms = started.elapsed().as_millis() as u64,
-            tier = "network",
-            "attestations"
-        );
-        Ok(Some(body.to_vec()))
     }
 }
 

@@ -673,9 +673,14 @@ fn served_facts(server: &StandIn, name: &str, signatures: Vec<(String, String)>)
     facts_for("1.0.0", SIGSTORE_100_INTEGRITY, Some(url), signatures)
 }
 
+/// The shared hardened client, without retries: each ask is one request, so hits count asks.
 fn client() -> AttestationClient {
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    AttestationClient::new(http, root(), keys())
+    let settings = crate::lookup::http::HttpSettings {
+        retries: 0,
+        ..crate::lookup::http::HttpSettings::default()
+    };
+    let http = crate::lookup::http::HttpClient::new(settings, Default::default()).unwrap();
+    AttestationClient::new(Arc::new(http), root(), keys())
 }
 
 /// The client as production holds it: behind the one provenance cache (memory and store).
@@ -893,5 +898,60 @@ async fn oversized_answers_are_refused() {
     let answer = client
         .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
         .await;
-    assert!(matches!(answer, Err(LookupError::Decode { .. })), "{answer:?}");
+    match answer {
+        Err(LookupError::Transport { message, .. }) => assert!(message.contains("larger than 4 MB"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Attestations go through the shared hardened client: a 500 is retried, a chunked answer past the
+/// cap is refused while it streams.
+#[tokio::test]
+async fn attestations_are_retried_and_capped_without_content_length() {
+    use crate::testing::{Fault, FixtureServer, registry_fixtures};
+    let server = FixtureServer::start(registry_fixtures()).unwrap();
+    let body = std::fs::read(crate::testing::fixtures_dir().join("sigstore/valid-sigstore-attestations.json")).unwrap();
+    server.set_body("/-/npm/v1/attestations/sigstore@1.0.0", body);
+    server.inject(
+        "/-/npm/v1/attestations/sigstore@1.0.0",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        Some(1),
+    );
+    server.inject(
+        "/-/npm/v1/attestations/huge@1.0.0",
+        Fault::Chunked(64 * 1024 * 1024),
+        None,
+    );
+    let settings = crate::lookup::http::HttpSettings {
+        backoff: std::time::Duration::from_millis(10),
+        ..crate::lookup::http::HttpSettings::default()
+    };
+    let http = Arc::new(crate::lookup::http::HttpClient::new(settings, Default::default()).unwrap());
+    let client = AttestationClient::new(http, root(), keys());
+    let case = &signature_cases()[0];
+    let url = format!("{}/-/npm/v1/attestations/sigstore@1.0.0", server.url());
+    let facts = facts_for(
+        "1.0.0",
+        SIGSTORE_100_INTEGRITY,
+        Some(url),
+        vec![(case.keyid.clone(), case.sig.clone())],
+    );
+    let package = PackageRef::new(Ecosystem::Npm, "sigstore");
+    let answer = client
+        .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
+        .await
+        .unwrap();
+    assert!(matches!(answer.value, Provenance::Verified(_)), "{:?}", answer.value);
+    assert_eq!(server.request_count(), 2, "the 503 was retried once");
+
+    let url = format!("{}/-/npm/v1/attestations/huge@1.0.0", server.url());
+    let facts = facts_for("1.0.0", SIGSTORE_100_INTEGRITY, Some(url), Vec::new());
+    let huge = PackageRef::new(Ecosystem::Npm, "huge");
+    match client.provenance(&huge, "1.0.0", &RegistrySource::Public, &facts).await {
+        Err(LookupError::Transport { message, .. }) => assert!(message.contains("larger than 4 MB"), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::lookup::http::HttpClient;
-use crate::lookup::private::PrivateRegistries;
 use crate::lookup::registry::crates_io::CratesIndexClient;
 use crate::lookup::registry::npm::NpmClient;
 use crate::lookup::registry::pypi::PypiClient;
@@ -52,23 +51,19 @@ impl RegistryClients {
     }
 }
 
-/// The registry side of `Lookup` for these settings: one shared HTTP client carrying the private
-/// registries' credentials (each for its own origin only), the three clients, cached over `store`
-/// (`Arc::new(Store::open(&settings.cache_dir))`, shared with the advisory and provenance caches).
+/// The registry side of `Lookup` for these settings: the three clients over `http` (the one shared
+/// client, carrying the private registries' credentials, each for its own origin only), cached over
+/// `store` (`Arc::new(Store::open(&settings.cache_dir))`, shared with the advisory and provenance caches).
 pub fn cached_registries(
     settings: &LookupSettings,
-    private: &PrivateRegistries,
+    http: Arc<HttpClient>,
     store: Arc<crate::lookup::cache::store::Store>,
-) -> Result<crate::lookup::cache::CachedRegistry<RegistryClients>, LookupError> {
-    let http = Arc::new(HttpClient::new(
-        crate::lookup::http::HttpSettings::default(),
-        private.credentials.clone(),
-    )?);
-    Ok(crate::lookup::cache::CachedRegistry::new(
+) -> crate::lookup::cache::CachedRegistry<RegistryClients> {
+    crate::lookup::cache::CachedRegistry::new(
         Arc::new(RegistryClients::new(settings, http)),
         store,
         crate::lookup::cache::CacheSettings::from_lookup(settings),
-    ))
+    )
 }
 
 #[async_trait]
