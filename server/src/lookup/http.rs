@@ -187,6 +187,9 @@ pub struct HttpRequest {
     /// A lower size cap for this answer than the client's `max_body_bytes` (an attestations answer is
     /// a few tens of KB); never a higher one.
     pub max_body_bytes: Option<usize>,
+    /// Bounds each attempt and the whole request instead of the client's timeouts (a download of an
+    /// export takes minutes; the idle read timeout still applies).
+    pub timeout: Option<Duration>,
 }
 
 impl HttpRequest {
@@ -413,7 +416,8 @@ impl HttpClient {
         }
         let host = host_label(&url);
         let state = self.host(&origin_key(&url));
-        let deadline = Instant::now() + self.settings.total_timeout;
+        let total = request.timeout.unwrap_or(self.settings.total_timeout);
+        let deadline = Instant::now() + total;
         match tokio::time::timeout_at(
             deadline.into(),
             self.get_with_retries(request, &url, &host, &state, deadline, &mut target),
@@ -425,7 +429,7 @@ impl HttpClient {
                 record(&state, false, &self.settings);
                 Err(LookupError::Transport {
                     host,
-                    message: format!("no answer within {} s", self.settings.total_timeout.as_secs_f32()),
+                    message: format!("no answer within {} s", total.as_secs_f32()),
                 })
             }
         }
@@ -559,6 +563,10 @@ impl HttpClient {
                 self.client.post(url.clone()).body(body.clone())
             }
             None => self.client.get(url.clone()),
+        };
+        let builder = match request.timeout {
+            Some(timeout) => builder.timeout(timeout),
+            None => builder,
         };
         let mut response = match builder.headers(headers).send().await {
             Ok(response) => response,

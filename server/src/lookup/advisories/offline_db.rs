@@ -39,6 +39,10 @@ pub struct OfflineDb {
     ecosystems: HashSet<Ecosystem>,
     /// The newest `modified` of any record: how current the snapshot is.
     newest: Option<Timestamp>,
+    /// While loading: the newest `modified` seen per record id, so an older copy of a record (an
+    /// export's `all.zip` beside a record updated since) is dropped even from packages the newer copy
+    /// no longer names.
+    latest_by_id: HashMap<String, Option<Timestamp>>,
 }
 
 impl OfflineDb {
@@ -55,6 +59,7 @@ impl OfflineDb {
                 db.load_json(path, &mut errors);
             }
         }
+        db.drop_superseded();
         tracing::debug!(
             records = db.records,
             packages = db.index.len(),
@@ -152,7 +157,17 @@ impl OfflineDb {
             }
         };
         let packages: HashSet<PackageRef> = advisory.affected.iter().filter_map(|a| a.package.clone()).collect();
-        self.records += 1;
+        match self.latest_by_id.entry(advisory.id.clone()) {
+            std::collections::hash_map::Entry::Occupied(mut seen) => {
+                if advisory.modified > *seen.get() {
+                    seen.insert(advisory.modified);
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(advisory.modified);
+                self.records += 1;
+            }
+        }
         if let Some(modified) = advisory.modified {
             self.newest = Some(self.newest.map_or(modified, |newest| newest.max(modified)));
         }
@@ -168,6 +183,21 @@ impl OfflineDb {
                 list.push(advisory.clone());
             }
         }
+    }
+}
+
+impl OfflineDb {
+    /// Keeps, per record id, only its newest copy under every package (see `latest_by_id`).
+    fn drop_superseded(&mut self) {
+        let latest = std::mem::take(&mut self.latest_by_id);
+        self.index.retain(|_, advisories| {
+            advisories.retain(|advisory| {
+                latest
+                    .get(&advisory.id)
+                    .is_none_or(|newest| advisory.modified >= *newest)
+            });
+            !advisories.is_empty()
+        });
     }
 }
 

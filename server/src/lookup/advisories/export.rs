@@ -1,0 +1,904 @@
+//! A local copy of OSV's per-ecosystem export (`<base>/<Ecosystem>/all.zip`, `modified_id.csv`,
+//! `<ID>.json`), kept in the cache folder and refreshed incrementally, so packages behind a registry
+//! mirror are checked for advisories without sending their names anywhere.
+//!
+//! Invariants:
+//! - What is asked of the export host names no package: whole-ecosystem archives, the list of recently
+//!   modified ids, and the records that list names. Nothing else leaves the machine.
+//! - Everything is written inside `<cache-dir>/osv-export-v1/`: downloads stream into a temporary file
+//!   there (size-capped while they stream) and are renamed into place once complete and readable; a
+//!   record file is named after an id that passed `safe_id` (letters, digits, `-`, `_`, `.`; no path).
+//!   Zip member names are never used as paths (the members are read in memory by `offline_db`).
+//! - Concurrent processes sharing the cache: every file is replaced by an atomic rename, so a reader
+//!   sees either the old or the new file, never a torn one; the last writer wins (no lock file).
+//! - A refresh reads `modified_id.csv` from the top and stops at the first line not newer than the
+//!   newest `modified` held; it falls back to `all.zip` when the copy is older than `MAX_INCREMENTAL_AGE`,
+//!   more than `MAX_INCREMENTAL` records changed, or the list is malformed, out of order or missing.
+//! - A failed sync keeps the previous copy in use, is recorded (`sync.state`) and is said beside every
+//!   answer from that copy; with no copy, the ecosystem is `NotCovered` with the reason. Never silent.
+//! - Offline, nothing is downloaded: whatever copy exists answers.
+//! - Loading and indexing run on the blocking pool (`spawn_blocking`), through `offline_db`, the one
+//!   loader of OSV databases. In an editor (`wait = false`) a due sync runs as a task this source owns
+//!   (aborted when it is dropped) and answers come from the copy at hand meanwhile.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::lookup::advisories::offline_db::OfflineDb;
+use crate::lookup::advisories::osv_record::parse_record;
+use crate::lookup::http::{BodySink, Downloaded, HttpAnswer, HttpClient, HttpRequest, redact};
+use crate::lookup::untrusted::OSV_RECORD_CAP;
+use crate::lookup::{Advisories, Fetched, LookupError};
+use crate::model::{Advisory, Ecosystem, PackageRef};
+
+/// The folder under the cache folder (versioned: a format change never reads old files).
+pub const EXPORT_DIR: &str = "osv-export-v1";
+/// The default endpoint: OSV's public bucket.
+pub const DEFAULT_EXPORT_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
+/// The largest `all.zip` downloaded (npm's is the largest export, well under this).
+pub const MAX_ZIP_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// The largest `modified_id.csv` read (it is read only down to the first line already held).
+pub const MAX_CSV_BYTES: u64 = 256 * 1024 * 1024;
+/// More changed records than this since the newest held: download `all.zip` instead.
+pub const MAX_INCREMENTAL: usize = 5000;
+/// A copy whose newest record is older than this is replaced by a fresh `all.zip`.
+pub const MAX_INCREMENTAL_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// After a failed sync, the next try comes after this (or the refresh interval, when shorter).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10 * 60);
+/// Bound on one download (the idle read timeout of the client still applies).
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Records fetched at once during an incremental refresh.
+const RECORD_CONCURRENCY: usize = 8;
+
+/// Where the export comes from and how often it is refreshed.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// `endpoints.osv-export`; empty turns syncing off (a copy already present still answers).
+    pub base_url: String,
+    /// `<cache-dir>/osv-export-v1`.
+    pub dir: PathBuf,
+    /// `osv-export-refresh`: a copy synced more recently than this is not asked again.
+    pub refresh: Duration,
+    /// No network: answer from the copy at hand.
+    pub offline: bool,
+    /// Await a due sync before answering (the CLI); else sync in the background (an editor).
+    pub wait: bool,
+    pub max_zip_bytes: u64,
+    pub max_incremental: usize,
+    /// A copy whose newest record is older than this is replaced by a fresh `all.zip`.
+    pub max_incremental_age: Duration,
+}
+
+impl ExportSettings {
+    pub fn new(base_url: &str, cache_dir: &Path) -> ExportSettings {
+        ExportSettings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            dir: cache_dir.join(EXPORT_DIR),
+            refresh: Duration::from_secs(3600),
+            offline: false,
+            wait: false,
+            max_zip_bytes: MAX_ZIP_BYTES,
+            max_incremental: MAX_INCREMENTAL,
+            max_incremental_age: MAX_INCREMENTAL_AGE,
+        }
+    }
+}
+
+/// What `sync.state` records per ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// When a sync last succeeded.
+    pub last_success: Option<Timestamp>,
+    /// The newest `modified` the copy holds (from the records themselves and the csv lines fetched).
+    pub newest_modified: Option<Timestamp>,
+    /// When a sync was last tried.
+    pub last_attempt: Option<Timestamp>,
+    /// Why the last try failed; `None` when it succeeded.
+    pub last_error: Option<String>,
+    /// When the files of the copy last changed: a loaded copy older than this is loaded again.
+    pub changed_at: Option<Timestamp>,
+}
+
+/// What one sync did, for `gatehouse db update` and the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// `all.zip` was downloaded (why: first copy, too old, list malformed …).
+    Full {
+        records: usize,
+        bytes: u64,
+        why: String,
+    },
+    /// Only these records were fetched.
+    Incremental {
+        fetched: usize,
+        skipped: Vec<String>,
+    },
+    UpToDate,
+}
+
+impl std::fmt::Display for SyncOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncOutcome::Full { records, bytes, why } => write!(
+                f,
+                "downloaded all.zip ({records} records, {:.1} MB) because {why}",
+                *bytes as f64 / (1024.0 * 1024.0)
+            ),
+            SyncOutcome::Incremental { fetched, skipped } if skipped.is_empty() => {
+                write!(f, "fetched {fetched} records modified since the last sync")
+            }
+            SyncOutcome::Incremental { fetched, skipped } => write!(
+                f,
+                "fetched {fetched} records modified since the last sync; skipped {}: {}",
+                skipped.len(),
+                skipped.join("; ")
+            ),
+            SyncOutcome::UpToDate => write!(f, "already up to date"),
+        }
+    }
+}
+
+/// The ecosystem's folder name: the export's own spelling, from our enum (never from a server).
+fn folder(ecosystem: Ecosystem) -> &'static str {
+    ecosystem.osv_name()
+}
+
+/// Whether `id` may name a file and a URL path segment: OSV ids are `GHSA-…`, `MAL-2024-1`,
+/// `PYSEC-…`, `RUSTSEC-…`. Anything else (a `/`, `..`, a leading dot, odd characters) is refused.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The local copy of OSV's export for the ecosystems asked of it.
+pub struct OsvExport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ExportSettings,
+    http: Option<Arc<HttpClient>>,
+    /// One sync at a time per ecosystem in this process.
+    syncing: HashMap<Ecosystem, tokio::sync::Mutex<()>>,
+    /// The loaded copies, with the state they were loaded under.
+    loaded: Mutex<HashMap<Ecosystem, Loaded>>,
+    /// Background syncs (editor mode), aborted when the source is dropped.
+    tasks: Mutex<HashMap<Ecosystem, tokio::task::JoinHandle<()>>>,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    db: Arc<OfflineDb>,
+    /// The state file's `changed_at` when this copy was loaded: a different one means reload.
+    loaded_for: Option<Timestamp>,
+}
+
+impl Drop for OsvExport {
+    fn drop(&mut self) {
+        for (_, task) in lock(&self.inner.tasks).drain() {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl OsvExport {
+    /// `http` is the shared hardened client (`None`: no network, as offline).
+    pub fn new(settings: ExportSettings, http: Option<Arc<HttpClient>>) -> OsvExport {
+        let syncing = [Ecosystem::Npm, Ecosystem::PyPI, Ecosystem::CratesIo]
+            .into_iter()
+            .map(|ecosystem| (ecosystem, tokio::sync::Mutex::new(())))
+            .collect();
+        OsvExport {
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                syncing,
+                loaded: Mutex::new(HashMap::new()),
+                tasks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Syncs `ecosystem` now, whether or not it is due (`gatehouse db update`). Offline or without an
+    /// endpoint it is an error that says so.
+    pub async fn sync_now(&self, ecosystem: Ecosystem) -> Result<SyncOutcome, String> {
+        self.inner.clone().sync(ecosystem, true).await
+    }
+
+    /// The recorded state of `ecosystem`'s copy.
+    pub async fn state(&self, ecosystem: Ecosystem) -> SyncState {
+        let dir = self.inner.ecosystem_dir(ecosystem);
+        blocking(move || read_state(&dir)).await.unwrap_or_default()
+    }
+}
+
+impl Inner {
+    fn ecosystem_dir(&self, ecosystem: Ecosystem) -> PathBuf {
+        self.settings.dir.join(folder(ecosystem))
+    }
+
+    fn host(&self) -> String {
+        redact(&self.settings.base_url)
+    }
+
+    fn can_sync(&self) -> bool {
+        !self.settings.offline && !self.settings.base_url.is_empty() && self.http.is_some()
+    }
+
+    /// Whether a sync is due under `state` at `now`.
+    fn due(&self, state: &SyncState, now: Timestamp) -> bool {
+        let Some(attempt) = state.last_attempt else {
+            return true;
+        };
+        let wait = if state.last_error.is_some() {
+            self.settings.refresh.min(RETRY_AFTER_FAILURE)
+        } else {
+            self.settings.refresh
+        };
+        let elapsed = now.duration_since(attempt);
+        elapsed.is_negative() || elapsed.unsigned_abs() >= wait
+    }
+
+    /// Runs one sync of `ecosystem` (coalesced in this process); `forced` ignores the refresh interval.
+    async fn sync(self: Arc<Self>, ecosystem: Ecosystem, forced: bool) -> Result<SyncOutcome, String> {
+        if self.settings.offline {
+            return Err("offline: the local OSV copy is not updated".to_string());
+        }
+        let Some(http) = self.http.clone() else {
+            return Err("no HTTP client: the local OSV copy is not updated".to_string());
+        };
+        if self.settings.base_url.is_empty() {
+            return Err("`endpoints.osv-export` is empty: the local OSV copy is not updated".to_string());
+        }
+        let Some(gate) = self.syncing.get(&ecosystem) else {
+            return Err(format!("no export for {ecosystem}"));
+        };
+        let _one_at_a_time = gate.lock().await;
+        let dir = self.ecosystem_dir(ecosystem);
+        let state = {
+            let dir = dir.clone();
+            blocking(move || read_state(&dir)).await.unwrap_or_default()
+        };
+        // Another task or process may have synced while this one waited.
+        if !forced && !self.due(&state, Timestamp::now()) {
+            return Ok(SyncOutcome::UpToDate);
+        }
+        let started = Timestamp::now();
+        let result = self.sync_ecosystem(&http, ecosystem, &dir, &state).await;
+        let mut next = state.clone();
+        next.last_attempt = Some(started);
+        let result = result.map(|(outcome, newest, db)| {
+            if let Some(db) = db {
+                // The archive just checked is the copy: not loaded a second time.
+                lock(&self.loaded).insert(
+                    ecosystem,
+                    Loaded {
+                        db: Arc::new(db),
+                        loaded_for: Some(started),
+                    },
+                );
+            }
+            (outcome, newest)
+        });
+        match &result {
+            Ok((outcome, newest)) => {
+                if !matches!(
+                    outcome,
+                    SyncOutcome::UpToDate | SyncOutcome::Incremental { fetched: 0, .. }
+                ) {
+                    next.changed_at = Some(started);
+                }
+                next.last_success = Some(started);
+                next.last_error = None;
+                next.newest_modified = (*newest).or(state.newest_modified);
+            }
+            Err(error) => {
+                tracing::warn!("updating the local OSV copy of {ecosystem} failed: {error}");
+                next.last_error = Some(error.clone());
+            }
+        }
+        let written = {
+            let dir = dir.clone();
+            blocking(move || write_state(&dir, &next)).await
+        };
+        if let Err(error) = written {
+            tracing::warn!("could not record the OSV export sync of {ecosystem}: {error}");
+        }
+        result.map(|(outcome, _)| outcome)
+    }
+
+    /// Downloads what is missing; the outcome and the newest `modified` now held.
+    async fn sync_ecosystem(
+        &self,
+        http: &HttpClient,
+        ecosystem: Ecosystem,
+        dir: &Path,
+        state: &SyncState,
+    ) -> Result<(SyncOutcome, Option<Timestamp>, Option<OfflineDb>), String> {
+        let has_zip = dir.join("all.zip").is_file();
+        let held = state.newest_modified.filter(|_| has_zip);
+        let why_full = match held {
+            None => Some("there was no local copy".to_string()),
+            Some(newest) => {
+                let age = Timestamp::now().duration_since(newest);
+                (age.is_positive() && age.unsigned_abs() > self.settings.max_incremental_age)
+                    .then(|| format!("the copy (newest record {newest}) is too old to update record by record"))
+            }
+        };
+        if let (None, Some(newest)) = (&why_full, held) {
+            match self.changed_since(http, ecosystem, newest).await {
+                Ok(Changes::Ids(ids)) if ids.is_empty() => return Ok((SyncOutcome::UpToDate, Some(newest), None)),
+                Ok(Changes::Ids(ids)) => {
+                    let newest_listed = ids.first().map(|(modified, _)| *modified);
+                    let (fetched, skipped) = self.fetch_records(http, ecosystem, dir, &ids).await?;
+                    return Ok((
+                        SyncOutcome::Incremental { fetched, skipped },
+                        newest_listed.map(|listed| listed.max(newest)),
+                        None,
+                    ));
+                }
+                Ok(Changes::Full(why)) => return self.full(http, ecosystem, dir, why).await,
+                Err(error) => return Err(error),
+            }
+        }
+        self.full(http, ecosystem, dir, why_full.unwrap_or_default()).await
+    }
+
+    /// Reads `modified_id.csv` down to the first line not newer than `newest`.
+    async fn changed_since(
+        &self,
+        http: &HttpClient,
+        ecosystem: Ecosystem,
+        newest: Timestamp,
+    ) -> Result<Changes, String> {
+        let url = format!("{}/{}/modified_id.csv", self.settings.base_url, folder(ecosystem));
+        let mut sink = CsvSink::new(newest, self.settings.max_incremental);
+        let request = HttpRequest {
+            url: url.clone(),
+            timeout: Some(DOWNLOAD_TIMEOUT),
+            ..HttpRequest::default()
+        };
+        match http.download(&request, MAX_CSV_BYTES, &mut sink).await {
+            Ok(Downloaded::NotFound) => return Ok(Changes::Full(format!("{} was not found", redact(&url)))),
+            Ok(Downloaded::Done(_)) => {}
+            Err(error) => return Err(format!("could not read {}: {error}", redact(&url))),
+        }
+        Ok(sink.finish())
+    }
+
+    /// Fetches each listed record into `records/`; a record that is gone (404) is skipped and said.
+    async fn fetch_records(
+        &self,
+        http: &HttpClient,
+        ecosystem: Ecosystem,
+        dir: &Path,
+        ids: &[(Timestamp, String)],
+    ) -> Result<(usize, Vec<String>), String> {
+        let records_dir = dir.join("records");
+        let base = &self.settings.base_url;
+        let fetched: Vec<Result<Option<(String, Vec<u8>)>, String>> = futures::stream::iter(ids.iter().cloned())
+            .map(|(_, id)| async move {
+                let url = format!("{base}/{}/{id}.json", folder(ecosystem));
+                let request = HttpRequest {
+                    timeout: Some(Duration::from_secs(120)),
+                    ..HttpRequest::get_json(url.clone())
+                }
+                .with_max_body(OSV_RECORD_CAP as usize);
+                match http.get(&request).await {
+                    Ok(HttpAnswer::Body { body, .. }) => match parse_record(&body) {
+                        Ok(record) if record.id == id => Ok(Some((id, body))),
+                        Ok(record) => Err(format!("{} holds record {}, not {id}", redact(&url), record.id)),
+                        Err(error) => Err(format!("{}: {error}", redact(&url))),
+                    },
+                    Ok(HttpAnswer::NotFound) => Ok(None),
+                    Ok(HttpAnswer::NotModified { .. }) => Err(format!("{} answered 304", redact(&url))),
+                    Err(error) => Err(format!("could not fetch {}: {error}", redact(&url))),
+                }
+            })
+            .buffer_unordered(RECORD_CONCURRENCY)
+            .collect()
+            .await;
+        let mut records = Vec::new();
+        let mut skipped = Vec::new();
+        let mut missing: HashSet<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+        for answer in fetched {
+            if let Some((id, body)) = answer? {
+                missing.remove(id.as_str());
+                records.push((id, body));
+            }
+        }
+        for id in missing {
+            skipped.push(format!("{id} is no longer in the export"));
+        }
+        skipped.sort();
+        let count = records.len();
+        let tmp = self.settings.dir.join(".tmp");
+        blocking(move || {
+            std::fs::create_dir_all(&records_dir)
+                .map_err(|e| format!("cannot create {}: {e}", records_dir.display()))?;
+            for (id, body) in records {
+                // `id` passed `safe_id`: a plain file name, inside `records/`.
+                write_atomic(&tmp, &records_dir.join(format!("{id}.json")), &body)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok((count, skipped))
+    }
+
+    /// Downloads `all.zip` into a temporary file, checks it reads as an OSV archive, renames it into
+    /// place and clears the records an earlier refresh fetched (the new archive holds them).
+    async fn full(
+        &self,
+        http: &HttpClient,
+        ecosystem: Ecosystem,
+        dir: &Path,
+        why: String,
+    ) -> Result<(SyncOutcome, Option<Timestamp>, Option<OfflineDb>), String> {
+        let url = format!("{}/{}/all.zip", self.settings.base_url, folder(ecosystem));
+        let tmp_dir = self.settings.dir.join(".tmp");
+        let temp = {
+            let tmp_dir = tmp_dir.clone();
+            blocking(move || {
+                std::fs::create_dir_all(&tmp_dir).map_err(|e| format!("cannot create {}: {e}", tmp_dir.display()))?;
+                Ok(temp_name(&tmp_dir, "all.zip"))
+            })
+            .await?
+        };
+        let mut sink = FileSink::new(temp.clone());
+        let request = HttpRequest {
+            url: url.clone(),
+            timeout: Some(DOWNLOAD_TIMEOUT),
+            ..HttpRequest::default()
+        };
+        let downloaded = http.download(&request, self.settings.max_zip_bytes, &mut sink).await;
+        let finished = sink.finish();
+        let bytes = match (downloaded, finished) {
+            (Ok(Downloaded::Done(bytes)), Ok(())) => bytes,
+            (Ok(Downloaded::NotFound), _) => {
+                remove_quietly(&temp);
+                return Err(format!("{} was not found", redact(&url)));
+            }
+            (Err(error), _) => {
+                remove_quietly(&temp);
+                return Err(format!("could not download {}: {error}", redact(&url)));
+            }
+            (_, Err(error)) => {
+                remove_quietly(&temp);
+                return Err(error);
+            }
+        };
+        let dir = dir.to_path_buf();
+        blocking(move || {
+            let (db, errors) = OfflineDb::load(std::slice::from_ref(&temp));
+            if db.is_empty() {
+                remove_quietly(&temp);
+                let first = errors.first().cloned().unwrap_or_else(|| "no records".to_string());
+                return Err(format!("{} holds no OSV record: {first}", redact(&url)));
+            }
+            if !errors.is_empty() {
+                tracing::warn!(
+                    "{} of {} entries of {} could not be read; first: {}",
+                    errors.len(),
+                    errors.len() + db.len(),
+                    redact(&url),
+                    errors[0]
+                );
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let target = dir.join("all.zip");
+            if let Err(error) = std::fs::rename(&temp, &target) {
+                remove_quietly(&temp);
+                return Err(format!("cannot move the download into {}: {error}", target.display()));
+            }
+            clear_records(&dir.join("records"));
+            let newest = db.newest_modified();
+            Ok((
+                SyncOutcome::Full {
+                    records: db.len(),
+                    bytes,
+                    why,
+                },
+                newest,
+                Some(db),
+            ))
+        })
+        .await
+    }
+
+    /// The copy of `ecosystem` as it is on disk now (loaded once per successful sync).
+    async fn copy(&self, ecosystem: Ecosystem, state: &SyncState) -> Option<Arc<OfflineDb>> {
+        if let Some(loaded) = lock(&self.loaded).get(&ecosystem)
+            && loaded.loaded_for == state.changed_at
+        {
+            return Some(loaded.db.clone());
+        }
+        let dir = self.ecosystem_dir(ecosystem);
+        let db = blocking(move || {
+            if !dir.join("all.zip").is_file() {
+                return Err(String::new());
+            }
+            let (db, errors) = OfflineDb::load(std::slice::from_ref(&dir));
+            if !errors.is_empty() {
+                tracing::warn!(
+                    "{} entries of the local OSV copy in {} could not be read; first: {}",
+                    errors.len(),
+                    dir.display(),
+                    errors[0]
+                );
+            }
+            Ok(db)
+        })
+        .await
+        .ok()?;
+        let db = Arc::new(db);
+        lock(&self.loaded).insert(
+            ecosystem,
+            Loaded {
+                db: db.clone(),
+                loaded_for: state.changed_at,
+            },
+        );
+        Some(db)
+    }
+
+    /// Starts a background sync of `ecosystem` unless one is running.
+    fn spawn_sync(self: &Arc<Self>, ecosystem: Ecosystem) {
+        let mut tasks = lock(&self.tasks);
+        if tasks.get(&ecosystem).is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let inner = self.clone();
+        tasks.insert(
+            ecosystem,
+            runtime.spawn(async move {
+                match inner.sync(ecosystem, false).await {
+                    Ok(outcome) => tracing::info!("local OSV copy of {ecosystem}: {outcome}"),
+                    Err(error) => tracing::warn!("local OSV copy of {ecosystem}: {error}"),
+                }
+            }),
+        );
+    }
+
+    /// Syncs when due (awaited or in the background), then answers from the copy.
+    async fn answer(self: &Arc<Self>, ecosystem: Ecosystem) -> Result<(Arc<OfflineDb>, SyncState), String> {
+        let dir = self.ecosystem_dir(ecosystem);
+        let mut state = {
+            let dir = dir.clone();
+            blocking(move || read_state(&dir)).await.unwrap_or_default()
+        };
+        if self.can_sync() && self.due(&state, Timestamp::now()) {
+            if self.settings.wait {
+                if let Err(error) = self.clone().sync(ecosystem, false).await {
+                    tracing::debug!("{error}");
+                }
+                let dir = dir.clone();
+                state = blocking(move || read_state(&dir)).await.unwrap_or_default();
+            } else {
+                self.spawn_sync(ecosystem);
+            }
+        }
+        match self.copy(ecosystem, &state).await {
+            Some(db) if db.covers(ecosystem) => Ok((db, state)),
+            _ => Err(self.no_copy(ecosystem, &state)),
+        }
+    }
+
+    /// Why there is no copy of `ecosystem` to answer from.
+    fn no_copy(&self, ecosystem: Ecosystem, state: &SyncState) -> String {
+        let what = format!("no local copy of OSV's {ecosystem} export");
+        if let Some(error) = &state.last_error {
+            return format!("{what}: downloading it failed: {error}");
+        }
+        if self.settings.offline {
+            return format!("{what} (offline; `gatehouse db update` downloads one)");
+        }
+        if self.settings.base_url.is_empty() {
+            return format!("{what} (`endpoints.osv-export` is empty)");
+        }
+        if !self.settings.wait && self.can_sync() {
+            return format!("{what} yet: it is being downloaded from {}", self.host());
+        }
+        what
+    }
+}
+
+/// What `modified_id.csv` says changed.
+enum Changes {
+    /// (modified, id), newest first, each id once.
+    Ids(Vec<(Timestamp, String)>),
+    /// Download `all.zip` instead, because of this.
+    Full(String),
+}
+
+/// Parses `modified_id.csv` as it streams in and stops at the first line not newer than `newest`.
+struct CsvSink {
+    newest: Timestamp,
+    limit: usize,
+    partial: Vec<u8>,
+    ids: Vec<(Timestamp, String)>,
+    seen: HashSet<String>,
+    previous: Option<Timestamp>,
+    /// Reached a line already held: the list is complete.
+    reached: bool,
+    /// Why the list cannot be used (malformed, out of order, too many changes).
+    unusable: Option<String>,
+}
+
+impl CsvSink {
+    fn new(newest: Timestamp, limit: usize) -> CsvSink {
+        CsvSink {
+            newest,
+            limit,
+            partial: Vec::new(),
+            ids: Vec::new(),
+            seen: HashSet::new(),
+            previous: None,
+            reached: false,
+            unusable: None,
+        }
+    }
+
+    /// Takes one line; `false` stops reading.
+    fn line(&mut self, line: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text.is_empty() {
+            return true;
+        }
+        let parsed = text.split_once(',').and_then(|(modified, id)| {
+            let modified = modified.trim().parse::<Timestamp>().ok()?;
+            let id = id.trim();
+            safe_id(id).then(|| (modified, id.to_string()))
+        });
+        let Some((modified, id)) = parsed else {
+            self.unusable = Some(format!(
+                "modified_id.csv has a malformed line: `{}`",
+                text.chars().take(80).collect::<String>()
+            ));
+            return false;
+        };
+        if self.previous.is_some_and(|previous| modified > previous) {
+            self.unusable = Some("modified_id.csv is not ordered newest first".to_string());
+            return false;
+        }
+        self.previous = Some(modified);
+        if modified <= self.newest {
+            self.reached = true;
+            return false;
+        }
+        if self.seen.insert(id.clone()) {
+            self.ids.push((modified, id));
+        }
+        if self.ids.len() > self.limit {
+            self.unusable = Some(format!("more than {} records changed since the last sync", self.limit));
+            return false;
+        }
+        true
+    }
+
+    fn finish(mut self) -> Changes {
+        if self.unusable.is_none() && !self.reached && !self.partial.is_empty() {
+            let last = std::mem::take(&mut self.partial);
+            self.line(&last);
+        }
+        if let Some(why) = self.unusable {
+            return Changes::Full(why);
+        }
+        if !self.reached {
+            return Changes::Full("modified_id.csv does not reach back to the newest record held".to_string());
+        }
+        Changes::Ids(self.ids)
+    }
+}
+
+impl BodySink for CsvSink {
+    fn restart(&mut self) -> Result<(), String> {
+        *self = CsvSink::new(self.newest, self.limit);
+        Ok(())
+    }
+
+    fn chunk(&mut self, bytes: &[u8]) -> Result<bool, String> {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            if !self.line(&line) {
+                return Ok(false);
+            }
+        }
+        // A "line" longer than any real one: not the format.
+        if self.partial.len() > 4096 {
+            self.unusable = Some("modified_id.csv has a line longer than 4 KB".to_string());
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// Writes a download into a temporary file (truncated on every retry).
+struct FileSink {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl FileSink {
+    fn new(path: PathBuf) -> FileSink {
+        FileSink { path, file: None }
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        match self.file.take() {
+            Some(mut file) => file
+                .flush()
+                .and_then(|()| file.get_ref().sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", self.path.display())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BodySink for FileSink {
+    fn restart(&mut self) -> Result<(), String> {
+        // `create_new` on the first attempt: the name is fresh, and never an existing file or link.
+        let file = if self.file.is_none() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&self.path)
+        } else {
+            std::fs::OpenOptions::new().write(true).truncate(true).open(&self.path)
+        };
+        let file = file.map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        self.file = Some(std::io::BufWriter::with_capacity(256 * 1024, file));
+        Ok(())
+    }
+
+    fn chunk(&mut self, bytes: &[u8]) -> Result<bool, String> {
+        match &mut self.file {
+            Some(file) => file
+                .write_all(bytes)
+                .map(|()| true)
+                .map_err(|e| format!("cannot write {}: {e}", self.path.display())),
+            None => Err("the download was not started".to_string()),
+        }
+    }
+}
+
+/// A fresh temporary file name in `dir` (process id and a random part: two processes never share one).
+fn temp_name(dir: &Path, what: &str) -> PathBuf {
+    // The name ends as `what` does (`.zip`), so the loader reads it by its kind.
+    dir.join(format!("part-{}-{:016x}-{what}", std::process::id(), fastrand::u64(..)))
+}
+
+/// Writes `bytes` to `target` through a temporary file in `tmp_dir` and a rename.
+fn write_atomic(tmp_dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(tmp_dir).map_err(|e| format!("cannot create {}: {e}", tmp_dir.display()))?;
+    let temp = temp_name(tmp_dir, "record");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
+    if let Err(error) = written.and_then(|()| std::fs::rename(&temp, target)) {
+        remove_quietly(&temp);
+        return Err(format!("cannot write {}: {error}", target.display()));
+    }
+    Ok(())
+}
+
+fn remove_quietly(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// Removes the record files an incremental refresh wrote (only `*.json` files directly inside).
+fn clear_records(records: &Path) {
+    let Ok(entries) = std::fs::read_dir(records) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_file()) && path.extension().is_some_and(|e| e == "json") {
+            remove_quietly(&path);
+        }
+    }
+}
+
+const STATE_FILE: &str = "sync.state";
+
+fn read_state(dir: &Path) -> Result<SyncState, String> {
+    let bytes = std::fs::read(dir.join(STATE_FILE)).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+fn write_state(dir: &Path, state: &SyncState) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+    let tmp = dir
+        .parent()
+        .map_or_else(|| dir.join(".tmp"), |parent| parent.join(".tmp"));
+    write_atomic(&tmp, &dir.join(STATE_FILE), &bytes)
+}
+
+/// Runs disk work on the blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(error) => Err(format!("the disk task stopped: {error}")),
+    }
+}
+
+#[async_trait]
+impl Advisories for OsvExport {
+    async fn advisories(
+        &self,
+        packages: &[PackageRef],
+    ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
+        let ecosystems: HashSet<Ecosystem> = packages.iter().map(|p| p.ecosystem).collect();
+        let mut copies = HashMap::new();
+        for ecosystem in ecosystems {
+            copies.insert(ecosystem, self.inner.answer(ecosystem).await);
+        }
+        packages
+            .iter()
+            .map(|package| {
+                let answer = match copies.get(&package.ecosystem) {
+                    Some(Ok((db, state))) => {
+                        let as_of = describe_copy(db);
+                        let fetched_at = state.last_success.unwrap_or_else(Timestamp::now);
+                        let age = Timestamp::now().duration_since(fetched_at);
+                        let caveat = state
+                            .last_error
+                            .as_ref()
+                            .map(|error| format!("advisories from {as_of}; updating it failed: {error}"));
+                        Ok(Fetched {
+                            value: db.get(package).to_vec(),
+                            fetched_at,
+                            stale: age.is_positive() && age.unsigned_abs() > self.inner.settings.refresh,
+                            caveat,
+                        })
+                    }
+                    Some(Err(why)) => Err(LookupError::NotCovered(why.clone())),
+                    None => Err(LookupError::NotCovered(format!(
+                        "no local copy of OSV's {} export",
+                        package.ecosystem
+                    ))),
+                };
+                (package.clone(), answer)
+            })
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        "the local copy of OSV's export".to_string()
+    }
+}
+
+/// "the offline snapshot as of 2026-12-05 10:00 UTC", as `offline_db` says it.
+fn describe_copy(db: &OfflineDb) -> String {
+    Advisories::describe(db)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,389 @@
+//! The local copy of OSV's export against a loopback stand-in serving an `all.zip` built here from
+//! the real records in `fixtures/osv/npm`, then a `modified_id.csv` naming one newer record.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use super::*;
+use crate::lookup::http::{HostCredentials, HttpSettings};
+use crate::testing::{Fault, FixtureServer, fixtures_dir, registry_fixtures};
+
+/// The records of `fixtures/osv/npm` the first `all.zip` holds: every one modified up to
+/// 2024-06-17T19:09:12Z (ws, GHSA-3h5v-q93c-6h6q), so minimist's GHSA-xvch-5gv4-984h (modified
+/// 2024-06-21T21:33:52Z) is the "new" record a refresh finds.
+const IN_FIRST_ZIP: [&str; 10] = [
+    "GHSA-29mw-wpgm-hmr9",
+    "GHSA-35jh-r3h4-6jhm",
+    "GHSA-3h5v-q93c-6h6q",
+    "GHSA-6fc8-4gx4-v693",
+    "GHSA-hrpp-h998-j3pp",
+    "GHSA-jf85-cpcp-j695",
+    "GHSA-p6mc-m468-83gw",
+    "GHSA-r683-j2x4-v87g",
+    "GHSA-rv95-896h-c2vc",
+    "GHSA-w7rc-rwvf-8q5r",
+];
+const NEW_RECORD: &str = "GHSA-xvch-5gv4-984h";
+
+fn record(id: &str) -> Vec<u8> {
+    std::fs::read(fixtures_dir().join(format!("osv/npm/{id}.json"))).unwrap()
+}
+
+/// A zip of `(entry name, bytes)`, deflated as OSV's are.
+fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        writer.start_file(name.as_str(), options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn first_zip() -> Vec<u8> {
+    let entries: Vec<(String, Vec<u8>)> = IN_FIRST_ZIP
+        .iter()
+        .map(|id| (format!("{id}.json"), record(id)))
+        .collect();
+    zip_of(&entries)
+}
+
+/// The real layout's csv: `<modified>,<id>`, newest first; the new record, then lines already held.
+const CSV_ONE_NEW: &str = "2024-06-21T21:33:52Z,GHSA-xvch-5gv4-984h\n2024-06-17T19:09:12Z,GHSA-3h5v-q93c-6h6q\n2024-04-22T19:49:41Z,GHSA-jf85-cpcp-j695\n2024-04-17T18:39:19Z,GHSA-35jh-r3h4-6jhm\n";
+
+fn stand_in() -> FixtureServer {
+    let server = FixtureServer::start(registry_fixtures()).unwrap();
+    server.set_body("/export/npm/all.zip", first_zip());
+    server.set_body(&format!("/export/npm/{NEW_RECORD}.json"), record(NEW_RECORD));
+    server
+}
+
+fn http() -> Arc<HttpClient> {
+    let settings = HttpSettings {
+        backoff: Duration::from_millis(10),
+        retries: 1,
+        ..HttpSettings::default()
+    };
+    Arc::new(HttpClient::new(settings, HostCredentials::default()).unwrap())
+}
+
+/// A CLI-like source (waits for a due sync) that finds every copy due (refresh 0).
+fn settings(server: &FixtureServer, cache: &Path) -> ExportSettings {
+    ExportSettings {
+        refresh: Duration::ZERO,
+        wait: true,
+        // The fixtures are from 2024: old, but still to be updated record by record here.
+        max_incremental_age: Duration::from_secs(100 * 365 * 24 * 3600),
+        ..ExportSettings::new(&format!("{}/export", server.url()), cache)
+    }
+}
+
+fn npm(name: &str) -> PackageRef {
+    PackageRef::new(Ecosystem::Npm, name)
+}
+
+fn paths(server: &FixtureServer) -> Vec<String> {
+    server.requests().into_iter().map(|r| r.path).collect()
+}
+
+fn ids(answer: &Result<Fetched<Vec<Advisory>>, LookupError>) -> Vec<String> {
+    let mut ids: Vec<String> = answer.as_ref().unwrap().value.iter().map(|a| a.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// Every file under `root`, relative, sorted.
+fn files_under(root: &Path) -> Vec<String> {
+    let mut res = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                res.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    res.sort();
+    res
+}
+
+#[tokio::test]
+async fn first_sync_downloads_all_zip_and_a_refresh_fetches_only_the_new_record() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+
+    let answers = export
+        .advisories(&[npm("minimist"), npm("lodash"), npm("left-pad")])
+        .await;
+    assert_eq!(
+        paths(&server),
+        vec!["/export/npm/all.zip"],
+        "the first sync downloads all.zip only"
+    );
+    assert_eq!(
+        ids(&answers[0].1),
+        Vec::<String>::new(),
+        "minimist's record is not in the first zip"
+    );
+    assert_eq!(ids(&answers[1].1).len(), 4, "{:?}", answers[1].1);
+    assert_eq!(
+        ids(&answers[2].1),
+        Vec::<String>::new(),
+        "the export covers npm: no record is no advisory"
+    );
+    let state = export.state(Ecosystem::Npm).await;
+    assert_eq!(state.newest_modified, Some("2024-06-17T19:09:12Z".parse().unwrap()));
+    assert!(state.last_error.is_none(), "{state:?}");
+
+    // The export moves on: one record is new.
+    server.clear_requests();
+    server.set_body("/export/npm/modified_id.csv", CSV_ONE_NEW);
+    let answers = export.advisories(&[npm("minimist")]).await;
+    assert_eq!(
+        paths(&server),
+        vec![
+            "/export/npm/modified_id.csv".to_string(),
+            format!("/export/npm/{NEW_RECORD}.json")
+        ],
+        "a refresh reads the list and fetches only the record modified after the newest held"
+    );
+    assert_eq!(
+        ids(&answers[0].1),
+        vec![NEW_RECORD.to_string()],
+        "the mirrored package is flagged"
+    );
+    let state = export.state(Ecosystem::Npm).await;
+    assert_eq!(state.newest_modified, Some("2024-06-21T21:33:52Z".parse().unwrap()));
+
+    // Nothing newer: the list is read down to its first line, nothing else is fetched.
+    server.clear_requests();
+    let answers = export.advisories(&[npm("minimist")]).await;
+    assert_eq!(paths(&server), vec!["/export/npm/modified_id.csv"]);
+    assert_eq!(ids(&answers[0].1), vec![NEW_RECORD.to_string()]);
+
+    // Only the cache folder was written: the archive, the fetched record, the state; no leftovers.
+    assert_eq!(
+        files_under(cache.path()),
+        vec![
+            format!("{EXPORT_DIR}/npm/all.zip"),
+            format!("{EXPORT_DIR}/npm/records/{NEW_RECORD}.json"),
+            format!("{EXPORT_DIR}/npm/sync.state"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn within_the_refresh_interval_nothing_is_asked_again() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let settings = ExportSettings {
+        refresh: Duration::from_secs(3600),
+        ..settings(&server, cache.path())
+    };
+    let export = OsvExport::new(settings.clone(), Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    // Another process sharing the cache (a second editor) finds the copy fresh.
+    let other = OsvExport::new(settings, Some(http()));
+    let answers = other.advisories(&[npm("lodash")]).await;
+    assert_eq!(ids(&answers[0].1).len(), 4);
+    assert_eq!(paths(&server), vec!["/export/npm/all.zip"]);
+}
+
+#[tokio::test]
+async fn a_malformed_or_unordered_list_falls_back_to_all_zip() {
+    for csv in [
+        "not a csv line at all\n",
+        "2024-06-21T21:33:52Z,../../etc/passwd\n",
+        // Out of order: an older line above a newer one (both newer than the copy).
+        "2024-06-20T00:00:00Z,GHSA-3h5v-q93c-6h6q\n2024-06-21T21:33:52Z,GHSA-xvch-5gv4-984h\n",
+        // The whole list is newer than the copy: it does not reach back far enough.
+        "2024-06-21T21:33:52Z,GHSA-xvch-5gv4-984h\n",
+    ] {
+        let server = stand_in();
+        let cache = tempfile::tempdir().unwrap();
+        let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+        export.advisories(&[npm("lodash")]).await;
+        server.clear_requests();
+        server.set_body("/export/npm/modified_id.csv", csv);
+        let answers = export.advisories(&[npm("lodash")]).await;
+        assert_eq!(
+            paths(&server),
+            vec!["/export/npm/modified_id.csv", "/export/npm/all.zip"],
+            "{csv}"
+        );
+        assert_eq!(ids(&answers[0].1).len(), 4, "{csv}");
+        assert!(export.state(Ecosystem::Npm).await.last_error.is_none(), "{csv}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_copy_in_use_and_says_so() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    server.inject(
+        "/export/",
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        None,
+    );
+    let answers = export.advisories(&[npm("lodash")]).await;
+    let answer = answers[0].1.as_ref().unwrap();
+    assert_eq!(answer.value.len(), 4, "the previous copy still answers");
+    let caveat = answer.caveat.as_deref().unwrap_or_default();
+    assert!(
+        caveat.starts_with("advisories from the offline snapshot as of 2024-06-17 19:09 UTC; updating it failed:")
+            && caveat.contains("500"),
+        "{caveat}"
+    );
+    let state = export.state(Ecosystem::Npm).await;
+    assert!(
+        state.last_error.as_deref().unwrap_or_default().contains("500"),
+        "{state:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_copy_and_a_failed_download_is_not_covered_with_the_reason() {
+    let server = FixtureServer::start(registry_fixtures()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    let answers = export.advisories(&[npm("lodash")]).await;
+    match &answers[0].1 {
+        Err(LookupError::NotCovered(why)) => {
+            assert!(why.contains("no local copy of OSV's npm export"), "{why}");
+            assert!(why.contains("all.zip was not found"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(files_under(cache.path()), vec![format!("{EXPORT_DIR}/npm/sync.state")]);
+}
+
+#[tokio::test]
+async fn a_zip_with_traversal_names_and_an_oversized_entry_is_read_safely() {
+    let server = stand_in();
+    let hostile = zip_of(&[
+        ("../../../escaped.json".to_string(), record("GHSA-29mw-wpgm-hmr9")),
+        ("/abs/also-escaped.json".to_string(), record("GHSA-35jh-r3h4-6jhm")),
+        // Larger than a record may be once inflated (deflates to a few KB).
+        ("huge.json".to_string(), vec![b' '; (OSV_RECORD_CAP + 1) as usize]),
+        (format!("{NEW_RECORD}.json"), record(NEW_RECORD)),
+    ]);
+    server.set_body("/export/npm/all.zip", hostile);
+    let root = tempfile::tempdir().unwrap();
+    let cache = root.path().join("a/b/c/cache");
+    let export = OsvExport::new(settings(&server, &cache), Some(http()));
+    let answers = export.advisories(&[npm("lodash"), npm("minimist")]).await;
+    // Member names are never paths: the records are indexed, nothing lands outside the cache.
+    assert_eq!(ids(&answers[0].1), vec!["GHSA-29mw-wpgm-hmr9", "GHSA-35jh-r3h4-6jhm"]);
+    assert_eq!(ids(&answers[1].1), vec![NEW_RECORD.to_string()]);
+    assert_eq!(
+        files_under(root.path()),
+        vec![
+            format!("a/b/c/cache/{EXPORT_DIR}/npm/all.zip"),
+            format!("a/b/c/cache/{EXPORT_DIR}/npm/sync.state"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_download_is_refused_and_leaves_nothing_behind() {
+    let server = FixtureServer::start(registry_fixtures()).unwrap();
+    server.inject("/export/npm/all.zip", Fault::Chunked(64 * 1024 * 1024), None);
+    let cache = tempfile::tempdir().unwrap();
+    let settings = ExportSettings {
+        max_zip_bytes: 1024 * 1024,
+        ..settings(&server, cache.path())
+    };
+    let export = OsvExport::new(settings, Some(http()));
+    let answers = export.advisories(&[npm("lodash")]).await;
+    match &answers[0].1 {
+        Err(LookupError::NotCovered(why)) => assert!(why.contains("larger than 1 MB"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(files_under(cache.path()), vec![format!("{EXPORT_DIR}/npm/sync.state")]);
+}
+
+#[tokio::test]
+async fn offline_uses_the_copy_at_hand_with_no_server() {
+    let cache = tempfile::tempdir().unwrap();
+    {
+        let server = stand_in();
+        let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+        export.advisories(&[npm("lodash")]).await;
+    }
+    // The server is gone; offline, with no HTTP client at all.
+    let offline = ExportSettings {
+        offline: true,
+        ..ExportSettings::new("http://127.0.0.1:9/export", cache.path())
+    };
+    let export = OsvExport::new(offline.clone(), None);
+    let answers = export
+        .advisories(&[npm("lodash"), PackageRef::new(Ecosystem::PyPI, "requests")])
+        .await;
+    assert_eq!(ids(&answers[0].1).len(), 4);
+    assert!(answers[0].1.as_ref().unwrap().caveat.is_none());
+    match &answers[1].1 {
+        Err(LookupError::NotCovered(why)) => assert!(why.contains("offline"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        export.sync_now(Ecosystem::Npm).await.is_err(),
+        "offline never downloads"
+    );
+}
+
+#[tokio::test]
+async fn an_editor_gets_an_answer_at_once_while_the_first_copy_downloads() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let settings = ExportSettings {
+        wait: false,
+        refresh: Duration::from_secs(3600),
+        ..settings(&server, cache.path())
+    };
+    let export = OsvExport::new(settings, Some(http()));
+    let answers = export.advisories(&[npm("lodash")]).await;
+    match &answers[0].1 {
+        Err(LookupError::NotCovered(why)) => assert!(why.contains("being downloaded"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // The background sync is owned by the source; waiting for it here stands for a later ask.
+    let task = lock(&export.inner.tasks).remove(&Ecosystem::Npm).unwrap();
+    task.await.unwrap();
+    let answers = export.advisories(&[npm("lodash")]).await;
+    assert_eq!(ids(&answers[0].1).len(), 4);
+    assert_eq!(paths(&server), vec!["/export/npm/all.zip"]);
+}
+
+#[test]
+fn ids_that_could_be_paths_are_refused() {
+    for bad in [
+        "",
+        "..",
+        ".hidden",
+        "a/b",
+        "a\\b",
+        "GHSA-x/../../y",
+        "id with space",
+        "é",
+    ] {
+        assert!(!safe_id(bad), "{bad:?}");
+    }
+    for good in [
+        "GHSA-29mw-wpgm-hmr9",
+        "MAL-2024-1234",
+        "PYSEC-2021-1",
+        "RUSTSEC-2020-0001",
+        "GO-2022.1",
+    ] {
+        assert!(safe_id(good), "{good}");
+    }
+}
