@@ -30,6 +30,16 @@ enum Command {
         #[command(flatten)]
         args: CheckArgs,
     },
+    /// The local copy of OSV's export (`endpoints.osv-export`): `update` downloads or refreshes it and
+    /// prints what it did.
+    Db {
+        action: String,
+        /// npm, PyPI or crates.io (repeatable; default: all three).
+        #[arg(long)]
+        ecosystem: Vec<String>,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
     /// Trust a project's own gatehouse.toml (its endpoints, cache-dir, offline, osv-db, …): records
     /// the folder in the user configuration ($XDG_CONFIG_HOME/gatehouse/config.toml).
     Trust {
@@ -75,6 +85,14 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(cli::check(&args, &mut out, &mut err))
         }
         Command::Cache { action, args } => cli::cache(&action, &args, &mut std::io::stdout().lock()),
+        Command::Db {
+            action,
+            ecosystem,
+            args,
+        } => {
+            let mut out = std::io::stdout().lock();
+            runtime.block_on(cli::db(&action, &ecosystem, &args, &mut out))
+        }
         Command::Trust { path } => cli::trust(path.as_deref(), &mut std::io::stdout().lock()),
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -36,7 +36,9 @@ pub fn command(sandbox: &Path) -> Command {
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env("XDG_CACHE_HOME", sandbox.join("xdg-cache"));
+        .env("XDG_CACHE_HOME", sandbox.join("xdg-cache"))
+        // Never OSV's real export bucket: a test that wants the export points it at a stand-in.
+        .env("GATEHOUSE_OSV_EXPORT", "");
     command
 }
 

@@ -57,6 +57,8 @@ impl User {
             ("XDG_CACHE_HOME".into(), home.join("cache").display().to_string()),
             ("XDG_DATA_HOME".into(), home.join("data").display().to_string()),
             ("GATEHOUSE_LOG".into(), "warn".into()),
+            // Never OSV's real export bucket from a test.
+            ("GATEHOUSE_OSV_EXPORT".into(), String::new()),
         ]
     }
 

@@ -5,5 +5,6 @@ mod harness;
 mod hostile;
 mod lsp;
 mod online;
+mod osv_export;
 mod preadvisory;
 mod truth;

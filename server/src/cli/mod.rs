@@ -46,6 +46,9 @@ pub struct CheckArgs {
     pub osv_db: Vec<PathBuf>,
     #[arg(long = "osv-url")]
     pub osv_url: Option<String>,
+    /// Where OSV's per-ecosystem export is downloaded from (`endpoints.osv-export`; empty: never).
+    #[arg(long = "osv-export")]
+    pub osv_export: Option<String>,
     #[arg(long = "npm-registry")]
     pub npm_registry: Option<String>,
     #[arg(long = "crates-index")]
@@ -87,6 +90,7 @@ impl CheckArgs {
         }
         for (key, value) in [
             ("endpoints.osv", &self.osv_url),
+            ("endpoints.osv-export", &self.osv_export),
             ("endpoints.npm", &self.npm_registry),
             ("endpoints.crates", &self.crates_index),
             ("endpoints.pypi", &self.pypi_url),
@@ -319,7 +323,12 @@ fn open_lookups(files: &[Checked], errors: &mut Vec<(String, String)>) -> HashMa
     for file in files {
         let key = project::lookup_key(&file.context);
         if let std::collections::hash_map::Entry::Vacant(entry) = lookups.entry(key) {
-            let (lookup, messages) = compose(&file.context.config.lookup, &file.context.private);
+            // A one-shot run: a due refresh of the local OSV export copy is awaited, not left behind.
+            let settings = LookupSettings {
+                wait_for_osv_export: true,
+                ..file.context.config.lookup.clone()
+            };
+            let (lookup, messages) = compose(&settings, &file.context.private);
             for message in messages {
                 errors.push(("lookup".to_string(), message));
             }
@@ -594,4 +603,95 @@ pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
         }
     };
     if result.is_err() { 2 } else { 0 }
+}
+
+/// `gatehouse db update [--ecosystem X]`: syncs the local copy of OSV's export for the ecosystems
+/// named (default: npm, PyPI and crates.io) and prints what each sync did. Exit 0 when every sync
+/// succeeded, 2 otherwise (offline, no endpoint, a failed download: the previous copy stays in use).
+pub async fn db(action: &str, ecosystems: &[String], args: &CheckArgs, out: &mut dyn Write) -> i32 {
+    if action != "update" {
+        let _ = writeln!(out, "unknown db action `{action}` (update)");
+        return 2;
+    }
+    let mut chosen = Vec::new();
+    for name in ecosystems {
+        let found = crate::model::Ecosystem::from_osv_name(name).or(match name.to_ascii_lowercase().as_str() {
+            "pypi" | "pip" | "python" => Some(crate::model::Ecosystem::PyPI),
+            "crates" | "cargo" | "crates.io" => Some(crate::model::Ecosystem::CratesIo),
+            "npm" | "node" => Some(crate::model::Ecosystem::Npm),
+            _ => None,
+        });
+        match found {
+            Some(ecosystem) if !chosen.contains(&ecosystem) => chosen.push(ecosystem),
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "unknown ecosystem `{name}` (npm, PyPI, crates.io)");
+                return 2;
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = vec![
+            crate::model::Ecosystem::Npm,
+            crate::model::Ecosystem::PyPI,
+            crate::model::Ecosystem::CratesIo,
+        ];
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = project::env_vars();
+    let workspace = project::workspace_root(&cwd, &env);
+    let (config, _, _) = project::load_config(
+        &cwd,
+        args.config.as_deref(),
+        &env,
+        &cwd,
+        &[args.to_layer(&cwd)],
+        &workspace,
+    );
+    let settings = &config.lookup;
+    let http =
+        match crate::lookup::http::HttpClient::new(crate::lookup::http::HttpSettings::default(), Default::default()) {
+            Ok(http) => Some(std::sync::Arc::new(http)),
+            Err(error) => {
+                let _ = writeln!(out, "could not set up the HTTP client: {error}");
+                None
+            }
+        };
+    let export_settings = crate::lookup::advisories::export::ExportSettings {
+        refresh: settings.osv_export_refresh,
+        offline: settings.offline,
+        wait: true,
+        ..crate::lookup::advisories::export::ExportSettings::new(&settings.osv_export, &settings.cache_dir)
+    };
+    let _ = writeln!(
+        out,
+        "local OSV copy in {} from {}",
+        export_settings.dir.display(),
+        if settings.osv_export.is_empty() {
+            "nowhere (`endpoints.osv-export` is empty)".to_string()
+        } else {
+            crate::lookup::http::redact(&settings.osv_export)
+        }
+    );
+    let export = crate::lookup::advisories::export::OsvExport::new(export_settings, http);
+    let mut code = 0;
+    for ecosystem in chosen {
+        let outcome = export.sync_now(ecosystem).await;
+        let state = export.state(ecosystem).await;
+        let as_of = state.newest_modified.map_or_else(
+            || "no copy".to_string(),
+            |newest| format!("newest record modified {newest}"),
+        );
+        let line = match outcome {
+            Ok(outcome) => format!("{ecosystem}: {outcome}; {as_of}"),
+            Err(error) => {
+                code = 2;
+                format!("{ecosystem}: not updated: {error}; {as_of}")
+            }
+        };
+        if writeln!(out, "{line}").is_err() {
+            return 2;
+        }
+    }
+    code
 }

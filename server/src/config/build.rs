@@ -109,7 +109,8 @@ impl<'a> Merged<'a> {
     }
 }
 
-/// Where data comes from and goes: `offline`, `endpoints.*`, `osv-db`, `cache-dir`, `trusted-root`.
+/// Where data comes from and goes: `offline`, `endpoints.*`, `osv-db`, `osv-export-refresh`,
+/// `cache-dir`, `trusted-root`.
 fn lookup_settings(merged: &mut Merged<'_>) -> LookupSettings {
     let offline = merged.flag("offline", TRUE_WORDS);
     let crates_api_dates = merged.flag("endpoints.crates-api-dates", TRUE_WORDS);
@@ -118,6 +119,17 @@ fn lookup_settings(merged: &mut Merged<'_>) -> LookupSettings {
         _ => merged.paths("osv-db"),
     };
     let trusted_root = merged.string("trusted-root");
+    let refresh_text = merged.string("osv-export-refresh");
+    let osv_export_refresh = match parse_duration(&refresh_text) {
+        Some(duration) if !duration.is_negative() => duration.unsigned_abs(),
+        _ => {
+            merged.bad(
+                "osv-export-refresh",
+                format!("`{refresh_text}` is not a duration (try `1h` or `30m`)"),
+            );
+            std::time::Duration::from_secs(3600)
+        }
+    };
     LookupSettings {
         offline,
         cache_dir: PathBuf::from(merged.string("cache-dir")),
@@ -127,6 +139,9 @@ fn lookup_settings(merged: &mut Merged<'_>) -> LookupSettings {
         pypi_url: merged.string("endpoints.pypi"),
         osv_url: merged.string("endpoints.osv"),
         osv_db,
+        osv_export: merged.string("endpoints.osv-export"),
+        osv_export_refresh,
+        wait_for_osv_export: false,
         trusted_root: (!trusted_root.is_empty()).then(|| PathBuf::from(trusted_root)),
     }
 }

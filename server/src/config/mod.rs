@@ -41,12 +41,13 @@ pub struct ConfigIssue {
 /// Keys a project file may set only when the user trusts it (see the module doc). A section name
 /// (`endpoints`) covers every key below it; `private-packages` and `mirror-is-public` are matched in
 /// any section.
-pub const MACHINE_TRUST_KEYS: [&str; 9] = [
+pub const MACHINE_TRUST_KEYS: [&str; 10] = [
     "endpoints",
     "trusted-root",
     "cache-dir",
     "offline",
     "osv-db",
+    "osv-export-refresh",
     "private-packages",
     "mirror-is-public",
     "trust-project-config",
@@ -177,7 +178,8 @@ impl Layer {
         }
     }
 
-    /// The environment: `GATEHOUSE_OFFLINE`, `GATEHOUSE_OSV_URL`, `GATEHOUSE_CACHE_DIR`,
+    /// The environment: `GATEHOUSE_OFFLINE`, `GATEHOUSE_OSV_URL`, `GATEHOUSE_OSV_EXPORT`,
+    /// `GATEHOUSE_OSV_EXPORT_REFRESH`, `GATEHOUSE_CACHE_DIR`,
     /// `GATEHOUSE_NPM_REGISTRY`, `GATEHOUSE_CRATES_INDEX`, `GATEHOUSE_PYPI_URL`, `GATEHOUSE_TRUSTED_ROOT`,
     /// `GATEHOUSE_FAIL_ON`, `GATEHOUSE_MIRROR_IS_PUBLIC`, `GATEHOUSE_PRIVATE_PACKAGES`, and `GATEHOUSE_<SECTION>_<KEY>` for any other key (`GATEHOUSE_POLICY_MIN_VERSION_AGE`).
     pub fn from_env(vars: &[(String, String)], cwd: &Path) -> Layer {
@@ -188,6 +190,7 @@ impl Layer {
             };
             let path: Vec<String> = match rest {
                 "OSV_URL" => vec!["endpoints".into(), "osv".into()],
+                "OSV_EXPORT" => vec!["endpoints".into(), "osv-export".into()],
                 "NPM_REGISTRY" => vec!["endpoints".into(), "npm".into()],
                 "CRATES_INDEX" => vec!["endpoints".into(), "crates".into()],
                 "PYPI_URL" => vec!["endpoints".into(), "pypi".into()],
@@ -197,6 +200,7 @@ impl Layer {
                 | "TRUSTED_ROOT"
                 | "FAIL_ON"
                 | "OSV_DB"
+                | "OSV_EXPORT_REFRESH"
                 | "TRUST_PROJECT_CONFIG"
                 | "MIRROR_IS_PUBLIC"
                 | "PRIVATE_PACKAGES" => {
@@ -504,6 +508,44 @@ mod tests {
         assert!(config.issues.is_empty(), "{:?}", config.issues);
         let (file, _) = Layer::from_toml(Path::new("/p/gatehouse.toml"), DEFAULTS_TOML);
         assert!(build(&[file]).issues.is_empty());
+    }
+
+    #[test]
+    fn an_untrusted_project_cannot_set_where_the_osv_export_comes_from() {
+        let (mut file, issues) = Layer::from_toml(
+            Path::new("/proj/gatehouse.toml"),
+            "osv-export-refresh = \"0s\"\n[endpoints]\nosv-export = \"http://attacker.example\"\n[policy]\nmin-version-age = \"5d\"\n",
+        );
+        assert!(issues.is_empty());
+        let removed = strip_machine_trust(&mut file, "run `gatehouse trust`");
+        let keys: Vec<&str> = removed.iter().map(|issue| issue.key.as_str()).collect();
+        assert_eq!(keys, vec!["osv-export-refresh", "endpoints.osv-export"], "{removed:?}");
+        let env = Layer::from_env(
+            &[("GATEHOUSE_OSV_EXPORT_REFRESH".into(), "2h".into())],
+            Path::new("/cwd"),
+        );
+        let config = build(&[file, env]);
+        assert_eq!(
+            config.lookup.osv_export,
+            "https://osv-vulnerabilities.storage.googleapis.com"
+        );
+        assert_eq!(config.lookup.osv_export_refresh, std::time::Duration::from_secs(7200));
+        // The project's policy still applies.
+        assert_eq!(config.policy.age.min_version_age, SignedDuration::from_hours(120));
+
+        // The user may point it elsewhere, or turn it off.
+        let env = Layer::from_env(&[("GATEHOUSE_OSV_EXPORT".into(), "".into())], Path::new("/cwd"));
+        assert_eq!(build(&[env]).lookup.osv_export, "");
+        let mut flags = Layer::from_json("flags", Value::Object(Map::new()), None);
+        set_flag(
+            &mut flags,
+            "endpoints.osv-export",
+            Value::String("http://mirror.corp/osv".into()),
+        );
+        set_flag(&mut flags, "osv-export-refresh", Value::String("soon".into()));
+        let config = build(&[flags]);
+        assert_eq!(config.lookup.osv_export, "http://mirror.corp/osv");
+        assert_eq!(config.issues[0].key, "osv-export-refresh");
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! Invariants:
 //! - Offline, the network clients exist but are never called: the cache answers from the store (stale,
 //!   with its age) or says it has nothing; the offline OSV databases answer beside it.
-//! - The offline OSV database is local data and is not copied into the store.
+//! - The offline OSV database is local data and is not copied into the store. The local copy of OSV's
+//!   export (`advisories::export`) answers for names behind a registry mirror only, beside `osv-db`;
+//!   it downloads only for the ecosystems it is asked about, never offline.
 //! - A source that cannot be set up (unreadable `osv-db`, bad trusted root) is a message, never a failure.
 
 use std::sync::Arc;
 
 use crate::lookup::advisories::MergedAdvisories;
+use crate::lookup::advisories::export::{ExportSettings, OsvExport};
 use crate::lookup::advisories::offline_db::OfflineDb;
 use crate::lookup::advisories::osv_api::OsvClient;
 use crate::lookup::cache::store::Store;
@@ -39,14 +42,30 @@ pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Looku
     };
 
     let mut advisory_sources: Vec<Arc<dyn Advisories>> = Vec::new();
-    let mut local_advisories: Option<Arc<dyn Advisories>> = None;
+    // Sources that answer without sending a name anywhere, for packages behind a registry mirror.
+    let mut local_sources: Vec<Arc<dyn Advisories>> = Vec::new();
     if !settings.osv_db.is_empty() {
         let (db, errors) = OfflineDb::load(&settings.osv_db);
         messages.extend(errors);
         let db: Arc<dyn Advisories> = Arc::new(db);
-        local_advisories = Some(db.clone());
+        local_sources.push(db.clone());
         advisory_sources.push(db);
     }
+    // The local copy of OSV's export lives in the cache folder; with no cache folder there is none.
+    if !settings.cache_dir.as_os_str().is_empty() {
+        let export = ExportSettings {
+            refresh: settings.osv_export_refresh,
+            offline: settings.offline,
+            wait: settings.wait_for_osv_export,
+            ..ExportSettings::new(&settings.osv_export, &settings.cache_dir)
+        };
+        local_sources.push(Arc::new(OsvExport::new(export, http.clone())));
+    }
+    let local_advisories: Option<Arc<dyn Advisories>> = match local_sources.len() {
+        0 => None,
+        1 => local_sources.pop(),
+        _ => Some(Arc::new(MergedAdvisories(local_sources))),
+    };
     if let Some(http) = &http {
         let online = Arc::new(OsvClient::new(http.clone(), &settings.osv_url));
         advisory_sources.push(Arc::new(CachedAdvisories::new(

@@ -247,15 +247,15 @@ pub trait Attestations: Send + Sync {
 }
 
 /// Why a package behind a registry mirror has no advisory answer.
-pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`) holds its ecosystem";
+pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`, or OSV's export downloaded from `endpoints.osv-export`) holds its ecosystem";
 
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
 pub struct Lookup {
     pub registry: Arc<dyn Registry>,
     pub advisories: Arc<dyn Advisories>,
-    /// The local advisory sources only (offline OSV databases), for names that must not leave the
-    /// machine. `None` when there is none.
+    /// The local advisory sources only (offline OSV databases, the local copy of OSV's export), for
+    /// names that must not leave the machine. `None` when there is none.
     pub local_advisories: Option<Arc<dyn Advisories>>,
     pub attestations: Option<Arc<dyn Attestations>>,
 }
@@ -403,6 +403,14 @@ pub struct LookupSettings {
     pub osv_url: String,
     /// Folders of OSV JSON records or OSV `all.zip` files.
     pub osv_db: Vec<std::path::PathBuf>,
+    /// Where OSV's per-ecosystem export is downloaded from (`<base>/<Ecosystem>/all.zip`, …) into the
+    /// cache, for packages whose names must not reach the OSV API; empty turns downloading off.
+    pub osv_export: String,
+    /// A local export copy synced more recently than this is not asked again.
+    pub osv_export_refresh: std::time::Duration,
+    /// Await a due sync of the export copy before answering (the CLI, a one-shot run); an editor
+    /// answers from the copy at hand and syncs in the background.
+    pub wait_for_osv_export: bool,
     /// A replacement Sigstore trusted root (else the bundled one).
     pub trusted_root: Option<std::path::PathBuf>,
 }
@@ -418,6 +426,9 @@ impl Default for LookupSettings {
             pypi_url: "https://pypi.org".to_string(),
             osv_url: "https://api.osv.dev".to_string(),
             osv_db: Vec::new(),
+            osv_export: crate::lookup::advisories::export::DEFAULT_EXPORT_URL.to_string(),
+            osv_export_refresh: std::time::Duration::from_secs(3600),
+            wait_for_osv_export: false,
             trusted_root: None,
         }
     }

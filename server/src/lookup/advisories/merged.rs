@@ -39,7 +39,11 @@ impl Advisories for MergedAdvisories {
                         }
                         have.stale |= more.stale;
                         have.fetched_at = have.fetched_at.min(more.fetched_at);
-                        entry.answered.push(source.describe());
+                        // A source's own caveat (its last update failed) is said, never dropped.
+                        match more.caveat {
+                            Some(caveat) => entry.caveats.push(caveat),
+                            None => entry.answered.push(source.describe()),
+                        }
                     }
                     // A source that does not hold the ecosystem, or the online source when the user chose
                     // offline and the cache has nothing, has nothing to say: not a failure.
@@ -63,18 +67,27 @@ impl Advisories for MergedAdvisories {
                         found: Some(mut found),
                         answered,
                         failed,
+                        caveats,
                         ..
                     }) => {
+                        let mut said = caveats;
                         if !failed.is_empty() {
                             let failures: Vec<String> = failed
                                 .iter()
                                 .map(|(source, err)| format!("{source} failed: {err}"))
                                 .collect();
-                            found.caveat = Some(format!(
-                                "advisories from {}; {}",
-                                answered.join(" and "),
-                                failures.join("; ")
-                            ));
+                            if answered.is_empty() {
+                                said.push(failures.join("; "));
+                            } else {
+                                said.push(format!(
+                                    "advisories from {}; {}",
+                                    answered.join(" and "),
+                                    failures.join("; ")
+                                ));
+                            }
+                        }
+                        if !said.is_empty() {
+                            found.caveat = Some(said.join("; "));
                         }
                         Ok(found)
                     }
@@ -115,6 +128,8 @@ struct Merging {
     answered: Vec<String>,
     failed: Vec<(String, LookupError)>,
     not_covered: Option<String>,
+    /// Caveats the answering sources gave with their answers.
+    caveats: Vec<String>,
 }
 
 fn no_answer(package: &PackageRef) -> LookupError {
