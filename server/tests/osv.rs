@@ -682,8 +682,9 @@ async fn serve(stand_in: Arc<StandIn>) -> String {
 }
 
 fn client(base: &str) -> OsvClient {
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    OsvClient::new(http, base).with_timeout(Duration::from_millis(500))
+    // The shared hardened client, as production holds it.
+    let http = gatehouse::lookup::http::HttpClient::new(Default::default(), Default::default()).unwrap();
+    OsvClient::new(Arc::new(http), base).with_timeout(Duration::from_millis(500))
 }
 
 fn ids_of(answer: &Result<gatehouse::lookup::Fetched<Vec<Advisory>>, LookupError>) -> BTreeSet<String> {
@@ -844,8 +845,8 @@ async fn an_oversized_osv_answer_without_content_length_is_cut_at_the_cap() {
         gatehouse::testing::Fault::Oversized(gatehouse::lookup::advisories::osv_api::MAX_OSV_BODY_BYTES + (4 << 20)),
         None,
     );
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let client = OsvClient::new(http, &server.url()).with_timeout(Duration::from_secs(60));
+    let http = gatehouse::lookup::http::HttpClient::new(Default::default(), Default::default()).unwrap();
+    let client = OsvClient::new(Arc::new(http), &server.url()).with_timeout(Duration::from_secs(60));
     let answers = client.advisories(&[PackageRef::new(Ecosystem::Npm, "lodash")]).await;
     let error = answers[0]
         .1

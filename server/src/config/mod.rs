@@ -518,8 +518,9 @@ mod tests {
         );
         assert!(issues.is_empty());
         let removed = strip_machine_trust(&mut file, "run `gatehouse trust`");
-        let keys: Vec<&str> = removed.iter().map(|issue| issue.key.as_str()).collect();
-        assert_eq!(keys, vec!["osv-export-refresh", "endpoints.osv-export"], "{removed:?}");
+        let mut keys: Vec<&str> = removed.iter().map(|issue| issue.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, vec!["endpoints.osv-export", "osv-export-refresh"], "{removed:?}");
         let env = Layer::from_env(
             &[("GATEHOUSE_OSV_EXPORT_REFRESH".into(), "2h".into())],
             Path::new("/cwd"),

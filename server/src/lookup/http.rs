@@ -1,4 +1,5 @@
-//! The one HTTP client every registry client shares.
+//! The one HTTP client every fetcher shares: the registry clients, the OSV API, attestations and the
+//! OSV export download.
 //!
 //! Invariants:
 //! - One `reqwest::Client` per process (rustls with the platform verifier, i.e. the operating system's
@@ -9,6 +10,9 @@
 //!   jittered backoff that honours `Retry-After`, and a per-host circuit breaker that fails fast while open.
 //! - Credentials are attached only to requests whose origin (scheme, host, port) is the one they were
 //!   configured for, and never appear in logs or errors (URLs are redacted).
+//! - GET, or POST of a JSON body for idempotent queries (OSV's `querybatch`), retried alike.
+//! - Large answers (an export's `all.zip`) stream into a `BodySink` under their own cap (`download`);
+//!   every other answer is buffered under `max_body_bytes` (or a request's lower cap).
 //! - Answers are plain data (`HttpAnswer`); errors are `LookupError`.
 
 use std::collections::HashMap;
@@ -669,9 +673,9 @@ impl HttpClient {
 /// `bytes` for messages: "64 MB", "4 MB", "512 KB", "300 bytes".
 fn size_text(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 {
+    if bytes >= MB && bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
         format!("{} KB", bytes / 1024)
     } else {
         format!("{bytes} bytes")

@@ -14,7 +14,8 @@
 //! - `registry/`: one client per registry protocol (npm, crates.io sparse index, PyPI) and the dispatch.
 //! - `private/`: which registry and which credential a package uses (`.npmrc`, Cargo, pip config);
 //!   `private/discover.rs` is its only file IO.
-//! - `advisories/`: the OSV record schema, the OSV API, offline OSV databases, merging them.
+//! - `advisories/`: the OSV record schema, the OSV API, offline OSV databases, the local copy of OSV's
+//!   export (`export.rs`), merging them.
 //! - `provenance/`: trust material, npm and PEP 740 verification, fetching attestations.
 //! - `cache/`: TTLs and coalescing, the memory tier, the SQLite store, write-behind, takedown memory.
 //! - `compose.rs`: builds the `Lookup` the fronts hold out of all of the above; it names every room, so
@@ -27,7 +28,8 @@
 //! their credentials, then `registry::cached_registries(..)` for the registry side and
 //! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
 //! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.
-//! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`.
+//! `gatehouse cache stats|clear|path` are `cache::cache_stats`, `cache::cache_clear`, `cache::cache_path`;
+//! `gatehouse db update` is `advisories::export::OsvExport::sync_now`.
 
 pub mod advisories;
 pub mod cache;

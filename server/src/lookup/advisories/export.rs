@@ -395,7 +395,7 @@ impl Inner {
     ) -> Result<(usize, Vec<String>), String> {
         let records_dir = dir.join("records");
         let base = &self.settings.base_url;
-        let fetched: Vec<Result<Option<(String, Vec<u8>)>, String>> = futures::stream::iter(ids.iter().cloned())
+        let fetched: Vec<Result<Option<FetchedRecord>, String>> = futures::stream::iter(ids.iter().cloned())
             .map(|(_, id)| async move {
                 let url = format!("{base}/{}/{id}.json", folder(ecosystem));
                 let request = HttpRequest {
@@ -624,6 +624,9 @@ impl Inner {
         what
     }
 }
+
+/// A record fetched during a refresh: its id and its bytes.
+type FetchedRecord = (String, Vec<u8>);
 
 /// What `modified_id.csv` says changed.
 enum Changes {
@@ -856,10 +859,15 @@ impl Advisories for OsvExport {
         packages: &[PackageRef],
     ) -> Vec<(PackageRef, Result<Fetched<Vec<Advisory>>, LookupError>)> {
         let ecosystems: HashSet<Ecosystem> = packages.iter().map(|p| p.ecosystem).collect();
-        let mut copies = HashMap::new();
-        for ecosystem in ecosystems {
-            copies.insert(ecosystem, self.inner.answer(ecosystem).await);
-        }
+        // Each ecosystem syncs (when due) and loads on its own: npm's download does not hold PyPI's.
+        let copies: HashMap<Ecosystem, _> = futures::future::join_all(
+            ecosystems
+                .into_iter()
+                .map(|ecosystem| async move { (ecosystem, self.inner.answer(ecosystem).await) }),
+        )
+        .await
+        .into_iter()
+        .collect();
         packages
             .iter()
             .map(|package| {

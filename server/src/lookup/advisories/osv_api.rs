@@ -73,6 +73,8 @@ pub struct OsvClient {
     base_url: String,
     /// The largest answer read (or the shared client's cap, when lower).
     max_body_bytes: usize,
+    /// Bound on each request instead of the shared client's timeouts.
+    timeout: Option<std::time::Duration>,
 }
 
 /// The default cap on one OSV answer (a querybatch of 1,000 packages is a few hundred KB; the largest
@@ -86,7 +88,14 @@ impl OsvClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             max_body_bytes: MAX_OSV_BODY_BYTES,
+            timeout: None,
         }
+    }
+
+    /// Bounds each request (retries and the whole answer included).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> OsvClient {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Caps each answer at `bytes`.
@@ -104,7 +113,11 @@ impl OsvClient {
 
     /// The body of a 2xx answer; a 404 is `NotFound(what)`.
     async fn send_bytes(&self, request: HttpRequest, what: &str) -> Result<Vec<u8>, LookupError> {
-        match self.http.get(&request.with_max_body(self.max_body_bytes)).await? {
+        let request = HttpRequest {
+            timeout: self.timeout,
+            ..request.with_max_body(self.max_body_bytes)
+        };
+        match self.http.get(&request).await? {
             HttpAnswer::Body { body, .. } => Ok(body),
             HttpAnswer::NotFound => Err(LookupError::NotFound(what.to_string())),
             HttpAnswer::NotModified { .. } => Err(LookupError::Decode {
