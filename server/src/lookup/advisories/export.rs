@@ -32,7 +32,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::lookup::advisories::offline_db::OfflineDb;
+use crate::lookup::advisories::offline_db::{OfflineDb, describe_snapshot};
 use crate::lookup::advisories::osv_record::parse_record;
 use crate::lookup::http::{BodySink, Downloaded, HttpAnswer, HttpClient, HttpRequest, redact};
 use crate::lookup::untrusted::OSV_RECORD_CAP;
@@ -105,6 +105,9 @@ pub struct SyncState {
     pub last_error: Option<String>,
     /// When the files of the copy last changed: a loaded copy older than this is loaded again.
     pub changed_at: Option<Timestamp>,
+    /// When `all.zip` last changed: only then is the (large) archive indexed again; records fetched
+    /// since are a small overlay loaded on their own.
+    pub zip_changed_at: Option<Timestamp>,
 }
 
 /// What one sync did, for `gatehouse db update` and the logs.
@@ -178,11 +181,40 @@ struct Inner {
     tasks: Mutex<HashMap<Ecosystem, tokio::task::JoinHandle<()>>>,
 }
 
+/// A loaded copy: the indexed `all.zip`, and the records fetched since as an overlay (an id in the
+/// overlay replaces the archive's record of that id everywhere).
 #[derive(Clone)]
 struct Loaded {
-    db: Arc<OfflineDb>,
-    /// The state file's `changed_at` when this copy was loaded: a different one means reload.
-    loaded_for: Option<Timestamp>,
+    base: Arc<OfflineDb>,
+    /// The state's `zip_changed_at` the archive was indexed under.
+    base_for: Option<Timestamp>,
+    overlay: Arc<OfflineDb>,
+    /// The state's `changed_at` the overlay was loaded under.
+    overlay_for: Option<Timestamp>,
+}
+
+impl Loaded {
+    fn covers(&self, ecosystem: Ecosystem) -> bool {
+        self.base.covers(ecosystem) || self.overlay.covers(ecosystem)
+    }
+
+    fn get(&self, package: &PackageRef) -> Vec<Advisory> {
+        let overlay = self.overlay.get(package);
+        let mut res: Vec<Advisory> = self
+            .base
+            .get(package)
+            .iter()
+            .filter(|advisory| !self.overlay.holds(&advisory.id))
+            .cloned()
+            .collect();
+        res.extend(overlay.iter().cloned());
+        res
+    }
+
+    fn describe(&self) -> String {
+        let newest = self.base.newest_modified().max(self.overlay.newest_modified());
+        describe_snapshot(newest)
+    }
 }
 
 impl Drop for OsvExport {
@@ -292,8 +324,10 @@ impl Inner {
                 lock(&self.loaded).insert(
                     ecosystem,
                     Loaded {
-                        db: Arc::new(db),
-                        loaded_for: Some(started),
+                        base: Arc::new(db),
+                        base_for: Some(started),
+                        overlay: Arc::new(OfflineDb::default()),
+                        overlay_for: Some(started),
                     },
                 );
             }
@@ -525,40 +559,47 @@ impl Inner {
         .await
     }
 
-    /// The copy of `ecosystem` as it is on disk now (loaded once per successful sync).
-    async fn copy(&self, ecosystem: Ecosystem, state: &SyncState) -> Option<Arc<OfflineDb>> {
-        if let Some(loaded) = lock(&self.loaded).get(&ecosystem)
-            && loaded.loaded_for == state.changed_at
+    /// The copy of `ecosystem` as it is on disk now: the archive is indexed again only when it changed,
+    /// the overlay of records fetched since whenever they changed.
+    async fn copy(&self, ecosystem: Ecosystem, state: &SyncState) -> Option<Loaded> {
+        let held = lock(&self.loaded).get(&ecosystem).cloned();
+        if let Some(loaded) = &held
+            && loaded.base_for == state.zip_changed_at
+            && loaded.overlay_for == state.changed_at
         {
-            return Some(loaded.db.clone());
+            return Some(loaded.clone());
         }
+        let keep_base = held
+            .filter(|loaded| loaded.base_for == state.zip_changed_at)
+            .map(|loaded| loaded.base);
         let dir = self.ecosystem_dir(ecosystem);
-        let db = blocking(move || {
-            if !dir.join("all.zip").is_file() {
+        let (base, overlay) = blocking(move || {
+            let zip = dir.join("all.zip");
+            if !zip.is_file() {
                 return Err(String::new());
             }
-            let (db, errors) = OfflineDb::load(std::slice::from_ref(&dir));
-            if !errors.is_empty() {
-                tracing::warn!(
-                    "{} entries of the local OSV copy in {} could not be read; first: {}",
-                    errors.len(),
-                    dir.display(),
-                    errors[0]
-                );
-            }
-            Ok(db)
+            let base = match keep_base {
+                Some(base) => base,
+                None => Arc::new(load_logged(&zip)),
+            };
+            let records = dir.join("records");
+            let overlay = if records.is_dir() {
+                load_logged(&records)
+            } else {
+                OfflineDb::default()
+            };
+            Ok((base, Arc::new(overlay)))
         })
         .await
         .ok()?;
-        let db = Arc::new(db);
-        lock(&self.loaded).insert(
-            ecosystem,
-            Loaded {
-                db: db.clone(),
-                loaded_for: state.changed_at,
-            },
-        );
-        Some(db)
+        let loaded = Loaded {
+            base,
+            base_for: state.zip_changed_at,
+            overlay,
+            overlay_for: state.changed_at,
+        };
+        lock(&self.loaded).insert(ecosystem, loaded.clone());
+        Some(loaded)
     }
 
     /// Starts a background sync of `ecosystem` unless one is running.
@@ -583,7 +624,7 @@ impl Inner {
     }
 
     /// Syncs when due (awaited or in the background), then answers from the copy.
-    async fn answer(self: &Arc<Self>, ecosystem: Ecosystem) -> Result<(Arc<OfflineDb>, SyncState), String> {
+    async fn answer(self: &Arc<Self>, ecosystem: Ecosystem) -> Result<(Loaded, SyncState), String> {
         let dir = self.ecosystem_dir(ecosystem);
         let mut state = {
             let dir = dir.clone();
@@ -601,7 +642,7 @@ impl Inner {
             }
         }
         match self.copy(ecosystem, &state).await {
-            Some(db) if db.covers(ecosystem) => Ok((db, state)),
+            Some(loaded) if loaded.covers(ecosystem) => Ok((loaded, state)),
             _ => Err(self.no_copy(ecosystem, &state)),
         }
     }
@@ -872,8 +913,8 @@ impl Advisories for OsvExport {
             .iter()
             .map(|package| {
                 let answer = match copies.get(&package.ecosystem) {
-                    Some(Ok((db, state))) => {
-                        let as_of = describe_copy(db);
+                    Some(Ok((copy, state))) => {
+                        let as_of = copy.describe();
                         let fetched_at = state.last_success.unwrap_or_else(Timestamp::now);
                         let age = Timestamp::now().duration_since(fetched_at);
                         let caveat = state
@@ -881,7 +922,7 @@ impl Advisories for OsvExport {
                             .as_ref()
                             .map(|error| format!("advisories from {as_of}; updating it failed: {error}"));
                         Ok(Fetched {
-                            value: db.get(package).to_vec(),
+                            value: copy.get(package),
                             fetched_at,
                             stale: age.is_positive() && age.unsigned_abs() > self.inner.settings.refresh,
                             caveat,
@@ -903,9 +944,18 @@ impl Advisories for OsvExport {
     }
 }
 
-/// "the offline snapshot as of 2026-12-05 10:00 UTC", as `offline_db` says it.
-fn describe_copy(db: &OfflineDb) -> String {
-    Advisories::describe(db)
+/// Loads one part of a copy, logging what could not be read (the rest still answers).
+fn load_logged(path: &Path) -> OfflineDb {
+    let (db, errors) = OfflineDb::load(&[path.to_path_buf()]);
+    if !errors.is_empty() {
+        tracing::warn!(
+            "{} entries of the local OSV copy in {} could not be read; first: {}",
+            errors.len(),
+            path.display(),
+            errors[0]
+        );
+    }
+    db
 }
 
 #[cfg(test)]

@@ -189,7 +189,7 @@ impl OfflineDb {
 impl OfflineDb {
     /// Keeps, per record id, only its newest copy under every package (see `latest_by_id`).
     fn drop_superseded(&mut self) {
-        let latest = std::mem::take(&mut self.latest_by_id);
+        let latest = &self.latest_by_id;
         self.index.retain(|_, advisories| {
             advisories.retain(|advisory| {
                 latest
@@ -198,6 +198,19 @@ impl OfflineDb {
             });
             !advisories.is_empty()
         });
+    }
+
+    /// Whether the database holds a record with this id (under any package).
+    pub fn holds(&self, id: &str) -> bool {
+        self.latest_by_id.contains_key(id)
+    }
+}
+
+/// "the offline snapshot as of 2026-12-05 10:00 UTC": how every offline source names itself.
+pub fn describe_snapshot(newest: Option<Timestamp>) -> String {
+    match newest {
+        Some(newest) => format!("the offline snapshot as of {}", newest.strftime("%Y-%m-%d %H:%M UTC")),
+        None => "the offline snapshot".to_string(),
     }
 }
 
@@ -230,9 +243,6 @@ impl Advisories for OfflineDb {
     }
 
     fn describe(&self) -> String {
-        match self.newest {
-            Some(newest) => format!("the offline snapshot as of {}", newest.strftime("%Y-%m-%d %H:%M UTC")),
-            None => "the offline snapshot".to_string(),
-        }
+        describe_snapshot(self.newest)
     }
 }

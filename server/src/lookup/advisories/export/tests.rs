@@ -387,3 +387,49 @@ fn ids_that_could_be_paths_are_refused() {
         assert!(safe_id(good), "{good}");
     }
 }
+
+#[tokio::test]
+async fn an_updated_record_replaces_the_archived_one_and_the_archive_is_not_indexed_again() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    let answers = export.advisories(&[npm("lodash")]).await;
+    assert!(ids(&answers[0].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()));
+    let base_before = lock(&export.inner.loaded)[&Ecosystem::Npm].base.clone();
+
+    // Derived from the real record: a later revision that no longer names `lodash` (its other
+    // packages stay), as a corrected advisory would.
+    let mut revised: serde_json::Value = serde_json::from_slice(&record("GHSA-35jh-r3h4-6jhm")).unwrap();
+    revised["modified"] = serde_json::Value::String("2024-07-01T00:00:00Z".to_string());
+    revised["affected"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|affected| affected["package"]["name"] != "lodash");
+    server.set_body(
+        "/export/npm/GHSA-35jh-r3h4-6jhm.json",
+        serde_json::to_vec(&revised).unwrap(),
+    );
+    server.set_body(
+        "/export/npm/modified_id.csv",
+        format!("2024-07-01T00:00:00Z,GHSA-35jh-r3h4-6jhm\n{CSV_ONE_NEW}"),
+    );
+    let answers = export
+        .advisories(&[npm("lodash"), npm("lodash-es"), npm("minimist")])
+        .await;
+    assert!(
+        !ids(&answers[0].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()),
+        "the revision no longer names lodash: {:?}",
+        ids(&answers[0].1)
+    );
+    assert!(ids(&answers[1].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()));
+    assert_eq!(ids(&answers[2].1), vec![NEW_RECORD.to_string()]);
+    let base_after = lock(&export.inner.loaded)[&Ecosystem::Npm].base.clone();
+    assert!(
+        Arc::ptr_eq(&base_before, &base_after),
+        "an incremental refresh loads only the records it fetched"
+    );
+    assert_eq!(
+        export.state(Ecosystem::Npm).await.newest_modified,
+        Some("2024-07-01T00:00:00Z".parse().unwrap())
+    );
+}
