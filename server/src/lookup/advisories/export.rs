@@ -494,6 +494,7 @@ impl Inner {
             let tmp_dir = tmp_dir.clone();
             blocking(move || {
                 std::fs::create_dir_all(&tmp_dir).map_err(|e| format!("cannot create {}: {e}", tmp_dir.display()))?;
+                sweep_abandoned(&tmp_dir);
                 Ok(temp_name(&tmp_dir, "all.zip"))
             })
             .await?
@@ -850,6 +851,29 @@ fn write_atomic(tmp_dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), Strin
         return Err(format!("cannot write {}: {error}", target.display()));
     }
     Ok(())
+}
+
+/// Removes temporary files a killed process left behind: only our own `part-*` names, and only
+/// those untouched for longer than any download may take (another process may be writing the rest).
+fn sweep_abandoned(tmp_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp_dir) else {
+        return;
+    };
+    let limit = DOWNLOAD_TIMEOUT + Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with("part-")
+            && entry.metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .is_some_and(|age| age > limit)
+            });
+        if abandoned {
+            remove_quietly(&entry.path());
+        }
+    }
 }
 
 fn remove_quietly(path: &Path) {

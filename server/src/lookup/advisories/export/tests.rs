@@ -433,3 +433,34 @@ async fn an_updated_record_replaces_the_archived_one_and_the_archive_is_not_inde
         Some("2024-07-01T00:00:00Z".parse().unwrap())
     );
 }
+
+#[tokio::test]
+async fn downloads_a_killed_process_left_behind_are_swept_and_nothing_else() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let tmp = cache.path().join(EXPORT_DIR).join(".tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
+    for name in ["part-1-00-all.zip", "part-2-00-all.zip", "not-ours"] {
+        std::fs::write(tmp.join(name), b"partial").unwrap();
+    }
+    for name in ["part-1-00-all.zip", "not-ours"] {
+        std::fs::File::options()
+            .write(true)
+            .open(tmp.join(name))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    let mut left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    // The old partial download is gone; a recent one (another process's, still running) and a file
+    // that is not ours stay.
+    assert_eq!(left, vec!["not-ours", "part-2-00-all.zip"]);
+}
