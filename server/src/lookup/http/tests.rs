@@ -298,4 +298,86 @@ mod faults {
         );
         assert_eq!(public.requests()[0].header("authorization"), None);
     }
+
+    /// Collects a download in memory, counting restarts.
+    #[derive(Default)]
+    struct Collect {
+        bytes: Vec<u8>,
+        restarts: usize,
+        stop_after: Option<usize>,
+    }
+
+    impl BodySink for Collect {
+        fn restart(&mut self) -> Result<(), String> {
+            self.bytes.clear();
+            self.restarts += 1;
+            Ok(())
+        }
+
+        fn chunk(&mut self, bytes: &[u8]) -> Result<bool, String> {
+            self.bytes.extend_from_slice(bytes);
+            Ok(self.stop_after.is_none_or(|limit| self.bytes.len() < limit))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_json_post_is_sent_with_its_body_and_retried_like_a_get() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        server.set_body("/osv/v1/querybatch", r#"{"results":[]}"#);
+        server.inject(
+            "/osv/",
+            Fault::Status {
+                status: 503,
+                retry_after: None,
+            },
+            Some(1),
+        );
+        let request = HttpRequest::post_json(format!("{}/osv/v1/querybatch", server.url()), b"{\"q\":1}".to_vec());
+        let answer = client(quick()).get(&request).await.unwrap();
+        assert!(matches!(answer, HttpAnswer::Body { ref body, .. } if body == br#"{"results":[]}"#));
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2);
+        for seen in requests {
+            assert_eq!(seen.method, "POST");
+            assert_eq!(seen.body, b"{\"q\":1}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_download_restarts_its_sink_on_a_retry_and_may_stop_early() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let full = std::fs::read(registry_fixtures().join("npm/left-pad")).unwrap();
+        server.inject("/npm/left-pad", Fault::Truncated, Some(1));
+        let http = client(quick());
+        let mut sink = Collect::default();
+        let done = http
+            .download(&get(&server, "/npm/left-pad"), 1 << 20, &mut sink)
+            .await
+            .unwrap();
+        assert_eq!(done, Downloaded::Done(full.len() as u64));
+        assert_eq!(sink.restarts, 2, "the truncated attempt was thrown away");
+        assert_eq!(sink.bytes, full);
+
+        let mut sink = Collect {
+            stop_after: Some(10),
+            ..Collect::default()
+        };
+        assert!(matches!(
+            http.download(&get(&server, "/npm/left-pad"), 1 << 20, &mut sink).await,
+            Ok(Downloaded::Done(_))
+        ));
+        assert!(sink.bytes.len() >= 10 && sink.bytes.len() <= full.len());
+
+        let missing = http
+            .download(&get(&server, "/npm/no-such"), 1 << 20, &mut Collect::default())
+            .await;
+        assert_eq!(missing.unwrap(), Downloaded::NotFound);
+        let capped = http
+            .download(&get(&server, "/npm/left-pad"), 100, &mut Collect::default())
+            .await;
+        assert!(
+            matches!(&capped, Err(LookupError::Transport { message, .. }) if message.contains("larger than 100 bytes")),
+            "{capped:?}"
+        );
+    }
 }
