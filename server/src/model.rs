@@ -449,6 +449,10 @@ pub struct Facts {
     /// Known advisory answers that are less than asked for: "advisories from the offline snapshot as of
     /// …; the OSV API failed: …". Shown with the package; cleared by a later answer without one.
     pub advisory_caveats: HashMap<PackageRef, String>,
+    /// Where a full advisory answer came from, when a person should know it: "advisories from the
+    /// offline snapshot as of …" (the local copy of OSV's export, for a name behind a mirror). The
+    /// check still counts as done. Cleared by a later answer without one.
+    pub advisory_notes: HashMap<PackageRef, String>,
 }
 
 impl Facts {
@@ -467,8 +471,12 @@ impl Facts {
             if matches!(fact, Fact::Known { .. }) && !fetched.advisory_caveats.contains_key(package) {
                 self.advisory_caveats.remove(package);
             }
+            if matches!(fact, Fact::Known { .. }) && !fetched.advisory_notes.contains_key(package) {
+                self.advisory_notes.remove(package);
+            }
         }
         self.advisory_caveats.extend(fetched.advisory_caveats);
+        self.advisory_notes.extend(fetched.advisory_notes);
         merge_map(&mut self.packages, fetched.packages);
         merge_map(&mut self.advisories, fetched.advisories);
         merge_map(&mut self.provenance, fetched.provenance);

@@ -18,13 +18,17 @@ pub enum CheckState {
     /// Done, from less than the configured sources: "advisories from the offline snapshot as of …;
     /// the OSV API failed: …". Shown as checked with that reason, and counted as not fully checked.
     Degraded(String),
+    /// Done, from a source worth naming: "advisories from the offline snapshot as of …" (a name behind
+    /// a registry mirror, answered by the local copy of OSV's export). Shown as checked with that
+    /// reason, and counted as checked.
+    CheckedFrom(String),
 }
 
 impl CheckState {
     /// The JSON name (`"checked"`, `"unavailable"`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
-            CheckState::Checked | CheckState::Degraded(_) => "checked",
+            CheckState::Checked | CheckState::Degraded(_) | CheckState::CheckedFrom(_) => "checked",
             CheckState::Pending => "pending",
             CheckState::Unavailable(_) => "unavailable",
             CheckState::Skipped(_) => "skipped",
@@ -34,9 +38,10 @@ impl CheckState {
 
     pub fn reason(&self) -> Option<&str> {
         match self {
-            CheckState::Unavailable(reason) | CheckState::Skipped(reason) | CheckState::Degraded(reason) => {
-                Some(reason)
-            }
+            CheckState::Unavailable(reason)
+            | CheckState::Skipped(reason)
+            | CheckState::Degraded(reason)
+            | CheckState::CheckedFrom(reason) => Some(reason),
             CheckState::Off => Some("turned off by the policy"),
             CheckState::Checked | CheckState::Pending => None,
         }
@@ -141,6 +146,10 @@ pub(super) fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Polic
             facts.advisory_caveats.get(package),
         ) {
             (CheckState::Checked, Some(caveat)) => CheckState::Degraded(caveat.clone()),
+            (CheckState::Checked, None) => match facts.advisory_notes.get(package) {
+                Some(note) => CheckState::CheckedFrom(note.clone()),
+                None => CheckState::Checked,
+            },
             (state, _) => state,
         }
     };

@@ -59,6 +59,10 @@ pub struct Fetched<T> {
     /// Why this answer is less than the configured sources would give (one of several advisory
     /// sources failed and another answered): shown beside it, never dropped.
     pub caveat: Option<String>,
+    /// Where a full answer came from, when a person should know it ("advisories from the offline
+    /// snapshot as of …" for a name answered by the local copy of OSV's export): said beside the
+    /// answer, which still counts as checked.
+    pub note: Option<String>,
 }
 
 impl<T> Fetched<T> {
@@ -68,6 +72,7 @@ impl<T> Fetched<T> {
             fetched_at: Timestamp::now(),
             stale: false,
             caveat: None,
+            note: None,
         }
     }
 
@@ -122,6 +127,7 @@ pub trait Registry: Send + Sync {
             fetched_at: f.fetched_at,
             stale: f.stale,
             caveat: f.caveat,
+            note: f.note,
         })
     }
 
@@ -326,11 +332,16 @@ impl Lookup {
             }))
             .collect();
         for (package, answer) in advisories {
-            if let Ok(Fetched {
-                caveat: Some(caveat), ..
-            }) = &answer
-            {
-                res.advisory_caveats.insert(package.clone(), caveat.clone());
+            match &answer {
+                Ok(Fetched {
+                    caveat: Some(caveat), ..
+                }) => {
+                    res.advisory_caveats.insert(package.clone(), caveat.clone());
+                }
+                Ok(Fetched { note: Some(note), .. }) => {
+                    res.advisory_notes.insert(package.clone(), note.clone());
+                }
+                _ => {}
             }
             res.advisories.insert(package, to_fact(answer, "advisories"));
         }

@@ -183,7 +183,7 @@ pub fn describe_checks(dep: &AnalyzedDep) -> Option<String> {
             CheckState::Unavailable(reason) => format!("{name}: **not checked** ({reason})"),
             CheckState::Skipped(reason) => format!("{name}: skipped ({reason})"),
             CheckState::Off => format!("{name}: off (policy)"),
-            CheckState::Degraded(reason) => format!("{name}: checked, {reason}"),
+            CheckState::Degraded(reason) | CheckState::CheckedFrom(reason) => format!("{name}: checked, {reason}"),
         })
         .collect();
     Some(parts.join(" · "))

@@ -949,6 +949,7 @@ impl Advisories for OsvExport {
                             value: copy.get(package),
                             fetched_at,
                             stale: age.is_positive() && age.unsigned_abs() > self.inner.settings.refresh,
+                            note: caveat.is_none().then(|| format!("advisories from {as_of}")),
                             caveat,
                         })
                     }

@@ -31,6 +31,7 @@ impl Advisories for MergedAdvisories {
                             fetched_at: more.fetched_at,
                             stale: false,
                             caveat: None,
+                            note: None,
                         });
                         for advisory in more.value {
                             if !have.value.iter().any(|a| a.id == advisory.id) {
@@ -39,6 +40,9 @@ impl Advisories for MergedAdvisories {
                         }
                         have.stale |= more.stale;
                         have.fetched_at = have.fetched_at.min(more.fetched_at);
+                        if let Some(note) = more.note {
+                            entry.notes.push(note);
+                        }
                         // A source's own caveat (its last update failed) is said, never dropped.
                         match more.caveat {
                             Some(caveat) => entry.caveats.push(caveat),
@@ -68,8 +72,12 @@ impl Advisories for MergedAdvisories {
                         answered,
                         failed,
                         caveats,
+                        notes,
                         ..
                     }) => {
+                        if !notes.is_empty() {
+                            found.note = Some(notes.join("; "));
+                        }
                         let mut said = caveats;
                         if !failed.is_empty() {
                             let failures: Vec<String> = failed
@@ -130,6 +138,8 @@ struct Merging {
     not_covered: Option<String>,
     /// Caveats the answering sources gave with their answers.
     caveats: Vec<String>,
+    /// Notes the answering sources gave (where a full answer came from).
+    notes: Vec<String>,
 }
 
 fn no_answer(package: &PackageRef) -> LookupError {

@@ -20,6 +20,7 @@ impl<T: Clone> Cached<T> {
                 fetched_at: self.fetched_at,
                 stale: self.stale,
                 caveat: None,
+                note: None,
             }),
             None => Err(LookupError::NotFound(package.name.clone())),
         }

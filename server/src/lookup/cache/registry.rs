@@ -205,6 +205,7 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
             fetched_at: f.fetched_at,
             stale: f.stale,
             caveat: f.caveat,
+            note: f.note,
         })
     }
 

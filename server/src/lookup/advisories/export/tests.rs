@@ -156,6 +156,12 @@ async fn first_sync_downloads_all_zip_and_a_refresh_fetches_only_the_new_record(
         vec![NEW_RECORD.to_string()],
         "the mirrored package is flagged"
     );
+    let answer = answers[0].1.as_ref().unwrap();
+    assert_eq!(
+        answer.note.as_deref(),
+        Some("advisories from the offline snapshot as of 2024-06-21 21:33 UTC")
+    );
+    assert!(answer.caveat.is_none());
     let state = export.state(Ecosystem::Npm).await;
     assert_eq!(state.newest_modified, Some("2024-06-21T21:33:52Z".parse().unwrap()));
 
