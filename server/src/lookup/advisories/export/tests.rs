@@ -470,3 +470,34 @@ async fn downloads_a_killed_process_left_behind_are_swept_and_nothing_else() {
     // that is not ours stay.
     assert_eq!(left, vec!["not-ours", "part-2-00-all.zip"]);
 }
+
+#[tokio::test]
+async fn two_processes_syncing_one_cache_at_once_leave_a_readable_copy() {
+    // Two sources over one cache folder stand for two editor processes: each downloads and renames
+    // its own temporary file; the last writer wins, and neither sees a torn file.
+    let server = stand_in();
+    server.set_body("/export/npm/modified_id.csv", CSV_ONE_NEW);
+    let cache = tempfile::tempdir().unwrap();
+    let first = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    let second = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    let packages = [npm("lodash"), npm("minimist")];
+    for _ in 0..3 {
+        let (a, b) = futures::join!(first.advisories(&packages), second.advisories(&packages));
+        for answers in [a, b] {
+            assert_eq!(ids(&answers[0].1).len(), 4, "{:?}", answers[0].1);
+            assert!(answers[1].1.is_ok(), "{:?}", answers[1].1);
+        }
+    }
+    // A third process reading afterwards finds one consistent copy with the new record.
+    let reader = OsvExport::new(
+        ExportSettings {
+            offline: true,
+            ..settings(&server, cache.path())
+        },
+        None,
+    );
+    let answers = reader.advisories(&packages).await;
+    assert_eq!(ids(&answers[0].1).len(), 4);
+    assert_eq!(ids(&answers[1].1), vec![NEW_RECORD.to_string()]);
+    assert!(files_under(&cache.path().join(EXPORT_DIR).join(".tmp")).is_empty());
+}
