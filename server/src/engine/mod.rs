@@ -327,6 +327,23 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
 
 /// The facts an evaluation of `input` is missing from `facts`.
 pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
+    queries(input, facts, Asked::Missing)
+}
+
+/// Every fact an evaluation of `input` reads, held in `facts` or not (what `needs` would ask for with
+/// nothing held, plus what the held registry facts lead to): what a server keeps for an open document.
+pub fn uses(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
+    queries(input, facts, Asked::All)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Missing,
+    All,
+}
+
+fn queries(input: &Input<'_>, facts: &Facts, asked: Asked) -> Vec<Query> {
+    let wanted = |held: bool| asked == Asked::All || !held;
     let mut res = Vec::new();
     let mut seen = HashSet::new();
     for analyzed in collect(input, facts, None) {
@@ -337,7 +354,7 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
         if package.name.is_empty() {
             continue;
         }
-        if !facts.packages.contains_key(&package) {
+        if wanted(facts.packages.contains_key(&package)) {
             let query = Query::Package {
                 package: package.clone(),
                 source: analyzed.source.clone(),
@@ -346,7 +363,7 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
                 res.push(query);
             }
         }
-        if !facts.advisories.contains_key(&package) {
+        if wanted(facts.advisories.contains_key(&package)) {
             let query = match analyzed.privacy {
                 Privacy::Public | Privacy::MirrorPublic => Some(Query::Advisories {
                     package: package.clone(),
@@ -375,7 +392,7 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
         {
             for name in checks::signals::added_dependencies(package.ecosystem, value, version) {
                 let added = PackageRef::new(package.ecosystem, &name);
-                if added.name.is_empty() || facts.packages.contains_key(&added) {
+                if added.name.is_empty() || !wanted(facts.packages.contains_key(&added)) {
                     continue;
                 }
                 let query = Query::Package {
@@ -393,7 +410,7 @@ pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
         }
         if let Some(registry_facts) = facts.packages.get(&package).and_then(Fact::known) {
             for version in checks::provenance::provenance_versions(&analyzed.dep, registry_facts) {
-                if facts.provenance.contains_key(&(package.clone(), version.clone())) {
+                if !wanted(facts.provenance.contains_key(&(package.clone(), version.clone()))) {
                     continue;
                 }
                 let query = Query::Provenance {

@@ -1,5 +1,6 @@
 //! The document store: text, incremental tree and version per open document, plus its context.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use crate::manifest::{ManifestKind, SourceFile};
 use crate::project::Context;
 use crate::report::Positions;
 use crate::report::lsp::{to_offsets, to_range};
+
+use super::held::FactKey;
 
 /// `gatehouse.toml` documents keep their text in a `SourceFile` of a kind without a tree.
 pub const CONFIG_KIND_MARKER: ManifestKind = ManifestKind::Requirements;
@@ -25,6 +28,30 @@ pub struct Doc {
     pub is_config: bool,
     /// The solver's answers from earlier evaluations of this document (`engine::evaluate_memoized`).
     pub memo: crate::fix::Memo,
+    /// The facts this document read when it last asked for lookups, and the lookup configuration they
+    /// belong to: what keeps them held (`held::Held::retain`).
+    pub uses: HashSet<FactKey>,
+    pub uses_key: String,
+    /// Which analysis task is this document's: a task stops at its next step once a newer one was
+    /// scheduled (aborting cannot stop a task in the middle of a step on another thread).
+    pub generation: u64,
+}
+
+impl Doc {
+    pub fn new(source: SourceFile, version: i32, path: Option<PathBuf>, is_config: bool) -> Doc {
+        Doc {
+            source,
+            version,
+            path,
+            context: None,
+            reload_context: false,
+            is_config,
+            memo: Default::default(),
+            uses: HashSet::new(),
+            uses_key: String::new(),
+            generation: 0,
+        }
+    }
 }
 
 /// A context with defaults, for the first publish before files around the document are read.

@@ -3,20 +3,29 @@
 //! Invariants:
 //! - `did_open`/`did_change` apply the edit to the document store under a std `Mutex` with no `.await`
 //!   between reading the old text and storing the new one (tower-lsp runs handlers concurrently).
-//! - Per document one analysis task: a new version aborts the previous task. Every publish carries the
-//!   version it was computed for and is dropped if that version is no longer current.
-//! - The warm path (parse → evaluate with facts in memory → publish) never awaits the network; lookups run
-//!   in server-owned tasks that are not aborted with a document (they fill the facts for the next one).
+//! - Per document one analysis task, and it is all of that document's work: its lookups run inside it,
+//!   so a new version (or closing) aborts them with it. Lookups shared between documents are still
+//!   made once: the cache layer coalesces concurrent asks for one key. Every publish carries the version
+//!   it was computed for and is dropped if that version is no longer current.
+//! - The warm path (parse → evaluate with facts in memory → publish) never awaits the network.
+//! - The facts held are only those open documents read (`held`), and each is asked again when the
+//!   cache's time-to-live for it has passed; failures are retried with backoff. Time comes from
+//!   `State::clock`.
 //! - No check logic, HTTP or parsing here beyond calling `manifest`, `engine`, `report`, `lookup`.
 //!
 //! Files: this one is the wiring only (`State`, `Backend`, `run`, the `LanguageServer` impl that forwards
 //! each method); `documents` the document store and edits; `scheduler` one analysis task per document
-//! (debounce, cancellation, server-owned lookups); `handlers/` one file per kind of request.
+//! (debounce, cancellation, refreshing); `held` the facts held and when each is due; `clock` the
+//! injected clock; `handlers/` one file per kind of request.
 
+mod clock;
 mod documents;
 mod framing;
 mod handlers;
+mod held;
 mod scheduler;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,12 +42,14 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::config::Layer;
 use crate::engine::{self, Analysis};
-use crate::lookup::Lookup;
 use crate::lookup::compose::compose;
+use crate::lookup::private::PrivateRegistries;
+use crate::lookup::{Lookup, LookupSettings};
 use crate::manifest::{ManifestKind, SourceFile};
 use crate::model::Facts;
 use crate::project::{self, Context};
 use crate::report;
+use clock::Clock;
 use documents::Doc;
 
 /// `gatehouse/status`: what the status bar shows.
@@ -58,21 +69,59 @@ impl lsp::notification::Notification for StatusNotification {
     const METHOD: &'static str = "gatehouse/status";
 }
 
+/// Builds the lookups of one configuration: `compose` outside tests, doubles inside them.
+type Composer = Arc<dyn Fn(&LookupSettings, &PrivateRegistries) -> (Lookup, Vec<String>) + Send + Sync>;
+
 struct State {
     docs: Mutex<HashMap<lsp::Uri, Doc>>,
     tasks: Mutex<HashMap<lsp::Uri, JoinHandle<()>>>,
     /// Documents whose facts a re-check asked to fetch again.
     refetch: Mutex<std::collections::HashSet<lsp::Uri>>,
-    /// Facts per lookup configuration (keyed by its settings), swapped whole when lookups land.
-    facts: Mutex<HashMap<String, Arc<Facts>>>,
+    /// Facts per lookup configuration (keyed by its settings): only what open documents read, with
+    /// when each is due again; the facts are swapped whole when lookups land.
+    facts: Mutex<HashMap<String, held::Held>>,
     lookups: Mutex<HashMap<String, Arc<Lookup>>>,
     client_settings: Mutex<Value>,
-    root: Mutex<Option<PathBuf>>,
+    /// The editor's workspace folders (`workspaceFolders`, else `rootUri`), as given.
+    roots: Mutex<Vec<PathBuf>>,
     utf16: AtomicBool,
     /// The client shows `$/progress` (window.workDoneProgress).
     work_done: AtomicBool,
     env: Vec<(String, String)>,
     panicked_once: AtomicBool,
+    clock: Arc<dyn Clock>,
+    compose: Composer,
+    /// Analysis tasks alive: at most one per open document.
+    live_tasks: tokio::sync::watch::Sender<usize>,
+    /// Lookup rounds landed so far (tests and benches wait on it).
+    rounds_landed: tokio::sync::watch::Sender<u64>,
+}
+
+impl State {
+    fn new(env: Vec<(String, String)>, clock: Arc<dyn Clock>, compose: Composer) -> State {
+        State {
+            docs: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::new()),
+            refetch: Mutex::new(std::collections::HashSet::new()),
+            facts: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
+            client_settings: Mutex::new(Value::Null),
+            roots: Mutex::new(Vec::new()),
+            utf16: AtomicBool::new(true),
+            work_done: AtomicBool::new(false),
+            env,
+            panicked_once: AtomicBool::new(false),
+            clock,
+            compose,
+            live_tasks: tokio::sync::watch::Sender::new(0),
+            rounds_landed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// The first workspace folder: what relative paths in client settings are relative to.
+    fn first_root(&self) -> Option<PathBuf> {
+        lock(&self.roots).first().cloned()
+    }
 }
 
 pub struct Backend {
@@ -84,21 +133,10 @@ pub struct Backend {
 pub async fn run() {
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
+    let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));
     let (service, socket) = LspService::new(|client| Backend {
         client,
-        state: Arc::new(State {
-            docs: Mutex::new(HashMap::new()),
-            tasks: Mutex::new(HashMap::new()),
-            refetch: Mutex::new(std::collections::HashSet::new()),
-            facts: Mutex::new(HashMap::new()),
-            lookups: Mutex::new(HashMap::new()),
-            client_settings: Mutex::new(Value::Null),
-            root: Mutex::new(None),
-            utf16: AtomicBool::new(true),
-            work_done: AtomicBool::new(false),
-            env: project::env_vars(),
-            panicked_once: AtomicBool::new(false),
-        }),
+        state: Arc::new(state),
     });
     Server::new(stdin, stdout, socket).serve(service).await;
 }
@@ -107,11 +145,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The editor's workspace folder bounds what the project may name; a file outside it gets its own
-/// repository (or folder) as its workspace.
-fn workspace_of(root: Option<&Path>, path: &Path, env: &[(String, String)]) -> PathBuf {
-    root.and_then(|root| std::fs::canonicalize(root).ok())
-        .filter(|root| std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(root)))
+/// The editor's workspace folder that holds `path` (the innermost, when folders nest) bounds what the
+/// project may name and where walks up for `gatehouse.toml`, `.npmrc` and the like stop; a file outside
+/// every folder gets its own repository (or folder) as its workspace. Disk work: call it on the
+/// blocking pool.
+fn workspace_of(roots: &[PathBuf], path: &Path, env: &[(String, String)]) -> PathBuf {
+    let real = std::fs::canonicalize(path).ok();
+    roots
+        .iter()
+        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .filter(|root| real.as_ref().is_some_and(|real| real.starts_with(root)))
+        .max_by_key(|root| root.components().count())
         .unwrap_or_else(|| project::workspace_root(path, env))
 }
 

@@ -1,26 +1,54 @@
 //! The scheduler: one analysis task per document. `schedule` aborts the task of the previous version;
 //! a task publishes what is known at once (the warm path), loads the document's context off the async
-//! threads, waits `lookup.debounce-ms` after an edit (never after opening), then asks `lookup` for the
-//! missing facts in a server-owned task and publishes again when they land.
+//! threads, waits `lookup.debounce-ms` after an edit (never after opening), asks `lookup` for the
+//! missing facts and publishes again when they land; then it sleeps until one of the facts the document
+//! reads is due again (`held`), asks again, and publishes.
 //!
 //! Invariants:
-//! - One task per document; a new version aborts the old one, and a result for a version that is no
-//!   longer current is dropped (`publish` checks the version).
+//! - One task per document, and it is all of the document's work: lookups run inside it (no inner
+//!   spawn), so aborting it (a new version, closing) drops them too. Lookups two documents share are
+//!   made once: the cache layer coalesces concurrent asks for one key, and if one asker is dropped
+//!   another carries on. A result for a version that is no longer current is dropped (`publish` checks).
 //! - Debounce the network, not the diagnostics: the warm path publishes before the debounce. Only edits
 //!   are debounced: an opened document starts its lookups at once.
-//! - The task is the work: no inner task outlives an abort (a panic is caught with `catch_unwind`).
-//! - No blocking work on async threads and no lock held across it: building a lookup (store, offline
-//!   databases) and reading the context run on the blocking pool.
-//! - Lookups are owned by the server, not the document: an edit aborts the task, never the fetch, which
-//!   fills the facts for the next evaluation.
+//! - Before asking, a document records which facts it reads (`Doc::uses`); facts no open document reads
+//!   are released then and on close, so what is held follows the open documents.
+//! - No blocking work on async threads and no lock held across an await: building a lookup (store,
+//!   offline databases) and reading the context run on the blocking pool.
 //! - Evaluating never awaits: `State::evaluate` holds the document lock and calls the pure core only.
+//! - Time comes from `State::clock` (evaluations, the debounce, when facts are due).
 
+use super::held::{FactKey, Held};
 use super::*;
+use crate::lookup::cache::{CacheSettings, Ttls};
 use crate::model::Query;
 
 impl State {
     pub(super) fn facts_for(&self, key: &str) -> Arc<Facts> {
-        lock(&self.facts).get(key).cloned().unwrap_or_default()
+        lock(&self.facts).get(key).map(Held::facts).unwrap_or_default()
+    }
+
+    /// Releases the facts of the lookup configurations `keys` that no document in `docs` reads.
+    pub(super) fn release_unused(&self, docs: &HashMap<lsp::Uri, Doc>, keys: &[String]) {
+        let mut facts = lock(&self.facts);
+        for key in keys {
+            let used: std::collections::HashSet<FactKey> = docs
+                .values()
+                .filter(|doc| doc.uses_key == *key)
+                .flat_map(|doc| doc.uses.iter().cloned())
+                .collect();
+            if let Some(held) = facts.get_mut(key)
+                && !held.retain(&used)
+            {
+                facts.remove(key);
+            }
+        }
+    }
+
+    /// Counts a live analysis task until the returned guard is dropped (the task ended or was aborted).
+    fn task_alive(&self) -> TaskAlive {
+        self.live_tasks.send_modify(|n| *n += 1);
+        TaskAlive(self.live_tasks.clone())
     }
 
     /// The lookup for a context's settings, built once per distinct settings. Building it opens the
@@ -33,6 +61,7 @@ impl State {
         }
         let settings = context.config.lookup.clone();
         let private = context.private.clone();
+        let compose = self.compose.clone();
         let built = tokio::task::spawn_blocking(move || {
             let (lookup, messages) = compose(&settings, &private);
             for message in messages {
@@ -95,7 +124,7 @@ impl State {
         let facts = self.facts_for(&lookup_key(context));
         let input = context.input(&parsed);
         let analysis =
-            engine::evaluate_memoized(&input, &facts, &context.config.policy, Timestamp::now(), &mut doc.memo);
+            engine::evaluate_memoized(&input, &facts, &context.config.policy, self.clock.now(), &mut doc.memo);
         Some(use_it(doc, &parsed, analysis, utf16))
     }
 }
@@ -147,10 +176,22 @@ impl Backend {
             state: self.state.clone(),
         };
         let task_uri = uri.clone();
-        // One task, no inner spawn: aborting it drops the analysis itself (an inner task used to run on
-        // after the abort, so stale analyses piled up). A panic is caught and logged, never fatal.
+        let generation = {
+            let mut docs = lock(&self.state.docs);
+            let Some(doc) = docs.get_mut(&uri) else {
+                return;
+            };
+            doc.generation += 1;
+            doc.generation
+        };
+        // The debounce counts from the keystroke, not from when the task gets to it.
+        let edited_at = debounce.then(|| self.state.clock.now());
+        let alive = self.state.task_alive();
+        // One task, no inner spawn: aborting it drops the analysis and its lookups (an inner task used
+        // to run on after the abort, so stale lookups piled up). A panic is caught and logged, never fatal.
         let handle = tokio::spawn(async move {
-            let outcome = std::panic::AssertUnwindSafe(backend.analyse(task_uri, debounce))
+            let _alive = alive;
+            let outcome = std::panic::AssertUnwindSafe(backend.analyse(task_uri, generation, edited_at))
                 .catch_unwind()
                 .await;
             if outcome.is_err() {
@@ -162,45 +203,67 @@ impl Backend {
         }
     }
 
-    async fn analyse(&self, uri: lsp::Uri, debounce: bool) {
+    /// `edited_at`: when the edit that started this task was made (`None` when the document was opened
+    /// or its context changed: no debounce).
+    async fn analyse(&self, uri: lsp::Uri, generation: u64, edited_at: Option<Timestamp>) {
         // The warm path first: what is known now.
         let Some(context) = self.publish_then_load_context(&uri).await else {
             return;
         };
-        if debounce {
-            tokio::time::sleep(Duration::from_millis(context.config.debounce_ms)).await;
+        let clock = self.state.clock.clone();
+        if let Some(edited_at) = edited_at {
+            let settled = held::later(edited_at, Duration::from_millis(context.config.debounce_ms));
+            clock.sleep_until(settled).await;
         }
         let lookup = self.state.lookup_for(&context).await;
         let key = lookup_key(&context);
-        for _round in 0..3 {
-            let Some(queries) = self.missing_facts(&uri, &context, &key) else {
-                return;
-            };
-            if queries.is_empty() {
-                break;
+        let ttls = CacheSettings::from_lookup(&context.config.lookup).ttl;
+        let offline = context.config.lookup.offline;
+        let mut woke = false;
+        loop {
+            let mut landed = false;
+            // A round's answers can lead to more questions (provenance of the resolved version, the
+            // packages a fresh version added): at most three rounds.
+            for _round in 0..3 {
+                let Some(queries) = self.missing_facts(&uri, generation, &context, &key) else {
+                    return;
+                };
+                if queries.is_empty() {
+                    break;
+                }
+                let pending = self.state.evaluate(&uri);
+                self.status("checking", pending.as_ref().map(|e| &e.analysis), offline)
+                    .await;
+                self.fetch(&uri, generation, queries, &lookup, &key, &ttls).await;
+                lock(&self.state.refetch).remove(&uri);
+                landed = true;
+                if let Some(evaluated) = self.state.evaluate(&uri) {
+                    self.publish(&uri, evaluated).await;
+                }
             }
-            let pending = self.state.evaluate(&uri);
-            self.status(
-                "checking",
-                pending.as_ref().map(|e| &e.analysis),
-                context.config.lookup.offline,
-            )
-            .await;
-            if !self.fetch(queries, lookup.clone(), key.clone()).await {
-                break;
-            }
-            lock(&self.state.refetch).remove(&uri);
-            if let Some(evaluated) = self.state.evaluate(&uri) {
+            // Another document may have refreshed what this one reads: show it.
+            if woke
+                && !landed
+                && let Some(evaluated) = self.state.evaluate(&uri)
+            {
                 self.publish(&uri, evaluated).await;
             }
+            let done = self.state.evaluate(&uri);
+            self.status("idle", done.as_ref().map(|e| &e.analysis), offline).await;
+            // Sleep until one of the facts this document reads is due again.
+            let Some(next) = self.next_due(&uri, &key) else {
+                return;
+            };
+            clock.sleep_until(next).await;
+            woke = true;
         }
-        let done = self.state.evaluate(&uri);
-        self.status(
-            "idle",
-            done.as_ref().map(|e| &e.analysis),
-            context.config.lookup.offline,
-        )
-        .await;
+    }
+
+    /// When the first of the facts `uri` reads is due to be asked again.
+    fn next_due(&self, uri: &lsp::Uri, key: &str) -> Option<Timestamp> {
+        let docs = lock(&self.state.docs);
+        let doc = docs.get(uri)?;
+        lock(&self.state.facts).get(key)?.next_due(&doc.uses)
     }
 
     /// Publishes what is known now, then loads the document's context (lockfile, gatehouse.toml,
@@ -221,10 +284,10 @@ impl Backend {
         if needs_context && let Some(path) = path.clone() {
             let layers = settings_layer(&self.state);
             let env = self.state.env.clone();
-            let root = lock(&self.state.root).clone();
+            let roots = lock(&self.state.roots).clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                let workspace = workspace_of(root.as_deref(), &path, &env);
+                let workspace = workspace_of(&roots, &path, &env);
                 project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
             })
             .await;
@@ -263,56 +326,84 @@ impl Backend {
         }
     }
 
-    /// The queries the current version of the document still needs; `None` when it is gone.
-    fn missing_facts(&self, uri: &lsp::Uri, context: &Context, key: &str) -> Option<Vec<Query>> {
-        let docs = lock(&self.state.docs);
-        let doc = docs.get(uri)?;
+    /// The queries the current version of the document still needs (missing, or due to be asked
+    /// again); `None` when it is gone. Records first which facts the document reads, and releases those
+    /// no open document reads any more.
+    fn missing_facts(&self, uri: &lsp::Uri, generation: u64, context: &Context, key: &str) -> Option<Vec<Query>> {
+        let now = self.state.clock.now();
+        let mut docs = lock(&self.state.docs);
+        let doc = docs.get_mut(uri).filter(|doc| doc.generation == generation)?;
         let parsed = doc.source.parsed();
         let input = context.input(&parsed);
+        let (held, not_due) = match lock(&self.state.facts).get(key) {
+            Some(held) => (held.facts(), held.without_due(now)),
+            None => Default::default(),
+        };
         // A re-check asks again for everything, while the facts already known keep answering
         // hovers and code actions until the new ones land.
         let refetch = lock(&self.state.refetch).contains(uri);
-        let facts = if refetch {
-            Arc::new(Facts::default())
+        let ask_against = if refetch { Arc::new(Facts::default()) } else { not_due };
+        let res = engine::needs(&input, &ask_against);
+        doc.uses = engine::uses(&input, &held).iter().map(FactKey::of).collect();
+        let previous_key = std::mem::replace(&mut doc.uses_key, key.to_string());
+        let keys = if previous_key == key {
+            vec![previous_key]
         } else {
-            self.state.facts_for(key)
+            vec![previous_key, key.to_string()]
         };
-        Some(engine::needs(&input, &facts))
+        self.state.release_unused(&docs, &keys);
+        Some(res)
     }
 
-    /// Runs one round of lookups and merges what lands into the shared facts. The fetch belongs to the
-    /// server, not the document: an edit aborts the analysis but not the lookups, which fill the facts
-    /// for the next evaluation. `false` when the fetch task failed.
-    async fn fetch(&self, queries: Vec<Query>, lookup: Arc<Lookup>, fetch_key: String) -> bool {
-        let state = self.state.clone();
-        let client = self.client.clone();
-        let fetch = tokio::spawn(async move {
-            let progress = if state.work_done.load(Ordering::Relaxed) {
-                let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
-                match client.create_work_done_progress(token.clone()).await {
-                    Ok(()) => Some(
-                        client
-                            .progress(token, "Gatehouse")
-                            .with_message(format!("checking {} packages", count_packages(&queries)))
-                            .begin()
-                            .await,
-                    ),
-                    Err(_) => None,
-                }
-            } else {
-                None
-            };
-            let known = state.facts_for(&fetch_key);
-            let fetched = lookup.fetch(&queries, &known).await;
-            if let Some(progress) = progress {
-                progress.finish().await;
+    /// Runs one round of lookups in this document's task and merges what lands into the held facts.
+    /// Aborting the task drops the round; an ask another document shares carries on in the cache layer.
+    /// A round that a newer task superseded while it ran is not merged: the newer one reads other facts.
+    async fn fetch(
+        &self,
+        uri: &lsp::Uri,
+        generation: u64,
+        queries: Vec<Query>,
+        lookup: &Lookup,
+        key: &str,
+        ttls: &Ttls,
+    ) {
+        let progress = self.begin_progress(&queries).await;
+        let known = self.state.facts_for(key);
+        let fetched = lookup.fetch(&queries, &known).await;
+        drop(progress);
+        let now = self.state.clock.now();
+        {
+            let docs = lock(&self.state.docs);
+            if docs.get(uri).is_none_or(|doc| doc.generation != generation) {
+                return;
             }
-            let mut all = lock(&state.facts);
-            let mut merged = all.get(&fetch_key).map(|f| (**f).clone()).unwrap_or_default();
-            merged.merge(fetched);
-            all.insert(fetch_key, Arc::new(merged));
-        });
-        fetch.await.is_ok()
+            lock(&self.state.facts)
+                .entry(key.to_string())
+                .or_default()
+                .merge(fetched, &queries, now, ttls);
+        }
+        self.state.rounds_landed.send_modify(|n| *n += 1);
+    }
+
+    /// `$/progress` for one round, when the client shows it; ended when the guard drops (also when the
+    /// round is aborted, so the editor never keeps a spinner for work that stopped).
+    async fn begin_progress(&self, queries: &[Query]) -> Option<ProgressEnd> {
+        if !self.state.work_done.load(Ordering::Relaxed) {
+            return None;
+        }
+        let token = lsp::ProgressToken::String(format!("gatehouse/{}", uuid_like()));
+        self.client.create_work_done_progress(token.clone()).await.ok()?;
+        // The end is sent by `ProgressEnd`, not by this handle.
+        let _ongoing = self
+            .client
+            .progress(token.clone(), "Gatehouse")
+            .with_message(format!("checking {} packages", count_packages(queries)))
+            .begin()
+            .await;
+        Some(ProgressEnd {
+            client: self.client.clone(),
+            token,
+        })
     }
 
     pub(super) fn refetch_all(&self) {
@@ -339,7 +430,7 @@ impl Backend {
 
 pub(in crate::lsp) fn settings_layer(state: &State) -> Vec<Layer> {
     let value = lock(&state.client_settings).clone();
-    let root = lock(&state.root).clone();
+    let root = state.first_root();
     if value.is_null() {
         return Vec::new();
     }
@@ -365,4 +456,40 @@ fn count_packages(queries: &[crate::model::Query]) -> usize {
     names.sort();
     names.dedup();
     names.len()
+}
+
+/// Counts one live analysis task in `State::live_tasks` while it exists.
+struct TaskAlive(tokio::sync::watch::Sender<usize>);
+
+impl Drop for TaskAlive {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Ends a `$/progress` report when dropped: the round finished or its task was aborted. Sending needs
+/// an await, so the end goes out from a task of its own that only sends it.
+struct ProgressEnd {
+    client: Client,
+    token: lsp::ProgressToken,
+}
+
+impl Drop for ProgressEnd {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let client = self.client.clone();
+        let token = self.token.clone();
+        runtime.spawn(async move {
+            client
+                .send_notification::<lsp::notification::Progress>(lsp::ProgressParams {
+                    token,
+                    value: lsp::ProgressParamsValue::WorkDone(lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd {
+                        message: None,
+                    })),
+                })
+                .await;
+        });
+    }
 }

@@ -3,8 +3,10 @@
 use super::super::*;
 
 impl Backend {
+    /// Reading the user's configuration (whether this project is trusted) and canonicalising paths is
+    /// disk work: it runs on the blocking pool on a copy of the document, with no lock held.
     pub(in crate::lsp) async fn publish_config_diagnostics(&self, uri: &lsp::Uri) {
-        let diagnostics = {
+        let copy = {
             let docs = lock(&self.state.docs);
             let Some(doc) = docs.get(uri) else {
                 return;
@@ -12,23 +14,33 @@ impl Backend {
             if !doc.is_config {
                 return;
             }
-            // Machine-trust keys are ignored (with a diagnostic at each) unless the user trusts this project.
-            let path = doc.path.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
-            let root = lock(&self.state.root).clone();
-            let workspace = workspace_of(root.as_deref(), &path, &self.state.env);
-            let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let trusted = project::project_trusted(
-                &self.state.env,
-                &cwd,
-                &super::super::scheduler::settings_layer(&self.state),
-                &workspace,
-            );
-            Some((
-                documents::config_diagnostics(doc, self.state.utf16.load(Ordering::Relaxed), trusted, &workspace),
+            documents::Doc::new(
+                SourceFile::new(documents::CONFIG_KIND_MARKER, doc.source.text().to_string()),
                 doc.version,
-            ))
+                doc.path.clone(),
+                true,
+            )
         };
-        if let Some((diagnostics, version)) = diagnostics {
+        let roots = lock(&self.state.roots).clone();
+        let env = self.state.env.clone();
+        let layers = super::super::scheduler::settings_layer(&self.state);
+        let utf16 = self.state.utf16.load(Ordering::Relaxed);
+        let version = copy.version;
+        let diagnostics = tokio::task::spawn_blocking(move || {
+            // Machine-trust keys are ignored (with a diagnostic at each) unless the user trusts this project.
+            let path = copy.path.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+            let workspace = workspace_of(&roots, &path, &env);
+            let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let trusted = project::project_trusted(&env, &cwd, &layers, &workspace);
+            documents::config_diagnostics(&copy, utf16, trusted, &workspace)
+        })
+        .await;
+        let Ok(diagnostics) = diagnostics else {
+            tracing::error!("checking gatehouse.toml panicked");
+            return;
+        };
+        // Published only if the text it was computed for is still current.
+        if lock(&self.state.docs).get(uri).map(|d| d.version) == Some(version) {
             self.client
                 .publish_diagnostics(uri.clone(), diagnostics, Some(version))
                 .await;

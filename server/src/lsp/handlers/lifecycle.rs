@@ -20,19 +20,21 @@ impl Backend {
             .and_then(|w| w.work_done_progress)
             .unwrap_or(false);
         self.state.work_done.store(work_done, Ordering::Relaxed);
-        #[allow(deprecated)]
-        let root = params
+        // Every workspace folder bounds the documents inside it; `rootUri` when the client gives none.
+        let mut roots: Vec<PathBuf> = params
             .workspace_folders
-            .as_ref()
-            .and_then(|folders| folders.first())
-            .and_then(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
-            .or_else(|| {
-                params
-                    .root_uri
-                    .as_ref()
-                    .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
-            });
-        *lock(&self.state.root) = root;
+            .iter()
+            .flatten()
+            .filter_map(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
+            .collect();
+        #[allow(deprecated)]
+        let root_uri = params.root_uri.as_ref();
+        if roots.is_empty()
+            && let Some(root) = root_uri.and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+        {
+            roots.push(root);
+        }
+        *lock(&self.state.roots) = roots;
         if let Some(options) = params.initialization_options {
             *lock(&self.state.client_settings) = unwrap_section(options);
         }

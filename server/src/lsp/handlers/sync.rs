@@ -20,15 +20,12 @@ impl Backend {
         if kind.is_none() && !is_config {
             return;
         }
-        let doc = Doc {
-            source: SourceFile::new(kind.unwrap_or(documents::CONFIG_KIND_MARKER), document.text),
-            version: document.version,
+        let doc = Doc::new(
+            SourceFile::new(kind.unwrap_or(documents::CONFIG_KIND_MARKER), document.text),
+            document.version,
             path,
-            context: None,
-            reload_context: false,
             is_config,
-            memo: Default::default(),
-        };
+        );
         lock(&self.state.docs).insert(document.uri.clone(), doc);
         if is_config {
             self.publish_config_diagnostics(&document.uri).await;
@@ -47,6 +44,8 @@ impl Backend {
                 return;
             };
             documents::apply_changes(doc, params.text_document.version, params.content_changes, utf16);
+            // The running task stops at its next step: it must not look up names of the new text.
+            doc.generation += 1;
             doc.is_config
         };
         if is_config {
@@ -69,11 +68,18 @@ impl Backend {
         }
     }
 
+    /// Closing aborts the document's task (and with it its lookups) and releases the facts no other
+    /// open document reads.
     pub(in crate::lsp) async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        lock(&self.state.docs).remove(&uri);
         if let Some(task) = lock(&self.state.tasks).remove(&uri) {
             task.abort();
+        }
+        {
+            let mut docs = lock(&self.state.docs);
+            if let Some(closed) = docs.remove(&uri) {
+                self.state.release_unused(&docs, &[closed.uses_key]);
+            }
         }
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
     }
