@@ -461,21 +461,86 @@ fn opening_a_manifest_starts_its_lookups_without_the_edit_debounce() {
         "textDocument/didOpen",
         serde_json::json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let hover = lsp.request(
-            "textDocument/hover",
-            serde_json::json!({"textDocument": {"uri": doc}, "position": {"line": 0, "character": 20}}),
-        );
-        let text = hover["contents"]["value"].as_str().unwrap_or_default().to_string();
-        if text.contains("advisory: checked") && text.contains("age: checked") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the opened document's lookups did not start: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    // The lookups have landed when the server says it is idle with nothing pending (the clock never
+    // reaches the hour of debounce, so only the open can have started them).
+    lsp.wait_for(
+        "the opened document's lookups",
+        std::time::Duration::from_secs(20),
+        |m| m["method"] == "gatehouse/status" && m["params"]["state"] == "idle" && m["params"]["pending"] == 0,
+    );
+    let hover = lsp.request(
+        "textDocument/hover",
+        serde_json::json!({"textDocument": {"uri": doc}, "position": {"line": 0, "character": 20}}),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("advisory: checked") && text.contains("age: checked"),
+        "the opened document's lookups did not start: {text}"
+    );
+    assert_eq!(lsp.shutdown(), 0);
+}
+
+/// The editor's workspace folder bounds every document inside it: a `gatehouse.toml` (denying the only
+/// dependency) and an `.npmrc` (a default registry that answers nothing) above the folder, in the
+/// repository that holds it, change nothing.
+#[test]
+fn a_stray_file_above_the_workspace_folder_changes_nothing_in_the_editor() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(outer.path().join(".git")).unwrap();
+    std::fs::write(outer.path().join("gatehouse.toml"), "[policy]\ndeny = [\"minimist\"]\n").unwrap();
+    std::fs::write(outer.path().join(".npmrc"), "registry=http://127.0.0.1:9/\n").unwrap();
+    let workspace = outer.path().join("ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let text = "{\"dependencies\": {\"minimist\": \"1.2.5\"}}\n";
+    std::fs::write(workspace.join("package.json"), text).unwrap();
+    let (_root, server) = stand_ins();
+    let base = server.url();
+    let sandbox = tempfile::tempdir().unwrap();
+    let mut lsp = crate::harness::Server::start(sandbox.path());
+    lsp.request(
+        "initialize",
+        serde_json::json!({
+            "processId": null,
+            "rootUri": null,
+            "workspaceFolders": [{"uri": crate::harness::uri(&workspace), "name": "ws"}],
+            "capabilities": {},
+            "initializationOptions": {
+                "cache-dir": sandbox.path().join("cache").display().to_string(),
+                "endpoints": {"npm": format!("{base}/npm"), "osv": format!("{base}/osv")},
+            },
+        }),
+    );
+    lsp.notify("initialized", serde_json::json!({}));
+    let doc = crate::harness::uri(&workspace.join("package.json"));
+    lsp.notify(
+        "textDocument/didOpen",
+        serde_json::json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": text}}),
+    );
+    lsp.wait_for("the lookups", std::time::Duration::from_secs(20), |m| {
+        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle" && m["params"]["pending"] == 0
+    });
+    let hover = lsp.request(
+        "textDocument/hover",
+        serde_json::json!({"textDocument": {"uri": doc}, "position": {"line": 0, "character": 20}}),
+    );
+    let hover = hover["contents"]["value"].as_str().unwrap_or_default().to_string();
+    assert!(
+        hover.contains("advisory: checked") && hover.contains("age: checked"),
+        "the .npmrc above the workspace folder was read: {hover}"
+    );
+    let published: Vec<&Value> = lsp
+        .seen
+        .iter()
+        .filter(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == doc)
+        .collect();
+    let last = published.last().expect("diagnostics were published");
+    assert!(
+        !last["params"]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "denied"),
+        "the gatehouse.toml above the workspace folder was read: {last}"
+    );
     assert_eq!(lsp.shutdown(), 0);
 }

@@ -382,6 +382,16 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
         known(std::sync::Arc::new(PackageFacts::default()), now),
     );
     assert!(!asked(&facts).iter().any(|(name, _)| name == "fresh-dep"));
+    // What the evaluation reads, held or not: everything `needs` asked for with nothing but the
+    // package held, including what is held now (a server keeps these for the open document).
+    let read: Vec<String> = engine::uses(&input, &facts)
+        .into_iter()
+        .filter_map(|q| match q {
+            crate::model::Query::Package { package, .. } => Some(package.name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(read, ["pkg", "@evil/helper", "fresh-dep"], "{read:?}");
     // An old version costs no request.
     let mut old = Facts::default();
     old.packages.insert(
