@@ -115,7 +115,13 @@ impl Held {
             self.schedule_fact(FactKey::Package(package.clone()), fact, ttl, now, ttls);
         }
         for (package, fact) in &fetched.advisories {
-            self.schedule_fact(FactKey::Advisories(package.clone()), fact, ttls.advisories, now, ttls);
+            let key = FactKey::Advisories(package.clone());
+            if fetched.advisory_caveats.contains_key(package) {
+                // Less than asked for (one source failed, another answered): retried like a failure.
+                self.schedule(key, None, now);
+            } else {
+                self.schedule_fact(key, fact, ttls.advisories, now, ttls);
+            }
         }
         for ((package, version), fact) in &fetched.provenance {
             let ttl = match fact {
@@ -197,6 +203,16 @@ impl Held {
         self.due.retain(|key, _| used.contains(key));
         self.due.shrink_to_fit();
         !(self.facts.packages.is_empty() && self.facts.advisories.is_empty() && self.facts.provenance.is_empty())
+    }
+
+    /// How many packages something is held for, and how many facts are held.
+    pub fn counts(&self) -> (usize, usize) {
+        let facts = &self.facts;
+        let mut packages: std::collections::HashSet<&PackageRef> = facts.packages.keys().collect();
+        packages.extend(facts.advisories.keys());
+        packages.extend(facts.provenance.keys().map(|(p, _)| p));
+        let n_facts = facts.packages.len() + facts.advisories.len() + facts.provenance.len();
+        (packages.len(), n_facts)
     }
 
     /// The names of every package something is held for.
@@ -308,6 +324,42 @@ mod tests {
         assert_eq!(held.next_due([&key]), Some(later(now, RETRY_FIRST)), "reset on success");
         // A failure never replaces the known answer.
         assert!(matches!(held.facts().packages[&package("a")], Fact::Known { .. }));
+    }
+
+    #[test]
+    fn an_advisory_answer_with_a_caveat_is_retried_like_a_failure() {
+        let ttls = Ttls::default();
+        let mut held = Held::default();
+        let mut facts = Facts::default();
+        facts.advisories.insert(
+            package("a"),
+            Fact::Known {
+                value: Vec::new(),
+                as_of: start(),
+                stale: false,
+            },
+        );
+        facts.advisory_caveats.insert(
+            package("a"),
+            "advisories from the offline snapshot; the OSV API failed".to_string(),
+        );
+        held.merge(facts, &[], start(), &ttls);
+        let key = FactKey::Advisories(package("a"));
+        assert_eq!(held.next_due([&key]), Some(later(start(), RETRY_FIRST)));
+    }
+
+    #[test]
+    fn a_key_asked_for_that_did_not_come_back_is_retried_later() {
+        let ttls = Ttls::default();
+        let mut held = Held::default();
+        let asked = [Query::Provenance {
+            package: package("a"),
+            version: "1.0.0".to_string(),
+            source: crate::model::RegistrySource::Public,
+        }];
+        held.merge(Facts::default(), &asked, start(), &ttls);
+        let key = FactKey::Provenance(package("a"), "1.0.0".to_string());
+        assert_eq!(held.next_due([&key]), Some(later(start(), RETRY_FIRST)));
     }
 
     #[test]

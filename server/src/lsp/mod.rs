@@ -134,11 +134,15 @@ pub async fn run() {
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));
-    let (service, socket) = LspService::new(|client| Backend {
-        client,
-        state: Arc::new(state),
-    });
+    let (service, socket) = service(Arc::new(state));
     Server::new(stdin, stdout, socket).serve(service).await;
+}
+
+/// The service over `state`: the standard methods and Gatehouse's own.
+fn service(state: Arc<State>) -> (LspService<Backend>, tower_lsp_server::ClientSocket) {
+    LspService::build(move |client| Backend { client, state })
+        .custom_method("gatehouse/stats", Backend::stats)
+        .finish()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

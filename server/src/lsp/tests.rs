@@ -11,10 +11,10 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, WriteHalf};
 use tokio::sync::watch;
-use tower_lsp_server::{LspService, Server};
+use tower_lsp_server::Server;
 
 use super::clock::TestClock;
-use super::{Backend, State, lock};
+use super::{State, lock};
 use crate::lookup::{Advisories, Fetched, Lookup, LookupError, Registry};
 use crate::model::{
     Advisory, Affected, AffectedRange, PackageFacts, PackageRef, RangeEvent, RangeKind, RegistrySource, VersionFacts,
@@ -203,11 +203,7 @@ impl Harness {
         let state = Arc::new(State::new(env, clock.clone(), compose));
         let (client_end, server_end) = tokio::io::duplex(1 << 20);
         let (server_read, server_write) = tokio::io::split(server_end);
-        let for_service = state.clone();
-        let (service, socket) = LspService::new(move |client| Backend {
-            client,
-            state: for_service,
-        });
+        let (service, socket) = super::service(state.clone());
         let server = tokio::spawn(Server::new(server_read, server_write, socket).serve(service));
         let (client_read, writer) = tokio::io::split(client_end);
         let (sender, messages) = tokio::sync::mpsc::unbounded_channel();
@@ -626,6 +622,10 @@ async fn ten_thousand_names_typed_leave_only_the_current_ones_held() {
     asked.dedup();
     assert_eq!(asked.len(), 10_000);
     assert_eq!(lsp.stand.asked_packages().len(), 10_000);
-    assert_eq!(lsp.live_tasks(), 1);
+    let stats = lsp.request("gatehouse/stats", Value::Null).await;
+    assert_eq!(
+        stats,
+        json!({"analysisTasks": 1, "openDocuments": 1, "heldPackages": 1, "heldFacts": 2})
+    );
     lsp.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! The LSP handlers, grouped by role: `lifecycle` (initialize, shutdown), `sync` (document changes),
 //! `config` (settings, `gatehouse.toml` diagnostics), `diagnostics` (publishing, status), `hover`,
-//! `code_action` and `commands`.
+//! `code_action`, `commands` and `stats`.
 //!
 //! Invariants:
 //! - A handler never awaits the network: it reads the document store and the facts in memory, or hands
@@ -16,6 +16,7 @@ mod config;
 mod diagnostics;
 mod hover;
 mod lifecycle;
+mod stats;
 mod sync;
 
 use super::*;
