@@ -1,6 +1,7 @@
 //! The editor session over hours (issue 12 §3), through the real binary (`GATEHOUSE_BIN`, else the one
 //! cargo builds for this bench) with npm answered by a loopback `testing::FixtureServer` and OSV by
-//! `common::osv_standin`. Each scenario runs in a fresh server with a fresh cache. Reports, never asserts.
+//! `common::osv_standin`. Each scenario runs in a fresh server with a fresh cache. Reports, never asserts;
+//! `TRACE=1` prints the frames of the open with their times.
 //!
 //! 1. Opens a 300-dependency `package.json`: time from the `didOpen` write to the first request at the
 //!    registry stand-in (polled) and to the `gatehouse/status` "checking" frame (lookups starting), then
@@ -94,7 +95,9 @@ fn wait_idle_after(server: &mut LspProcess, manifest_uri: &str, version: i64) ->
         let frame = server.wait_for("idle", Duration::from_secs(120), |_| true);
         if is_publish_for(&frame.message, manifest_uri, version) {
             published = true;
-        } else if published && frame.message["method"] == "gatehouse/status" && frame.message["params"]["state"] == "idle"
+        } else if published
+            && frame.message["method"] == "gatehouse/status"
+            && frame.message["params"]["state"] == "idle"
         {
             return frame.at;
         }
@@ -159,6 +162,16 @@ fn main() {
     let mut published = false;
     let final_at = loop {
         let frame = server.wait_for("final diagnostics", Duration::from_secs(120), |_| true);
+        if std::env::var_os("TRACE").is_some() {
+            let params = &frame.message["params"];
+            println!(
+                "  {:>7.1} ms {} {} {}",
+                (frame.at - opened).as_secs_f64() * 1e3,
+                frame.message["method"],
+                params["state"],
+                params["diagnostics"].as_array().map_or(0, Vec::len)
+            );
+        }
         if frame.message["method"] == "gatehouse/status" && frame.message["params"]["state"] == "checking" {
             checking.get_or_insert(frame.at);
         }
@@ -197,14 +210,16 @@ fn main() {
     ];
     let (line, character) = position(&text, at);
     let edit = |version: i64| {
-        encode(&json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": manifest_uri, "version": version},
-            "contentChanges": [{
-                "range": {"start": {"line": line, "character": character},
-                          "end": {"line": line, "character": character + 1}},
-                "text": digits[version as usize % 2],
-            }],
-        }}))
+        encode(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": manifest_uri, "version": version},
+                "contentChanges": [{
+                    "range": {"start": {"line": line, "character": character},
+                              "end": {"line": line, "character": character + 1}},
+                    "text": digits[version as usize % 2],
+                }],
+            }}),
+        )
     };
     let rss_before = server.rss_kib();
     let started = Instant::now();

@@ -11,7 +11,10 @@ impl Backend {
         let uri = params.text_document.uri;
         let range = params.range;
         let target = self.ignore_target(&uri);
-        let until = Timestamp::now()
+        let until = self
+            .state
+            .clock
+            .now()
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date()
             .checked_add(jiff::Span::new().days(30))
