@@ -193,6 +193,8 @@ impl Held {
                 .retain(|p, _| used.contains(&FactKey::Advisories(p.clone())));
             kept.advisory_caveats
                 .retain(|p, _| used.contains(&FactKey::Advisories(p.clone())));
+            kept.advisory_notes
+                .retain(|p, _| used.contains(&FactKey::Advisories(p.clone())));
             kept.provenance
                 .retain(|(p, v), _| used.contains(&FactKey::Provenance(p.clone(), v.clone())));
             kept.packages.shrink_to_fit();
