@@ -178,6 +178,11 @@ struct Harness {
 impl Harness {
     /// Starts a server whose workspace is a fresh folder, with `settings` as initialization options.
     async fn start(settings: Value) -> Harness {
+        Harness::start_with(settings, json!({})).await
+    }
+
+    /// `start`, with these client capabilities.
+    async fn start_with(settings: Value, capabilities: Value) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -222,7 +227,7 @@ impl Harness {
         harness
             .request(
                 "initialize",
-                json!({"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": settings}),
+                json!({"processId": null, "rootUri": root, "capabilities": capabilities, "initializationOptions": settings}),
             )
             .await;
         harness.notify("initialized", json!({})).await;
@@ -629,5 +634,33 @@ async fn ten_thousand_names_typed_leave_only_the_current_ones_held() {
         stats,
         json!({"analysisTasks": 1, "openDocuments": 1, "heldPackages": 1, "heldFacts": 2})
     );
+    lsp.shutdown().await;
+}
+
+/// A round aborted by closing its document still ends its `$/progress` report (no spinner left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_round_ends_its_progress_report() {
+    let mut lsp = Harness::start_with(Value::Null, json!({"window": {"workDoneProgress": true}})).await;
+    lsp.stand.gate_open.send_replace(false);
+    lsp.open("package.json", &manifest(&["alpha"])).await;
+    let begin = lsp
+        .wait_for("progress begin", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin"
+        })
+        .await;
+    let token = begin["params"]["token"].clone();
+    lsp.until("alpha is being looked up", |h| h.stand.in_flight() == ["alpha"])
+        .await;
+    let uri = lsp.uri("package.json");
+    lsp.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}))
+        .await;
+    lsp.wait_for("progress end", |m| {
+        m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "end"
+    })
+    .await;
+    lsp.until("the lookup is dropped", |h| {
+        h.stand.in_flight().is_empty() && h.live_tasks() == 0
+    })
+    .await;
     lsp.shutdown().await;
 }
