@@ -684,7 +684,9 @@ async fn serve(stand_in: Arc<StandIn>) -> String {
 fn client(base: &str) -> OsvClient {
     // The shared hardened client, as production holds it.
     let http = gatehouse::lookup::http::HttpClient::new(Default::default(), Default::default()).unwrap();
-    OsvClient::new(Arc::new(http), base).with_timeout(Duration::from_millis(500))
+    // Room for the two retries after a 500 (200 + 400 ms of backoff) on a loaded machine; a `Slow`
+    // fault is far longer than this.
+    OsvClient::new(Arc::new(http), base).with_timeout(Duration::from_secs(3))
 }
 
 fn ids_of(answer: &Result<gatehouse::lookup::Fetched<Vec<Advisory>>, LookupError>) -> BTreeSet<String> {
@@ -776,7 +778,7 @@ async fn online_client_failures_are_per_package_errors() {
         .insert("GHSA-mh6f-8j2x-4483".to_string(), Fault::Status(500));
     stand_in
         .record_faults
-        .insert("GHSA-35jh-r3h4-6jhm".to_string(), Fault::Slow(Duration::from_secs(3)));
+        .insert("GHSA-35jh-r3h4-6jhm".to_string(), Fault::Slow(Duration::from_secs(30)));
     stand_in
         .record_faults
         .insert("GHSA-xvch-5gv4-984h".to_string(), Fault::Truncated);
