@@ -500,6 +500,20 @@ pub fn load_lockfile(
         if lock_kind == ManifestKind::PnpmLock {
             apply_pnpm_workspace(&dir, workspace, &mut lockfile);
         }
+        if !lockfile.member.is_empty() && kind == ManifestKind::PackageJson {
+            // Package managers read overrides from the workspace root's package.json only.
+            let root_manifest = dir.join("package.json");
+            match read_project_file(&root_manifest, &Bounds::workspace(workspace, MANIFEST_CAP)) {
+                Ok(Some(text)) => {
+                    lockfile.fix_files.root_manifest = Some(manifest::ProjectFile {
+                        path: root_manifest,
+                        text: text.into(),
+                    })
+                }
+                Ok(None) => {}
+                Err(error) => problems.push((root_manifest.display().to_string(), error.to_string())),
+            }
+        }
         return Some((path, lockfile));
     }
     None
@@ -511,6 +525,10 @@ fn apply_pnpm_workspace(dir: &Path, workspace: &Path, lockfile: &mut Lockfile) {
     let Ok(Some(text)) = read_project_file(&path, &Bounds::workspace(workspace, CONFIG_CAP)) else {
         return;
     };
+    lockfile.fix_files.pnpm_workspace = Some(manifest::ProjectFile {
+        path: path.clone(),
+        text: text.as_str().into(),
+    });
     match manifest::lockfiles::pnpm_lock::parse_workspace(&text) {
         Ok(workspace) if !workspace.catalogs.is_empty() => lockfile.catalogs = workspace.catalogs,
         Ok(_) => {}

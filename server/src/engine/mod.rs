@@ -83,6 +83,8 @@ pub struct Analysis {
     pub syntax: Vec<SyntaxIssue>,
     pub policy_issues: Vec<PolicyIssue>,
     pub notes: Vec<Note>,
+    /// The files beside the lockfile that fixes write to (overrides, catalogs), for `report`.
+    pub fix_files: crate::manifest::FixFiles,
 }
 
 impl Analysis {
@@ -325,6 +327,42 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
     }
 }
 
+/// A transitive package's direct dependency and the path below it with the version the lockfile
+/// installs at each hop (ending with the package itself), found by following `via` through the
+/// lockfile from the direct dependency's locked entry.
+fn path_below_direct<'a>(
+    analysis: &'a Analysis,
+    lockfile: &Lockfile,
+    transitive: &AnalyzedDep,
+) -> Option<(&'a AnalyzedDep, Vec<fix::Hop>)> {
+    let direct = analysis
+        .deps
+        .iter()
+        .find(|d| d.direct == transitive.direct && !d.is_transitive())?;
+    let direct_version = direct.dep.resolved.version.as_deref()?;
+    let mut at = lockfile
+        .packages
+        .iter()
+        .position(|p| p.name == direct.dep.package.name && p.version == direct_version)?;
+    let mut path = Vec::new();
+    for name in transitive.dep.via.iter().skip(1) {
+        let package = lockfile.packages.get(at)?;
+        at = package
+            .dependencies
+            .iter()
+            .copied()
+            .find(|idx| lockfile.packages.get(*idx).is_some_and(|p| p.name == *name))?;
+        let hop = lockfile.packages.get(at)?;
+        path.push(fix::Hop {
+            name: hop.name.clone(),
+            version: hop.version.clone(),
+        });
+    }
+    (path.last().map(|hop| (&hop.name, &hop.version))
+        == Some((&transitive.dep.package.name, transitive.dep.resolved.version.as_ref()?)))
+    .then_some((direct, path))
+}
+
 /// The facts an evaluation of `input` is missing from `facts`.
 pub fn needs(input: &Input<'_>, facts: &Facts) -> Vec<Query> {
     queries(input, facts, Asked::Missing)
@@ -490,6 +528,7 @@ fn evaluate_inner(
     let mut analysis = Analysis {
         deps: collect(input, facts, Some((&policy.age, now))),
         syntax: input.manifest.issues.clone(),
+        fix_files: input.lockfile.map(|l| l.fix_files.clone()).unwrap_or_default(),
         ..Analysis::default()
     };
     if let Some(lockfile) = input.lockfile {
@@ -696,9 +735,11 @@ fn evaluate_inner(
             continue;
         }
         let lockfile = input.lockfile.map(|l| l.kind);
-        let fix = match lockfile {
-            Some(kind) if analyzed.is_transitive() => {
-                fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind)
+        let fix = match (lockfile, input.lockfile) {
+            (Some(kind), Some(locked)) if analyzed.is_transitive() => {
+                let upgrade = path_below_direct(&analysis, locked, analyzed)
+                    .and_then(|(direct, path)| fix::upgrade_direct(&ctx, policy, &direct.dep, &path, kind));
+                upgrade.unwrap_or_else(|| fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind))
             }
             _ if analyzed.is_transitive() => continue,
             _ => match memo.as_deref_mut() {

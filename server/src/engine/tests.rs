@@ -200,6 +200,13 @@ fn describe_fix(fix: &Fix) -> String {
             command,
             ..
         } => format!("fix: pin {package} to {version}: {instruction}, then `{command}`"),
+        Fix::UpgradeDirect {
+            direct,
+            requirement,
+            reason,
+            command,
+            ..
+        } => format!("fix: update {direct} to \"{requirement}\" ({reason}), then `{command}`"),
     }
 }
 
@@ -508,5 +515,74 @@ fn inherited_rename_is_the_renamed_crate() {
             ("serde".to_string(), Some("1.0.200".to_string()), "Pending".to_string()),
             ("local".to_string(), None, "Skipped".to_string()),
         ]
+    );
+}
+
+/// `request@2.81.0` pulls in `qs@6.4.0`, affected by GHSA-hrpp-h998-j3pp (fixed in 6.4.1). The
+/// recorded packument of request (fixtures/registry/npm/request) shows `qs: ~6.4.0` up to 2.81.0 and
+/// `~6.5.1` from 2.82.0, which no longer admits 6.4.0: the fix upgrades request to 2.82.0. The recorded
+/// document has every version deprecated, so as recorded no version of request is safe itself and the
+/// fix falls back to the override (derived variant: the deprecations removed). qs's own version list is
+/// constructed (three real qs versions), since only its advisory is recorded.
+#[test]
+fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadata_proves_it() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let request_doc = std::fs::read(fixtures.join("registry/npm/request")).unwrap();
+    let request = crate::lookup::registry::npm::parse_packument(&request_doc).unwrap();
+    let record = std::fs::read(fixtures.join("osv/npm/GHSA-hrpp-h998-j3pp.json")).unwrap();
+    let advisory = crate::lookup::advisories::osv_record::parse_record(&record).unwrap();
+    let published = Timestamp::from_second(1_500_000_000).unwrap();
+    let qs = PackageFacts {
+        versions: ["6.4.0", "6.4.1", "6.5.3"]
+            .iter()
+            .map(|v| VersionFacts {
+                version: v.to_string(),
+                published: Some(published),
+                ..VersionFacts::default()
+            })
+            .collect(),
+        created: Some(published),
+        ..PackageFacts::default()
+    };
+    let manifest_text = "{\"dependencies\": {\"request\": \"~2.81.0\"}}";
+    let lock_text = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"request": "~2.81.0"}}, "node_modules/request": {"version": "2.81.0", "dependencies": {"qs": "~6.4.0"}}, "node_modules/qs": {"version": "6.4.0"}}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+    let lockfile = manifest::parse_lockfile(ManifestKind::PackageLock, lock_text).unwrap();
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: Some(&lockfile),
+        workspace: None,
+        registries: &registries,
+    };
+    let fix_of_qs = |request: PackageFacts| {
+        let mut facts = Facts::default();
+        let request_ref = PackageRef::new(Ecosystem::Npm, "request");
+        let qs_ref = PackageRef::new(Ecosystem::Npm, "qs");
+        facts
+            .packages
+            .insert(request_ref.clone(), known(std::sync::Arc::new(request), now));
+        facts
+            .packages
+            .insert(qs_ref.clone(), known(std::sync::Arc::new(qs.clone()), now));
+        facts.advisories.insert(request_ref, known(Vec::new(), now));
+        facts.advisories.insert(qs_ref, known(vec![advisory.clone()], now));
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let qs = analysis.deps.iter().find(|d| d.dep.package.name == "qs").unwrap();
+        assert!(analysis.findings_for(1).any(|f| f.id == "GHSA-hrpp-h998-j3pp"));
+        describe_fix(qs.fix.as_ref().unwrap())
+    };
+    let mut undeprecated = request.clone();
+    for version in &mut undeprecated.versions {
+        version.deprecated = None;
+    }
+    assert_eq!(
+        fix_of_qs(undeprecated),
+        "fix: update request to \"~2.82.0\" (request 2.82.0 requires qs ~6.5.1, which excludes 6.4.0), then `npm install`"
+    );
+    assert_eq!(
+        fix_of_qs(request),
+        "fix: pin qs to 6.4.1: add \"overrides\": { \"qs\": \"6.4.1\" } to package.json, then `npm install`"
     );
 }

@@ -8,9 +8,15 @@
 //!   above after policy; the rewritten requirement must still admit the chosen version and, when the
 //!   version list is known, must not resolve to an unsafe version (else the fix pins exactly).
 //! - A malicious package has no safe version: the fix removes the dependency.
-//! - A transitive package is fixed the same way, but through the package manager's override
-//!   (`solve_transitive`): npm/Bun `overrides`, pnpm `pnpm.overrides`, Yarn `resolutions`, Cargo
-//!   `cargo update --precise`, then the command that refreshes the lockfile.
+//! - A transitive package is first fixed by upgrading the direct dependency that pulls it in
+//!   (`upgrade_direct`), when the registry's per-version dependency ranges prove the upgrade leaves the
+//!   affected version: the direct dependency's nearest version that is safe itself and whose range for
+//!   the next package on the path no longer admits the locked version there, and so on down the path
+//!   (a hop whose range still admits its locked version keeps it, and with it the bad package), until
+//!   the last range excludes the affected version; metadata missing anywhere on the way proves nothing.
+//!   Else through the package manager's override (`solve_transitive`): npm/Bun `overrides`, pnpm
+//!   `pnpm.overrides`, Yarn `resolutions`, Cargo `cargo update --precise`, then the command that
+//!   refreshes the lockfile.
 //! - Prefers the same major version, then the smallest step up; never proposes a downgrade, except
 //!   below a pinned or locked version the package manager refuses (its cooldown or `exclude-newer`),
 //!   and, for a range without a lockfile, an older version the range already admits.
@@ -39,6 +45,17 @@ pub enum Fix {
     Remove { reason: String },
     /// No version clears every finding.
     NoSafeVersion { reason: String },
+    /// A transitive package: upgrade the direct dependency `direct` to `version` (its requirement
+    /// rewritten to `requirement`), whose own dependencies, as the registry's metadata shows them, no
+    /// longer lead to the affected version of `package` (`reason` says how); then `command`.
+    UpgradeDirect {
+        direct: String,
+        version: String,
+        requirement: String,
+        package: String,
+        reason: String,
+        command: String,
+    },
     /// A transitive package: pin it to `version` through the package manager (`instruction`, in its
     /// own syntax), then refresh the lockfile with `command`.
     Override {
@@ -189,10 +206,152 @@ pub fn override_instruction(
     })
 }
 
+/// One package on a transitive package's path below the direct dependency, with the version the
+/// lockfile installs there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub name: String,
+    pub version: String,
+}
+
+/// The command that refreshes `lockfile` after a manifest's requirement of `direct` changed.
+fn refresh_command(lockfile: ManifestKind, direct: &str) -> Option<String> {
+    Some(match lockfile {
+        ManifestKind::PackageLock => "npm install".to_string(),
+        ManifestKind::PnpmLock => "pnpm install".to_string(),
+        ManifestKind::YarnLock => "yarn install".to_string(),
+        ManifestKind::BunLock | ManifestKind::BunLockb => "bun install".to_string(),
+        ManifestKind::CargoLock => format!("cargo update -p {direct}"),
+        ManifestKind::UvLock => format!("uv lock --upgrade-package {direct}"),
+        ManifestKind::PoetryLock => format!("poetry update {direct}"),
+        _ => return None,
+    })
+}
+
+/// The range `version` of `package` declares for `dependency`, from the registry's metadata: `Ok(None)`
+/// when the metadata shows it declares none (outside its dev dependencies), `Err` when the metadata
+/// does not say.
+fn declared_range(
+    ctx: &CheckCtx<'_>,
+    package: &crate::model::PackageRef,
+    version: &str,
+    dependency: &str,
+) -> Result<Option<String>, ()> {
+    let facts = ctx.facts.packages.get(package).and_then(Fact::known).ok_or(())?;
+    let entry = facts.versions.iter().find(|v| v.version == version).ok_or(())?;
+    let declared = entry.meta.dependencies.as_ref().ok_or(())?;
+    Ok(declared
+        .iter()
+        .find(|d| d.name == dependency && d.kind != crate::model::DeclaredKind::Dev)
+        .map(|d| d.req.clone()))
+}
+
+/// Whether installing `version` of the direct dependency leaves the path's last (affected) version,
+/// as far as the registry metadata proves it; `Some(why)` when it does.
+fn leaves_path(ctx: &CheckCtx<'_>, direct: &crate::model::PackageRef, version: &str, path: &[Hop]) -> Option<String> {
+    let ecosystem = direct.ecosystem;
+    let mut package = direct.clone();
+    let mut installed = version.to_string();
+    for (at, hop) in path.iter().enumerate() {
+        let range = match declared_range(ctx, &package, &installed, &hop.name) {
+            Ok(Some(range)) => range,
+            Ok(None) => {
+                return Some(format!(
+                    "{} {installed} no longer depends on {}",
+                    package.name, hop.name
+                ));
+            }
+            Err(()) => return None,
+        };
+        let requirement = Requirement::parse(ecosystem, &range, false).ok()?;
+        let locked = Version::parse(ecosystem, &hop.version)?;
+        let last = at + 1 == path.len();
+        if requirement.matches(&locked) {
+            // The lockfile keeps a version the new range still admits, and with it what is below.
+            return None;
+        }
+        if last {
+            return Some(format!(
+                "{} {installed} requires {} {range}, which excludes {}",
+                package.name, hop.name, hop.version
+            ));
+        }
+        // The next hop moves to the highest version its new range admits: walk on from there.
+        package = crate::model::PackageRef::new(ecosystem, &hop.name);
+        let available = registry_versions(
+            ctx,
+            &ResolvedDep {
+                package: package.clone(),
+                requirement_text: None,
+                requirement: None,
+                resolved: resolve::Resolved {
+                    version: None,
+                    source: VersionSource::Unresolved,
+                },
+                span: crate::model::Span::default(),
+                via: Vec::new(),
+                private: false,
+            },
+        )?;
+        installed = requirement.highest(ecosystem, available.iter().map(String::as_str))?;
+    }
+    None
+}
+
+/// The fix for a transitive package through the direct dependency that pulls it in: the nearest
+/// version of `direct` (newer than the locked one, same release line first) that clears every check
+/// and the policy for itself and whose dependency ranges, per the registry's metadata, no longer lead
+/// to the affected version at the end of `path` (the hops below `direct`, ending with the affected
+/// package). `None` when no such version is proven; the caller then falls back to an override.
+pub fn upgrade_direct(
+    ctx: &CheckCtx<'_>,
+    policy: &Policy,
+    direct: &ResolvedDep,
+    path: &[Hop],
+    lockfile: ManifestKind,
+) -> Option<Fix> {
+    let bad = path.last()?;
+    let current = direct
+        .resolved
+        .version
+        .as_deref()
+        .and_then(|v| Version::parse(direct.package.ecosystem, v))?;
+    let candidates = newer_candidates(ctx, direct, Some(&current));
+    let versions_known = registry_versions(ctx, direct).is_some();
+    for version in same_line_first(&candidates, Some(&current)) {
+        if !is_safe(ctx, policy, direct, version) {
+            continue;
+        }
+        let Some(reason) = leaves_path(ctx, &direct.package, version, path) else {
+            continue;
+        };
+        let Some(mut requirement) = rewrite(direct, version, ctx, policy, versions_known) else {
+            continue;
+        };
+        // The rewritten range must not install a newer version that leads back to the bad one.
+        let ecosystem = direct.package.ecosystem;
+        let highest = Requirement::parse(ecosystem, &requirement, false)
+            .ok()
+            .zip(registry_versions(ctx, direct))
+            .and_then(|(req, available)| req.highest(ecosystem, available.iter().map(String::as_str)));
+        if highest.is_some_and(|h| h != *version && leaves_path(ctx, &direct.package, &h, path).is_none()) {
+            requirement = exact_style(ecosystem, version);
+        }
+        return Some(Fix::UpgradeDirect {
+            direct: direct.package.name.clone(),
+            version: version.clone(),
+            requirement,
+            package: bad.name.clone(),
+            reason,
+            command: refresh_command(lockfile, &direct.package.name)?,
+        });
+    }
+    None
+}
+
 /// The fix for a transitive package the lockfile pulls in: the nearest version that clears every
 /// check and the policy (as `solve` picks for a direct dependency), pinned through the package
-/// manager's override. Registry metadata here does not carry each version's dependency ranges, so
-/// upgrading the direct dependency instead cannot be proven and is not proposed.
+/// manager's override (the fallback after `upgrade_direct`).
 pub fn solve_transitive(
     ctx: &CheckCtx<'_>,
     policy: &Policy,

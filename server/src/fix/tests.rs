@@ -316,7 +316,9 @@ proptest! {
                 }
             }
             Fix::Remove { .. } => prop_assert!(false, "no malicious records were generated"),
-            Fix::Override { .. } => prop_assert!(false, "`solve` never proposes an override"),
+            Fix::Override { .. } | Fix::UpgradeDirect { .. } => {
+                prop_assert!(false, "`solve` never proposes a fix for a transitive package")
+            }
         }
     }
 }

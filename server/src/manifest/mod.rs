@@ -168,6 +168,24 @@ pub struct Lockfile {
     /// the lockfile's; empty for the root). Set by `project` when a member uses the root's lockfile.
     pub member: String,
     pub issues: Vec<SyntaxIssue>,
+    /// Files beside the lockfile that fixes edit (set by `project`).
+    pub fix_files: FixFiles,
+}
+
+/// A project file a fix may edit besides the manifest: its path and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFile {
+    pub path: std::path::PathBuf,
+    pub text: std::sync::Arc<str>,
+}
+
+/// The files around a lockfile that a fix may edit: the workspace root's `package.json` when the
+/// manifest is a member (package managers read overrides there only), and `pnpm-workspace.yaml`
+/// (pnpm 10 reads `overrides` there; catalogs are defined there).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixFiles {
+    pub root_manifest: Option<ProjectFile>,
+    pub pnpm_workspace: Option<ProjectFile>,
 }
 
 impl Lockfile {
@@ -182,6 +200,7 @@ impl Lockfile {
             catalogs: Vec::new(),
             member: String::new(),
             issues: Vec::new(),
+            fix_files: FixFiles::default(),
         }
     }
 

@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use crate::engine::Analysis;
-use crate::fix::Fix;
 use crate::model::Severity;
 use crate::report::{Positions, counts, describe_fix, describe_unchecked, unchecked_by_check};
 
@@ -100,7 +99,7 @@ impl Human {
                 self.paint(colour, &"^".repeat(width))
             )?;
             if let Some(fix) = &dep.fix
-                && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
+                && crate::report::lsp::shows_fix(dep)
             {
                 writeln!(out, "  {} {}", self.paint("32", "="), describe_fix(fix))?;
             }

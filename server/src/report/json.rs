@@ -60,6 +60,18 @@ pub struct JsonOverride {
     pub command: String,
 }
 
+/// A transitive package's fix through its direct dependency (additive field).
+#[derive(Debug, Serialize)]
+pub struct JsonUpgradeDirect {
+    /// The direct dependency to update.
+    pub package: String,
+    pub version: String,
+    pub requirement: String,
+    /// Why the update leaves the affected version, from the registry's metadata.
+    pub reason: String,
+    pub command: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct JsonFinding {
     pub file: String,
@@ -79,6 +91,9 @@ pub struct JsonFinding {
     /// For a transitive package: how to pin it to a safe version.
     #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
     pub override_fix: Option<JsonOverride>,
+    /// For a transitive package: the update of the direct dependency that leaves it.
+    #[serde(rename = "upgradeDirect", skip_serializing_if = "Option::is_none")]
+    pub upgrade_direct: Option<JsonUpgradeDirect>,
     /// For a transitive package: the path from the direct dependency.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
@@ -185,6 +200,23 @@ impl Report {
                 message: finding.message.clone(),
                 fix,
                 override_fix,
+                upgrade_direct: match &dep.fix {
+                    Some(Fix::UpgradeDirect {
+                        direct,
+                        version,
+                        requirement,
+                        reason,
+                        command,
+                        ..
+                    }) => Some(JsonUpgradeDirect {
+                        package: direct.clone(),
+                        version: version.clone(),
+                        requirement: requirement.clone(),
+                        reason: reason.clone(),
+                        command: command.clone(),
+                    }),
+                    _ => None,
+                },
                 via: dep.dep.via.clone(),
             });
         }

@@ -13,14 +13,26 @@ use tower_lsp_server::ls_types as lsp;
 use crate::checks::Evidence;
 use crate::engine::{Analysis, AnalyzedDep};
 use crate::fix::Fix;
-use crate::manifest::Parsed;
+use crate::manifest::{FixFiles, Parsed, ProjectFile};
 use crate::model::{FindingKind, ManifestKind, Severity, Span};
+use crate::report::overrides::{self, TextChange};
 use crate::report::{Position, Positions, advisory_link, describe_fix, describe_status, provenance_label};
 
 /// The edit a diagnostic's quick fix applies, carried in `Diagnostic.data`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FixData {
     pub title: String,
+    /// Edits of the document the diagnostic is on.
+    pub edits: Vec<lsp::TextEdit>,
+    /// Edits of other files of the project (the workspace root's package.json, pnpm-workspace.yaml).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEdit>,
+}
+
+/// Edits of one file beside the document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEdit {
+    pub path: std::path::PathBuf,
     pub edits: Vec<lsp::TextEdit>,
 }
 
@@ -131,16 +143,41 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
     }
 }
 
+/// Whether a dependency's fix is shown and offered: a direct dependency's always; a transitive
+/// package's when it changes something the project declares (an override, or the direct dependency).
+pub fn shows_fix(dep: &AnalyzedDep) -> bool {
+    !dep.is_transitive() || matches!(dep.fix, Some(Fix::Override { .. }) | Some(Fix::UpgradeDirect { .. }))
+}
+
 /// The quick fix for one dependency, if it has one.
-pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
-    if dep.is_transitive() && !matches!(dep.fix, Some(Fix::Override { .. })) {
+pub fn fix_data(text: &str, parsed: &Parsed, dep: &AnalyzedDep, files: &FixFiles) -> Option<FixData> {
+    if !shows_fix(dep) {
         return None;
     }
     let positions = Positions::new(text, true);
-    fix_data_with(&positions, text, parsed, dep)
+    fix_data_with(&positions, text, parsed, dep, files, true)
 }
 
-fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &AnalyzedDep) -> Option<FixData> {
+/// Edits of `other` (a file beside the document) as LSP edits, in that file's positions.
+fn file_edit(other: &ProjectFile, change: TextChange, utf16: bool) -> FileEdit {
+    let positions = Positions::new(&other.text, utf16);
+    FileEdit {
+        path: other.path.clone(),
+        edits: vec![lsp::TextEdit {
+            range: to_range(&positions, change.span),
+            new_text: change.text,
+        }],
+    }
+}
+
+fn fix_data_with(
+    positions: &Positions,
+    text: &str,
+    parsed: &Parsed,
+    dep: &AnalyzedDep,
+    files: &FixFiles,
+    utf16: bool,
+) -> Option<FixData> {
     // A lockfile is rewritten by its package manager, never by an edit here.
     if parsed.kind.is_lockfile() {
         return None;
@@ -153,17 +190,57 @@ fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &Analy
             lockfile_command,
             ..
         } => {
-            let span = declared.requirement_span?;
             let mut title = format!("Update {} to {requirement}", declared.name);
             if let Some(command) = lockfile_command {
                 title.push_str(&format!(" (then run `{command}`)"));
             }
+            // pnpm `catalog:`: the range is the catalog's, so the catalog entry is what changes.
+            if let Some(edit) = catalog_edit(declared, requirement, files, utf16) {
+                title = format!(
+                    "Update {} to {requirement} in the catalog (pnpm-workspace.yaml)",
+                    declared.name
+                );
+                return Some(FixData {
+                    title,
+                    edits: Vec::new(),
+                    files: vec![edit],
+                });
+            }
+            let span = declared.requirement_span?;
             Some(FixData {
                 title,
                 edits: vec![lsp::TextEdit {
                     range: to_range(positions, span),
                     new_text: requirement.clone(),
                 }],
+                files: Vec::new(),
+            })
+        }
+        Fix::UpgradeDirect {
+            direct: direct_name,
+            requirement,
+            package,
+            command,
+            ..
+        } => {
+            let title = format!(
+                "Update {direct_name} to {requirement}, which no longer pulls in the affected {package} (then run `{command}`)"
+            );
+            if let Some(edit) = catalog_edit(declared, requirement, files, utf16) {
+                return Some(FixData {
+                    title,
+                    edits: Vec::new(),
+                    files: vec![edit],
+                });
+            }
+            let span = declared.requirement_span?;
+            Some(FixData {
+                title,
+                edits: vec![lsp::TextEdit {
+                    range: to_range(positions, span),
+                    new_text: requirement.clone(),
+                }],
+                files: Vec::new(),
             })
         }
         Fix::Remove { .. } => {
@@ -174,6 +251,7 @@ fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &Analy
                     range: to_range(positions, span),
                     new_text: String::new(),
                 }],
+                files: Vec::new(),
             })
         }
         Fix::NoSafeVersion { .. } => None,
@@ -184,46 +262,138 @@ fn fix_data_with(positions: &Positions, text: &str, parsed: &Parsed, dep: &Analy
             command,
             ..
         } => {
-            let (key, nested) = match *manager {
-                "npm" | "bun" => ("overrides", None),
-                "yarn" => ("resolutions", None),
-                "pnpm" => ("pnpm", Some("overrides")),
-                _ => return None,
-            };
-            let edit = override_edit(text, key, nested, package, version)?;
-            Some(FixData {
-                title: format!("Pin {package} to {version} with \"{key}\" (then run `{command}`)"),
-                edits: vec![lsp::TextEdit {
-                    range: to_range(positions, edit.0),
-                    new_text: edit.1,
-                }],
-            })
+            let parent = dep.dep.via.first().map(String::as_str).unwrap_or_default();
+            let root_text = files.root_manifest.as_ref().map_or(text, |f| &*f.text);
+            let also_direct = parsed.deps.iter().any(|d| d.name == *package)
+                || declares(root_text, package)
+                || files.root_manifest.is_none() && declares(text, package);
+            let target = override_target(manager, package, version, parent, also_direct, root_text, files)?;
+            let title = format!(
+                "Pin {package} to {version} with {} (then run `{command}`)",
+                target.describe
+            );
+            match target.file {
+                Some(file) => Some(FixData {
+                    title,
+                    edits: Vec::new(),
+                    files: vec![file_edit(file, target.change, utf16)],
+                }),
+                None => Some(FixData {
+                    title,
+                    edits: vec![lsp::TextEdit {
+                        range: to_range(positions, target.change.span),
+                        new_text: target.change.text,
+                    }],
+                    files: Vec::new(),
+                }),
+            }
         }
     }
 }
 
-/// An insertion of `"key": { "package": "version" }` (or `"key": { "nested": { … } }`) as the last
-/// member of package.json's top-level object; `None` when the key is already there (editing an
-/// existing table is left to the person) or the text does not end in an object.
-fn override_edit(text: &str, key: &str, nested: Option<&str>, package: &str, version: &str) -> Option<(Span, String)> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let object = value.as_object()?;
-    if object.contains_key(key) {
-        return None;
-    }
-    let close = text.trim_end().len().checked_sub(1)?;
-    if text.as_bytes().get(close) != Some(&b'}') {
-        return None;
-    }
-    let before = text[..close].trim_end();
-    let separator = if object.is_empty() { "" } else { "," };
-    let pin = serde_json::json!({ package: version });
-    let inner = match nested {
-        Some(nested) => serde_json::json!({ nested: pin }),
-        None => pin,
+/// Whether the package.json `text` declares `package` as one of its own dependencies.
+fn declares(text: &str, package: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
     };
-    let insertion = format!("{separator}\n  \"{key}\": {inner}\n");
-    Some((Span::new(before.len(), close), insertion))
+    [
+        "dependencies",
+        "devDependencies",
+        "optionalDependencies",
+        "peerDependencies",
+    ]
+    .iter()
+    .any(|table| value.get(table).and_then(|t| t.get(package)).is_some())
+}
+
+/// Where and how an override is written.
+struct OverrideTarget<'a> {
+    /// `None`: the open document (the root's package.json); else a file beside it.
+    file: Option<&'a ProjectFile>,
+    change: TextChange,
+    /// `"overrides" in package.json`, for the title.
+    describe: String,
+}
+
+/// The override of `package` to `version` in the package manager's own place and syntax. When the
+/// package is also a direct dependency, the override is scoped to the parent that pulls the bad copy
+/// in (npm `{"parent": {"package": …}}`, pnpm `parent>package`, Yarn `parent/package`): npm refuses a
+/// top-level override of a direct dependency that differs from its spec (EOVERRIDE), and the others
+/// would move the direct dependency too. pnpm writes to `pnpm-workspace.yaml` when the project has one
+/// and package.json has no `pnpm.overrides` yet (pnpm 10 reads it there).
+fn override_target<'a>(
+    manager: &str,
+    package: &str,
+    version: &str,
+    parent: &str,
+    also_direct: bool,
+    root_text: &str,
+    files: &'a FixFiles,
+) -> Option<OverrideTarget<'a>> {
+    let value = serde_json::to_string(version).ok()?;
+    let json_file = files.root_manifest.as_ref();
+    let scoped = also_direct && !parent.is_empty();
+    let json = |path: &[&str], npm_dot: bool, describe: &str| -> Option<OverrideTarget<'a>> {
+        Some(OverrideTarget {
+            file: json_file,
+            change: overrides::set_json_member(root_text, path, &value, npm_dot)?,
+            describe: format!("{describe} in package.json"),
+        })
+    };
+    match manager {
+        "npm" if scoped => json(&["overrides", parent, package], true, "\"overrides\""),
+        "npm" | "bun" => json(&["overrides", package], manager == "npm", "\"overrides\""),
+        "yarn" => {
+            let key = if scoped {
+                format!("{parent}/{package}")
+            } else {
+                package.to_string()
+            };
+            json(&["resolutions", &key], false, "\"resolutions\"")
+        }
+        "pnpm" => {
+            let key = if scoped {
+                format!("{parent}>{package}")
+            } else {
+                package.to_string()
+            };
+            let has_json_overrides = serde_json::from_str::<serde_json::Value>(root_text)
+                .ok()
+                .is_some_and(|v| v.get("pnpm").and_then(|p| p.get("overrides")).is_some());
+            if let Some(yaml) = files.pnpm_workspace.as_ref().filter(|_| !has_json_overrides)
+                && let Some(change) = overrides::set_yaml_entry(&yaml.text, &["overrides"], &key, version)
+            {
+                return Some(OverrideTarget {
+                    file: Some(yaml),
+                    change,
+                    describe: "\"overrides\" in pnpm-workspace.yaml".to_string(),
+                });
+            }
+            json(&["pnpm", "overrides", &key], false, "\"pnpm.overrides\"")
+        }
+        _ => None,
+    }
+}
+
+/// pnpm: a dependency declared `catalog:` (or `catalog:<name>`) takes its range from the catalog in
+/// `pnpm-workspace.yaml`, so that entry is rewritten (the member keeps its `catalog:` reference).
+fn catalog_edit(
+    declared: &crate::manifest::Dependency,
+    requirement: &str,
+    files: &FixFiles,
+    utf16: bool,
+) -> Option<FileEdit> {
+    let reference = declared.requirement.as_deref()?.trim();
+    let name = reference.strip_prefix("catalog:")?.trim();
+    let yaml = files.pnpm_workspace.as_ref()?;
+    let has_default_catalog = yaml.text.lines().any(|line| line.trim_end() == "catalog:");
+    let section: Vec<&str> = match name {
+        "" | "default" if has_default_catalog => vec!["catalog"],
+        "" => vec!["catalogs", "default"],
+        name => vec!["catalogs", name],
+    };
+    let change = overrides::set_yaml_entry(&yaml.text, &section, &declared.name, requirement)?;
+    Some(file_edit(yaml, change, utf16))
 }
 
 /// Diagnostics for one document.
@@ -239,16 +409,16 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
         let fix = fixes
             .entry(finding.dep)
             .or_insert_with(|| {
-                if dep.is_transitive() && !matches!(dep.fix, Some(Fix::Override { .. })) {
-                    None
+                if shows_fix(dep) {
+                    fix_data_with(&fix_positions, text, parsed, dep, &analysis.fix_files, utf16)
                 } else {
-                    fix_data_with(&fix_positions, text, parsed, dep)
+                    None
                 }
             })
             .clone();
         let mut message = finding.message.clone();
         if let Some(fix) = &dep.fix
-            && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
+            && shows_fix(dep)
         {
             message = format!("{message}; {}", describe_fix(fix));
         }
@@ -448,7 +618,14 @@ pub fn code_actions(
     let (start, end) = to_offsets(&positions, range);
     let diagnostics = to_diagnostics(text, parsed, analysis, utf16);
     let mut res = Vec::new();
-    let mut all_edits: Vec<lsp::TextEdit> = Vec::new();
+    // "Fix all" takes each fix whose edits touch nothing an earlier one edits: two overrides written
+    // into one file would each add the same key.
+    let mut all = FixData {
+        title: "Fix all Gatehouse findings in this file".to_string(),
+        edits: Vec::new(),
+        files: Vec::new(),
+    };
+    let mut n_fixes = 0;
     let mut seen_titles = Vec::new();
     for (finding, diagnostic) in analysis.findings.iter().zip(diagnostics.iter()) {
         let Some(data) = diagnostic
@@ -458,8 +635,8 @@ pub fn code_actions(
         else {
             continue;
         };
-        if !data.edits.iter().any(|e| all_edits.contains(e)) {
-            all_edits.extend(data.edits.iter().cloned());
+        if merge_disjoint(&mut all, &data) {
+            n_fixes += 1;
         }
         let overlaps = finding.span.start <= end && start <= finding.span.end;
         if !overlaps || seen_titles.contains(&data.title) {
@@ -475,25 +652,72 @@ pub fn code_actions(
             title: data.title.clone(),
             kind: Some(lsp::CodeActionKind::QUICKFIX),
             diagnostics: Some(related),
-            edit: Some(workspace_edit(uri, data.edits)),
+            edit: Some(workspace_edit(uri, &data)),
             is_preferred: Some(true),
             ..lsp::CodeAction::default()
         }));
     }
-    if all_edits.len() > 1 || (!res.is_empty() && !all_edits.is_empty()) {
+    if n_fixes > 1 || (!res.is_empty() && n_fixes > 0) {
         res.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
-            title: "Fix all Gatehouse findings in this file".to_string(),
+            title: all.title.clone(),
             kind: Some(lsp::CodeActionKind::QUICKFIX),
-            edit: Some(workspace_edit(uri, all_edits)),
+            edit: Some(workspace_edit(uri, &all)),
             ..lsp::CodeAction::default()
         }));
     }
     res
 }
 
-fn workspace_edit(uri: &lsp::Uri, edits: Vec<lsp::TextEdit>) -> lsp::WorkspaceEdit {
+fn touches(a: &lsp::Range, b: &lsp::Range) -> bool {
+    let key = |p: &lsp::Position| (p.line, p.character);
+    key(&a.start) <= key(&b.end) && key(&b.start) <= key(&a.end)
+}
+
+/// Adds `data`'s edits to `all` when none of them touches an edit already there (or repeats one
+/// exactly, which is the same fix shown on two diagnostics and taken once); whether it was added.
+fn merge_disjoint(all: &mut FixData, data: &FixData) -> bool {
+    let clashes = |existing: &[lsp::TextEdit], new: &[lsp::TextEdit]| {
+        new.iter()
+            .any(|edit| existing.iter().any(|e| touches(&e.range, &edit.range)))
+    };
+    let same_file = |path: &std::path::Path| all.files.iter().find(|f| f.path == path).map(|f| f.edits.clone());
+    let already = data.edits.iter().all(|e| all.edits.contains(e))
+        && data
+            .files
+            .iter()
+            .all(|f| same_file(&f.path).is_some_and(|edits| f.edits.iter().all(|e| edits.contains(e))));
+    if already
+        || clashes(&all.edits, &data.edits)
+        || data
+            .files
+            .iter()
+            .any(|f| same_file(&f.path).is_some_and(|edits| clashes(&edits, &f.edits)))
+    {
+        return false;
+    }
+    all.edits.extend(data.edits.iter().cloned());
+    for file in &data.files {
+        match all.files.iter_mut().find(|f| f.path == file.path) {
+            Some(existing) => existing.edits.extend(file.edits.iter().cloned()),
+            None => all.files.push(file.clone()),
+        }
+    }
+    true
+}
+
+fn workspace_edit(uri: &lsp::Uri, data: &FixData) -> lsp::WorkspaceEdit {
     let mut changes = HashMap::new();
-    changes.insert(uri.clone(), edits);
+    if !data.edits.is_empty() {
+        changes.insert(uri.clone(), data.edits.clone());
+    }
+    for file in &data.files {
+        if let Some(other) = lsp::Uri::from_file_path(&file.path) {
+            changes
+                .entry(other)
+                .or_insert_with(Vec::new)
+                .extend(file.edits.iter().cloned());
+        }
+    }
     lsp::WorkspaceEdit {
         changes: Some(changes),
         ..lsp::WorkspaceEdit::default()
@@ -708,7 +932,7 @@ mod tests {
             let finding = analysis.findings.iter().find(|f| f.id == "GHSA-test-b").unwrap();
             assert_eq!(&manifest_text[finding.span.start..finding.span.end], "^1.0.0");
             rendered.push_str(&format!("{:?}\n{}\n", dep.fix, describe_fix(dep.fix.as_ref().unwrap())));
-            let data = fix_data(manifest_text, &parsed, dep).unwrap();
+            let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files).unwrap();
             let positions = Positions::new(manifest_text, true);
             let mut edited = manifest_text.to_string();
             for edit in data.edits.iter().rev() {
@@ -728,12 +952,267 @@ mod tests {
         insta::assert_snapshot!(rendered, @r#"
         Some(Override { package: "b", version: "1.2.3", manager: "pnpm", instruction: "add \"pnpm\": { \"overrides\": { \"b\": \"1.2.3\" } } to package.json (or `overrides:` in pnpm-workspace.yaml)", command: "pnpm install" })
         fix: pin b to 1.2.3: add "pnpm": { "overrides": { "b": "1.2.3" } } to package.json (or `overrides:` in pnpm-workspace.yaml), then run `pnpm install`
-        Pin b to 1.2.3 with "pnpm" (then run `pnpm install`)
+        Pin b to 1.2.3 with "pnpm.overrides" in package.json (then run `pnpm install`)
         {"dependencies":{"a":"^1.0.0"},"name":"app","pnpm":{"overrides":{"b":"1.2.3"}}}
         Some(Override { package: "b", version: "1.2.3", manager: "yarn", instruction: "add \"resolutions\": { \"b\": \"1.2.3\" } to package.json", command: "yarn install" })
         fix: pin b to 1.2.3: add "resolutions": { "b": "1.2.3" } to package.json, then run `yarn install`
-        Pin b to 1.2.3 with "resolutions" (then run `yarn install`)
+        Pin b to 1.2.3 with "resolutions" in package.json (then run `yarn install`)
         {"dependencies":{"a":"^1.0.0"},"name":"app","resolutions":{"b":"1.2.3"}}
         "#);
+    }
+
+    /// Facts for `a` (one version, no dependency metadata) and `b` (1.2.0 affected, fixed in 1.2.3).
+    fn facts_ab(now: Timestamp) -> Facts {
+        use crate::model::{Affected, AffectedRange, RangeEvent, RangeKind};
+        let epoch = Timestamp::from_second(1_600_000_000).unwrap();
+        let versions = |list: &[&str]| {
+            std::sync::Arc::new(PackageFacts {
+                versions: list
+                    .iter()
+                    .map(|v| VersionFacts {
+                        version: v.to_string(),
+                        published: Some(epoch),
+                        ..VersionFacts::default()
+                    })
+                    .collect(),
+                created: Some(epoch),
+                ..PackageFacts::default()
+            })
+        };
+        let b = PackageRef::new(Ecosystem::Npm, "b");
+        let a = PackageRef::new(Ecosystem::Npm, "a");
+        let advisory = Advisory {
+            id: "GHSA-test-b".to_string(),
+            summary: "b is broken".to_string(),
+            affected: vec![Affected {
+                package: Some(b.clone()),
+                ranges: vec![AffectedRange {
+                    kind: RangeKind::Semver,
+                    events: vec![
+                        RangeEvent::Introduced("0".to_string()),
+                        RangeEvent::Fixed("1.2.3".to_string()),
+                    ],
+                }],
+                ..Affected::default()
+            }],
+            ..Advisory::default()
+        };
+        let mut facts = Facts::default();
+        facts.packages.insert(a.clone(), known(versions(&["1.0.0"]), now));
+        facts
+            .packages
+            .insert(b.clone(), known(versions(&["1.2.0", "1.2.3", "1.3.0", "2.0.0"]), now));
+        facts.advisories.insert(a, known(Vec::new(), now));
+        facts.advisories.insert(b, known(vec![advisory], now));
+        facts
+    }
+
+    /// Applies `edits` (LSP ranges in `text`'s UTF-16 positions) to `text`.
+    fn apply_edits(text: &str, edits: &[lsp::TextEdit]) -> String {
+        let positions = Positions::new(text, true);
+        let mut spans: Vec<(usize, usize, &str)> = edits
+            .iter()
+            .map(|edit| {
+                let (start, end) = to_offsets(&positions, edit.range);
+                (start, end, edit.new_text.as_str())
+            })
+            .collect();
+        spans.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
+        let mut res = text.to_string();
+        for (start, end, new_text) in spans {
+            res.replace_range(start..end, new_text);
+        }
+        res
+    }
+
+    /// The quick fix of package `b` (transitive via `a`) for `manifest_text` with `lock_text`, applied:
+    /// (title, the edited manifest, each other file edited with its new text).
+    fn fix_b(
+        manifest_text: &str,
+        kind: ManifestKind,
+        lock_text: &str,
+        files: FixFiles,
+    ) -> (String, String, Vec<(std::path::PathBuf, String)>) {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+        let mut lockfile = manifest::parse_lockfile(kind, lock_text).unwrap();
+        lockfile.fix_files = files.clone();
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
+        let dep = analysis
+            .deps
+            .iter()
+            .find(|d| d.dep.package.name == "b" && d.is_transitive())
+            .unwrap();
+        let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files).unwrap();
+        let others = data
+            .files
+            .iter()
+            .map(|file| {
+                let original = [&files.root_manifest, &files.pnpm_workspace]
+                    .into_iter()
+                    .flatten()
+                    .find(|f| f.path == file.path)
+                    .unwrap();
+                (file.path.clone(), apply_edits(&original.text, &file.edits))
+            })
+            .collect();
+        (data.title, apply_edits(manifest_text, &data.edits), others)
+    }
+
+    /// npm's rule (EOVERRIDE): a top-level override of a package the root depends on directly must
+    /// equal that dependency's spec (or reference it with `$name`).
+    fn npm_override_rules_hold(package_json: &str) {
+        let value: serde_json::Value = serde_json::from_str(package_json).unwrap();
+        let Some(overrides) = value.get("overrides").and_then(|o| o.as_object()) else {
+            return;
+        };
+        for (name, spec) in overrides {
+            let declared = ["dependencies", "devDependencies", "optionalDependencies"]
+                .iter()
+                .find_map(|table| value.get(table).and_then(|t| t.get(name)).and_then(|s| s.as_str()));
+            let own = match spec {
+                serde_json::Value::String(s) => Some(s.as_str()),
+                serde_json::Value::Object(o) => o.get(".").and_then(|s| s.as_str()),
+                _ => None,
+            };
+            if let (Some(declared), Some(own)) = (declared, own) {
+                assert!(
+                    own == declared || own == format!("${name}"),
+                    "override of direct dependency {name} is {own}, its spec {declared}: {package_json}"
+                );
+            }
+        }
+    }
+
+    const NPM_LOCK: &str = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0"}}, "node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.1.0"}}, "node_modules/b": {"version": "1.2.0"}}}"#;
+
+    #[test]
+    fn an_override_merges_into_the_existing_overrides() {
+        // Another package already overridden: the entry joins it.
+        let manifest_text = "{\n  \"dependencies\": {\n    \"a\": \"^1.0.0\"\n  },\n  \"overrides\": {\n    \"other\": \"1.0.0\"\n  }\n}\n";
+        let (title, edited, others) = fix_b(manifest_text, ManifestKind::PackageLock, NPM_LOCK, FixFiles::default());
+        assert!(others.is_empty());
+        assert_eq!(
+            title,
+            "Pin b to 1.2.3 with \"overrides\" in package.json (then run `npm install`)"
+        );
+        let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        assert_eq!(value["overrides"], serde_json::json!({"other": "1.0.0", "b": "1.2.3"}));
+        npm_override_rules_hold(&edited);
+        // The package already overridden to the affected version: the entry is replaced.
+        let manifest_text = "{\"dependencies\": {\"a\": \"^1.0.0\"}, \"overrides\": {\"b\": \"1.2.0\"}}";
+        let (_, edited, _) = fix_b(manifest_text, ManifestKind::PackageLock, NPM_LOCK, FixFiles::default());
+        let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        assert_eq!(value["overrides"], serde_json::json!({"b": "1.2.3"}));
+        npm_override_rules_hold(&edited);
+    }
+
+    /// `b` is also a direct dependency (2.0.0, safe) while `a` pulls in an affected 1.2.0: a top-level
+    /// override would break npm's rule and move the direct dependency, so the override is scoped to `a`.
+    #[test]
+    fn an_override_of_a_package_that_is_also_direct_is_scoped_to_its_parent() {
+        let lock = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0", "b": "^2.0.0"}}, "node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.1.0"}}, "node_modules/a/node_modules/b": {"version": "1.2.0"}, "node_modules/b": {"version": "2.0.0"}}}"#;
+        let manifest_text =
+            "{\"dependencies\": {\"a\": \"^1.0.0\", \"b\": \"^2.0.0\"}, \"overrides\": {\"a\": \"1.0.0\"}}";
+        let (_, edited, _) = fix_b(manifest_text, ManifestKind::PackageLock, lock, FixFiles::default());
+        let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        assert_eq!(
+            value["overrides"],
+            serde_json::json!({"a": {".": "1.0.0", "b": "1.2.3"}})
+        );
+        // `a`'s own override is not npm-valid here to begin with (it differs from "^1.0.0"); the rule is
+        // checked on the part the fix wrote.
+        let mut written = value.clone();
+        written["overrides"]["a"] = serde_json::json!({"b": "1.2.3"});
+        npm_override_rules_hold(&written.to_string());
+    }
+
+    const PNPM_LOCK: &str = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1.0.0\n        version: 1.0.0\n  packages/m:\n    dependencies:\n      a:\n        specifier: ^1.0.0\n        version: 1.0.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-a}\n  b@1.2.0:\n    resolution: {integrity: sha512-b}\nsnapshots:\n  a@1.0.0:\n    dependencies:\n      b: 1.2.0\n  b@1.2.0: {}\n";
+
+    fn project_file(path: &str, text: &str) -> Option<ProjectFile> {
+        Some(ProjectFile {
+            path: std::path::PathBuf::from(path),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn pnpm_overrides_go_to_the_workspace_file_unless_package_json_has_them() {
+        let manifest_text = "{\"dependencies\": {\"a\": \"^1.0.0\"}}";
+        let workspace = "packages:\n  - 'packages/*'\n";
+        let files = FixFiles {
+            root_manifest: None,
+            pnpm_workspace: project_file("/repo/pnpm-workspace.yaml", workspace),
+        };
+        let (title, edited, others) = fix_b(manifest_text, ManifestKind::PnpmLock, PNPM_LOCK, files.clone());
+        assert_eq!(edited, manifest_text);
+        assert_eq!(
+            title,
+            "Pin b to 1.2.3 with \"overrides\" in pnpm-workspace.yaml (then run `pnpm install`)"
+        );
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&others[0].1).unwrap();
+        assert_eq!(yaml["overrides"]["b"].as_str(), Some("1.2.3"));
+        assert_eq!(yaml["packages"][0].as_str(), Some("packages/*"));
+        // package.json already has `pnpm.overrides`: the entry joins them there.
+        let manifest_text = "{\"dependencies\": {\"a\": \"^1.0.0\"}, \"pnpm\": {\"overrides\": {\"c\": \"1\"}}}";
+        let (_, edited, others) = fix_b(manifest_text, ManifestKind::PnpmLock, PNPM_LOCK, files);
+        assert!(others.is_empty());
+        let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        assert_eq!(value["pnpm"]["overrides"], serde_json::json!({"c": "1", "b": "1.2.3"}));
+    }
+
+    /// A workspace member's package.json is not where package managers read overrides: the edit goes
+    /// to the root's package.json, and the member is left as it is.
+    #[test]
+    fn a_members_override_is_written_to_the_root_package_json() {
+        let member = "{\"name\": \"m\", \"dependencies\": {\"a\": \"^1.0.0\"}}";
+        let root = "{\n  \"private\": true,\n  \"resolutions\": {\n    \"x\": \"1.0.0\"\n  }\n}\n";
+        let yarn = "# yarn lockfile v1\n\na@^1.0.0:\n  version \"1.0.0\"\n  dependencies:\n    b \"^1.1.0\"\n\nb@^1.1.0:\n  version \"1.2.0\"\n";
+        let files = FixFiles {
+            root_manifest: project_file("/repo/package.json", root),
+            pnpm_workspace: None,
+        };
+        let (title, edited, others) = fix_b(member, ManifestKind::YarnLock, yarn, files);
+        assert_eq!(edited, member);
+        assert_eq!(
+            title,
+            "Pin b to 1.2.3 with \"resolutions\" in package.json (then run `yarn install`)"
+        );
+        assert_eq!(others[0].0, std::path::PathBuf::from("/repo/package.json"));
+        let value: serde_json::Value = serde_json::from_str(&others[0].1).unwrap();
+        assert_eq!(value["resolutions"], serde_json::json!({"x": "1.0.0", "b": "1.2.3"}));
+    }
+
+    /// A direct dependency declared `catalog:` is fixed in the catalog, not in the member.
+    #[test]
+    fn a_catalog_dependency_is_fixed_in_the_catalog() {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let manifest_text = "{\"dependencies\": {\"b\": \"catalog:\"}}";
+        let workspace = "packages:\n  - 'packages/*'\ncatalog:\n  b: ^1.1.0\n";
+        let lock = "lockfileVersion: '9.0'\ncatalogs:\n  default:\n    b:\n      specifier: ^1.1.0\n      version: 1.2.0\nimporters:\n  .:\n    dependencies:\n      b:\n        specifier: 'catalog:'\n        version: 1.2.0\npackages:\n  b@1.2.0:\n    resolution: {integrity: sha512-b}\nsnapshots:\n  b@1.2.0: {}\n";
+        let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+        let mut lockfile = manifest::parse_lockfile(ManifestKind::PnpmLock, lock).unwrap();
+        lockfile.fix_files.pnpm_workspace = project_file("/repo/pnpm-workspace.yaml", workspace);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
+        let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
+        let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files).unwrap();
+        assert!(data.edits.is_empty(), "{data:?}");
+        assert_eq!(data.title, "Update b to ^1.2.3 in the catalog (pnpm-workspace.yaml)");
+        let edited = apply_edits(workspace, &data.files[0].edits);
+        assert_eq!(edited, "packages:\n  - 'packages/*'\ncatalog:\n  b: '^1.2.3'\n");
     }
 }

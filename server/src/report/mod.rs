@@ -9,6 +9,7 @@
 pub mod human;
 pub mod json;
 pub mod lsp;
+pub mod overrides;
 pub mod sarif;
 
 use line_index::{LineCol, LineIndex, TextSize, WideEncoding};
@@ -130,6 +131,16 @@ pub fn describe_fix(fix: &Fix) -> String {
             command,
             ..
         } => format!("fix: pin {package} to {version}: {instruction}, then run `{command}`"),
+        Fix::UpgradeDirect {
+            direct,
+            version,
+            requirement,
+            package,
+            reason,
+            command,
+        } => format!(
+            "fix: update {direct} to `{requirement}` ({version}), which no longer pulls in this {package} ({reason}), then run `{command}`"
+        ),
     }
 }
 

@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use crate::checks::{ALL_KINDS, FindingKind};
 use crate::engine::Analysis;
-use crate::fix::Fix;
 use crate::model::Severity;
 use crate::report::{Positions, advisory_link, describe_fix};
 
@@ -146,7 +145,7 @@ impl Sarif {
             fingerprint.update(dep.dep.via.join(">").as_bytes());
             let mut message = finding.message.clone();
             if let Some(fix) = &dep.fix
-                && (!dep.is_transitive() || matches!(fix, Fix::Override { .. }))
+                && crate::report::lsp::shows_fix(dep)
             {
                 message = format!("{message}; {}", describe_fix(fix));
             }
