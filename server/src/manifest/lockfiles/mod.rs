@@ -6,6 +6,7 @@ pub mod package_lock;
 pub mod pnpm_lock;
 pub mod poetry_lock;
 pub mod uv_lock;
+pub(crate) mod yaml_fast;
 pub mod yarn_lock;
 
 use std::fmt;
@@ -408,6 +409,26 @@ fn unquote_yaml_key(key: &str) -> String {
         return serde_json::from_str::<String>(key).unwrap_or_else(|_| key[1..key.len() - 1].to_string());
     }
     key.to_string()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the fast YAML reader off to compare it with the full parse.
+    pub(crate) static FAST_YAML: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Reads YAML with the fast reader for the layout pnpm and Yarn write (`yaml_fast`), and with
+/// `serde_yaml_ng` whenever that declines: the same value either way, the full parse's error when
+/// the text is not YAML.
+pub(crate) fn read_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_yaml_ng::Error> {
+    #[cfg(test)]
+    let fast = FAST_YAML.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    let fast = true;
+    if fast && let Some(value) = yaml_fast::from_str(text) {
+        return Ok(value);
+    }
+    serde_yaml_ng::from_str(text)
 }
 
 /// A YAML parse error as a lockfile issue.

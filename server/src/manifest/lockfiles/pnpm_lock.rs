@@ -93,7 +93,7 @@ enum Style {
 
 pub fn parse(text: &str) -> Lockfile {
     let mut res = Lockfile::new(ManifestKind::PnpmLock, Ecosystem::Npm);
-    let lock: PnpmLock = match serde_yaml_ng::from_str::<Option<PnpmLock>>(text) {
+    let lock: PnpmLock = match crate::manifest::lockfiles::read_yaml::<Option<PnpmLock>>(text) {
         Ok(lock) => lock.unwrap_or_default(),
         Err(error) => {
             res.issues.push(yaml_issue(text, &error));
@@ -400,7 +400,7 @@ lenient_struct!(WorkspaceFile {
 
 /// Reads `pnpm-workspace.yaml`; a file that does not parse declares nothing (and says so).
 pub fn parse_workspace(text: &str) -> Result<Workspace, String> {
-    let file = serde_yaml_ng::from_str::<Option<WorkspaceFile>>(text)
+    let file = crate::manifest::lockfiles::read_yaml::<Option<WorkspaceFile>>(text)
         .map_err(|error| format!("invalid pnpm-workspace.yaml: {error}"))?
         .unwrap_or_default();
     let mut res = Workspace {

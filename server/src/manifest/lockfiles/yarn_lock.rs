@@ -164,7 +164,7 @@ lenient_struct!(BerryEntry {
 });
 
 fn parse_berry(text: &str) -> Result<Vec<Entry>, SyntaxIssue> {
-    let map: Lenient<BerryEntry> = serde_yaml_ng::from_str::<Option<Lenient<BerryEntry>>>(text)
+    let map: Lenient<BerryEntry> = crate::manifest::lockfiles::read_yaml::<Option<Lenient<BerryEntry>>>(text)
         .map_err(|error| yaml_issue(text, &error))?
         .unwrap_or_default();
     let spans = top_level_spans(text);
