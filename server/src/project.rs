@@ -406,6 +406,8 @@ fn lockfile_manager(name: &str) -> &'static str {
         "pnpm-lock.yaml" => "pnpm",
         "yarn.lock" => "yarn",
         "bun.lock" | "bun.lockb" => "bun",
+        "uv.lock" => "uv",
+        "poetry.lock" => "poetry",
         _ => "other",
     }
 }
@@ -449,17 +451,6 @@ pub fn load_lockfile(
         let Some(name) = choose_lockfile(&dir, workspace, &present) else {
             continue;
         };
-        // The repository also chooses which lockfile decides (`packageManager`): a lockfile of another
-        // package manager beside it would install other versions, unchecked, so it is never silent.
-        for other in present
-            .iter()
-            .filter(|other| lockfile_manager(other) != lockfile_manager(name))
-        {
-            problems.push((
-                dir.join(other).display().to_string(),
-                format!("not checked: {name} decides the versions here, but installing with {other}'s package manager would use this file"),
-            ));
-        }
         let path = dir.join(name);
         let shown = path.display().to_string();
         let lock_kind = ManifestKind::detect(&path, false)?;
@@ -497,6 +488,18 @@ pub fn load_lockfile(
         }
         let mut lockfile = Lockfile::clone(&shared);
         lockfile.member = member_path(&dir, manifest_dir);
+        // The repository also chooses which lockfile decides (`packageManager`): a lockfile of another
+        // package manager beside it would install other versions, so its packages are checked too.
+        for other in present
+            .iter()
+            .filter(|other| lockfile_manager(other) != lockfile_manager(name))
+        {
+            if let Some(also) = read_other_lockfile(&dir, other, name, &bounds, problems) {
+                let mut also = Lockfile::clone(&also);
+                also.member = lockfile.member.clone();
+                lockfile.also.push((other.to_string(), also));
+            }
+        }
         if lock_kind == ManifestKind::PnpmLock {
             apply_pnpm_workspace(&dir, workspace, &mut lockfile);
         }
@@ -517,6 +520,54 @@ pub fn load_lockfile(
         return Some((path, lockfile));
     }
     None
+}
+
+/// A lockfile of another package manager beside the chosen `decides`, parsed (once per content);
+/// what cannot be read or parsed is a problem, since its packages then go unchecked.
+fn read_other_lockfile(
+    dir: &Path,
+    name: &str,
+    decides: &str,
+    bounds: &Bounds,
+    problems: &mut Vec<(String, String)>,
+) -> Option<std::sync::Arc<Lockfile>> {
+    let path = dir.join(name);
+    let shown = path.display().to_string();
+    let not_checked = |why: String| {
+        (
+            shown.clone(),
+            format!(
+                "not checked: {decides} decides the versions here, but installing with {name}'s package manager would use this file, and {why}"
+            ),
+        )
+    };
+    let kind = ManifestKind::detect(&path, false)?;
+    if kind == ManifestKind::BunLockb {
+        problems.push(not_checked(
+            "Gatehouse cannot read bun.lockb (run `bun install --save-text-lockfile`)".to_string(),
+        ));
+        return None;
+    }
+    let text = match untrusted::read_untrusted(&path, bounds) {
+        Ok(bytes) => {
+            let decoded = decode::decode(kind, &bytes);
+            if let Some(problem) = decoded.problem {
+                problems.push((shown.clone(), problem));
+            }
+            decoded.text
+        }
+        Err(error) => {
+            problems.push(not_checked(format!("it could not be read: {error}")));
+            return None;
+        }
+    };
+    let parsed = parsed_lockfile(&path, kind, &text)?;
+    if parsed.packages.is_empty()
+        && let Some(issue) = parsed.issues.first()
+    {
+        problems.push(not_checked(format!("it did not parse: {}", issue.message)));
+    }
+    Some(parsed)
 }
 
 /// pnpm: the catalogs of `pnpm-workspace.yaml` beside the lockfile decide what `catalog:` means.
@@ -804,13 +855,25 @@ mod tests {
         ]);
         let (found, analysis) = evaluate(&dir.path().join("package.json"));
         assert_eq!(found.unwrap().file_name().unwrap(), "yarn.lock");
+        let described = describe(&analysis);
+        let (decided, also): (Vec<_>, Vec<_>) = described
+            .iter()
+            .zip(&analysis.deps)
+            .partition(|(_, dep)| dep.other_lockfile.is_none());
         assert_eq!(
-            describe(&analysis),
+            decided.into_iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
             vec![
                 "@pnpm.e2e/pkg-with-1-dep@100.0.0 lockfile",
                 "@pnpm.e2e/dep-of-pkg-with-1-dep@100.0.0 lockfile via @pnpm.e2e/pkg-with-1-dep > @pnpm.e2e/dep-of-pkg-with-1-dep"
             ]
         );
+        // pnpm-lock.yaml's other packages are checked too, marked as coming from it.
+        assert!(
+            also.iter()
+                .all(|(_, dep)| dep.other_lockfile.as_deref() == Some("pnpm-lock.yaml")),
+            "{also:?}"
+        );
+        assert!(also.iter().any(|(d, _)| d.starts_with("ajv@6.10.2")), "{also:?}");
         // Without `packageManager`, the first of the documented order wins.
         std::fs::write(dir.path().join("package.json"), "{}").unwrap();
         let (found, _) = evaluate(&dir.path().join("package.json"));
@@ -818,33 +881,103 @@ mod tests {
     }
 
     /// The repository picks the lockfile (`packageManager`): a hostile one could point Gatehouse at a
-    /// clean yarn.lock while `npm install` reads a package-lock.json with a malicious version. The
-    /// lockfile of another package manager is therefore a problem (the run is incomplete), never
-    /// silent; two lockfiles of one manager (bun.lock beside bun.lockb) are not.
+    /// clean yarn.lock while `npm install` reads a package-lock.json with a malicious version. Every
+    /// lockfile present is therefore checked: yarn.lock decides the direct dependency's version, and
+    /// package-lock.json's packages (event-stream 3.3.6 with flatmap-stream 0.1.1, and an entry nothing
+    /// reaches) are checked and marked as coming from it. Two lockfiles of one manager (bun.lock beside
+    /// bun.lockb) are not each other's "other".
     #[test]
-    fn a_lockfile_of_another_package_manager_is_never_silently_ignored() {
+    fn every_lockfile_present_is_checked_so_none_can_hide_a_version() {
         let dir = repo(&[
-            ("package.json", "{\"packageManager\": \"yarn@1.22.19\"}".to_string()),
-            ("yarn.lock", fixture("yarn/pnpm-has-yarn-lock/yarn.lock")),
+            (
+                "package.json",
+                "{\"packageManager\": \"yarn@1.22.19\", \"dependencies\": {\"event-stream\": \"^3.3.4\"}}".to_string(),
+            ),
+            (
+                "yarn.lock",
+                "# yarn lockfile v1\n\nevent-stream@^3.3.4:\n  version \"3.3.4\"\n".to_string(),
+            ),
             (
                 "package-lock.json",
-                "{\"lockfileVersion\": 3, \"packages\": {}}".to_string(),
+                r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"event-stream": "^3.3.4"}}, "node_modules/event-stream": {"version": "3.3.6", "dependencies": {"flatmap-stream": "0.1.1"}}, "node_modules/flatmap-stream": {"version": "0.1.1"}, "node_modules/orphan": {"version": "1.0.0"}}}"#.to_string(),
             ),
         ]);
+        let manifest_path = dir.path().join("package.json");
         let mut problems = Vec::new();
-        let found = load_lockfile(
-            &dir.path().join("package.json"),
+        let (found, lockfile) =
+            load_lockfile(&manifest_path, ManifestKind::PackageJson, dir.path(), &mut problems).unwrap();
+        assert_eq!(found.file_name().unwrap(), "yarn.lock");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(lockfile.also.len(), 1);
+        let osv = |path: &str| {
+            let bytes = std::fs::read(format!("{}/../fixtures/osv/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            crate::lookup::advisories::osv_record::parse_record(&bytes).unwrap()
+        };
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let known = |advisories| crate::model::Fact::Known {
+            value: advisories,
+            as_of: now,
+            stale: false,
+        };
+        let mut facts = Facts::default();
+        let npm = |name: &str| crate::model::PackageRef::new(crate::model::Ecosystem::Npm, name);
+        facts.advisories.insert(
+            npm("event-stream"),
+            known(vec![osv("incidents/npm/GHSA-mh6f-8j2x-4483.json")]),
+        );
+        facts.advisories.insert(
+            npm("flatmap-stream"),
+            known(vec![osv("incidents/npm/MAL-2025-20690.json")]),
+        );
+        facts.advisories.insert(npm("orphan"), known(Vec::new()));
+        let parsed = manifest::parse(
             ManifestKind::PackageJson,
-            dir.path(),
-            &mut problems,
+            &std::fs::read_to_string(&manifest_path).unwrap(),
         );
-        assert_eq!(found.unwrap().0.file_name().unwrap(), "yarn.lock");
+        let registries = crate::engine::RegistryRules::default();
+        let input = engine::Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        assert_eq!(
+            describe(&analysis),
+            vec![
+                "event-stream@3.3.4 lockfile",
+                "event-stream@3.3.6 lockfile via event-stream",
+                "flatmap-stream@0.1.1 lockfile via event-stream > flatmap-stream",
+                "orphan@1.0.0 lockfile via orphan",
+            ]
+        );
+        let flagged: Vec<String> = analysis
+            .findings
+            .iter()
+            .filter(|f| {
+                f.message
+                    .contains("in package-lock.json, the lockfile of another package manager")
+            })
+            .map(|f| format!("{} {}", analysis.deps[f.dep].dep.package.name, f.id))
+            .collect();
         assert!(
-            problems
-                .iter()
-                .any(|(file, why)| file.ends_with("package-lock.json") && why.starts_with("not checked")),
-            "{problems:?}"
+            flagged.contains(&"event-stream GHSA-mh6f-8j2x-4483".to_string()),
+            "{flagged:?}"
         );
+        assert!(
+            flagged.iter().any(|f| f.starts_with("flatmap-stream MAL-")),
+            "{flagged:?}"
+        );
+        // Each shows on the direct dependency that reaches it in package-lock.json.
+        let text = std::fs::read_to_string(&manifest_path).unwrap();
+        for finding in analysis
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("package-lock.json"))
+        {
+            assert_eq!(&text[finding.span.start..finding.span.end], "^3.3.4");
+        }
+
         let same = repo(&[
             ("package.json", "{}".to_string()),
             (
@@ -854,16 +987,15 @@ mod tests {
             ("bun.lockb", "binary".to_string()),
         ]);
         let mut problems = Vec::new();
-        load_lockfile(
+        let (_, lockfile) = load_lockfile(
             &same.path().join("package.json"),
             ManifestKind::PackageJson,
             same.path(),
             &mut problems,
-        );
-        assert!(
-            !problems.iter().any(|(_, why)| why.starts_with("not checked")),
-            "{problems:?}"
-        );
+        )
+        .unwrap();
+        assert!(lockfile.also.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]

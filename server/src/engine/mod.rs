@@ -64,6 +64,9 @@ pub struct AnalyzedDep {
     pub provenance: Option<Provenance>,
     /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
     pub stale_as_of: Option<Timestamp>,
+    /// The lockfile of another package manager this package comes from (`Lockfile::also`), when it is
+    /// not the one that decides the versions.
+    pub other_lockfile: Option<String>,
 }
 
 impl AnalyzedDep {
@@ -237,12 +240,116 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             fix: None,
             provenance: None,
             stale_as_of: None,
+            other_lockfile: None,
         });
     }
     if let Some(lockfile) = input.lockfile {
         collect_transitive(manifest, lockfile, input.registries, &mut res);
+        for (name, other) in &lockfile.also {
+            collect_other(manifest, name, other, input.registries, &mut res);
+        }
     }
     res
+}
+
+/// Every registry package of `other`, a lockfile of another package manager beside the one that
+/// decides versions (`Lockfile::also`), that is not already checked at the same version: shown on
+/// the direct dependency whose entry in `other` leads to it (the entry itself included, with its path),
+/// else at the top of the manifest. Installing with that manager installs every entry, reachable or not.
+fn collect_other(
+    manifest: &Parsed,
+    name: &str,
+    other: &Lockfile,
+    registries: &RegistryRules,
+    acc: &mut Vec<AnalyzedDep>,
+) {
+    let already: HashSet<(String, String)> = acc
+        .iter()
+        .filter_map(|d| Some((d.dep.package.name.clone(), d.dep.resolved.version.clone()?)))
+        .collect();
+    let index = other.direct_index();
+    let mut reached: Vec<Option<(usize, Vec<String>)>> = vec![None; other.packages.len()];
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    for (direct, dep) in manifest.deps.iter().enumerate() {
+        if dep.ecosystem != other.ecosystem || dep.source.skip_reason().is_some() {
+            continue;
+        }
+        let package = acc
+            .get(direct)
+            .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
+        if let Some(idx) = direct_index(&index, dep, package)
+            && let Some(slot) = reached.get_mut(idx)
+            && slot.is_none()
+        {
+            *slot = Some((direct, vec![dep.name.clone()]));
+            queue.push_back(idx);
+        }
+    }
+    while let Some(idx) = queue.pop_front() {
+        let Some((direct, path)) = reached.get(idx).cloned().flatten() else {
+            continue;
+        };
+        for child in other
+            .packages
+            .get(idx)
+            .map(|p| p.dependencies.as_slice())
+            .unwrap_or_default()
+        {
+            if let (Some(slot), Some(package)) = (reached.get_mut(*child), other.packages.get(*child))
+                && slot.is_none()
+            {
+                let mut child_path = path.clone();
+                child_path.push(package.name.clone());
+                *slot = Some((direct, child_path));
+                queue.push_back(*child);
+            }
+        }
+    }
+    let mut checked: HashSet<(String, String)> = HashSet::new();
+    for (idx, package) in other.packages.iter().enumerate() {
+        if package.non_registry.is_some() || package.name.is_empty() || package.version.is_empty() {
+            continue;
+        }
+        let key = (package.name.clone(), package.version.clone());
+        if already.contains(&key) || !checked.insert(key) {
+            continue;
+        }
+        let declaring = reached
+            .get(idx)
+            .cloned()
+            .flatten()
+            .and_then(|(direct, path)| Some((direct, path, manifest.deps.get(direct)?)));
+        let package_ref = PackageRef::new(other.ecosystem, &package.name);
+        let source = registries.source_for(&package_ref, None);
+        let privacy = registries.privacy(&package_ref, None, &source);
+        acc.push(AnalyzedDep {
+            direct: declaring.as_ref().map(|(direct, _, _)| *direct),
+            privacy,
+            dep: ResolvedDep {
+                private: privacy == Privacy::Private,
+                package: package_ref,
+                requirement_text: None,
+                requirement: None,
+                resolved: resolve::Resolved {
+                    version: Some(package.version.clone()),
+                    source: VersionSource::Lockfile,
+                },
+                span: declaring.as_ref().map_or(Span::default(), |(_, _, d)| d.finding_span()),
+                via: declaring
+                    .as_ref()
+                    .map_or_else(|| vec![package.name.clone()], |(_, path, _)| path.clone()),
+            },
+            name_span: declaring.as_ref().map_or(Span::default(), |(_, _, d)| d.name_span),
+            kind: declaring.as_ref().map_or(DepKind::Normal, |(_, _, d)| d.kind.clone()),
+            source,
+            status: Status::Checked,
+            checks: CheckStates::default(),
+            fix: None,
+            provenance: None,
+            stale_as_of: None,
+            other_lockfile: Some(name.to_string()),
+        });
+    }
 }
 
 /// The lockfile entry a direct dependency installs: by the name it is declared under (npm aliases
@@ -322,6 +429,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
                 fix: None,
                 provenance: None,
                 stale_as_of: None,
+                other_lockfile: None,
             });
         }
     }
@@ -722,6 +830,14 @@ fn evaluate_inner(
     analysis.notes = notes;
     analysis.policy_issues = policy.issues(now, &used_ignores);
 
+    for finding in &mut analysis.findings {
+        if let Some(name) = analysis.deps.get(finding.dep).and_then(|d| d.other_lockfile.as_ref()) {
+            finding.message = format!(
+                "{} (in {name}, the lockfile of another package manager: installing with it would use this version)",
+                finding.message
+            );
+        }
+    }
     let mut by_dep: HashMap<usize, Vec<&Finding>> = HashMap::new();
     for finding in &analysis.findings {
         by_dep.entry(finding.dep).or_default().push(finding);
@@ -731,7 +847,8 @@ fn evaluate_inner(
         let Some(analyzed) = analysis.deps.get(dep_idx) else {
             continue;
         };
-        if !findings.iter().any(|f| fix::wants_fix(f.kind)) {
+        if !findings.iter().any(|f| fix::wants_fix(f.kind)) || analyzed.other_lockfile.is_some() {
+            // A package of a lockfile that decides nothing is fixed by removing or regenerating that file.
             continue;
         }
         let lockfile = input.lockfile.map(|l| l.kind);

@@ -170,6 +170,10 @@ pub struct Lockfile {
     pub issues: Vec<SyntaxIssue>,
     /// Files beside the lockfile that fixes edit (set by `project`).
     pub fix_files: FixFiles,
+    /// Lockfiles of other package managers in the same folder, by file name (set by `project`): they
+    /// decide no version, but every package in them is checked, since installing with their manager
+    /// would use them and a repository must not be able to hide a version in the file it did not choose.
+    pub also: Vec<(String, Lockfile)>,
 }
 
 /// A project file a fix may edit besides the manifest: its path and text.
@@ -201,6 +205,7 @@ impl Lockfile {
             member: String::new(),
             issues: Vec::new(),
             fix_files: FixFiles::default(),
+            also: Vec::new(),
         }
     }
 

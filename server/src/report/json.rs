@@ -97,6 +97,10 @@ pub struct JsonFinding {
     /// For a transitive package: the path from the direct dependency.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
+    /// The lockfile of another package manager the package comes from, when it is not the one that
+    /// decides the versions (additive field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockfile: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -218,6 +222,7 @@ impl Report {
                     _ => None,
                 },
                 via: dep.dep.via.clone(),
+                lockfile: dep.other_lockfile.clone(),
             });
         }
         for dep in &analysis.deps {
