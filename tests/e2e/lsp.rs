@@ -218,3 +218,78 @@ fn bad_policy_is_a_diagnostic_on_its_key() {
     assert_eq!(unknown["range"]["start"], json!({"line": 3, "character": 0}));
     assert_eq!(server.shutdown(), 0);
 }
+
+/// A member of a pnpm monorepo opened with no Gatehouse configuration in the repository: the root's
+/// pnpm-lock.yaml decides the installed versions (express 4.17.2, not the newest 4.x), the transitive
+/// qs 6.9.6 (GHSA-hrpp-h998-j3pp) shows on express with its path, and the quick fix writes a valid
+/// override into pnpm-workspace.yaml, where pnpm 10 reads it. The offline settings come from the
+/// client, as an editor would send them.
+#[test]
+fn a_pnpm_workspace_member_gets_versions_transitive_findings_and_a_valid_fix_from_the_root() {
+    let fixture = crate::harness::fixtures().join("manifests/pnpm/v9-workspace2");
+    let read = |name: &str| std::fs::read_to_string(fixture.join(name)).unwrap();
+    let member = read("foo/package.json");
+    let workspace_yaml = read("pnpm-workspace.yaml");
+    let project = Project::new(&[
+        ("pnpm-lock.yaml", &read("pnpm-lock.yaml")),
+        ("pnpm-workspace.yaml", &workspace_yaml),
+        ("foo/package.json", &member),
+        ("bar/package.json", &read("bar/package.json")),
+    ]);
+    std::fs::create_dir(project.path(".git")).unwrap();
+    let osv = crate::harness::fixtures().join("osv");
+    let options = json!({
+        "offline": true,
+        "cache-dir": project.path("cache"),
+        "osv-db": [osv.join("npm"), osv.join("incidents/npm")],
+    });
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), options);
+    let doc = uri(&project.path("foo/package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": member}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-hrpp-h998-j3pp"));
+    let qs = diagnostics.iter().find(|d| d["code"] == "GHSA-hrpp-h998-j3pp").unwrap();
+    let message = qs["message"].as_str().unwrap();
+    assert!(message.contains("6.9.6"), "{message}");
+    let start = crate::harness::offset(&member, &qs["range"]["start"]);
+    assert!(
+        member[start..].starts_with("4.17.2\""),
+        "on express's requirement: {qs}"
+    );
+
+    let hover = server.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": doc}, "position": qs["range"]["start"]}),
+    );
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        hover_text.contains("Checked version **4.17.2** (from the lockfile)"),
+        "{hover_text}"
+    );
+    assert!(hover_text.contains("express → qs"), "{hover_text}");
+
+    let actions = server.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": doc}, "range": qs["range"], "context": {"diagnostics": [qs]}}),
+    );
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Pin qs to "))
+        .unwrap_or_else(|| panic!("an override action: {actions:#}"));
+    let changes = action["edit"]["changes"].as_object().unwrap();
+    assert!(
+        changes.get(&doc).is_none(),
+        "the member is not where pnpm reads overrides: {action:#}"
+    );
+    let yaml_edits = changes[&uri(&project.path("pnpm-workspace.yaml"))].as_array().unwrap();
+    let edited = apply_edits(&workspace_yaml, yaml_edits);
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&edited).unwrap();
+    assert_eq!(value["overrides"]["qs"].as_str(), Some("6.9.7"), "{edited}");
+    assert_eq!(value["packages"][0].as_str(), Some("*"), "{edited}");
+    assert_eq!(server.shutdown(), 0);
+}
