@@ -586,3 +586,88 @@ fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadat
         "fix: pin qs to 6.4.1: add \"overrides\": { \"qs\": \"6.4.1\" } to package.json, then `npm install`"
     );
 }
+
+/// A deeper path: `a` → request 2.81.0 → qs 6.4.0. `a` (constructed: two versions and their declared
+/// ranges for request) is upgraded only when its new range moves request off 2.81.0 and the version
+/// request then moves to (the highest `~2.82.0` admits, per the recorded packument) excludes qs 6.4.0;
+/// a range that still admits the locked request keeps the bad qs, so the fix is the override.
+#[test]
+fn a_deeper_path_is_followed_through_the_registry_metadata() {
+    use crate::model::{DeclaredDep, VersionMeta};
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut request =
+        crate::lookup::registry::npm::parse_packument(&std::fs::read(fixtures.join("registry/npm/request")).unwrap())
+            .unwrap();
+    for version in &mut request.versions {
+        version.deprecated = None;
+    }
+    let record = std::fs::read(fixtures.join("osv/npm/GHSA-hrpp-h998-j3pp.json")).unwrap();
+    let advisory = crate::lookup::advisories::osv_record::parse_record(&record).unwrap();
+    let published = Timestamp::from_second(1_500_000_000).unwrap();
+    let version = |v: &str, request_range: &str| VersionFacts {
+        version: v.to_string(),
+        published: Some(published),
+        meta: VersionMeta {
+            dependencies: Some(vec![DeclaredDep {
+                name: "request".to_string(),
+                req: request_range.to_string(),
+                ..DeclaredDep::default()
+            }]),
+            ..VersionMeta::default()
+        },
+        ..VersionFacts::default()
+    };
+    let qs = PackageFacts {
+        versions: ["6.4.0", "6.4.1", "6.5.3"]
+            .iter()
+            .map(|v| VersionFacts {
+                version: v.to_string(),
+                published: Some(published),
+                ..VersionFacts::default()
+            })
+            .collect(),
+        created: Some(published),
+        ..PackageFacts::default()
+    };
+    let manifest_text = "{\"dependencies\": {\"a\": \"^1.0.0\"}}";
+    let lock_text = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0"}}, "node_modules/a": {"version": "1.0.0", "dependencies": {"request": "~2.81.0"}}, "node_modules/request": {"version": "2.81.0", "dependencies": {"qs": "~6.4.0"}}, "node_modules/qs": {"version": "6.4.0"}}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+    let lockfile = manifest::parse_lockfile(ManifestKind::PackageLock, lock_text).unwrap();
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: Some(&lockfile),
+        workspace: None,
+        registries: &registries,
+    };
+    let fix_of_qs = |next_range: &str| {
+        let a = PackageFacts {
+            versions: vec![version("1.0.0", "~2.81.0"), version("1.1.0", next_range)],
+            created: Some(published),
+            ..PackageFacts::default()
+        };
+        let mut facts = Facts::default();
+        for (name, package) in [("a", a), ("request", request.clone()), ("qs", qs.clone())] {
+            let package_ref = PackageRef::new(Ecosystem::Npm, name);
+            facts
+                .packages
+                .insert(package_ref.clone(), known(std::sync::Arc::new(package), now));
+            let advisories = if name == "qs" {
+                vec![advisory.clone()]
+            } else {
+                Vec::new()
+            };
+            facts.advisories.insert(package_ref, known(advisories, now));
+        }
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let qs = analysis.deps.iter().find(|d| d.dep.package.name == "qs").unwrap();
+        assert_eq!(qs.dep.via, vec!["a", "request", "qs"]);
+        describe_fix(qs.fix.as_ref().unwrap())
+    };
+    assert_eq!(
+        fix_of_qs("~2.82.0"),
+        "fix: update a to \"^1.1.0\" (request 2.82.0 requires qs ~6.5.1, which excludes 6.4.0), then `npm install`"
+    );
+    assert!(fix_of_qs("^2.81.0").starts_with("fix: pin qs to 6.4.1"));
+}
