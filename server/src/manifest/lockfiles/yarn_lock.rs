@@ -61,11 +61,25 @@ pub fn parse(text: &str) -> Lockfile {
             }
         }
     }
-    let find = |specs: &HashMap<String, usize>, name: &str, range: &str| -> Option<usize> {
-        specs
-            .get(&format!("{name}@{range}"))
-            .or_else(|| specs.get(&format!("{name}@npm:{range}")))
-            .copied()
+    // The same lookups as `specs` by (name, range), built alongside so that resolving an edge
+    // allocates nothing: `plain` holds what `specs` holds, `npm` the `name@npm:range` keys by `range`.
+    let mut plain: HashMap<(&str, &str), usize> = HashMap::with_capacity(res.specs.len());
+    let mut npm: HashMap<(&str, &str), usize> = HashMap::new();
+    for (idx, entry) in entries.iter().enumerate() {
+        for spec in &entry.specs {
+            if let Some((name, range)) = split_spec(spec) {
+                plain.entry((name, range)).or_insert(idx);
+                if let Some(stripped) = range.strip_prefix("npm:") {
+                    npm.entry((name, stripped)).or_insert(idx);
+                    if split_spec(stripped).is_none() {
+                        plain.entry((name, stripped)).or_insert(idx);
+                    }
+                }
+            }
+        }
+    }
+    let find = |_: &HashMap<String, usize>, name: &str, range: &str| -> Option<usize> {
+        plain.get(&(name, range)).or_else(|| npm.get(&(name, range))).copied()
     };
     for (idx, entry) in entries.iter().enumerate() {
         let mut dependencies: Vec<usize> = Vec::new();
