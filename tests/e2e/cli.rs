@@ -163,3 +163,71 @@ fn transitive_findings_land_on_the_direct_dependency_with_their_path() {
     );
     assert_eq!(transitive["fix"], Value::Null);
 }
+
+/// A transitive finding fixed through its direct dependency, in every output format: request 2.81.0
+/// pulls in qs 6.4.0 (GHSA-hrpp-h998-j3pp); the registry stand-in serves the recorded packument of
+/// request (derived here: its deprecations removed, since as recorded every version is deprecated and
+/// none would be safe), whose 2.82.0 declares `qs: ~6.5.1`. qs itself is not on the stand-in.
+#[test]
+fn an_upgrade_of_the_direct_dependency_shows_in_text_json_and_sarif() {
+    let stand_in = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(stand_in.path().join("npm")).unwrap();
+    let mut request: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("registry/npm/request")).unwrap()).unwrap();
+    for version in request["versions"].as_object_mut().unwrap().values_mut() {
+        version.as_object_mut().unwrap().remove("deprecated");
+    }
+    std::fs::write(stand_in.path().join("npm/request"), request.to_string()).unwrap();
+    let registry = gatehouse::testing::FixtureServer::start(stand_in.path()).unwrap();
+    let project = Project::new(&[
+        ("package.json", "{\"dependencies\": {\"request\": \"~2.81.0\"}}\n"),
+        (
+            "package-lock.json",
+            r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"request": "~2.81.0"}}, "node_modules/request": {"version": "2.81.0", "dependencies": {"qs": "~6.4.0"}}, "node_modules/qs": {"version": "6.4.0"}}}"#,
+        ),
+    ]);
+    let npm = format!("{}/npm", registry.url());
+    let osv = fixtures().join("osv/npm");
+    let check = |format: &str| {
+        let (code, stdout, stderr) = run(
+            &[
+                "check",
+                ".",
+                "--format",
+                format,
+                "--npm-registry",
+                &npm,
+                "--osv-db",
+                osv.to_str().unwrap(),
+                "--osv-url",
+                "http://127.0.0.1:9",
+            ],
+            project.dir.path(),
+        );
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        stdout
+    };
+    let json: Value = serde_json::from_str(&check("json")).unwrap();
+    let qs = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "qs" && f["id"] == "GHSA-hrpp-h998-j3pp")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(qs["upgradeDirect"]["package"], "request", "{qs:#}");
+    assert_eq!(qs["upgradeDirect"]["requirement"], "~2.82.0", "{qs:#}");
+    assert_eq!(qs["upgradeDirect"]["command"], "npm install", "{qs:#}");
+    assert!(qs.get("override").is_none(), "{qs:#}");
+    let said = "fix: update request to `~2.82.0` (2.82.0), which no longer pulls in this qs";
+    let sarif: Value = serde_json::from_str(&check("sarif")).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["message"]["text"].as_str().unwrap().contains(said)),
+        "{sarif:#}"
+    );
+    let text = check("human");
+    assert!(text.contains(said), "{text}");
+}
