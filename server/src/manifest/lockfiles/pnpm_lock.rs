@@ -15,9 +15,9 @@
 //! - Packages resolved from git, a directory or a tarball outside the registry, and keys that are
 //!   not registry keys, are `non_registry`.
 
-use std::collections::HashMap;
-
-use crate::manifest::lockfiles::{Lenient, Scalar, lenient_struct, split_spec, yaml_entry_spans, yaml_issue};
+use crate::manifest::lockfiles::{
+    FastMap as HashMap, Lenient, Scalar, lenient_struct, split_spec, yaml_entry_spans, yaml_issue,
+};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::{Ecosystem, Span};
 
@@ -124,7 +124,7 @@ pub fn parse(text: &str) -> Lockfile {
     }
     let mut entries: Vec<Entry<'_>> = Vec::new();
     if style == Style::At && !lock.snapshots.0.is_empty() {
-        let mut covered = std::collections::HashSet::new();
+        let mut covered = std::collections::HashSet::<&str, foldhash::fast::RandomState>::default();
         for (key, snapshot) in &lock.snapshots.0 {
             covered.insert(strip_peers(key, style));
             entries.push(Entry {
@@ -158,12 +158,45 @@ pub fn parse(text: &str) -> Lockfile {
         }
     }
 
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(entries.len() * 2, Default::default());
+    // The same keys split into (name, version), so the common reference (a version, 6.x and 9.x)
+    // resolves without building a key string; anything else goes through `resolve_reference`.
+    let mut by_pair: HashMap<(&str, &str), usize> =
+        HashMap::with_capacity_and_hasher(entries.len() * 2, Default::default());
     for (idx, entry) in entries.iter().enumerate() {
-        index.entry(entry.key).or_insert(idx);
-        index.entry(strip_peers(entry.key, style)).or_insert(idx);
+        for key in [entry.key, strip_peers(entry.key, style)] {
+            index.entry(key).or_insert(idx);
+            let base = match style {
+                Style::SlashAt => key.strip_prefix('/'),
+                Style::At => Some(key),
+                Style::Slash => None,
+            };
+            if let Some((name, version)) = base.and_then(split_spec) {
+                by_pair.entry((name, version)).or_insert(idx);
+            }
+        }
     }
-    let find = |name: &str, reference: &str| -> Option<usize> { resolve_reference(&index, style, name, reference) };
+    let find = |name: &str, reference: &str| -> Option<usize> {
+        let trimmed = reference.trim();
+        let plain_version = match style {
+            Style::At => split_spec(strip_peers(trimmed, style)).is_none(),
+            Style::SlashAt => !trimmed.starts_with('/'),
+            Style::Slash => false,
+        };
+        // `name@reference` splits back into exactly (name, reference) when the name has no `@` but a
+        // scope's first character, and no `(`.
+        let name_splits = name.get(1..).is_some_and(|rest| !rest.contains('@')) && !name.contains('(');
+        if plain_version && name_splits && !trimmed.is_empty() && !trimmed.starts_with("link:") {
+            // `resolve_reference` tries `name@reference`, then it without peers, first.
+            let fast = by_pair
+                .get(&(name, trimmed))
+                .or_else(|| by_pair.get(&(name, strip_peers(trimmed, style))));
+            if let Some(idx) = fast {
+                return Some(*idx);
+            }
+        }
+        resolve_reference(&index, style, name, reference)
+    };
     for (idx, entry) in entries.iter().enumerate() {
         let mut dependencies: Vec<usize> = Vec::new();
         for (name, reference) in &entry.dependencies {

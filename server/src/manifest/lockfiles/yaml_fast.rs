@@ -160,7 +160,8 @@ fn has_duplicate_keys(entries: &[(Node<'_>, Node<'_>)]) -> bool {
             .enumerate()
             .any(|(idx, (key, _))| entries[..idx].iter().any(|(other, _)| other == key));
     }
-    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    let mut seen =
+        std::collections::HashSet::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
     entries.iter().any(|(key, _)| match key {
         Node::Str(text) => !seen.insert(text.as_ref()),
         // Keys that are not strings are rare: compare them the slow way.
@@ -298,11 +299,13 @@ fn plain(text: &str) -> Option<Node<'_>> {
 /// word, or a number-like run (a digit, sign or dot first, then only number characters, at most one
 /// dot: `1.2.3` is a string).
 fn maybe_not_a_string(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | ".inf" | "+.inf" | "-.inf" | ".nan"
-    ) {
+    if text.len() <= 5
+        && [
+            "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "+.inf", "-.inf", ".nan",
+        ]
+        .iter()
+        .any(|word| word.eq_ignore_ascii_case(text))
+    {
         return true;
     }
     text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use crate::manifest::lockfiles::{Lenient, Scalar, clamp, lenient_struct, split_spec, yaml_issue};
+use crate::manifest::lockfiles::{FastMap, Lenient, Scalar, clamp, lenient_struct, split_spec, yaml_issue};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
 use crate::model::{Ecosystem, Span};
 
@@ -63,8 +63,9 @@ pub fn parse(text: &str) -> Lockfile {
     }
     // The same lookups as `specs` by (name, range), built alongside so that resolving an edge
     // allocates nothing: `plain` holds what `specs` holds, `npm` the `name@npm:range` keys by `range`.
-    let mut plain: HashMap<(&str, &str), usize> = HashMap::with_capacity(res.specs.len());
-    let mut npm: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut plain: FastMap<(&str, &str), usize> =
+        FastMap::with_capacity_and_hasher(res.specs.len(), Default::default());
+    let mut npm: FastMap<(&str, &str), usize> = FastMap::default();
     for (idx, entry) in entries.iter().enumerate() {
         for spec in &entry.specs {
             if let Some((name, range)) = split_spec(spec) {
@@ -233,8 +234,8 @@ fn real_name(spec: &str) -> Option<String> {
 }
 
 /// Each top-level key (unquoted, as written) → the span up to the next top-level line.
-fn top_level_spans(text: &str) -> HashMap<String, Span> {
-    let mut res = HashMap::new();
+fn top_level_spans(text: &str) -> FastMap<String, Span> {
+    let mut res = FastMap::default();
     let mut open: Option<(String, usize)> = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
