@@ -8,6 +8,7 @@
 //!   a private registry are only ever asked of that registry (never OSV, never the public registry).
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
 
+mod memo;
 mod registries;
 mod states;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use crate::model::{Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySou
 use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
+pub use memo::{Memo, MemoStats};
 pub use registries::{Privacy, RegistryRules};
 pub use states::{CheckState, CheckStates};
 use states::{check_states, overall_status};
@@ -613,16 +615,17 @@ pub fn evaluate(input: &Input<'_>, facts: &Facts, policy: &Policy, now: Timestam
     evaluate_inner(input, facts, policy, now, None)
 }
 
-/// `evaluate`, reusing the solver's earlier answers from `memo` where they still hold (see `fix::Memo`):
-/// what an editor calls on every keystroke, so only the dependency an edit touched is solved again.
+/// `evaluate`, reusing the checks' and the solver's earlier answers from `memo` where they still hold
+/// (see `engine::Memo`, `fix::Memo`): what an editor calls on every keystroke, so only the dependency an
+/// edit touched is checked and solved again. Gives exactly what `evaluate` gives.
 pub fn evaluate_memoized(
     input: &Input<'_>,
     facts: &std::sync::Arc<Facts>,
     policy: &Policy,
     now: Timestamp,
-    memo: &mut fix::Memo,
+    memo: &mut Memo,
 ) -> Analysis {
-    memo.begin(facts, policy);
+    memo.begin(facts, policy, now);
     evaluate_inner(input, facts, policy, now, Some(memo))
 }
 
@@ -631,7 +634,7 @@ fn evaluate_inner(
     facts: &Facts,
     policy: &Policy,
     now: Timestamp,
-    mut memo: Option<&mut fix::Memo>,
+    mut memo: Option<&mut Memo>,
 ) -> Analysis {
     let mut analysis = Analysis {
         deps: collect(input, facts, Some((&policy.age, now))),
@@ -731,9 +734,21 @@ fn evaluate_inner(
                 url: None,
             });
         }
-        checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
-        if let Some(floor_ctx) = &floor_ctx {
-            checks::run_all(floor_ctx, dep_idx, &analyzed.dep, &mut raw_floor);
+        match memo.as_deref_mut() {
+            Some(memo) => memo.run_all(
+                &ctx,
+                floor_ctx.as_ref(),
+                dep_idx,
+                &analyzed.dep,
+                &mut raw,
+                &mut raw_floor,
+            ),
+            None => {
+                checks::run_all(&ctx, dep_idx, &analyzed.dep, &mut raw);
+                if let Some(floor_ctx) = &floor_ctx {
+                    checks::run_all(floor_ctx, dep_idx, &analyzed.dep, &mut raw_floor);
+                }
+            }
         }
     }
     // One note for many packages whose registry data is missing, not one line each.
@@ -860,7 +875,7 @@ fn evaluate_inner(
             }
             _ if analyzed.is_transitive() => continue,
             _ => match memo.as_deref_mut() {
-                Some(memo) => memo.solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
+                Some(memo) => memo.fix.solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
                 None => fix::solve(&ctx, policy, &analyzed.dep, &findings, lockfile),
             },
         };

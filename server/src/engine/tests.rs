@@ -671,3 +671,162 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
     );
     assert!(fix_of_qs("^2.81.0").starts_with("fix: pin qs to 6.4.1"));
 }
+
+fn all_cases() -> Vec<Case> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|ecosystem| ecosystem.is_dir())
+        .flat_map(|ecosystem| std::fs::read_dir(ecosystem).unwrap())
+        .map(|case| case.unwrap().path())
+        .filter(|dir| dir.join("now.txt").is_file())
+        .collect();
+    dirs.sort();
+    dirs.iter().map(|dir| Case::load(dir)).collect()
+}
+
+/// One step of an editing session on a case: an edit of the text and the clock and facts it is
+/// evaluated with.
+#[derive(Debug, Clone)]
+struct Step {
+    /// Where (a fraction of the text's length) and what: a replaced character, an insertion, a deletion.
+    at: f64,
+    edit: u8,
+    character: char,
+    /// Minutes added to the case's `now` (0 most often, as while typing).
+    minutes: i64,
+    /// Evaluate with a second copy of the facts (a new `Arc`, as when lookups land).
+    new_facts: bool,
+    /// Evaluate under an untrusted project's policy whose floor is the case's own.
+    floor: bool,
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    (
+        0.0..1.0f64,
+        0u8..3,
+        prop::sample::select(vec![
+            '0', '1', '2', '9', '.', '^', '~', '"', ',', ' ', '\n', 'a', '=', 'é',
+        ]),
+        prop::sample::select(vec![0i64, 0, 0, 1, 60 * 24, 60 * 24 * 40, -60 * 24 * 3]),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(at, edit, character, minutes, new_facts, floor)| Step {
+            at,
+            edit,
+            character,
+            minutes,
+            new_facts,
+            floor,
+        })
+}
+
+fn apply(text: &mut String, step: &Step) {
+    let mut at = ((text.len() as f64) * step.at) as usize;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let next = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    match step.edit {
+        0 if next > at => text.replace_range(at..next, &step.character.to_string()),
+        1 if next > at => text.replace_range(at..next, ""),
+        _ => text.insert(at, step.character),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// An editing session through `evaluate_memoized` (one memo kept across every keystroke, as the
+    /// editor keeps one per document) gives exactly what a fresh `evaluate` gives at every step, while
+    /// text, clock, facts and policy move.
+    #[test]
+    fn memoized_evaluation_is_a_full_evaluation(steps in proptest::collection::vec(step(), 1..8)) {
+        thread_local! {
+            static CASES: Vec<(Case, std::sync::Arc<Facts>, std::sync::Arc<Facts>)> = all_cases()
+                .into_iter()
+                .map(|case| {
+                    let facts = std::sync::Arc::new(case.facts.clone());
+                    let copy = std::sync::Arc::new(case.facts.clone());
+                    (case, facts, copy)
+                })
+                .collect();
+        }
+        CASES.with(|cases| {
+            for (case, facts, copy) in cases {
+                let mut memo = engine::Memo::default();
+                let mut text = case.text.clone();
+                let registries = RegistryRules::default();
+                let untrusted = Policy {
+                    untrusted_floor: Some(Box::new(case.policy.clone())),
+                    ..Policy::default()
+                };
+                // The first evaluation fills the memo; every step after it may reuse it.
+                for step in std::iter::once(None).chain(steps.iter().map(Some)) {
+                    if let Some(step) = step {
+                        apply(&mut text, step);
+                    }
+                    let parsed = manifest::parse(case.kind, &text);
+                    let input = Input {
+                        manifest: &parsed,
+                        lockfile: case.lockfile.as_ref(),
+                        workspace: None,
+                        registries: &registries,
+                    };
+                    let now = case.now + jiff::SignedDuration::from_mins(step.map_or(0, |s| s.minutes));
+                    let facts = if step.is_some_and(|s| s.new_facts) { copy } else { facts };
+                    let policy = if step.is_some_and(|s| s.floor) { &untrusted } else { &case.policy };
+                    let full = engine::evaluate(&input, facts, policy, now);
+                    let memoized = engine::evaluate_memoized(&input, facts, policy, now, &mut memo);
+                    proptest::prop_assert_eq!(format!("{full:#?}"), format!("{memoized:#?}"), "{}", text);
+                }
+            }
+            Ok(())
+        })?;
+    }
+}
+
+/// Evaluating the same text again reuses every answer of the checks; another `now` checks again.
+#[test]
+fn memo_reuses_the_checks_until_now_moves() {
+    let case = all_cases()
+        .into_iter()
+        .find(|case| manifest::parse(case.kind, &case.text).deps.len() > 1)
+        .expect("a case with several dependencies");
+    let facts = std::sync::Arc::new(case.facts.clone());
+    let registries = RegistryRules::default();
+    let mut memo = engine::Memo::default();
+    let evaluate = |text: &str, memo: &mut engine::Memo| {
+        let parsed = manifest::parse(case.kind, text);
+        let input = Input {
+            manifest: &parsed,
+            lockfile: case.lockfile.as_ref(),
+            workspace: None,
+            registries: &registries,
+        };
+        engine::evaluate_memoized(&input, &facts, &case.policy, case.now, memo);
+        parsed.deps.len()
+    };
+    let n_deps = evaluate(&case.text, &mut memo);
+    let first = memo.stats();
+    assert_eq!(first.reused, 0);
+    // The same text again: every answer is reused.
+    evaluate(&case.text, &mut memo);
+    let second = memo.stats();
+    assert_eq!(second.checked, first.checked, "{second:?}");
+    assert!(second.reused >= n_deps.min(first.checked), "{second:?}");
+    // Another `now`: everything is checked again.
+    let later = case.now + jiff::SignedDuration::from_mins(1);
+    let parsed = manifest::parse(case.kind, &case.text);
+    let input = Input {
+        manifest: &parsed,
+        lockfile: case.lockfile.as_ref(),
+        workspace: None,
+        registries: &registries,
+    };
+    engine::evaluate_memoized(&input, &facts, &case.policy, later, &mut memo);
+    assert_eq!(memo.stats().checked, 2 * first.checked);
+}

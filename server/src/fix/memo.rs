@@ -43,12 +43,16 @@ pub struct Memo {
 impl Memo {
     /// Forgets every answer unless `facts` and `policy` are the ones the answers were solved with.
     pub fn begin(&mut self, facts: &Arc<Facts>, policy: &Policy) {
-        let policy_key = format!("{policy:?}");
+        self.begin_with(facts, &format!("{policy:?}"));
+    }
+
+    /// `begin` with the policy already written out (`format!("{policy:?}")`), which its caller shares.
+    pub fn begin_with(&mut self, facts: &Arc<Facts>, policy_key: &str) {
         let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
         if !same_facts || self.policy != policy_key || self.entries.len() > MAX_ENTRIES {
             self.entries.clear();
             self.facts = Some(facts.clone());
-            self.policy = policy_key;
+            self.policy = policy_key.to_string();
         }
     }
 

@@ -26,8 +26,9 @@ pub struct Doc {
     /// Settings or project files changed: read the context again (the old one serves meanwhile).
     pub reload_context: bool,
     pub is_config: bool,
-    /// The solver's answers from earlier evaluations of this document (`engine::evaluate_memoized`).
-    pub memo: crate::fix::Memo,
+    /// The checks' and the solver's answers from earlier evaluations of this document
+    /// (`engine::evaluate_memoized`).
+    pub memo: crate::engine::Memo,
     /// The facts this document read when it last asked for lookups, and the lookup configuration they
     /// belong to: what keeps them held (`held::Held::retain`).
     pub uses: HashSet<FactKey>,

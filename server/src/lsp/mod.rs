@@ -163,6 +163,15 @@ fn workspace_of(roots: &[PathBuf], path: &Path, env: &[(String, String)]) -> Pat
         .unwrap_or_else(|| project::workspace_root(path, env))
 }
 
+/// The editor evaluates at the clock's time to the whole minute. Ages are worded in minutes at the finest,
+/// so a keystroke sees what it would see to the second except that a threshold is crossed up to a minute
+/// late; and the keystrokes of one minute share one `now`, which is what lets `engine::Memo` reuse the
+/// checks' answers for every dependency the edit did not touch.
+fn to_the_minute(now: Timestamp) -> Timestamp {
+    let second = now.as_second();
+    Timestamp::from_second(second - second.rem_euclid(60)).unwrap_or(now)
+}
+
 fn lookup_key(context: &Context) -> String {
     project::lookup_key(context)
 }

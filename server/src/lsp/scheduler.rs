@@ -123,8 +123,13 @@ impl State {
         };
         let facts = self.facts_for(&lookup_key(context));
         let input = context.input(&parsed);
-        let analysis =
-            engine::evaluate_memoized(&input, &facts, &context.config.policy, self.clock.now(), &mut doc.memo);
+        let analysis = engine::evaluate_memoized(
+            &input,
+            &facts,
+            &context.config.policy,
+            to_the_minute(self.clock.now()),
+            &mut doc.memo,
+        );
         Some(use_it(doc, &parsed, analysis, utf16))
     }
 }

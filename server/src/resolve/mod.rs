@@ -85,7 +85,7 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 }
 
 /// A version requirement as the ecosystem understands it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
     Npm(nodejs_semver::Range),
     Cargo(semver::VersionReq),
