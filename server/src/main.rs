@@ -80,9 +80,15 @@ fn main() -> anyhow::Result<()> {
             0
         }
         Command::Check(args) => {
-            let mut out = std::io::stdout().lock();
+            // Buffered: stdout is line-buffered, and a report of 20,000 packages is that many write calls.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
             let mut err = std::io::stderr();
-            runtime.block_on(cli::check(&args, &mut out, &mut err))
+            let code = runtime.block_on(cli::check(&args, &mut out, &mut err));
+            // A report that cannot be written is a check that could not be done.
+            match std::io::Write::flush(&mut out) {
+                Ok(()) => code,
+                Err(_) => 2,
+            }
         }
         Command::Cache { action, args } => cli::cache(&action, &args, &mut std::io::stdout().lock()),
         Command::Db {

@@ -1,9 +1,12 @@
 //! What one document's evaluations keep between keystrokes, so an edit re-checks only the dependencies it
-//! touched: the checks' raw findings per dependency (before the policy), and the solver's answers
+//! touched: how each requirement was decided (parsed, and resolved against the versions the facts
+//! list), the checks' raw findings per dependency (before the policy), and the solver's answers
 //! (`fix::Memo`). A 300-dependency manifest otherwise runs every check of every dependency on every
 //! keystroke, although one edit changes one dependency.
 //!
 //! Invariants:
+//! - Deciding a requirement is a pure function of the package, the requirement text (and its syntax),
+//!   the lockfile's pin, the facts and the installer's cooldown at `now`: reused for the same ones.
 //! - Checks are pure functions of the context (`now`, facts, the policy's thresholds and signal rules)
 //!   and of the dependency. A result is reused only for the very same facts (`Arc` identity, held so
 //!   the address cannot be reused), the same policy (compared in full, untrusted floor included), the
@@ -23,6 +26,24 @@ use crate::checks::{self, CheckCtx, Finding, ResolvedDep};
 use crate::fix;
 use crate::model::{Facts, PackageRef};
 use crate::policy::Policy;
+use crate::resolve::{Requirement, Resolved};
+
+/// What deciding a requirement reads besides the facts, the policy and `now`.
+pub(super) struct Question<'a> {
+    pub package: &'a PackageRef,
+    /// Poetry's constraint syntax.
+    pub poetry: bool,
+    pub requirement: Option<&'a str>,
+    pub locked: Option<&'a str>,
+}
+
+struct Decided {
+    poetry: bool,
+    requirement_text: Option<String>,
+    locked: Option<String>,
+    requirement: Option<Requirement>,
+    resolved: Resolved,
+}
 
 /// More answers than a document has dependencies means it changed a lot: start over.
 const MAX_ENTRIES: usize = 8192;
@@ -49,6 +70,7 @@ pub struct Memo {
     policy: String,
     now: Option<Timestamp>,
     checks: HashMap<PackageRef, Vec<Checked>>,
+    decided: HashMap<PackageRef, Vec<Decided>>,
     entries: usize,
     stats: MemoStats,
     pub(super) fix: fix::Memo,
@@ -62,12 +84,40 @@ impl Memo {
         let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
         if !same_facts || self.policy != policy_key || self.now != Some(now) || self.entries > MAX_ENTRIES {
             self.checks.clear();
+            self.decided.clear();
             self.entries = 0;
             self.facts = Some(facts.clone());
             self.now = Some(now);
         }
         self.fix.begin_with(facts, &policy_key);
         self.policy = policy_key;
+    }
+
+    /// `decide()` (the parsed requirement and the resolved version), or its earlier answer to the same
+    /// question.
+    pub(super) fn resolution(
+        &mut self,
+        question: Question<'_>,
+        decide: impl FnOnce() -> (Option<Requirement>, Resolved),
+    ) -> (Option<Requirement>, Resolved) {
+        let same = |known: &&Decided| {
+            known.poetry == question.poetry
+                && known.requirement_text.as_deref() == question.requirement
+                && known.locked.as_deref() == question.locked
+        };
+        if let Some(found) = self.decided.get(question.package).and_then(|all| all.iter().find(same)) {
+            return (found.requirement.clone(), found.resolved.clone());
+        }
+        let (requirement, resolved) = decide();
+        self.entries += 1;
+        self.decided.entry(question.package.clone()).or_default().push(Decided {
+            poetry: question.poetry,
+            requirement_text: question.requirement.map(str::to_string),
+            locked: question.locked.map(str::to_string),
+            requirement: requirement.clone(),
+            resolved: resolved.clone(),
+        });
+        (requirement, resolved)
     }
 
     pub fn stats(&self) -> MemoStats {

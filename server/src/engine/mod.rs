@@ -116,12 +116,10 @@ fn inherited<'a>(dep: &Dependency, workspace: &[&'a Dependency]) -> Option<&'a D
         .flatten()
 }
 
-fn requirement_of(
-    dep: &Dependency,
-    workspace: &[&Dependency],
-    lockfile: Option<&Lockfile>,
-) -> (Option<String>, Option<Requirement>) {
-    let text = match (&dep.source, &dep.requirement) {
+/// The requirement text a dependency is checked with: its own, the workspace root's it inherits, or
+/// the pnpm catalog's range.
+fn requirement_text_of(dep: &Dependency, workspace: &[&Dependency], lockfile: Option<&Lockfile>) -> Option<String> {
+    match (&dep.source, &dep.requirement) {
         (SourceKind::WorkspaceInherited, _) => inherited(dep, workspace).and_then(|w| w.requirement.clone()),
         // pnpm `catalog:`: the range is the catalog's (pnpm-workspace.yaml).
         (_, Some(text)) if text.trim_start().starts_with("catalog:") => lockfile
@@ -129,11 +127,7 @@ fn requirement_of(
             .map(str::to_string)
             .or_else(|| Some(text.clone())),
         (_, text) => text.clone(),
-    };
-    let requirement = text
-        .as_deref()
-        .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
-    (text, requirement)
+    }
 }
 
 fn skip_reason(dep: &Dependency, workspace: &[&Dependency]) -> Option<String> {
@@ -167,7 +161,13 @@ fn available_versions(
 
 /// Builds the list of packages to check: direct dependencies, then lockfile packages they pull in.
 /// `age` (thresholds and now) makes ranges resolve the way an installer with a cooldown would.
-fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timestamp)>) -> Vec<AnalyzedDep> {
+/// `memo` keeps how each requirement was decided (for the same facts, policy and `now`).
+fn collect(
+    input: &Input<'_>,
+    facts: &Facts,
+    age: Option<(&AgeThresholds, Timestamp)>,
+    mut memo: Option<&mut Memo>,
+) -> Vec<AnalyzedDep> {
     let manifest = input.manifest;
     let workspace: Vec<&Dependency> = manifest
         .workspace_deps
@@ -187,7 +187,7 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             .as_deref()
             .or(root_entry.and_then(|w| w.registry.as_deref()));
         let package = PackageRef::new(dep.ecosystem, package_name);
-        let (requirement_text, requirement) = requirement_of(dep, &workspace, input.lockfile);
+        let requirement_text = requirement_text_of(dep, &workspace, input.lockfile);
         let skipped = skip_reason(dep, &workspace);
         let locked = direct
             .as_ref()
@@ -197,23 +197,41 @@ fn collect(input: &Input<'_>, facts: &Facts, age: Option<(&AgeThresholds, Timest
             })
             .filter(|p| p.non_registry.is_none())
             .map(|p| p.version.clone());
-        // Only a range without a lockfile pin needs the version list (and building it clones every
-        // version string), so pinned and locked dependencies skip it on the warm path.
-        let pinned = requirement_text
-            .as_deref()
-            .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
-        let available = if locked.is_some() || pinned {
-            None
-        } else {
-            available_versions(facts, &package, age)
+        let decide = || {
+            let requirement = requirement_text
+                .as_deref()
+                .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
+            // Only a range without a lockfile pin needs the version list (and building it clones every
+            // version string), so pinned and locked dependencies skip it on the warm path.
+            let pinned = requirement_text
+                .as_deref()
+                .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
+            let available = if locked.is_some() || pinned {
+                None
+            } else {
+                available_versions(facts, &package, age)
+            };
+            let resolved = resolve::resolve(
+                dep.ecosystem,
+                requirement.as_ref(),
+                requirement_text.as_deref(),
+                locked.as_deref(),
+                available.as_deref(),
+            );
+            (requirement, resolved)
         };
-        let resolved = resolve::resolve(
-            dep.ecosystem,
-            requirement.as_ref(),
-            requirement_text.as_deref(),
-            locked.as_deref(),
-            available.as_deref(),
-        );
+        let (requirement, resolved) = match memo.as_deref_mut() {
+            Some(memo) => memo.resolution(
+                memo::Question {
+                    package: &package,
+                    poetry: dep.poetry_syntax,
+                    requirement: requirement_text.as_deref(),
+                    locked: locked.as_deref(),
+                },
+                decide,
+            ),
+            None => decide(),
+        };
         let source = input.registries.source_for(&package, registry);
         let privacy = input.registries.privacy(&package, registry, &source);
         res.push(AnalyzedDep {
@@ -494,7 +512,7 @@ fn queries(input: &Input<'_>, facts: &Facts, asked: Asked) -> Vec<Query> {
     let wanted = |held: bool| asked == Asked::All || !held;
     let mut res = Vec::new();
     let mut seen = HashSet::new();
-    for analyzed in collect(input, facts, None) {
+    for analyzed in collect(input, facts, None, None) {
         if matches!(analyzed.status, Status::Skipped(_)) {
             continue;
         }
@@ -637,7 +655,7 @@ fn evaluate_inner(
     mut memo: Option<&mut Memo>,
 ) -> Analysis {
     let mut analysis = Analysis {
-        deps: collect(input, facts, Some((&policy.age, now))),
+        deps: collect(input, facts, Some((&policy.age, now)), memo.as_deref_mut()),
         syntax: input.manifest.issues.clone(),
         fix_files: input.lockfile.map(|l| l.fix_files.clone()).unwrap_or_default(),
         ..Analysis::default()
