@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::{CheckStates, Privacy};
 use crate::checks::{self, CheckCtx, Finding, ResolvedDep};
 use crate::fix;
 use crate::model::{Facts, PackageRef};
@@ -71,6 +72,8 @@ pub struct Memo {
     now: Option<Timestamp>,
     checks: HashMap<PackageRef, Vec<Checked>>,
     decided: HashMap<PackageRef, Vec<Decided>>,
+    /// Each check's state (`states::check_states`), which reads the facts the way the checks do.
+    states: HashMap<PackageRef, Vec<(ResolvedDep, Privacy, CheckStates)>>,
     entries: usize,
     stats: MemoStats,
     pub(super) fix: fix::Memo,
@@ -85,6 +88,7 @@ impl Memo {
         if !same_facts || self.policy != policy_key || self.now != Some(now) || self.entries > MAX_ENTRIES {
             self.checks.clear();
             self.decided.clear();
+            self.states.clear();
             self.entries = 0;
             self.facts = Some(facts.clone());
             self.now = Some(now);
@@ -118,6 +122,32 @@ impl Memo {
             resolved: resolved.clone(),
         });
         (requirement, resolved)
+    }
+
+    /// `states()` for `dep` behind `privacy`, or the earlier answer for an equal dependency.
+    pub(super) fn check_states(
+        &mut self,
+        dep: &ResolvedDep,
+        privacy: Privacy,
+        states: impl FnOnce() -> CheckStates,
+    ) -> CheckStates {
+        if let Some((_, _, found)) = self.states.get(&dep.package).and_then(|all| {
+            all.iter()
+                .find(|(known, known_privacy, _)| *known_privacy == privacy && same_question(known, dep))
+        }) {
+            return found.clone();
+        }
+        let res = states();
+        self.entries += 1;
+        let key = ResolvedDep {
+            span: Default::default(),
+            ..dep.clone()
+        };
+        self.states
+            .entry(dep.package.clone())
+            .or_default()
+            .push((key, privacy, res.clone()));
+        res
     }
 
     pub fn stats(&self) -> MemoStats {

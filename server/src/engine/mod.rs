@@ -704,7 +704,14 @@ fn evaluate_inner(
                 Vec::new(),
             ));
         }
-        analyzed.checks = check_states(analyzed, facts, policy);
+        analyzed.checks = match memo.as_deref_mut() {
+            Some(memo) => {
+                let privacy = analyzed.privacy;
+                let states = || check_states(analyzed, facts, policy);
+                memo.check_states(&analyzed.dep, privacy, states)
+            }
+            None => check_states(analyzed, facts, policy),
+        };
         analyzed.status = overall_status(&analyzed.checks);
         if analyzed.dep.private {
             continue;
