@@ -18,6 +18,10 @@ use gatehouse::policy::Policy;
 use gatehouse::{engine, report};
 use jiff::Timestamp;
 
+/// The shipped binary's allocator (`main.rs`), so the in-process benches measure what ships.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
 }
