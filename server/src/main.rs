@@ -78,12 +78,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    // The blocking pool runs SQLite calls and file reads; a cold start of 33 packages grew it to ~35
-    // threads (each with its own stack and allocator cache) for work that is disk-bound anyway.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(8)
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let code = match args.command {
         Command::Lsp { .. } => {
             runtime.block_on(gatehouse::lsp::run());
