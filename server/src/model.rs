@@ -453,18 +453,32 @@ pub struct Facts {
     /// offline snapshot as of …" (the local copy of OSV's export, for a name behind a mirror). The
     /// check still counts as done. Cleared by a later answer without one.
     pub advisory_notes: HashMap<PackageRef, String>,
+    /// Why a due refresh of a package's facts failed while an older answer is still served (marked
+    /// stale): "registry: connection refused". Cleared once no fact of the package is stale.
+    pub refresh_errors: HashMap<PackageRef, String>,
 }
 
 impl Facts {
-    /// Adds newly fetched facts; a known fact is never replaced by a failure or a pending mark.
+    /// Adds newly fetched facts. A known fact is never replaced by a failure or a pending mark, but a
+    /// failed refresh marks it stale and records why (`refresh_errors`): an expired answer whose
+    /// refresh failed is never shown as fresh.
     pub fn merge(&mut self, fetched: Facts) {
-        fn merge_map<K: std::hash::Hash + Eq, T>(into: &mut HashMap<K, Fact<T>>, from: HashMap<K, Fact<T>>) {
+        fn merge_map<K: std::hash::Hash + Eq, T>(
+            into: &mut HashMap<K, Fact<T>>,
+            from: HashMap<K, Fact<T>>,
+            mut failed: impl FnMut(&K, &Note),
+        ) {
             for (key, fact) in from {
-                let keep_old =
-                    matches!(into.get(&key), Some(Fact::Known { .. })) && !matches!(fact, Fact::Known { .. });
-                if !keep_old {
-                    into.insert(key, fact);
+                if let Some(Fact::Known { stale, .. }) = into.get_mut(&key)
+                    && !matches!(fact, Fact::Known { .. })
+                {
+                    if let Fact::Unavailable(note) = &fact {
+                        *stale = true;
+                        failed(&key, note);
+                    }
+                    continue;
                 }
+                into.insert(key, fact);
             }
         }
         for (package, fact) in &fetched.advisories {
@@ -477,9 +491,21 @@ impl Facts {
         }
         self.advisory_caveats.extend(fetched.advisory_caveats);
         self.advisory_notes.extend(fetched.advisory_notes);
-        merge_map(&mut self.packages, fetched.packages);
-        merge_map(&mut self.advisories, fetched.advisories);
-        merge_map(&mut self.provenance, fetched.provenance);
+        let mut errors: Vec<(PackageRef, String)> = Vec::new();
+        let mut record = |package: &PackageRef, note: &Note| {
+            errors.push((package.clone(), format!("{}: {}", note.source, note.message)));
+        };
+        merge_map(&mut self.packages, fetched.packages, &mut record);
+        merge_map(&mut self.advisories, fetched.advisories, &mut record);
+        merge_map(&mut self.provenance, fetched.provenance, |(package, _), note| {
+            record(package, note)
+        });
+        self.refresh_errors.extend(errors);
+        let (packages, advisories) = (&self.packages, &self.advisories);
+        let stale = |fact: Option<&Fact<_>>| matches!(fact, Some(Fact::Known { stale: true, .. }));
+        self.refresh_errors.retain(|package, _| {
+            matches!(packages.get(package), Some(Fact::Known { stale: true, .. })) || stale(advisories.get(package))
+        });
     }
 }
 
@@ -788,6 +814,56 @@ mod tests {
         assert_eq!(Ecosystem::PyPI.normalize_name("Foo.Bar__baz"), "foo-bar-baz");
         assert_eq!(Ecosystem::PyPI.normalize_name("PyYAML"), "pyyaml");
         assert_eq!(Ecosystem::Npm.normalize_name("@Scope/X"), "@Scope/X");
+    }
+
+    /// A due refresh that fails leaves the old answer, marked stale, with why the refresh failed; a
+    /// later answer clears both.
+    #[test]
+    fn a_failed_refresh_marks_the_known_answer_stale_with_its_error() {
+        let package = PackageRef::new(Ecosystem::Npm, "left-pad");
+        let as_of: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut held = Facts::default();
+        let mut first = Facts::default();
+        first.advisories.insert(
+            package.clone(),
+            Fact::Known {
+                value: Vec::new(),
+                as_of,
+                stale: false,
+            },
+        );
+        held.merge(first.clone());
+        let mut failed = Facts::default();
+        let note = Note {
+            source: "OSV".to_string(),
+            message: "503 from api.osv.dev".to_string(),
+        };
+        failed.advisories.insert(package.clone(), Fact::Unavailable(note));
+        held.merge(failed);
+        assert_eq!(
+            held.advisories.get(&package),
+            Some(&Fact::Known {
+                value: Vec::new(),
+                as_of,
+                stale: true
+            })
+        );
+        let why = held.refresh_errors.get(&package).cloned().unwrap_or_default();
+        assert!(why.contains("503 from api.osv.dev"), "{why:?}");
+        // A pending mark (asked again) changes nothing; a fresh answer clears both.
+        let mut pending = Facts::default();
+        pending.advisories.insert(package.clone(), Fact::Pending);
+        held.merge(pending);
+        assert!(matches!(
+            held.advisories.get(&package),
+            Some(Fact::Known { stale: true, .. })
+        ));
+        held.merge(first);
+        assert!(matches!(
+            held.advisories.get(&package),
+            Some(Fact::Known { stale: false, .. })
+        ));
+        assert!(held.refresh_errors.is_empty(), "{:?}", held.refresh_errors);
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct AnalyzedDep {
     pub provenance: Option<Provenance>,
     /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
     pub stale_as_of: Option<Timestamp>,
+    /// Why the stale facts could not be refreshed, when a refresh was due and failed.
+    pub stale_reason: Option<String>,
     /// The lockfile of another package manager this package comes from (`Lockfile::also`), when it is
     /// not the one that decides the versions.
     pub other_lockfile: Option<String>,
@@ -260,6 +262,7 @@ fn collect(
             fix: None,
             provenance: None,
             stale_as_of: None,
+            stale_reason: None,
             other_lockfile: None,
         });
     }
@@ -367,6 +370,7 @@ fn collect_other(
             fix: None,
             provenance: None,
             stale_as_of: None,
+            stale_reason: None,
             other_lockfile: Some(name.to_string()),
         });
     }
@@ -449,6 +453,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
                 fix: None,
                 provenance: None,
                 stale_as_of: None,
+                stale_reason: None,
                 other_lockfile: None,
             });
         }
@@ -723,6 +728,9 @@ fn evaluate_inner(
             notes.push(note.clone());
         }
         analyzed.stale_as_of = oldest_stale(facts, package);
+        analyzed.stale_reason = analyzed
+            .stale_as_of
+            .and_then(|_| facts.refresh_errors.get(package).cloned());
         if let Some(version) = &analyzed.dep.resolved.version {
             analyzed.provenance = facts
                 .provenance

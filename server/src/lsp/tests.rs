@@ -664,3 +664,24 @@ async fn an_aborted_round_ends_its_progress_report() {
     .await;
     lsp.shutdown().await;
 }
+
+/// A due refresh that fails leaves the old answer marked stale, and the hover says so with the error,
+/// instead of showing an expired answer as fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_shows_the_old_answer_as_stale_with_the_error() {
+    let mut lsp = Harness::start(Value::Null).await;
+    lsp.open("package.json", &manifest(&["left-pad"])).await;
+    lsp.until("left-pad is known", |h| h.rounds() >= 1).await;
+    let uri = lsp.uri("package.json");
+    let position = json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 21}});
+    let fresh = lsp.request("textDocument/hover", position.clone()).await.to_string();
+    assert!(!fresh.contains("stale"), "{fresh}");
+    lsp.stand.failing.store(true, Ordering::SeqCst);
+    let ttls = crate::lookup::cache::Ttls::default();
+    lsp.clock.advance(ttls.versions + Duration::from_secs(60));
+    lsp.until("the refresh failed", |h| h.rounds() >= 2).await;
+    let stale = lsp.request("textDocument/hover", position).await.to_string();
+    assert!(stale.contains("stale"), "{stale}");
+    assert!(stale.contains("connection refused"), "{stale}");
+    lsp.shutdown().await;
+}

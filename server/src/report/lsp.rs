@@ -423,7 +423,11 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
             message = format!("{message}; {}", describe_fix(fix));
         }
         if let Some(as_of) = dep.stale_as_of {
-            message = format!("{message} (offline: data as of {})", as_of.strftime("%Y-%m-%d"));
+            let as_of = as_of.strftime("%Y-%m-%d");
+            message = match &dep.stale_reason {
+                Some(why) => format!("{message} (stale: data as of {as_of}; the refresh failed: {why})"),
+                None => format!("{message} (offline: data as of {as_of})"),
+            };
         }
         let href = advisory_link(finding).and_then(|link| link.parse::<lsp::Uri>().ok());
         res.push(lsp::Diagnostic {

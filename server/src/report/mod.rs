@@ -170,9 +170,13 @@ pub fn provenance_label(provenance: &Provenance) -> (&'static str, String) {
 /// What the status of a dependency means to a person.
 pub fn describe_status(dep: &AnalyzedDep) -> Option<String> {
     match &dep.status {
-        Status::Checked => dep
-            .stale_as_of
-            .map(|as_of| format!("offline: showing data as of {}", as_of.strftime("%Y-%m-%d %H:%M UTC"))),
+        Status::Checked => dep.stale_as_of.map(|as_of| {
+            let as_of = as_of.strftime("%Y-%m-%d %H:%M UTC");
+            match &dep.stale_reason {
+                Some(why) => format!("stale: showing data as of {as_of}; the refresh failed: {why}"),
+                None => format!("offline: showing data as of {as_of}"),
+            }
+        }),
         Status::Pending => Some("checking…".to_string()),
         Status::Unavailable(reason) => Some(format!("could not check: {reason}")),
         Status::Skipped(reason) => Some(format!("skipped: {reason}")),
