@@ -554,6 +554,14 @@ pub enum ManifestKind {
 }
 
 impl ManifestKind {
+    /// The kinds a person edits (the others are their lockfiles).
+    pub const MANIFESTS: [ManifestKind; 4] = [
+        ManifestKind::PackageJson,
+        ManifestKind::CargoToml,
+        ManifestKind::Requirements,
+        ManifestKind::Pyproject,
+    ];
+
     /// Detects a file's kind from its name. `explicit` accepts any `.txt` as a requirements file
     /// (a path the user passed on the command line).
     pub fn detect(path: &Path, explicit: bool) -> Option<ManifestKind> {

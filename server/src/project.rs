@@ -137,6 +137,51 @@ fn dirs_up_to(dir: &Path, root: &Path) -> Vec<PathBuf> {
     res
 }
 
+/// The project's own configuration file, looked for in the manifest's folder and its parents.
+pub const CONFIG_FILE: &str = "gatehouse.toml";
+
+/// Every file `context` may read around a manifest, relative to the folder it is looked for in (the
+/// manifest's folder or a parent; `*` stands for any text): `gatehouse.toml`, every lockfile, the
+/// workspace roots' manifests (`packageManager`, overrides, `[workspace]`), `pnpm-workspace.yaml`, the
+/// cooldown files and the registry settings. Derived from the lists the readers use, so a file read
+/// here is also one the editor watches (`lsp` registers `**/<each>`) and reloads on save.
+pub fn context_files() -> Vec<&'static str> {
+    let mut res = vec![CONFIG_FILE];
+    for kind in ManifestKind::MANIFESTS {
+        res.extend(kind.lockfile_names());
+    }
+    // Workspace roots: `load_lockfile` reads the root's package.json, `load_workspace_root` its Cargo.toml.
+    res.extend(["package.json", "Cargo.toml", "pnpm-workspace.yaml"]);
+    res.extend(cooldown::FILES.iter().map(|(name, _)| *name));
+    res.extend(private::PROJECT_FILES);
+    let mut seen = std::collections::HashSet::new();
+    res.retain(|name| seen.insert(*name));
+    res
+}
+
+/// When `path` is one of `context_files`, the folder it was looked for in (for `.cargo/config.toml`,
+/// the folder above `.cargo`): the manifests at or below that folder may read it.
+pub fn context_file_folder(path: &Path) -> Option<PathBuf> {
+    context_files().into_iter().find_map(|pattern| {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        let mut folder = path;
+        for part in parts.iter().rev() {
+            let name = folder.file_name()?.to_str()?;
+            let matches = match part.split_once('*') {
+                Some((prefix, suffix)) => {
+                    name.len() >= prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
+                }
+                None => name == *part,
+            };
+            if !matches {
+                return None;
+            }
+            folder = folder.parent()?;
+        }
+        Some(folder.to_path_buf())
+    })
+}
+
 /// The process environment as pairs (the only place it is read).
 pub fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
@@ -243,7 +288,7 @@ pub fn load_config(
         None => (
             dirs_up_to(start_dir, workspace)
                 .into_iter()
-                .map(|dir| dir.join("gatehouse.toml"))
+                .map(|dir| dir.join(CONFIG_FILE))
                 .find(|candidate| candidate.symlink_metadata().is_ok()),
             bounds,
         ),

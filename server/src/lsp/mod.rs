@@ -87,6 +87,8 @@ struct State {
     utf16: AtomicBool,
     /// The client shows `$/progress` (window.workDoneProgress).
     work_done: AtomicBool,
+    /// The client accepts file watchers registered at run time (`workspace.didChangeWatchedFiles`).
+    watch_files: AtomicBool,
     env: Vec<(String, String)>,
     panicked_once: AtomicBool,
     clock: Arc<dyn Clock>,
@@ -109,6 +111,7 @@ impl State {
             roots: Mutex::new(Vec::new()),
             utf16: AtomicBool::new(true),
             work_done: AtomicBool::new(false),
+            watch_files: AtomicBool::new(false),
             env,
             panicked_once: AtomicBool::new(false),
             clock,
@@ -211,6 +214,10 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
         Backend::did_close(self, params).await
+    }
+
+    async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
+        Backend::did_change_watched_files(self, params).await
     }
 
     async fn did_change_configuration(&self, params: lsp::DidChangeConfigurationParams) {

@@ -212,7 +212,7 @@ impl Backend {
     /// or its context changed: no debounce).
     async fn analyse(&self, uri: lsp::Uri, generation: u64, edited_at: Option<Timestamp>) {
         // The warm path first: what is known now.
-        let Some(context) = self.publish_then_load_context(&uri).await else {
+        let Some(context) = self.publish_then_load_context(&uri, edited_at).await else {
             return;
         };
         let clock = self.state.clock.clone();
@@ -273,18 +273,25 @@ impl Backend {
 
     /// Publishes what is known now, then loads the document's context (lockfile, gatehouse.toml,
     /// workspace root) off the async threads when it is missing or stale, and publishes again.
-    /// `None` when the document is gone or has no context.
-    async fn publish_then_load_context(&self, uri: &lsp::Uri) -> Option<Arc<Context>> {
+    /// A reload that files changing on disk asked for (`edited_at` set) waits for the debounce first,
+    /// so a checkout that writes many files is read once. `None` when the document is gone or has no
+    /// context.
+    async fn publish_then_load_context(&self, uri: &lsp::Uri, edited_at: Option<Timestamp>) -> Option<Arc<Context>> {
         let needs_context = lock(&self.state.docs).get(uri).map(|doc| {
             (
                 doc.context.is_none() || doc.reload_context,
                 doc.path.clone(),
                 doc.source.kind,
+                doc.context.as_ref().map(|c| c.config.debounce_ms),
             )
         });
-        let (needs_context, path, kind) = needs_context?;
+        let (needs_context, path, kind, reload_debounce) = needs_context?;
         if let Some(evaluated) = self.state.evaluate(uri) {
             self.publish(uri, evaluated).await;
+        }
+        if needs_context && let (Some(edited_at), Some(debounce_ms)) = (edited_at, reload_debounce) {
+            let settled = held::later(edited_at, Duration::from_millis(debounce_ms));
+            self.state.clock.sleep_until(settled).await;
         }
         if needs_context && let Some(path) = path.clone() {
             let layers = settings_layer(&self.state);

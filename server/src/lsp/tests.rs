@@ -685,3 +685,154 @@ async fn a_failed_refresh_shows_the_old_answer_as_stale_with_the_error() {
     assert!(stale.contains("connection refused"), "{stale}");
     lsp.shutdown().await;
 }
+
+/// A pnpm lockfile whose member `packages/a` installs `left-pad` at `version`.
+fn pnpm_lock(version: &str) -> String {
+    format!(
+        "lockfileVersion: '9.0'\n\nimporters:\n\n  packages/a:\n    dependencies:\n      left-pad:\n        specifier: ^1.0.0\n        version: {version}\n\npackages:\n\n  left-pad@{version}:\n    resolution: {{integrity: sha512-AAAA}}\n\nsnapshots:\n\n  left-pad@{version}: {{}}\n"
+    )
+}
+
+fn messages(diagnostics: &[Value]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .filter_map(|d| d["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn mentions(diagnostics: &[Value], text: &str) -> bool {
+    messages(diagnostics).iter().any(|m| m.contains(text))
+}
+
+const WATCHING: &str = r#"{"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}}"#;
+
+/// Issue 12 §3 and issue 14: a lockfile changed on disk (a `git pull`, `pnpm install` in a terminal)
+/// reaches the open member: the client is asked to watch the files Gatehouse reads, and a watched
+/// change, or saving the file, re-reads the context (debounced) and shows the new installed version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockfile_changed_on_disk_shows_the_new_installed_version() {
+    let capabilities: Value = serde_json::from_str(WATCHING).unwrap();
+    let mut lsp = Harness::start_with(Value::Null, capabilities).await;
+    let registration = lsp
+        .wait_for("the watchers' registration", |m| {
+            m["method"] == "client/registerCapability"
+        })
+        .await;
+    let registered = &registration["params"]["registrations"][0];
+    assert_eq!(registered["method"], "workspace/didChangeWatchedFiles");
+    let patterns: Vec<String> = registered["registerOptions"]["watchers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["globPattern"].as_str().map(str::to_string))
+        .collect();
+    for name in [
+        "pnpm-lock.yaml",
+        "pnpm-workspace.yaml",
+        "package-lock.json",
+        "yarn.lock",
+        "bun.lock",
+        "Cargo.lock",
+        "uv.lock",
+        "poetry.lock",
+        ".npmrc",
+        ".cargo/config.toml",
+        "gatehouse.toml",
+    ] {
+        assert!(
+            patterns.contains(&format!("**/{name}")),
+            "{name} is not watched: {patterns:?}"
+        );
+    }
+    lsp.stand.add_advisory("GHSA-test-0001", "left-pad");
+    let root = lsp.dir.path().to_path_buf();
+    std::fs::write(root.join("package.json"), "{\"name\": \"root\", \"private\": true}\n").unwrap();
+    std::fs::write(root.join("pnpm-workspace.yaml"), "packages:\n  - packages/*\n").unwrap();
+    std::fs::write(root.join("pnpm-lock.yaml"), pnpm_lock("1.0.1")).unwrap();
+    let member = "packages/a/package.json";
+    lsp.open(member, "{\"dependencies\": {\"left-pad\": \"^1.0.0\"}}\n")
+        .await;
+    lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.1 is affected"))
+        .await;
+    lsp.wait_for("idle", |m| {
+        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
+    })
+    .await;
+
+    // `pnpm install` in a terminal: the lockfile changes on disk, and the editor says so.
+    std::fs::write(root.join("pnpm-lock.yaml"), pnpm_lock("1.0.2")).unwrap();
+    let changed = lsp.uri("pnpm-lock.yaml");
+    lsp.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": changed, "type": 2}]}),
+    )
+    .await;
+    // The warm path answers at once with what is known; the context is read again once settled.
+    lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.1 is affected"))
+        .await;
+    lsp.clock.advance(DEBOUNCE);
+    let after = lsp
+        .diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.2 is affected"))
+        .await;
+    assert!(!mentions(&after, "1.0.1"), "{:?}", messages(&after));
+    lsp.wait_for("idle", |m| {
+        m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
+    })
+    .await;
+
+    // Saving the lockfile in the editor does the same.
+    std::fs::write(root.join("pnpm-lock.yaml"), pnpm_lock("1.0.3")).unwrap();
+    lsp.notify("textDocument/didSave", json!({"textDocument": {"uri": changed}}))
+        .await;
+    lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.2 is affected"))
+        .await;
+    lsp.clock.advance(DEBOUNCE);
+    lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.3 is affected"))
+        .await;
+    lsp.shutdown().await;
+}
+
+/// A change to a file no manifest reads, or outside the member's folders, starts no reload.
+#[test]
+fn only_the_files_a_context_reads_name_a_folder() {
+    use crate::project::context_file_folder;
+    use std::path::{Path, PathBuf};
+    assert_eq!(
+        context_file_folder(Path::new("/w/pnpm-lock.yaml")),
+        Some(PathBuf::from("/w"))
+    );
+    assert_eq!(
+        context_file_folder(Path::new("/w/app/.cargo/config.toml")),
+        Some(PathBuf::from("/w/app"))
+    );
+    assert_eq!(
+        context_file_folder(Path::new("/w/requirements-dev.txt")),
+        Some(PathBuf::from("/w"))
+    );
+    assert_eq!(context_file_folder(Path::new("/w/src/main.rs")), None);
+    assert_eq!(context_file_folder(Path::new("/w/config.toml")), None);
+}
+
+/// The watchers are registered only when the client accepts registrations at run time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_watchers_are_registered_without_dynamic_registration() {
+    for capabilities in [
+        json!({}),
+        json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": false}}}),
+    ] {
+        let mut lsp = Harness::start_with(Value::Null, capabilities).await;
+        lsp.open("package.json", &manifest(&["left-pad"])).await;
+        let mut registered = false;
+        lsp.wait_for("idle", |m| {
+            registered |= m["method"] == "client/registerCapability";
+            m["method"] == "gatehouse/status" && m["params"]["state"] == "idle"
+        })
+        .await;
+        lsp.request("gatehouse/stats", Value::Null).await;
+        while let Ok(message) = lsp.messages.try_recv() {
+            registered |= message["method"] == "client/registerCapability";
+        }
+        assert!(!registered, "watchers registered without dynamic registration");
+        lsp.shutdown().await;
+    }
+}

@@ -9,6 +9,16 @@ use super::{
     parse_pyproject_indexes, parse_requirements_options,
 };
 
+/// The registry settings files read from a project's folders (relative to the folder; `*` stands for
+/// any text): what `load_from_disk_within` reads below the user's own files. Editors watch these.
+pub const PROJECT_FILES: &[&str] = &[
+    ".npmrc",
+    ".cargo/config.toml",
+    ".cargo/config",
+    "requirements*.txt",
+    "pyproject.toml",
+];
+
 /// Registry settings files (the user's and the project's): regular files under the config cap only,
 /// so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
 /// A file that is absent is `None`; one that is refused is `None` too, and recorded in `refused`.

@@ -17,7 +17,7 @@ mod npmrc;
 mod pip;
 
 pub use cargo_config::{parse_cargo_config, parse_cargo_credentials};
-pub use discover::{ConfigFileProblem, load_from_disk, load_from_disk_within};
+pub use discover::{ConfigFileProblem, PROJECT_FILES, load_from_disk, load_from_disk_within};
 pub use npmrc::parse_npmrc;
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
 

@@ -20,6 +20,14 @@ impl Backend {
             .and_then(|w| w.work_done_progress)
             .unwrap_or(false);
         self.state.work_done.store(work_done, Ordering::Relaxed);
+        let watch_files = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.state.watch_files.store(watch_files, Ordering::Relaxed);
         // Every workspace folder bounds the documents inside it; `rootUri` when the client gives none.
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
@@ -70,8 +78,33 @@ impl Backend {
         })
     }
 
+    /// Registers watchers for the files around manifests that Gatehouse reads (`project::context_files`)
+    /// when the client accepts them at run time, so a `git pull` or an install in a terminal reaches the
+    /// open manifests. Sent from a task of its own: the handler does not wait for the client's answer.
     pub(in crate::lsp) async fn initialized(&self, _params: lsp::InitializedParams) {
         tracing::info!("gatehouse language server ready");
+        if !self.state.watch_files.load(Ordering::Relaxed) {
+            return;
+        }
+        let watchers: Vec<lsp::FileSystemWatcher> = project::context_files()
+            .into_iter()
+            .map(|name| lsp::FileSystemWatcher {
+                glob_pattern: lsp::GlobPattern::String(format!("**/{name}")),
+                kind: None,
+            })
+            .collect();
+        let options = lsp::DidChangeWatchedFilesRegistrationOptions { watchers };
+        let registration = lsp::Registration {
+            id: "gatehouse/watched-files".to_string(),
+            method: "workspace/didChangeWatchedFiles".to_string(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = client.register_capability(vec![registration]).await {
+                tracing::warn!("the editor refused the file watchers: {error}");
+            }
+        });
     }
 
     pub(in crate::lsp) async fn shutdown(&self) -> RpcResult<()> {

@@ -55,16 +55,54 @@ impl Backend {
         self.schedule(uri, true);
     }
 
+    /// Saving a file the context of manifests is read from (`project::context_files`) reloads the
+    /// context of the manifests it may apply to, as a watched change does.
     pub(in crate::lsp) async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
-        let name = params.text_document.uri.path().as_str().to_string();
-        // Files that change the context of manifests: policy, lockfiles, cooldowns, registries.
-        let context_file = name.ends_with("gatehouse.toml")
-            || name.ends_with(".lock")
-            || name.ends_with("-lock.json")
-            || name.ends_with("npm-shrinkwrap.json")
-            || crate::policy::cooldown::CooldownFile::detect(&name).is_some();
-        if context_file {
-            self.reschedule_all(true);
+        if let Some(path) = params.text_document.uri.to_file_path() {
+            self.context_files_changed(&[path.into_owned()]);
+        }
+    }
+
+    /// Files changed on disk (a `git pull`, an install in a terminal): the manifests they may apply to
+    /// read their context again and are analysed again.
+    pub(in crate::lsp) async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
+        let paths: Vec<PathBuf> = params
+            .changes
+            .iter()
+            .filter_map(|change| change.uri.to_file_path().map(|p| p.into_owned()))
+            .collect();
+        self.context_files_changed(&paths);
+    }
+
+    /// Marks the context of every open manifest at or below the folder of a changed context file for
+    /// reloading (the old context serves until the new one is read) and schedules it again, debounced
+    /// like an edit: a checkout changes many files at once, and the task each change starts replaces
+    /// the previous one.
+    fn context_files_changed(&self, paths: &[PathBuf]) {
+        let folders: Vec<PathBuf> = paths.iter().filter_map(|p| project::context_file_folder(p)).collect();
+        if folders.is_empty() {
+            return;
+        }
+        let affected: Vec<lsp::Uri> = {
+            let mut docs = lock(&self.state.docs);
+            docs.iter_mut()
+                .filter(|(_, doc)| !doc.is_config)
+                .filter(|(_, doc)| {
+                    let dir = doc.path.as_deref().and_then(Path::parent);
+                    let canonical = doc.context.as_deref().map(|c| c.manifest_dir.as_path());
+                    folders.iter().any(|folder| {
+                        dir.is_some_and(|dir| dir.starts_with(folder))
+                            || canonical.is_some_and(|dir| dir.starts_with(folder))
+                    })
+                })
+                .map(|(uri, doc)| {
+                    doc.reload_context = true;
+                    uri.clone()
+                })
+                .collect()
+        };
+        for uri in affected {
+            self.schedule(uri, true);
         }
     }
 
