@@ -11,6 +11,9 @@
 //! - The facts held are only those open documents read (`held`), and each is asked again when the
 //!   cache's time-to-live for it has passed; failures are retried with backoff. Time comes from
 //!   `State::clock`.
+//! - Files a manifest's context is read from (`project::context_files`) changing on disk (watched when
+//!   the client registers watchers at run time) or saved mark the manifests below them for a context
+//!   reload, debounced like an edit.
 //! - No check logic, HTTP or parsing here beyond calling `manifest`, `engine`, `report`, `lookup`.
 //!
 //! Files: this one is the wiring only (`State`, `Backend`, `run`, the `LanguageServer` impl that forwards

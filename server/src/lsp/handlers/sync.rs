@@ -1,4 +1,4 @@
-//! Document sync: `didOpen`, `didChange`, `didSave`, `didClose`. Each applies the edit to the document
+//! Document sync: `didOpen`, `didChange`, `didSave`, `didClose`, and `workspace/didChangeWatchedFiles`. Each applies the edit to the document
 //! store with no `.await` between reading the old text and storing the new one, then hands the document
 //! to the scheduler and returns.
 
