@@ -65,6 +65,11 @@ pub struct StatusParams {
     pub packages: usize,
     pub problems: usize,
     pub offline: bool,
+    /// Dependencies shown with answers whose due refresh failed (served stale), and why the first failed.
+    #[serde(default)]
+    pub stale: usize,
+    #[serde(rename = "staleReason", default, skip_serializing_if = "Option::is_none")]
+    pub stale_reason: Option<String>,
 }
 
 impl lsp::notification::Notification for StatusNotification {

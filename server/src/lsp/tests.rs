@@ -680,6 +680,13 @@ async fn a_failed_refresh_shows_the_old_answer_as_stale_with_the_error() {
     let ttls = crate::lookup::cache::Ttls::default();
     lsp.clock.advance(ttls.versions + Duration::from_secs(60));
     lsp.until("the refresh failed", |h| h.rounds() >= 2).await;
+    let status = lsp
+        .wait_for("a status that counts the stale answer", |m| {
+            m["method"] == "gatehouse/status" && m["params"]["state"] == "idle" && m["params"]["stale"] == 1
+        })
+        .await;
+    let why = status["params"]["staleReason"].as_str().unwrap_or_default();
+    assert!(why.contains("connection refused"), "{status}");
     let stale = lsp.request("textDocument/hover", position).await.to_string();
     assert!(stale.contains("stale"), "{stale}");
     assert!(stale.contains("connection refused"), "{stale}");

@@ -18,6 +18,11 @@ impl Backend {
             Some(a) => (a.pending(), a.deps.len(), a.findings.len()),
             None => (0, 0, 0),
         };
+        let stale_reasons: Vec<&String> = analysis
+            .iter()
+            .flat_map(|a| a.deps.iter())
+            .filter_map(|dep| dep.stale_reason.as_ref())
+            .collect();
         self.client
             .send_notification::<StatusNotification>(StatusParams {
                 state: state.to_string(),
@@ -25,6 +30,8 @@ impl Backend {
                 packages,
                 problems,
                 offline,
+                stale: stale_reasons.len(),
+                stale_reason: stale_reasons.first().map(|why| why.to_string()),
             })
             .await;
     }
