@@ -7,12 +7,18 @@ export interface GatehouseStatus {
   packages: number;
   problems: number;
   offline: boolean;
+  /** Dependencies with a check that could not be done, and which checks (`advisory 1, age 2`). */
+  unchecked: number;
+  uncheckedChecks: string;
+  /** Dependencies shown with answers whose refresh failed, and the first reason. */
+  stale: number;
+  staleReason: string;
 }
 
 export interface StatusView {
   text: string;
   tooltip: string;
-  /** `error` when problems were found, `warning` when offline, else none. */
+  /** `error` when problems were found, `warning` when offline or something could not be checked, else none. */
   tone: 'none' | 'warning' | 'error';
   busy: boolean;
 }
@@ -31,6 +37,10 @@ export function parseStatus(raw: unknown): GatehouseStatus {
     packages: num(obj.packages),
     problems: num(obj.problems),
     offline: obj.offline === true,
+    unchecked: num(obj.unchecked),
+    uncheckedChecks: typeof obj.uncheckedChecks === 'string' ? obj.uncheckedChecks : '',
+    stale: num(obj.stale),
+    staleReason: typeof obj.staleReason === 'string' ? obj.staleReason : '',
   };
 }
 
@@ -45,14 +55,28 @@ export function statusView(status: GatehouseStatus): StatusView {
       busy: true,
     };
   }
-  const icon = status.problems > 0 ? '$(warning)' : '$(shield)';
+  // Unknown is never clean: what could not be checked (or is shown from an old answer) is in the text.
+  const incomplete = status.unchecked > 0 || status.stale > 0;
+  const icon = status.problems > 0 || incomplete ? '$(warning)' : '$(shield)';
+  const notChecked = status.unchecked > 0 ? `, ${status.unchecked} not checked` : '';
+  const stale = status.stale > 0 ? `, ${status.stale} stale` : '';
   return {
-    text: `${icon} Gatehouse: ${plural(status.problems, 'problem')}${offline}`,
+    text: `${icon} Gatehouse: ${plural(status.problems, 'problem')}${notChecked}${stale}${offline}`,
     tooltip:
       `Gatehouse checked ${plural(status.packages, 'package')} and found ${plural(status.problems, 'problem')}.` +
+      (status.unchecked > 0
+        ? ` ${plural(status.unchecked, 'package')} could not be fully checked` +
+          (status.uncheckedChecks ? ` (${status.uncheckedChecks})` : '') +
+          '; hover them for the reason.'
+        : '') +
+      (status.stale > 0
+        ? ` ${plural(status.stale, 'package')} shown from an older answer because the refresh failed` +
+          (status.staleReason ? `: ${status.staleReason}` : '') +
+          '.'
+        : '') +
       (status.offline ? ' Offline: only the cache and offline OSV databases were used.' : '') +
       ' Click to open the Problems panel.',
-    tone: status.problems > 0 ? 'error' : status.offline ? 'warning' : 'none',
+    tone: status.problems > 0 ? 'error' : status.offline || incomplete ? 'warning' : 'none',
     busy: false,
   };
 }

@@ -31,12 +31,32 @@ test('problems take the error tone', () => {
 });
 
 test('malformed notifications fall back to safe values', () => {
-  assert.deepEqual(parseStatus(null), { state: 'idle', pending: 0, packages: 0, problems: 0, offline: false });
+  const safe = { unchecked: 0, uncheckedChecks: '', stale: 0, staleReason: '' };
+  assert.deepEqual(parseStatus(null), { state: 'idle', pending: 0, packages: 0, problems: 0, offline: false, ...safe });
   assert.deepEqual(parseStatus({ state: 'weird', pending: -1, packages: 'x', problems: 2.7, offline: 'yes' }), {
     state: 'idle',
     pending: 0,
     packages: 0,
     problems: 2,
     offline: false,
+    ...safe,
   });
+});
+
+test('what could not be checked is never shown as clean', () => {
+  const view = statusView(
+    parseStatus({ state: 'idle', packages: 3, problems: 0, offline: false, unchecked: 2, uncheckedChecks: 'advisory 2' }),
+  );
+  assert.equal(view.text, '$(warning) Gatehouse: 0 problems, 2 not checked');
+  assert.equal(view.tone, 'warning');
+  assert.match(view.tooltip, /2 packages could not be fully checked \(advisory 2\)/);
+});
+
+test('answers served stale after a failed refresh are said', () => {
+  const view = statusView(
+    parseStatus({ state: 'idle', packages: 1, problems: 0, stale: 1, staleReason: 'registry: connection refused' }),
+  );
+  assert.equal(view.text, '$(warning) Gatehouse: 0 problems, 1 stale');
+  assert.equal(view.tone, 'warning');
+  assert.match(view.tooltip, /connection refused/);
 });

@@ -70,6 +70,11 @@ pub struct StatusParams {
     pub stale: usize,
     #[serde(rename = "staleReason", default, skip_serializing_if = "Option::is_none")]
     pub stale_reason: Option<String>,
+    /// Dependencies with an enabled check that could not be done, and which checks (`advisory 1, age 2`).
+    #[serde(default)]
+    pub unchecked: usize,
+    #[serde(rename = "uncheckedChecks", default, skip_serializing_if = "String::is_empty")]
+    pub unchecked_checks: String,
 }
 
 impl lsp::notification::Notification for StatusNotification {

@@ -586,6 +586,22 @@ async fn an_unavailable_answer_is_retried_after_the_backoff_and_turns_checked() 
     lsp.shutdown().await;
 }
 
+/// Unknown is never clean in the status bar either: the idle status counts what could not be checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_status_counts_what_could_not_be_checked() {
+    let mut lsp = Harness::start(Value::Null).await;
+    lsp.stand.failing.store(true, Ordering::SeqCst);
+    lsp.open("package.json", &manifest(&["left-pad", "lodash"])).await;
+    let status = lsp
+        .wait_for("idle with both unchecked", |m| {
+            m["method"] == "gatehouse/status" && m["params"]["state"] == "idle" && m["params"]["unchecked"] == 2
+        })
+        .await;
+    let checks = status["params"]["uncheckedChecks"].as_str().unwrap_or_default();
+    assert!(checks.contains("advisory 2"), "{status}");
+    lsp.shutdown().await;
+}
+
 /// Item 4: closing a document releases the facts only it read; what another open document reads stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_a_document_releases_the_facts_only_it_read() {

@@ -32,6 +32,15 @@ impl Backend {
                 offline,
                 stale: stale_reasons.len(),
                 stale_reason: stale_reasons.first().map(|why| why.to_string()),
+                unchecked: analysis.map_or(0, |a| {
+                    a.deps
+                        .iter()
+                        .filter(|d| d.checks.iter().iter().any(|(_, state)| state.is_incomplete()))
+                        .count()
+                }),
+                unchecked_checks: analysis
+                    .map(|a| crate::report::describe_unchecked(&crate::report::unchecked_by_check(a)))
+                    .unwrap_or_default(),
             })
             .await;
     }
