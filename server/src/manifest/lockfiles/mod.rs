@@ -432,7 +432,40 @@ pub(crate) fn read_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_yaml
     if fast && let Some(value) = yaml_fast::from_str(text) {
         return Ok(value);
     }
-    serde_yaml_ng::from_str(text)
+    // Through `Value`, whose mappings refuse a duplicated key (with its location): pnpm and Yarn
+    // refuse such a file, and `Lenient` would keep both entries.
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)?;
+    if let Some(key) = duplicate_text_key(&value) {
+        return Err(serde::de::Error::custom(format!("duplicate entry with key {key:?}")));
+    }
+    serde_yaml_ng::from_value(value)
+}
+
+/// A key that occurs twice in one mapping once keys are read as text (`1` and `'1'`), as `Lenient`
+/// and pnpm's reader see them.
+fn duplicate_text_key(value: &serde_yaml_ng::Value) -> Option<String> {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_yaml_ng::Value::Mapping(map) => {
+                let mut seen = std::collections::HashSet::<String, foldhash::fast::RandomState>::default();
+                for (key, child) in map {
+                    if let Ok(text) = serde_yaml_ng::from_value::<Scalar>(key.clone())
+                        && !key.is_mapping()
+                        && !key.is_sequence()
+                        && !seen.insert(text.0.clone())
+                    {
+                        return Some(text.0);
+                    }
+                    stack.push(child);
+                }
+            }
+            serde_yaml_ng::Value::Sequence(items) => stack.extend(items),
+            serde_yaml_ng::Value::Tagged(tagged) => stack.push(&tagged.value),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A YAML parse error as a lockfile issue.

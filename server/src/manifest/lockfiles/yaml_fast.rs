@@ -47,7 +47,9 @@ pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
 
 /// The document as a `Node`, or `None` when the text is outside what this reader recognises.
 pub(crate) fn read(text: &str) -> Option<Node<'_>> {
-    if text.contains(['\t', '\r']) {
+    // One leading byte order mark is not content (pnpm strips it, and so does the full parse).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !only_plain_characters(text) {
         return None;
     }
     let lines: Vec<Line<'_>> = text
@@ -73,6 +75,21 @@ pub(crate) fn read(text: &str) -> Option<Node<'_>> {
     let mut reader = Reader { lines: &lines, at: 0 };
     let node = reader.block(first.indent, 0)?;
     (reader.at == lines.len()).then_some(node)
+}
+
+/// Whether `text` holds only characters this reader knows to read as the full parse does: YAML's
+/// printable set (the full parse fails on the rest: "control characters are not allowed") without
+/// tab and carriage return, and without the YAML 1.1 line breaks (U+0085, U+2028, U+2029) and a
+/// BOM inside the text, which readers treat differently.
+fn only_plain_characters(text: &str) -> bool {
+    if text.bytes().any(|byte| (byte < 0x20 && byte != b'\n') || byte == 0x7f) {
+        return false;
+    }
+    text.is_ascii()
+        || !text.chars().any(|ch| {
+            let code = u32::from(ch);
+            (0x80..0xa0).contains(&code) || matches!(code, 0x2028 | 0x2029 | 0xfeff | 0xfffe | 0xffff)
+        })
 }
 
 struct Line<'a> {
@@ -153,19 +170,28 @@ impl<'a> Reader<'_, 'a> {
     }
 }
 
+/// Whether two keys are the same as the lockfile readers see them: as text (`1` and `'1'` are one
+/// key to pnpm's reader and to `Lenient`).
 fn has_duplicate_keys(entries: &[(Node<'_>, Node<'_>)]) -> bool {
-    if entries.len() <= 16 {
-        return entries
-            .iter()
-            .enumerate()
-            .any(|(idx, (key, _))| entries[..idx].iter().any(|(other, _)| other == key));
-    }
     let mut seen =
         std::collections::HashSet::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
-    entries.iter().any(|(key, _)| match key {
-        Node::Str(text) => !seen.insert(text.as_ref()),
-        // Keys that are not strings are rare: compare them the slow way.
-        other => entries.iter().filter(|(k, _)| k == other).count() > 1,
+    entries.iter().any(|(key, _)| match key_text(key) {
+        Some(text) => !seen.insert(text),
+        // Keys that are not scalars are rare: compare them the slow way.
+        None => entries.iter().filter(|(k, _)| k == key).count() > 1,
+    })
+}
+
+/// A scalar key as text, the way `Scalar` reads it.
+fn key_text<'n>(key: &'n Node<'_>) -> Option<Cow<'n, str>> {
+    Some(match key {
+        Node::Str(text) => Cow::Borrowed(text.as_ref()),
+        Node::Null => Cow::Borrowed(""),
+        Node::Bool(value) => Cow::Owned(value.to_string()),
+        Node::U64(value) => Cow::Owned(value.to_string()),
+        Node::I64(value) => Cow::Owned(value.to_string()),
+        Node::F64(value) => Cow::Owned(value.to_string()),
+        Node::Seq(_) | Node::Map(_) => return None,
     })
 }
 
@@ -481,6 +507,38 @@ mod tests {
         }
     }
 
+    /// Characters outside YAML's printable set fail the full parse (pnpm's reader rejects them
+    /// too); YAML 1.1 line breaks and a BOM inside the text are read differently by readers.
+    #[test]
+    fn declines_non_printable_characters_and_yaml11_breaks() {
+        for ch in [
+            '\0', '\u{1}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{7f}', '\u{80}', '\u{9f}', '\u{85}', '\u{2028}',
+            '\u{2029}', '\u{feff}', '\u{fffe}', '\u{ffff}',
+        ] {
+            for text in [
+                format!("lockfileVersion: '9.0'\n# {ch}\nimporters: {{}}\n"),
+                format!("a: 1.0.0{ch}b\n"),
+                format!("lodash@1.0.0:{ch}  version: 2\n"),
+                format!("a:\n  b{ch}: c\n"),
+            ] {
+                assert!(read(&text).is_none(), "{text:?}");
+                assert!(agrees_with_yaml(&text), "{text:?}");
+            }
+        }
+        assert!(serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: 1\n# \u{1}\n").is_err());
+    }
+
+    /// One leading BOM is not part of the first key (pnpm strips it; so does the full parse).
+    #[test]
+    fn a_leading_bom_is_not_part_of_the_first_key() {
+        let text = "\u{feff}catalog:\n  react: ^18\n";
+        let node = read(text).unwrap();
+        let Node::Map(entries) = &node else { panic!("{node:?}") };
+        assert_eq!(entries[0].0, Node::Str("catalog".into()));
+        assert!(agrees_with_yaml(text));
+        assert!(read("\u{feff}\u{feff}a: 1\n").is_none());
+    }
+
     /// Every pnpm lockfile, pnpm-workspace.yaml and Yarn Berry lockfile in fixtures/manifests.
     fn yaml_fixtures() -> Vec<(String, String)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/manifests");
@@ -540,7 +598,7 @@ mod tests {
             1usize..60,
             any::<prop::sample::Index>(),
             0usize..8,
-            0usize..24,
+            0usize..35,
         )
             .prop_map(move |(file, from, len, at, op, ch)| {
                 let (name, text) = &fixtures[file];
@@ -549,7 +607,8 @@ mod tests {
                 let mut window: String = lines[start..(start + len).min(lines.len())].concat();
                 let chars = [
                     " ", "\n", ":", "- ", "'", "\"", "#", "{", "}", "[", "]", ",", "&a ", "*a", "|", ">", "!", "0",
-                    ".", "?", "~", "\t", "\\", "  ",
+                    ".", "?", "~", "\t", "\\", "  ", "\0", "\u{1}", "\u{7f}", "\u{85}", "\u{9f}", "\u{2028}",
+                    "\u{2029}", "\u{feff}", "\u{fffe}", "\u{ffff}", "\r",
                 ];
                 let mut pos = at.index(window.len() + 1);
                 while !window.is_char_boundary(pos) {

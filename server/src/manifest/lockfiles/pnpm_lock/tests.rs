@@ -155,3 +155,49 @@ fn hostile_and_broken_input_is_an_issue() {
     let lock = parse(bomb);
     assert!(lock.packages.is_empty());
 }
+
+/// pnpm ignores a lockfile with a duplicated mapping key (and resolves afresh), or with a control
+/// character anywhere: the file is not read, never read as valid.
+#[test]
+fn lockfiles_pnpm_rejects_are_issues() {
+    let base = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1\n        version: 1.0.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-x}\nsnapshots:\n  a@1.0.0: {}\n";
+    assert!(parse(base).issues.is_empty());
+    let duplicate_package = base.replace(
+        "snapshots:\n",
+        "  a@1.0.0:\n    resolution: {integrity: sha512-y}\nsnapshots:\n",
+    );
+    let duplicate_top = format!("{base}packages:\n  b@1.0.0: {{}}\n");
+    let duplicate_nested = base.replace(
+        "        version: 1.0.0\n",
+        "        version: 1.0.0\n        version: 1.0.1\n",
+    );
+    let duplicate_stringified = base.replace("  a@1.0.0: {}\n", "  a@1.0.0: {}\n  '1': {}\n  1: {}\n");
+    let control_in_comment = base.replace("importers:\n", "# \u{1}\nimporters:\n");
+    let nul_in_value = base.replace("specifier: ^1", "specifier: ^1\0");
+    for text in [
+        duplicate_package,
+        duplicate_top,
+        duplicate_nested,
+        duplicate_stringified,
+        control_in_comment,
+        nul_in_value,
+    ] {
+        for fast in [true, false] {
+            crate::manifest::lockfiles::FAST_YAML.with(|cell| cell.set(fast));
+            let lock = parse(&text);
+            crate::manifest::lockfiles::FAST_YAML.with(|cell| cell.set(true));
+            assert!(!lock.issues.is_empty(), "{text:?}");
+            assert!(lock.packages.is_empty(), "{text:?}");
+        }
+    }
+}
+
+#[test]
+fn workspace_file_with_a_bom_keeps_its_catalog() {
+    let workspace = parse_workspace("\u{feff}catalog:\n  react: ^18\n").unwrap();
+    assert_eq!(
+        workspace.catalogs,
+        vec![("default".to_string(), "react".to_string(), "^18".to_string())]
+    );
+    assert!(parse_workspace("catalog:\n  react: ^18\n  react: ^19\n").is_err());
+}

@@ -181,3 +181,23 @@ fn classic_edge_cases() {
     issue invalid lockfile: expected `name@range:` to start an entry at Span { start: 453, end: 478 }
     "#);
 }
+
+/// Yarn Berry rejects a lockfile with a duplicated key: not read, never read as valid.
+#[test]
+fn berry_duplicate_keys_are_an_issue() {
+    let base = "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n\"a@npm:^1\":\n  version: 1.0.0\n  resolution: \"a@npm:1.0.0\"\n  checksum: 10c0/abc\n  languageName: node\n  linkType: hard\n";
+    assert!(parse(base).issues.is_empty());
+    let entry = base.split_once("\n\n").unwrap().1;
+    for text in [
+        format!("{base}\n{entry}"),
+        base.replace("  version: 1.0.0\n", "  version: 1.0.0\n  version: 1.0.1\n"),
+    ] {
+        for fast in [true, false] {
+            crate::manifest::lockfiles::FAST_YAML.with(|cell| cell.set(fast));
+            let lock = parse(&text);
+            crate::manifest::lockfiles::FAST_YAML.with(|cell| cell.set(true));
+            assert!(!lock.issues.is_empty(), "{text:?}");
+            assert!(lock.packages.is_empty(), "{text:?}");
+        }
+    }
+}
