@@ -467,7 +467,7 @@ fn path_below_direct<'a>(
     analysis: &'a Analysis,
     lockfile: &Lockfile,
     transitive: &AnalyzedDep,
-) -> Option<(&'a AnalyzedDep, Vec<fix::Hop>)> {
+) -> Option<(&'a AnalyzedDep, Vec<fix::Hop>, Vec<usize>)> {
     let direct = analysis
         .deps
         .iter()
@@ -478,6 +478,7 @@ fn path_below_direct<'a>(
         .iter()
         .position(|p| p.name == direct.dep.package.name && p.version == direct_version)?;
     let mut path = Vec::new();
+    let mut chain = vec![at];
     for name in transitive.dep.via.iter().skip(1) {
         let package = lockfile.packages.get(at)?;
         at = package
@@ -485,6 +486,7 @@ fn path_below_direct<'a>(
             .iter()
             .copied()
             .find(|idx| lockfile.packages.get(*idx).is_some_and(|p| p.name == *name))?;
+        chain.push(at);
         let hop = lockfile.packages.get(at)?;
         path.push(fix::Hop {
             name: hop.name.clone(),
@@ -493,7 +495,83 @@ fn path_below_direct<'a>(
     }
     (path.last().map(|hop| (&hop.name, &hop.version))
         == Some((&transitive.dep.package.name, transitive.dep.resolved.version.as_ref()?)))
-    .then_some((direct, path))
+    .then_some((direct, path, chain))
+}
+
+/// Which lockfile packages lead to which (reversed edges), limited to those the manifest's direct
+/// dependencies reach: what `only_way` walks up.
+struct Ancestry {
+    parents: Vec<Vec<usize>>,
+    roots: HashSet<usize>,
+}
+
+impl Ancestry {
+    fn new(manifest: &Parsed, lockfile: &Lockfile, deps: &[AnalyzedDep]) -> Ancestry {
+        let index = lockfile.direct_index();
+        let roots: HashSet<usize> = manifest
+            .deps
+            .iter()
+            .enumerate()
+            .filter(|(_, dep)| dep.ecosystem == lockfile.ecosystem && dep.source.skip_reason().is_none())
+            .filter_map(|(direct, dep)| {
+                let package = deps
+                    .get(direct)
+                    .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
+                direct_index(&index, dep, package)
+            })
+            .collect();
+        let mut parents = vec![Vec::new(); lockfile.packages.len()];
+        let mut seen: HashSet<usize> = roots.clone();
+        let mut queue: VecDeque<usize> = roots.iter().copied().collect();
+        while let Some(at) = queue.pop_front() {
+            for child in lockfile.packages.get(at).map_or(&[][..], |p| &p.dependencies[..]) {
+                if let Some(list) = parents.get_mut(*child) {
+                    list.push(at);
+                }
+                if seen.insert(*child) {
+                    queue.push_back(*child);
+                }
+            }
+        }
+        Ancestry { parents, roots }
+    }
+
+    /// Whether every way from the direct dependencies down to the last package of `chain` runs along
+    /// `chain` (the direct dependency's package, then each hop): no other direct dependency and no
+    /// other package below this one leads there, so upgrading the direct dependency is enough.
+    fn only_way(&self, lockfile: &Lockfile, chain: &[usize]) -> bool {
+        let Some((&bad, above)) = chain.split_last() else {
+            return false;
+        };
+        let on_chain: HashSet<usize> = above.iter().copied().collect();
+        let Some(bad_package) = lockfile.packages.get(bad) else {
+            return false;
+        };
+        // Every copy of the bad version (npm nests copies at several paths).
+        let copies: Vec<usize> = (0..lockfile.packages.len())
+            .filter(|idx| {
+                lockfile.packages[*idx].name == bad_package.name
+                    && lockfile.packages[*idx].version == bad_package.version
+            })
+            .collect();
+        if copies.iter().any(|copy| self.roots.contains(copy)) {
+            return false;
+        }
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut stack = copies;
+        while let Some(at) = stack.pop() {
+            for parent in self.parents.get(at).map_or(&[][..], |p| &p[..]) {
+                if !on_chain.contains(parent) {
+                    return false;
+                }
+                if seen.insert(*parent) {
+                    stack.push(*parent);
+                }
+            }
+        }
+        // The direct dependency's package is reached by this manifest only as a direct dependency.
+        above.first().is_some_and(|direct| self.roots.contains(direct))
+    }
 }
 
 /// The facts an evaluation of `input` is missing from `facts`.
@@ -891,6 +969,7 @@ fn evaluate_inner(
         by_dep.entry(finding.dep).or_default().push(finding);
     }
     let mut fixes = Vec::new();
+    let mut ancestry: Option<Ancestry> = None;
     for (dep_idx, findings) in by_dep {
         let Some(analyzed) = analysis.deps.get(dep_idx) else {
             continue;
@@ -903,7 +982,13 @@ fn evaluate_inner(
         let fix = match (lockfile, input.lockfile) {
             (Some(kind), Some(locked)) if analyzed.is_transitive() => {
                 let upgrade = path_below_direct(&analysis, locked, analyzed)
-                    .and_then(|(direct, path)| fix::upgrade_direct(&ctx, policy, &direct.dep, &path, kind));
+                    .filter(|(_, _, chain)| {
+                        // Another way to the bad version keeps it installed after the upgrade.
+                        ancestry
+                            .get_or_insert_with(|| Ancestry::new(input.manifest, locked, &analysis.deps))
+                            .only_way(locked, chain)
+                    })
+                    .and_then(|(direct, path, _)| fix::upgrade_direct(&ctx, policy, &direct.dep, &path, kind));
                 upgrade.unwrap_or_else(|| fix::solve_transitive(&ctx, policy, &analyzed.dep, &findings, kind))
             }
             _ if analyzed.is_transitive() => continue,

@@ -830,3 +830,136 @@ fn memo_reuses_the_checks_until_now_moves() {
     engine::evaluate_memoized(&input, &facts, &case.policy, later, &mut memo);
     assert_eq!(memo.stats().checked, 2 * first.checked);
 }
+
+/// A constructed npm world for `upgrade_direct`: every package's versions with their declared
+/// dependency ranges, an advisory on `b` below 2.5.0, and a lockfile; the fix of `b`.
+fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, &[(&str, &[(&str, &str)])])]) -> String {
+    use crate::model::{DeclaredDep, VersionMeta};
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let published = Timestamp::from_second(1_500_000_000).unwrap();
+    let record = br#"{"id": "GHSA-test-b250-0001", "published": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "summary": "b is bad below 2.5.0", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}], "affected": [{"package": {"ecosystem": "npm", "name": "b"}, "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "2.5.0"}]}]}]}"#;
+    let advisory = crate::lookup::advisories::osv_record::parse_record(record).unwrap();
+    let mut facts = Facts::default();
+    for (name, versions) in world {
+        let package = PackageFacts {
+            versions: versions
+                .iter()
+                .map(|(v, deps)| VersionFacts {
+                    version: v.to_string(),
+                    published: Some(published),
+                    meta: VersionMeta {
+                        dependencies: Some(
+                            deps.iter()
+                                .map(|(dep, req)| DeclaredDep {
+                                    name: dep.to_string(),
+                                    req: req.to_string(),
+                                    ..DeclaredDep::default()
+                                })
+                                .collect(),
+                        ),
+                        ..VersionMeta::default()
+                    },
+                    ..VersionFacts::default()
+                })
+                .collect(),
+            created: Some(published),
+            ..PackageFacts::default()
+        };
+        let package_ref = PackageRef::new(Ecosystem::Npm, name);
+        facts
+            .packages
+            .insert(package_ref.clone(), known(std::sync::Arc::new(package), now));
+        let advisories = if *name == "b" {
+            vec![advisory.clone()]
+        } else {
+            Vec::new()
+        };
+        facts.advisories.insert(package_ref, known(advisories, now));
+    }
+    let deps: Vec<String> = manifest_deps.iter().map(|d| format!("\"{d}\": \"^1.0.0\"")).collect();
+    let manifest_text = format!("{{\"dependencies\": {{{}}}}}", deps.join(", "));
+    let lock_text = format!(
+        r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{{}}}}}, {lock_packages}}}}}"#,
+        deps.join(", ")
+    );
+    let parsed = manifest::parse(ManifestKind::PackageJson, &manifest_text);
+    let lockfile = manifest::parse_lockfile(ManifestKind::PackageLock, &lock_text).unwrap();
+    assert!(lockfile.issues.is_empty(), "{:?}", lockfile.issues);
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: Some(&lockfile),
+        workspace: None,
+        registries: &registries,
+    };
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    let b = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
+    assert!(analysis.findings.iter().any(|f| f.id == "GHSA-test-b250-0001"));
+    describe_fix(b.fix.as_ref().unwrap())
+}
+
+/// The last hop: a new range that excludes the locked b but still admits vulnerable versions
+/// (b ^2.0.0 admits 2.0.0 and 2.4.0, below 2.5.0) proves nothing; a range admitting only safe
+/// versions does.
+#[test]
+fn upgrade_direct_needs_every_admitted_version_of_the_last_hop_safe() {
+    let lock = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
+    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.0.0", &[]), ("2.4.0", &[]), ("2.5.0", &[])];
+    let a_loose: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")]), ("2.0.0", &[("b", "^2.0.0")])];
+    assert_eq!(
+        fix_of_b(&["a"], lock, &[("a", a_loose), ("b", b)]),
+        "fix: pin b to 2.5.0: add \"overrides\": { \"b\": \"2.5.0\" } to package.json, then `npm install`"
+    );
+    let a_tight: &[(&str, &[(&str, &str)])] = &[
+        ("1.0.0", &[("b", "^1.0.0")]),
+        ("2.0.0", &[("b", "^2.0.0")]),
+        ("2.1.0", &[("b", "^2.5.0")]),
+    ];
+    assert_eq!(
+        fix_of_b(&["a"], lock, &[("a", a_tight), ("b", b)]),
+        "fix: update a to \"^2.1.0\" (a 2.1.0 requires b ^2.5.0, which excludes 1.4.0), then `npm install`"
+    );
+}
+
+/// An intermediate hop: a 2.0.0 requires m ^2.0.0; the highest m (2.1.0) leads away from b 1.4.0,
+/// but m 2.0.0, which the range also admits (and a dedupe may keep), still requires b ^1.0.0.
+#[test]
+fn upgrade_direct_needs_every_admitted_version_of_an_intermediate_hop_to_lead_away() {
+    let lock = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"m": "^1.0.0"}}, "node_modules/m": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
+    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.5.0", &[])];
+    let m: &[(&str, &[(&str, &str)])] = &[
+        ("1.0.0", &[("b", "^1.0.0")]),
+        ("2.0.0", &[("b", "^1.0.0")]),
+        ("2.1.0", &[("b", "^2.5.0")]),
+    ];
+    let a_loose: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("m", "^1.0.0")]), ("2.0.0", &[("m", "^2.0.0")])];
+    assert!(fix_of_b(&["a"], lock, &[("a", a_loose), ("m", m), ("b", b)]).starts_with("fix: pin b to 2.5.0"));
+    let a_tight: &[(&str, &[(&str, &str)])] = &[
+        ("1.0.0", &[("m", "^1.0.0")]),
+        ("2.0.0", &[("m", "^2.0.0")]),
+        ("2.1.0", &[("m", "^2.1.0")]),
+    ];
+    assert_eq!(
+        fix_of_b(&["a"], lock, &[("a", a_tight), ("m", m), ("b", b)]),
+        "fix: update a to \"^2.1.0\" (m 2.1.0 requires b ^2.5.0, which excludes 1.4.0), then `npm install`"
+    );
+}
+
+/// Another way to the bad version (a second direct dependency, or a second path below the same
+/// one) keeps it installed after the upgrade: the fix is the override.
+#[test]
+fn upgrade_direct_is_not_proven_when_another_path_pulls_the_bad_version() {
+    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.5.0", &[])];
+    let a: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")]), ("2.1.0", &[("b", "^2.5.0")])];
+    let c: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")])];
+    let alone = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
+    assert!(fix_of_b(&["a"], alone, &[("a", a), ("b", b)]).starts_with("fix: update a to"));
+    let two_directs = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/c": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
+    assert!(fix_of_b(&["a", "c"], two_directs, &[("a", a), ("b", b), ("c", c)]).starts_with("fix: pin b to 2.5.0"));
+    let a_two_paths: &[(&str, &[(&str, &str)])] = &[
+        ("1.0.0", &[("b", "^1.0.0"), ("c", "^1.0.0")]),
+        ("2.1.0", &[("b", "^2.5.0"), ("c", "^1.0.0")]),
+    ];
+    let two_paths = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0", "c": "^1.0.0"}}, "node_modules/c": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
+    assert!(fix_of_b(&["a"], two_paths, &[("a", a_two_paths), ("b", b), ("c", c)]).starts_with("fix: pin b to 2.5.0"));
+}

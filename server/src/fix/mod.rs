@@ -13,7 +13,11 @@
 //!   affected version: the direct dependency's nearest version that is safe itself and whose range for
 //!   the next package on the path no longer admits the locked version there, and so on down the path
 //!   (a hop whose range still admits its locked version keeps it, and with it the bad package), until
-//!   the last range excludes the affected version; metadata missing anywhere on the way proves nothing.
+//!   the last range excludes the affected version; every version a new range admits counts (the
+//!   installer may dedupe with an older one): each at an intermediate hop must lead away in turn, and
+//!   each at the last hop must itself be safe; metadata missing anywhere on the way proves nothing.
+//!   The engine offers the upgrade only when the lockfile reaches the bad version by this one path
+//!   (no other direct dependency, no other package below this one, pulls it).
 //!   Else through the package manager's override (`solve_transitive`): npm/Bun `overrides`, pnpm
 //!   `pnpm.overrides`, Yarn `resolutions`, Cargo `cargo update --precise`, then the command that
 //!   refreshes the lockfile.
@@ -246,56 +250,96 @@ fn declared_range(
         .map(|d| d.req.clone()))
 }
 
+/// A dependency on `package` with no requirement: what `is_safe` and `registry_versions` take.
+fn unversioned(package: crate::model::PackageRef) -> ResolvedDep {
+    ResolvedDep {
+        package,
+        requirement_text: None,
+        requirement: None,
+        resolved: resolve::Resolved {
+            version: None,
+            source: VersionSource::Unresolved,
+        },
+        span: crate::model::Span::default(),
+        via: Vec::new(),
+        private: false,
+    }
+}
+
 /// Whether installing `version` of the direct dependency leaves the path's last (affected) version,
 /// as far as the registry metadata proves it; `Some(why)` when it does.
-fn leaves_path(ctx: &CheckCtx<'_>, direct: &crate::model::PackageRef, version: &str, path: &[Hop]) -> Option<String> {
+///
+/// The installer may pick any version a range admits (the highest, or an older copy it dedupes
+/// with), so every admitted version the registry lists counts: at an intermediate hop each must
+/// lead away in turn, and at the last hop each the installer would take must clear every check and
+/// the policy. A range that still admits the locked version keeps it, and with it what is below.
+fn leaves_path(
+    ctx: &CheckCtx<'_>,
+    policy: &Policy,
+    direct: &crate::model::PackageRef,
+    version: &str,
+    path: &[Hop],
+) -> Option<String> {
     let ecosystem = direct.ecosystem;
     let mut package = direct.clone();
-    let mut installed = version.to_string();
+    // The versions that may be installed at the current level, highest first.
+    let mut installed = vec![version.to_string()];
+    let mut reason = None;
     for (at, hop) in path.iter().enumerate() {
-        let range = match declared_range(ctx, &package, &installed, &hop.name) {
-            Ok(Some(range)) => range,
-            Ok(None) => {
-                return Some(format!(
-                    "{} {installed} no longer depends on {}",
-                    package.name, hop.name
+        let last = at + 1 == path.len();
+        let locked = Version::parse(ecosystem, &hop.version)?;
+        let hop_dep = unversioned(crate::model::PackageRef::new(ecosystem, &hop.name));
+        let available = registry_versions(ctx, &hop_dep)?;
+        let mut next: Vec<(Version, String)> = Vec::new();
+        for (idx, parent_version) in installed.iter().enumerate() {
+            let range = match declared_range(ctx, &package, parent_version, &hop.name) {
+                Ok(Some(range)) => range,
+                Ok(None) => {
+                    if idx == 0 {
+                        reason = Some(format!(
+                            "{} {parent_version} no longer depends on {}",
+                            package.name, hop.name
+                        ));
+                    }
+                    continue;
+                }
+                Err(()) => return None,
+            };
+            let requirement = Requirement::parse(ecosystem, &range, false).ok()?;
+            if requirement.matches(&locked) {
+                return None;
+            }
+            let admitted: Vec<(Version, String)> = available
+                .iter()
+                .filter_map(|text| Version::parse(ecosystem, text).map(|v| (v, text.clone())))
+                .filter(|(v, _)| requirement.matches(v))
+                .filter(|(_, text)| !installer_refuses(ctx, &hop_dep, text))
+                .collect();
+            if admitted.is_empty() {
+                // Nothing the metadata shows the installer could take: unproven.
+                return None;
+            }
+            if last && !admitted.iter().all(|(_, text)| is_safe(ctx, policy, &hop_dep, text)) {
+                return None;
+            }
+            if idx == 0 && last {
+                reason = Some(format!(
+                    "{} {parent_version} requires {} {range}, which excludes {}",
+                    package.name, hop.name, hop.version
                 ));
             }
-            Err(()) => return None,
-        };
-        let requirement = Requirement::parse(ecosystem, &range, false).ok()?;
-        let locked = Version::parse(ecosystem, &hop.version)?;
-        let last = at + 1 == path.len();
-        if requirement.matches(&locked) {
-            // The lockfile keeps a version the new range still admits, and with it what is below.
-            return None;
+            next.extend(admitted);
         }
-        if last {
-            return Some(format!(
-                "{} {installed} requires {} {range}, which excludes {}",
-                package.name, hop.name, hop.version
-            ));
+        if next.is_empty() {
+            // No version at this level depends on the next package any more.
+            return reason;
         }
-        // The next hop moves to the highest version its new range admits: walk on from there.
-        package = crate::model::PackageRef::new(ecosystem, &hop.name);
-        let available = registry_versions(
-            ctx,
-            &ResolvedDep {
-                package: package.clone(),
-                requirement_text: None,
-                requirement: None,
-                resolved: resolve::Resolved {
-                    version: None,
-                    source: VersionSource::Unresolved,
-                },
-                span: crate::model::Span::default(),
-                via: Vec::new(),
-                private: false,
-            },
-        )?;
-        installed = requirement.highest(ecosystem, available.iter().map(String::as_str))?;
+        next.sort_by(|a, b| b.0.compare(&a.0).unwrap_or(Ordering::Equal));
+        next.dedup_by(|a, b| a.1 == b.1);
+        package = hop_dep.package;
+        installed = next.into_iter().map(|(_, text)| text).collect();
     }
-    None
+    reason
 }
 
 /// The fix for a transitive package through the direct dependency that pulls it in: the nearest
@@ -322,7 +366,7 @@ pub fn upgrade_direct(
         if !is_safe(ctx, policy, direct, version) {
             continue;
         }
-        let Some(reason) = leaves_path(ctx, &direct.package, version, path) else {
+        let Some(reason) = leaves_path(ctx, policy, &direct.package, version, path) else {
             continue;
         };
         let Some(mut requirement) = rewrite(direct, version, ctx, policy, versions_known) else {
@@ -334,7 +378,7 @@ pub fn upgrade_direct(
             .ok()
             .zip(registry_versions(ctx, direct))
             .and_then(|(req, available)| req.highest(ecosystem, available.iter().map(String::as_str)));
-        if highest.is_some_and(|h| h != *version && leaves_path(ctx, &direct.package, &h, path).is_none()) {
+        if highest.is_some_and(|h| h != *version && leaves_path(ctx, policy, &direct.package, &h, path).is_none()) {
             requirement = exact_style(ecosystem, version);
         }
         return Some(Fix::UpgradeDirect {
