@@ -195,16 +195,20 @@ fn fix_data_with(
                 title.push_str(&format!(" (then run `{command}`)"));
             }
             // pnpm `catalog:`: the range is the catalog's, so the catalog entry is what changes.
-            if let Some(edit) = catalog_edit(declared, requirement, files, utf16) {
-                title = format!(
-                    "Update {} to {requirement} in the catalog (pnpm-workspace.yaml)",
-                    declared.name
-                );
-                return Some(FixData {
-                    title,
-                    edits: Vec::new(),
-                    files: vec![edit],
-                });
+            match catalog_edit(declared, requirement, files, utf16) {
+                CatalogEdit::Edit(edit) => {
+                    title = format!(
+                        "Update {} to {requirement} in the catalog (pnpm-workspace.yaml)",
+                        declared.name
+                    );
+                    return Some(FixData {
+                        title,
+                        edits: Vec::new(),
+                        files: vec![edit],
+                    });
+                }
+                CatalogEdit::Refused(_) => return None,
+                CatalogEdit::NotCatalog => {}
             }
             let span = declared.requirement_span?;
             Some(FixData {
@@ -226,12 +230,16 @@ fn fix_data_with(
             let title = format!(
                 "Update {direct_name} to {requirement}, which no longer pulls in the affected {package} (then run `{command}`)"
             );
-            if let Some(edit) = catalog_edit(declared, requirement, files, utf16) {
-                return Some(FixData {
-                    title,
-                    edits: Vec::new(),
-                    files: vec![edit],
-                });
+            match catalog_edit(declared, requirement, files, utf16) {
+                CatalogEdit::Edit(edit) => {
+                    return Some(FixData {
+                        title,
+                        edits: Vec::new(),
+                        files: vec![edit],
+                    });
+                }
+                CatalogEdit::Refused(_) => return None,
+                CatalogEdit::NotCatalog => {}
             }
             let span = declared.requirement_span?;
             Some(FixData {
@@ -375,25 +383,99 @@ fn override_target<'a>(
     }
 }
 
+/// What a pnpm `catalog:` dependency's fix edits.
+enum CatalogEdit {
+    /// Not a catalog reference (or no pnpm-workspace.yaml): the member's own requirement.
+    NotCatalog,
+    /// The catalog entry in pnpm-workspace.yaml.
+    Edit(FileEdit),
+    /// No edit: the workspace file's layout is not one this can edit safely (why).
+    Refused(String),
+}
+
 /// pnpm: a dependency declared `catalog:` (or `catalog:<name>`) takes its range from the catalog in
 /// `pnpm-workspace.yaml`, so that entry is rewritten (the member keeps its `catalog:` reference).
+/// Where the default catalog is (`catalog` or `catalogs.default`) is read from the parsed file, and
+/// the edited file must parse with the new range in place and the default catalog still defined
+/// once (pnpm refuses it twice), else there is no edit.
 fn catalog_edit(
     declared: &crate::manifest::Dependency,
     requirement: &str,
     files: &FixFiles,
     utf16: bool,
-) -> Option<FileEdit> {
-    let reference = declared.requirement.as_deref()?.trim();
-    let name = reference.strip_prefix("catalog:")?.trim();
-    let yaml = files.pnpm_workspace.as_ref()?;
-    let has_default_catalog = yaml.text.lines().any(|line| line.trim_end() == "catalog:");
-    let section: Vec<&str> = match name {
-        "" | "default" if has_default_catalog => vec!["catalog"],
-        "" => vec!["catalogs", "default"],
-        name => vec!["catalogs", name],
+) -> CatalogEdit {
+    let Some(name) = declared
+        .requirement
+        .as_deref()
+        .and_then(|r| r.trim().strip_prefix("catalog:"))
+        .map(str::trim)
+    else {
+        return CatalogEdit::NotCatalog;
     };
-    let change = overrides::set_yaml_entry(&yaml.text, &section, &declared.name, requirement)?;
-    Some(file_edit(yaml, change, utf16))
+    let Some(yaml) = files.pnpm_workspace.as_ref() else {
+        return CatalogEdit::NotCatalog;
+    };
+    let parse = crate::manifest::lockfiles::pnpm_lock::parse_workspace;
+    let workspace = match parse(&yaml.text) {
+        Ok(workspace) => workspace,
+        Err(why) => return CatalogEdit::Refused(why),
+    };
+    if workspace.has_catalog && workspace.has_catalogs_default {
+        return CatalogEdit::Refused(
+            "pnpm-workspace.yaml defines the default catalog twice (`catalog` and `catalogs.default`)".to_string(),
+        );
+    }
+    let catalog = if name.is_empty() { "default" } else { name };
+    let section: Vec<&str> = match catalog {
+        "default" if workspace.has_catalog || !workspace.has_catalogs_default => vec!["catalog"],
+        other => vec!["catalogs", other],
+    };
+    let refused = || {
+        CatalogEdit::Refused(format!(
+            "the catalog in pnpm-workspace.yaml is laid out in a way Gatehouse does not edit; set {} to {requirement} there",
+            declared.name
+        ))
+    };
+    let Some(change) = overrides::set_yaml_entry(&yaml.text, &section, &declared.name, requirement) else {
+        return refused();
+    };
+    let mut edited = yaml.text.to_string();
+    if change.span.end > edited.len()
+        || !edited.is_char_boundary(change.span.start)
+        || !edited.is_char_boundary(change.span.end)
+    {
+        return refused();
+    }
+    edited.replace_range(change.span.start..change.span.end, &change.text);
+    let proven = parse(&edited).is_ok_and(|after| {
+        !(after.has_catalog && after.has_catalogs_default)
+            && after
+                .catalogs
+                .iter()
+                .filter(|(c, package, _)| c == catalog && *package == declared.name)
+                .all(|(_, _, range)| range == requirement)
+            && after
+                .catalogs
+                .iter()
+                .any(|(c, package, _)| c == catalog && *package == declared.name)
+    });
+    if !proven {
+        return refused();
+    }
+    CatalogEdit::Edit(file_edit(yaml, change, utf16))
+}
+
+/// Why a dependency's fix has no quick fix, when its catalog is not editable.
+fn catalog_refusal(parsed: &Parsed, dep: &AnalyzedDep, files: &FixFiles) -> Option<String> {
+    let declared = parsed.deps.get(dep.direct?)?;
+    let requirement = match dep.fix.as_ref()? {
+        Fix::Update { requirement, .. } | Fix::UpgradeDirect { requirement, .. } => requirement,
+        _ => return None,
+    };
+    match catalog_edit(declared, requirement, files, true) {
+        CatalogEdit::Refused(why) => Some(why),
+        _ => None,
+    }
 }
 
 /// Diagnostics for one document.
@@ -421,6 +503,9 @@ pub fn to_diagnostics(text: &str, parsed: &Parsed, analysis: &Analysis, utf16: b
             && shows_fix(dep)
         {
             message = format!("{message}; {}", describe_fix(fix));
+            if let Some(why) = catalog_refusal(parsed, dep, &analysis.fix_files) {
+                message = format!("{message} (no quick fix: {why})");
+            }
         }
         if let Some(as_of) = dep.stale_as_of {
             let as_of = as_of.strftime("%Y-%m-%d");
@@ -1192,6 +1277,77 @@ mod tests {
         assert_eq!(others[0].0, std::path::PathBuf::from("/repo/package.json"));
         let value: serde_json::Value = serde_json::from_str(&others[0].1).unwrap();
         assert_eq!(value["resolutions"], serde_json::json!({"x": "1.0.0", "b": "1.2.3"}));
+    }
+
+    /// The catalog fix of `b` (declared `catalog:`) with `workspace` as pnpm-workspace.yaml: the
+    /// fix data, and the diagnostics' messages.
+    fn catalog_fix(workspace: &str) -> (Option<FixData>, Vec<String>) {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let manifest_text = "{\"dependencies\": {\"b\": \"catalog:\"}}";
+        let lock = "lockfileVersion: '9.0'\ncatalogs:\n  default:\n    b:\n      specifier: ^1.1.0\n      version: 1.2.0\nimporters:\n  .:\n    dependencies:\n      b:\n        specifier: 'catalog:'\n        version: 1.2.0\npackages:\n  b@1.2.0:\n    resolution: {integrity: sha512-b}\nsnapshots:\n  b@1.2.0: {}\n";
+        let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+        let mut lockfile = manifest::parse_lockfile(ManifestKind::PnpmLock, lock).unwrap();
+        lockfile.fix_files.pnpm_workspace = project_file("/repo/pnpm-workspace.yaml", workspace);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
+        let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
+        let messages = to_diagnostics(manifest_text, &parsed, &analysis, true)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        (fix_data(manifest_text, &parsed, dep, &analysis.fix_files), messages)
+    }
+
+    /// pnpm refuses a default catalog defined both as `catalog` and as `catalogs.default`: however
+    /// the file spells `catalog:`, the entry goes there; a layout the edit cannot handle gets no edit,
+    /// and the diagnostic says why.
+    #[test]
+    fn a_catalog_fix_never_defines_the_default_catalog_twice() {
+        for workspace in [
+            "catalog: # shared\n  b: ^1.1.0\n",
+            "\"catalog\":\n  b: ^1.1.0\n",
+            "'catalog':   \n  b: ^1.1.0\n",
+            "catalogs:\n  default:\n    b: ^1.1.0\n",
+            "catalogs:\n  other:\n    c: ^1\n",
+        ] {
+            let (data, _) = catalog_fix(workspace);
+            let data = data.unwrap_or_else(|| panic!("{workspace:?}"));
+            assert!(data.edits.is_empty(), "{data:?}");
+            let edited = apply_edits(workspace, &data.files[0].edits);
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&edited).unwrap();
+            let in_catalog = yaml.get("catalog").is_some_and(|c| !c.is_null());
+            let in_default = yaml
+                .get("catalogs")
+                .and_then(|c| c.get("default"))
+                .is_some_and(|c| !c.is_null());
+            assert!(in_catalog != in_default, "{workspace:?} -> {edited:?}");
+            let parsed = crate::manifest::lockfiles::pnpm_lock::parse_workspace(&edited).unwrap();
+            assert!(
+                parsed
+                    .catalogs
+                    .contains(&("default".to_string(), "b".to_string(), "^1.2.3".to_string())),
+                "{workspace:?} -> {edited:?}"
+            );
+        }
+        for workspace in [
+            "catalog: {b: ^1.1.0}\n",
+            "catalog:\n  b: ^1.1.0\ncatalogs:\n  default:\n    b: ^1\n",
+        ] {
+            let (data, messages) = catalog_fix(workspace);
+            assert!(data.is_none(), "{workspace:?}: {data:?}");
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.contains("no quick fix") && m.contains("pnpm-workspace.yaml")),
+                "{messages:?}"
+            );
+        }
     }
 
     /// A direct dependency declared `catalog:` is fixed in the catalog, not in the member.

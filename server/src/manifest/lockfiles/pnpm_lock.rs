@@ -423,12 +423,16 @@ pub struct Workspace {
     pub packages: Vec<String>,
     /// (catalog, package, range); the unnamed `catalog` is `default`.
     pub catalogs: Vec<(String, String, String)>,
+    /// Whether the file defines `catalog` (not null): the default catalog's first spelling.
+    pub has_catalog: bool,
+    /// Whether the file defines `catalogs.default` (not null): its second spelling (pnpm refuses both).
+    pub has_catalogs_default: bool,
 }
 
 lenient_struct!(WorkspaceFile {
     packages: Vec<Scalar> = "packages",
-    catalog: Lenient<Scalar> = "catalog",
-    catalogs: Lenient<Lenient<Scalar>> = "catalogs",
+    catalog: Option<Lenient<Scalar>> = "catalog",
+    catalogs: Lenient<Option<Lenient<Scalar>>> = "catalogs",
 });
 
 /// Reads `pnpm-workspace.yaml`; a file that does not parse declares nothing (and says so).
@@ -444,12 +448,18 @@ pub fn parse_workspace(text: &str) -> Result<Workspace, String> {
             .filter(|g| !g.is_empty())
             .collect(),
         catalogs: Vec::new(),
+        has_catalog: file.catalog.is_some(),
+        has_catalogs_default: file
+            .catalogs
+            .0
+            .iter()
+            .any(|(name, entries)| name == "default" && entries.is_some()),
     };
-    for (name, range) in file.catalog.0 {
+    for (name, range) in file.catalog.unwrap_or_default().0 {
         res.catalogs.push(("default".to_string(), name, range.0));
     }
     for (catalog, entries) in file.catalogs.0 {
-        for (name, range) in entries.0 {
+        for (name, range) in entries.unwrap_or_default().0 {
             res.catalogs.push((catalog.clone(), name, range.0));
         }
     }
