@@ -177,7 +177,7 @@ pub fn override_instruction(
         ManifestKind::PnpmLock => (
             "pnpm",
             format!(
-                "add \"pnpm\": {{ \"overrides\": {{ \"{package}\": \"{version}\" }} }} to package.json (or `overrides:` in pnpm-workspace.yaml)"
+                "add \"pnpm\": {{ \"overrides\": {{ \"{package}\": \"{version}\" }} }} to package.json (pnpm 9 and 10), or `overrides:` to pnpm-workspace.yaml (pnpm 10 and later)"
             ),
             "pnpm install".to_string(),
         ),

@@ -327,8 +327,10 @@ struct OverrideTarget<'a> {
 /// package is also a direct dependency, the override is scoped to the parent that pulls the bad copy
 /// in (npm `{"parent": {"package": …}}`, pnpm `parent>package`, Yarn `parent/package`): npm refuses a
 /// top-level override of a direct dependency that differs from its spec (EOVERRIDE), and the others
-/// would move the direct dependency too. pnpm writes to `pnpm-workspace.yaml` when the project has one
-/// and package.json has no `pnpm.overrides` yet (pnpm 10 reads it there).
+/// would move the direct dependency too. pnpm: the place follows the pnpm version `packageManager`
+/// names (9: package.json `pnpm.overrides`; 10: either, the workspace file first; 11: only
+/// `pnpm-workspace.yaml`); with no version known, where the project already keeps overrides, else
+/// the workspace file when there is one, and the title says which pnpm versions read the place.
 fn override_target<'a>(
     manager: &str,
     package: &str,
@@ -365,22 +367,53 @@ fn override_target<'a>(
             } else {
                 package.to_string()
             };
-            let has_json_overrides = serde_json::from_str::<serde_json::Value>(root_text)
-                .ok()
+            let root: Option<serde_json::Value> = serde_json::from_str(root_text).ok();
+            let has_json_overrides = root
+                .as_ref()
                 .is_some_and(|v| v.get("pnpm").and_then(|p| p.get("overrides")).is_some());
-            if let Some(yaml) = files.pnpm_workspace.as_ref().filter(|_| !has_json_overrides)
-                && let Some(change) = overrides::set_yaml_entry(&yaml.text, &["overrides"], &key, version)
-            {
+            let yaml_file = files.pnpm_workspace.as_ref();
+            let has_yaml_overrides = yaml_file.is_some_and(|yaml| {
+                crate::manifest::lockfiles::pnpm_lock::parse_workspace(&yaml.text).is_ok_and(|w| w.has_overrides)
+            });
+            let major = root.as_ref().and_then(pnpm_major);
+            // pnpm 9 reads only package.json's `pnpm.overrides`, pnpm 11 only pnpm-workspace.yaml's
+            // `overrides`, pnpm 10 either.
+            let (to_yaml, note) = match major {
+                Some(..=9) => (false, ""),
+                Some(10) => (yaml_file.is_some() && (has_yaml_overrides || !has_json_overrides), ""),
+                Some(_) => (true, ""),
+                None if has_yaml_overrides && !has_json_overrides => (true, " (read by pnpm 10 and later)"),
+                None if has_json_overrides => (false, " (read by pnpm 10 and earlier)"),
+                None if yaml_file.is_some() => (true, " (read by pnpm 10 and later)"),
+                None => (false, " (read by pnpm 10 and earlier)"),
+            };
+            if to_yaml {
+                // pnpm 11 without a workspace file: package.json would be ignored, so no edit.
+                let yaml = yaml_file?;
+                let change = overrides::set_yaml_entry(&yaml.text, &["overrides"], &key, version)?;
                 return Some(OverrideTarget {
                     file: Some(yaml),
                     change,
-                    describe: "\"overrides\" in pnpm-workspace.yaml".to_string(),
+                    describe: format!("\"overrides\" in pnpm-workspace.yaml{note}"),
                 });
             }
-            json(&["pnpm", "overrides", &key], false, "\"pnpm.overrides\"")
+            json(&["pnpm", "overrides", &key], false, "\"pnpm.overrides\"").map(|target| OverrideTarget {
+                describe: format!("{}{note}", target.describe),
+                ..target
+            })
         }
         _ => None,
     }
+}
+
+/// The major version of pnpm `packageManager` names (`pnpm@10.4.1+sha512.…`), if it names pnpm.
+fn pnpm_major(root: &serde_json::Value) -> Option<u64> {
+    let spec = root.get("packageManager")?.as_str()?.trim().strip_prefix("pnpm@")?;
+    spec.trim_start_matches(['v', '^', '~', '='])
+        .split(['.', '+', '-'])
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// What a pnpm `catalog:` dependency's fix edits.
@@ -1039,9 +1072,9 @@ mod tests {
             rendered.push_str(&format!("{}\n{}\n", data.title, value));
         }
         insta::assert_snapshot!(rendered, @r#"
-        Some(Override { package: "b", version: "1.2.3", manager: "pnpm", instruction: "add \"pnpm\": { \"overrides\": { \"b\": \"1.2.3\" } } to package.json (or `overrides:` in pnpm-workspace.yaml)", command: "pnpm install" })
-        fix: pin b to 1.2.3: add "pnpm": { "overrides": { "b": "1.2.3" } } to package.json (or `overrides:` in pnpm-workspace.yaml), then run `pnpm install`
-        Pin b to 1.2.3 with "pnpm.overrides" in package.json (then run `pnpm install`)
+        Some(Override { package: "b", version: "1.2.3", manager: "pnpm", instruction: "add \"pnpm\": { \"overrides\": { \"b\": \"1.2.3\" } } to package.json (pnpm 9 and 10), or `overrides:` to pnpm-workspace.yaml (pnpm 10 and later)", command: "pnpm install" })
+        fix: pin b to 1.2.3: add "pnpm": { "overrides": { "b": "1.2.3" } } to package.json (pnpm 9 and 10), or `overrides:` to pnpm-workspace.yaml (pnpm 10 and later), then run `pnpm install`
+        Pin b to 1.2.3 with "pnpm.overrides" in package.json (read by pnpm 10 and earlier) (then run `pnpm install`)
         {"dependencies":{"a":"^1.0.0"},"name":"app","pnpm":{"overrides":{"b":"1.2.3"}}}
         Some(Override { package: "b", version: "1.2.3", manager: "yarn", instruction: "add \"resolutions\": { \"b\": \"1.2.3\" } to package.json", command: "yarn install" })
         fix: pin b to 1.2.3: add "resolutions": { "b": "1.2.3" } to package.json, then run `yarn install`
@@ -1122,6 +1155,15 @@ mod tests {
         lock_text: &str,
         files: FixFiles,
     ) -> (String, String, Vec<(std::path::PathBuf, String)>) {
+        fix_b_if_any(manifest_text, kind, lock_text, files).unwrap()
+    }
+
+    fn fix_b_if_any(
+        manifest_text: &str,
+        kind: ManifestKind,
+        lock_text: &str,
+        files: FixFiles,
+    ) -> Option<(String, String, Vec<(std::path::PathBuf, String)>)> {
         let now = Timestamp::from_second(1_700_000_000).unwrap();
         let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
         let mut lockfile = manifest::parse_lockfile(kind, lock_text).unwrap();
@@ -1139,7 +1181,7 @@ mod tests {
             .iter()
             .find(|d| d.dep.package.name == "b" && d.is_transitive())
             .unwrap();
-        let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files).unwrap();
+        let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files)?;
         let others = data
             .files
             .iter()
@@ -1152,7 +1194,7 @@ mod tests {
                 (file.path.clone(), apply_edits(&original.text, &file.edits))
             })
             .collect();
-        (data.title, apply_edits(manifest_text, &data.edits), others)
+        Some((data.title, apply_edits(manifest_text, &data.edits), others))
     }
 
     /// npm's rule (EOVERRIDE): a top-level override of a package the root depends on directly must
@@ -1244,7 +1286,7 @@ mod tests {
         assert_eq!(edited, manifest_text);
         assert_eq!(
             title,
-            "Pin b to 1.2.3 with \"overrides\" in pnpm-workspace.yaml (then run `pnpm install`)"
+            "Pin b to 1.2.3 with \"overrides\" in pnpm-workspace.yaml (read by pnpm 10 and later) (then run `pnpm install`)"
         );
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&others[0].1).unwrap();
         assert_eq!(yaml["overrides"]["b"].as_str(), Some("1.2.3"));
@@ -1255,6 +1297,62 @@ mod tests {
         assert!(others.is_empty());
         let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
         assert_eq!(value["pnpm"]["overrides"], serde_json::json!({"c": "1", "b": "1.2.3"}));
+    }
+
+    /// pnpm 9 reads overrides only from package.json (`pnpm.overrides`), pnpm 11 only from
+    /// pnpm-workspace.yaml, pnpm 10 from either: `packageManager` decides; when it is not there, the
+    /// place the project already keeps overrides, else the files there are, and the title says which
+    /// pnpm versions read it.
+    #[test]
+    fn pnpm_overrides_follow_the_pnpm_version() {
+        let with_yaml = |workspace: &str| FixFiles {
+            root_manifest: None,
+            pnpm_workspace: project_file("/repo/pnpm-workspace.yaml", workspace),
+        };
+        let json_overrides = |edited: &str| {
+            let value: serde_json::Value = serde_json::from_str(edited).unwrap();
+            value["pnpm"]["overrides"]["b"].as_str().map(str::to_string)
+        };
+        // pnpm 9 with a workspace file: package.json.
+        let pnpm9 = "{\"packageManager\": \"pnpm@9.15.0\", \"dependencies\": {\"a\": \"^1.0.0\"}}";
+        let (title, edited, others) = fix_b(
+            pnpm9,
+            ManifestKind::PnpmLock,
+            PNPM_LOCK,
+            with_yaml("packages:\n  - 'packages/*'\n"),
+        );
+        assert!(others.is_empty(), "{title}");
+        assert_eq!(json_overrides(&edited).as_deref(), Some("1.2.3"));
+        // pnpm 11 with overrides already in package.json: pnpm-workspace.yaml all the same.
+        let pnpm11 = "{\"packageManager\": \"pnpm@11.1.0+sha512.abc\", \"dependencies\": {\"a\": \"^1.0.0\"}, \"pnpm\": {\"overrides\": {\"c\": \"1\"}}}";
+        let (_, edited, others) = fix_b(
+            pnpm11,
+            ManifestKind::PnpmLock,
+            PNPM_LOCK,
+            with_yaml("packages:\n  - 'packages/*'\n"),
+        );
+        assert_eq!(edited, pnpm11);
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&others[0].1).unwrap();
+        assert_eq!(yaml["overrides"]["b"].as_str(), Some("1.2.3"));
+        // pnpm 11 without a workspace file: no edit package.json would be ignored for.
+        assert_eq!(
+            fix_b_if_any(pnpm11, ManifestKind::PnpmLock, PNPM_LOCK, FixFiles::default()),
+            None
+        );
+        // Unknown version, overrides kept in the workspace file: there, and the title says who reads it.
+        let unknown = "{\"dependencies\": {\"a\": \"^1.0.0\"}}";
+        let (title, _, others) = fix_b(
+            unknown,
+            ManifestKind::PnpmLock,
+            PNPM_LOCK,
+            with_yaml("packages:\n  - 'packages/*'\noverrides:\n  c: '1'\n"),
+        );
+        assert_eq!(others.len(), 1);
+        assert!(title.contains("pnpm 10 and later"), "{title}");
+        // Unknown version, no workspace file: package.json, with the versions that read it.
+        let (title, edited, _) = fix_b(unknown, ManifestKind::PnpmLock, PNPM_LOCK, FixFiles::default());
+        assert_eq!(json_overrides(&edited).as_deref(), Some("1.2.3"));
+        assert!(title.contains("pnpm 10 and earlier"), "{title}");
     }
 
     /// A workspace member's package.json is not where package managers read overrides: the edit goes

@@ -427,12 +427,15 @@ pub struct Workspace {
     pub has_catalog: bool,
     /// Whether the file defines `catalogs.default` (not null): its second spelling (pnpm refuses both).
     pub has_catalogs_default: bool,
+    /// Whether the file has an `overrides` entry (pnpm 10 and later read it).
+    pub has_overrides: bool,
 }
 
 lenient_struct!(WorkspaceFile {
     packages: Vec<Scalar> = "packages",
     catalog: Option<Lenient<Scalar>> = "catalog",
     catalogs: Lenient<Option<Lenient<Scalar>>> = "catalogs",
+    overrides: Option<serde::de::IgnoredAny> = "overrides",
 });
 
 /// Reads `pnpm-workspace.yaml`; a file that does not parse declares nothing (and says so).
@@ -454,6 +457,7 @@ pub fn parse_workspace(text: &str) -> Result<Workspace, String> {
             .0
             .iter()
             .any(|(name, entries)| name == "default" && entries.is_some()),
+        has_overrides: file.overrides.is_some(),
     };
     for (name, range) in file.catalog.unwrap_or_default().0 {
         res.catalogs.push(("default".to_string(), name, range.0));
