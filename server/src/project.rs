@@ -931,6 +931,54 @@ mod tests {
     /// package-lock.json's packages (event-stream 3.3.6 with flatmap-stream 0.1.1, and an entry nothing
     /// reaches) are checked and marked as coming from it. Two lockfiles of one manager (bun.lock beside
     /// bun.lockb) are not each other's "other".
+    /// A lockfile of another package manager that parsed only in part: its packages are checked, and
+    /// what it could not read is a syntax issue of the analysis, as for the chosen lockfile (never a
+    /// clean result over the entries it skipped).
+    #[test]
+    fn a_partly_parsed_other_lockfile_is_a_syntax_issue() {
+        let dir = repo(&[
+            (
+                "package.json",
+                "{\"packageManager\": \"npm@10.0.0\", \"dependencies\": {\"a\": \"^1.0.0\"}}".to_string(),
+            ),
+            (
+                "package-lock.json",
+                r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0"}}, "node_modules/a": {"version": "1.0.0"}}}"#.to_string(),
+            ),
+            (
+                "yarn.lock",
+                "# yarn lockfile v1\n\na@^1.0.0:\n  version \"1.0.1\"\n\nthis is not an entry\n  version \"6.6.6\"\n".to_string(),
+            ),
+        ]);
+        let manifest_path = dir.path().join("package.json");
+        let mut problems = Vec::new();
+        let (found, lockfile) =
+            load_lockfile(&manifest_path, ManifestKind::PackageJson, dir.path(), &mut problems).unwrap();
+        assert_eq!(found.file_name().unwrap(), "package-lock.json");
+        assert_eq!(lockfile.also.len(), 1);
+        let parsed = manifest::parse(
+            ManifestKind::PackageJson,
+            &std::fs::read_to_string(&manifest_path).unwrap(),
+        );
+        let registries = crate::engine::RegistryRules::default();
+        let input = engine::Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
+        assert!(
+            analysis
+                .syntax
+                .iter()
+                .any(|issue| issue.message.contains("yarn.lock") && issue.message.contains("expected `name@range:`")),
+            "{:?} {problems:?}",
+            analysis.syntax
+        );
+    }
+
     #[test]
     fn every_lockfile_present_is_checked_so_none_can_hide_a_version() {
         let dir = repo(&[

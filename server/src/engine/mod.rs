@@ -748,6 +748,14 @@ fn evaluate_inner(
             span: Span::default(),
             message: format!("lockfile: {}", issue.message),
         }));
+        // A lockfile of another package manager is checked too, so what it could not read is as
+        // much an issue as in the chosen one (an unread one is a project problem already).
+        for (name, other) in &lockfile.also {
+            analysis.syntax.extend(other.issues.iter().map(|issue| SyntaxIssue {
+                span: Span::default(),
+                message: format!("lockfile {name} (another package manager's): {}", issue.message),
+            }));
+        }
     }
     let ctx = CheckCtx {
         now,
