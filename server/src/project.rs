@@ -607,10 +607,21 @@ fn read_other_lockfile(
         }
     };
     let parsed = parsed_lockfile(&path, kind, &text)?;
-    if parsed.packages.is_empty()
-        && let Some(issue) = parsed.issues.first()
-    {
-        problems.push(not_checked(format!("it did not parse: {}", issue.message)));
+    if let Some(issue) = parsed.issues.first() {
+        if parsed.packages.is_empty() {
+            problems.push(not_checked(format!("it did not parse: {}", issue.message)));
+        } else {
+            // Parsed in part: the entries it skipped go unchecked (its issues also show as syntax).
+            problems.push((
+                shown.clone(),
+                format!(
+                    "partly not checked: {decides} decides the versions here, but installing with {name}'s package manager would use this file, and part of it did not parse ({} issue{}, the first: {})",
+                    parsed.issues.len(),
+                    if parsed.issues.len() == 1 { "" } else { "s" },
+                    issue.message
+                ),
+            ));
+        }
     }
     Some(parsed)
 }
@@ -967,6 +978,13 @@ mod tests {
             workspace: None,
             registries: &registries,
         };
+        // Unread in part: the run is incomplete (exit 2), as for a lockfile that did not parse.
+        assert!(
+            problems
+                .iter()
+                .any(|(file, problem)| file.ends_with("yarn.lock") && problem.contains("partly not checked")),
+            "{problems:?}"
+        );
         let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
         let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
         assert!(
