@@ -833,7 +833,10 @@ fn memo_reuses_the_checks_until_now_moves() {
 
 /// A constructed npm world for `upgrade_direct`: every package's versions with their declared
 /// dependency ranges, an advisory on `b` below 2.5.0, and a lockfile; the fix of `b`.
-fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, &[(&str, &[(&str, &str)])])]) -> String {
+/// A package's versions, each with its declared dependencies (name, range).
+type Versions<'a> = &'a [(&'a str, &'a [(&'a str, &'a str)])];
+
+fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Versions<'_>)]) -> String {
     use crate::model::{DeclaredDep, VersionMeta};
     let now = Timestamp::from_second(1_700_000_000).unwrap();
     let published = Timestamp::from_second(1_500_000_000).unwrap();
@@ -904,13 +907,13 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, &[(&str
 #[test]
 fn upgrade_direct_needs_every_admitted_version_of_the_last_hop_safe() {
     let lock = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
-    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.0.0", &[]), ("2.4.0", &[]), ("2.5.0", &[])];
-    let a_loose: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")]), ("2.0.0", &[("b", "^2.0.0")])];
+    let b: Versions<'_> = &[("1.4.0", &[]), ("2.0.0", &[]), ("2.4.0", &[]), ("2.5.0", &[])];
+    let a_loose: Versions<'_> = &[("1.0.0", &[("b", "^1.0.0")]), ("2.0.0", &[("b", "^2.0.0")])];
     assert_eq!(
         fix_of_b(&["a"], lock, &[("a", a_loose), ("b", b)]),
         "fix: pin b to 2.5.0: add \"overrides\": { \"b\": \"2.5.0\" } to package.json, then `npm install`"
     );
-    let a_tight: &[(&str, &[(&str, &str)])] = &[
+    let a_tight: Versions<'_> = &[
         ("1.0.0", &[("b", "^1.0.0")]),
         ("2.0.0", &[("b", "^2.0.0")]),
         ("2.1.0", &[("b", "^2.5.0")]),
@@ -926,15 +929,15 @@ fn upgrade_direct_needs_every_admitted_version_of_the_last_hop_safe() {
 #[test]
 fn upgrade_direct_needs_every_admitted_version_of_an_intermediate_hop_to_lead_away() {
     let lock = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"m": "^1.0.0"}}, "node_modules/m": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
-    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.5.0", &[])];
-    let m: &[(&str, &[(&str, &str)])] = &[
+    let b: Versions<'_> = &[("1.4.0", &[]), ("2.5.0", &[])];
+    let m: Versions<'_> = &[
         ("1.0.0", &[("b", "^1.0.0")]),
         ("2.0.0", &[("b", "^1.0.0")]),
         ("2.1.0", &[("b", "^2.5.0")]),
     ];
-    let a_loose: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("m", "^1.0.0")]), ("2.0.0", &[("m", "^2.0.0")])];
+    let a_loose: Versions<'_> = &[("1.0.0", &[("m", "^1.0.0")]), ("2.0.0", &[("m", "^2.0.0")])];
     assert!(fix_of_b(&["a"], lock, &[("a", a_loose), ("m", m), ("b", b)]).starts_with("fix: pin b to 2.5.0"));
-    let a_tight: &[(&str, &[(&str, &str)])] = &[
+    let a_tight: Versions<'_> = &[
         ("1.0.0", &[("m", "^1.0.0")]),
         ("2.0.0", &[("m", "^2.0.0")]),
         ("2.1.0", &[("m", "^2.1.0")]),
@@ -949,14 +952,14 @@ fn upgrade_direct_needs_every_admitted_version_of_an_intermediate_hop_to_lead_aw
 /// one) keeps it installed after the upgrade: the fix is the override.
 #[test]
 fn upgrade_direct_is_not_proven_when_another_path_pulls_the_bad_version() {
-    let b: &[(&str, &[(&str, &str)])] = &[("1.4.0", &[]), ("2.5.0", &[])];
-    let a: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")]), ("2.1.0", &[("b", "^2.5.0")])];
-    let c: &[(&str, &[(&str, &str)])] = &[("1.0.0", &[("b", "^1.0.0")])];
+    let b: Versions<'_> = &[("1.4.0", &[]), ("2.5.0", &[])];
+    let a: Versions<'_> = &[("1.0.0", &[("b", "^1.0.0")]), ("2.1.0", &[("b", "^2.5.0")])];
+    let c: Versions<'_> = &[("1.0.0", &[("b", "^1.0.0")])];
     let alone = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
     assert!(fix_of_b(&["a"], alone, &[("a", a), ("b", b)]).starts_with("fix: update a to"));
     let two_directs = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/c": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
     assert!(fix_of_b(&["a", "c"], two_directs, &[("a", a), ("b", b), ("c", c)]).starts_with("fix: pin b to 2.5.0"));
-    let a_two_paths: &[(&str, &[(&str, &str)])] = &[
+    let a_two_paths: Versions<'_> = &[
         ("1.0.0", &[("b", "^1.0.0"), ("c", "^1.0.0")]),
         ("2.1.0", &[("b", "^2.5.0"), ("c", "^1.0.0")]),
     ];

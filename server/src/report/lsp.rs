@@ -1149,21 +1149,14 @@ mod tests {
 
     /// The quick fix of package `b` (transitive via `a`) for `manifest_text` with `lock_text`, applied:
     /// (title, the edited manifest, each other file edited with its new text).
-    fn fix_b(
-        manifest_text: &str,
-        kind: ManifestKind,
-        lock_text: &str,
-        files: FixFiles,
-    ) -> (String, String, Vec<(std::path::PathBuf, String)>) {
+    /// The fix's title, the document after its edits, and each other file after its edits.
+    type FixOfB = (String, String, Vec<(std::path::PathBuf, String)>);
+
+    fn fix_b(manifest_text: &str, kind: ManifestKind, lock_text: &str, files: FixFiles) -> FixOfB {
         fix_b_if_any(manifest_text, kind, lock_text, files).unwrap()
     }
 
-    fn fix_b_if_any(
-        manifest_text: &str,
-        kind: ManifestKind,
-        lock_text: &str,
-        files: FixFiles,
-    ) -> Option<(String, String, Vec<(std::path::PathBuf, String)>)> {
+    fn fix_b_if_any(manifest_text: &str, kind: ManifestKind, lock_text: &str, files: FixFiles) -> Option<FixOfB> {
         let now = Timestamp::from_second(1_700_000_000).unwrap();
         let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
         let mut lockfile = manifest::parse_lockfile(kind, lock_text).unwrap();
