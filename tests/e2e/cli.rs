@@ -167,7 +167,10 @@ fn transitive_findings_land_on_the_direct_dependency_with_their_path() {
 /// A transitive finding fixed through its direct dependency, in every output format: request 2.81.0
 /// pulls in qs 6.4.0 (GHSA-hrpp-h998-j3pp); the registry stand-in serves the recorded packument of
 /// request (derived here: its deprecations removed, since as recorded every version is deprecated and
-/// none would be safe), whose 2.82.0 declares `qs: ~6.5.1`. qs itself is not on the stand-in.
+/// none would be safe), whose 2.82.0 declares `qs: ~6.5.1`. qs is served as a packument trimmed to
+/// 6.4.0, 6.4.1 and 6.5.3 (real versions and dates; no 6.5.1/6.5.2, which GHSA-hrpp-h998-j3pp
+/// affects and `~6.5.1` would admit, so the upgrade would not be proven: see
+/// `upgrade_direct_needs_every_admitted_version_of_the_last_hop_safe`).
 #[test]
 fn an_upgrade_of_the_direct_dependency_shows_in_text_json_and_sarif() {
     let stand_in = tempfile::tempdir().unwrap();
@@ -178,6 +181,22 @@ fn an_upgrade_of_the_direct_dependency_shows_in_text_json_and_sarif() {
         version.as_object_mut().unwrap().remove("deprecated");
     }
     std::fs::write(stand_in.path().join("npm/request"), request.to_string()).unwrap();
+    let qs = serde_json::json!({
+        "name": "qs",
+        "dist-tags": {"latest": "6.5.3"},
+        "versions": {
+            "6.4.0": {"name": "qs", "version": "6.4.0"},
+            "6.4.1": {"name": "qs", "version": "6.4.1"},
+            "6.5.3": {"name": "qs", "version": "6.5.3"}
+        },
+        "time": {
+            "created": "2011-01-01T00:00:00.000Z",
+            "6.4.0": "2017-02-17T00:00:00.000Z",
+            "6.4.1": "2022-12-06T00:00:00.000Z",
+            "6.5.3": "2022-12-06T00:00:00.000Z"
+        }
+    });
+    std::fs::write(stand_in.path().join("npm/qs"), qs.to_string()).unwrap();
     let registry = gatehouse::testing::FixtureServer::start(stand_in.path()).unwrap();
     let project = Project::new(&[
         ("package.json", "{\"dependencies\": {\"request\": \"~2.81.0\"}}\n"),
