@@ -520,16 +520,22 @@ pub fn load_lockfile(
             }
         };
         let shared = parsed_lockfile(&path, lock_kind, &text)?;
-        if shared.packages.is_empty()
-            && let Some(issue) = shared.issues.first()
-        {
-            problems.push((
-                shown,
+        if let Some(issue) = shared.issues.first() {
+            let problem = if shared.packages.is_empty() {
                 format!(
                     "the lockfile did not parse, so no version was read from it: {}",
                     issue.message
-                ),
-            ));
+                )
+            } else {
+                // Parsed in part: the entries it skipped go unchecked (its issues also show as syntax).
+                format!(
+                    "partly not checked: part of the lockfile did not parse, and the entries it skipped were not checked ({} issue{}, the first: {})",
+                    shared.issues.len(),
+                    if shared.issues.len() == 1 { "" } else { "s" },
+                    issue.message
+                )
+            };
+            problems.push((shown, problem));
         }
         let mut lockfile = Lockfile::clone(&shared);
         lockfile.member = member_path(&dir, manifest_dir);
@@ -936,12 +942,6 @@ mod tests {
         assert_eq!(found.unwrap().file_name().unwrap(), "pnpm-lock.yaml");
     }
 
-    /// The repository picks the lockfile (`packageManager`): a hostile one could point Gatehouse at a
-    /// clean yarn.lock while `npm install` reads a package-lock.json with a malicious version. Every
-    /// lockfile present is therefore checked: yarn.lock decides the direct dependency's version, and
-    /// package-lock.json's packages (event-stream 3.3.6 with flatmap-stream 0.1.1, and an entry nothing
-    /// reaches) are checked and marked as coming from it. Two lockfiles of one manager (bun.lock beside
-    /// bun.lockb) are not each other's "other".
     /// A lockfile of another package manager that parsed only in part: its packages are checked, and
     /// what it could not read is a syntax issue of the analysis, as for the chosen lockfile (never a
     /// clean result over the entries it skipped).
@@ -997,6 +997,42 @@ mod tests {
         );
     }
 
+    /// The lockfile that decides, parsed only in part: the entries it skipped go unchecked, so the run
+    /// is incomplete (a project problem, exit 2), never a clean result over what it could not read.
+    #[test]
+    fn a_partly_parsed_chosen_lockfile_is_a_problem() {
+        let dir = repo(&[
+            ("package.json", "{\"dependencies\": {\"a\": \"^1.0.0\"}}".to_string()),
+            (
+                "yarn.lock",
+                "# yarn lockfile v1\n\na@^1.0.0:\n  version \"1.0.1\"\n\nthis is not an entry\n  version \"6.6.6\"\n"
+                    .to_string(),
+            ),
+        ]);
+        let mut problems = Vec::new();
+        let (found, lockfile) = load_lockfile(
+            &dir.path().join("package.json"),
+            ManifestKind::PackageJson,
+            dir.path(),
+            &mut problems,
+        )
+        .unwrap();
+        assert_eq!(found.file_name().unwrap(), "yarn.lock");
+        assert!(!lockfile.packages.is_empty());
+        assert!(
+            problems
+                .iter()
+                .any(|(file, problem)| file.ends_with("yarn.lock") && problem.contains("partly not checked")),
+            "{problems:?}"
+        );
+    }
+
+    /// The repository picks the lockfile (`packageManager`): a hostile one could point Gatehouse at a
+    /// clean yarn.lock while `npm install` reads a package-lock.json with a malicious version. Every
+    /// lockfile present is therefore checked: yarn.lock decides the direct dependency's version, and
+    /// package-lock.json's packages (event-stream 3.3.6 with flatmap-stream 0.1.1, and an entry nothing
+    /// reaches) are checked and marked as coming from it. Two lockfiles of one manager (bun.lock beside
+    /// bun.lockb) are not each other's "other".
     #[test]
     fn every_lockfile_present_is_checked_so_none_can_hide_a_version() {
         let dir = repo(&[
