@@ -218,3 +218,44 @@ fn db_update_says_what_it_did_and_a_project_cannot_choose_the_export() {
     assert_eq!(code, 2, "{output}");
     assert!(output.contains("npm: not updated: offline"), "{output}");
 }
+
+#[test]
+fn a_failed_export_download_beside_osv_db_is_never_a_clean_check() {
+    // `osv-db` holds a few npm records (not minimist's); the export host is blocked (404). The
+    // mirrored package is answered by `osv-db` only: said beside the answer, and the exit is not 0.
+    let (_root, server) = stand_ins();
+    let project = mirror_project(&server);
+    let sandbox = tempfile::tempdir().unwrap();
+    let db = sandbox.path().join("osv-db");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::copy(
+        fixtures().join("osv/npm/GHSA-35jh-r3h4-6jhm.json"),
+        db.join("GHSA-35jh-r3h4-6jhm.json"),
+    )
+    .unwrap();
+    let cache = sandbox.path().join("cache").display().to_string();
+    let export = format!("endpoints.osv-export={}/blocked", server.url());
+    let (code, report, output) = run(
+        &[
+            "check",
+            ".",
+            "--format",
+            "json",
+            "--cache-dir",
+            &cache,
+            "--osv-db",
+            db.to_str().unwrap(),
+            "--set",
+            &export,
+        ],
+        project.dir.path(),
+        sandbox.path(),
+    );
+    let minimist = &report["packages"][0];
+    let reason = minimist["check_reasons"]["advisory"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("no local copy of OSV's npm export") && reason.contains("not found"),
+        "{output}"
+    );
+    assert_ne!(code, 0, "{output}");
+}

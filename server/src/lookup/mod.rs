@@ -256,6 +256,8 @@ pub trait Attestations: Send + Sync {
 
 /// Why a package behind a registry mirror has no advisory answer.
 pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`, or OSV's export downloaded from `endpoints.osv-export`) holds its ecosystem";
+/// Said after a local source's failure (a download of the export that failed or is under way).
+pub const MIRROR_NOT_SENT: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`)";
 
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]
@@ -326,6 +328,7 @@ impl Lookup {
                 // Say why the name was not asked of the OSV API.
                 let answer = answer.map_err(|err| match err {
                     LookupError::NotCovered(why) => LookupError::Other(format!("{why}; {NO_LOCAL_COPY}")),
+                    LookupError::Other(why) => LookupError::Other(format!("{why}; {MIRROR_NOT_SENT}")),
                     other => other,
                 });
                 (package, answer)

@@ -625,7 +625,7 @@ impl Inner {
     }
 
     /// Syncs when due (awaited or in the background), then answers from the copy.
-    async fn answer(self: &Arc<Self>, ecosystem: Ecosystem) -> Result<(Loaded, SyncState), String> {
+    async fn answer(self: &Arc<Self>, ecosystem: Ecosystem) -> Result<(Loaded, SyncState), LookupError> {
         let dir = self.ecosystem_dir(ecosystem);
         let mut state = {
             let dir = dir.clone();
@@ -648,22 +648,27 @@ impl Inner {
         }
     }
 
-    /// Why there is no copy of `ecosystem` to answer from.
-    fn no_copy(&self, ecosystem: Ecosystem, state: &SyncState) -> String {
+    /// Why there is no copy of `ecosystem` to answer from. `NotCovered` only when the export never
+    /// applies here (no endpoint, or offline): a failed or pending download is a failure, so a source
+    /// beside it (`osv-db`) answers with a caveat, never a clean answer.
+    fn no_copy(&self, ecosystem: Ecosystem, state: &SyncState) -> LookupError {
         let what = format!("no local copy of OSV's {ecosystem} export");
-        if let Some(error) = &state.last_error {
-            return format!("{what}: downloading it failed: {error}");
-        }
         if self.settings.offline {
-            return format!("{what} (offline; `gatehouse db update` downloads one)");
+            return LookupError::NotCovered(format!("{what} (offline; `gatehouse db update` downloads one)"));
         }
         if self.settings.base_url.is_empty() {
-            return format!("{what} (`endpoints.osv-export` is empty)");
+            return LookupError::NotCovered(format!("{what} (`endpoints.osv-export` is empty)"));
         }
-        if !self.settings.wait && self.can_sync() {
-            return format!("{what} yet: it is being downloaded from {}", self.host());
+        if let Some(error) = &state.last_error {
+            return LookupError::Other(format!("{what}: it could not be downloaded: {error}"));
         }
-        what
+        if self.http.is_none() {
+            return LookupError::Other(format!("{what}: no HTTP client to download it"));
+        }
+        if !self.settings.wait {
+            return LookupError::Other(format!("{what} yet: it is being downloaded from {}", self.host()));
+        }
+        LookupError::Other(what)
     }
 }
 
@@ -953,7 +958,7 @@ impl Advisories for OsvExport {
                             caveat,
                         })
                     }
-                    Some(Err(why)) => Err(LookupError::NotCovered(why.clone())),
+                    Some(Err(error)) => Err(error.clone()),
                     None => Err(LookupError::NotCovered(format!(
                         "no local copy of OSV's {} export",
                         package.ecosystem

@@ -257,13 +257,13 @@ async fn a_failed_refresh_keeps_the_copy_in_use_and_says_so() {
 }
 
 #[tokio::test]
-async fn no_copy_and_a_failed_download_is_not_covered_with_the_reason() {
+async fn no_copy_and_a_failed_download_is_a_failure_with_the_reason() {
     let server = FixtureServer::start(registry_fixtures()).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
     let answers = export.advisories(&[npm("lodash")]).await;
     match &answers[0].1 {
-        Err(LookupError::NotCovered(why)) => {
+        Err(LookupError::Other(why)) => {
             assert!(why.contains("no local copy of OSV's npm export"), "{why}");
             assert!(why.contains("all.zip was not found"), "{why}");
         }
@@ -311,7 +311,7 @@ async fn an_oversized_download_is_refused_and_leaves_nothing_behind() {
     let export = OsvExport::new(settings, Some(http()));
     let answers = export.advisories(&[npm("lodash")]).await;
     match &answers[0].1 {
-        Err(LookupError::NotCovered(why)) => assert!(why.contains("larger than 1 MB"), "{why}"),
+        Err(LookupError::Other(why)) => assert!(why.contains("larger than 1 MB"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(files_under(cache.path()), vec![format!("{EXPORT_DIR}/npm/sync.state")]);
@@ -358,7 +358,7 @@ async fn an_editor_gets_an_answer_at_once_while_the_first_copy_downloads() {
     let export = OsvExport::new(settings, Some(http()));
     let answers = export.advisories(&[npm("lodash")]).await;
     match &answers[0].1 {
-        Err(LookupError::NotCovered(why)) => assert!(why.contains("being downloaded"), "{why}"),
+        Err(LookupError::Other(why)) => assert!(why.contains("being downloaded"), "{why}"),
         other => panic!("{other:?}"),
     }
     // The background sync is owned by the source; waiting for it here stands for a later ask.
@@ -500,4 +500,74 @@ async fn two_processes_syncing_one_cache_at_once_leave_a_readable_copy() {
     assert_eq!(ids(&answers[0].1).len(), 4);
     assert_eq!(ids(&answers[1].1), vec![NEW_RECORD.to_string()]);
     assert!(files_under(&cache.path().join(EXPORT_DIR).join(".tmp")).is_empty());
+}
+
+/// An `osv-db` holding a few npm records (not the package asked about).
+fn osv_db_of(ids: &[&str]) -> (tempfile::TempDir, OfflineDb) {
+    let dir = tempfile::tempdir().unwrap();
+    for id in ids {
+        std::fs::write(dir.path().join(format!("{id}.json")), record(id)).unwrap();
+    }
+    let (db, errors) = OfflineDb::load(&[dir.path().to_path_buf()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    (dir, db)
+}
+
+#[tokio::test]
+async fn a_failed_or_pending_first_download_beside_osv_db_is_a_caveat_never_a_clean_answer() {
+    use crate::lookup::advisories::MergedAdvisories;
+    for wait in [true, false] {
+        // The export host answers 404 for everything (blocked, or a wrong endpoint).
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let settings = ExportSettings {
+            wait,
+            ..settings(&server, cache.path())
+        };
+        let export: Arc<dyn Advisories> = Arc::new(OsvExport::new(settings, Some(http())));
+        let (_dir, db) = osv_db_of(&["GHSA-35jh-r3h4-6jhm"]);
+        let merged = MergedAdvisories(vec![Arc::new(db), export.clone()]);
+        let answers = merged.advisories(&[npm("minimist")]).await;
+        let answer = answers[0].1.as_ref().expect("osv-db answered");
+        let caveat = answer.caveat.as_deref().unwrap_or_default();
+        let why = if wait {
+            "all.zip was not found"
+        } else {
+            "being downloaded"
+        };
+        assert!(
+            caveat.contains("no local copy of OSV's npm export") && caveat.contains(why),
+            "wait={wait}: {answer:?}"
+        );
+        // Alone, the export is a failure too, never "not covered".
+        let answers = export.advisories(&[npm("minimist")]).await;
+        assert!(
+            matches!(&answers[0].1, Err(LookupError::Other(why)) if why.contains("no local copy")),
+            "wait={wait}: {:?}",
+            answers[0].1
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_export_that_never_applies_is_not_covered() {
+    let cache = tempfile::tempdir().unwrap();
+    for (settings, why) in [
+        (ExportSettings::new("", cache.path()), "is empty"),
+        (
+            ExportSettings {
+                offline: true,
+                ..ExportSettings::new("http://127.0.0.1:9/export", cache.path())
+            },
+            "offline",
+        ),
+    ] {
+        let export = OsvExport::new(settings, Some(http()));
+        let answers = export.advisories(&[npm("minimist")]).await;
+        assert!(
+            matches!(&answers[0].1, Err(LookupError::NotCovered(text)) if text.contains(why)),
+            "{:?}",
+            answers[0].1
+        );
+    }
 }
