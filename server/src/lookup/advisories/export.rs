@@ -341,6 +341,10 @@ impl Inner {
                 ) {
                     next.changed_at = Some(started);
                 }
+                // Another process holding the old archive sees this and indexes the new one.
+                if matches!(outcome, SyncOutcome::Full { .. }) {
+                    next.zip_changed_at = Some(started);
+                }
                 next.last_success = Some(started);
                 next.last_error = None;
                 next.newest_modified = (*newest).or(state.newest_modified);

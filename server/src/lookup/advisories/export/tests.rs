@@ -571,3 +571,31 @@ async fn an_export_that_never_applies_is_not_covered() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_full_sync_by_another_process_is_loaded_by_a_process_that_holds_the_old_archive() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let fresh = ExportSettings {
+        refresh: Duration::from_secs(3600),
+        ..settings(&server, cache.path())
+    };
+    // A long-running process (an editor) loads the first archive.
+    let editor = OsvExport::new(fresh.clone(), Some(http()));
+    let answers = editor.advisories(&[npm("minimist")]).await;
+    assert_eq!(ids(&answers[0].1), Vec::<String>::new());
+    // Another process downloads a newer archive that holds minimist's record (no list: a full sync).
+    let mut entries: Vec<(String, Vec<u8>)> = IN_FIRST_ZIP
+        .iter()
+        .map(|id| (format!("{id}.json"), record(id)))
+        .collect();
+    entries.push((format!("{NEW_RECORD}.json"), record(NEW_RECORD)));
+    server.set_body("/export/npm/all.zip", zip_of(&entries));
+    let other = OsvExport::new(fresh, Some(http()));
+    let outcome = other.sync_now(Ecosystem::Npm).await.unwrap();
+    assert!(matches!(outcome, SyncOutcome::Full { .. }), "{outcome:?}");
+    assert!(other.state(Ecosystem::Npm).await.zip_changed_at.is_some());
+    // The editor answers from the new archive, not from its old one.
+    let answers = editor.advisories(&[npm("minimist")]).await;
+    assert_eq!(ids(&answers[0].1), vec![NEW_RECORD.to_string()]);
+}
