@@ -173,12 +173,66 @@ pub struct OsvExport {
 struct Inner {
     settings: ExportSettings,
     http: Option<Arc<HttpClient>>,
-    /// One sync at a time per ecosystem in this process.
-    syncing: HashMap<Ecosystem, tokio::sync::Mutex<()>>,
-    /// The loaded copies, with the state they were loaded under.
-    loaded: Mutex<HashMap<Ecosystem, Loaded>>,
+    /// What every source over this copy folder in this process shares.
+    shared: Arc<Shared>,
     /// Background syncs (editor mode), aborted when the source is dropped.
     tasks: Mutex<HashMap<Ecosystem, tokio::task::JoinHandle<()>>>,
+}
+
+/// One per copy folder in a process (each lookup settings key builds its own `OsvExport`): one
+/// in-memory copy of each archive, one sync and one load at a time.
+struct Shared {
+    /// One sync at a time per ecosystem in this process.
+    syncing: HashMap<Ecosystem, tokio::sync::Mutex<()>>,
+    /// One load from disk at a time per ecosystem: callers arriving meanwhile get its result.
+    loading: HashMap<Ecosystem, tokio::sync::Mutex<()>>,
+    /// The loaded copies, with the state they were loaded under.
+    loaded: Mutex<HashMap<Ecosystem, Loaded>>,
+    /// How many times an archive was indexed from disk (tests count it).
+    loads: std::sync::atomic::AtomicUsize,
+    /// Tests: callers that reached a load from disk, and a hold on loads until released.
+    #[cfg(test)]
+    entered: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    hold: (Mutex<bool>, std::sync::Condvar),
+}
+
+impl Shared {
+    fn new() -> Shared {
+        let gates = || {
+            [Ecosystem::Npm, Ecosystem::PyPI, Ecosystem::CratesIo]
+                .into_iter()
+                .map(|ecosystem| (ecosystem, tokio::sync::Mutex::new(())))
+                .collect()
+        };
+        Shared {
+            syncing: gates(),
+            loading: gates(),
+            loaded: Mutex::new(HashMap::new()),
+            loads: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            entered: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            hold: (Mutex::new(false), std::sync::Condvar::new()),
+        }
+    }
+
+    /// The process-wide one for the copy folder `dir` (kept while a source holds it).
+    fn for_dir(dir: &Path) -> Arc<Shared> {
+        static ALL: Mutex<Vec<(PathBuf, std::sync::Weak<Shared>)>> = Mutex::new(Vec::new());
+        let mut all = lock(&ALL);
+        all.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(shared) = all
+            .iter()
+            .find(|(held, _)| held == dir)
+            .and_then(|(_, weak)| weak.upgrade())
+        {
+            return shared;
+        }
+        let shared = Arc::new(Shared::new());
+        all.push((dir.to_path_buf(), Arc::downgrade(&shared)));
+        shared
+    }
 }
 
 /// A loaded copy: the indexed `all.zip`, and the records fetched since as an overlay (an id in the
@@ -234,17 +288,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl OsvExport {
     /// `http` is the shared hardened client (`None`: no network, as offline).
+    /// Sources over one copy folder share one in-memory copy and one sync per ecosystem.
     pub fn new(settings: ExportSettings, http: Option<Arc<HttpClient>>) -> OsvExport {
-        let syncing = [Ecosystem::Npm, Ecosystem::PyPI, Ecosystem::CratesIo]
-            .into_iter()
-            .map(|ecosystem| (ecosystem, tokio::sync::Mutex::new(())))
-            .collect();
+        let shared = Shared::for_dir(&settings.dir);
+        OsvExport::with_shared(settings, http, shared)
+    }
+
+    fn with_shared(settings: ExportSettings, http: Option<Arc<HttpClient>>, shared: Arc<Shared>) -> OsvExport {
         OsvExport {
             inner: Arc::new(Inner {
                 settings,
                 http,
-                syncing,
-                loaded: Mutex::new(HashMap::new()),
+                shared,
                 tasks: Mutex::new(HashMap::new()),
             }),
         }
@@ -301,7 +356,7 @@ impl Inner {
         if self.settings.base_url.is_empty() {
             return Err("`endpoints.osv-export` is empty: the local OSV copy is not updated".to_string());
         }
-        let Some(gate) = self.syncing.get(&ecosystem) else {
+        let Some(gate) = self.shared.syncing.get(&ecosystem) else {
             return Err(format!("no export for {ecosystem}"));
         };
         let _one_at_a_time = gate.lock().await;
@@ -321,7 +376,7 @@ impl Inner {
         let result = result.map(|(outcome, newest, db)| {
             if let Some(db) = db {
                 // The archive just checked is the copy: not loaded a second time.
-                lock(&self.loaded).insert(
+                lock(&self.shared.loaded).insert(
                     ecosystem,
                     Loaded {
                         base: Arc::new(db),
@@ -567,25 +622,51 @@ impl Inner {
     /// The copy of `ecosystem` as it is on disk now: the archive is indexed again only when it changed,
     /// the overlay of records fetched since whenever they changed.
     async fn copy(&self, ecosystem: Ecosystem, state: &SyncState) -> Option<Loaded> {
-        let held = lock(&self.loaded).get(&ecosystem).cloned();
-        if let Some(loaded) = &held
-            && loaded.base_for == state.zip_changed_at
-            && loaded.overlay_for == state.changed_at
-        {
-            return Some(loaded.clone());
+        // A copy loaded under this state or a later one (another caller's) is current.
+        let current = |held: &Option<Loaded>| {
+            held.as_ref()
+                .filter(|loaded| loaded.base_for >= state.zip_changed_at && loaded.overlay_for >= state.changed_at)
+                .cloned()
+        };
+        if let Some(loaded) = current(&lock(&self.shared.loaded).get(&ecosystem).cloned()) {
+            return Some(loaded);
+        }
+        #[cfg(test)]
+        self.shared.entered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // One load at a time: callers arriving meanwhile take what it loaded.
+        let _one_load = match self.shared.loading.get(&ecosystem) {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let held = lock(&self.shared.loaded).get(&ecosystem).cloned();
+        if let Some(loaded) = current(&held) {
+            return Some(loaded);
         }
         let keep_base = held
-            .filter(|loaded| loaded.base_for == state.zip_changed_at)
+            .filter(|loaded| loaded.base_for >= state.zip_changed_at)
             .map(|loaded| loaded.base);
         let dir = self.ecosystem_dir(ecosystem);
+        let shared = self.shared.clone();
         let (base, overlay) = blocking(move || {
+            let loads = &shared.loads;
+            #[cfg(test)]
+            {
+                let (held, released) = &shared.hold;
+                let mut held = lock(held);
+                while *held {
+                    held = released.wait(held).unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+            }
             let zip = dir.join("all.zip");
             if !zip.is_file() {
                 return Err(String::new());
             }
             let base = match keep_base {
                 Some(base) => base,
-                None => Arc::new(load_logged(&zip)),
+                None => {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Arc::new(load_logged(&zip))
+                }
             };
             let records = dir.join("records");
             let overlay = if records.is_dir() {
@@ -603,7 +684,7 @@ impl Inner {
             overlay,
             overlay_for: state.changed_at,
         };
-        lock(&self.loaded).insert(ecosystem, loaded.clone());
+        lock(&self.shared.loaded).insert(ecosystem, loaded.clone());
         Some(loaded)
     }
 

@@ -78,6 +78,11 @@ fn settings(server: &FixtureServer, cache: &Path) -> ExportSettings {
     }
 }
 
+/// A source standing for another process over the same cache folder (nothing in memory shared).
+fn other_process(settings: ExportSettings, http: Option<Arc<HttpClient>>) -> OsvExport {
+    OsvExport::with_shared(settings, http, Arc::new(Shared::new()))
+}
+
 fn npm(name: &str) -> PackageRef {
     PackageRef::new(Ecosystem::Npm, name)
 }
@@ -193,7 +198,7 @@ async fn within_the_refresh_interval_nothing_is_asked_again() {
     let export = OsvExport::new(settings.clone(), Some(http()));
     export.advisories(&[npm("lodash")]).await;
     // Another process sharing the cache (a second editor) finds the copy fresh.
-    let other = OsvExport::new(settings, Some(http()));
+    let other = other_process(settings, Some(http()));
     let answers = other.advisories(&[npm("lodash")]).await;
     assert_eq!(ids(&answers[0].1).len(), 4);
     assert_eq!(paths(&server), vec!["/export/npm/all.zip"]);
@@ -401,7 +406,7 @@ async fn an_updated_record_replaces_the_archived_one_and_the_archive_is_not_inde
     let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
     let answers = export.advisories(&[npm("lodash")]).await;
     assert!(ids(&answers[0].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()));
-    let base_before = lock(&export.inner.loaded)[&Ecosystem::Npm].base.clone();
+    let base_before = lock(&export.inner.shared.loaded)[&Ecosystem::Npm].base.clone();
 
     // Derived from the real record: a later revision that no longer names `lodash` (its other
     // packages stay), as a corrected advisory would.
@@ -429,7 +434,7 @@ async fn an_updated_record_replaces_the_archived_one_and_the_archive_is_not_inde
     );
     assert!(ids(&answers[1].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()));
     assert_eq!(ids(&answers[2].1), vec![NEW_RECORD.to_string()]);
-    let base_after = lock(&export.inner.loaded)[&Ecosystem::Npm].base.clone();
+    let base_after = lock(&export.inner.shared.loaded)[&Ecosystem::Npm].base.clone();
     assert!(
         Arc::ptr_eq(&base_before, &base_after),
         "an incremental refresh loads only the records it fetched"
@@ -478,8 +483,8 @@ async fn two_processes_syncing_one_cache_at_once_leave_a_readable_copy() {
     let server = stand_in();
     server.set_body("/export/npm/modified_id.csv", CSV_ONE_NEW);
     let cache = tempfile::tempdir().unwrap();
-    let first = OsvExport::new(settings(&server, cache.path()), Some(http()));
-    let second = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    let first = other_process(settings(&server, cache.path()), Some(http()));
+    let second = other_process(settings(&server, cache.path()), Some(http()));
     let packages = [npm("lodash"), npm("minimist")];
     for _ in 0..3 {
         let (a, b) = futures::join!(first.advisories(&packages), second.advisories(&packages));
@@ -489,7 +494,7 @@ async fn two_processes_syncing_one_cache_at_once_leave_a_readable_copy() {
         }
     }
     // A third process reading afterwards finds one consistent copy with the new record.
-    let reader = OsvExport::new(
+    let reader = other_process(
         ExportSettings {
             offline: true,
             ..settings(&server, cache.path())
@@ -591,11 +596,65 @@ async fn a_full_sync_by_another_process_is_loaded_by_a_process_that_holds_the_ol
         .collect();
     entries.push((format!("{NEW_RECORD}.json"), record(NEW_RECORD)));
     server.set_body("/export/npm/all.zip", zip_of(&entries));
-    let other = OsvExport::new(fresh, Some(http()));
+    let other = other_process(fresh, Some(http()));
     let outcome = other.sync_now(Ecosystem::Npm).await.unwrap();
     assert!(matches!(outcome, SyncOutcome::Full { .. }), "{outcome:?}");
     assert!(other.state(Ecosystem::Npm).await.zip_changed_at.is_some());
     // The editor answers from the new archive, not from its old one.
     let answers = editor.advisories(&[npm("minimist")]).await;
     assert_eq!(ids(&answers[0].1), vec![NEW_RECORD.to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_over_one_cache_share_one_copy_and_concurrent_callers_load_it_once() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    // Another process downloaded the copy.
+    other_process(settings(&server, cache.path()), Some(http()))
+        .advisories(&[npm("lodash")])
+        .await;
+    server.clear_requests();
+    // Two lookup settings keys of one process (say, two projects, one offline) over one cache folder.
+    let offline = OsvExport::new(
+        ExportSettings {
+            offline: true,
+            ..settings(&server, cache.path())
+        },
+        None,
+    );
+    let editor = OsvExport::new(
+        ExportSettings {
+            wait: false,
+            refresh: Duration::from_secs(3600),
+            ..settings(&server, cache.path())
+        },
+        Some(http()),
+    );
+    assert!(Arc::ptr_eq(&offline.inner.shared, &editor.inner.shared));
+    let shared = offline.inner.shared.clone();
+    *lock(&shared.hold.0) = true;
+    // Many documents opening at once.
+    let (offline, editor) = (Arc::new(offline), Arc::new(editor));
+    let callers: Vec<_> = (0..8)
+        .map(|i| {
+            let source = if i % 2 == 0 { offline.clone() } else { editor.clone() };
+            tokio::spawn(async move { source.advisories(&[npm("lodash")]).await })
+        })
+        .collect();
+    // Every caller has found no copy in memory while the first load is held.
+    while shared.entered.load(std::sync::atomic::Ordering::SeqCst) < 8 {
+        tokio::task::yield_now().await;
+    }
+    *lock(&shared.hold.0) = false;
+    shared.hold.1.notify_all();
+    for caller in callers {
+        let answer = caller.await.unwrap();
+        assert_eq!(ids(&answer[0].1).len(), 4, "{:?}", answer[0].1);
+    }
+    assert_eq!(
+        shared.loads.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the archive is indexed once"
+    );
+    assert!(paths(&server).is_empty(), "{:?}", paths(&server));
 }
