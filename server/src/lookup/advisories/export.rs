@@ -11,9 +11,11 @@
 //!   Zip member names are never used as paths (the members are read in memory by `offline_db`).
 //! - Concurrent processes sharing the cache: every file is replaced by an atomic rename, so a reader
 //!   sees either the old or the new file, never a torn one; the last writer wins (no lock file).
-//! - A refresh reads `modified_id.csv` from the top and stops at the first line not newer than the
-//!   newest `modified` held; it falls back to `all.zip` when the copy is older than `MAX_INCREMENTAL_AGE`,
-//!   more than `MAX_INCREMENTAL` records changed, or the list is malformed, out of order or missing.
+//! - A refresh reads `modified_id.csv` from the top down to `OVERLAP` before the newest `modified`
+//!   held (a record may carry the newest time held, or be exported late with an older one), and
+//!   fetches each listed record not held with that `modified` (`SyncState::recent`). It falls back to
+//!   `all.zip` when the archive was downloaded longer than `MAX_INCREMENTAL_AGE` ago, more than
+//!   `MAX_INCREMENTAL` records changed, or the list is malformed, out of order or missing.
 //! - A failed sync keeps the previous copy in use, is recorded (`sync.state`) and is said beside every
 //!   answer from that copy; with no copy, the ecosystem is `NotCovered` with the reason. Never silent.
 //! - Offline, nothing is downloaded: whatever copy exists answers.
@@ -21,7 +23,7 @@
 //!   loader of OSV databases. In an editor (`wait = false`) a due sync runs as a task this source owns
 //!   (aborted when it is dropped) and answers come from the copy at hand meanwhile.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -49,8 +51,11 @@ pub const MAX_ZIP_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 pub const MAX_CSV_BYTES: u64 = 256 * 1024 * 1024;
 /// More changed records than this since the newest held: download `all.zip` instead.
 pub const MAX_INCREMENTAL: usize = 5000;
-/// A copy whose newest record is older than this is replaced by a fresh `all.zip`.
-pub const MAX_INCREMENTAL_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// An `all.zip` downloaded longer ago than this is downloaded again (what a record-by-record refresh
+/// may have missed is caught up).
+pub const MAX_INCREMENTAL_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A refresh reads the list down to this long before the newest `modified` held.
+const OVERLAP: Duration = Duration::from_secs(24 * 3600);
 /// After a failed sync, the next try comes after this (or the refresh interval, when shorter).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10 * 60);
 /// Bound on one download (the idle read timeout of the client still applies).
@@ -73,7 +78,7 @@ pub struct ExportSettings {
     pub wait: bool,
     pub max_zip_bytes: u64,
     pub max_incremental: usize,
-    /// A copy whose newest record is older than this is replaced by a fresh `all.zip`.
+    /// An `all.zip` downloaded longer ago than this is downloaded again.
     pub max_incremental_age: Duration,
 }
 
@@ -108,6 +113,17 @@ pub struct SyncState {
     /// When `all.zip` last changed: only then is the (large) archive indexed again; records fetched
     /// since are a small overlay loaded on their own.
     pub zip_changed_at: Option<Timestamp>,
+    /// The records held whose `modified` lies within `OVERLAP` of `newest_modified`, with it: a refresh
+    /// re-reads those lines of the list and fetches only what is not held with that `modified`.
+    #[serde(default)]
+    pub recent: BTreeMap<String, Timestamp>,
+}
+
+/// The oldest `modified` a refresh reads the list down to.
+fn overlap_floor(newest: Timestamp) -> Timestamp {
+    newest
+        .checked_sub(jiff::SignedDuration::from_secs(OVERLAP.as_secs() as i64))
+        .unwrap_or(newest)
 }
 
 /// What one sync did, for `gatehouse db update` and the logs.
@@ -373,7 +389,8 @@ impl Inner {
         let result = self.sync_ecosystem(&http, ecosystem, &dir, &state).await;
         let mut next = state.clone();
         next.last_attempt = Some(started);
-        let result = result.map(|(outcome, newest, db)| {
+        let result = result.map(|(outcome, newest, db, recent)| {
+            next.recent = recent;
             if let Some(db) = db {
                 // The archive just checked is the copy: not loaded a second time.
                 lock(&self.shared.loaded).insert(
@@ -426,27 +443,41 @@ impl Inner {
         ecosystem: Ecosystem,
         dir: &Path,
         state: &SyncState,
-    ) -> Result<(SyncOutcome, Option<Timestamp>, Option<OfflineDb>), String> {
+    ) -> Result<Synced, String> {
         let has_zip = dir.join("all.zip").is_file();
         let held = state.newest_modified.filter(|_| has_zip);
-        let why_full = match held {
-            None => Some("there was no local copy".to_string()),
-            Some(newest) => {
-                let age = Timestamp::now().duration_since(newest);
-                (age.is_positive() && age.unsigned_abs() > self.settings.max_incremental_age)
-                    .then(|| format!("the copy (newest record {newest}) is too old to update record by record"))
+        let why_full = match (held, state.zip_changed_at) {
+            (None, _) => Some("there was no local copy".to_string()),
+            (Some(_), None) => Some("when all.zip was last downloaded is not recorded".to_string()),
+            (Some(_), Some(downloaded)) => {
+                let age = Timestamp::now().duration_since(downloaded);
+                (age.is_positive() && age.unsigned_abs() > self.settings.max_incremental_age).then(|| {
+                    format!(
+                        "all.zip was last downloaded more than {} days ago ({downloaded})",
+                        self.settings.max_incremental_age.as_secs() / 86400
+                    )
+                })
             }
         };
         if let (None, Some(newest)) = (&why_full, held) {
-            match self.changed_since(http, ecosystem, newest).await {
-                Ok(Changes::Ids(ids)) if ids.is_empty() => return Ok((SyncOutcome::UpToDate, Some(newest), None)),
+            match self.changed_since(http, ecosystem, newest, &state.recent).await {
+                Ok(Changes::Ids(ids)) if ids.is_empty() => {
+                    return Ok((SyncOutcome::UpToDate, Some(newest), None, state.recent.clone()));
+                }
                 Ok(Changes::Ids(ids)) => {
-                    let newest_listed = ids.first().map(|(modified, _)| *modified);
+                    let newest = ids.iter().map(|(modified, _)| *modified).fold(newest, Timestamp::max);
                     let (fetched, skipped) = self.fetch_records(http, ecosystem, dir, &ids).await?;
+                    // Every listed record is now held with its listed time (or said as skipped): the
+                    // next refresh does not ask for it again unless it changes.
+                    let floor = overlap_floor(newest);
+                    let mut recent = state.recent.clone();
+                    recent.extend(ids.into_iter().map(|(modified, id)| (id, modified)));
+                    recent.retain(|_, modified| *modified >= floor);
                     return Ok((
                         SyncOutcome::Incremental { fetched, skipped },
-                        newest_listed.map(|listed| listed.max(newest)),
+                        Some(newest),
                         None,
+                        recent,
                     ));
                 }
                 Ok(Changes::Full(why)) => return self.full(http, ecosystem, dir, why).await,
@@ -456,15 +487,16 @@ impl Inner {
         self.full(http, ecosystem, dir, why_full.unwrap_or_default()).await
     }
 
-    /// Reads `modified_id.csv` down to the first line not newer than `newest`.
+    /// Reads `modified_id.csv` down to `OVERLAP` before `newest`: the records not held (`recent`).
     async fn changed_since(
         &self,
         http: &HttpClient,
         ecosystem: Ecosystem,
         newest: Timestamp,
+        recent: &BTreeMap<String, Timestamp>,
     ) -> Result<Changes, String> {
         let url = format!("{}/{}/modified_id.csv", self.settings.base_url, folder(ecosystem));
-        let mut sink = CsvSink::new(newest, self.settings.max_incremental);
+        let mut sink = CsvSink::new(overlap_floor(newest), recent.clone(), self.settings.max_incremental);
         let request = HttpRequest {
             url: url.clone(),
             timeout: Some(DOWNLOAD_TIMEOUT),
@@ -540,13 +572,7 @@ impl Inner {
 
     /// Downloads `all.zip` into a temporary file, checks it reads as an OSV archive, renames it into
     /// place and clears the records an earlier refresh fetched (the new archive holds them).
-    async fn full(
-        &self,
-        http: &HttpClient,
-        ecosystem: Ecosystem,
-        dir: &Path,
-        why: String,
-    ) -> Result<(SyncOutcome, Option<Timestamp>, Option<OfflineDb>), String> {
+    async fn full(&self, http: &HttpClient, ecosystem: Ecosystem, dir: &Path, why: String) -> Result<Synced, String> {
         let url = format!("{}/{}/all.zip", self.settings.base_url, folder(ecosystem));
         let tmp_dir = self.settings.dir.join(".tmp");
         let temp = {
@@ -606,6 +632,9 @@ impl Inner {
             }
             clear_records(&dir.join("records"));
             let newest = db.newest_modified();
+            let recent = newest
+                .map(|newest| db.modified_since(overlap_floor(newest)))
+                .unwrap_or_default();
             Ok((
                 SyncOutcome::Full {
                     records: db.len(),
@@ -614,6 +643,7 @@ impl Inner {
                 },
                 newest,
                 Some(db),
+                recent,
             ))
         })
         .await
@@ -760,6 +790,15 @@ impl Inner {
 /// A record fetched during a refresh: its id and its bytes.
 type FetchedRecord = (String, Vec<u8>);
 
+/// What a sync did, the newest `modified` now held, the archive it indexed (a full sync), and the
+/// records held within `OVERLAP` of that newest.
+type Synced = (
+    SyncOutcome,
+    Option<Timestamp>,
+    Option<OfflineDb>,
+    BTreeMap<String, Timestamp>,
+);
+
 /// What `modified_id.csv` says changed.
 enum Changes {
     /// (modified, id), newest first, each id once.
@@ -768,9 +807,11 @@ enum Changes {
     Full(String),
 }
 
-/// Parses `modified_id.csv` as it streams in and stops at the first line not newer than `newest`.
+/// Parses `modified_id.csv` as it streams in and stops at the first line older than `floor`; lines of
+/// records held with that `modified` (`recent`) are passed over.
 struct CsvSink {
-    newest: Timestamp,
+    floor: Timestamp,
+    recent: BTreeMap<String, Timestamp>,
     limit: usize,
     partial: Vec<u8>,
     ids: Vec<(Timestamp, String)>,
@@ -783,9 +824,10 @@ struct CsvSink {
 }
 
 impl CsvSink {
-    fn new(newest: Timestamp, limit: usize) -> CsvSink {
+    fn new(floor: Timestamp, recent: BTreeMap<String, Timestamp>, limit: usize) -> CsvSink {
         CsvSink {
-            newest,
+            floor,
+            recent,
             limit,
             partial: Vec::new(),
             ids: Vec::new(),
@@ -820,9 +862,12 @@ impl CsvSink {
             return false;
         }
         self.previous = Some(modified);
-        if modified <= self.newest {
+        if modified < self.floor {
             self.reached = true;
             return false;
+        }
+        if self.recent.get(&id).is_some_and(|held| *held >= modified) {
+            return true;
         }
         if self.seen.insert(id.clone()) {
             self.ids.push((modified, id));
@@ -851,7 +896,8 @@ impl CsvSink {
 
 impl BodySink for CsvSink {
     fn restart(&mut self) -> Result<(), String> {
-        *self = CsvSink::new(self.newest, self.limit);
+        let recent = std::mem::take(&mut self.recent);
+        *self = CsvSink::new(self.floor, recent, self.limit);
         Ok(())
     }
 

@@ -200,6 +200,14 @@ impl OfflineDb {
         });
     }
 
+    /// The ids of its records modified at `floor` or later, with their `modified`.
+    pub fn modified_since(&self, floor: Timestamp) -> std::collections::BTreeMap<String, Timestamp> {
+        self.latest_by_id
+            .iter()
+            .filter_map(|(id, modified)| modified.filter(|m| *m >= floor).map(|m| (id.clone(), m)))
+            .collect()
+    }
+
     /// Whether the database holds a record with this id (under any package).
     pub fn holds(&self, id: &str) -> bool {
         self.latest_by_id.contains_key(id)

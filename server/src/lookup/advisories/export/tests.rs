@@ -658,3 +658,95 @@ async fn sources_over_one_cache_share_one_copy_and_concurrent_callers_load_it_on
     );
     assert!(paths(&server).is_empty(), "{:?}", paths(&server));
 }
+
+/// A record derived from a real one, with another `modified` (and, for lodash's, no longer naming
+/// lodash, as a corrected advisory would).
+fn revised(id: &str, modified: &str) -> Vec<u8> {
+    let mut record: serde_json::Value = serde_json::from_slice(&record(id)).unwrap();
+    record["modified"] = serde_json::Value::String(modified.to_string());
+    record["affected"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|affected| affected["package"]["name"] != "lodash");
+    serde_json::to_vec(&record).unwrap()
+}
+
+#[tokio::test]
+async fn a_refresh_fetches_records_with_the_newest_time_held_or_exported_late_with_an_older_one() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    server.clear_requests();
+    // The copy's newest record is ws's, 2024-06-17T19:09:12Z. Two records appear in the list after
+    // that sync: minimist's, with that very time, and a revision of lodash's exported late, with a
+    // time an hour older than the newest held.
+    server.set_body(
+        &format!("/export/npm/{NEW_RECORD}.json"),
+        revised(NEW_RECORD, "2024-06-17T19:09:12Z"),
+    );
+    server.set_body(
+        "/export/npm/GHSA-35jh-r3h4-6jhm.json",
+        revised("GHSA-35jh-r3h4-6jhm", "2024-06-17T18:09:12Z"),
+    );
+    server.set_body(
+        "/export/npm/modified_id.csv",
+        "2024-06-17T19:09:12Z,GHSA-xvch-5gv4-984h\n2024-06-17T19:09:12Z,GHSA-3h5v-q93c-6h6q\n2024-06-17T18:09:12Z,GHSA-35jh-r3h4-6jhm\n2024-04-22T19:49:41Z,GHSA-jf85-cpcp-j695\n",
+    );
+    let answers = export.advisories(&[npm("minimist"), npm("lodash")]).await;
+    assert_eq!(ids(&answers[0].1), vec![NEW_RECORD.to_string()]);
+    assert!(
+        !ids(&answers[1].1).contains(&"GHSA-35jh-r3h4-6jhm".to_string()),
+        "{:?}",
+        ids(&answers[1].1)
+    );
+    let mut asked = paths(&server);
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![
+            "/export/npm/GHSA-35jh-r3h4-6jhm.json".to_string(),
+            format!("/export/npm/{NEW_RECORD}.json"),
+            "/export/npm/modified_id.csv".to_string(),
+        ],
+        "ws's record, held with that time, is not fetched again"
+    );
+    // The next refresh finds both held: nothing is fetched again.
+    server.clear_requests();
+    export.advisories(&[npm("minimist")]).await;
+    assert_eq!(paths(&server), vec!["/export/npm/modified_id.csv"]);
+}
+
+#[tokio::test]
+async fn all_zip_is_downloaded_again_a_week_after_the_last_download() {
+    let server = stand_in();
+    server.set_body("/export/npm/modified_id.csv", CSV_ONE_NEW);
+    let cache = tempfile::tempdir().unwrap();
+    let settings = ExportSettings {
+        max_incremental_age: Duration::from_secs(7 * 24 * 3600),
+        ..settings(&server, cache.path())
+    };
+    let export = OsvExport::new(settings, Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    // Within the week, the copy is updated record by record, however old its records are.
+    server.clear_requests();
+    export.advisories(&[npm("lodash")]).await;
+    assert_eq!(
+        paths(&server),
+        vec![
+            "/export/npm/modified_id.csv".to_string(),
+            format!("/export/npm/{NEW_RECORD}.json")
+        ]
+    );
+    // Eight days after the archive was downloaded, it is downloaded again.
+    let dir = cache.path().join(EXPORT_DIR).join("npm");
+    let mut state = read_state(&dir).unwrap();
+    let eight_days_ago = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(8 * 24))
+        .unwrap();
+    state.zip_changed_at = Some(eight_days_ago);
+    write_state(&dir, &state).unwrap();
+    server.clear_requests();
+    export.advisories(&[npm("lodash")]).await;
+    assert_eq!(paths(&server), vec!["/export/npm/all.zip"]);
+}
