@@ -117,6 +117,10 @@ pub struct SyncState {
     /// re-reads those lines of the list and fetches only what is not held with that `modified`.
     #[serde(default)]
     pub recent: BTreeMap<String, Timestamp>,
+    /// Records a refresh listed but could not read (id → why): left out of the copy, and said beside
+    /// every answer until they are read or a full download replaces the copy.
+    #[serde(default)]
+    pub unreadable: BTreeMap<String, String>,
 }
 
 /// The oldest `modified` a refresh reads the list down to.
@@ -389,8 +393,9 @@ impl Inner {
         let result = self.sync_ecosystem(&http, ecosystem, &dir, &state).await;
         let mut next = state.clone();
         next.last_attempt = Some(started);
-        let result = result.map(|(outcome, newest, db, recent)| {
+        let result = result.map(|(outcome, newest, db, recent, unreadable)| {
             next.recent = recent;
+            next.unreadable = unreadable;
             if let Some(db) = db {
                 // The archive just checked is the copy: not loaded a second time.
                 lock(&self.shared.loaded).insert(
@@ -462,11 +467,23 @@ impl Inner {
         if let (None, Some(newest)) = (&why_full, held) {
             match self.changed_since(http, ecosystem, newest, &state.recent).await {
                 Ok(Changes::Ids(ids)) if ids.is_empty() => {
-                    return Ok((SyncOutcome::UpToDate, Some(newest), None, state.recent.clone()));
+                    return Ok((
+                        SyncOutcome::UpToDate,
+                        Some(newest),
+                        None,
+                        state.recent.clone(),
+                        state.unreadable.clone(),
+                    ));
                 }
                 Ok(Changes::Ids(ids)) => {
                     let newest = ids.iter().map(|(modified, _)| *modified).fold(newest, Timestamp::max);
-                    let (fetched, skipped) = self.fetch_records(http, ecosystem, dir, &ids).await?;
+                    let (fetched, skipped, unread_now) = self.fetch_records(http, ecosystem, dir, &ids).await?;
+                    // A record listed again replaces what was said of it; one still unreadable stays said.
+                    let mut unreadable = state.unreadable.clone();
+                    for (_, id) in &ids {
+                        unreadable.remove(id);
+                    }
+                    unreadable.extend(unread_now);
                     // Every listed record is now held with its listed time (or said as skipped): the
                     // next refresh does not ask for it again unless it changes.
                     let floor = overlap_floor(newest);
@@ -478,6 +495,7 @@ impl Inner {
                         Some(newest),
                         None,
                         recent,
+                        unreadable,
                     ));
                 }
                 Ok(Changes::Full(why)) => return self.full(http, ecosystem, dir, why).await,
@@ -510,17 +528,19 @@ impl Inner {
         Ok(sink.finish())
     }
 
-    /// Fetches each listed record into `records/`; a record that is gone (404) is skipped and said.
+    /// Fetches each listed record into `records/`; a record that is gone (404) or unreadable (not an
+    /// OSV record, another record's id) is skipped and said, and the rest is kept: one bad record
+    /// never fails every refresh. A transport failure fails this refresh (tried again later).
     async fn fetch_records(
         &self,
         http: &HttpClient,
         ecosystem: Ecosystem,
         dir: &Path,
         ids: &[(Timestamp, String)],
-    ) -> Result<(usize, Vec<String>), String> {
+    ) -> Result<(usize, Vec<String>, BTreeMap<String, String>), String> {
         let records_dir = dir.join("records");
         let base = &self.settings.base_url;
-        let fetched: Vec<Result<Option<FetchedRecord>, String>> = futures::stream::iter(ids.iter().cloned())
+        let fetched: Vec<Result<RecordAnswer, String>> = futures::stream::iter(ids.iter().cloned())
             .map(|(_, id)| async move {
                 let url = format!("{base}/{}/{id}.json", folder(ecosystem));
                 let request = HttpRequest {
@@ -530,11 +550,14 @@ impl Inner {
                 .with_max_body(OSV_RECORD_CAP as usize);
                 match http.get(&request).await {
                     Ok(HttpAnswer::Body { body, .. }) => match parse_record(&body) {
-                        Ok(record) if record.id == id => Ok(Some((id, body))),
-                        Ok(record) => Err(format!("{} holds record {}, not {id}", redact(&url), record.id)),
-                        Err(error) => Err(format!("{}: {error}", redact(&url))),
+                        Ok(record) if record.id == id => Ok(RecordAnswer::Fetched((id, body))),
+                        Ok(record) => {
+                            let why = format!("it holds record {}", record.id);
+                            Ok(RecordAnswer::Unreadable(id, why))
+                        }
+                        Err(error) => Ok(RecordAnswer::Unreadable(id, error.to_string())),
                     },
-                    Ok(HttpAnswer::NotFound) => Ok(None),
+                    Ok(HttpAnswer::NotFound) => Ok(RecordAnswer::Gone(id)),
                     Ok(HttpAnswer::NotModified { .. }) => Err(format!("{} answered 304", redact(&url))),
                     Err(error) => Err(format!("could not fetch {}: {error}", redact(&url))),
                 }
@@ -544,15 +567,17 @@ impl Inner {
             .await;
         let mut records = Vec::new();
         let mut skipped = Vec::new();
-        let mut missing: HashSet<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+        let mut unreadable = BTreeMap::new();
         for answer in fetched {
-            if let Some((id, body)) = answer? {
-                missing.remove(id.as_str());
-                records.push((id, body));
+            match answer? {
+                RecordAnswer::Fetched(record) => records.push(record),
+                RecordAnswer::Gone(id) => skipped.push(format!("{id} is no longer in the export")),
+                RecordAnswer::Unreadable(id, why) => {
+                    tracing::warn!("the OSV export's record {id} could not be read: {why}");
+                    skipped.push(format!("{id} could not be read: {why}"));
+                    unreadable.insert(id, why);
+                }
             }
-        }
-        for id in missing {
-            skipped.push(format!("{id} is no longer in the export"));
         }
         skipped.sort();
         let count = records.len();
@@ -567,7 +592,7 @@ impl Inner {
             Ok(())
         })
         .await?;
-        Ok((count, skipped))
+        Ok((count, skipped, unreadable))
     }
 
     /// Downloads `all.zip` into a temporary file, checks it reads as an OSV archive, renames it into
@@ -644,6 +669,7 @@ impl Inner {
                 newest,
                 Some(db),
                 recent,
+                BTreeMap::new(),
             ))
         })
         .await
@@ -790,14 +816,24 @@ impl Inner {
 /// A record fetched during a refresh: its id and its bytes.
 type FetchedRecord = (String, Vec<u8>);
 
-/// What a sync did, the newest `modified` now held, the archive it indexed (a full sync), and the
-/// records held within `OVERLAP` of that newest.
+/// What a sync did, the newest `modified` now held, the archive it indexed (a full sync), the
+/// records held within `OVERLAP` of that newest, and the listed records that could not be read.
 type Synced = (
     SyncOutcome,
     Option<Timestamp>,
     Option<OfflineDb>,
     BTreeMap<String, Timestamp>,
+    BTreeMap<String, String>,
 );
+
+/// One record asked for during a refresh.
+enum RecordAnswer {
+    Fetched(FetchedRecord),
+    /// 404: no longer in the export.
+    Gone(String),
+    /// Not an OSV record, or another record than the one named: (id, why).
+    Unreadable(String, String),
+}
 
 /// What `modified_id.csv` says changed.
 enum Changes {
@@ -1077,15 +1113,16 @@ impl Advisories for OsvExport {
                         let as_of = copy.describe();
                         let fetched_at = state.last_success.unwrap_or_else(Timestamp::now);
                         let age = Timestamp::now().duration_since(fetched_at);
+                        let unread = describe_unreadable(&state.unreadable);
                         let caveat = state
                             .last_error
                             .as_ref()
-                            .map(|error| format!("advisories from {as_of}; updating it failed: {error}"));
+                            .map(|error| format!("advisories from {as_of}{unread}; updating it failed: {error}"));
                         Ok(Fetched {
                             value: copy.get(package),
                             fetched_at,
                             stale: age.is_positive() && age.unsigned_abs() > self.inner.settings.refresh,
-                            note: caveat.is_none().then(|| format!("advisories from {as_of}")),
+                            note: caveat.is_none().then(|| format!("advisories from {as_of}{unread}")),
                             caveat,
                         })
                     }
@@ -1103,6 +1140,29 @@ impl Advisories for OsvExport {
     fn describe(&self) -> String {
         "the local copy of OSV's export".to_string()
     }
+}
+
+/// "; left out, unreadable: ID (why), …" for the records a refresh could not read; empty when none.
+fn describe_unreadable(unreadable: &BTreeMap<String, String>) -> String {
+    if unreadable.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = unreadable
+        .iter()
+        .take(5)
+        .map(|(id, why)| format!("{id} ({})", why.chars().take(120).collect::<String>()))
+        .collect();
+    let more = unreadable.len().saturating_sub(listed.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "; {} record(s) of the export could not be read and are left out: {}{more}",
+        unreadable.len(),
+        listed.join(", ")
+    )
 }
 
 /// Loads one part of a copy, logging what could not be read (the rest still answers).

@@ -750,3 +750,38 @@ async fn all_zip_is_downloaded_again_a_week_after_the_last_download() {
     export.advisories(&[npm("lodash")]).await;
     assert_eq!(paths(&server), vec!["/export/npm/all.zip"]);
 }
+
+#[tokio::test]
+async fn an_unreadable_record_in_a_refresh_is_skipped_and_said_and_the_rest_is_kept() {
+    let server = stand_in();
+    let cache = tempfile::tempdir().unwrap();
+    let export = OsvExport::new(settings(&server, cache.path()), Some(http()));
+    export.advisories(&[npm("lodash")]).await;
+    server.set_body("/export/npm/GHSA-zzzz-zzzz-zzzz.json", "{not json");
+    // A record served under another record's name.
+    server.set_body("/export/npm/GHSA-mmmm-mmmm-mmmm.json", record("GHSA-29mw-wpgm-hmr9"));
+    server.set_body(
+        "/export/npm/modified_id.csv",
+        format!("2024-06-22T00:00:00Z,GHSA-zzzz-zzzz-zzzz\n2024-06-21T23:00:00Z,GHSA-mmmm-mmmm-mmmm\n{CSV_ONE_NEW}"),
+    );
+    let outcome = export.sync_now(Ecosystem::Npm).await.unwrap();
+    match &outcome {
+        SyncOutcome::Incremental { fetched: 1, skipped } => {
+            assert_eq!(skipped.len(), 2, "{skipped:?}");
+            assert!(skipped[0].contains("GHSA-mmmm-mmmm-mmmm"), "{skipped:?}");
+            assert!(skipped[1].contains("GHSA-zzzz-zzzz-zzzz"), "{skipped:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let answers = export.advisories(&[npm("minimist")]).await;
+    assert_eq!(ids(&answers[0].1), vec![NEW_RECORD.to_string()]);
+    let answer = answers[0].1.as_ref().unwrap();
+    let note = answer.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("GHSA-zzzz-zzzz-zzzz") && note.contains("GHSA-mmmm-mmmm-mmmm"),
+        "{answer:?}"
+    );
+    // The next refresh does not fail on them either.
+    assert!(export.sync_now(Ecosystem::Npm).await.is_ok());
+    assert!(export.state(Ecosystem::Npm).await.last_error.is_none());
+}
