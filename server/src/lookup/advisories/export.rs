@@ -17,8 +17,14 @@
 //!   `all.zip` when the archive was downloaded longer than `MAX_INCREMENTAL_AGE` ago, more than
 //!   `MAX_INCREMENTAL` records changed, or the list is malformed, out of order or missing.
 //! - A failed sync keeps the previous copy in use, is recorded (`sync.state`) and is said beside every
-//!   answer from that copy; with no copy, the ecosystem is `NotCovered` with the reason. Never silent.
+//!   answer from that copy. With no copy, a failed or pending download is a failure (`Other`, so a
+//!   source merged beside it, `osv-db`, answers with a caveat, never cleanly); `NotCovered` only when
+//!   the export never applies (offline, or no endpoint). Never silent. A record a refresh cannot read
+//!   is skipped, kept in `sync.state` and named beside every answer; the rest of the refresh is kept.
 //! - Offline, nothing is downloaded: whatever copy exists answers.
+//! - One in-memory copy per copy folder in a process (`Shared`, whichever lookup settings ask): one
+//!   sync and one load at a time per ecosystem; callers arriving during a load take its result. A
+//!   full sync records `zip_changed_at`, so a process holding an older archive indexes the new one.
 //! - Loading and indexing run on the blocking pool (`spawn_blocking`), through `offline_db`, the one
 //!   loader of OSV databases. In an editor (`wait = false`) a due sync runs as a task this source owns
 //!   (aborted when it is dropped) and answers come from the copy at hand meanwhile.
