@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::config::{Layer, set_flag};
+use crate::config::{Config, Layer, set_flag};
 use crate::engine::{self, Analysis, Input};
 use crate::lookup::compose::compose;
 use crate::lookup::untrusted::{self, Bounds, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
@@ -567,8 +567,9 @@ pub fn trust(path: Option<&Path>, out: &mut dyn Write) -> i32 {
     }
 }
 
-/// `gatehouse cache stats|clear|path`.
-pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
+/// The configuration that applies in the current folder, as `check` would load it there (for the
+/// commands that act on the cache rather than on a project).
+fn config_here(args: &CheckArgs) -> Config {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let env = project::env_vars();
     let workspace = project::workspace_root(&cwd, &env);
@@ -580,6 +581,12 @@ pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
         &[args.to_layer(&cwd)],
         &workspace,
     );
+    config
+}
+
+/// `gatehouse cache stats|clear|path`.
+pub fn cache(action: &str, args: &CheckArgs, out: &mut dyn Write) -> i32 {
+    let config = config_here(args);
     let dir = config.lookup.cache_dir.clone();
     let result = match action {
         "path" => writeln!(out, "{}", crate::lookup::cache::cache_path(&config.lookup).display()),
@@ -637,17 +644,7 @@ pub async fn db(action: &str, ecosystems: &[String], args: &CheckArgs, out: &mut
             crate::model::Ecosystem::CratesIo,
         ];
     }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let env = project::env_vars();
-    let workspace = project::workspace_root(&cwd, &env);
-    let (config, _, _) = project::load_config(
-        &cwd,
-        args.config.as_deref(),
-        &env,
-        &cwd,
-        &[args.to_layer(&cwd)],
-        &workspace,
-    );
+    let config = config_here(args);
     let settings = &config.lookup;
     let http =
         match crate::lookup::http::HttpClient::new(crate::lookup::http::HttpSettings::default(), Default::default()) {
