@@ -21,41 +21,11 @@ use std::time::{Duration, Instant};
 
 use common::lsp_client::{LspProcess, encode, is_publish_for, position, uri};
 use common::osv_standin::OsvStandIn;
-use gatehouse::model::Fact;
 use gatehouse::testing::FixtureServer;
 use serde_json::{Value, json};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// One npm packument per package of `facts` under `root/npm/`.
-fn write_packuments(root: &Path, facts: &gatehouse::model::Facts) {
-    for (package, fact) in &facts.packages {
-        let Fact::Known { value, .. } = fact else {
-            continue;
-        };
-        let mut versions = serde_json::Map::new();
-        let mut time = serde_json::Map::new();
-        if let Some(created) = value.created {
-            time.insert("created".into(), json!(created.to_string()));
-        }
-        for version in &value.versions {
-            versions.insert(
-                version.version.clone(),
-                json!({"name": package.name, "version": version.version,
-                       "dist": {"integrity": version.digests.first()}}),
-            );
-            if let Some(published) = version.published {
-                time.insert(version.version.clone(), json!(published.to_string()));
-            }
-        }
-        let packument = json!({"name": package.name, "dist-tags": {"latest": value.latest},
-                               "versions": versions, "time": time});
-        let path = root.join("npm").join(&package.name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, serde_json::to_vec(&packument).unwrap()).unwrap();
-    }
 }
 
 struct StandIns {
@@ -132,7 +102,7 @@ fn main() {
     }
     let facts = common::facts_for(&wanted, &advisories);
     let root = tempfile::tempdir().unwrap();
-    write_packuments(root.path(), &facts);
+    common::write_packuments(root.path(), &facts);
     let stand_ins = StandIns {
         npm: FixtureServer::start(root.path()).unwrap(),
         osv: OsvStandIn::start(&common::osv_dirs(), Duration::ZERO),

@@ -20,42 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::lsp_client::{LspProcess, encode, is_publish_for, position, uri};
 use common::osv_standin::OsvStandIn;
-use gatehouse::model::Fact;
 use serde_json::{Value, json};
-
-/// Writes one npm packument per package of `facts` under `root/npm/` (scoped names as `@scope/name`,
-/// which is what the fixture server decodes `@scope%2fname` to).
-fn write_packuments(root: &Path, facts: &gatehouse::model::Facts) {
-    for (package, fact) in &facts.packages {
-        let Fact::Known { value, .. } = fact else {
-            continue;
-        };
-        let mut versions = serde_json::Map::new();
-        let mut time = serde_json::Map::new();
-        if let Some(created) = value.created {
-            time.insert("created".into(), json!(created.to_string()));
-        }
-        for version in &value.versions {
-            versions.insert(
-                version.version.clone(),
-                json!({"name": package.name, "version": version.version,
-                       "dist": {"integrity": version.digests.first()}}),
-            );
-            if let Some(published) = version.published {
-                time.insert(version.version.clone(), json!(published.to_string()));
-            }
-        }
-        let packument = json!({
-            "name": package.name,
-            "dist-tags": {"latest": value.latest},
-            "versions": versions,
-            "time": time,
-        });
-        let path = root.join("npm").join(&package.name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, serde_json::to_vec(&packument).unwrap()).unwrap();
-    }
-}
 
 /// Opens `text` as `path` and waits until the analysis is idle: (first diagnostics, final diagnostics,
 /// diagnostics in the final answer).
@@ -118,7 +83,7 @@ fn main() {
     }
     let facts = common::facts_for(&wanted, &advisories);
     let stand_in_root = tempfile::tempdir().unwrap();
-    write_packuments(stand_in_root.path(), &facts);
+    common::write_packuments(stand_in_root.path(), &facts);
     let npm = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();
     let osv = OsvStandIn::start(&common::osv_dirs(), Duration::ZERO);
 

@@ -377,3 +377,37 @@ pub fn percentiles(samples: &mut [std::time::Duration]) -> [f64; 4] {
         samples[samples.len() - 1].as_secs_f64() * 1e6,
     ]
 }
+
+/// Writes one npm packument per package of `facts` under `root/npm/` (scoped names as `@scope/name`,
+/// which is what the fixture server decodes `@scope%2fname` to).
+pub fn write_packuments(root: &std::path::Path, facts: &gatehouse::model::Facts) {
+    for (package, fact) in &facts.packages {
+        let Fact::Known { value, .. } = fact else {
+            continue;
+        };
+        let mut versions = serde_json::Map::new();
+        let mut time = serde_json::Map::new();
+        if let Some(created) = value.created {
+            time.insert("created".into(), serde_json::json!(created.to_string()));
+        }
+        for version in &value.versions {
+            versions.insert(
+                version.version.clone(),
+                serde_json::json!({"name": package.name, "version": version.version,
+                       "dist": {"integrity": version.digests.first()}}),
+            );
+            if let Some(published) = version.published {
+                time.insert(version.version.clone(), serde_json::json!(published.to_string()));
+            }
+        }
+        let packument = serde_json::json!({
+            "name": package.name,
+            "dist-tags": {"latest": value.latest},
+            "versions": versions,
+            "time": time,
+        });
+        let path = root.join("npm").join(&package.name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec(&packument).unwrap()).unwrap();
+    }
+}
