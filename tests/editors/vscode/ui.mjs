@@ -71,7 +71,7 @@ try {
     await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
     await editorLines.filter({ hasText: 'lodash' }).waitFor({ timeout: 15_000 });
-  })) && (await step(`Problems panel lists ${GHSA} for lodash 4.17.15; status bar counts problems (offline)`, async () => {
+  })) && (await step(`Problems panel lists ${GHSA} for lodash 4.17.15; status bar counts problems and what offline could not check`, async () => {
     await page.locator('.part.editor').click({ position: { x: 600, y: 400 } });
     await page.keyboard.press('Control+Shift+M');
     await problems.waitFor({ timeout: 10_000 });
@@ -84,7 +84,10 @@ try {
       }
     }
     log(`Problems panel: ${JSON.stringify(text.replace(/\s+/g, ' ').slice(0, 200))}`);
-    const status = page.locator('.statusbar-item', { hasText: /Gatehouse: \d+ problems? \(offline\)/ }).first();
+    // Offline, the registry checks of lodash cannot be done: unknown is never clean, so the item says so.
+    const status = page
+      .locator('.statusbar-item', { hasText: /Gatehouse: \d+ problems?, \d+ not checked \(offline\)/ })
+      .first();
     await status.waitFor({ timeout: 15_000 });
     log(`status bar: ${JSON.stringify(await status.innerText())}`);
   }));
