@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -93,14 +92,7 @@ fn main() {
 
     let packages = common::pinned_packages(300);
     let advisories = common::npm_advisories();
-    let mut wanted: BTreeMap<String, BTreeMap<String, ()>> = BTreeMap::new();
-    for (name, version) in &packages {
-        let extra = wanted.entry(name.clone()).or_default();
-        extra.insert(version.clone(), ());
-        extra.insert(common::bump_patch(version), ());
-        common::add_advisory_versions(extra, name, &advisories);
-    }
-    let facts = common::facts_for(&wanted, &advisories);
+    let facts = common::pinned_facts(&packages, &advisories);
     let root = tempfile::tempdir().unwrap();
     common::write_packuments(root.path(), &facts);
     let stand_ins = StandIns {

@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -74,14 +73,7 @@ fn main() {
     let step = (n_names - 300) / (n_manifests - 1).max(1);
     let packages = common::pinned_packages(n_names);
     let advisories = common::npm_advisories();
-    let mut wanted: BTreeMap<String, BTreeMap<String, ()>> = BTreeMap::new();
-    for (name, version) in &packages {
-        let extra = wanted.entry(name.clone()).or_default();
-        extra.insert(version.clone(), ());
-        extra.insert(common::bump_patch(version), ());
-        common::add_advisory_versions(extra, name, &advisories);
-    }
-    let facts = common::facts_for(&wanted, &advisories);
+    let facts = common::pinned_facts(&packages, &advisories);
     let stand_in_root = tempfile::tempdir().unwrap();
     common::write_packuments(stand_in_root.path(), &facts);
     let npm = gatehouse::testing::FixtureServer::start(stand_in_root.path()).unwrap();

@@ -222,6 +222,19 @@ pub fn facts_for(
     facts
 }
 
+/// `facts_for` the pinned `packages`: each with its pinned version, the next patch and every version its
+/// advisories name, so an upgrade and the fix solver have real candidates.
+pub fn pinned_facts(packages: &[(String, String)], advisories: &HashMap<String, Vec<Advisory>>) -> Facts {
+    let mut wanted: BTreeMap<String, BTreeMap<String, ()>> = BTreeMap::new();
+    for (name, version) in packages {
+        let extra = wanted.entry(name.clone()).or_default();
+        extra.insert(version.clone(), ());
+        extra.insert(bump_patch(version), ());
+        add_advisory_versions(extra, name, advisories);
+    }
+    facts_for(&wanted, advisories)
+}
+
 /// Adds every version an advisory names for `name` (introduced, fixed, last affected) to `extra`, so
 /// the fix solver has real candidates.
 pub fn add_advisory_versions(
