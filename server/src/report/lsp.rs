@@ -986,51 +986,11 @@ mod tests {
     /// and the fix pins the nearest safe version through the package manager's own override.
     #[test]
     fn transitive_findings_get_an_override_in_the_managers_syntax() {
-        use crate::model::{Affected, AffectedRange, RangeEvent, RangeKind};
         let manifest_text = "{\n  \"name\": \"app\",\n  \"dependencies\": {\n    \"a\": \"^1.0.0\"\n  }\n}\n";
         let lock_text = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a:\n        specifier: ^1.0.0\n        version: 1.0.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-a}\n  b@1.2.0:\n    resolution: {integrity: sha512-b}\nsnapshots:\n  a@1.0.0:\n    dependencies:\n      b: 1.2.0\n  b@1.2.0: {}\n";
         let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
-        let epoch = Timestamp::from_second(1_600_000_000).unwrap();
         let now = Timestamp::from_second(1_700_000_000).unwrap();
-        let versions = |list: &[&str]| {
-            std::sync::Arc::new(PackageFacts {
-                versions: list
-                    .iter()
-                    .map(|v| VersionFacts {
-                        version: v.to_string(),
-                        published: Some(epoch),
-                        ..VersionFacts::default()
-                    })
-                    .collect(),
-                created: Some(epoch),
-                ..PackageFacts::default()
-            })
-        };
-        let b = PackageRef::new(Ecosystem::Npm, "b");
-        let a = PackageRef::new(Ecosystem::Npm, "a");
-        let advisory = Advisory {
-            id: "GHSA-test-b".to_string(),
-            summary: "b is broken".to_string(),
-            affected: vec![Affected {
-                package: Some(b.clone()),
-                ranges: vec![AffectedRange {
-                    kind: RangeKind::Semver,
-                    events: vec![
-                        RangeEvent::Introduced("0".to_string()),
-                        RangeEvent::Fixed("1.2.3".to_string()),
-                    ],
-                }],
-                ..Affected::default()
-            }],
-            ..Advisory::default()
-        };
-        let mut facts = Facts::default();
-        facts.packages.insert(a.clone(), known(versions(&["1.0.0"]), now));
-        facts
-            .packages
-            .insert(b.clone(), known(versions(&["1.2.0", "1.2.3", "1.3.0", "2.0.0"]), now));
-        facts.advisories.insert(a, known(Vec::new(), now));
-        facts.advisories.insert(b, known(vec![advisory], now));
+        let facts = facts_ab(now);
         let policy = Policy::default();
         let registries = RegistryRules::default();
         let mut rendered = String::new();
