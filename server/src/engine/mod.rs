@@ -275,26 +275,19 @@ fn collect(
     res
 }
 
-/// Every registry package of `other`, a lockfile of another package manager beside the one that
-/// decides versions (`Lockfile::also`), that is not already checked at the same version: shown on
-/// the direct dependency whose entry in `other` leads to it (the entry itself included, with its path),
-/// else at the top of the manifest. Installing with that manager installs every entry, reachable or not.
-fn collect_other(
-    manifest: &Parsed,
-    name: &str,
-    other: &Lockfile,
-    registries: &RegistryRules,
-    acc: &mut Vec<AnalyzedDep>,
-) {
-    let already: HashSet<(String, String)> = acc
-        .iter()
-        .filter_map(|d| Some((d.dep.package.name.clone(), d.dep.resolved.version.clone()?)))
-        .collect();
-    let index = other.direct_index();
-    let mut reached: Vec<Option<(usize, Vec<String>)>> = vec![None; other.packages.len()];
+/// Per package index of a lockfile: the direct dependency it was reached from and the path of names.
+type Reached = Vec<Option<(usize, Vec<String>)>>;
+
+/// Breadth-first through `lockfile` from each direct dependency's entry, in the manifest's order: for
+/// each package reached, the direct dependency it was first (by the shortest path) reached from and
+/// that path of names; and the order in which the packages below the direct entries were reached.
+fn reach(manifest: &Parsed, lockfile: &Lockfile, acc: &[AnalyzedDep]) -> (Reached, Vec<usize>) {
+    let index = lockfile.direct_index();
+    let mut order: Vec<usize> = Vec::new();
+    let mut reached: Reached = vec![None; lockfile.packages.len()];
     let mut queue: VecDeque<usize> = VecDeque::new();
     for (direct, dep) in manifest.deps.iter().enumerate() {
-        if dep.ecosystem != other.ecosystem || dep.source.skip_reason().is_some() {
+        if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
             continue;
         }
         let package = acc
@@ -312,22 +305,42 @@ fn collect_other(
         let Some((direct, path)) = reached.get(idx).cloned().flatten() else {
             continue;
         };
-        for child in other
+        for child in lockfile
             .packages
             .get(idx)
             .map(|p| p.dependencies.as_slice())
             .unwrap_or_default()
         {
-            if let (Some(slot), Some(package)) = (reached.get_mut(*child), other.packages.get(*child))
+            if let (Some(slot), Some(package)) = (reached.get_mut(*child), lockfile.packages.get(*child))
                 && slot.is_none()
             {
                 let mut child_path = path.clone();
                 child_path.push(package.name.clone());
                 *slot = Some((direct, child_path));
                 queue.push_back(*child);
+                order.push(*child);
             }
         }
     }
+    (reached, order)
+}
+
+/// Every registry package of `other`, a lockfile of another package manager beside the one that
+/// decides versions (`Lockfile::also`), that is not already checked at the same version: shown on
+/// the direct dependency whose entry in `other` leads to it (the entry itself included, with its path),
+/// else at the top of the manifest. Installing with that manager installs every entry, reachable or not.
+fn collect_other(
+    manifest: &Parsed,
+    name: &str,
+    other: &Lockfile,
+    registries: &RegistryRules,
+    acc: &mut Vec<AnalyzedDep>,
+) {
+    let already: HashSet<(String, String)> = acc
+        .iter()
+        .filter_map(|d| Some((d.dep.package.name.clone(), d.dep.resolved.version.clone()?)))
+        .collect();
+    let (reached, _) = reach(manifest, other, acc);
     let mut checked: HashSet<(String, String)> = HashSet::new();
     for (idx, package) in other.packages.iter().enumerate() {
         if package.non_registry.is_some() || package.name.is_empty() || package.version.is_empty() {
@@ -388,75 +401,50 @@ fn direct_index(index: &DirectIndex<'_>, dep: &Dependency, package: &str) -> Opt
 /// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
 /// reported once, on the first (shortest) path that reaches it.
 fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
-    let mut seen: HashSet<usize> = HashSet::new();
-    let mut queue: VecDeque<(usize, usize, Vec<String>)> = VecDeque::new();
-    let index = lockfile.direct_index();
-    for (direct, dep) in manifest.deps.iter().enumerate() {
-        if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
-            continue;
-        }
-        let package = acc
-            .get(direct)
-            .map_or(dep.package.as_str(), |a| a.dep.package.name.as_str());
-        let Some(pkg_idx) = direct_index(&index, dep, package) else {
-            continue;
-        };
-        if !seen.insert(pkg_idx) {
-            continue;
-        }
-        queue.push_back((pkg_idx, direct, vec![dep.name.clone()]));
-    }
+    let (reached, order) = reach(manifest, lockfile, acc);
     let mut checked: HashSet<(String, String)> = HashSet::new();
-    while let Some((pkg_idx, direct, path)) = queue.pop_front() {
-        let Some(package) = lockfile.packages.get(pkg_idx) else {
+    for child_idx in order {
+        let (Some(child), Some((direct, child_path))) = (
+            lockfile.packages.get(child_idx),
+            reached.get(child_idx).cloned().flatten(),
+        ) else {
             continue;
         };
-        for child_idx in &package.dependencies {
-            if !seen.insert(*child_idx) {
-                continue;
-            }
-            let Some(child) = lockfile.packages.get(*child_idx) else {
-                continue;
-            };
-            let mut child_path = path.clone();
-            child_path.push(child.name.clone());
-            queue.push_back((*child_idx, direct, child_path.clone()));
-            if child.non_registry.is_some() || !checked.insert((child.name.clone(), child.version.clone())) {
-                continue;
-            }
-            let Some(declaring) = manifest.deps.get(direct) else {
-                continue;
-            };
-            let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
-            let source = registries.source_for(&child_ref, None);
-            let privacy = registries.privacy(&child_ref, None, &source);
-            acc.push(AnalyzedDep {
-                direct: Some(direct),
-                privacy,
-                dep: ResolvedDep {
-                    private: privacy == Privacy::Private,
-                    package: PackageRef::new(lockfile.ecosystem, &child.name),
-                    requirement_text: None,
-                    requirement: None,
-                    resolved: resolve::Resolved {
-                        version: Some(child.version.clone()),
-                        source: VersionSource::Lockfile,
-                    },
-                    span: declaring.finding_span(),
-                    via: child_path,
-                },
-                name_span: declaring.name_span,
-                kind: declaring.kind.clone(),
-                source,
-                status: Status::Checked,
-                checks: CheckStates::default(),
-                fix: None,
-                provenance: None,
-                stale_as_of: None,
-                stale_reason: None,
-                other_lockfile: None,
-            });
+        if child.non_registry.is_some() || !checked.insert((child.name.clone(), child.version.clone())) {
+            continue;
         }
+        let Some(declaring) = manifest.deps.get(direct) else {
+            continue;
+        };
+        let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
+        let source = registries.source_for(&child_ref, None);
+        let privacy = registries.privacy(&child_ref, None, &source);
+        acc.push(AnalyzedDep {
+            direct: Some(direct),
+            privacy,
+            dep: ResolvedDep {
+                private: privacy == Privacy::Private,
+                package: PackageRef::new(lockfile.ecosystem, &child.name),
+                requirement_text: None,
+                requirement: None,
+                resolved: resolve::Resolved {
+                    version: Some(child.version.clone()),
+                    source: VersionSource::Lockfile,
+                },
+                span: declaring.finding_span(),
+                via: child_path,
+            },
+            name_span: declaring.name_span,
+            kind: declaring.kind.clone(),
+            source,
+            status: Status::Checked,
+            checks: CheckStates::default(),
+            fix: None,
+            provenance: None,
+            stale_as_of: None,
+            stale_reason: None,
+            other_lockfile: None,
+        });
     }
 }
 
