@@ -91,8 +91,18 @@ fn is_corruption(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// How long a statement waits for another process's lock before it is refused as busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(busy_timeout)?;
     // journal_mode returns a row; WAL persists in the file.
     let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
     conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
@@ -117,8 +127,16 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
         }
         conn.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID};"))?;
     }
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
+    // Creating the tables takes the write lock: only when they are missing, so opening a store that
+    // exists never waits on another process's writer.
+    let ours: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('entries_v1', 'seen_v1')",
+        [],
+        |row| row.get(0),
+    )?;
+    if ours != 2 {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
          CREATE TABLE IF NOT EXISTS entries_v1 (
              kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB,
              fetched_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
@@ -129,7 +147,8 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
              first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, missing_since INTEGER,
              PRIMARY KEY (package, version, digest)) WITHOUT ROWID;
          COMMIT;",
-    )?;
+        )?;
+    }
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version < SCHEMA_VERSION {
         conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION};"))?;
@@ -148,7 +167,12 @@ fn remove_files(path: &Path) {
 impl Store {
     /// Opens (or creates, or rebuilds) the store in `dir`. Never fails: the fallback is in memory.
     pub fn open(dir: &Path) -> Store {
-        match Store::open_file(dir) {
+        Store::open_with_busy_timeout(dir, BUSY_TIMEOUT)
+    }
+
+    /// `open`, waiting at most `busy_timeout` for another process's lock on each statement.
+    pub(crate) fn open_with_busy_timeout(dir: &Path, busy_timeout: Duration) -> Store {
+        match Store::open_file(dir, busy_timeout) {
             Ok(store) => store,
             Err(err) => {
                 tracing::warn!(
@@ -160,19 +184,36 @@ impl Store {
         }
     }
 
-    fn open_file(dir: &Path) -> Result<Store, StoreError> {
+    fn open_file(dir: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         let path = dir.join(STORE_FILE);
-        let attempt = Connection::open(&path).and_then(|conn| configure(&conn).map(|()| conn));
+        // SQLite answers some lock conflicts of an open at once, without its busy handler (switching a
+        // new file to WAL while another process does the same): retried here until `busy_timeout`.
+        let deadline = std::time::Instant::now() + busy_timeout;
+        let mut pause = Duration::from_millis(2);
+        let attempt = loop {
+            let attempt = Connection::open(&path).and_then(|conn| configure(&conn, busy_timeout).map(|()| conn));
+            match attempt {
+                Err(err) if is_busy(&err) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                attempt => break attempt,
+            }
+        };
         let conn = match attempt {
             Ok(conn) => conn,
-            Err(err) => {
+            // Only a file that is damaged or not ours is rebuilt. Busy, locked, read-only, out of
+            // space: the file is shared by every process and holds the takedown memory, so it is
+            // left alone and this process caches in memory.
+            Err(err) if is_corruption(&err) => {
                 tracing::warn!("rebuilding the cache store {}: {err}", path.display());
                 remove_files(&path);
                 let conn = Connection::open(&path)?;
-                configure(&conn)?;
+                configure(&conn, busy_timeout)?;
                 conn
             }
+            Err(err) => return Err(err.into()),
         };
         Ok(Store {
             path: Some(path),
@@ -204,7 +245,7 @@ impl Store {
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let app: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
         let ours: i64 = conn.query_row(
             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='entries_v1'",
@@ -225,7 +266,7 @@ impl Store {
 
     /// A store that lives only as long as the process (tests, or when the disk is unusable).
     pub fn in_memory() -> Store {
-        let conn = Connection::open_in_memory().and_then(|conn| configure(&conn).map(|()| conn));
+        let conn = Connection::open_in_memory().and_then(|conn| configure(&conn, BUSY_TIMEOUT).map(|()| conn));
         Store {
             path: None,
             conn: Mutex::new(conn.ok()),

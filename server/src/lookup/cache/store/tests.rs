@@ -54,6 +54,71 @@ fn round_trip_and_upsert() {
     assert!(reopened.integrity_ok().unwrap());
 }
 
+/// Editors starting together open a store that does not exist yet at the same moment: every one gets
+/// the file (none falls back to memory) and no open deletes what another already wrote.
+#[test]
+fn stores_opened_at_once_on_a_new_folder_share_one_file() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            for id in 0..6 {
+                let (dir, barrier) = (dir.path(), &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let store = Store::open(dir);
+                    assert!(store.path().is_some(), "round {round}: opener {id} fell back to memory");
+                    store.put("pkg", &format!("k{id}"), &entry("v")).unwrap();
+                });
+            }
+        });
+        let store = Store::open(dir.path());
+        assert_eq!(
+            store.count("pkg").unwrap(),
+            6,
+            "round {round}: an open deleted another's write"
+        );
+    }
+}
+
+/// Another process holding the store's lock while this one opens it (four editors starting at once, or
+/// a long write) is contention, not damage: the open waits, then runs in memory, and never deletes the
+/// file every other process shares, with its cached answers and its takedown memory (`seen_v1`).
+#[test]
+fn a_store_locked_by_another_process_is_never_deleted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path());
+    store.put("pkg", "npm:a", &entry("kept")).unwrap();
+    store
+        .observe_versions("npm:a", &facts(&[("1.0.0", "sha512-a")]), Timestamp::now())
+        .unwrap();
+    drop(store);
+    // A writer elsewhere: in rollback-journal mode an exclusive lock keeps even readers out, so every
+    // statement of the open is refused as busy.
+    let holder = Connection::open(dir.path().join(STORE_FILE)).unwrap();
+    let _mode: String = holder
+        .query_row("PRAGMA journal_mode=DELETE", [], |row| row.get(0))
+        .unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE;").unwrap();
+
+    let busy = Store::open_with_busy_timeout(dir.path(), Duration::from_millis(50));
+    assert!(
+        busy.path().is_none(),
+        "a busy store is used in memory, not opened as if empty"
+    );
+
+    holder.execute_batch("COMMIT;").unwrap();
+    drop(holder);
+    let reopened = Store::open(dir.path());
+    assert!(reopened.path().is_some());
+    assert_eq!(
+        reopened.get("pkg", "npm:a").unwrap().and_then(|e| e.value).as_deref(),
+        Some(&b"kept"[..]),
+        "the busy open deleted the shared store"
+    );
+    assert_eq!(reopened.query_count("SELECT count(*) FROM seen_v1").unwrap(), 1);
+}
+
 #[test]
 fn garbage_file_is_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
