@@ -224,6 +224,51 @@ fn clean_project_sarif_is_valid_sarif_2_1_0() {
         "minimist 1.2.8 has no findings, but was not fully checked: {sarif}"
     );
     assert_eq!(sarif["runs"][0]["results"], json!([]));
+    // A SARIF file is read without the exit code (uploaded, archived): it says itself that the run
+    // was incomplete, and which checks of which package were not done, on the dependency's line.
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], json!(false), "{sarif}");
+    let notifications = invocation["toolExecutionNotifications"].as_array().unwrap();
+    let minimist = notifications
+        .iter()
+        .find(|n| n["message"]["text"].as_str().unwrap().contains("minimist"))
+        .unwrap_or_else(|| panic!("no notification names minimist: {sarif}"));
+    let text = minimist["message"]["text"].as_str().unwrap();
+    assert!(text.contains("age") && text.contains("not checked"), "{text}");
+    assert_eq!(minimist["level"], "error");
+    let location = &minimist["locations"][0]["physicalLocation"];
+    assert!(
+        location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("package.json")
+    );
+    assert_eq!(location["region"]["startLine"], 1);
+    assert_schema_valid(&sarif);
+    assert_code_scanning_ready(&sarif);
+}
+
+/// A manifest that cannot be read is a failed run in the SARIF itself, not an empty list of results.
+#[test]
+fn an_unreadable_manifest_is_a_notification_in_the_sarif() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("package.json"),
+        b"{\"dependencies\": {\"a\": \"\xff\"}}",
+    )
+    .unwrap();
+    std::fs::write(project.path().join("gatehouse.toml"), "offline = true\n").unwrap();
+    let (code, sarif) = check_sarif(project.path());
+    assert_eq!(code, 2, "{sarif}");
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], json!(false), "{sarif}");
+    let notifications = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert!(
+        notifications
+            .iter()
+            .any(|n| n["level"] == "error" && n["message"]["text"].as_str().unwrap().contains("package.json")),
+        "{sarif}"
+    );
     assert_schema_valid(&sarif);
     assert_code_scanning_ready(&sarif);
 }

@@ -403,6 +403,12 @@ fn write_report(
             for (idx, analysis) in analyses {
                 sarif.add(&files[*idx].display, &files[*idx].text, analysis);
             }
+            for (source, message) in errors {
+                sarif.note(source, message);
+            }
+            for (source, message) in unread {
+                sarif.unread(source, message);
+            }
             sarif.write(out)
         }
         Format::Human => {

@@ -27,6 +27,8 @@ pub struct JsonSummary {
     pub unchecked: std::collections::BTreeMap<&'static str, usize>,
     /// Files (manifests, lockfiles, includes, named files) that could not be read or parsed.
     pub unread_files: usize,
+    /// Packages checked against answers older than their time to live (`stale_as_of`).
+    pub stale_packages: usize,
 }
 
 /// Each check's state as a string; the reasons sit beside them in `check_reasons`.
@@ -126,6 +128,13 @@ pub struct JsonPackage {
     /// Why a check is `unavailable`, `skipped` or `off`, by check name.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub check_reasons: std::collections::BTreeMap<&'static str, String>,
+    /// When the answers are older than their time to live (offline, or the refresh failed): the time
+    /// of the oldest one the checks used (additive field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_as_of: Option<String>,
+    /// Why they could not be refreshed, when a refresh was tried (additive field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -234,6 +243,7 @@ impl Report {
             .iter()
             .filter(|d| d.checks.iter().iter().any(|(_, s)| s.is_incomplete()))
             .count();
+        self.summary.stale_packages += analysis.deps.iter().filter(|d| d.stale_as_of.is_some()).count();
         let by_check = crate::report::unchecked_by_check(analysis);
         for (name, n) in crate::engine::CheckStates::NAMES.iter().zip(by_check) {
             if n > 0 {
@@ -314,9 +324,73 @@ fn package(file: &str, dep: &AnalyzedDep) -> JsonPackage {
             Status::Skipped(_) => "skipped",
         },
         via: dep.dep.via.clone(),
+        stale_as_of: dep.stale_as_of.map(|as_of| as_of.to_string()),
+        stale_reason: dep.stale_as_of.and(dep.stale_reason.clone()),
         provenance: dep.provenance.as_ref().map(|p| {
             let (status, details) = provenance_label(p);
             JsonProvenance { status, details }
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{self, Input, RegistryRules};
+    use crate::manifest::{self, ManifestKind};
+    use crate::model::{Ecosystem, Fact, Facts, PackageFacts, PackageRef, VersionFacts};
+    use crate::policy::Policy;
+    use jiff::Timestamp;
+
+    /// An answer older than its time to live whose refresh failed is still used, and the JSON says so
+    /// on the package (when, why) and in the summary: a stale answer never reads as a fresh one.
+    #[test]
+    fn a_stale_answer_says_when_and_why_in_the_json() {
+        let text = "{\"dependencies\": {\"a\": \"1.0.0\"}}";
+        let parsed = manifest::parse(ManifestKind::PackageJson, text);
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let as_of = Timestamp::from_second(1_690_000_000).unwrap();
+        let a = PackageRef::new(Ecosystem::Npm, "a");
+        let mut facts = Facts::default();
+        facts.packages.insert(
+            a.clone(),
+            Fact::Known {
+                value: std::sync::Arc::new(PackageFacts {
+                    versions: vec![VersionFacts {
+                        version: "1.0.0".to_string(),
+                        published: Some(as_of),
+                        ..VersionFacts::default()
+                    }],
+                    created: Some(as_of),
+                    ..PackageFacts::default()
+                }),
+                as_of,
+                stale: true,
+            },
+        );
+        facts.advisories.insert(
+            a.clone(),
+            Fact::Known {
+                value: Vec::new(),
+                as_of: now,
+                stale: false,
+            },
+        );
+        facts.refresh_errors.insert(a, "registry answered 503".to_string());
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let mut report = Report::new();
+        report.add("package.json", text, &analysis);
+        let value = serde_json::to_value(&report).unwrap();
+        let package = &value["packages"][0];
+        assert_eq!(package["stale_as_of"], as_of.to_string(), "{value}");
+        assert_eq!(package["stale_reason"], "registry answered 503", "{value}");
+        assert_eq!(value["summary"]["stale_packages"], 1, "{value}");
     }
 }

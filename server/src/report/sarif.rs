@@ -1,6 +1,11 @@
 //! SARIF 2.1.0 for code scanning: one rule per finding code, results with physical locations (1-based
 //! lines and columns) and `partialFingerprints` that stay stable across runs (file, package, finding id),
 //! so GitHub code scanning deduplicates them.
+//!
+//! A SARIF file is often read without the exit code (uploaded, archived), so it carries the run's
+//! completeness itself: `invocations[0].executionSuccessful` is false when a check of some package was
+//! not done or a file could not be read, and each such gap is a `toolExecutionNotification` on the
+//! dependency's line (stale data and configuration notes too, as warnings and notes).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -14,6 +19,23 @@ use crate::report::{Positions, advisory_link, describe_fix};
 pub struct Sarif {
     results: Vec<Value>,
     used: Vec<FindingKind>,
+    /// `toolExecutionNotifications`: what was not checked or not read, and notes.
+    notifications: Vec<Value>,
+    /// False once something was not checked or not read.
+    successful: bool,
+}
+
+/// A notification at `region` of `file` (no location for a run-level one).
+fn notification(level: &str, text: String, file: Option<&str>, region: Option<Value>) -> Value {
+    let mut value = json!({ "level": level, "message": { "text": text } });
+    if let Some(file) = file {
+        let mut location = json!({ "artifactLocation": { "uri": artifact_uri(file) } });
+        if let Some(region) = region {
+            location["region"] = region;
+        }
+        value["locations"] = json!([{ "physicalLocation": location }]);
+    }
+    value
 }
 
 fn help(kind: FindingKind) -> (&'static str, &'static str) {
@@ -121,12 +143,100 @@ impl Sarif {
         Sarif {
             results: Vec::new(),
             used: Vec::new(),
+            notifications: Vec::new(),
+            successful: true,
+        }
+    }
+
+    /// A file that could not be read, decoded or parsed: the run is incomplete.
+    pub fn unread(&mut self, source: &str, message: &str) {
+        self.successful = false;
+        self.notifications.push(notification(
+            "error",
+            format!("{source} could not be checked: {message}"),
+            Some(source),
+            None,
+        ));
+    }
+
+    /// A configuration note (`note:` in the text report).
+    pub fn note(&mut self, source: &str, message: &str) {
+        self.notifications
+            .push(notification("note", format!("{source}: {message}"), None, None));
+    }
+
+    /// The gaps of one file's analysis: checks not done, stale answers, syntax problems.
+    fn add_gaps(&mut self, file: &str, positions: &Positions, analysis: &Analysis) {
+        use crate::engine::{CheckState, Status};
+        let region = |span| {
+            let (start, end) = positions.range(span);
+            json!({
+                "startLine": start.line + 1,
+                "startColumn": start.character + 1,
+                "endLine": end.line + 1,
+                "endColumn": end.character + 1,
+            })
+        };
+        for dep in &analysis.deps {
+            let name = match &dep.dep.resolved.version {
+                Some(version) => format!("{} {version}", dep.dep.package),
+                None => dep.dep.package.to_string(),
+            };
+            let via = if dep.dep.via.is_empty() {
+                String::new()
+            } else {
+                format!(" (via {})", dep.dep.via.join(" > "))
+            };
+            let gaps: Vec<String> = dep
+                .checks
+                .iter()
+                .into_iter()
+                .filter(|(_, state)| state.is_incomplete())
+                .map(|(check, state)| match state {
+                    // The run is over: a check still pending was not done.
+                    CheckState::Pending => format!("{check} not checked (no answer before the run ended)"),
+                    CheckState::Degraded(caveat) => format!("{check} incomplete ({caveat})"),
+                    other => match other.reason() {
+                        Some(reason) => format!("{check} not checked ({reason})"),
+                        None => format!("{check} not checked"),
+                    },
+                })
+                .collect();
+            let span = dep.dep.span;
+            if !gaps.is_empty() {
+                self.successful = false;
+                self.notifications.push(notification(
+                    "error",
+                    format!("{name}{via}: {}", gaps.join("; ")),
+                    Some(file),
+                    Some(region(span)),
+                ));
+            } else if matches!(dep.status, Status::Checked)
+                && dep.stale_as_of.is_some()
+                && let Some(status) = crate::report::describe_status(dep)
+            {
+                self.notifications.push(notification(
+                    "warning",
+                    format!("{name}{via}: {status}"),
+                    Some(file),
+                    Some(region(span)),
+                ));
+            }
+        }
+        for issue in &analysis.syntax {
+            self.notifications.push(notification(
+                "warning",
+                issue.message.clone(),
+                Some(file),
+                Some(region(issue.span)),
+            ));
         }
     }
 
     pub fn add(&mut self, file: &str, text: &str, analysis: &Analysis) {
         // SARIF columns count UTF-16 code units by default (`columnKind: utf16CodeUnits`).
         let positions = Positions::new(text, true);
+        self.add_gaps(file, &positions, analysis);
         for finding in &analysis.findings {
             let Some(dep) = analysis.deps.get(finding.dep) else {
                 continue;
@@ -230,6 +340,10 @@ impl Sarif {
                     }
                 },
                 "columnKind": "utf16CodeUnits",
+                "invocations": [{
+                    "executionSuccessful": self.successful,
+                    "toolExecutionNotifications": self.notifications,
+                }],
                 "results": results,
             }]
         })
