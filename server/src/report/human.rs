@@ -17,6 +17,9 @@ pub struct Human {
     /// Files that could not be read, decoded or parsed.
     pub unread_files: usize,
     pub files: usize,
+    /// Packages checked against answers older than their time to live, and the oldest answer's time.
+    pub stale: usize,
+    pub stale_as_of: Option<jiff::Timestamp>,
 }
 
 impl Human {
@@ -29,6 +32,8 @@ impl Human {
             unchecked_by_check: [0; 4],
             unread_files: 0,
             files: 0,
+            stale: 0,
+            stale_as_of: None,
         }
     }
 
@@ -48,6 +53,12 @@ impl Human {
             .iter()
             .filter(|d| d.checks.iter().iter().any(|(_, state)| state.is_incomplete()))
             .count();
+        for dep in &analysis.deps {
+            if let Some(as_of) = dep.stale_as_of {
+                self.stale += 1;
+                self.stale_as_of = Some(self.stale_as_of.map_or(as_of, |oldest| oldest.min(as_of)));
+            }
+        }
         for (total, n) in self.unchecked_by_check.iter_mut().zip(unchecked_by_check(analysis)) {
             *total += n;
         }
@@ -147,6 +158,13 @@ impl Human {
                 describe_unchecked(&self.unchecked_by_check)
             ));
         }
+        if let Some(as_of) = self.stale_as_of {
+            line.push_str(&format!(
+                ", {} checked against data as of {} (offline or the refresh failed)",
+                self.stale,
+                as_of.strftime("%Y-%m-%d %H:%M UTC")
+            ));
+        }
         if self.unread_files > 0 {
             line.push_str(&format!(
                 ", {} file{} could not be read",
@@ -156,7 +174,7 @@ impl Human {
         }
         let colour = if errors > 0 {
             "1;31"
-        } else if warnings > 0 || self.unchecked > 0 || self.unread_files > 0 {
+        } else if warnings > 0 || self.unchecked > 0 || self.unread_files > 0 || self.stale > 0 {
             "1;33"
         } else {
             "1;32"

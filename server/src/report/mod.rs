@@ -266,3 +266,88 @@ pub fn syntax_issues(issues: &[SyntaxIssue]) -> Vec<PlainIssue> {
 pub fn policy_issue_text(issue: &PolicyIssue) -> String {
     format!("[[ignore]] #{}: {}", issue.ignore_index + 1, issue.message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{self, Input, RegistryRules};
+    use crate::manifest::{self, ManifestKind};
+    use crate::model::{Ecosystem, Fact, Facts, PackageFacts, PackageRef, VersionFacts};
+    use crate::policy::Policy;
+    use jiff::Timestamp;
+
+    /// An answer older than its time to live whose refresh failed is still used, and every report says
+    /// so: JSON on the package (when, why) and in the summary, the text summary, SARIF as a warning.
+    #[test]
+    fn a_stale_answer_says_when_and_why_in_every_report() {
+        let text = "{\"dependencies\": {\"a\": \"1.0.0\"}}";
+        let parsed = manifest::parse(ManifestKind::PackageJson, text);
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let as_of = Timestamp::from_second(1_690_000_000).unwrap();
+        let a = PackageRef::new(Ecosystem::Npm, "a");
+        let mut facts = Facts::default();
+        facts.packages.insert(
+            a.clone(),
+            Fact::Known {
+                value: std::sync::Arc::new(PackageFacts {
+                    versions: vec![VersionFacts {
+                        version: "1.0.0".to_string(),
+                        published: Some(as_of),
+                        ..VersionFacts::default()
+                    }],
+                    created: Some(as_of),
+                    ..PackageFacts::default()
+                }),
+                as_of,
+                stale: true,
+            },
+        );
+        facts.advisories.insert(
+            a.clone(),
+            Fact::Known {
+                value: Vec::new(),
+                as_of: now,
+                stale: false,
+            },
+        );
+        facts.refresh_errors.insert(a, "registry answered 503".to_string());
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let mut report = json::Report::new();
+        report.add("package.json", text, &analysis);
+        let value = serde_json::to_value(&report).unwrap();
+        let package = &value["packages"][0];
+        assert_eq!(package["stale_as_of"], as_of.to_string(), "{value}");
+        assert_eq!(package["stale_reason"], "registry answered 503", "{value}");
+        assert_eq!(value["summary"]["stale_packages"], 1, "{value}");
+
+        let mut human = human::Human::new(false);
+        let mut out = Vec::new();
+        human.add(&mut out, "package.json", text, &analysis).unwrap();
+        human.summary(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("1 checked against data as of 2023-07-22 04:26 UTC (offline or the refresh failed)"),
+            "{out}"
+        );
+
+        let mut sarif = sarif::Sarif::new();
+        sarif.add("package.json", text, &analysis);
+        let value = sarif.to_value();
+        let notification = &value["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+        assert_eq!(notification["level"], "warning", "{value}");
+        assert!(
+            notification["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("the refresh failed: registry answered 503"),
+            "{value}"
+        );
+    }
+}
