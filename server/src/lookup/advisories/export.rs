@@ -10,7 +10,9 @@
 //!   record file is named after an id that passed `safe_id` (letters, digits, `-`, `_`, `.`; no path).
 //!   Zip member names are never used as paths (the members are read in memory by `offline_db`).
 //! - Concurrent processes sharing the cache: every file is replaced by an atomic rename, so a reader
-//!   sees either the old or the new file, never a torn one; the last writer wins (no lock file).
+//!   sees either the old or the new file, never a torn one. Syncs take turns across processes
+//!   (`sync.lock`, an advisory lock the OS drops with the process): the one that waited reads the state
+//!   the other wrote and finds the copy up to date, so neither overwrites the other's `sync.state`.
 //! - A refresh reads `modified_id.csv` from the top down to `OVERLAP` before the newest `modified`
 //!   held (a record may carry the newest time held, or be exported late with an older one), and
 //!   fetches each listed record not held with that `modified` (`SyncState::recent`). It falls back to
@@ -387,6 +389,18 @@ impl Inner {
         };
         let _one_at_a_time = gate.lock().await;
         let dir = self.ecosystem_dir(ecosystem);
+        // And one process at a time: the lock is released when the file closes (also when the process
+        // is killed). Without it (a file system without locks) the syncs still leave whole files.
+        let _one_process_at_a_time = {
+            let dir = dir.clone();
+            match blocking(move || lock_sync(&dir)).await {
+                Ok(file) => Some(file),
+                Err(error) => {
+                    tracing::debug!("syncing {ecosystem} without the cross-process lock: {error}");
+                    None
+                }
+            }
+        };
         let state = {
             let dir = dir.clone();
             blocking(move || read_state(&dir)).await.unwrap_or_default()
@@ -1072,6 +1086,24 @@ fn clear_records(records: &Path) {
 }
 
 const STATE_FILE: &str = "sync.state";
+/// Held (an advisory lock on the open file) by the process syncing the ecosystem's copy.
+const LOCK_FILE: &str = "sync.lock";
+
+/// Takes the cross-process sync lock of an ecosystem's copy folder (`sync.lock`), waiting while
+/// another process syncs.
+fn lock_sync(dir: &Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    file.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    Ok(file)
+}
 
 fn read_state(dir: &Path) -> Result<SyncState, String> {
     let bytes = std::fs::read(dir.join(STATE_FILE)).map_err(|e| e.to_string())?;

@@ -182,6 +182,7 @@ async fn first_sync_downloads_all_zip_and_a_refresh_fetches_only_the_new_record(
         vec![
             format!("{EXPORT_DIR}/npm/all.zip"),
             format!("{EXPORT_DIR}/npm/records/{NEW_RECORD}.json"),
+            format!("{EXPORT_DIR}/npm/sync.lock"),
             format!("{EXPORT_DIR}/npm/sync.state"),
         ]
     );
@@ -274,7 +275,13 @@ async fn no_copy_and_a_failed_download_is_a_failure_with_the_reason() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(files_under(cache.path()), vec![format!("{EXPORT_DIR}/npm/sync.state")]);
+    assert_eq!(
+        files_under(cache.path()),
+        vec![
+            format!("{EXPORT_DIR}/npm/sync.lock"),
+            format!("{EXPORT_DIR}/npm/sync.state")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -299,6 +306,7 @@ async fn a_zip_with_traversal_names_and_an_oversized_entry_is_read_safely() {
         files_under(root.path()),
         vec![
             format!("a/b/c/cache/{EXPORT_DIR}/npm/all.zip"),
+            format!("a/b/c/cache/{EXPORT_DIR}/npm/sync.lock"),
             format!("a/b/c/cache/{EXPORT_DIR}/npm/sync.state"),
         ]
     );
@@ -319,7 +327,13 @@ async fn an_oversized_download_is_refused_and_leaves_nothing_behind() {
         Err(LookupError::Other(why)) => assert!(why.contains("larger than 1 MB"), "{why}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(files_under(cache.path()), vec![format!("{EXPORT_DIR}/npm/sync.state")]);
+    assert_eq!(
+        files_under(cache.path()),
+        vec![
+            format!("{EXPORT_DIR}/npm/sync.lock"),
+            format!("{EXPORT_DIR}/npm/sync.state")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -505,6 +519,34 @@ async fn two_processes_syncing_one_cache_at_once_leave_a_readable_copy() {
     assert_eq!(ids(&answers[0].1).len(), 4);
     assert_eq!(ids(&answers[1].1), vec![NEW_RECORD.to_string()]);
     assert!(files_under(&cache.path().join(EXPORT_DIR).join(".tmp")).is_empty());
+}
+
+/// Two processes due for a sync at once take turns (a lock file in the copy folder): the second finds
+/// the copy the first just made up to date, so the archive is downloaded once and neither overwrites
+/// the other's `sync.state` with what it read before the other's sync.
+#[tokio::test]
+async fn two_processes_due_at_once_sync_one_after_the_other() {
+    let server = stand_in();
+    server.set_body("/export/npm/modified_id.csv", CSV_ONE_NEW);
+    let cache = tempfile::tempdir().unwrap();
+    let hourly = || ExportSettings {
+        refresh: Duration::from_secs(3600),
+        ..settings(&server, cache.path())
+    };
+    let first = other_process(hourly(), Some(http()));
+    let second = other_process(hourly(), Some(http()));
+    let packages = [npm("minimist")];
+    let (a, b) = futures::join!(first.advisories(&packages), second.advisories(&packages));
+    for answers in [a, b] {
+        assert!(answers[0].1.is_ok(), "{:?}", answers[0].1);
+    }
+    let downloads = paths(&server).iter().filter(|path| path.ends_with("/all.zip")).count();
+    assert_eq!(downloads, 1, "{:?}", paths(&server));
+    let state = first.state(Ecosystem::Npm).await;
+    assert!(
+        state.zip_changed_at.is_some() && state.last_error.is_none(),
+        "{state:?}"
+    );
 }
 
 /// An `osv-db` holding a few npm records (not the package asked about).
