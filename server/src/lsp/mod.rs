@@ -26,6 +26,7 @@ mod documents;
 mod framing;
 mod handlers;
 mod held;
+mod poll;
 mod scheduler;
 #[cfg(test)]
 mod tests;
@@ -110,6 +111,8 @@ struct State {
     live_tasks: tokio::sync::watch::Sender<usize>,
     /// Lookup rounds landed so far (tests and benches wait on it).
     rounds_landed: tokio::sync::watch::Sender<u64>,
+    /// Looks at the files around open manifests taken so far (`poll`, when the client cannot watch).
+    polls: tokio::sync::watch::Sender<u64>,
 }
 
 impl State {
@@ -131,6 +134,7 @@ impl State {
             compose,
             live_tasks: tokio::sync::watch::Sender::new(0),
             rounds_landed: tokio::sync::watch::Sender::new(0),
+            polls: tokio::sync::watch::Sender::new(0),
         }
     }
 

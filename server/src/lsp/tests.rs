@@ -301,6 +301,7 @@ impl Harness {
     async fn until(&self, what: &str, mut done: impl FnMut(&Harness) -> bool) {
         let mut tasks = self.state.live_tasks.subscribe();
         let mut rounds = self.state.rounds_landed.subscribe();
+        let mut polls = self.state.polls.subscribe();
         let mut in_flight = self.stand.in_flight.subscribe();
         let mut asks = self.stand.asks.subscribe();
         let deadline = tokio::time::Instant::now() + TIMEOUT;
@@ -309,6 +310,7 @@ impl Harness {
                 tokio::select! {
                     _ = tasks.changed() => {}
                     _ = rounds.changed() => {}
+                    _ = polls.changed() => {}
                     _ = in_flight.changed() => {}
                     _ = asks.changed() => {}
                 }
@@ -365,6 +367,11 @@ impl Harness {
 
     fn rounds(&self) -> u64 {
         *self.state.rounds_landed.borrow()
+    }
+
+    /// Looks at the files around open manifests taken so far (`poll`).
+    fn polls(&self) -> u64 {
+        *self.state.polls.borrow()
     }
 
     /// The names of every package the server holds facts for.
@@ -812,6 +819,44 @@ async fn a_lockfile_changed_on_disk_shows_the_new_installed_version() {
     lsp.clock.advance(DEBOUNCE);
     lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.3 is affected"))
         .await;
+    lsp.shutdown().await;
+}
+
+/// A client that cannot watch files (Neovim on Linux turns dynamic registration off) still sees a
+/// lockfile changed on disk: the server looks at the files around the open manifests itself, every
+/// `poll::POLL_EVERY`, and reloads the contexts whose files changed, were created or were deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_client_watchers_a_lockfile_changed_on_disk_is_noticed() {
+    let mut lsp = Harness::start_with(
+        Value::Null,
+        json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": false}}}),
+    )
+    .await;
+    lsp.stand.add_advisory("GHSA-test-0001", "left-pad");
+    let root = lsp.dir.path().to_path_buf();
+    std::fs::write(root.join("package.json"), "{\"name\": \"root\", \"private\": true}\n").unwrap();
+    std::fs::write(root.join("pnpm-workspace.yaml"), "packages:\n  - packages/*\n").unwrap();
+    std::fs::write(root.join("pnpm-lock.yaml"), pnpm_lock("1.0.1")).unwrap();
+    let member = "packages/a/package.json";
+    lsp.open(member, "{\"dependencies\": {\"left-pad\": \"^1.0.0\"}}\n")
+        .await;
+    lsp.diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.1 is affected"))
+        .await;
+    // One look at the files as they are.
+    let polls = lsp.polls();
+    lsp.clock.advance(super::poll::POLL_EVERY);
+    lsp.until("a look at the files", |h| h.polls() > polls).await;
+
+    // `pnpm install` in a terminal.
+    std::fs::write(root.join("pnpm-lock.yaml"), pnpm_lock("1.0.2") + "\n").unwrap();
+    let polls = lsp.polls();
+    lsp.clock.advance(super::poll::POLL_EVERY);
+    lsp.until("a look at the files", |h| h.polls() > polls).await;
+    lsp.clock.advance(DEBOUNCE);
+    let after = lsp
+        .diagnostics(member, 1, |d| mentions(d, "left-pad 1.0.2 is affected"))
+        .await;
+    assert!(!mentions(&after, "1.0.1"), "{:?}", messages(&after));
     lsp.shutdown().await;
 }
 

@@ -80,10 +80,13 @@ impl Backend {
 
     /// Registers watchers for the files around manifests that Gatehouse reads (`project::context_files`)
     /// when the client accepts them at run time, so a `git pull` or an install in a terminal reaches the
-    /// open manifests. Sent from a task of its own: the handler does not wait for the client's answer.
+    /// open manifests; otherwise looks at those files itself (`poll`). Sent from a task of its own: the
+    /// handler does not wait for the client's answer.
     pub(in crate::lsp) async fn initialized(&self, _params: lsp::InitializedParams) {
         tracing::info!("gatehouse language server ready");
         if !self.state.watch_files.load(Ordering::Relaxed) {
+            // The client cannot watch files: the server looks at them itself.
+            poll::start(self);
             return;
         }
         let watchers: Vec<lsp::FileSystemWatcher> = project::context_files()

@@ -78,7 +78,7 @@ impl Backend {
     /// reloading (the old context serves until the new one is read) and schedules it again, debounced
     /// like an edit: a checkout changes many files at once, and the task each change starts replaces
     /// the previous one.
-    fn context_files_changed(&self, paths: &[PathBuf]) {
+    pub(in crate::lsp) fn context_files_changed(&self, paths: &[PathBuf]) {
         let folders: Vec<PathBuf> = paths.iter().filter_map(|p| project::context_file_folder(p)).collect();
         if folders.is_empty() {
             return;
