@@ -69,6 +69,52 @@ fn requirements_files_are_read_the_way_pip_reads_them() {
     }
 }
 
+/// Folders the walk skips by name or by a `pyvenv.cfg` (build output, virtualenvs) hold no manifests
+/// of their own; a repository that puts one there (a workspace member named `target/`, or marked as a
+/// virtualenv) does not hide it: a manifest directly inside such a folder is checked.
+#[test]
+fn a_manifest_in_a_folder_the_walk_skips_is_still_checked() {
+    let project = Project::new(&[]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    std::fs::write(
+        project.path("package.json"),
+        "{\"private\": true, \"workspaces\": [\"packages/*\", \"target\"], \"dependencies\": {\"left-pad\": \"1.3.0\"}}",
+    )
+    .unwrap();
+    for (folder, name) in [
+        ("packages/evil", "minimist"),
+        ("target", "lodash"),
+        (".venv", "express"),
+    ] {
+        std::fs::create_dir_all(project.path(folder)).unwrap();
+        std::fs::write(
+            project.path(&format!("{folder}/package.json")),
+            format!("{{\"dependencies\": {{\"{name}\": \"1.0.0\"}}}}"),
+        )
+        .unwrap();
+    }
+    std::fs::write(project.path("packages/evil/pyvenv.cfg"), "").unwrap();
+    // What a virtualenv or a build folder really holds deeper down stays unread.
+    std::fs::create_dir_all(project.path("target/debug/build/x")).unwrap();
+    std::fs::write(
+        project.path("target/debug/build/x/package.json"),
+        "{\"dependencies\": {\"chalk\": \"1.0.0\"}}",
+    )
+    .unwrap();
+    std::fs::create_dir_all(project.path("node_modules/x")).unwrap();
+    std::fs::write(
+        project.path("node_modules/x/package.json"),
+        "{\"dependencies\": {\"debug\": \"1.0.0\"}}",
+    )
+    .unwrap();
+    let (_, report, output) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(
+        package_names(&report),
+        ["express", "left-pad", "lodash", "minimist"],
+        "{output}"
+    );
+}
+
 #[test]
 fn an_undecodable_file_is_an_error_never_an_empty_success() {
     let project = Project::new(&[]);

@@ -128,6 +128,9 @@ const SKIP_DIRS: [&str; 9] = [
     ".mypy_cache",
 ];
 
+/// Skipped folders that hold installed dependencies or version control, never a project's own manifests.
+const DEPENDENCY_DIRS: [&str; 3] = ["node_modules", ".git", ".hg"];
+
 /// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked
 /// (cycle-safe, symlinked folders not followed). Each file comes with its workspace root, which bounds
 /// every file it may name. Entries that are not regular files are reported, never read.
@@ -144,10 +147,29 @@ pub fn collect_files(
             continue;
         };
         if metadata.is_dir() {
-            let walked = untrusted::walk(path, |name, dir| {
+            let skipped_dirs = std::cell::RefCell::new(Vec::new());
+            let mut walked = untrusted::walk(path, |name, dir| {
                 // A virtualenv of any name has a pyvenv.cfg.
-                SKIP_DIRS.contains(&name) || dir.join("pyvenv.cfg").is_file()
+                let skip = SKIP_DIRS.contains(&name) || dir.join("pyvenv.cfg").is_file();
+                if skip && !DEPENDENCY_DIRS.contains(&name) {
+                    skipped_dirs.borrow_mut().push(dir.to_path_buf());
+                }
+                skip
             });
+            // Build output and virtualenvs hold no manifest at their top; a repository that puts one
+            // there (a workspace member named `target`, a member marked as a virtualenv) does not hide
+            // it: such a manifest is checked (the folder's contents below stay unread).
+            for dir in skipped_dirs.into_inner() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let is_file = entry.file_type().is_ok_and(|kind| kind.is_file() || kind.is_symlink());
+                    if is_file && ManifestKind::detect(&entry.path(), false).is_some() {
+                        walked.files.push(entry.path());
+                    }
+                }
+            }
             for skipped in walked.skipped {
                 let name = skipped.path().file_name().map(PathBuf::from).unwrap_or_default();
                 // Only entries that would have been read are worth a line.
