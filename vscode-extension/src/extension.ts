@@ -52,7 +52,9 @@ function settingsFor(scope?: vscode.Uri): ServerSettings {
   const config = vscode.workspace.getConfiguration(SECTION, folder);
   // Workspace trust decides whether the server honours the machine-trust keys (endpoints, cache-dir,
   // offline, osv-db, trusted-root) of the project's own gatehouse.toml.
-  return withWorkspaceTrust(serverSettings((key) => config.inspect(key)), vscode.workspace.isTrusted);
+  // The workspace's own values of every setting reach the server only once the workspace is trusted.
+  const trusted = vscode.workspace.isTrusted;
+  return withWorkspaceTrust(serverSettings((key) => config.inspect(key), trusted), trusted);
 }
 
 function nodeEnvironment(): Environment {

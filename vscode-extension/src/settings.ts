@@ -39,19 +39,23 @@ export interface Inspected<T = unknown> {
   workspaceFolderLanguageValue?: T;
 }
 
-/** The value the user set explicitly, the most specific scope winning; undefined when untouched. */
-export function explicitValue<T>(inspected: Inspected<T> | undefined): T | undefined {
+/**
+ * The value set explicitly, the most specific scope winning; undefined when untouched. With
+ * `userOnly`, only the user's own (global) values count: the workspace's come from the repository
+ * (`.vscode/settings.json`, a `.code-workspace` file), which is untrusted input until the user trusts it.
+ */
+export function explicitValue<T>(inspected: Inspected<T> | undefined, userOnly = false): T | undefined {
   if (!inspected) {
     return undefined;
   }
-  const order: (keyof Inspected<T>)[] = [
+  const workspaceScopes: (keyof Inspected<T>)[] = [
     'workspaceFolderLanguageValue',
     'workspaceFolderValue',
     'workspaceLanguageValue',
     'workspaceValue',
-    'globalLanguageValue',
-    'globalValue',
   ];
+  const userScopes: (keyof Inspected<T>)[] = ['globalLanguageValue', 'globalValue'];
+  const order = userOnly ? userScopes : [...workspaceScopes, ...userScopes];
   for (const key of order) {
     const value = inspected[key];
     if (value !== undefined) {
@@ -67,11 +71,17 @@ export type ServerSettings = { [key: string]: unknown };
  * Builds the server's settings object from explicitly set values only.
  * `inspect` is `(key) => workspace.getConfiguration('gatehouse', scope).inspect(key)`.
  * Empty strings count as "not set" for path-like settings whose default is empty.
+ * The server takes these settings as the user's own, so in a workspace that is not trusted the
+ * workspace's values are left out: a cloned repository cannot lower the policy (`failOn`,
+ * `policy.*`) or redirect lookups through its `.vscode/settings.json`.
  */
-export function serverSettings(inspect: (setting: string) => Inspected | undefined): ServerSettings {
+export function serverSettings(
+  inspect: (setting: string) => Inspected | undefined,
+  workspaceTrusted = true,
+): ServerSettings {
   const out: ServerSettings = {};
   for (const mapping of SETTING_MAPPINGS) {
-    const value = explicitValue(inspect(mapping.setting));
+    const value = explicitValue(inspect(mapping.setting), !workspaceTrusted);
     if (value === undefined || value === null || value === '') {
       continue;
     }

@@ -53,6 +53,33 @@ test('the most specific scope wins', () => {
   assert.equal(explicitValue(undefined), undefined);
 });
 
+test("an untrusted workspace's own values never reach the server; the user's do", () => {
+  const values = inspector({
+    failOn: { defaultValue: 'error', workspaceValue: 'never' },
+    'policy.minVersionAge': { defaultValue: '72h', globalValue: '7d', workspaceFolderValue: '0s' },
+    'policy.minPackageAge': { defaultValue: '30d', workspaceLanguageValue: '0s' },
+    'endpoints.npm': { workspaceValue: 'http://evil.example/npm' },
+  });
+  assert.deepEqual(serverSettings(values, false), { policy: { 'min-version-age': '7d' } });
+  // Once the user trusts the workspace, its settings are the user's choice too.
+  assert.deepEqual(serverSettings(values, true), {
+    'fail-on': 'never',
+    endpoints: { npm: 'http://evil.example/npm' },
+    policy: { 'min-version-age': '0s', 'min-package-age': '0s' },
+  });
+  assert.equal(explicitValue({ globalValue: 1, workspaceValue: 2 }, true), 1);
+});
+
+test('every policy setting is restricted in untrusted workspaces', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  for (const mapping of SETTING_MAPPINGS) {
+    assert.ok(restricted.includes(`gatehouse.${mapping.setting}`), `gatehouse.${mapping.setting} is restricted`);
+  }
+});
+
 test('only server-facing settings trigger didChangeConfiguration', () => {
   assert.equal(affectsServer((s) => s === 'gatehouse.offline'), true);
   assert.equal(affectsServer((s) => s === 'gatehouse.policy.minVersionAge'), true);
