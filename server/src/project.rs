@@ -69,6 +69,7 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
         pypi_pinned: pairs(&private.pypi_pinned),
         mirror_is_public: false,
         private_packages: Vec::new(),
+        public_urls: private.urls().into_iter().filter(|url| private::is_public(url)).collect(),
     }
 }
 
@@ -818,6 +819,31 @@ mod tests {
             jiff::Timestamp::UNIX_EPOCH,
         );
         (lockfile.map(|(p, _)| p), analysis)
+    }
+
+    /// Audit item 3: a named registry or index whose URL is the public registry's under another
+    /// spelling hands the engine a public source (the package is checked like any public one).
+    #[test]
+    fn public_registry_under_another_spelling_is_public_to_the_engine() {
+        use crate::model::{Ecosystem, PackageRef, RegistrySource};
+        let mut uv = PrivateRegistries::default();
+        private::parse_pyproject_indexes(
+            "[[tool.uv.index]]\nname = \"pypi2\"\nurl = \"https://pypi.org:443/simple\"\nexplicit = true\n[tool.uv.sources]\nevilpkg = { index = \"pypi2\" }\n",
+            &mut uv,
+        )
+        .unwrap();
+        let mut cargo = PrivateRegistries::default();
+        private::parse_cargo_config("[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n", &mut cargo).unwrap();
+        let evilpkg = PackageRef::new(Ecosystem::PyPI, "evilpkg");
+        let serde = PackageRef::new(Ecosystem::CratesIo, "serde");
+        for (config, package, registry) in [
+            (&uv, &evilpkg, None),
+            (&uv, &evilpkg, Some("pypi2")),
+            (&cargo, &serde, Some("ci")),
+        ] {
+            let rules = registry_rules(config);
+            assert_eq!(rules.source_for(package, registry), RegistrySource::Public, "{rules:?}");
+        }
     }
 
     fn describe(analysis: &engine::Analysis) -> Vec<String> {

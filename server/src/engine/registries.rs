@@ -28,6 +28,9 @@ pub struct RegistryRules {
     pub mirror_is_public: bool,
     /// `private-packages`: globs of the company's own names behind a mirror.
     pub private_packages: Vec<String>,
+    /// The URLs above that are a public registry under another spelling (`lookup::private::is_public`):
+    /// a package sent there comes from the public registry.
+    pub public_urls: Vec<String>,
 }
 
 /// How a package's name may travel, decided once per package.
@@ -96,6 +99,13 @@ impl RegistryRules {
     /// Where a package comes from. `registry` is the dependency's own registry name, when it has one.
     /// An unknown registry name is still not the public registry: it is never asked of a public service.
     pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
+        match self.configured_source(package, registry) {
+            RegistrySource::Private { url } if self.public_urls.contains(&url) => RegistrySource::Public,
+            other => other,
+        }
+    }
+
+    fn configured_source(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
         let private = |url: &String| RegistrySource::Private { url: url.clone() };
         let find = |list: &[(String, String)], key: &str| list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         match package.ecosystem {

@@ -53,22 +53,61 @@ pub struct PrivateRegistries {
     pub credentials: HostCredentials,
 }
 
-const PUBLIC_URLS: [&str; 6] = [
-    "https://registry.npmjs.org",
-    "https://registry.yarnpkg.com",
-    "https://index.crates.io",
-    "https://github.com/rust-lang/crates.io-index",
-    "https://pypi.org/simple",
-    "https://pypi.python.org/simple",
+/// The public registries, as (host, path) after `canonical_registry_url`.
+const PUBLIC_REGISTRIES: [(&str, &str); 6] = [
+    ("registry.npmjs.org", ""),
+    ("registry.yarnpkg.com", ""),
+    ("index.crates.io", ""),
+    ("github.com", "/rust-lang/crates.io-index"),
+    ("pypi.org", "/simple"),
+    ("pypi.python.org", "/simple"),
 ];
 
 fn trimmed(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }
 
-fn is_public(url: &str) -> bool {
-    let url = trimmed(url.strip_prefix("sparse+").unwrap_or(url));
-    PUBLIC_URLS.iter().any(|p| url.eq_ignore_ascii_case(p))
+/// A registry URL as (host, path) the way every client spelling of it reaches the same place: the
+/// `sparse+` / `registry+` / `git+` prefixes dropped, scheme and host case-insensitive (http and https
+/// alike), the default port, a trailing dot on the host, user info, repeated and trailing slashes and
+/// a `.git` suffix removed. `None` for what is not an http(s) or git URL, or carries a query.
+fn canonical_registry_url(url: &str) -> Option<(String, String)> {
+    let mut text = url.trim();
+    for prefix in ["sparse+", "registry+", "git+"] {
+        if text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            text = &text[prefix.len()..];
+        }
+    }
+    let parsed = reqwest::Url::parse(text).ok()?;
+    let default_port = match parsed.scheme() {
+        "https" => 443,
+        "http" => 80,
+        "git" => 9418,
+        "ssh" => 22,
+        _ => return None,
+    };
+    if parsed.port().is_some_and(|port| port != default_port) || parsed.query().is_some_and(|q| !q.is_empty()) {
+        return None;
+    }
+    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let mut path = String::new();
+    for segment in parsed.path().split('/').filter(|s| !s.is_empty()) {
+        path.push('/');
+        path.push_str(segment);
+    }
+    let path = path.strip_suffix(".git").map(str::to_string).unwrap_or(path);
+    Some((host, path))
+}
+
+/// Whether `url` names a public registry, however it is spelled (`https://registry.npmjs.org:443/`,
+/// `sparse+https://INDEX.crates.io./`, `https://pypi.org/simple/`): a public registry under another
+/// spelling is still public, so naming it never makes a package private.
+pub fn is_public(url: &str) -> bool {
+    canonical_registry_url(url).is_some_and(|(host, path)| {
+        PUBLIC_REGISTRIES
+            .iter()
+            .any(|(public_host, public_path)| host == *public_host && path == *public_path)
+    })
 }
 
 /// Takes `user:password@` out of a URL and records it as Basic credentials for that origin.
@@ -119,6 +158,27 @@ impl PrivateRegistries {
     /// Where `package` comes from. `registry` is the dependency's own registry name, when it has one
     /// (Cargo `registry = "…"`, Poetry `source = "…"`, uv `index = "…"`).
     pub fn source_for(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
+        match self.configured_source(package, registry) {
+            // A named registry or index whose URL is a public registry's, however spelled.
+            RegistrySource::Private { url } if is_public(&url) => RegistrySource::Public,
+            other => other,
+        }
+    }
+
+    /// Every registry URL these settings name (what `is_public` is asked about when they are handed on).
+    pub fn urls(&self) -> std::collections::BTreeSet<String> {
+        let mut res = std::collections::BTreeSet::new();
+        res.extend(self.npm_default.iter().cloned());
+        res.extend(self.npm_scopes.values().cloned());
+        res.extend(self.cargo_registries.values().cloned());
+        res.extend(self.cargo_crates_io_replacement.iter().cloned());
+        res.extend(self.pypi_index.iter().cloned());
+        res.extend(self.pypi_named.values().cloned());
+        res.extend(self.pypi_pinned.values().cloned());
+        res
+    }
+
+    fn configured_source(&self, package: &PackageRef, registry: Option<&str>) -> RegistrySource {
         let private = |url: &String| RegistrySource::Private { url: url.clone() };
         match package.ecosystem {
             Ecosystem::Npm => {
@@ -168,6 +228,63 @@ mod config_tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    /// Audit item 3: a public registry under another spelling (default port, case, trailing dot or
+    /// slash, `sparse+`, `/simple` vs `/simple/`) is public, so naming it never makes a package private.
+    #[test]
+    fn public_registry_url_variants_are_public() {
+        for url in [
+            "https://registry.npmjs.org:443/",
+            "HTTPS://Registry.NPMJS.org",
+            "https://registry.npmjs.org./",
+            "http://registry.npmjs.org:80",
+            "https://user:secret@registry.npmjs.org//",
+            "https://registry.yarnpkg.com/",
+            "sparse+https://index.crates.io:443/",
+            "sparse+https://INDEX.crates.io./",
+            "registry+https://github.com/rust-lang/crates.io-index",
+            "https://github.com/rust-lang/crates.io-index.git",
+            "https://pypi.org:443/simple",
+            "https://pypi.org/simple/",
+            "https://PyPI.org//simple//",
+            "https://pypi.python.org/simple/",
+        ] {
+            assert!(is_public(url), "{url} is a public registry");
+        }
+        for url in [
+            "https://registry.npmjs.org.evil.example/",
+            "https://registry.npmjs.org:8443/",
+            "https://npm.corp.example/",
+            "https://pypi.org/simple/private/",
+            "https://index.crates.io/?x=1",
+            "https://github.com/rust-lang/crates.io-index-fork",
+            "unknown-registry:ci",
+            "file://vendor",
+        ] {
+            assert!(!is_public(url), "{url} is not a public registry");
+        }
+
+        // The audit's three inputs: each names the public registry, so each package is public.
+        let mut npm = PrivateRegistries::default();
+        parse_npmrc("@ctrl:registry=https://registry.npmjs.org:443/\n", &no_env, &mut npm);
+        let tinycolor = PackageRef::new(Ecosystem::Npm, "@ctrl/tinycolor");
+        assert_eq!(npm.source_for(&tinycolor, None), RegistrySource::Public);
+
+        let mut uv = PrivateRegistries::default();
+        parse_pyproject_indexes(
+            "[[tool.uv.index]]\nname = \"pypi2\"\nurl = \"https://pypi.org:443/simple\"\nexplicit = true\n[tool.uv.sources]\nevilpkg = { index = \"pypi2\" }\n",
+            &mut uv,
+        )
+        .unwrap();
+        let evilpkg = PackageRef::new(Ecosystem::PyPI, "evilpkg");
+        assert_eq!(uv.source_for(&evilpkg, None), RegistrySource::Public);
+        assert_eq!(uv.source_for(&evilpkg, Some("pypi2")), RegistrySource::Public);
+
+        let mut cargo = PrivateRegistries::default();
+        parse_cargo_config("[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n", &mut cargo).unwrap();
+        let serde = PackageRef::new(Ecosystem::CratesIo, "serde");
+        assert_eq!(cargo.source_for(&serde, Some("ci")), RegistrySource::Public);
     }
 
     #[test]
