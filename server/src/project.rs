@@ -70,6 +70,7 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
         mirror_is_public: false,
         private_packages: Vec::new(),
         public_urls: private.urls().into_iter().filter(|url| private::is_public(url)).collect(),
+        project_named: pairs(&private.project_named),
     }
 }
 
@@ -754,10 +755,17 @@ pub fn context(
             ),
             source: problem.path.display().to_string(),
         }));
+    let rules = registry_rules(&private);
     let registries = RegistryRules {
         mirror_is_public: config.mirror_is_public,
         private_packages: config.private_packages.clone(),
-        ..registry_rules(&private)
+        // A trusted project's registries are the user's choice like their own.
+        project_named: if is_trusted(&config.trust, workspace) {
+            Vec::new()
+        } else {
+            rules.project_named.clone()
+        },
+        ..rules
     };
     Context {
         lockfile,

@@ -187,7 +187,7 @@ pub fn offline_flags() -> Vec<String> {
 
 const MALICIOUS_PACKAGE_JSON: &str = "{\n  \"dependencies\": {\n    \"flatmap-stream\": \"0.1.1\"\n  }\n}\n";
 
-fn check_json(user: &User, repo: &Repo, extra: &[&str]) -> (Outcome, Value) {
+pub fn check_json(user: &User, repo: &Repo, extra: &[&str]) -> (Outcome, Value) {
     let flags = offline_flags();
     let mut args: Vec<&str> = vec!["check", ".", "--format", "json"];
     args.extend(flags.iter().map(String::as_str));
@@ -208,7 +208,7 @@ fn check_json(user: &User, repo: &Repo, extra: &[&str]) -> (Outcome, Value) {
     (outcome, report)
 }
 
-fn has_malicious(report: &Value, package: &str) -> bool {
+pub fn has_malicious(report: &Value, package: &str) -> bool {
     report["findings"]
         .as_array()
         .unwrap()

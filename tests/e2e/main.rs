@@ -7,4 +7,5 @@ mod lsp;
 mod online;
 mod osv_export;
 mod preadvisory;
+mod private_sources;
 mod truth;

@@ -73,7 +73,7 @@ pub struct Memo {
     checks: HashMap<PackageRef, Vec<Checked>>,
     decided: HashMap<PackageRef, Vec<Decided>>,
     /// Each check's state (`states::check_states`), which reads the facts the way the checks do.
-    states: HashMap<PackageRef, Vec<(ResolvedDep, Privacy, CheckStates)>>,
+    states: HashMap<PackageRef, Vec<(ResolvedDep, PrivacyKey, CheckStates)>>,
     entries: usize,
     stats: MemoStats,
     pub(super) fix: fix::Memo,
@@ -128,7 +128,7 @@ impl Memo {
     pub(super) fn check_states(
         &mut self,
         dep: &ResolvedDep,
-        privacy: Privacy,
+        privacy: PrivacyKey,
         states: impl FnOnce() -> CheckStates,
     ) -> CheckStates {
         if let Some((_, _, found)) = self.states.get(&dep.package).and_then(|all| {
@@ -208,6 +208,10 @@ impl Memo {
         self.checks.entry(dep.package.clone()).or_default().push(answer);
     }
 }
+
+/// What the check states depend on besides the dependency: its privacy, and why its private
+/// registry is not trusted (`AnalyzedDep::untrusted_source`).
+pub(super) type PrivacyKey = (Privacy, Option<String>);
 
 /// Whether the checks would see the same dependency (everything but where it is written).
 fn same_question(known: &ResolvedDep, dep: &ResolvedDep) -> bool {

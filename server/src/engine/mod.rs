@@ -71,6 +71,9 @@ pub struct AnalyzedDep {
     /// The lockfile of another package manager this package comes from (`Lockfile::also`), when it is
     /// not the one that decides the versions.
     pub other_lockfile: Option<String>,
+    /// For a private registry's package: why it is not fully checked, when the registry is the
+    /// project's (untrusted) setting or undefined (`RegistryRules::untrusted_private`).
+    pub untrusted_source: Option<String>,
 }
 
 impl AnalyzedDep {
@@ -109,6 +112,13 @@ impl Analysis {
             .filter(|d| matches!(d.status, Status::Unavailable(_)))
             .count()
     }
+}
+
+/// `RegistryRules::untrusted_private` for a package of a private registry.
+fn untrusted_source(registries: &RegistryRules, privacy: Privacy, source: &RegistrySource) -> Option<String> {
+    (privacy == Privacy::Private)
+        .then(|| registries.untrusted_private(source))
+        .flatten()
 }
 
 /// Cargo: the root's `[workspace.dependencies]` entry a `dep = { workspace = true }` inherits.
@@ -236,7 +246,9 @@ fn collect(
         };
         let source = input.registries.source_for(&package, registry);
         let privacy = input.registries.privacy(&package, registry, &source);
+        let untrusted_source = untrusted_source(input.registries, privacy, &source);
         res.push(AnalyzedDep {
+            untrusted_source,
             direct: Some(idx),
             privacy,
             dep: ResolvedDep {
@@ -359,6 +371,7 @@ fn collect_other(
         let source = registries.source_for(&package_ref, None);
         let privacy = registries.privacy(&package_ref, None, &source);
         acc.push(AnalyzedDep {
+            untrusted_source: untrusted_source(registries, privacy, &source),
             direct: declaring.as_ref().map(|(direct, _, _)| *direct),
             privacy,
             dep: ResolvedDep {
@@ -420,6 +433,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
         let source = registries.source_for(&child_ref, None);
         let privacy = registries.privacy(&child_ref, None, &source);
         acc.push(AnalyzedDep {
+            untrusted_source: untrusted_source(registries, privacy, &source),
             direct: Some(direct),
             privacy,
             dep: ResolvedDep {
@@ -605,11 +619,12 @@ fn queries(input: &Input<'_>, facts: &Facts, asked: Asked) -> Vec<Query> {
                 Privacy::Public | Privacy::MirrorPublic => Some(Query::Advisories {
                     package: package.clone(),
                 }),
-                // The name must not leave the machine: local OSV copies only.
-                Privacy::MirrorLocal => Some(Query::LocalAdvisories {
+                // The name must not leave the machine: local OSV copies only. A private registry's
+                // package is still matched against them (it sends nothing anywhere): a name that
+                // collides with a public malicious package is worth a finding.
+                Privacy::MirrorLocal | Privacy::Private => Some(Query::LocalAdvisories {
                     package: package.clone(),
                 }),
-                Privacy::Private => None,
             };
             if let Some(query) = query
                 && seen.insert(query.clone())
@@ -785,7 +800,7 @@ fn evaluate_inner(
         }
         analyzed.checks = match memo.as_deref_mut() {
             Some(memo) => {
-                let privacy = analyzed.privacy;
+                let privacy = (analyzed.privacy, analyzed.untrusted_source.clone());
                 let states = || check_states(analyzed, facts, policy);
                 memo.check_states(&analyzed.dep, privacy, states)
             }
@@ -793,6 +808,39 @@ fn evaluate_inner(
         };
         analyzed.status = overall_status(&analyzed.checks);
         if analyzed.dep.private {
+            // Only the local OSV copies were asked (nothing leaves the machine); what they hold is
+            // about the public package of the same name, which is worth a finding all the same
+            // (dependency confusion, or a project that names a registry to hide a package).
+            if matches!(
+                analyzed.checks.advisory,
+                CheckState::Checked | CheckState::CheckedFrom(_) | CheckState::Degraded(_)
+            ) {
+                let start = raw.len();
+                checks::advisory::check(&ctx, dep_idx, &analyzed.dep, &mut raw);
+                let from = match &analyzed.source {
+                    RegistrySource::Private { url } => format!(" {url}"),
+                    RegistrySource::Public => String::new(),
+                };
+                for finding in raw.iter_mut().skip(start) {
+                    finding.message = format!(
+                        "{} (the name matches a public advisory; this package is set to come from the private registry{from}, so check that it is your own package)",
+                        finding.message
+                    );
+                }
+            }
+            if let CheckState::Unavailable(reason) = &analyzed.checks.advisory
+                && analyzed.direct.is_some()
+                && !analyzed.is_transitive()
+            {
+                raw.push(Finding::of_kind(
+                    dep_idx,
+                    analyzed.dep.span,
+                    FindingKind::Unchecked,
+                    Severity::Information,
+                    format!("could not check {} for advisories: {reason}", package.name),
+                    Vec::new(),
+                ));
+            }
             continue;
         }
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
@@ -970,7 +1018,9 @@ fn evaluate_inner(
         let Some(analyzed) = analysis.deps.get(dep_idx) else {
             continue;
         };
-        if !findings.iter().any(|f| fix::wants_fix(f.kind)) || analyzed.other_lockfile.is_some() {
+        // A private registry's package: the solver has no facts of that registry to choose from.
+        if !findings.iter().any(|f| fix::wants_fix(f.kind)) || analyzed.other_lockfile.is_some() || analyzed.dep.private
+        {
             // A package of a lockfile that decides nothing is fixed by removing or regenerating that file.
             continue;
         }

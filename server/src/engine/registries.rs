@@ -31,6 +31,11 @@ pub struct RegistryRules {
     /// The URLs above that are a public registry under another spelling (`lookup::private::is_public`):
     /// a package sent there comes from the public registry.
     pub public_urls: Vec<String>,
+    /// Private registry URLs that only the project's own (untrusted) files name, with the file that
+    /// named each: (url, file). Empty when the user trusts the project. A package sent to one of them
+    /// is not fully checked: Gatehouse cannot ask that registry for public data, and the user never
+    /// said its packages are theirs.
+    pub project_named: Vec<(String, String)>,
 }
 
 /// How a package's name may travel, decided once per package.
@@ -72,6 +77,24 @@ impl RegistryRules {
         } else {
             Privacy::MirrorLocal
         }
+    }
+
+    /// Why a package from `source` is not fully checked although its registry is private: the
+    /// registry is the project's setting, not the user's (`project_named`), or a name no settings
+    /// file defines. `None` for the public registry, a mirror, and a registry the user configured.
+    pub fn untrusted_private(&self, source: &RegistrySource) -> Option<String> {
+        let RegistrySource::Private { url } = source else {
+            return None;
+        };
+        if let Some((_, file)) = self.project_named.iter().find(|(named, _)| named == url) {
+            return Some(format!(
+                "private registry {url} named by {file}, a project file you have not trusted: Gatehouse does not check a private registry's packages (name the registry in your own settings, or trust the project with `gatehouse trust`)"
+            ));
+        }
+        ["unknown-registry:", "unknown-index:", "unknown-source:"]
+            .iter()
+            .any(|prefix| url.starts_with(prefix))
+            .then(|| format!("{url}: a registry no settings file defines, so Gatehouse cannot ask it"))
     }
 
     /// Whether `package` matches a `private-packages` glob (`ecosystem:glob` or a bare glob). A glob

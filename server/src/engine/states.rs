@@ -3,7 +3,7 @@
 
 use super::{AnalyzedDep, Privacy, Status};
 use crate::checks::{self, FindingKind};
-use crate::model::{Ecosystem, Fact, Facts, Provenance};
+use crate::model::{Ecosystem, Fact, Facts, PackageRef, Provenance};
 use crate::policy::Policy;
 
 /// How far one check got for one package. `Off` means the policy turned every finding of the check off.
@@ -134,34 +134,77 @@ fn fact_state<T>(fact: Option<&Fact<T>>) -> CheckState {
     }
 }
 
+/// The advisory check's state from the advisory facts of `package`.
+fn advisory_state(facts: &Facts, package: &PackageRef) -> CheckState {
+    match (
+        fact_state(facts.advisories.get(package)),
+        facts.advisory_caveats.get(package),
+    ) {
+        (CheckState::Checked, Some(caveat)) => CheckState::Degraded(caveat.clone()),
+        (CheckState::Checked, None) => match facts.advisory_notes.get(package) {
+            Some(note) => CheckState::CheckedFrom(note.clone()),
+            None => CheckState::Checked,
+        },
+        (state, _) => state,
+    }
+}
+
+/// A private registry's package: the advisory check is done against the local OSV copies only (its
+/// name is not sent to OSV); the other checks are not done. A registry the user configured (or a
+/// trusted project did) makes that a choice, shown as skipped; one only the untrusted project names
+/// (or no file defines) leaves the package not fully checked, since unknown is never clean.
+fn private_states(analyzed: &AnalyzedDep, facts: &Facts) -> CheckStates {
+    let package = &analyzed.dep.package;
+    let untrusted = analyzed.untrusted_source.as_deref();
+    let advisory = match (advisory_state(facts, package), untrusted) {
+        (CheckState::Checked, _) => CheckState::CheckedFrom(
+            "against the local OSV copies only: a private registry's package name is not sent to OSV".to_string(),
+        ),
+        (CheckState::Unavailable(why), None) => CheckState::Skipped(format!(
+            "a private registry's package name is not sent to OSV, and no local OSV copy answered: {why}"
+        )),
+        (CheckState::Unavailable(why), Some(untrusted)) => {
+            CheckState::Unavailable(format!("{untrusted}; no local OSV copy answered: {why}"))
+        }
+        (other, _) => other,
+    };
+    let others = match untrusted {
+        Some(untrusted) => CheckState::Unavailable(format!("skipped: {untrusted}")),
+        None => CheckState::Skipped("a private registry's package: only asked of that registry".to_string()),
+    };
+    CheckStates {
+        advisory,
+        age: others.clone(),
+        availability: others.clone(),
+        provenance: others,
+    }
+}
+
 /// Each check's state for one (not skipped) package.
 pub(super) fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Policy) -> CheckStates {
     let package = &analyzed.dep.package;
-    let registry = fact_state(facts.packages.get(package));
-    let advisory = if analyzed.dep.private {
-        CheckState::Skipped("a private registry's packages are not sent to OSV".to_string())
+    let mut states = if analyzed.privacy == Privacy::Private {
+        private_states(analyzed, facts)
     } else {
-        match (
-            fact_state(facts.advisories.get(package)),
-            facts.advisory_caveats.get(package),
-        ) {
-            (CheckState::Checked, Some(caveat)) => CheckState::Degraded(caveat.clone()),
-            (CheckState::Checked, None) => match facts.advisory_notes.get(package) {
-                Some(note) => CheckState::CheckedFrom(note.clone()),
-                None => CheckState::Checked,
-            },
-            (state, _) => state,
-        }
+        public_states(analyzed, facts)
     };
-    if analyzed.privacy == Privacy::Private {
-        let reason = "a private registry's package: only asked of that registry".to_string();
-        return CheckStates {
-            advisory,
-            age: CheckState::Skipped(reason.clone()),
-            availability: CheckState::Skipped(reason.clone()),
-            provenance: CheckState::Skipped(reason),
-        };
+    for (name, state) in [
+        ("advisory", &mut states.advisory),
+        ("age", &mut states.age),
+        ("availability", &mut states.availability),
+        ("provenance", &mut states.provenance),
+    ] {
+        if family_off(policy, name, package.ecosystem) {
+            *state = CheckState::Off;
+        }
     }
+    states
+}
+
+fn public_states(analyzed: &AnalyzedDep, facts: &Facts) -> CheckStates {
+    let package = &analyzed.dep.package;
+    let registry = fact_state(facts.packages.get(package));
+    let advisory = advisory_state(facts, package);
     let provenance = match facts.packages.get(package).and_then(Fact::known) {
         _ if analyzed.privacy == Privacy::MirrorLocal => CheckState::Skipped(
             "behind a registry mirror: the name is not sent to public attestation hosts (set `mirror-is-public` or `private-packages`)"
@@ -191,23 +234,12 @@ pub(super) fn check_states(analyzed: &AnalyzedDep, facts: &Facts, policy: &Polic
         }
         None => registry.clone(),
     };
-    let mut states = CheckStates {
+    CheckStates {
         advisory,
         age: registry.clone(),
         availability: registry,
         provenance,
-    };
-    for (name, state) in [
-        ("advisory", &mut states.advisory),
-        ("age", &mut states.age),
-        ("availability", &mut states.availability),
-        ("provenance", &mut states.provenance),
-    ] {
-        if family_off(policy, name, package.ecosystem) {
-            *state = CheckState::Off;
-        }
     }
-    states
 }
 
 /// The package's overall status from its checks: the first enabled check that could not be done

@@ -966,3 +966,140 @@ fn upgrade_direct_is_not_proven_when_another_path_pulls_the_bad_version() {
     let two_paths = r#""node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1.0.0", "c": "^1.0.0"}}, "node_modules/c": {"version": "1.0.0", "dependencies": {"b": "^1.0.0"}}, "node_modules/b": {"version": "1.4.0"}"#;
     assert!(fix_of_b(&["a"], two_paths, &[("a", a_two_paths), ("b", b), ("c", c)]).starts_with("fix: pin b to 2.5.0"));
 }
+
+/// The real MAL record of flatmap-stream (fixtures/osv/incidents/npm/MAL-2025-20690.json) with its
+/// package renamed to `name` (derived here; the fixture stays as recorded): a malicious-package record
+/// for a name a private registry may also serve.
+fn malicious_record_for(name: &str) -> Advisory {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/osv/incidents/npm/MAL-2025-20690.json");
+    let mut record: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    record["affected"][0]["package"]["name"] = Value::String(name.to_string());
+    crate::lookup::advisories::osv_record::parse_record(&serde_json::to_vec(&record).unwrap()).unwrap()
+}
+
+/// Audit item 3: a project `.npmrc` that points a scope at another registry made every check skip
+/// `@ctrl/tinycolor`, even the local OSV database (which sends nothing anywhere), and the package read
+/// as checked. The local copies are asked whatever the registry; their MAL- record is a finding that
+/// says the name matches a public advisory; and a registry only the untrusted project names leaves the
+/// package not fully checked, while one the user configured is the user's choice (skipped).
+#[test]
+fn private_source_still_consults_local_osv_db() {
+    use crate::checks::FindingKind;
+    use crate::engine::{CheckState, Status};
+    use crate::model::{Query, Severity};
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let parsed = manifest::parse(
+        ManifestKind::PackageJson,
+        r#"{"dependencies": {"@ctrl/tinycolor": "4.1.1"}}"#,
+    );
+    let tinycolor = package_ref("npm:@ctrl/tinycolor");
+    let untrusted = RegistryRules {
+        npm_scopes: vec![("@ctrl".to_string(), "https://npm.invalid".to_string())],
+        project_named: vec![("https://npm.invalid".to_string(), "/repo/.npmrc".to_string())],
+        ..RegistryRules::default()
+    };
+    let trusted = RegistryRules {
+        project_named: Vec::new(),
+        ..untrusted.clone()
+    };
+    for registries in [&untrusted, &trusted] {
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries,
+        };
+        let asked = engine::needs(&input, &Facts::default());
+        assert!(
+            asked.contains(&Query::LocalAdvisories {
+                package: tinycolor.clone()
+            }),
+            "{asked:?}"
+        );
+        assert!(
+            !asked.iter().any(|q| matches!(q, Query::Advisories { .. })),
+            "the name must not reach the OSV API: {asked:?}"
+        );
+    }
+
+    let mut facts = Facts::default();
+    facts
+        .advisories
+        .insert(tinycolor.clone(), known(vec![malicious_record_for("@ctrl/tinycolor")], now));
+    let evaluate = |registries: &RegistryRules, facts: &Facts| {
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries,
+        };
+        engine::evaluate(&input, facts, &Policy::default(), now)
+    };
+    for registries in [&untrusted, &trusted] {
+        let analysis = evaluate(registries, &facts);
+        let malicious: Vec<_> = analysis
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Malicious)
+            .collect();
+        assert_eq!(malicious.len(), 1, "{:?}", analysis.findings);
+        assert_eq!(malicious[0].severity, Severity::Error);
+        assert!(
+            malicious[0].message.contains("the name matches a public advisory")
+                && malicious[0].message.contains("https://npm.invalid"),
+            "{}",
+            malicious[0].message
+        );
+    }
+
+    // Named by the untrusted project: not fully checked, with the registry and the file.
+    let dep = evaluate(&untrusted, &facts).deps.remove(0);
+    assert!(matches!(dep.status, Status::Unavailable(_)), "{:?}", dep.status);
+    assert!(matches!(dep.checks.advisory, CheckState::CheckedFrom(_)), "{:?}", dep.checks);
+    match &dep.checks.age {
+        CheckState::Unavailable(reason) => assert!(
+            reason.contains("https://npm.invalid") && reason.contains("/repo/.npmrc"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Configured by the user: the other checks are skipped by the user's choice.
+    let dep = evaluate(&trusted, &facts).deps.remove(0);
+    assert_eq!(dep.status, Status::Checked);
+    assert!(matches!(dep.checks.age, CheckState::Skipped(_)), "{:?}", dep.checks);
+
+    // No local copy answered: unknown for the project's registry, a choice for the user's.
+    let mut no_copy = Facts::default();
+    no_copy.advisories.insert(
+        tinycolor.clone(),
+        Fact::Unavailable(Note {
+            source: "advisories".to_string(),
+            message: "no local OSV copy".to_string(),
+        }),
+    );
+    let dep = evaluate(&untrusted, &no_copy).deps.remove(0);
+    assert!(matches!(dep.checks.advisory, CheckState::Unavailable(_)), "{:?}", dep.checks);
+    let dep = evaluate(&trusted, &no_copy).deps.remove(0);
+    assert!(matches!(dep.checks.advisory, CheckState::Skipped(_)), "{:?}", dep.checks);
+    assert_eq!(dep.status, Status::Checked);
+
+    // A registry name no settings file defines (Cargo `registry = "nope"`) is never clean.
+    let cargo = manifest::parse(
+        ManifestKind::CargoToml,
+        "[package]\nname = \"app\"\n\n[dependencies]\nserde = { version = \"1.0.200\", registry = \"nope\" }\n",
+    );
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &cargo,
+        lockfile: None,
+        workspace: None,
+        registries: &registries,
+    };
+    let dep = engine::evaluate(&input, &Facts::default(), &Policy::default(), now)
+        .deps
+        .remove(0);
+    match &dep.checks.age {
+        CheckState::Unavailable(reason) => assert!(reason.contains("unknown-registry:nope"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

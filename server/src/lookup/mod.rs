@@ -254,10 +254,11 @@ pub trait Attestations: Send + Sync {
     async fn flush(&self) {}
 }
 
-/// Why a package behind a registry mirror has no advisory answer.
-pub const NO_LOCAL_COPY: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`, or OSV's export downloaded from `endpoints.osv-export`) holds its ecosystem";
+/// Why a package asked of the local OSV copies only (a private registry's, or one behind a registry
+/// mirror) has no advisory answer.
+pub const NO_LOCAL_COPY: &str = "the package comes from a private registry, or a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (for a mirror: set `mirror-is-public`, or list the private names in `private-packages`), and no local OSV copy (`osv-db`, or OSV's export downloaded from `endpoints.osv-export`) holds its ecosystem";
 /// Said after a local source's failure (a download of the export that failed or is under way).
-pub const MIRROR_NOT_SENT: &str = "the package comes from a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (set `mirror-is-public`, or list the private names in `private-packages`)";
+pub const MIRROR_NOT_SENT: &str = "the package comes from a private registry, or a registry mirror that may also serve private packages, so its name is not sent to the public OSV API (for a mirror: set `mirror-is-public`, or list the private names in `private-packages`)";
 
 /// The three sources, composed; what the LSP and CLI hold.
 #[derive(Clone)]

@@ -94,8 +94,9 @@ pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (Privat
     {
         parse_npmrc(&text, &env, &mut res);
     }
-    if let Some(text) = read(&project_dir.join(".npmrc")) {
-        parse_npmrc(&text, &env, &mut res);
+    let project_npmrc = project_dir.join(".npmrc");
+    if let Some(text) = read(&project_npmrc) {
+        res.apply_project_file(&project_npmrc, |res| parse_npmrc(&text, &env, res));
     }
     if let Some(registry) = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry")) {
         parse_npmrc(&format!("registry={registry}"), &env, &mut res);
@@ -129,7 +130,8 @@ pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (Privat
             continue;
         }
         if let Some((path, text)) = read_first(&[cargo_dir.join("config.toml"), cargo_dir.join("config")]) {
-            check(path, parse_cargo_config(&text, &mut res));
+            let parsed = res.apply_project_file(&path, |res| parse_cargo_config(&text, res));
+            check(path, parsed);
         }
     }
     if let Some(cargo_home) = &cargo_home
@@ -187,12 +189,13 @@ pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (Privat
         names.sort();
         for path in names {
             if let Some(text) = read(&path) {
-                parse_requirements_options(&text, &mut res);
+                res.apply_project_file(&path, |res| parse_requirements_options(&text, res));
             }
         }
     }
     if let Some((path, text)) = read_first(&[project_dir.join("pyproject.toml")]) {
-        check(path, parse_pyproject_indexes(&text, &mut res));
+        let parsed = res.apply_project_file(&path, |res| parse_pyproject_indexes(&text, res));
+        check(path, parsed);
     }
     problems.extend(refused.into_inner());
     (res, problems)

@@ -51,6 +51,9 @@ pub struct PrivateRegistries {
     /// Packages pinned to a named index (uv `[tool.uv.sources]`), by normalised name → URL.
     pub pypi_pinned: BTreeMap<String, String>,
     pub credentials: HostCredentials,
+    /// Registry URLs first named by a project file rather than the user's own settings, with that
+    /// file (`discover` records them): the composition roots hand them on unless the project is trusted.
+    pub project_named: BTreeMap<String, String>,
 }
 
 /// The public registries, as (host, path) after `canonical_registry_url`.
@@ -175,6 +178,19 @@ impl PrivateRegistries {
         res.extend(self.pypi_index.iter().cloned());
         res.extend(self.pypi_named.values().cloned());
         res.extend(self.pypi_pinned.values().cloned());
+        res
+    }
+
+    /// Applies one project file (`parse` over its text) and records each registry URL it names that
+    /// the settings read before it did not, as named by `file`.
+    pub(crate) fn apply_project_file<R>(&mut self, file: &std::path::Path, parse: impl FnOnce(&mut Self) -> R) -> R {
+        let before = self.urls();
+        let res = parse(self);
+        for url in self.urls().difference(&before) {
+            self.project_named
+                .entry(url.clone())
+                .or_insert_with(|| file.display().to_string());
+        }
         res
     }
 
