@@ -725,6 +725,32 @@ fn apply_cooldowns(
     }));
 }
 
+/// Which of the project's registry settings files apply to a manifest (`private::ProjectRegistryFiles`):
+/// for npm manifests, decided by the client that installs it (its lockfile, `.yarnrc.yml`) from the
+/// folder of that lockfile.
+fn registry_files(
+    kind: ManifestKind,
+    dir: &Path,
+    lockfile_path: Option<&Path>,
+    lockfile: Option<&Lockfile>,
+    workspace: &Path,
+) -> private::ProjectRegistryFiles {
+    let install_root = lockfile_path.and_then(Path::parent);
+    if kind.ecosystem() != crate::model::Ecosystem::Npm {
+        return private::ProjectRegistryFiles::decide(private::NpmClient::Npm, dir, None);
+    }
+    // Yarn 2+ reads `.yarnrc.yml` from the project folder and every folder above it.
+    let yarnrc_yml = dirs_up_to(install_root.unwrap_or(dir), workspace)
+        .iter()
+        .any(|folder| folder.join(".yarnrc.yml").symlink_metadata().is_ok());
+    let client = private::NpmClient::detect(
+        lockfile.map(|l| l.kind),
+        lockfile.is_some_and(|l| l.yarn_berry),
+        yarnrc_yml,
+    );
+    private::ProjectRegistryFiles::decide(client, dir, install_root)
+}
+
 /// Everything around one manifest; `workspace` bounds every file the project may name.
 pub fn context(
     manifest_path: &Path,
@@ -743,7 +769,8 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
-    let (private, parse_problems) = private::load_from_disk_within(dir, Some(workspace));
+    let files = registry_files(kind, dir, lockfile_path.as_deref(), lockfile.as_ref(), workspace);
+    let (private, parse_problems) = private::load_for_project(dir, Some(workspace), &files);
     config
         .issues
         .extend(parse_problems.into_iter().map(|problem| ConfigIssue {
@@ -1252,6 +1279,56 @@ mod tests {
         let (found, analysis) = evaluate(&dir.path().join("packages/lib/pyproject.toml"));
         assert_eq!(found.unwrap().file_name().unwrap(), "uv.lock");
         assert_eq!(describe(&analysis), vec!["idna@3.6 lockfile"]);
+    }
+
+    /// Audit item 3d: registry files the package manager does not read must not change where a package
+    /// comes from. Yarn 2+ (a yarn.lock with `__metadata`, or a `.yarnrc.yml`) ignores `.npmrc`; npm
+    /// and pnpm read the workspace root's `.npmrc`, not one in a member folder.
+    #[test]
+    fn npmrc_ignored_for_yarn_berry_and_in_workspace_members() {
+        use crate::model::{Ecosystem, PackageRef, RegistrySource};
+        let tinycolor = PackageRef::new(Ecosystem::Npm, "@ctrl/tinycolor");
+        let manifest = "{\"dependencies\": {\"@ctrl/tinycolor\": \"4.1.1\"}}".to_string();
+        let npmrc = "@ctrl:registry=https://npm.invalid/\n".to_string();
+        let source_of = |dir: &Path, manifest: &str| {
+            let manifest = dir.join(manifest);
+            let context = context(&manifest, ManifestKind::PackageJson, None, &[], dir, &[], dir);
+            context.registries.source_for(&tinycolor, None)
+        };
+        let berry_lock = "__metadata:\n  version: 8\n  cacheKey: 10c0\n".to_string();
+        let classic_lock = "# yarn lockfile v1\n\n".to_string();
+        let private = RegistrySource::Private {
+            url: "https://npm.invalid".to_string(),
+        };
+
+        // One repository per lockfile, rewritten between the cases (the lockfile cache is shared).
+        let yarn = repo(&[
+            ("package.json", manifest.clone()),
+            ("yarn.lock", berry_lock),
+            (".npmrc", npmrc.clone()),
+        ]);
+        assert_eq!(source_of(yarn.path(), "package.json"), RegistrySource::Public);
+        // Yarn 1 does read it.
+        std::fs::write(yarn.path().join("yarn.lock"), classic_lock).unwrap();
+        assert_eq!(source_of(yarn.path(), "package.json"), private);
+        // A .yarnrc.yml is Yarn 2+ too.
+        std::fs::write(yarn.path().join(".yarnrc.yml"), "nodeLinker: node-modules\n").unwrap();
+        assert_eq!(source_of(yarn.path(), "package.json"), RegistrySource::Public);
+
+        // An npm workspace: the member's own .npmrc is not read; the root's is.
+        let lock = "{\"name\": \"root\", \"lockfileVersion\": 3, \"packages\": {\"\": {\"workspaces\": [\"packages/a\"]}, \"packages/a\": {\"dependencies\": {\"@ctrl/tinycolor\": \"4.1.1\"}}, \"node_modules/a\": {\"resolved\": \"packages/a\", \"link\": true}, \"node_modules/@ctrl/tinycolor\": {\"version\": \"4.1.1\"}}}".to_string();
+        let workspace = repo(&[
+            ("package.json", "{\"workspaces\": [\"packages/a\"]}".to_string()),
+            ("package-lock.json", lock),
+            ("packages/a/package.json", manifest),
+            ("packages/a/.npmrc", npmrc.clone()),
+        ]);
+        assert_eq!(
+            source_of(workspace.path(), "packages/a/package.json"),
+            RegistrySource::Public
+        );
+        std::fs::write(workspace.path().join(".npmrc"), npmrc).unwrap();
+        assert_eq!(source_of(workspace.path(), "packages/a/package.json"), private);
     }
 
     #[test]

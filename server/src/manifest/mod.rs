@@ -174,6 +174,9 @@ pub struct Lockfile {
     /// decide no version, but every package in them is checked, since installing with their manager
     /// would use them and a repository must not be able to hide a version in the file it did not choose.
     pub also: Vec<(String, Lockfile)>,
+    /// A yarn.lock written by Yarn 2+ ("Berry", with `__metadata`): that Yarn reads its registries
+    /// from `.yarnrc.yml`, never from `.npmrc`.
+    pub yarn_berry: bool,
 }
 
 /// A project file a fix may edit besides the manifest: its path and text.
@@ -206,6 +209,7 @@ impl Lockfile {
             issues: Vec::new(),
             fix_files: FixFiles::default(),
             also: Vec::new(),
+            yarn_berry: false,
         }
     }
 

@@ -76,6 +76,19 @@ pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileP
 /// a file above the workspace changes nothing. The user's own files (`$CARGO_HOME`, `~/.npmrc`,
 /// pip.conf) are still read.
 pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
+    let files = super::ProjectRegistryFiles {
+        npmrc: Some(project_dir.join(".npmrc")),
+    };
+    load_for_project(project_dir, root, &files)
+}
+
+/// `load_from_disk_within`, reading of the project's npm settings only the `.npmrc` that `files`
+/// names (`ProjectRegistryFiles::decide`: the install root's, or none for Yarn 2+).
+pub fn load_for_project(
+    project_dir: &Path,
+    root: Option<&Path>,
+    files: &super::ProjectRegistryFiles,
+) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
     let mut res = PrivateRegistries::default();
     // Files refused by `lookup::untrusted` (a FIFO `.npmrc`, a device, too large): reported, not read.
     let refused = std::cell::RefCell::new(Vec::new());
@@ -94,9 +107,10 @@ pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (Privat
     {
         parse_npmrc(&text, &env, &mut res);
     }
-    let project_npmrc = project_dir.join(".npmrc");
-    if let Some(text) = read(&project_npmrc) {
-        res.apply_project_file(&project_npmrc, |res| parse_npmrc(&text, &env, res));
+    if let Some(project_npmrc) = &files.npmrc
+        && let Some(text) = read(project_npmrc)
+    {
+        res.apply_project_file(project_npmrc, |res| parse_npmrc(&text, &env, res));
     }
     if let Some(registry) = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry")) {
         parse_npmrc(&format!("registry={registry}"), &env, &mut res);

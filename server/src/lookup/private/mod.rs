@@ -17,7 +17,7 @@ mod npmrc;
 mod pip;
 
 pub use cargo_config::{parse_cargo_config, parse_cargo_credentials};
-pub use discover::{ConfigFileProblem, PROJECT_FILES, load_from_disk, load_from_disk_within};
+pub use discover::{ConfigFileProblem, PROJECT_FILES, load_for_project, load_from_disk, load_from_disk_within};
 pub use npmrc::parse_npmrc;
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
 
@@ -25,6 +25,56 @@ use std::collections::BTreeMap;
 
 use crate::lookup::http::HostCredentials;
 use crate::model::{Ecosystem, PackageRef, RegistrySource};
+
+/// The client that installs an npm project, as far as its registry settings files go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpmClient {
+    Npm,
+    Pnpm,
+    Bun,
+    YarnClassic,
+    /// Yarn 2+: registries come from `.yarnrc.yml` (`npmRegistryServer`, `npmScopes`); `.npmrc` is ignored.
+    YarnBerry,
+}
+
+impl NpmClient {
+    /// The client of a project whose deciding lockfile is `lockfile` (`yarn_berry`: a yarn.lock with
+    /// `__metadata`), with or without a `.yarnrc.yml` around it. Without a lockfile, a `.yarnrc.yml`
+    /// means Yarn 2+ and anything else npm.
+    pub fn detect(lockfile: Option<crate::model::ManifestKind>, yarn_berry: bool, yarnrc_yml: bool) -> NpmClient {
+        use crate::model::ManifestKind;
+        match lockfile {
+            Some(ManifestKind::PackageLock) => NpmClient::Npm,
+            Some(ManifestKind::PnpmLock) => NpmClient::Pnpm,
+            Some(ManifestKind::BunLock | ManifestKind::BunLockb) => NpmClient::Bun,
+            Some(ManifestKind::YarnLock) if yarn_berry || yarnrc_yml => NpmClient::YarnBerry,
+            Some(ManifestKind::YarnLock) => NpmClient::YarnClassic,
+            _ if yarnrc_yml => NpmClient::YarnBerry,
+            _ => NpmClient::Npm,
+        }
+    }
+}
+
+/// Which of a project's own registry settings files its package manager reads: the one place that
+/// decides it, so a file the installer ignores never changes where a package comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProjectRegistryFiles {
+    /// The project `.npmrc` read after the user's: the install root's (npm, pnpm, Bun and Yarn 1 read
+    /// the project root's, which for a workspace is the root's, never a member folder's); none for
+    /// Yarn 2+, which ignores `.npmrc`.
+    pub npmrc: Option<std::path::PathBuf>,
+}
+
+impl ProjectRegistryFiles {
+    /// For a manifest in `manifest_dir` installed from `install_root` (the folder of the lockfile that
+    /// decides its versions; the manifest's own folder without one) by `client`.
+    pub fn decide(client: NpmClient, manifest_dir: &std::path::Path, install_root: Option<&std::path::Path>) -> Self {
+        let root = install_root.unwrap_or(manifest_dir);
+        ProjectRegistryFiles {
+            npmrc: (client != NpmClient::YarnBerry).then(|| root.join(".npmrc")),
+        }
+    }
+}
 
 /// Registries a project (and its user) configured, and the credentials for their hosts.
 ///

@@ -38,6 +38,7 @@ pub fn parse(text: &str) -> Lockfile {
     let berry = text
         .lines()
         .any(|line| line.starts_with("__metadata:") || line.starts_with("\"__metadata\":"));
+    res.yarn_berry = berry;
     let entries = if berry {
         match parse_berry(text) {
             Ok(entries) => entries,
