@@ -987,3 +987,53 @@ fn the_editor_marks_includes_outside_the_workspace_on_their_line() {
     assert_eq!(lines, vec![1, 2], "{diagnostics:?}");
     assert_eq!(server.shutdown(), 0);
 }
+
+/// Audit item 6: a git dependency's lockfile entry pulls in flatmap-stream (MAL-2025-20690). The walk
+/// used to stop at the git entry: "1 package: 0 errors", exit 0. Now the malicious package is found
+/// (via the git dependency) and the git dependency itself is listed as skipped with its reason.
+#[test]
+fn transitives_of_a_git_dependency_are_checked() {
+    let user = User::new();
+    let lock = r#"{
+  "name": "app",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {
+    "": {"dependencies": {"helper": "github:someone/helper"}},
+    "node_modules/helper": {
+      "version": "1.0.0",
+      "resolved": "git+ssh://git@github.com/someone/helper.git#0123456789abcdef0123456789abcdef01234567",
+      "dependencies": {"flatmap-stream": "^0.1.0"}
+    },
+    "node_modules/flatmap-stream": {
+      "version": "0.1.1",
+      "resolved": "https://registry.npmjs.org/flatmap-stream/-/flatmap-stream-0.1.1.tgz"
+    }
+  }
+}
+"#;
+    let repo = Repo::new(&[
+        (
+            "package.json",
+            "{\n  \"dependencies\": {\n    \"helper\": \"github:someone/helper\"\n  }\n}\n",
+        ),
+        ("package-lock.json", lock),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "flatmap-stream")
+        .unwrap();
+    assert_eq!(finding["via"], serde_json::json!(["helper", "flatmap-stream"]), "{finding}");
+    let helper = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == "helper")
+        .unwrap();
+    assert_eq!(helper["status"], "skipped", "{helper}");
+}

@@ -298,8 +298,10 @@ fn reach(manifest: &Parsed, lockfile: &Lockfile, acc: &[AnalyzedDep]) -> (Reache
     let mut order: Vec<usize> = Vec::new();
     let mut reached: Reached = vec![None; lockfile.packages.len()];
     let mut queue: VecDeque<usize> = VecDeque::new();
+    // Git, path and URL dependencies are not checked themselves, but what they pull in from the
+    // registry is installed all the same: the walk starts at them too.
     for (direct, dep) in manifest.deps.iter().enumerate() {
-        if dep.ecosystem != lockfile.ecosystem || dep.source.skip_reason().is_some() {
+        if dep.ecosystem != lockfile.ecosystem {
             continue;
         }
         let package = acc
@@ -355,7 +357,7 @@ fn collect_other(
     let (reached, _) = reach(manifest, other, acc);
     let mut checked: HashSet<(String, String)> = HashSet::new();
     for (idx, package) in other.packages.iter().enumerate() {
-        if package.non_registry.is_some() || package.name.is_empty() || package.version.is_empty() {
+        if package.name.is_empty() || package.version.is_empty() {
             continue;
         }
         let key = (package.name.clone(), package.version.clone());
@@ -391,8 +393,15 @@ fn collect_other(
             name_span: declaring.as_ref().map_or(Span::default(), |(_, _, d)| d.name_span),
             kind: declaring.as_ref().map_or(DepKind::Normal, |(_, _, d)| d.kind.clone()),
             source,
-            status: Status::Checked,
-            checks: CheckStates::default(),
+            // Not from the registry (git, path, link): shown as skipped with why, never dropped.
+            checks: match &package.non_registry {
+                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
+                None => CheckStates::default(),
+            },
+            status: match &package.non_registry {
+                Some(reason) => Status::Skipped(reason.clone()),
+                None => Status::Checked,
+            },
             fix: None,
             provenance: None,
             stale_as_of: None,
@@ -423,12 +432,14 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
         ) else {
             continue;
         };
-        if child.non_registry.is_some() || !checked.insert((child.name.clone(), child.version.clone())) {
+        if !checked.insert((child.name.clone(), child.version.clone())) {
             continue;
         }
         let Some(declaring) = manifest.deps.get(direct) else {
             continue;
         };
+        // Not from the registry (git, path, link): shown as skipped with why; the walk went on below it.
+        let skipped = child.non_registry.clone();
         let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
         let source = registries.source_for(&child_ref, None);
         let privacy = registries.privacy(&child_ref, None, &source);
@@ -451,8 +462,14 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
             name_span: declaring.name_span,
             kind: declaring.kind.clone(),
             source,
-            status: Status::Checked,
-            checks: CheckStates::default(),
+            checks: match &skipped {
+                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
+                None => CheckStates::default(),
+            },
+            status: match skipped {
+                Some(reason) => Status::Skipped(reason),
+                None => Status::Checked,
+            },
             fix: None,
             provenance: None,
             stale_as_of: None,
@@ -514,7 +531,7 @@ impl Ancestry {
             .deps
             .iter()
             .enumerate()
-            .filter(|(_, dep)| dep.ecosystem == lockfile.ecosystem && dep.source.skip_reason().is_none())
+            .filter(|(_, dep)| dep.ecosystem == lockfile.ecosystem)
             .filter_map(|(direct, dep)| {
                 let package = deps
                     .get(direct)

@@ -1103,3 +1103,100 @@ fn private_source_still_consults_local_osv_db() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Audit item 6: the lockfile walk stopped at a git (or path) dependency, so what it pulls in from the
+/// registry was never checked, silently ("1 package: 0 errors"). The walk goes on through it: `left`
+/// 9.9.9 below the git dependency `helper` is checked (via helper), and a git package found below a
+/// registry one is shown as skipped with its reason, never dropped.
+#[test]
+fn transitives_of_git_dependency_are_checked() {
+    use crate::checks::FindingKind;
+    use crate::engine::Status;
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let manifest_text = r#"{"dependencies": {"helper": "github:someone/helper", "right": "1.0.0"}}"#;
+    let lock_text = r#"{
+  "name": "app",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {
+    "": {"dependencies": {"helper": "github:someone/helper", "right": "1.0.0"}},
+    "node_modules/helper": {
+      "version": "1.0.0",
+      "resolved": "git+ssh://git@github.com/someone/helper.git#0123456789abcdef0123456789abcdef01234567",
+      "dependencies": {"left": "^9.0.0"}
+    },
+    "node_modules/left": {
+      "version": "9.9.9",
+      "resolved": "https://registry.npmjs.org/left/-/left-9.9.9.tgz",
+      "integrity": "sha512-AAAA"
+    },
+    "node_modules/right": {
+      "version": "1.0.0",
+      "resolved": "https://registry.npmjs.org/right/-/right-1.0.0.tgz",
+      "integrity": "sha512-BBBB",
+      "dependencies": {"inner": "file:../inner"}
+    },
+    "node_modules/inner": {
+      "version": "0.1.0",
+      "resolved": "file:../inner",
+      "dependencies": {"deep": "^2.0.0"}
+    },
+    "node_modules/deep": {
+      "version": "2.0.0",
+      "resolved": "https://registry.npmjs.org/deep/-/deep-2.0.0.tgz",
+      "integrity": "sha512-CCCC"
+    }
+  }
+}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+    let lockfile = manifest::parse_lockfile(ManifestKind::PackageLock, lock_text).unwrap();
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: Some(&lockfile),
+        workspace: None,
+        registries: &registries,
+    };
+    let asked: Vec<String> = engine::needs(&input, &Facts::default())
+        .into_iter()
+        .filter_map(|q| match q {
+            crate::model::Query::Advisories { package } => Some(package.name),
+            _ => None,
+        })
+        .collect();
+    assert!(asked.contains(&"left".to_string()), "{asked:?}");
+    assert!(asked.contains(&"deep".to_string()), "{asked:?}");
+    assert!(!asked.contains(&"helper".to_string()) && !asked.contains(&"inner".to_string()), "{asked:?}");
+
+    let mut facts = Facts::default();
+    facts
+        .advisories
+        .insert(package_ref("npm:left"), known(vec![malicious_record_for("left")], now));
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    let left = analysis
+        .deps
+        .iter()
+        .position(|d| d.dep.package.name == "left")
+        .expect("left below the git dependency is checked");
+    assert_eq!(analysis.deps[left].dep.via, ["helper", "left"]);
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .any(|f| f.dep == left && f.kind == FindingKind::Malicious),
+        "{:?}",
+        analysis.findings
+    );
+    let deep = analysis.deps.iter().find(|d| d.dep.package.name == "deep").unwrap();
+    assert_eq!(deep.dep.via, ["right", "inner", "deep"]);
+    let inner = analysis
+        .deps
+        .iter()
+        .find(|d| d.dep.package.name == "inner")
+        .expect("a path package below a registry one is shown, not dropped");
+    match &inner.status {
+        Status::Skipped(reason) => assert!(reason.contains("file:../inner"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(inner.dep.via, ["right", "inner"]);
+}
