@@ -5,7 +5,10 @@
 //! - Pure and synchronous: no IO, no async, no clock (`now` is an argument).
 //! - The one place that knows the order checks → policy → fix.
 //! - Privacy is decided here: path, git, URL and workspace dependencies are never queried, and packages of
-//!   a private registry are only ever asked of that registry (never OSV, never the public registry).
+//!   a private registry are only ever asked of that registry and the local OSV copies (never the OSV API,
+//!   never the public registry). A private registry only the untrusted project names is not a choice the
+//!   user made: its packages are not fully checked (`RegistryRules::untrusted_private`).
+//! - The lockfile walk goes through git and path entries (shown as skipped) to what they pull in.
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
 
 mod memo;

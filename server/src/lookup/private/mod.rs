@@ -9,6 +9,10 @@
 //!   another host.
 //! - A package pinned to a registry this code does not know is still private (`unknown-registry:…`):
 //!   an unknown name never falls back to the public registry.
+//! - A public registry under any spelling (`is_public`: port, case, trailing dot or slash, `sparse+`) is
+//!   public: naming it never makes a package private.
+//! - Only the project files its package manager reads apply (`ProjectRegistryFiles::decide`), and each
+//!   registry URL only a project file names is recorded with that file (`project_named`).
 //! - Never: network access, or deciding whether a name may leave the machine (`engine::needs`).
 
 mod cargo_config;
