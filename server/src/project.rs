@@ -69,7 +69,11 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
         pypi_pinned: pairs(&private.pypi_pinned),
         mirror_is_public: false,
         private_packages: Vec::new(),
-        public_urls: private.urls().into_iter().filter(|url| private::is_public(url)).collect(),
+        public_urls: private
+            .urls()
+            .into_iter()
+            .filter(|url| private::is_public(url))
+            .collect(),
         project_named: pairs(&private.project_named),
     }
 }
@@ -868,7 +872,11 @@ mod tests {
         )
         .unwrap();
         let mut cargo = PrivateRegistries::default();
-        private::parse_cargo_config("[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n", &mut cargo).unwrap();
+        private::parse_cargo_config(
+            "[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n",
+            &mut cargo,
+        )
+        .unwrap();
         let evilpkg = PackageRef::new(Ecosystem::PyPI, "evilpkg");
         let serde = PackageRef::new(Ecosystem::CratesIo, "serde");
         for (config, package, registry) in [

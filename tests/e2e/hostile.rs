@@ -1028,7 +1028,11 @@ fn transitives_of_a_git_dependency_are_checked() {
         .iter()
         .find(|f| f["package"] == "flatmap-stream")
         .unwrap();
-    assert_eq!(finding["via"], serde_json::json!(["helper", "flatmap-stream"]), "{finding}");
+    assert_eq!(
+        finding["via"],
+        serde_json::json!(["helper", "flatmap-stream"]),
+        "{finding}"
+    );
     let helper = report["packages"]
         .as_array()
         .unwrap()

@@ -35,7 +35,10 @@ fn private_index_package_still_consults_local_osv_db() {
         .find(|f| f["package"] == "ctx" && f["check"] == "malicious")
         .unwrap();
     assert!(
-        finding["message"].as_str().unwrap().contains("matches a public advisory"),
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("matches a public advisory"),
         "{finding}"
     );
     let ctx = package(&report, "ctx");
@@ -62,10 +65,7 @@ fn a_registry_only_the_project_names_is_not_checked_and_the_users_own_is() {
     assert_eq!(widget["status"], "unavailable", "{widget}");
     assert_eq!(widget["checks"]["age"], "unavailable", "{widget}");
     assert!(
-        widget["check_reasons"]["age"]
-            .as_str()
-            .unwrap()
-            .contains(".npmrc"),
+        widget["check_reasons"]["age"].as_str().unwrap().contains(".npmrc"),
         "{widget}"
     );
     assert_eq!(report["summary"]["unchecked_packages"], 1, "{report}");

@@ -1023,9 +1023,10 @@ fn private_source_still_consults_local_osv_db() {
     }
 
     let mut facts = Facts::default();
-    facts
-        .advisories
-        .insert(tinycolor.clone(), known(vec![malicious_record_for("@ctrl/tinycolor")], now));
+    facts.advisories.insert(
+        tinycolor.clone(),
+        known(vec![malicious_record_for("@ctrl/tinycolor")], now),
+    );
     let evaluate = |registries: &RegistryRules, facts: &Facts| {
         let input = Input {
             manifest: &parsed,
@@ -1055,7 +1056,11 @@ fn private_source_still_consults_local_osv_db() {
     // Named by the untrusted project: not fully checked, with the registry and the file.
     let dep = evaluate(&untrusted, &facts).deps.remove(0);
     assert!(matches!(dep.status, Status::Unavailable(_)), "{:?}", dep.status);
-    assert!(matches!(dep.checks.advisory, CheckState::CheckedFrom(_)), "{:?}", dep.checks);
+    assert!(
+        matches!(dep.checks.advisory, CheckState::CheckedFrom(_)),
+        "{:?}",
+        dep.checks
+    );
     match &dep.checks.age {
         CheckState::Unavailable(reason) => assert!(
             reason.contains("https://npm.invalid") && reason.contains("/repo/.npmrc"),
@@ -1078,9 +1083,17 @@ fn private_source_still_consults_local_osv_db() {
         }),
     );
     let dep = evaluate(&untrusted, &no_copy).deps.remove(0);
-    assert!(matches!(dep.checks.advisory, CheckState::Unavailable(_)), "{:?}", dep.checks);
+    assert!(
+        matches!(dep.checks.advisory, CheckState::Unavailable(_)),
+        "{:?}",
+        dep.checks
+    );
     let dep = evaluate(&trusted, &no_copy).deps.remove(0);
-    assert!(matches!(dep.checks.advisory, CheckState::Skipped(_)), "{:?}", dep.checks);
+    assert!(
+        matches!(dep.checks.advisory, CheckState::Skipped(_)),
+        "{:?}",
+        dep.checks
+    );
     assert_eq!(dep.status, Status::Checked);
 
     // A registry name no settings file defines (Cargo `registry = "nope"`) is never clean.
@@ -1166,7 +1179,10 @@ fn transitives_of_git_dependency_are_checked() {
         .collect();
     assert!(asked.contains(&"left".to_string()), "{asked:?}");
     assert!(asked.contains(&"deep".to_string()), "{asked:?}");
-    assert!(!asked.contains(&"helper".to_string()) && !asked.contains(&"inner".to_string()), "{asked:?}");
+    assert!(
+        !asked.contains(&"helper".to_string()) && !asked.contains(&"inner".to_string()),
+        "{asked:?}"
+    );
 
     let mut facts = Facts::default();
     facts

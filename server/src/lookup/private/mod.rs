@@ -352,7 +352,11 @@ mod config_tests {
         assert_eq!(uv.source_for(&evilpkg, Some("pypi2")), RegistrySource::Public);
 
         let mut cargo = PrivateRegistries::default();
-        parse_cargo_config("[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n", &mut cargo).unwrap();
+        parse_cargo_config(
+            "[registries.ci]\nindex = \"sparse+https://index.crates.io:443/\"\n",
+            &mut cargo,
+        )
+        .unwrap();
         let serde = PackageRef::new(Ecosystem::CratesIo, "serde");
         assert_eq!(cargo.source_for(&serde, Some("ci")), RegistrySource::Public);
     }
