@@ -739,20 +739,58 @@ fn registry_files(
     lockfile: Option<&Lockfile>,
     workspace: &Path,
 ) -> private::ProjectRegistryFiles {
-    let install_root = lockfile_path.and_then(Path::parent);
     if kind.ecosystem() != crate::model::Ecosystem::Npm {
         return private::ProjectRegistryFiles::decide(private::NpmClient::Npm, dir, None);
     }
-    // Yarn 2+ reads `.yarnrc.yml` from the project folder and every folder above it.
-    let yarnrc_yml = dirs_up_to(install_root.unwrap_or(dir), workspace)
+    // The install root: the lockfile's folder; without a lockfile, the nearest folder at or above the
+    // manifest that declares a workspace (a member is installed from its root), else the manifest's.
+    let declared_root = || {
+        dirs_up_to(dir, workspace).into_iter().find(|folder| {
+            folder.join("pnpm-workspace.yaml").symlink_metadata().is_ok() || declares_workspaces(folder, workspace)
+        })
+    };
+    let install_root = lockfile_path
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .or_else(declared_root);
+    let root = install_root.as_deref().unwrap_or(dir);
+    // Yarn 2+ reads `.yarnrc.yml` from the project folder and every folder above it; `packageManager`
+    // naming Yarn 2 or later says so too.
+    let yarnrc_yml = dirs_up_to(root, workspace)
         .iter()
-        .any(|folder| folder.join(".yarnrc.yml").symlink_metadata().is_ok());
+        .any(|folder| folder.join(".yarnrc.yml").symlink_metadata().is_ok())
+        || package_manager_field(root, workspace).is_some_and(|field| {
+            field
+                .strip_prefix("yarn@")
+                .and_then(|version| version.split('.').next())
+                .and_then(|major| major.parse::<u32>().ok())
+                .is_some_and(|major| major >= 2)
+        });
     let client = private::NpmClient::detect(
         lockfile.map(|l| l.kind),
         lockfile.is_some_and(|l| l.yarn_berry),
         yarnrc_yml,
     );
-    private::ProjectRegistryFiles::decide(client, dir, install_root)
+    private::ProjectRegistryFiles::decide(client, dir, install_root.as_deref())
+}
+
+/// Whether the package.json in `folder` declares workspaces (npm, Yarn, Bun `workspaces`).
+fn declares_workspaces(folder: &Path, workspace: &Path) -> bool {
+    read_project_file(
+        &folder.join("package.json"),
+        &Bounds::workspace(workspace, MANIFEST_CAP),
+    )
+    .ok()
+    .flatten()
+    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    .is_some_and(|value| value.get("workspaces").is_some())
+}
+
+/// `packageManager` of the package.json in `dir` as written (`yarn@4.1.0`).
+fn package_manager_field(dir: &Path, workspace: &Path) -> Option<String> {
+    let text = read_project_file(&dir.join("package.json"), &Bounds::workspace(workspace, MANIFEST_CAP)).ok()??;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(value.get("packageManager")?.as_str()?.trim().to_ascii_lowercase())
 }
 
 /// Everything around one manifest; `workspace` bounds every file the project may name.
@@ -1328,15 +1366,35 @@ mod tests {
         let workspace = repo(&[
             ("package.json", "{\"workspaces\": [\"packages/a\"]}".to_string()),
             ("package-lock.json", lock),
-            ("packages/a/package.json", manifest),
+            ("packages/a/package.json", manifest.clone()),
             ("packages/a/.npmrc", npmrc.clone()),
         ]);
         assert_eq!(
             source_of(workspace.path(), "packages/a/package.json"),
             RegistrySource::Public
         );
-        std::fs::write(workspace.path().join(".npmrc"), npmrc).unwrap();
+        std::fs::write(workspace.path().join(".npmrc"), npmrc.clone()).unwrap();
         assert_eq!(source_of(workspace.path(), "packages/a/package.json"), private);
+
+        // Without a lockfile: the root that declares the workspace decides, and `packageManager`
+        // naming Yarn 2+ means no .npmrc is read.
+        let unlocked = repo(&[
+            ("package.json", "{\"workspaces\": [\"packages/*\"]}".to_string()),
+            ("packages/a/package.json", manifest.clone()),
+            ("packages/a/.npmrc", npmrc.clone()),
+        ]);
+        assert_eq!(
+            source_of(unlocked.path(), "packages/a/package.json"),
+            RegistrySource::Public
+        );
+        let berry_by_field = repo(&[
+            (
+                "package.json",
+                "{\"packageManager\": \"yarn@4.5.0\", \"dependencies\": {\"@ctrl/tinycolor\": \"4.1.1\"}}".to_string(),
+            ),
+            (".npmrc", npmrc),
+        ]);
+        assert_eq!(source_of(berry_by_field.path(), "package.json"), RegistrySource::Public);
     }
 
     #[test]
