@@ -290,6 +290,12 @@ fn collect(
     res
 }
 
+/// Whether the lockfile walk starts at direct dependency `dep`: every one of the lockfile's ecosystem
+/// but a sibling workspace member (`workspace:`), whose own manifest is checked with its dependencies.
+fn walks_from(dep: &Dependency, lockfile: &Lockfile) -> bool {
+    dep.ecosystem == lockfile.ecosystem && dep.source != SourceKind::Workspace
+}
+
 /// Per package index of a lockfile: the direct dependency it was reached from and the path of names.
 type Reached = Vec<Option<(usize, Vec<String>)>>;
 
@@ -304,7 +310,7 @@ fn reach(manifest: &Parsed, lockfile: &Lockfile, acc: &[AnalyzedDep]) -> (Reache
     // Git, path and URL dependencies are not checked themselves, but what they pull in from the
     // registry is installed all the same: the walk starts at them too.
     for (direct, dep) in manifest.deps.iter().enumerate() {
-        if dep.ecosystem != lockfile.ecosystem {
+        if !walks_from(dep, lockfile) {
             continue;
         }
         let package = acc
@@ -534,7 +540,7 @@ impl Ancestry {
             .deps
             .iter()
             .enumerate()
-            .filter(|(_, dep)| dep.ecosystem == lockfile.ecosystem)
+            .filter(|(_, dep)| walks_from(dep, lockfile))
             .filter_map(|(direct, dep)| {
                 let package = deps
                     .get(direct)
