@@ -59,8 +59,7 @@ pub fn parse(text: &str) -> Lockfile {
             Some(source) if source.starts_with("registry+") || source.starts_with("sparse+") => {
                 // A registry other than crates.io is private: its names must not be looked up there.
                 let url = source.split_once('+').map_or("", |(_, url)| url);
-                let crates_io = url.contains("github.com/rust-lang/crates.io-index") || url.contains("index.crates.io");
-                (!crates_io).then(|| format!("package from another registry ({url})"))
+                (!is_crates_io(url)).then(|| format!("package from another registry ({url})"))
             }
             Some(source) => Some(format!("package from {source}")),
         };
@@ -109,6 +108,13 @@ pub fn parse(text: &str) -> Lockfile {
 }
 
 /// Resolves a `dependencies` entry (`name`, `name version`, `name version (source)`) to a package index.
+/// The two URLs Cargo records for crates.io (a mirror set by source replacement keeps them): any other
+/// URL, even one that contains `index.crates.io` in its path, is another registry.
+fn is_crates_io(url: &str) -> bool {
+    let url = url.trim_end_matches('/').to_ascii_lowercase();
+    url == "https://github.com/rust-lang/crates.io-index" || url == "https://index.crates.io"
+}
+
 fn find(packages: &[Package], by_name: &HashMap<&str, Vec<usize>>, entry: &str) -> Option<usize> {
     let mut parts = entry.splitn(3, ' ');
     let name = parts.next()?;
@@ -191,6 +197,30 @@ mod tests {
             let resolved: usize = lock.packages.iter().map(|p| p.dependencies.len()).sum();
             assert_eq!(resolved, edges, "{path}: every dependency entry resolves");
             render(&lock, &text);
+        }
+    }
+
+    /// A registry whose URL merely contains the crates.io index's name is another registry: its
+    /// packages are never checked as crates.io's (Cargo installs them from that host).
+    #[test]
+    fn only_the_crates_io_urls_are_crates_io() {
+        let entry = |source: &str| {
+            format!("version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\nsource = \"{source}\"\n")
+        };
+        for source in [
+            "registry+https://github.com/rust-lang/crates.io-index",
+            "sparse+https://index.crates.io/",
+        ] {
+            let lock = parse(&entry(source));
+            assert_eq!(lock.packages[0].non_registry, None, "{source}");
+        }
+        for source in [
+            "sparse+https://evil.example/index.crates.io/",
+            "sparse+https://index.crates.io.evil.example/",
+            "registry+https://evil.example/github.com/rust-lang/crates.io-index",
+        ] {
+            let lock = parse(&entry(source));
+            assert!(lock.packages[0].non_registry.is_some(), "{source}");
         }
     }
 
