@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::manifest::lockfiles::{Fields, json_issue, span_of, split_spec};
+use crate::manifest::lockfiles::{Fields, duplicate_issues, json_issue, span_of, split_spec};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
 use crate::model::{Ecosystem, Span};
 
@@ -42,10 +42,14 @@ pub fn parse(text: &str) -> Lockfile {
             return res;
         }
     };
+    // Spans are computed on the blanked copy, which has the text's offsets.
+    duplicate_issues(&json, &top, "Bun", &mut res.issues);
     let mut keys: Vec<String> = Vec::new();
     let mut wanted: Vec<Vec<String>> = Vec::new();
     if let Some(packages) = top.object("packages") {
-        for (key, raw) in &packages.0 {
+        duplicate_issues(&json, &packages, "Bun", &mut res.issues);
+        for (key, raw) in packages.members() {
+            let key = key.to_string();
             let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
                 continue;
             };
@@ -63,7 +67,7 @@ pub fn parse(text: &str) -> Lockfile {
                 .find(|s| s.starts_with("sha"));
             let (name, version) = match split_spec(&ident) {
                 Some((name, version)) => (name.to_string(), version.to_string()),
-                None => (last_segment(key).to_string(), String::new()),
+                None => (last_segment(&key).to_string(), String::new()),
             };
             let mut names = Vec::new();
             if let Some(info) = &info {
@@ -104,10 +108,12 @@ pub fn parse(text: &str) -> Lockfile {
         res.packages[idx].dependencies = dependencies;
     }
     if let Some(workspaces) = top.object("workspaces") {
-        for (path, raw) in &workspaces.0 {
+        duplicate_issues(&json, &workspaces, "Bun", &mut res.issues);
+        for (path, raw) in workspaces.members() {
             let Ok(workspace) = serde_json::from_str::<Fields>(raw.get()) else {
                 continue;
             };
+            duplicate_issues(&json, &workspace, "Bun", &mut res.issues);
             let member_name = workspace.get::<String>("name").unwrap_or_default();
             let mut roots: Vec<(String, usize)> = Vec::new();
             for table in [

@@ -113,30 +113,86 @@ pub(crate) fn json_issue(text: &str, error: &serde_json::Error) -> SyntaxIssue {
     }
 }
 
-/// A JSON object's members in file order, values kept as raw text borrowed from the input.
+/// A JSON object's members in file order, values kept as raw text borrowed from the input. Every
+/// member is kept, a repeated key too; readers look keys up the way `JSON.parse` (npm) does: the last
+/// value wins (`get`, `object`, `names`, `members`), and `duplicates` names the values it shadows.
 pub(crate) struct Fields<'a>(pub(crate) Vec<(String, &'a RawValue)>);
 
 impl<'a> Fields<'a> {
+    /// The value of the last member named `key`.
+    fn last(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(name, _)| name == key).map(|(_, raw)| *raw)
+    }
+
     pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
-        serde_json::from_str(raw.get()).ok()
+        serde_json::from_str(self.last(key)?.get()).ok()
     }
 
     /// The object under `key`, borrowing from the same input.
     pub(crate) fn object(&self, key: &str) -> Option<Fields<'a>> {
-        let (_, raw) = self.0.iter().find(|(name, _)| name == key)?;
-        let raw: &'a RawValue = raw;
-        serde_json::from_str::<Fields<'a>>(raw.get()).ok()
+        serde_json::from_str::<Fields<'a>>(self.last(key)?.get()).ok()
     }
 
-    /// The member names of the object under `key` (dependency tables).
+    /// The member names of the object under `key` (dependency tables), each once.
     pub(crate) fn names(&self, key: &str) -> Vec<String> {
+        self.object(key)
+            .map(|fields| fields.members().into_iter().map(|(name, _)| name.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The index of the last member of each key.
+    fn last_index(&self) -> FastMap<&str, usize> {
+        let mut res = FastMap::with_capacity_and_hasher(self.0.len(), Default::default());
+        for (idx, (name, _)) in self.0.iter().enumerate() {
+            res.insert(name.as_str(), idx);
+        }
+        res
+    }
+
+    /// The members as `JSON.parse` keeps them: each key once, where it first occurs, with its last value.
+    pub(crate) fn members(&self) -> Vec<(&str, &'a RawValue)> {
+        let last = self.last_index();
+        if last.len() == self.0.len() {
+            return self.0.iter().map(|(name, raw)| (name.as_str(), *raw)).collect();
+        }
+        let mut seen = FastMap::<&str, ()>::default();
+        let mut res = Vec::with_capacity(last.len());
+        for (name, _) in &self.0 {
+            if seen.insert(name.as_str(), ()).is_none()
+                && let Some(idx) = last.get(name.as_str())
+            {
+                res.push((name.as_str(), self.0[*idx].1));
+            }
+        }
+        res
+    }
+
+    /// Each member whose key occurs again later in the object: the values `JSON.parse` drops.
+    pub(crate) fn duplicates(&self) -> Vec<(&str, &'a RawValue)> {
+        let last = self.last_index();
+        if last.len() == self.0.len() {
+            return Vec::new();
+        }
         self.0
             .iter()
-            .find(|(name, _)| name == key)
-            .and_then(|(_, raw)| serde_json::from_str::<Fields>(raw.get()).ok())
-            .map(|fields| fields.0.into_iter().map(|(name, _)| name).collect())
-            .unwrap_or_default()
+            .enumerate()
+            .filter(|(idx, (name, _))| last.get(name.as_str()) != Some(idx))
+            .map(|(_, (name, raw))| (name.as_str(), *raw))
+            .collect()
+    }
+}
+
+/// A key repeated in one object of a JSON lockfile, as an issue on the value that is not used: no
+/// package manager writes such a file, and a reader that took the first value would check something
+/// other than what `manager` installs (it takes the last, as `JSON.parse` does, and so does Gatehouse).
+pub(crate) fn duplicate_issues(text: &str, fields: &Fields<'_>, manager: &str, issues: &mut Vec<SyntaxIssue>) {
+    for (key, raw) in fields.duplicates() {
+        issues.push(SyntaxIssue {
+            span: span_of(text, raw),
+            message: format!(
+                "invalid lockfile: the key {key:?} occurs more than once in one object; {manager} uses the last one, which is what is checked (no package manager writes such a file)"
+            ),
+        });
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::manifest::lockfiles::{Fields, json_issue, span_of};
+use crate::manifest::lockfiles::{Fields, duplicate_issues, json_issue, span_of};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::Ecosystem;
 
@@ -37,15 +37,20 @@ pub fn parse(text: &str) -> Lockfile {
         deps: Vec::new(),
         index: HashMap::new(),
         packages: Vec::new(),
+        issues: Vec::new(),
     };
+    duplicate_issues(text, &top, "npm", &mut builder.issues);
     let mut root_names: Option<Vec<String>> = None;
     // npm workspaces: each member folder's own declarations (`packages/a` → names).
     let mut member_names: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(packages) = top.object("packages") {
-        for (key, raw) in &packages.0 {
+        duplicate_issues(text, &packages, "npm", &mut builder.issues);
+        for (key, raw) in packages.members() {
+            let key = key.to_string();
             let Ok(entry) = serde_json::from_str::<Fields>(raw.get()) else {
                 continue;
             };
+            duplicate_issues(text, &entry, "npm", &mut builder.issues);
             let mut dep_names = entry.names("dependencies");
             dep_names.extend(entry.names("optionalDependencies"));
             dep_names.extend(entry.names("peerDependencies"));
@@ -62,7 +67,7 @@ pub fn parse(text: &str) -> Lockfile {
             }
             let name = entry
                 .get::<String>("name")
-                .unwrap_or_else(|| last_segment(key).to_string());
+                .unwrap_or_else(|| last_segment(&key).to_string());
             let link = entry.get::<bool>("link").unwrap_or(false);
             let resolved = entry.get::<String>("resolved");
             let version = entry.get::<String>("version").unwrap_or_default();
@@ -155,6 +160,7 @@ pub fn parse(text: &str) -> Lockfile {
         res.importers.push((member, roots));
     }
     res.packages = packages;
+    res.issues.append(&mut builder.issues);
     res
 }
 
@@ -164,6 +170,8 @@ struct Builder<'a> {
     deps: Vec<Vec<String>>,
     index: HashMap<String, usize>,
     packages: Vec<LockedPackage>,
+    /// Keys repeated in one object.
+    issues: Vec<crate::manifest::SyntaxIssue>,
 }
 
 impl<'a> Builder<'a> {
@@ -189,7 +197,8 @@ impl<'a> Builder<'a> {
             span: span_of(self.text, raw),
             integrity: entry.get::<String>("integrity"),
         };
-        self.index.entry(key.clone()).or_insert(self.packages.len());
+        // Keys are unique (`Fields::members`): a repeated key's last entry is the one npm installs.
+        self.index.insert(key.clone(), self.packages.len());
         self.keys.push(key);
         self.deps.push(dep_names);
         self.packages.push(package);
@@ -200,10 +209,13 @@ impl<'a> Builder<'a> {
         if depth > 64 {
             return;
         }
-        for (name, raw) in &dependencies.0 {
+        duplicate_issues(self.text, dependencies, "npm", &mut self.issues);
+        for (name, raw) in dependencies.members() {
+            let name = name.to_string();
             let Ok(entry) = serde_json::from_str::<Fields>(raw.get()) else {
                 continue;
             };
+            duplicate_issues(self.text, &entry, "npm", &mut self.issues);
             let key = if parent.is_empty() {
                 format!("node_modules/{name}")
             } else {
@@ -427,5 +439,45 @@ mod tests {
         assert!(lock.packages.is_empty());
         let wrong_types = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": ["x"]}, "node_modules/x": {"version": 3, "dev": "yes"}, "node_modules/y": 7}}"#;
         insta::assert_snapshot!(render(&parse(wrong_types), wrong_types), @"x@ deps=[]");
+    }
+}
+
+#[cfg(test)]
+mod duplicate_keys {
+    use super::*;
+
+    /// npm reads the lockfile with `JSON.parse`, which keeps a repeated key's last value: that is the
+    /// version it installs, so it is the one checked, and the repetition is an issue on the file.
+    #[test]
+    fn a_repeated_key_is_an_issue_and_the_last_value_is_read() {
+        let root = r#""": {"dependencies": {"left": "^1.0.0"}}"#;
+        let same_entry = format!(
+            r#"{{"lockfileVersion": 3, "packages": {{{root}, "node_modules/left": {{"version": "1.0.0"}}, "node_modules/left": {{"version": "9.9.9"}}}}}}"#
+        );
+        let same_field = format!(
+            r#"{{"lockfileVersion": 3, "packages": {{{root}, "node_modules/left": {{"version": "1.0.0", "version": "9.9.9"}}}}}}"#
+        );
+        let two_tables = format!(
+            r#"{{"lockfileVersion": 3, "packages": {{{root}, "node_modules/left": {{"version": "1.0.0"}}}}, "packages": {{{root}, "node_modules/left": {{"version": "9.9.9"}}}}}}"#
+        );
+        let v1 = r#"{"lockfileVersion": 1, "dependencies": {"left": {"version": "1.0.0"}, "left": {"version": "9.9.9", "version": "9.9.9"}}}"#;
+        for (text, key) in [
+            (same_entry.as_str(), "node_modules/left"),
+            (same_field.as_str(), "version"),
+            (two_tables.as_str(), "packages"),
+            (v1, "left"),
+        ] {
+            let lock = parse(text);
+            let left = lock.root_version("left").unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(left.version, "9.9.9", "{text}");
+            assert_eq!(
+                lock.packages.iter().filter(|p| p.name == "left").count(),
+                1,
+                "{text}"
+            );
+            let issue = lock.issues.first().unwrap_or_else(|| panic!("no issue: {text}"));
+            assert!(issue.message.contains(&format!("{key:?} occurs more than once")), "{}", issue.message);
+            assert!(text[issue.span.start..issue.span.end].contains("1.0.0") || key == "version" || key == "left");
+        }
     }
 }

@@ -50,9 +50,25 @@ pub fn parse(text: &str) -> Lockfile {
     } else {
         parse_classic(text, &mut res.issues)
     };
+    // Yarn keeps the last entry a spec keys (a later key overwrites an earlier one in its reader), so
+    // literal keys go in last-wins; the `npm:`-less forms derived from them never displace a literal
+    // key, and among themselves the last wins too (hence the reversed pass).
     for (idx, entry) in entries.iter().enumerate() {
         for spec in &entry.specs {
-            res.specs.entry(spec.clone()).or_insert(idx);
+            if let Some(before) = res.specs.insert(spec.clone(), idx)
+                && before != idx
+            {
+                res.issues.push(SyntaxIssue {
+                    span: entries[before].span,
+                    message: format!(
+                        "invalid lockfile: {spec:?} keys more than one entry; Yarn uses the last one, which is what is checked (Yarn never writes such a file)"
+                    ),
+                });
+            }
+        }
+    }
+    for (idx, entry) in entries.iter().enumerate().rev() {
+        for spec in &entry.specs {
             // `name@npm:^1` is what a manifest writes as `^1`.
             if let Some((name, range)) = split_spec(spec)
                 && let Some(plain) = range.strip_prefix("npm:")
@@ -70,13 +86,20 @@ pub fn parse(text: &str) -> Lockfile {
     for (idx, entry) in entries.iter().enumerate() {
         for spec in &entry.specs {
             if let Some((name, range)) = split_spec(spec) {
-                plain.entry((name, range)).or_insert(idx);
+                plain.insert((name, range), idx);
                 if let Some(stripped) = range.strip_prefix("npm:") {
-                    npm.entry((name, stripped)).or_insert(idx);
-                    if split_spec(stripped).is_none() {
-                        plain.entry((name, stripped)).or_insert(idx);
-                    }
+                    npm.insert((name, stripped), idx);
                 }
+            }
+        }
+    }
+    for (idx, entry) in entries.iter().enumerate().rev() {
+        for spec in &entry.specs {
+            if let Some((name, range)) = split_spec(spec)
+                && let Some(stripped) = range.strip_prefix("npm:")
+                && split_spec(stripped).is_none()
+            {
+                plain.entry((name, stripped)).or_insert(idx);
             }
         }
     }

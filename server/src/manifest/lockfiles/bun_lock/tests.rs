@@ -152,3 +152,23 @@ fn blanking_keeps_offsets() {
     assert_eq!(blanked, "{\"a\": [1, 2 ],         \"b\": \"x,]\"      \n}");
     assert!(serde_json::from_str::<serde_json::Value>(&blanked).is_ok());
 }
+
+/// A repeated key is an issue on the file, and the last value is the one read (as `JSON.parse` does).
+#[test]
+fn a_repeated_key_is_an_issue_and_the_last_value_is_read() {
+    let workspaces = r#""workspaces": { "": { "dependencies": { "left": "^1.0.0" } } }"#;
+    let same_entry = format!(
+        r#"{{ "lockfileVersion": 1, {workspaces}, "packages": {{ "left": ["left@1.0.0", "", {{}}, "sha512-A"], "left": ["left@9.9.9", "", {{}}, "sha512-B"], }} }}"#
+    );
+    let two_tables = format!(
+        r#"{{ "lockfileVersion": 1, {workspaces}, "packages": {{ "left": ["left@1.0.0", "", {{}}, "sha512-A"] }}, "packages": {{ "left": ["left@9.9.9", "", {{}}, "sha512-B"] }} }}"#
+    );
+    for (text, key) in [(same_entry.as_str(), "left"), (two_tables.as_str(), "packages")] {
+        let lock = parse(text);
+        assert_eq!(lock.root_version("left").map(|p| p.version.as_str()), Some("9.9.9"), "{text}");
+        assert_eq!(lock.packages.len(), 1, "{text}");
+        let issue = lock.issues.first().unwrap_or_else(|| panic!("no issue: {text}"));
+        assert!(issue.message.contains(&format!("{key:?} occurs more than once")), "{}", issue.message);
+        assert!(text[issue.span.start..issue.span.end].contains("1.0.0"), "{text}");
+    }
+}
