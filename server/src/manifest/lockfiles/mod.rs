@@ -488,6 +488,14 @@ pub(crate) fn read_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_yaml
     if fast && let Some(value) = yaml_fast::from_str(text) {
         return Ok(value);
     }
+    // The full parse slows down with the square of flow nesting (`[[[[…]]]]`: 64k levels took 14 s),
+    // so a linear scan refuses deep nesting first; pnpm and Yarn write two or three levels at most.
+    if let Some(at) = deep_flow_nesting(text, MAX_FLOW_DEPTH) {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(serde::de::Error::custom(format!(
+            "flow collections (`[`, `{{`) nested deeper than {MAX_FLOW_DEPTH} levels at line {line}: refused unread (no package manager writes this)"
+        )));
+    }
     // Through `Value`, whose mappings refuse a duplicated key (with its location): pnpm and Yarn
     // refuse such a file, and `Lenient` would keep both entries.
     let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)?;
@@ -495,6 +503,106 @@ pub(crate) fn read_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_yaml
         return Err(serde::de::Error::custom(format!("duplicate entry with key {key:?}")));
     }
     serde_yaml_ng::from_value(value)
+}
+
+/// Flow nesting deeper than this is refused before the full YAML parse.
+pub(crate) const MAX_FLOW_DEPTH: usize = 64;
+
+/// The offset where YAML flow collections (`[`, `{`) nest deeper than `limit`, found in one linear
+/// pass. Brackets inside quoted scalars and comments do not count; a quote opens a scalar only where
+/// YAML starts a node (a line start; after `: `, a leading `- ` or `? `, an anchor or a tag; inside a
+/// flow collection also after `[`, `{`, `,` and a quoted key's `:`), and outside flow collections a
+/// bracket opens one only there too. A second count that ignores quotes altogether, with a four times
+/// higher limit, bounds what a misread quote could hide (a quote on the continuation line of a plain
+/// scalar is read as opening one).
+fn deep_flow_nesting(text: &str, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut unquoted_depth = 0usize;
+    let mut quote: Option<u8> = None;
+    // The last byte that is not a blank outside quoted scalars (`\n` at a line start), whether blanks
+    // followed it, whether only block indicators (`- `, `? `) came before it on its line, whether the
+    // current word is an anchor or tag at a node start, and where the last quoted scalar closed.
+    let mut prev = b'\n';
+    let mut blank = true;
+    let mut lead = true;
+    let mut properties = false;
+    let mut closed_quote_at = usize::MAX;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        match byte {
+            b'[' | b'{' => unquoted_depth += 1,
+            b']' | b'}' => unquoted_depth = unquoted_depth.saturating_sub(1),
+            _ => {}
+        }
+        if unquoted_depth > limit * 4 {
+            return Some(at);
+        }
+        if let Some(open) = quote {
+            if open == b'"' && byte == b'\\' {
+                at += 2;
+                continue;
+            }
+            if byte == open {
+                if open == b'\'' && bytes.get(at + 1) == Some(&b'\'') {
+                    at += 2;
+                    continue;
+                }
+                quote = None;
+                prev = byte;
+                blank = false;
+                lead = false;
+                properties = false;
+                closed_quote_at = at;
+            }
+            at += 1;
+            continue;
+        }
+        let flow = depth > 0;
+        let node_start = prev == b'\n'
+            || (flow && matches!(prev, b'[' | b'{' | b','))
+            || (blank && prev == b':')
+            || (blank && lead && matches!(prev, b'-' | b'?'))
+            || (blank && properties)
+            || (flow && prev == b':' && closed_quote_at.checked_add(2) == Some(at));
+        match byte {
+            b' ' | b'\t' => blank = true,
+            b'\n' | b'\r' => {
+                prev = b'\n';
+                blank = true;
+                lead = true;
+                properties = false;
+            }
+            b'#' if blank => {
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"' if node_start => quote = Some(byte),
+            b'[' | b'{' if flow || node_start => {
+                depth += 1;
+                if depth > limit {
+                    return Some(at);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') && quote.is_none() {
+            if blank || prev == b'\n' {
+                let indicator = matches!(byte, b'-' | b'?')
+                    && bytes.get(at + 1).is_none_or(|next| next.is_ascii_whitespace());
+                lead = lead && indicator;
+                properties = matches!(byte, b'&' | b'!') && node_start;
+            }
+            prev = byte;
+            blank = false;
+        }
+        at += 1;
+    }
+    None
 }
 
 /// A key that occurs twice in one mapping once keys are read as text (`1` and `'1'`), as `Lenient`
@@ -544,6 +652,52 @@ pub(crate) fn split_spec(spec: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::manifest::{LockedPackage, Lockfile};
+
+    /// Deep flow nesting (which the full YAML parse reads in quadratic time) is refused as an issue on
+    /// the file before that parse runs; the nesting real lockfiles use still reads.
+    #[test]
+    fn deep_yaml_flow_nesting_is_refused_before_the_full_parse() {
+        let nest = |open: &str, close: &str, n: usize| format!("{}{}", open.repeat(n), close.repeat(n));
+        let deep = [
+            nest("[", "]", 100),
+            nest("{a: ", "}", 100),
+            // Quoted closers between the openers do not close anything.
+            nest("[ \"]\", ", "]", 100),
+            nest("['}', ", "]", 100),
+            // Across lines, after an anchor, in a JSON-like mapping.
+            nest("[\n  ", "]", 100),
+            format!("&a {}", nest("{\"k\":", "}", 100)),
+        ];
+        for value in &deep {
+            let pnpm = format!("lockfileVersion: '9.0'\n\npackages:\n\n  left@1.0.0:\n    resolution: {value}\n");
+            let lock = super::pnpm_lock::parse(&pnpm);
+            assert!(lock.packages.is_empty(), "{value}");
+            assert!(
+                lock.issues.first().is_some_and(|i| i.message.contains("nested deeper than 64")),
+                "{value}: {:?}",
+                lock.issues
+            );
+            let berry = format!("__metadata:\n  version: 8\n\n\"left@npm:^1\":\n  version: 1.0.0\n  resolution: {value}\n");
+            let lock = super::yarn_lock::parse(&berry);
+            assert!(
+                lock.issues.first().is_some_and(|i| i.message.contains("nested deeper than 64")),
+                "{value}: {:?}",
+                lock.issues
+            );
+            let workspace = format!("packages:\n  - {value}\n");
+            let error = super::pnpm_lock::parse_workspace(&workspace).unwrap_err();
+            assert!(error.contains("nested deeper than 64"), "{error}");
+        }
+        // Brackets in quoted scalars and comments, and shallow nesting, are read.
+        let shallow = format!(
+            "lockfileVersion: '9.0'\n\n# {}\npackages:\n\n  left@1.0.0:\n    resolution: {{integrity: sha512-A}}\n    engines: {{node: '{}'}}\n    cpu: [x64, arm64]\n    os: [{{a: [b]}}]\n",
+            "[".repeat(300),
+            "[".repeat(100)
+        );
+        let lock = super::pnpm_lock::parse(&shallow);
+        assert!(lock.issues.is_empty(), "{:?}", lock.issues);
+        assert_eq!(lock.packages.len(), 1);
+    }
 
     /// A package's dependencies by name@version, comma-separated.
     pub(crate) fn deps_of(lock: &Lockfile, package: &LockedPackage) -> String {
