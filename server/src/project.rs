@@ -535,7 +535,7 @@ pub fn load_lockfile(
             } else {
                 // Parsed in part: the entries it skipped go unchecked (its issues also show as syntax).
                 format!(
-                    "partly not checked: part of the lockfile did not parse, and the entries it skipped were not checked ({} issue{}, the first: {})",
+                    "partly not checked: part of the lockfile did not parse or is not what its package manager writes, and what that affects was not checked ({} issue{}, the first: {})",
                     shared.issues.len(),
                     if shared.issues.len() == 1 { "" } else { "s" },
                     issue.message
@@ -627,7 +627,7 @@ fn read_other_lockfile(
             problems.push((
                 shown.clone(),
                 format!(
-                    "partly not checked: {decides} decides the versions here, but installing with {name}'s package manager would use this file, and part of it did not parse ({} issue{}, the first: {})",
+                    "partly not checked: {decides} decides the versions here, but installing with {name}'s package manager would use this file, and part of it did not parse or is not what a package manager writes ({} issue{}, the first: {})",
                     parsed.issues.len(),
                     if parsed.issues.len() == 1 { "" } else { "s" },
                     issue.message

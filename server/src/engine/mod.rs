@@ -13,6 +13,7 @@
 
 mod memo;
 mod registries;
+mod sources;
 mod states;
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,10 @@ pub struct AnalyzedDep {
     /// For a private registry's package: why it is not fully checked, when the registry is the
     /// project's (untrusted) setting or undefined (`RegistryRules::untrusted_private`).
     pub untrusted_source: Option<String>,
+    /// Why the lockfile's entry is not what the registry serves (a tarball on another host, a git
+    /// repository, another integrity): then no check counts as done, and the package is never shown
+    /// as clean.
+    pub installed_elsewhere: Option<String>,
 }
 
 impl AnalyzedDep {
@@ -204,14 +209,22 @@ fn collect(
         let package = PackageRef::new(dep.ecosystem, package_name);
         let requirement_text = requirement_text_of(dep, &workspace, input.lockfile);
         let skipped = skip_reason(dep, &workspace);
-        let locked = direct
+        let source = input.registries.source_for(&package, registry);
+        let locked_entry = direct
             .as_ref()
             .filter(|(lockfile, _)| lockfile.ecosystem == dep.ecosystem)
             .and_then(|(lockfile, index)| {
                 direct_index(index, dep, package_name).and_then(|idx| lockfile.packages.get(idx))
-            })
-            .filter(|p| p.non_registry.is_none())
-            .map(|p| p.version.clone());
+            });
+        // A range the lockfile satisfies from a URL or a git repository installs that, not what the
+        // registry would resolve the range to: it stays the locked version, not checked.
+        let installed_elsewhere = locked_entry
+            .filter(|_| skipped.is_none())
+            .and_then(|p| sources::installed_elsewhere(p, dep.ecosystem, &source, facts));
+        let locked = locked_entry
+            .filter(|p| p.non_registry.is_none() || installed_elsewhere.is_some())
+            .map(|p| p.version.clone())
+            .filter(|v| !v.is_empty());
         let decide = || {
             let requirement = requirement_text
                 .as_deref()
@@ -247,7 +260,6 @@ fn collect(
             ),
             None => decide(),
         };
-        let source = input.registries.source_for(&package, registry);
         let privacy = input.registries.privacy(&package, registry, &source);
         let untrusted_source = untrusted_source(input.registries, privacy, &source);
         res.push(AnalyzedDep {
@@ -279,12 +291,13 @@ fn collect(
             stale_as_of: None,
             stale_reason: None,
             other_lockfile: None,
+            installed_elsewhere,
         });
     }
     if let Some(lockfile) = input.lockfile {
-        collect_transitive(manifest, lockfile, input.registries, &mut res);
+        collect_transitive(manifest, lockfile, input.registries, facts, &mut res);
         for (name, other) in &lockfile.also {
-            collect_other(manifest, name, other, input.registries, &mut res);
+            collect_other(manifest, name, other, input.registries, facts, &mut res);
         }
     }
     res
@@ -357,6 +370,7 @@ fn collect_other(
     name: &str,
     other: &Lockfile,
     registries: &RegistryRules,
+    facts: &Facts,
     acc: &mut Vec<AnalyzedDep>,
 ) {
     let already: HashSet<(String, String)> = acc
@@ -369,8 +383,13 @@ fn collect_other(
         if package.name.is_empty() || package.version.is_empty() {
             continue;
         }
+        let package_ref = PackageRef::new(other.ecosystem, &package.name);
+        let source = registries.source_for(&package_ref, None);
+        // Fetched from a URL or git, or with an integrity the registry does not publish: not checked.
+        let installed_elsewhere = sources::installed_elsewhere(package, other.ecosystem, &source, facts);
+        let skipped = package.non_registry.clone().filter(|_| installed_elsewhere.is_none());
         let key = (package.name.clone(), package.version.clone());
-        if already.contains(&key) || !checked.insert(key) {
+        if (already.contains(&key) && installed_elsewhere.is_none()) || !checked.insert(key) {
             continue;
         }
         let declaring = reached
@@ -378,8 +397,6 @@ fn collect_other(
             .cloned()
             .flatten()
             .and_then(|(direct, path)| Some((direct, path, manifest.deps.get(direct)?)));
-        let package_ref = PackageRef::new(other.ecosystem, &package.name);
-        let source = registries.source_for(&package_ref, None);
         let privacy = registries.privacy(&package_ref, None, &source);
         acc.push(AnalyzedDep {
             untrusted_source: untrusted_source(registries, privacy, &source),
@@ -402,13 +419,13 @@ fn collect_other(
             name_span: declaring.as_ref().map_or(Span::default(), |(_, _, d)| d.name_span),
             kind: declaring.as_ref().map_or(DepKind::Normal, |(_, _, d)| d.kind.clone()),
             source,
-            // Not from the registry (git, path, link): shown as skipped with why, never dropped.
-            checks: match &package.non_registry {
+            // A local package (path, link, workspace): shown as skipped with why, never dropped.
+            checks: match &skipped {
                 Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
                 None => CheckStates::default(),
             },
-            status: match &package.non_registry {
-                Some(reason) => Status::Skipped(reason.clone()),
+            status: match skipped {
+                Some(reason) => Status::Skipped(reason),
                 None => Status::Checked,
             },
             fix: None,
@@ -416,6 +433,7 @@ fn collect_other(
             stale_as_of: None,
             stale_reason: None,
             other_lockfile: Some(name.to_string()),
+            installed_elsewhere,
         });
     }
 }
@@ -431,7 +449,13 @@ fn direct_index(index: &DirectIndex<'_>, dep: &Dependency, package: &str) -> Opt
 
 /// Walks the lockfile graph breadth-first from each direct dependency, so each transitive package is
 /// reported once, on the first (shortest) path that reaches it.
-fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &RegistryRules, acc: &mut Vec<AnalyzedDep>) {
+fn collect_transitive(
+    manifest: &Parsed,
+    lockfile: &Lockfile,
+    registries: &RegistryRules,
+    facts: &Facts,
+    acc: &mut Vec<AnalyzedDep>,
+) {
     let (reached, order) = reach(manifest, lockfile, acc);
     let mut checked: HashSet<(String, String)> = HashSet::new();
     for child_idx in order {
@@ -441,16 +465,19 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
         ) else {
             continue;
         };
+        let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
+        let source = registries.source_for(&child_ref, None);
+        // Fetched from a URL or git, or with an integrity the registry does not publish: listed, not
+        // checked. A local package (path, link, workspace) is shown as skipped with why; the walk
+        // went on below either.
+        let installed_elsewhere = sources::installed_elsewhere(child, lockfile.ecosystem, &source, facts);
         if !checked.insert((child.name.clone(), child.version.clone())) {
             continue;
         }
         let Some(declaring) = manifest.deps.get(direct) else {
             continue;
         };
-        // Not from the registry (git, path, link): shown as skipped with why; the walk went on below it.
-        let skipped = child.non_registry.clone();
-        let child_ref = PackageRef::new(lockfile.ecosystem, &child.name);
-        let source = registries.source_for(&child_ref, None);
+        let skipped = child.non_registry.clone().filter(|_| installed_elsewhere.is_none());
         let privacy = registries.privacy(&child_ref, None, &source);
         acc.push(AnalyzedDep {
             untrusted_source: untrusted_source(registries, privacy, &source),
@@ -484,6 +511,7 @@ fn collect_transitive(manifest: &Parsed, lockfile: &Lockfile, registries: &Regis
             stale_as_of: None,
             stale_reason: None,
             other_lockfile: None,
+            installed_elsewhere,
         });
     }
 }
@@ -825,6 +853,10 @@ fn evaluate_inner(
             ));
         }
         analyzed.checks = match memo.as_deref_mut() {
+            // What the lockfile installs is not the registry's package: nothing about it is known.
+            _ if analyzed.installed_elsewhere.is_some() => CheckStates::all(CheckState::Unavailable(
+                analyzed.installed_elsewhere.clone().unwrap_or_default(),
+            )),
             Some(memo) => {
                 let privacy = (analyzed.privacy, analyzed.untrusted_source.clone());
                 let states = || check_states(analyzed, facts, policy);

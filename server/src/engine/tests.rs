@@ -1216,3 +1216,201 @@ fn transitives_of_git_dependency_are_checked() {
     }
     assert_eq!(inner.dep.via, ["right", "inner"]);
 }
+
+/// A lockfile entry fetched from somewhere other than the package's registry (a tarball on another
+/// host, a URL without the registry's shape, an integrity the registry does not publish) is what the
+/// package manager installs: the dependency keeps the locked version and is not checked, never
+/// replaced by a registry resolution of the manifest's range that comes back clean.
+#[test]
+fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let published = Timestamp::from_second(1_600_000_000).unwrap();
+    let left = PackageFacts {
+        versions: ["1.0.0", "1.2.0"]
+            .iter()
+            .map(|v| VersionFacts {
+                version: v.to_string(),
+                published: Some(published),
+                digests: vec![format!("sha512-registry{v}")],
+                ..VersionFacts::default()
+            })
+            .collect(),
+        created: Some(published),
+        ..PackageFacts::default()
+    };
+    let left_ref = PackageRef::new(Ecosystem::Npm, "left");
+    let mut facts = Facts::default();
+    facts
+        .packages
+        .insert(left_ref.clone(), known(std::sync::Arc::new(left), now));
+    facts.advisories.insert(left_ref, known(Vec::new(), now));
+    let manifest_text = r#"{"dependencies": {"left": "^1.0.0"}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+    let package_lock = |resolved: &str, integrity: &str| {
+        format!(
+            r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{"left": "^1.0.0"}}}}, "node_modules/left": {{"version": "1.0.0", "resolved": "{resolved}", "integrity": "{integrity}"}}}}}}"#
+        )
+    };
+    let pnpm = |resolution: &str| {
+        format!(
+            "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      left:\n        specifier: ^1.0.0\n        version: 1.0.0\n\npackages:\n\n  left@1.0.0:\n    resolution: {resolution}\n\nsnapshots:\n\n  left@1.0.0: {{}}\n"
+        )
+    };
+    let yarn = |resolved: &str| {
+        format!("left@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{resolved}\"\n  integrity sha512-registry1.0.0\n")
+    };
+    let outside = [
+        (
+            ManifestKind::PackageLock,
+            package_lock("https://evil.example/payload.tgz", "sha512-other"),
+            "installed from https://evil.example/payload.tgz",
+        ),
+        (
+            ManifestKind::PackageLock,
+            package_lock("https://evil.example/left/-/left-1.0.0.tgz", "sha512-registry1.0.0"),
+            "installed from https://evil.example/left/-/left-1.0.0.tgz",
+        ),
+        (
+            ManifestKind::PackageLock,
+            package_lock("git+ssh://git@github.com/evil/left.git#abc", "sha512-registry1.0.0"),
+            "installed from git+ssh://git@github.com/evil/left.git#abc",
+        ),
+        (
+            ManifestKind::PackageLock,
+            package_lock("https://registry.npmjs.org/left/-/left-1.0.0.tgz", "sha512-other"),
+            "integrity for left@1.0.0 is not the one the registry publishes",
+        ),
+        (
+            ManifestKind::PnpmLock,
+            pnpm("{integrity: sha512-other, tarball: https://evil.example/payload.tgz}"),
+            "installed from https://evil.example/payload.tgz",
+        ),
+        (
+            ManifestKind::PnpmLock,
+            pnpm("{integrity: sha512-registry1.0.0, tarball: https://evil.example/left/-/left-1.0.0.tgz}"),
+            "installed from https://evil.example/left/-/left-1.0.0.tgz",
+        ),
+        (
+            ManifestKind::YarnLock,
+            yarn("https://evil.example/-/payload.tgz#0123abcd"),
+            "installed from https://evil.example/-/payload.tgz",
+        ),
+        (
+            ManifestKind::YarnLock,
+            yarn("https://evil.example/payload2.tgz"),
+            "installed from https://evil.example/payload2.tgz",
+        ),
+        (
+            ManifestKind::YarnLock,
+            yarn("https://evil.example/left/-/left-1.0.0.tgz#0123abcd"),
+            "installed from https://evil.example/left/-/left-1.0.0.tgz",
+        ),
+    ];
+    let registries = RegistryRules::default();
+    let evaluate = |kind: ManifestKind, lock_text: &str| {
+        let lockfile = manifest::parse_lockfile(kind, lock_text).unwrap();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        engine::evaluate(&input, &facts, &Policy::default(), now)
+    };
+    for (kind, lock_text, reason) in &outside {
+        let analysis = evaluate(*kind, lock_text);
+        let left = &analysis.deps[0];
+        assert_eq!(left.dep.resolved.version.as_deref(), Some("1.0.0"), "{lock_text}");
+        assert!(
+            matches!(&left.status, engine::Status::Unavailable(why) if why.contains(reason) && why.contains("not checked")),
+            "{lock_text}: {:?}",
+            left.status
+        );
+        assert_eq!(analysis.unchecked(), 1, "{lock_text}");
+        assert!(
+            analysis
+                .findings
+                .iter()
+                .any(|f| f.kind == crate::checks::FindingKind::Unchecked && f.message.contains(reason)),
+            "{lock_text}: {:?}",
+            analysis.findings
+        );
+    }
+    // The registry's own tarball, the public host Yarn writes, and a configured registry are checked.
+    let corp = RegistryRules {
+        npm_default: Some("https://npm.corp.example/api/npm/".to_string()),
+        ..RegistryRules::default()
+    };
+    for (kind, lock_text, rules) in [
+        (
+            ManifestKind::PackageLock,
+            package_lock(
+                "https://registry.npmjs.org/left/-/left-1.0.0.tgz",
+                "sha512-registry1.0.0",
+            ),
+            &registries,
+        ),
+        (
+            ManifestKind::YarnLock,
+            yarn("https://registry.yarnpkg.com/left/-/left-1.0.0.tgz#0123abcd"),
+            &registries,
+        ),
+        (
+            ManifestKind::PnpmLock,
+            pnpm("{integrity: sha512-registry1.0.0}"),
+            &registries,
+        ),
+        (
+            ManifestKind::PackageLock,
+            package_lock(
+                "https://npm.corp.example/api/npm/left/-/left-1.0.0.tgz",
+                "sha512-registry1.0.0",
+            ),
+            &corp,
+        ),
+    ] {
+        let lockfile = manifest::parse_lockfile(kind, &lock_text).unwrap();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: rules,
+        };
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let left = &analysis.deps[0];
+        assert!(
+            left.installed_elsewhere.is_none(),
+            "{lock_text}: {:?}",
+            left.installed_elsewhere
+        );
+        assert_eq!(left.dep.resolved.version.as_deref(), Some("1.0.0"), "{lock_text}");
+    }
+}
+
+/// A transitive entry fetched from another host is listed as not checked, not dropped or checked as
+/// the registry's package of that name and version.
+#[test]
+fn a_transitive_entry_from_outside_the_registry_is_not_checked() {
+    let manifest_text = r#"{"dependencies": {"top": "^1.0.0"}}"#;
+    let lock_text = r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"top": "^1.0.0"}}, "node_modules/top": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/top/-/top-1.0.0.tgz", "dependencies": {"left": "^1.0.0"}}, "node_modules/left": {"version": "1.0.0", "resolved": "https://evil.example/payload.tgz"}}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, manifest_text);
+    let lockfile = manifest::parse_lockfile(ManifestKind::PackageLock, lock_text).unwrap();
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: Some(&lockfile),
+        workspace: None,
+        registries: &registries,
+    };
+    let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), Timestamp::UNIX_EPOCH);
+    let left = analysis
+        .deps
+        .iter()
+        .find(|d| d.dep.package.name == "left")
+        .expect("the transitive entry is listed");
+    assert!(
+        matches!(&left.status, engine::Status::Unavailable(why) if why.contains("installed from https://evil.example/payload.tgz")),
+        "{:?}",
+        left.status
+    );
+}

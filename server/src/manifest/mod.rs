@@ -146,6 +146,11 @@ pub struct LockedPackage {
     pub span: Span,
     /// Registry integrity or checksum as recorded (`sha512-…`, sha256 hex).
     pub integrity: Option<String>,
+    /// The URL the package manager downloads this package from, when the lockfile records one (a
+    /// tarball or a git repository). A tarball shaped like its registry's (`…/<name>/-/<file>-<version>.tgz`)
+    /// is still `non_registry: None`: whether its host is the package's registry is decided with the
+    /// project's registry settings (`engine`); anything else is `non_registry` too.
+    pub fetched_from: Option<String>,
 }
 
 /// What a lockfile pins.

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::manifest::lockfiles::{Fields, duplicate_issues, json_issue, span_of, split_spec};
+use crate::manifest::lockfiles::{Fields, duplicate_issues, http_source, json_issue, span_of, split_spec};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
 use crate::model::{Ecosystem, Span};
 
@@ -77,8 +77,16 @@ pub fn parse(text: &str) -> Lockfile {
             }
             // The span is computed on the blanked copy, which has the text's offsets.
             let span = span_of(&json, raw);
+            // A registry package's second item is its registry ("" for the default one), or the
+            // tarball URL; a URL or git package has its source in the version itself.
+            let registry: String = items
+                .get(1)
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .unwrap_or_default();
+            let (non_registry, fetched_from) = source(&name, &version, &registry);
             res.packages.push(LockedPackage {
-                non_registry: non_registry(&version),
+                non_registry,
+                fetched_from,
                 name,
                 version,
                 dependencies: Vec::new(),
@@ -142,6 +150,35 @@ pub fn parse(text: &str) -> Lockfile {
         }
     }
     res
+}
+
+/// Why a package is not from the registry (if it is not), and where it is downloaded from when the
+/// lockfile names a URL: a version that is one, or a registry package's non-default registry (a base
+/// URL, to which the registry's tarball path is added, or a tarball URL, which must have that shape).
+fn source(name: &str, version: &str, registry: &str) -> (Option<String>, Option<String>) {
+    if let Some(why) = non_registry(version) {
+        let lower = version.to_ascii_lowercase();
+        let remote = ["git", "github:", "ssh:", "http://", "https://"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix));
+        return (Some(why), remote.then(|| version.to_string()));
+    }
+    if registry.is_empty() {
+        return (None, None);
+    }
+    let url = if registry.contains("/-/") {
+        registry.to_string()
+    } else {
+        let file_name = name.rsplit('/').next().unwrap_or(name);
+        format!("{}/{name}/-/{file_name}-{version}.tgz", registry.trim_end_matches('/'))
+    };
+    match http_source(name, version, &url) {
+        Some((url, why)) => (why, Some(url)),
+        None => (
+            Some(format!("package from an unrecognised registry ({registry})")),
+            None,
+        ),
+    }
 }
 
 fn non_registry(version: &str) -> Option<String> {

@@ -77,6 +77,7 @@ pub fn parse(text: &str) -> Lockfile {
             optional: false,
             span: entry_span(text, &headers, package.name.span().start),
             integrity,
+            fetched_from: None,
         });
     }
     for (idx, package) in lock.package.iter().enumerate() {

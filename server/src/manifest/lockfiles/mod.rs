@@ -592,8 +592,8 @@ fn deep_flow_nesting(text: &str, limit: usize) -> Option<usize> {
         }
         if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') && quote.is_none() {
             if blank || prev == b'\n' {
-                let indicator = matches!(byte, b'-' | b'?')
-                    && bytes.get(at + 1).is_none_or(|next| next.is_ascii_whitespace());
+                let indicator =
+                    matches!(byte, b'-' | b'?') && bytes.get(at + 1).is_none_or(|next| next.is_ascii_whitespace());
                 lead = lead && indicator;
                 properties = matches!(byte, b'&' | b'!') && node_start;
             }
@@ -641,6 +641,39 @@ pub(crate) fn yaml_issue(text: &str, error: &serde_yaml_ng::Error) -> SyntaxIssu
     }
 }
 
+/// How a package installed from `url` rather than from its registry is shown: it is not checked.
+pub fn installed_from(url: &str) -> String {
+    format!("installed from {url}, not from the registry: not checked")
+}
+
+/// Whether `url`'s path is where an npm registry serves `name@version`: `…/<name>/-/<file>-<version>.tgz`,
+/// `<file>` being the name without its scope (the scope's `/` may be written `%2f`).
+pub(crate) fn is_registry_tarball_path(name: &str, version: &str, url: &str) -> bool {
+    let path = url.split(['#', '?']).next().unwrap_or(url);
+    let Some((before, file)) = path.rsplit_once("/-/") else {
+        return false;
+    };
+    let before = before.replace("%2f", "/").replace("%2F", "/").replace("%40", "@");
+    let file_name = name.rsplit('/').next().unwrap_or(name);
+    !name.is_empty()
+        && !version.is_empty()
+        && before.ends_with(&format!("/{name}"))
+        && file == format!("{file_name}-{version}.tgz")
+}
+
+/// An http(s) URL a lockfile records as where `name@version` is downloaded from: the URL (without a
+/// `#` fragment) and, when it is not shaped like a registry tarball of that name and version, why the
+/// package is not from the registry. `None` for anything that is not an http(s) URL.
+pub(crate) fn http_source(name: &str, version: &str, url: &str) -> Option<(String, Option<String>)> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return None;
+    }
+    let url = url.split('#').next().unwrap_or(url);
+    let why = (!is_registry_tarball_path(name, version, url)).then(|| installed_from(url));
+    Some((url.to_string(), why))
+}
+
 /// `name@range` → (`name`, `range`); the name of a scoped package starts with `@`, so the separator
 /// is the first `@` after the first character.
 pub(crate) fn split_spec(spec: &str) -> Option<(&str, &str)> {
@@ -673,14 +706,19 @@ pub(crate) mod tests {
             let lock = super::pnpm_lock::parse(&pnpm);
             assert!(lock.packages.is_empty(), "{value}");
             assert!(
-                lock.issues.first().is_some_and(|i| i.message.contains("nested deeper than 64")),
+                lock.issues
+                    .first()
+                    .is_some_and(|i| i.message.contains("nested deeper than 64")),
                 "{value}: {:?}",
                 lock.issues
             );
-            let berry = format!("__metadata:\n  version: 8\n\n\"left@npm:^1\":\n  version: 1.0.0\n  resolution: {value}\n");
+            let berry =
+                format!("__metadata:\n  version: 8\n\n\"left@npm:^1\":\n  version: 1.0.0\n  resolution: {value}\n");
             let lock = super::yarn_lock::parse(&berry);
             assert!(
-                lock.issues.first().is_some_and(|i| i.message.contains("nested deeper than 64")),
+                lock.issues
+                    .first()
+                    .is_some_and(|i| i.message.contains("nested deeper than 64")),
                 "{value}: {:?}",
                 lock.issues
             );
@@ -799,5 +837,51 @@ pub(crate) mod tests {
         }
         res.push_str(&issues_of(lock));
         res
+    }
+}
+
+#[cfg(test)]
+mod tarball_tests {
+    use super::is_registry_tarball_path;
+
+    #[test]
+    fn registry_tarball_paths_name_the_package_and_version() {
+        for (name, version, url, expected) in [
+            (
+                "left",
+                "1.0.0",
+                "https://registry.npmjs.org/left/-/left-1.0.0.tgz",
+                true,
+            ),
+            (
+                "@s/a",
+                "2.0.0-rc.1",
+                "https://registry.npmjs.org/@s/a/-/a-2.0.0-rc.1.tgz",
+                true,
+            ),
+            ("@s/a", "1.0.0", "https://r.example/npm/@s%2fa/-/a-1.0.0.tgz#sha", true),
+            (
+                "left",
+                "1.0.0",
+                "https://registry.npmjs.org/left/-/left-9.9.9.tgz",
+                false,
+            ),
+            (
+                "left",
+                "1.0.0",
+                "https://registry.npmjs.org/right/-/left-1.0.0.tgz",
+                false,
+            ),
+            ("left", "1.0.0", "https://evil.example/-/payload.tgz", false),
+            ("left", "1.0.0", "https://evil.example/payload.tgz", false),
+            ("left", "1.0.0", "https://evil.example/xleft/-/left-1.0.0.tgz", false),
+            ("left", "", "https://registry.npmjs.org/left/-/left-.tgz", false),
+        ] {
+            assert_eq!(
+                is_registry_tarball_path(name, version, url),
+                expected,
+                "{name}@{version} {url}"
+            );
+        }
     }
 }

@@ -12,13 +12,16 @@
 //!   callers look roots up by the name their manifest declares).
 //! - npm workspaces: each member folder's entry (`packages/a`) gives that member's roots in
 //!   `importers`, resolved from the member folder (`packages/a/node_modules/x`, then `node_modules/x`).
-//! - Links, workspace folders, git and file entries are `non_registry`.
+//! - Links, workspace folders, git and file entries are `non_registry`, and so is an http(s)
+//!   `resolved` that is not shaped like the registry's tarball of the entry's name and version; a URL
+//!   or git source is kept in `fetched_from` (whose host `engine` checks against the registries).
+//! - A key repeated in one object is an issue, and its last value is read, as `JSON.parse` does.
 
 use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::manifest::lockfiles::{Fields, duplicate_issues, json_issue, span_of};
+use crate::manifest::lockfiles::{Fields, duplicate_issues, http_source, json_issue, span_of};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::Ecosystem;
 
@@ -71,14 +74,14 @@ pub fn parse(text: &str) -> Lockfile {
             let link = entry.get::<bool>("link").unwrap_or(false);
             let resolved = entry.get::<String>("resolved");
             let version = entry.get::<String>("version").unwrap_or_default();
-            let non_registry = if link {
-                Some(format!("workspace link to {}", resolved.as_deref().unwrap_or("?")))
+            let source = if link {
+                Source::local(format!("workspace link to {}", resolved.as_deref().unwrap_or("?")))
             } else if is_project {
-                Some(format!("workspace package at {key}"))
+                Source::local(format!("workspace package at {key}"))
             } else {
-                non_registry_reason(&version, resolved.as_deref())
+                source_of(&name, &version, resolved.as_deref())
             };
-            builder.push(key.clone(), dep_names, name, version, non_registry, &entry, raw);
+            builder.push(key.clone(), dep_names, name, version, source, &entry, raw);
         }
     } else if let Some(dependencies) = top.object("dependencies") {
         builder.walk_v1("", &dependencies, 0);
@@ -182,7 +185,7 @@ impl<'a> Builder<'a> {
         dep_names: Vec<String>,
         name: String,
         version: String,
-        non_registry: Option<String>,
+        source: Source,
         entry: &Fields<'_>,
         raw: &RawValue,
     ) {
@@ -191,7 +194,8 @@ impl<'a> Builder<'a> {
             name,
             version,
             dependencies: Vec::new(),
-            non_registry,
+            non_registry: source.non_registry,
+            fetched_from: source.fetched_from,
             dev: entry.get::<bool>("dev").unwrap_or(false) || dev_optional,
             optional: entry.get::<bool>("optional").unwrap_or(false) || dev_optional,
             span: span_of(self.text, raw),
@@ -227,9 +231,9 @@ impl<'a> Builder<'a> {
                 None => (name.clone(), raw_version.clone()),
             };
             let resolved = entry.get::<String>("resolved");
-            let non_registry = non_registry_reason(&raw_version, resolved.as_deref());
+            let source = source_of(&package, &version, resolved.as_deref());
             let dep_names = entry.names("requires");
-            self.push(key.clone(), dep_names, package, version, non_registry, &entry, raw);
+            self.push(key.clone(), dep_names, package, version, source, &entry, raw);
             if let Some(nested) = entry.object("dependencies") {
                 self.walk_v1(&key, &nested, depth + 1);
             }
@@ -256,20 +260,51 @@ fn last_segment(key: &str) -> &str {
     }
 }
 
-fn non_registry_reason(version: &str, resolved: Option<&str>) -> Option<String> {
+/// Whether an entry is a registry package, and where it is downloaded from when the lockfile says.
+struct Source {
+    non_registry: Option<String>,
+    fetched_from: Option<String>,
+}
+
+impl Source {
+    fn local(why: String) -> Source {
+        Source {
+            non_registry: Some(why),
+            fetched_from: None,
+        }
+    }
+}
+
+/// Git and local specs are not the registry; an http(s) `resolved` (or v1 `version`) is the registry
+/// only when shaped like a registry tarball of `name@version` (its host is checked by `engine`).
+fn source_of(name: &str, version: &str, resolved: Option<&str>) -> Source {
     for spec in [Some(version), resolved].into_iter().flatten() {
         let lower = spec.to_ascii_lowercase();
         if ["git+", "git:", "github:", "gitlab:", "bitbucket:", "gist:"]
             .iter()
             .any(|prefix| lower.starts_with(prefix))
         {
-            return Some(format!("git dependency ({spec})"));
+            return Source {
+                non_registry: Some(format!("git dependency ({spec})")),
+                fetched_from: Some(spec.to_string()),
+            };
         }
         if lower.starts_with("file:") || lower.starts_with("link:") {
-            return Some(format!("local path dependency ({spec})"));
+            return Source::local(format!("local path dependency ({spec})"));
         }
     }
-    None
+    for spec in [resolved, Some(version)].into_iter().flatten() {
+        if let Some((url, why)) = http_source(name, version, spec) {
+            return Source {
+                non_registry: why,
+                fetched_from: Some(url),
+            };
+        }
+    }
+    Source {
+        non_registry: None,
+        fetched_from: None,
+    }
 }
 
 /// Node's lookup: `key/node_modules/name`, then one `node_modules` level up at a time.
@@ -470,13 +505,13 @@ mod duplicate_keys {
             let lock = parse(text);
             let left = lock.root_version("left").unwrap_or_else(|| panic!("{text}"));
             assert_eq!(left.version, "9.9.9", "{text}");
-            assert_eq!(
-                lock.packages.iter().filter(|p| p.name == "left").count(),
-                1,
-                "{text}"
-            );
+            assert_eq!(lock.packages.iter().filter(|p| p.name == "left").count(), 1, "{text}");
             let issue = lock.issues.first().unwrap_or_else(|| panic!("no issue: {text}"));
-            assert!(issue.message.contains(&format!("{key:?} occurs more than once")), "{}", issue.message);
+            assert!(
+                issue.message.contains(&format!("{key:?} occurs more than once")),
+                "{}",
+                issue.message
+            );
             assert!(text[issue.span.start..issue.span.end].contains("1.0.0") || key == "version" || key == "left");
         }
     }

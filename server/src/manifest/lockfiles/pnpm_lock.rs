@@ -16,7 +16,7 @@
 //!   not registry keys, are `non_registry`.
 
 use crate::manifest::lockfiles::{
-    FastMap as HashMap, Lenient, Scalar, lenient_struct, split_spec, yaml_entry_spans, yaml_issue,
+    FastMap as HashMap, Lenient, Scalar, http_source, lenient_struct, split_spec, yaml_entry_spans, yaml_issue,
 };
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind};
 use crate::model::{Ecosystem, Span};
@@ -372,7 +372,8 @@ fn locked(
             version.unwrap_or_default().to_string(),
         ),
     };
-    let non_registry = meta.and_then(|p| non_registry(&p.resolution)).or_else(|| {
+    let (from_resolution, fetched_from) = meta.map_or((None, None), |p| source(&p.resolution, &name, &version));
+    let non_registry = from_resolution.or_else(|| {
         parsed
             .is_none()
             .then(|| format!("package from outside the registry ({key})"))
@@ -389,6 +390,7 @@ fn locked(
         version,
         dependencies: Vec::new(),
         non_registry,
+        fetched_from,
         dev: meta.is_some_and(|p| p.dev.is_true()),
         optional: meta.is_some_and(|p| p.optional.is_true()),
         span,
@@ -398,22 +400,34 @@ fn locked(
     }
 }
 
-fn non_registry(resolution: &Resolution) -> Option<String> {
+/// Why a package is not from the registry (if it is not), and where it is downloaded from when the
+/// resolution says. A `tarball:` is the registry only when shaped like the registry's tarball of
+/// `name@version` (whether its host is the package's registry is `engine`'s to decide), whatever
+/// integrity it carries: pnpm writes one for any tarball it downloaded.
+fn source(resolution: &Resolution, name: &str, version: &str) -> (Option<String>, Option<String>) {
     let kind = resolution.kind.as_str();
     if kind == "directory" || !resolution.directory.as_str().is_empty() {
-        return Some(format!("local path dependency ({})", resolution.directory.as_str()));
+        return (
+            Some(format!("local path dependency ({})", resolution.directory.as_str())),
+            None,
+        );
     }
-    if kind == "git" || !resolution.repo.as_str().is_empty() || !resolution.commit.as_str().is_empty() {
-        return Some(format!("git dependency ({})", resolution.repo.as_str()));
+    let repo = resolution.repo.as_str();
+    if kind == "git" || !repo.is_empty() || !resolution.commit.as_str().is_empty() {
+        return (
+            Some(format!("git dependency ({repo})")),
+            Some(repo.to_string()).filter(|r| !r.is_empty()),
+        );
     }
     let tarball = resolution.tarball.as_str();
-    if !tarball.is_empty() && resolution.integrity.as_str().is_empty() {
-        return Some(format!("tarball dependency ({tarball})"));
+    if tarball.is_empty() {
+        return (None, None);
     }
-    if tarball.starts_with("file:") {
-        return Some(format!("local tarball ({tarball})"));
+    match http_source(name, version, tarball) {
+        Some((url, why)) => (why, Some(url)),
+        None if tarball.starts_with("file:") => (Some(format!("local tarball ({tarball})")), None),
+        None => (Some(format!("tarball dependency ({tarball})")), None),
     }
-    None
 }
 
 /// What `pnpm-workspace.yaml` declares.

@@ -88,6 +88,7 @@ pub fn parse(text: &str) -> Lockfile {
             optional: package.optional,
             span: entry_span(text, &headers, package.name.span().start),
             integrity: None,
+            fetched_from: None,
         });
     }
     res.roots = res

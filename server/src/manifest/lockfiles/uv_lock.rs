@@ -104,6 +104,7 @@ pub fn parse(text: &str) -> Lockfile {
             optional: false,
             span: entry_span(text, &headers, package.name.span().start),
             integrity: package.sdist.as_ref().and_then(|sdist| sdist.hash.clone()),
+            fetched_from: None,
         });
     }
     // uv workspaces: each member (an editable or virtual package at its own folder) has its roots.

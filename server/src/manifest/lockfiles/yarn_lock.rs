@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 
-use crate::manifest::lockfiles::{FastMap, Lenient, Scalar, clamp, lenient_struct, split_spec, yaml_issue};
+use crate::manifest::lockfiles::{
+    FastMap, Lenient, Scalar, clamp, http_source, lenient_struct, split_spec, yaml_issue,
+};
 use crate::manifest::{LockedPackage, Lockfile, ManifestKind, SyntaxIssue};
 use crate::model::{Ecosystem, Span};
 
@@ -116,11 +118,13 @@ pub fn parse(text: &str) -> Lockfile {
                 dependencies.push(found);
             }
         }
+        let (non_registry, fetched_from) = source(entry);
         res.packages.push(LockedPackage {
             name: entry.name.clone(),
             version: entry.version.clone(),
             dependencies,
-            non_registry: non_registry(entry),
+            non_registry,
+            fetched_from,
             dev: false,
             optional: false,
             span: entry.span,
@@ -158,10 +162,29 @@ fn workspace_path(resolution: &str) -> Option<&str> {
     range.strip_prefix("workspace:")
 }
 
-fn non_registry(entry: &Entry) -> Option<String> {
+/// Why an entry is not from the registry (if it is not), and where it is downloaded from when its
+/// resolution is a URL. An http(s) tarball is the registry only when shaped like the registry's tarball
+/// of the entry's name and version (its host is checked by `engine` against the project's registries).
+fn source(entry: &Entry) -> (Option<String>, Option<String>) {
     let resolution = entry.resolution.as_str();
     let range = split_spec(resolution).map_or(resolution, |(_, range)| range);
     let lower = range.to_ascii_lowercase();
+    let remote = [
+        "git+",
+        "git:",
+        "github:",
+        "https://github.com/",
+        "ssh://",
+        "http://",
+        "https://",
+    ]
+    .iter()
+    .any(|prefix| lower.starts_with(prefix));
+    let fetched_from = remote.then(|| range.split('#').next().unwrap_or(range).to_string());
+    (non_registry(entry, range, &lower), fetched_from)
+}
+
+fn non_registry(entry: &Entry, range: &str, lower: &str) -> Option<String> {
     if let Some(path) = lower.strip_prefix("workspace:") {
         return Some(format!("workspace package at {path}"));
     }
@@ -183,15 +206,9 @@ fn non_registry(entry: &Entry) -> Option<String> {
     if lower.contains(".git#") || lower.contains("#commit=") {
         return Some(format!("git dependency ({range})"));
     }
-    if (lower.starts_with("http://") || lower.starts_with("https://")) && !is_registry_tarball(&lower) {
-        return Some(format!("URL dependency ({range})"));
-    }
-    None
-}
-
-/// Yarn 1 records a registry package's tarball URL in `resolved`; that is still the registry.
-fn is_registry_tarball(url: &str) -> bool {
-    url.contains("registry.yarnpkg.com/") || url.contains("registry.npmjs.org/") || url.contains("/-/")
+    // Yarn 1 records a registry package's tarball URL in `resolved`: still the registry when it has
+    // the registry's shape for this name and version.
+    http_source(&entry.name, &entry.version, range).and_then(|(_, why)| why)
 }
 
 lenient_struct!(BerryEntry {

@@ -165,10 +165,18 @@ fn a_repeated_key_is_an_issue_and_the_last_value_is_read() {
     );
     for (text, key) in [(same_entry.as_str(), "left"), (two_tables.as_str(), "packages")] {
         let lock = parse(text);
-        assert_eq!(lock.root_version("left").map(|p| p.version.as_str()), Some("9.9.9"), "{text}");
+        assert_eq!(
+            lock.root_version("left").map(|p| p.version.as_str()),
+            Some("9.9.9"),
+            "{text}"
+        );
         assert_eq!(lock.packages.len(), 1, "{text}");
         let issue = lock.issues.first().unwrap_or_else(|| panic!("no issue: {text}"));
-        assert!(issue.message.contains(&format!("{key:?} occurs more than once")), "{}", issue.message);
+        assert!(
+            issue.message.contains(&format!("{key:?} occurs more than once")),
+            "{}",
+            issue.message
+        );
         assert!(text[issue.span.start..issue.span.end].contains("1.0.0"), "{text}");
     }
 }

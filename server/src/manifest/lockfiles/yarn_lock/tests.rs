@@ -210,7 +210,11 @@ fn a_spec_keying_two_entries_is_an_issue_and_the_last_is_read() {
     let berry = "__metadata:\n  version: 8\n\n\"left@npm:^1.0.0\":\n  version: 1.0.0\n  resolution: \"left@npm:1.0.0\"\n\n\"left@npm:^1.0.0, left@npm:^1.1.0\":\n  version: 9.9.9\n  resolution: \"left@npm:9.9.9\"\n";
     for text in [classic, berry] {
         let lock = parse(text);
-        let idx = lock.specs.get("left@^1.0.0").copied().unwrap_or_else(|| panic!("{text}"));
+        let idx = lock
+            .specs
+            .get("left@^1.0.0")
+            .copied()
+            .unwrap_or_else(|| panic!("{text}"));
         assert_eq!(lock.packages[idx].version, "9.9.9", "{text}");
         let issue = lock.issues.first().unwrap_or_else(|| panic!("no issue: {text}"));
         assert!(issue.message.contains("keys more than one entry"), "{}", issue.message);
