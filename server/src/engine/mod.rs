@@ -8,7 +8,9 @@
 //!   a private registry are only ever asked of that registry and the local OSV copies (never the OSV API,
 //!   never the public registry). A private registry only the untrusted project names is not a choice the
 //!   user made: its packages are not fully checked (`RegistryRules::untrusted_private`).
-//! - The lockfile walk goes through git and path entries (shown as skipped) to what they pull in.
+//! - The lockfile walk goes through git and path entries to what they pull in. Local entries (path,
+//!   link, workspace) are shown as skipped; an entry fetched from outside its registry (git, a URL, a
+//!   tarball on another host, another integrity: `sources`) is not checked, never clean.
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
 
 mod memo;

@@ -1119,8 +1119,9 @@ fn private_source_still_consults_local_osv_db() {
 
 /// Audit item 6: the lockfile walk stopped at a git (or path) dependency, so what it pulls in from the
 /// registry was never checked, silently ("1 package: 0 errors"). The walk goes on through it: `left`
-/// 9.9.9 below the git dependency `helper` is checked (via helper), and a git package found below a
-/// registry one is shown as skipped with its reason, never dropped.
+/// 9.9.9 below the git dependency `helper` is checked (via helper), and a path package found below a
+/// registry one is shown as skipped with its reason, never dropped (a git one found there is not
+/// checked: `a_transitive_entry_from_outside_the_registry_is_not_checked`).
 #[test]
 fn transitives_of_git_dependency_are_checked() {
     use crate::checks::FindingKind;
