@@ -812,16 +812,24 @@ pub fn context(
         None => (None, None),
     };
     let files = registry_files(kind, dir, lockfile_path.as_deref(), lockfile.as_ref(), workspace);
-    let (private, parse_problems) = private::load_for_project(dir, Some(workspace), &files);
+    let trust = if is_trusted(&config.trust, workspace) {
+        private::ProjectTrust::Trusted
+    } else {
+        private::ProjectTrust::Untrusted
+    };
+    let env_lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (private, parse_problems) = private::load_from_disk(&private::Discovery {
+        project_dir: dir,
+        workspace,
+        trust,
+        files: &files,
+        env: &env_lookup,
+    });
     config
         .issues
         .extend(parse_problems.into_iter().map(|problem| ConfigIssue {
             key: String::new(),
-            message: format!(
-                "could not parse {}, so its registries and credentials are not used: {}",
-                problem.path.display(),
-                problem.message.trim_end()
-            ),
+            message: problem.message,
             source: problem.path.display().to_string(),
         }));
     let rules = registry_rules(&private);

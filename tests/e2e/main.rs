@@ -1,6 +1,7 @@
 //! End-to-end tests: drive the real `gatehouse` binary over stdio (LSP) and as a CLI.
 
 mod cli;
+mod credentials;
 mod harness;
 mod hostile;
 mod lsp;

@@ -120,6 +120,43 @@ impl HostCredentials {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Takes every credential of `other` (a value of `other` replaces one of `self` for the same scope).
+    pub fn absorb(&mut self, other: HostCredentials) {
+        for (origin, scoped) in other.0 {
+            let mine = self.0.entry(origin).or_default();
+            for (prefix, authorization) in scoped {
+                match mine.iter_mut().find(|(p, _)| *p == prefix) {
+                    Some(entry) => entry.1 = authorization,
+                    None => mine.push((prefix, authorization)),
+                }
+            }
+        }
+    }
+
+    /// Takes the credentials of `other` for origins `self` holds none for; returns the scopes
+    /// (`origin` + path prefix) left out because `self` already has a credential on their origin.
+    pub fn absorb_where_absent(&mut self, other: HostCredentials) -> Vec<String> {
+        let mut left_out = Vec::new();
+        for (origin, scoped) in other.0 {
+            match self.0.entry(origin) {
+                std::collections::hash_map::Entry::Occupied(held) => {
+                    let origin = held.key();
+                    left_out.extend(scoped.into_iter().map(|(prefix, _)| format!("{origin}{prefix}")));
+                }
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    free.insert(scoped);
+                }
+            }
+        }
+        left_out.sort();
+        left_out
+    }
+
+    /// Keeps only the origins (`scheme://host:port`) `keep` accepts.
+    pub fn retain_origins(&mut self, keep: impl Fn(&str) -> bool) {
+        self.0.retain(|origin, _| keep(origin));
+    }
 }
 
 /// Decodes `%XX` escapes (a malformed escape stays as written); the result is read as UTF-8, lossily.

@@ -24,7 +24,7 @@
 //!   implement, as docs/ARCHITECTURE.md §3 places them.
 //!
 //! Composition (for `lsp` and `cli`): open one `cache::store::Store` on `settings.cache_dir` (default
-//! `cache::default_cache_dir(env)`), read `private::load_from_disk(project_dir)` for private registries and
+//! `cache::default_cache_dir(env)`), read `private::load_from_disk(&Discovery { .. })` for private registries and
 //! their credentials, then `registry::cached_registries(..)` for the registry side and
 //! `cache::CachedAdvisories::new(osv, store, ..)` / `cache::CachedAttestations::new(..)` around the OSV and
 //! provenance sources; `PrivateRegistries::source_for` gives each package its `RegistrySource`.

@@ -1,16 +1,30 @@
 //! Finds and reads the registry configuration files that apply to a project, and the environment
 //! variables that override them: the only file and environment IO of `private`.
+//!
+//! Invariants:
+//! - Credentials are kept apart by who wrote them. The user's win: a project credential on an origin
+//!   (`scheme://host:port`) where the user holds one is left out and reported. A project credential
+//!   written literally goes only to the scope the project wrote it for.
+//! - A user's npm token (scoped `//host/path/`, scheme-less as npm writes it) goes over https, and over
+//!   plain http only to origins the user's own files name as an http registry: a project cannot pull it
+//!   onto an unencrypted connection by naming `http://` + the user's host.
+//! - `${VAR}` is expanded only in the user's files and in a trusted project's (`npmrc::Expansion`).
+//! - The environment is read through `Discovery::env` only, so tests pass their own.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
+use super::npmrc::Expansion;
 use super::pip::{add_pypi_extra, set_pypi_index};
 use super::{
-    PrivateRegistries, parse_cargo_config, parse_cargo_credentials, parse_npmrc, parse_pip_conf,
+    PrivateRegistries, ProjectRegistryFiles, parse_cargo_config, parse_cargo_credentials, parse_npmrc, parse_pip_conf,
     parse_pyproject_indexes, parse_requirements_options,
 };
+use crate::lookup::http::HostCredentials;
+use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
 
 /// The registry settings files read from a project's folders (relative to the folder; `*` stands for
-/// any text): what `load_from_disk_within` reads below the user's own files. Editors watch these.
+/// any text): what `load_from_disk` reads below the user's own files. Editors watch these.
 pub const PROJECT_FILES: &[&str] = &[
     ".npmrc",
     ".cargo/config.toml",
@@ -19,139 +33,215 @@ pub const PROJECT_FILES: &[&str] = &[
     "pyproject.toml",
 ];
 
-/// Registry settings files (the user's and the project's): regular files under the config cap only,
-/// so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
-/// A file that is absent is `None`; one that is refused is `None` too, and recorded in `refused`.
-fn read_reporting(path: &Path, refused: &std::cell::RefCell<Vec<ConfigFileProblem>>) -> Option<String> {
-    use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
-    let is_requirements = path.extension().is_some_and(|ext| ext == "txt");
-    let cap = if is_requirements { MANIFEST_CAP } else { CONFIG_CAP };
-    match read_untrusted_text(path, &Bounds::user_named(cap)) {
-        Ok(text) => Some(text),
-        Err(error) if error.is_not_found() => None,
-        Err(error) => {
-            refused.borrow_mut().push(ConfigFileProblem {
-                path: path.to_path_buf(),
-                message: error.to_string(),
-            });
-            None
-        }
-    }
-}
-
-/// The first of `paths` that can be read, with its text.
-fn read_first_reporting(
-    paths: &[PathBuf],
-    refused: &std::cell::RefCell<Vec<ConfigFileProblem>>,
-) -> Option<(PathBuf, String)> {
-    paths
-        .iter()
-        .find_map(|path| read_reporting(path, refused).map(|text| (path.clone(), text)))
-}
-
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-}
-
-/// A configuration file that was found but could not be used (it does not parse); its registries and
-/// credentials are left out, and the front reports it as it reports other config problems.
+/// A configuration file that was found but could not be used (refused, does not parse), or a setting
+/// in it that was left out; the front reports it as it reports other config problems.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFileProblem {
     pub path: PathBuf,
+    /// A whole sentence, naming the file.
     pub message: String,
 }
 
-/// Reads every registry configuration that applies to `project_dir`: user then project `.npmrc`, then
-/// `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml` from the outermost
-/// ancestor inwards, then `credentials.toml` and `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`,
-/// `PIP_EXTRA_INDEX_URL`, then the project's `requirements*.txt` and `pyproject.toml`.
-/// Files that do not parse come back as problems beside what the others say.
-pub fn load_from_disk(project_dir: &Path) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
-    load_from_disk_within(project_dir, None)
+/// Whether the user trusts the project's own files (`trusted-folders`, `trust-project-config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectTrust {
+    Untrusted,
+    Trusted,
 }
 
-/// `load_from_disk`, with the walk up for `.cargo/config.toml` stopping at `root` (the workspace root):
-/// a file above the workspace changes nothing. The user's own files (`$CARGO_HOME`, `~/.npmrc`,
-/// pip.conf) are still read.
-pub fn load_from_disk_within(project_dir: &Path, root: Option<&Path>) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
-    let files = super::ProjectRegistryFiles {
-        npmrc: Some(project_dir.join(".npmrc")),
-    };
-    load_for_project(project_dir, root, &files)
+/// What `load_from_disk` reads for: one manifest folder inside one workspace.
+pub struct Discovery<'a> {
+    /// The manifest's folder.
+    pub project_dir: &'a Path,
+    /// The workspace root: project files must lie inside it, and the walk up for `.cargo/config.toml`
+    /// stops there.
+    pub workspace: &'a Path,
+    pub trust: ProjectTrust,
+    /// Which of the project's own files its package manager reads (the `.npmrc`:
+    /// `ProjectRegistryFiles::decide`).
+    pub files: &'a ProjectRegistryFiles,
+    /// The environment (the process's, or a test's).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-/// `load_from_disk_within`, reading of the project's npm settings only the `.npmrc` that `files`
-/// names (`ProjectRegistryFiles::decide`: the install root's, or none for Yarn 2+).
-pub fn load_for_project(
-    project_dir: &Path,
-    root: Option<&Path>,
-    files: &super::ProjectRegistryFiles,
-) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
-    let mut res = PrivateRegistries::default();
-    // Files refused by `lookup::untrusted` (a FIFO `.npmrc`, a device, too large): reported, not read.
-    let refused = std::cell::RefCell::new(Vec::new());
-    let read = |path: &Path| read_reporting(path, &refused);
-    let read_first = |paths: &[PathBuf]| read_first_reporting(paths, &refused);
-    let mut problems = Vec::new();
-    let mut check = |path: PathBuf, parsed: Result<(), String>| {
-        if let Err(message) = parsed {
-            problems.push(ConfigFileProblem { path, message });
+struct Reader {
+    problems: RefCell<Vec<ConfigFileProblem>>,
+}
+
+impl Reader {
+    /// Registry settings files (the user's and the project's): regular files under the config cap
+    /// only, so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
+    /// A file that is absent is `None`; one that is refused is `None` too, and reported.
+    fn read(&self, path: &Path) -> Option<String> {
+        let is_requirements = path.extension().is_some_and(|ext| ext == "txt");
+        let cap = if is_requirements { MANIFEST_CAP } else { CONFIG_CAP };
+        match read_untrusted_text(path, &Bounds::user_named(cap)) {
+            Ok(text) => Some(text),
+            Err(error) if error.is_not_found() => None,
+            Err(error) => {
+                self.problem(path, format!("{error}, so its registries and credentials are not used"));
+                None
+            }
         }
-    };
-    let env = |name: &str| std::env::var(name).ok();
-    let home = home();
-    if let Some(home) = &home
-        && let Some(text) = read(&home.join(".npmrc"))
-    {
-        parse_npmrc(&text, &env, &mut res);
-    }
-    if let Some(project_npmrc) = &files.npmrc
-        && let Some(text) = read(project_npmrc)
-    {
-        res.apply_project_file(project_npmrc, |res| parse_npmrc(&text, &env, res));
-    }
-    if let Some(registry) = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry")) {
-        parse_npmrc(&format!("registry={registry}"), &env, &mut res);
     }
 
+    /// The first of `paths` that can be read, with its text.
+    fn read_first(&self, paths: &[PathBuf]) -> Option<(PathBuf, String)> {
+        paths
+            .iter()
+            .find_map(|path| self.read(path).map(|text| (path.clone(), text)))
+    }
+
+    fn problem(&self, path: &Path, message: String) {
+        self.problems.borrow_mut().push(ConfigFileProblem {
+            path: path.to_path_buf(),
+            message,
+        });
+    }
+
+    fn parsed(&self, path: &Path, parsed: Result<(), String>) {
+        if let Err(message) = parsed {
+            self.problem(
+                path,
+                format!(
+                    "could not parse {}, so its registries and credentials are not used: {}",
+                    path.display(),
+                    message.trim_end()
+                ),
+            );
+        }
+    }
+}
+
+/// Moves the credentials the last parse added into `sink`.
+fn drain(res: &mut PrivateRegistries, sink: &mut HostCredentials) {
+    sink.absorb(std::mem::take(&mut res.credentials));
+}
+
+/// The same file (both canonical paths exist and agree).
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Reads every registry configuration that applies to the manifest folder: the user's then the
+/// project's `.npmrc`, then `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml`
+/// from the workspace root inwards, then `credentials.toml` and `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, then the
+/// project's `requirements*.txt` and `pyproject.toml`. Files that cannot be used, and settings left
+/// out, come back as problems beside what the others say.
+pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
+    let Discovery {
+        project_dir,
+        workspace,
+        trust,
+        files,
+        env,
+    } = *discovery;
+    let trusted = trust == ProjectTrust::Trusted;
+    let reader = Reader {
+        problems: RefCell::new(Vec::new()),
+    };
+    let mut res = PrivateRegistries::default();
+    let mut user_credentials = HostCredentials::default();
+    // Each project file's credentials, merged below the user's at the end.
+    let mut project_credentials: Vec<(PathBuf, HostCredentials)> = Vec::new();
+    let home = env("HOME")
+        .or_else(|| env("USERPROFILE"))
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+
+    // npm.
+    let user_npmrc = env("NPM_CONFIG_USERCONFIG")
+        .or_else(|| env("npm_config_userconfig"))
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".npmrc")));
+    let env_registry = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry"));
+    if let Some(path) = &user_npmrc
+        && let Some(text) = reader.read(path)
+    {
+        for note in parse_npmrc(&text, Expansion::Env(env), &mut res) {
+            reader.problem(path, format!("{}: {note}", path.display()));
+        }
+        // The http origins the user's own settings name as registries: the only ones a user npm token
+        // may travel to unencrypted.
+        let http_origins: Vec<String> = res
+            .npm_default
+            .iter()
+            .chain(res.npm_scopes.values())
+            .chain(env_registry.iter())
+            .filter(|url| url.trim().starts_with("http://"))
+            .filter_map(|url| crate::lookup::http::origin_of(url.trim()))
+            .collect();
+        let mut npm = std::mem::take(&mut res.credentials);
+        npm.retain_origins(|origin| !origin.starts_with("http://") || http_origins.iter().any(|o| o == origin));
+        user_credentials.absorb(npm);
+    }
+    // The user's home opened as the project: its `.npmrc` is the user's, read once.
+    if let Some(project_npmrc) = &files.npmrc
+        && !user_npmrc.as_ref().is_some_and(|user| same_file(user, project_npmrc))
+        && let Some(text) = reader.read(project_npmrc)
+    {
+        let expansion = if trusted { Expansion::Env(env) } else { Expansion::Never };
+        let notes = res.apply_project_file(project_npmrc, |res| parse_npmrc(&text, expansion, res));
+        for note in notes {
+            let hint = if note.contains("not expanded") {
+                format!("; {}", how_to_trust(workspace))
+            } else {
+                String::new()
+            };
+            reader.problem(project_npmrc, format!("{}: {note}{hint}", project_npmrc.display()));
+        }
+        let mut mine = HostCredentials::default();
+        drain(&mut res, &mut mine);
+        project_credentials.push((project_npmrc.clone(), mine));
+    }
+    if let Some(registry) = &env_registry {
+        parse_npmrc(&format!("registry={registry}"), Expansion::Env(env), &mut res);
+    }
+
+    // Cargo.
     let cargo_home = env("CARGO_HOME")
+        .filter(|h| !h.is_empty())
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".cargo")));
     if let Some(cargo_home) = &cargo_home
-        && let Some((path, text)) = read_first(&[cargo_home.join("config.toml"), cargo_home.join("config")])
+        && let Some((path, text)) = reader.read_first(&[cargo_home.join("config.toml"), cargo_home.join("config")])
     {
-        check(path, parse_cargo_config(&text, &mut res));
+        reader.parsed(&path, parse_cargo_config(&text, &mut res));
+        drain(&mut res, &mut user_credentials);
     }
     let absolute = |path: &Path| match std::env::current_dir() {
         Ok(cwd) if path.is_relative() => cwd.join(path),
         _ => path.to_path_buf(),
     };
-    let (dir_abs, root_abs) = (absolute(project_dir), root.map(absolute));
-    let mut ancestors: Vec<&Path> = match &root_abs {
-        Some(root) if dir_abs.starts_with(root) => {
-            let depth = dir_abs.components().count() - root.components().count();
-            dir_abs.ancestors().take(depth + 1).collect()
-        }
-        Some(_) => vec![dir_abs.as_path()],
-        None => project_dir.ancestors().collect(),
+    let (dir_abs, root_abs) = (absolute(project_dir), absolute(workspace));
+    let mut ancestors: Vec<&Path> = if dir_abs.starts_with(&root_abs) {
+        let depth = dir_abs.components().count() - root_abs.components().count();
+        dir_abs.ancestors().take(depth + 1).collect()
+    } else {
+        vec![dir_abs.as_path()]
     };
     ancestors.reverse();
     for dir in ancestors {
         let cargo_dir = dir.join(".cargo");
-        if Some(&cargo_dir) == cargo_home.as_ref() {
+        if cargo_home
+            .as_ref()
+            .is_some_and(|home| *home == cargo_dir || same_file(home, &cargo_dir))
+        {
             continue;
         }
-        if let Some((path, text)) = read_first(&[cargo_dir.join("config.toml"), cargo_dir.join("config")]) {
+        if let Some((path, text)) = reader.read_first(&[cargo_dir.join("config.toml"), cargo_dir.join("config")]) {
             let parsed = res.apply_project_file(&path, |res| parse_cargo_config(&text, res));
-            check(path, parsed);
+            reader.parsed(&path, parsed);
+            let mut mine = HostCredentials::default();
+            drain(&mut res, &mut mine);
+            project_credentials.push((path, mine));
         }
     }
     if let Some(cargo_home) = &cargo_home
-        && let Some((path, text)) = read_first(&[cargo_home.join("credentials.toml")])
+        && let Some((path, text)) = reader.read_first(&[cargo_home.join("credentials.toml")])
     {
-        check(path, parse_cargo_credentials(&text, &mut res));
+        reader.parsed(&path, parse_cargo_credentials(&text, &mut res));
     }
     let registries: Vec<(String, String)> = res
         .cargo_registries
@@ -165,8 +255,10 @@ pub fn load_for_project(
                 .insert(&super::cargo_config::registry_scope(&index), &token);
         }
     }
+    drain(&mut res, &mut user_credentials);
 
     let mut pip_confs = Vec::new();
+    // pip.
     if let Some(home) = &home {
         pip_confs.push(home.join(".pip/pip.conf"));
         let config = env("XDG_CONFIG_HOME")
@@ -178,7 +270,7 @@ pub fn load_for_project(
         pip_confs.push(PathBuf::from(path));
     }
     for path in pip_confs {
-        if let Some(text) = read(&path) {
+        if let Some(text) = reader.read(&path) {
             parse_pip_conf(&text, &mut res);
         }
     }
@@ -190,6 +282,7 @@ pub fn load_for_project(
             add_pypi_extra(url, &mut res);
         }
     }
+    drain(&mut res, &mut user_credentials);
     if let Ok(entries) = std::fs::read_dir(project_dir) {
         let mut names: Vec<PathBuf> = entries
             .flatten()
@@ -202,15 +295,45 @@ pub fn load_for_project(
             .collect();
         names.sort();
         for path in names {
-            if let Some(text) = read(&path) {
+            if let Some(text) = reader.read(&path) {
                 res.apply_project_file(&path, |res| parse_requirements_options(&text, res));
+                let mut mine = HostCredentials::default();
+                drain(&mut res, &mut mine);
+                project_credentials.push((path, mine));
             }
         }
     }
-    if let Some((path, text)) = read_first(&[project_dir.join("pyproject.toml")]) {
+    let pyproject = project_dir.join("pyproject.toml");
+    if let Some((path, text)) = reader.read_first(std::slice::from_ref(&pyproject)) {
         let parsed = res.apply_project_file(&path, |res| parse_pyproject_indexes(&text, res));
-        check(path, parsed);
+        reader.parsed(&path, parsed);
+        let mut mine = HostCredentials::default();
+        drain(&mut res, &mut mine);
+        project_credentials.push((path, mine));
     }
-    problems.extend(refused.into_inner());
-    (res, problems)
+
+    // The user's credentials first; a project's only where the user has none on that origin.
+    res.credentials = user_credentials;
+    for (path, credentials) in project_credentials {
+        for scope in res.credentials.absorb_where_absent(credentials) {
+            reader.problem(
+                &path,
+                format!(
+                    "{}: its credential for {scope} is not used: your own configuration holds the credential for that host",
+                    path.display()
+                ),
+            );
+        }
+    }
+    (res, reader.problems.into_inner())
 }
+
+fn how_to_trust(workspace: &Path) -> String {
+    format!(
+        "to trust this project, run `gatehouse trust {}` or pass --trust-project-config",
+        workspace.display()
+    )
+}
+
+#[cfg(test)]
+mod tests;

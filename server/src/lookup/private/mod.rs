@@ -7,6 +7,10 @@
 //!   and the environment happens in `discover` only.
 //! - A credential is bound to the origin it was configured for (`HostCredentials`); it never travels to
 //!   another host.
+//! - The repository being checked is untrusted input: its files never expand the user's environment
+//!   (unless the user trusts the project), never re-aim a user's
+//!   credential at a host the user's own files do not name, and never replace the user's credential
+//!   for a host the user configured (`discover`, `npmrc`).
 //! - A package pinned to a registry this code does not know is still private (`unknown-registry:…`):
 //!   an unknown name never falls back to the public registry.
 //! - A public registry under any spelling (`is_public`: port, case, trailing dot or slash, `sparse+`) is
@@ -21,8 +25,8 @@ mod npmrc;
 mod pip;
 
 pub use cargo_config::{parse_cargo_config, parse_cargo_credentials};
-pub use discover::{ConfigFileProblem, PROJECT_FILES, load_for_project, load_from_disk, load_from_disk_within};
-pub use npmrc::parse_npmrc;
+pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
+pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
 
 use std::collections::BTreeMap;
@@ -189,28 +193,6 @@ fn strip_userinfo(url: &str, credentials: &mut HostCredentials) -> String {
     clean
 }
 
-/// Expands `${VAR}` the way npm does in `.npmrc` values.
-fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut res = String::new();
-    let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        res.push_str(&rest[..start]);
-        match rest[start + 2..].find('}') {
-            Some(end) => {
-                let name = &rest[start + 2..start + 2 + end];
-                res.push_str(&env(name).unwrap_or_default());
-                rest = &rest[start + 3 + end..];
-            }
-            None => {
-                res.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    res.push_str(rest);
-    res
-}
-
 impl PrivateRegistries {
     /// Where `package` comes from. `registry` is the dependency's own registry name, when it has one
     /// (Cargo `registry = "…"`, Poetry `source = "…"`, uv `index = "…"`).
@@ -337,7 +319,11 @@ mod config_tests {
 
         // The audit's three inputs: each names the public registry, so each package is public.
         let mut npm = PrivateRegistries::default();
-        parse_npmrc("@ctrl:registry=https://registry.npmjs.org:443/\n", &no_env, &mut npm);
+        parse_npmrc(
+            "@ctrl:registry=https://registry.npmjs.org:443/\n",
+            Expansion::Env(&no_env),
+            &mut npm,
+        );
         let tinycolor = PackageRef::new(Ecosystem::Npm, "@ctrl/tinycolor");
         assert_eq!(npm.source_for(&tinycolor, None), RegistrySource::Public);
 
@@ -367,7 +353,7 @@ mod config_tests {
         let env = |name: &str| (name == "NPM_TOKEN").then(|| "tok123".to_string());
         parse_npmrc(
             "; user\nregistry=https://registry.npmjs.org/\n@corp:registry=https://npm.corp.example/repo/\n//npm.corp.example/repo/:_authToken=${NPM_TOKEN}\n",
-            &env,
+            Expansion::Env(&env),
             &mut config,
         );
         assert_eq!(config.npm_default, None);
@@ -388,7 +374,7 @@ mod config_tests {
         assert_eq!(config.credentials.for_url(&public), None);
         parse_npmrc(
             "registry=https://artifactory.corp.example/api/npm/npm/",
-            &no_env,
+            Expansion::Env(&no_env),
             &mut config,
         );
         assert!(matches!(
@@ -405,7 +391,7 @@ mod config_tests {
         let mut config = PrivateRegistries::default();
         parse_npmrc(
             "@corp:registry=https://art.corp.example/api/npm/npm-local/\n//art.corp.example/api/npm/npm-local/:_authToken=NPMTOK\n//art.corp.example/:_authToken=HOSTWIDE\n",
-            &no_env,
+            Expansion::Env(&no_env),
             &mut config,
         );
         parse_pip_conf(

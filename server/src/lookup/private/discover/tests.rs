@@ -1,0 +1,201 @@
+//! `load_from_disk` against temporary folders: a user HOME and a workspace, with the environment passed
+//! in (never the process's).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::*;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    workspace: PathBuf,
+    outside: PathBuf,
+    env: HashMap<String, String>,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, workspace, outside) = (
+            dir.path().join("home"),
+            dir.path().join("repo"),
+            dir.path().join("outside"),
+        );
+        for folder in [&home, &workspace, &outside] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        let env = HashMap::from([("HOME".to_string(), home.display().to_string())]);
+        Setup {
+            _dir: dir,
+            home,
+            workspace,
+            outside,
+            env,
+        }
+    }
+
+    fn write(&self, path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn load(&self, trust: ProjectTrust) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
+        let env = |name: &str| self.env.get(name).cloned();
+        load_from_disk(&Discovery {
+            project_dir: &self.workspace,
+            workspace: &self.workspace,
+            trust,
+            files: &ProjectRegistryFiles {
+                npmrc: Some(self.workspace.join(".npmrc")),
+            },
+            env: &env,
+        })
+    }
+}
+
+fn auth<'a>(registries: &'a PrivateRegistries, url: &str) -> Option<&'a str> {
+    registries.credentials.for_url(&reqwest::Url::parse(url).unwrap())
+}
+
+fn messages(problems: &[ConfigFileProblem]) -> String {
+    problems.iter().map(|p| format!("{}\n", p.message)).collect()
+}
+
+/// Audit item 1, every credential form npm reads: untrusted, `${…}` is never expanded and the
+/// credential is left out (and said so); trusted, it is expanded as npm does.
+#[test]
+fn project_npmrc_expands_nothing_unless_trusted() {
+    let mut setup = Setup::new();
+    setup.env.insert("SECRET".into(), "hunter2".into());
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "@a:registry=https://a.example/${SECRET}/\n//a.example/:_authToken=${SECRET}\n//b.example/:_auth=${SECRET}\n//c.example/:username=u\n//c.example/:_password=${SECRET}\n",
+    );
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    for url in [
+        "https://a.example/x",
+        "https://b.example/x",
+        "https://c.example/x",
+        "http://a.example/x",
+    ] {
+        assert_eq!(auth(&registries, url), None, "{url}");
+    }
+    assert!(
+        !registries.npm_scopes["@a"].contains("hunter2"),
+        "{:?}",
+        registries.npm_scopes
+    );
+    let text = messages(&problems);
+    for key in [
+        "//a.example/:_authToken",
+        "//b.example/:_auth",
+        "//c.example/:_password",
+        "@a:registry",
+    ] {
+        assert!(text.contains(&format!("`{key}` uses `${{SECRET}}`")), "{key}: {text}");
+    }
+    assert!(!text.contains("hunter2"), "{text}");
+
+    let (registries, problems) = setup.load(ProjectTrust::Trusted);
+    assert_eq!(auth(&registries, "https://a.example/x"), Some("Bearer hunter2"));
+    assert_eq!(auth(&registries, "https://b.example/x"), Some("Basic hunter2"));
+    assert!(auth(&registries, "https://c.example/x").unwrap().starts_with("Basic "));
+    assert_eq!(registries.npm_scopes["@a"], "https://a.example/hunter2");
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// The user's `~/.npmrc` is expanded (npm's semantics) and `$NPM_CONFIG_USERCONFIG` replaces it; an
+/// unset variable leaves the credential out instead of sending an empty one.
+#[test]
+fn user_npmrc_is_expanded_and_an_unset_variable_is_no_credential() {
+    let mut setup = Setup::new();
+    setup.env.insert("NPM_TOKEN".into(), "tok".into());
+    setup.write(
+        &setup.home.join(".npmrc"),
+        "//a.example/:_authToken=${NPM_TOKEN}\n//b.example/:_authToken=${MISSING}\n//c.example/:_authToken=x${OPTIONAL?}\n",
+    );
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(auth(&registries, "https://a.example/x"), Some("Bearer tok"));
+    assert_eq!(auth(&registries, "https://b.example/x"), None);
+    assert_eq!(auth(&registries, "https://c.example/x"), Some("Bearer x"));
+    assert!(
+        messages(&problems).contains("`${MISSING}`, which is not set"),
+        "{problems:?}"
+    );
+
+    let elsewhere = setup.outside.join("ci-npmrc");
+    setup.write(&elsewhere, "//d.example/:_authToken=ci\n");
+    setup
+        .env
+        .insert("NPM_CONFIG_USERCONFIG".into(), elsewhere.display().to_string());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(auth(&registries, "https://d.example/x"), Some("Bearer ci"));
+    assert_eq!(auth(&registries, "https://a.example/x"), None);
+}
+
+/// The combinations of a user token and a project `.npmrc` naming registries.
+#[test]
+fn a_project_npmrc_reaches_a_user_token_only_where_the_user_named_it() {
+    let mut setup = Setup::new();
+    setup.write(
+        &setup.home.join(".npmrc"),
+        "@corp:registry=https://npm.corp.example/\n//npm.corp.example/:_authToken=USER\n//npm.intranet.example:4873/:_authToken=INTRANET\n",
+    );
+    setup
+        .env
+        .insert("NPM_CONFIG_REGISTRY".into(), "http://npm.intranet.example:4873/".into());
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "@evil:registry=http://npm.corp.example/\n@other:registry=https://NPM.corp.example:443/other/\n//npm.corp.example/:_authToken=PROJECT\n//evil.example/:_authToken=PROJECT\n",
+    );
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    // The user's https host keeps the user's token whatever URL spelling the project uses, and the
+    // project's own token for that host is not used.
+    assert_eq!(
+        auth(&registries, "https://npm.corp.example/@corp%2fx"),
+        Some("Bearer USER")
+    );
+    assert_eq!(
+        auth(&registries, "https://npm.corp.example:443/other/@other%2fx"),
+        Some("Bearer USER")
+    );
+    assert!(
+        messages(&problems).contains("https://npm.corp.example:443/ is not used"),
+        "{problems:?}"
+    );
+    // Plain http to the user's host: the user never named it, so never the user's token; only the
+    // project's own (its secret to give away, to the host it wrote it for).
+    assert_eq!(
+        auth(&registries, "http://npm.corp.example/@evil%2fx"),
+        Some("Bearer PROJECT")
+    );
+    // The user named the intranet registry over http (NPM_CONFIG_REGISTRY): its token goes there.
+    assert_eq!(
+        auth(&registries, "http://npm.intranet.example:4873/x"),
+        Some("Bearer INTRANET")
+    );
+    // A host only the project names gets only the project's own credential.
+    assert_eq!(auth(&registries, "https://evil.example/x"), Some("Bearer PROJECT"));
+    assert_eq!(auth(&registries, "https://npm.corp.example.evil.example/x"), None);
+}
+
+/// The user's home opened as the project: its `.npmrc` is the user's, read (and expanded) once.
+#[test]
+fn the_users_home_as_the_project_reads_its_npmrc_as_the_users() {
+    let mut setup = Setup::new();
+    setup.env.insert("NPM_TOKEN".into(), "tok".into());
+    setup.write(&setup.home.join(".npmrc"), "//a.example/:_authToken=${NPM_TOKEN}\n");
+    let env = |name: &str| setup.env.get(name).cloned();
+    let (registries, problems) = load_from_disk(&Discovery {
+        project_dir: &setup.home,
+        workspace: &setup.home,
+        trust: ProjectTrust::Untrusted,
+        files: &ProjectRegistryFiles {
+            npmrc: Some(setup.home.join(".npmrc")),
+        },
+        env: &env,
+    });
+    assert_eq!(auth(&registries, "https://a.example/x"), Some("Bearer tok"));
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -1,0 +1,168 @@
+//! Credentials and hostile repositories: whatever a cloned project's `.npmrc` says, the user's secrets
+//! (environment variables, `~/.npmrc` tokens) only reach the registries the user's own files name.
+//! Every test records what the loopback stand-ins received.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::hostile::{Outcome, Repo, User};
+
+/// A registry stand-in that answers 404 to everything and records every request.
+fn stand_in() -> (tempfile::TempDir, gatehouse::testing::FixtureServer) {
+    let root = tempfile::tempdir().unwrap();
+    let server = gatehouse::testing::FixtureServer::start(root.path()).unwrap();
+    (root, server)
+}
+
+fn host_port(server: &gatehouse::testing::FixtureServer) -> String {
+    server.url().trim_start_matches("http://").to_string()
+}
+
+/// `gatehouse check . --format json` with nothing public reachable (a closed port), so only the
+/// project's and the user's registries can be asked.
+fn check(user: &User, repo: &Repo, extra_args: &[&str], extra_env: &[(&str, &str)]) -> (Outcome, Value) {
+    let mut args = vec![
+        "check",
+        ".",
+        "--format",
+        "json",
+        "--osv-url",
+        "http://127.0.0.1:9",
+        "--npm-registry",
+        "http://127.0.0.1:9",
+        "--crates-index",
+        "http://127.0.0.1:9",
+        "--pypi-url",
+        "http://127.0.0.1:9",
+    ];
+    args.extend(extra_args);
+    let outcome = user.run(&args, &repo.root, extra_env);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report (exit {}): {}{}",
+            outcome.code, outcome.stdout, outcome.stderr
+        )
+    });
+    (outcome, report)
+}
+
+fn errors_text(report: &Value) -> String {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}\n",
+                e["source"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn authorizations(server: &gatehouse::testing::FixtureServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_string))
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Audit item 1: a project `.npmrc` names a host and asks for `${SECRET_X}` as its token (and in a
+/// registry path). Untrusted, nothing is expanded: the secret reaches no request, and the file says why
+/// its credential is not used. Trusted (`--trust-project-config`), it behaves as npm does.
+#[test]
+fn untrusted_npmrc_never_expands_env_into_credentials() {
+    let user = User::new();
+    let (_root, server) = stand_in();
+    let (base, host) = (server.url(), host_port(&server));
+    let repo = Repo::new(&[(
+        "package.json",
+        "{\"dependencies\": {\"@corp/widgets\": \"1.0.0\", \"@leak/x\": \"1.0.0\"}}\n",
+    )]);
+    write(
+        &repo.path(".npmrc"),
+        &format!(
+            "@corp:registry={base}/npm/\n@leak:registry={base}/leak-${{SECRET_X}}/\n//{host}/:_authToken=${{SECRET_X}}\n"
+        ),
+    );
+    let secret = [("SECRET_X", "s3cr3t-value")];
+    let (outcome, report) = check(&user, &repo, &[], &secret);
+    for request in server.requests() {
+        let seen = format!("{request:?}");
+        assert!(!seen.contains("s3cr3t"), "the secret left the machine: {seen}");
+    }
+    assert!(authorizations(&server).is_empty(), "{:?}", server.requests());
+    let errors = errors_text(&report);
+    assert!(
+        errors.contains("${SECRET_X}") && errors.contains("not expanded"),
+        "{errors}\n{}",
+        outcome.stderr
+    );
+    assert!(errors.contains("gatehouse trust"), "{errors}");
+
+    // The user trusts this project: its `.npmrc` is read as npm reads it.
+    server.clear_requests();
+    let (_, _) = check(&user, &repo, &["--trust-project-config"], &secret);
+    let auth = authorizations(&server);
+    assert!(!auth.is_empty(), "{:?}", server.requests());
+    assert!(auth.iter().all(|a| a == "Bearer s3cr3t-value"), "{auth:?}");
+}
+
+/// A token in the user's `~/.npmrc` for a host travels over https, or over http where the user's own
+/// files name an http registry on it: a project naming the user's host over plain http gets no token.
+#[test]
+fn project_npmrc_cannot_pull_a_user_token_onto_plain_http() {
+    let user = User::new();
+    let (_root, server) = stand_in();
+    let (base, host) = (server.url(), host_port(&server));
+    write(
+        &user.home.path().join(".npmrc"),
+        &format!("//{host}/:_authToken=USERTOK\n"),
+    );
+    let repo = Repo::new(&[("package.json", "{\"dependencies\": {\"@corp/widgets\": \"1.0.0\"}}\n")]);
+    write(&repo.path(".npmrc"), &format!("@corp:registry={base}/npm/\n"));
+    let (_, _) = check(&user, &repo, &[], &[]);
+    assert!(server.request_count() > 0, "the project's registry is asked");
+    assert!(authorizations(&server).is_empty(), "{:?}", server.requests());
+
+    // When the user's own file names that http registry, the token goes there (and only there). A new
+    // user: the first one's cache already holds the answer.
+    let user = User::new();
+    write(
+        &user.home.path().join(".npmrc"),
+        &format!("@corp:registry={base}/npm/\n//{host}/:_authToken=USERTOK\n"),
+    );
+    std::fs::remove_file(repo.path(".npmrc")).unwrap();
+    server.clear_requests();
+    let (_, _) = check(&user, &repo, &[], &[]);
+    let auth = authorizations(&server);
+    assert!(!auth.is_empty(), "{:?}", server.requests());
+    assert!(auth.iter().all(|a| a == "Bearer USERTOK"), "{auth:?}");
+}
+
+/// A project `.npmrc` that writes its own token for the user's registry does not replace the user's.
+#[test]
+fn project_npmrc_cannot_replace_the_users_token_for_the_users_registry() {
+    let user = User::new();
+    let (_root, server) = stand_in();
+    let (base, host) = (server.url(), host_port(&server));
+    write(
+        &user.home.path().join(".npmrc"),
+        &format!("@corp:registry={base}/npm/\n//{host}/:_authToken=USERTOK\n"),
+    );
+    let repo = Repo::new(&[("package.json", "{\"dependencies\": {\"@corp/widgets\": \"1.0.0\"}}\n")]);
+    write(&repo.path(".npmrc"), &format!("//{host}/npm/:_authToken=PROJECTTOK\n"));
+    let (_, report) = check(&user, &repo, &[], &[]);
+    let auth = authorizations(&server);
+    assert!(!auth.is_empty(), "{:?}", server.requests());
+    assert!(auth.iter().all(|a| a == "Bearer USERTOK"), "{auth:?}");
+    assert!(errors_text(&report).contains("your own"), "{}", errors_text(&report));
+}
