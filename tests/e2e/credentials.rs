@@ -1,6 +1,7 @@
-//! Credentials and hostile repositories: whatever a cloned project's `.npmrc` says, the user's secrets
-//! (environment variables, `~/.npmrc` tokens) only reach the registries the user's own files name.
-//! Every test records what the loopback stand-ins received.
+//! Credentials and hostile repositories: whatever a cloned project's `.npmrc`, `.cargo/config.toml` or
+//! pip settings say, the user's secrets (environment variables, `~/.npmrc` tokens, cargo tokens) only
+//! reach the registries the user's own files name. Every test records what the loopback stand-ins
+//! received.
 
 use std::path::Path;
 
@@ -165,4 +166,102 @@ fn project_npmrc_cannot_replace_the_users_token_for_the_users_registry() {
     assert!(!auth.is_empty(), "{:?}", server.requests());
     assert!(auth.iter().all(|a| a == "Bearer USERTOK"), "{auth:?}");
     assert!(errors_text(&report).contains("your own"), "{}", errors_text(&report));
+}
+
+const CARGO_TOML: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nwidget = { version = \"1\", registry = \"corp\" }\n";
+
+/// Audit item 2: the user's token for registry `corp` (credentials.toml, or
+/// `CARGO_REGISTRIES_CORP_TOKEN`) is bound to the index the user's config names for `corp`. A project
+/// `.cargo/config.toml` that points `corp` at its own host gets no token, and says why.
+#[test]
+fn project_cargo_config_cannot_rebind_user_registry_token() {
+    let user = User::new();
+    let (_root, attacker) = stand_in();
+    let attacker_base = attacker.url();
+    let cargo_home = user.home.path().join(".cargo");
+    write(
+        &cargo_home.join("config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://cargo.corp.example/index/\"\n",
+    );
+    write(
+        &cargo_home.join("credentials.toml"),
+        "[registries.corp]\ntoken = \"USERTOK\"\n",
+    );
+    let repo = Repo::new(&[("Cargo.toml", CARGO_TOML)]);
+    write(
+        &repo.path(".cargo/config.toml"),
+        &format!("[registries.corp]\nindex = \"sparse+{attacker_base}/index/\"\n"),
+    );
+    let env = [("CARGO_REGISTRIES_CORP_TOKEN", "ENVTOK")];
+    let (outcome, report) = check(&user, &repo, &[], &env);
+    assert!(
+        attacker.request_count() > 0,
+        "the project's index is asked: {}",
+        outcome.stderr
+    );
+    assert!(authorizations(&attacker).is_empty(), "{:?}", attacker.requests());
+    let errors = errors_text(&report);
+    assert!(errors.contains("corp") && errors.contains("token"), "{errors}");
+
+    // With no index of the user's own for `corp`, the token has nowhere to go either (a new user: the
+    // first one's cache already holds the answer).
+    let user = User::new();
+    write(
+        &user.home.path().join(".cargo/credentials.toml"),
+        "[registries.corp]\ntoken = \"USERTOK\"\n",
+    );
+    attacker.clear_requests();
+    let (_, report) = check(&user, &repo, &[], &env);
+    assert!(attacker.request_count() > 0);
+    assert!(authorizations(&attacker).is_empty(), "{:?}", attacker.requests());
+    assert!(errors_text(&report).contains("corp"), "{}", errors_text(&report));
+}
+
+/// The user's index for `corp` (config or `CARGO_REGISTRIES_CORP_INDEX`) gets the user's token, also
+/// when the project repeats the same definition.
+#[test]
+fn the_users_own_cargo_index_gets_the_users_token() {
+    let user = User::new();
+    let (_root, server) = stand_in();
+    let base = server.url();
+    write(
+        &user.home.path().join(".cargo/credentials.toml"),
+        "[registries.corp]\ntoken = \"USERTOK\"\n",
+    );
+    let repo = Repo::new(&[("Cargo.toml", CARGO_TOML)]);
+    write(
+        &repo.path(".cargo/config.toml"),
+        &format!("[registries.corp]\nindex = \"sparse+{base}/index/\"\n"),
+    );
+    let index = format!("sparse+{base}/index/");
+    let (outcome, _) = check(&user, &repo, &[], &[("CARGO_REGISTRIES_CORP_INDEX", &index)]);
+    let auth = authorizations(&server);
+    assert!(!auth.is_empty(), "{:?}\n{}", server.requests(), outcome.stderr);
+    assert!(auth.iter().all(|a| a == "USERTOK"), "{auth:?}");
+}
+
+/// crates.io's token (`CARGO_REGISTRY_TOKEN`, `[registry] token`) is never sent, not even to a
+/// `[source.crates-io]` replacement the project names.
+#[test]
+fn crates_io_token_never_goes_to_a_project_source_replacement() {
+    let user = User::new();
+    let (_root, attacker) = stand_in();
+    let attacker_base = attacker.url();
+    write(
+        &user.home.path().join(".cargo/credentials.toml"),
+        "[registry]\ntoken = \"CRATESIOTOK\"\n",
+    );
+    let repo = Repo::new(&[(
+        "Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nserde = \"1\"\n",
+    )]);
+    write(
+        &repo.path(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"mirror\"\n[source.mirror]\nregistry = \"sparse+{attacker_base}/index/\"\n"
+        ),
+    );
+    let (_, _) = check(&user, &repo, &[], &[("CARGO_REGISTRY_TOKEN", "CRATESIOTOK")]);
+    assert!(attacker.request_count() > 0);
+    assert!(authorizations(&attacker).is_empty(), "{:?}", attacker.requests());
 }

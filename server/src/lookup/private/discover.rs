@@ -9,16 +9,19 @@
 //!   plain http only to origins the user's own files name as an http registry: a project cannot pull it
 //!   onto an unencrypted connection by naming `http://` + the user's host.
 //! - `${VAR}` is expanded only in the user's files and in a trusted project's (`npmrc::Expansion`).
+//!   Cargo tokens are bound to the index the user names (`cargo_config::bind_user_tokens`).
 //! - The environment is read through `Discovery::env` only, so tests pass their own.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::cargo_config::{UserToken, bind_user_tokens, env_name};
 use super::npmrc::Expansion;
 use super::pip::{add_pypi_extra, set_pypi_index};
 use super::{
     PrivateRegistries, ProjectRegistryFiles, parse_cargo_config, parse_cargo_credentials, parse_npmrc, parse_pip_conf,
-    parse_pyproject_indexes, parse_requirements_options,
+    parse_pyproject_indexes, parse_requirements_options, trimmed,
 };
 use crate::lookup::http::HostCredentials;
 use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
@@ -125,7 +128,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Reads every registry configuration that applies to the manifest folder: the user's then the
 /// project's `.npmrc`, then `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml`
-/// from the workspace root inwards, then `credentials.toml` and `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, then the
+/// from the workspace root inwards, then `CARGO_REGISTRIES_<NAME>_INDEX`, `credentials.toml` and
+/// `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, then the
 /// project's `requirements*.txt` and `pyproject.toml`. Files that cannot be used, and settings left
 /// out, come back as problems beside what the others say.
 pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<ConfigFileProblem>) {
@@ -210,6 +214,8 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         reader.parsed(&path, parse_cargo_config(&text, &mut res));
         drain(&mut res, &mut user_credentials);
     }
+    // The indexes the user's side names, by registry name.
+    let mut user_indexes: BTreeMap<String, String> = res.cargo_registries.clone();
     let absolute = |path: &Path| match std::env::current_dir() {
         Ok(cwd) if path.is_relative() => cwd.join(path),
         _ => path.to_path_buf(),
@@ -238,22 +244,47 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
             project_credentials.push((path, mine));
         }
     }
+    let mut tokens: Vec<UserToken> = Vec::new();
     if let Some(cargo_home) = &cargo_home
         && let Some((path, text)) = reader.read_first(&[cargo_home.join("credentials.toml")])
     {
-        reader.parsed(&path, parse_cargo_credentials(&text, &mut res));
-    }
-    let registries: Vec<(String, String)> = res
-        .cargo_registries
-        .iter()
-        .map(|(n, u)| (n.clone(), u.clone()))
-        .collect();
-    for (name, index) in registries {
-        let var = format!("CARGO_REGISTRIES_{}_TOKEN", name.to_ascii_uppercase().replace('-', "_"));
-        if let Some(token) = env(&var) {
-            res.credentials
-                .insert(&super::cargo_config::registry_scope(&index), &token);
+        match parse_cargo_credentials(&text) {
+            Ok(found) => tokens.extend(found.into_iter().map(|(registry, token)| UserToken {
+                registry,
+                token,
+                source: path.display().to_string(),
+            })),
+            Err(message) => reader.parsed(&path, Err(message)),
         }
+    }
+    // Every registry name in play: the environment may define or log in to any of them.
+    let mut names: Vec<String> = res
+        .cargo_registries
+        .keys()
+        .cloned()
+        .chain(tokens.iter().map(|t| t.registry.clone()))
+        .chain(res.cargo_default_registry.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in &names {
+        // Cargo's environment overrides every config file; it is the user's.
+        if let Some(index) = env(&format!("CARGO_REGISTRIES_{}_INDEX", env_name(name))).filter(|i| !i.is_empty()) {
+            res.cargo_registries.insert(name.clone(), trimmed(&index));
+            user_indexes.insert(name.clone(), trimmed(&index));
+        }
+        let var = format!("CARGO_REGISTRIES_{}_TOKEN", env_name(name));
+        if let Some(token) = env(&var) {
+            tokens.push(UserToken {
+                registry: name.clone(),
+                token,
+                source: var,
+            });
+        }
+    }
+    let cargo_home_shown = cargo_home.clone().unwrap_or_default().join("credentials.toml");
+    for (_, why) in bind_user_tokens(&tokens, &user_indexes, trusted, &mut res) {
+        reader.problem(&cargo_home_shown, format!("{why}; {}", how_to_trust(workspace)));
     }
     drain(&mut res, &mut user_credentials);
 

@@ -10,7 +10,7 @@
 //! - The repository being checked is untrusted input: its files never expand the user's environment
 //!   (unless the user trusts the project), never re-aim a user's
 //!   credential at a host the user's own files do not name, and never replace the user's credential
-//!   for a host the user configured (`discover`, `npmrc`).
+//!   for a host the user configured (`discover`, `npmrc`, `cargo_config`).
 //! - A package pinned to a registry this code does not know is still private (`unknown-registry:…`):
 //!   an unknown name never falls back to the public registry.
 //! - A public registry under any spelling (`is_public`: port, case, trailing dot or slash, `sparse+`) is
@@ -24,7 +24,7 @@ mod discover;
 mod npmrc;
 mod pip;
 
-pub use cargo_config::{parse_cargo_config, parse_cargo_credentials};
+pub use cargo_config::{UserToken, bind_user_tokens, parse_cargo_config, parse_cargo_credentials};
 pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
 pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
@@ -347,6 +347,21 @@ mod config_tests {
         assert_eq!(cargo.source_for(&serde, Some("ci")), RegistrySource::Public);
     }
 
+    /// Binds `credentials.toml` tokens as the user's, with every registry of `config` the user's own.
+    fn user_tokens(text: &str, config: &mut PrivateRegistries) {
+        let tokens: Vec<UserToken> = parse_cargo_credentials(text)
+            .unwrap()
+            .into_iter()
+            .map(|(registry, token)| UserToken {
+                registry,
+                token,
+                source: "credentials.toml".into(),
+            })
+            .collect();
+        let own = config.cargo_registries.clone();
+        assert!(bind_user_tokens(&tokens, &own, false, config).is_empty());
+    }
+
     #[test]
     fn npmrc_scopes_default_and_tokens() {
         let mut config = PrivateRegistries::default();
@@ -403,11 +418,10 @@ mod config_tests {
             &mut config,
         )
         .unwrap();
-        parse_cargo_credentials(
+        user_tokens(
             "[registries.one]\ntoken = \"ONE\"\n[registries.two]\ntoken = \"TWO\"\n",
             &mut config,
-        )
-        .unwrap();
+        );
         let for_url = |url: &str| {
             config
                 .credentials
@@ -456,7 +470,7 @@ directory = "vendor"
             &mut config,
         )
         .unwrap();
-        parse_cargo_credentials("[registries.my-registry]\ntoken = \"cargo-token\"\n", &mut config).unwrap();
+        user_tokens("[registries.my-registry]\ntoken = \"cargo-token\"\n", &mut config);
         let serde = PackageRef::new(Ecosystem::CratesIo, "serde");
         assert_eq!(
             config.source_for(&serde, Some("my-registry")),

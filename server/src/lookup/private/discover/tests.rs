@@ -199,3 +199,82 @@ fn the_users_home_as_the_project_reads_its_npmrc_as_the_users() {
     assert_eq!(auth(&registries, "https://a.example/x"), Some("Bearer tok"));
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// Audit item 2: the user's cargo token follows the index the user names for the registry, never a
+/// project's redefinition of the name; a trusted project is followed as cargo follows it.
+#[test]
+fn cargo_tokens_are_bound_to_the_users_index() {
+    let mut setup = Setup::new();
+    setup.write(
+        &setup.home.join(".cargo/config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://cargo.corp.example/index/\"\n",
+    );
+    setup.write(
+        &setup.home.join(".cargo/credentials.toml"),
+        "[registries.corp]\ntoken = \"CORP\"\n[registries.shared]\ntoken = \"SHARED\"\n[registry]\ntoken = \"CRATESIO\"\n",
+    );
+    setup
+        .env
+        .insert("CARGO_REGISTRIES_SHARED_TOKEN".into(), "SHARED-ENV".into());
+    setup.env.insert("CARGO_REGISTRY_TOKEN".into(), "CRATESIO".into());
+    setup.write(
+        &setup.workspace.join(".cargo/config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://evil.example/index/\"\n[registries.shared]\nindex = \"https://shared.example/git-index\"\n[source.crates-io]\nreplace-with = \"mirror\"\n[source.mirror]\nregistry = \"sparse+https://mirror.evil.example/\"\n",
+    );
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(auth(&registries, "https://evil.example/index/co/rp/x"), None);
+    assert_eq!(
+        auth(&registries, "https://cargo.corp.example/index/x"),
+        None,
+        "corp is not in use there"
+    );
+    assert_eq!(auth(&registries, "https://shared.example/git-index/x"), None);
+    assert_eq!(auth(&registries, "https://mirror.evil.example/se/rd/serde"), None);
+    let text = messages(&problems);
+    assert!(text.contains("registry `corp` is redefined by the project"), "{text}");
+    assert!(
+        text.contains("registry `shared` is defined only by the project"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("CORP") && !text.contains("SHARED-ENV"),
+        "no token in a message: {text}"
+    );
+
+    // The user's environment names `shared`'s index: the project repeating it changes nothing.
+    setup.env.insert(
+        "CARGO_REGISTRIES_SHARED_INDEX".into(),
+        "https://shared.example/git-index/".into(),
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(
+        auth(&registries, "https://shared.example/git-index/x"),
+        Some("SHARED-ENV")
+    );
+
+    let (registries, _) = setup.load(ProjectTrust::Trusted);
+    assert_eq!(auth(&registries, "https://evil.example/index/co/rp/x"), Some("CORP"));
+    assert_eq!(
+        auth(&registries, "https://mirror.evil.example/se/rd/serde"),
+        None,
+        "never crates.io's"
+    );
+}
+
+/// A project's own `token` in its `.cargo/config.toml` goes to the index it wrote, never replacing the
+/// user's token on the user's registry.
+#[test]
+fn a_project_cargo_token_goes_only_to_its_own_index() {
+    let setup = Setup::new();
+    setup.write(
+        &setup.home.join(".cargo/config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://cargo.corp.example/index/\"\ntoken = \"USER\"\n",
+    );
+    setup.write(
+        &setup.workspace.join(".cargo/config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://cargo.corp.example/index/\"\ntoken = \"PROJECT\"\n[registries.own]\nindex = \"sparse+https://own.example/index/\"\ntoken = \"OWN\"\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(auth(&registries, "https://cargo.corp.example/x"), Some("USER"));
+    assert_eq!(auth(&registries, "https://own.example/x"), Some("OWN"));
+}
