@@ -1,7 +1,7 @@
 //! Credentials and hostile repositories: whatever a cloned project's `.npmrc`, `.cargo/config.toml` or
 //! pip settings say, the user's secrets (environment variables, `~/.npmrc` tokens, cargo tokens) only
-//! reach the registries the user's own files name. Every test records what the loopback stand-ins
-//! received.
+//! reach the registries the user's own files name, and project files outside the workspace are not
+//! applied. Every test records what the loopback stand-ins received.
 
 use std::path::Path;
 
@@ -264,4 +264,49 @@ fn crates_io_token_never_goes_to_a_project_source_replacement() {
     let (_, _) = check(&user, &repo, &[], &[("CARGO_REGISTRY_TOKEN", "CRATESIOTOK")]);
     assert!(attacker.request_count() > 0);
     assert!(authorizations(&attacker).is_empty(), "{:?}", attacker.requests());
+}
+
+/// Audit item 8: registry files of the project that are symlinks to outside the workspace are reported
+/// as not read, and nothing they say is applied (no registry is asked, no credential sent).
+#[test]
+fn project_registry_files_outside_the_workspace_are_not_applied() {
+    let user = User::new();
+    let (_root, server) = stand_in();
+    let (base, host) = (server.url(), host_port(&server));
+    let repo = Repo::new(&[
+        ("package.json", "{\"dependencies\": {\"@corp/widgets\": \"1.0.0\"}}\n"),
+        ("Cargo.toml", CARGO_TOML),
+        ("requirements.txt", "internal-lib==1.0\n"),
+    ]);
+    let outside = repo.parent.path().join("outside");
+    write(
+        &outside.join("npmrc"),
+        &format!("@corp:registry={base}/npm/\n//{host}/:_authToken=OUTSIDETOK\n"),
+    );
+    write(
+        &outside.join("config.toml"),
+        &format!("[registries.corp]\nindex = \"sparse+{base}/index/\"\ntoken = \"OUTSIDETOK\"\n"),
+    );
+    write(
+        &outside.join("requirements.txt"),
+        &format!("--index-url http://bob:pw@{host}/simple/\n"),
+    );
+    std::fs::create_dir_all(repo.path(".cargo")).unwrap();
+    repo.link(outside.join("npmrc").to_str().unwrap(), ".npmrc");
+    repo.link(outside.join("config.toml").to_str().unwrap(), ".cargo/config.toml");
+    repo.link(
+        outside.join("requirements.txt").to_str().unwrap(),
+        "requirements-extra.txt",
+    );
+    let (outcome, report) = check(&user, &repo, &[], &[]);
+    assert_eq!(server.request_count(), 0, "{:?}\n{}", server.requests(), outcome.stderr);
+    let errors = errors_text(&report);
+    for name in [".npmrc", "config.toml", "requirements-extra.txt"] {
+        assert!(
+            errors
+                .lines()
+                .any(|line| line.contains(name) && line.contains("outside the workspace")),
+            "{name}: {errors}"
+        );
+    }
 }

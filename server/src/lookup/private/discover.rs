@@ -2,6 +2,11 @@
 //! variables that override them: the only file and environment IO of `private`.
 //!
 //! Invariants:
+//! - The user's own files (`$NPM_CONFIG_USERCONFIG` or `~/.npmrc`, `$CARGO_HOME/config.toml` and
+//!   `credentials.toml`, pip.conf, `PIP_CONFIG_FILE`) are read wherever they are. The project's
+//!   (`PROJECT_FILES`) are read like every other file of the repository: regular files inside the
+//!   workspace only (`Bounds::workspace`); a symlink or path leading out is reported as not read, and
+//!   nothing in it applies.
 //! - Credentials are kept apart by who wrote them. The user's win: a project credential on an origin
 //!   (`scheme://host:port`) where the user holds one is left out and reported. A project credential
 //!   written literally goes only to the scope the project wrote it for.
@@ -67,18 +72,30 @@ pub struct Discovery<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
+/// Who wrote a file: where it may be, and who its credentials belong to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    User,
+    Project,
+}
+
 struct Reader {
+    workspace: Bounds,
     problems: RefCell<Vec<ConfigFileProblem>>,
 }
 
 impl Reader {
-    /// Registry settings files (the user's and the project's): regular files under the config cap
-    /// only, so a FIFO or a device named `.npmrc` or `requirements.txt` is skipped, never read.
+    /// Registry settings files: regular files under the config cap only, so a FIFO or a device named
+    /// `.npmrc` or `requirements.txt` is skipped, never read; a project's inside the workspace only.
     /// A file that is absent is `None`; one that is refused is `None` too, and reported.
-    fn read(&self, path: &Path) -> Option<String> {
+    fn read(&self, path: &Path, owner: Owner) -> Option<String> {
         let is_requirements = path.extension().is_some_and(|ext| ext == "txt");
         let cap = if is_requirements { MANIFEST_CAP } else { CONFIG_CAP };
-        match read_untrusted_text(path, &Bounds::user_named(cap)) {
+        let bounds = match owner {
+            Owner::User => Bounds::user_named(cap),
+            Owner::Project => self.workspace.with_cap(cap),
+        };
+        match read_untrusted_text(path, &bounds) {
             Ok(text) => Some(text),
             Err(error) if error.is_not_found() => None,
             Err(error) => {
@@ -88,11 +105,11 @@ impl Reader {
         }
     }
 
-    /// The first of `paths` that can be read, with its text.
-    fn read_first(&self, paths: &[PathBuf]) -> Option<(PathBuf, String)> {
-        paths
-            .iter()
-            .find_map(|path| self.read(path).map(|text| (path.clone(), text)))
+    /// The first of `paths` that exists, with its text (`None` when it is refused: a refused file is
+    /// not replaced by the next candidate).
+    fn read_first(&self, paths: &[PathBuf], owner: Owner) -> Option<(PathBuf, String)> {
+        let path = paths.iter().find(|path| path.symlink_metadata().is_ok())?;
+        self.read(path, owner).map(|text| (path.clone(), text))
     }
 
     fn problem(&self, path: &Path, message: String) {
@@ -142,6 +159,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     } = *discovery;
     let trusted = trust == ProjectTrust::Trusted;
     let reader = Reader {
+        workspace: Bounds::workspace(workspace, CONFIG_CAP),
         problems: RefCell::new(Vec::new()),
     };
     let mut res = PrivateRegistries::default();
@@ -161,7 +179,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         .or_else(|| home.as_ref().map(|h| h.join(".npmrc")));
     let env_registry = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry"));
     if let Some(path) = &user_npmrc
-        && let Some(text) = reader.read(path)
+        && let Some(text) = reader.read(path, Owner::User)
     {
         for note in parse_npmrc(&text, Expansion::Env(env), &mut res) {
             reader.problem(path, format!("{}: {note}", path.display()));
@@ -183,7 +201,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     // The user's home opened as the project: its `.npmrc` is the user's, read once.
     if let Some(project_npmrc) = &files.npmrc
         && !user_npmrc.as_ref().is_some_and(|user| same_file(user, project_npmrc))
-        && let Some(text) = reader.read(project_npmrc)
+        && let Some(text) = reader.read(project_npmrc, Owner::Project)
     {
         let expansion = if trusted { Expansion::Env(env) } else { Expansion::Never };
         let notes = res.apply_project_file(project_npmrc, |res| parse_npmrc(&text, expansion, res));
@@ -209,7 +227,10 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".cargo")));
     if let Some(cargo_home) = &cargo_home
-        && let Some((path, text)) = reader.read_first(&[cargo_home.join("config.toml"), cargo_home.join("config")])
+        && let Some((path, text)) = reader.read_first(
+            &[cargo_home.join("config.toml"), cargo_home.join("config")],
+            Owner::User,
+        )
     {
         reader.parsed(&path, parse_cargo_config(&text, &mut res));
         drain(&mut res, &mut user_credentials);
@@ -236,7 +257,10 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         {
             continue;
         }
-        if let Some((path, text)) = reader.read_first(&[cargo_dir.join("config.toml"), cargo_dir.join("config")]) {
+        if let Some((path, text)) = reader.read_first(
+            &[cargo_dir.join("config.toml"), cargo_dir.join("config")],
+            Owner::Project,
+        ) {
             let parsed = res.apply_project_file(&path, |res| parse_cargo_config(&text, res));
             reader.parsed(&path, parsed);
             let mut mine = HostCredentials::default();
@@ -246,7 +270,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     }
     let mut tokens: Vec<UserToken> = Vec::new();
     if let Some(cargo_home) = &cargo_home
-        && let Some((path, text)) = reader.read_first(&[cargo_home.join("credentials.toml")])
+        && let Some((path, text)) = reader.read_first(&[cargo_home.join("credentials.toml")], Owner::User)
     {
         match parse_cargo_credentials(&text) {
             Ok(found) => tokens.extend(found.into_iter().map(|(registry, token)| UserToken {
@@ -301,7 +325,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         pip_confs.push(PathBuf::from(path));
     }
     for path in pip_confs {
-        if let Some(text) = reader.read(&path) {
+        if let Some(text) = reader.read(&path, Owner::User) {
             parse_pip_conf(&text, &mut res);
         }
     }
@@ -326,7 +350,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
             .collect();
         names.sort();
         for path in names {
-            if let Some(text) = reader.read(&path) {
+            if let Some(text) = reader.read(&path, Owner::Project) {
                 res.apply_project_file(&path, |res| parse_requirements_options(&text, res));
                 let mut mine = HostCredentials::default();
                 drain(&mut res, &mut mine);
@@ -335,7 +359,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         }
     }
     let pyproject = project_dir.join("pyproject.toml");
-    if let Some((path, text)) = reader.read_first(std::slice::from_ref(&pyproject)) {
+    if let Some((path, text)) = reader.read_first(std::slice::from_ref(&pyproject), Owner::Project) {
         let parsed = res.apply_project_file(&path, |res| parse_pyproject_indexes(&text, res));
         reader.parsed(&path, parsed);
         let mut mine = HostCredentials::default();

@@ -7,8 +7,8 @@
 //!   and the environment happens in `discover` only.
 //! - A credential is bound to the origin it was configured for (`HostCredentials`); it never travels to
 //!   another host.
-//! - The repository being checked is untrusted input: its files never expand the user's environment
-//!   (unless the user trusts the project), never re-aim a user's
+//! - The repository being checked is untrusted input: its files are read inside the workspace only,
+//!   never expand the user's environment (unless the user trusts the project), never re-aim a user's
 //!   credential at a host the user's own files do not name, and never replace the user's credential
 //!   for a host the user configured (`discover`, `npmrc`, `cargo_config`).
 //! - A package pinned to a registry this code does not know is still private (`unknown-registry:…`):

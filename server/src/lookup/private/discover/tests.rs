@@ -278,3 +278,79 @@ fn a_project_cargo_token_goes_only_to_its_own_index() {
     assert_eq!(auth(&registries, "https://cargo.corp.example/x"), Some("USER"));
     assert_eq!(auth(&registries, "https://own.example/x"), Some("OWN"));
 }
+
+/// Audit item 8: every registry file of the project that leads outside the workspace is refused,
+/// reported, and not applied; the user's own files may live anywhere.
+#[test]
+fn project_registry_files_outside_the_workspace_are_refused_and_not_applied() {
+    let setup = Setup::new();
+    let outside = |name: &str, text: &str| {
+        let path = setup.outside.join(name);
+        setup.write(&path, text);
+        path
+    };
+    let link = |target: &Path, name: &str| {
+        let path = setup.workspace.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, path).unwrap();
+    };
+    link(
+        &outside(
+            "npmrc",
+            "@corp:registry=https://npm.out.example/\n//npm.out.example/:_authToken=T\n",
+        ),
+        ".npmrc",
+    );
+    link(
+        &outside(
+            "config.toml",
+            "[registries.corp]\nindex = \"sparse+https://cargo.out.example/index/\"\ntoken = \"T\"\n",
+        ),
+        ".cargo/config.toml",
+    );
+    link(
+        &outside("requirements.txt", "--index-url https://u:p@pypi.out.example/simple/\n"),
+        "requirements.txt",
+    );
+    link(
+        &outside(
+            "pyproject.toml",
+            "[[tool.uv.index]]\nname = \"x\"\nurl = \"https://uv.out.example/simple\"\ndefault = true\n",
+        ),
+        "pyproject.toml",
+    );
+    // The user's own pip.conf may be a symlink to anywhere.
+    let users = outside("pip.conf", "[global]\nindex-url = https://pypi.mine.example/simple\n");
+    std::fs::create_dir_all(setup.home.join(".config/pip")).unwrap();
+    std::os::unix::fs::symlink(users, setup.home.join(".config/pip/pip.conf")).unwrap();
+
+    let (registries, problems) = setup.load(ProjectTrust::Trusted);
+    assert!(registries.npm_scopes.is_empty(), "{:?}", registries.npm_scopes);
+    assert!(registries.cargo_registries.is_empty());
+    assert_eq!(
+        registries.pypi_index.as_deref(),
+        Some("https://pypi.mine.example/simple")
+    );
+    assert!(registries.pypi_named.is_empty());
+    assert!(registries.credentials.is_empty(), "{:?}", registries.credentials);
+    let text = messages(&problems);
+    for name in [".npmrc", "config.toml", "requirements.txt", "pyproject.toml"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path.ends_with(name) && p.message.contains("outside the workspace")),
+            "{name}: {text}"
+        );
+    }
+    // A refused `.cargo/config.toml` is not replaced by the legacy `.cargo/config` beside it.
+    setup.write(
+        &setup.workspace.join(".cargo/config"),
+        "[registries.corp]\nindex = \"sparse+https://legacy.example/index/\"\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Trusted);
+    assert!(
+        registries.cargo_registries.is_empty(),
+        "{:?}",
+        registries.cargo_registries
+    );
+}
