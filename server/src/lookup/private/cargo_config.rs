@@ -139,6 +139,7 @@ pub fn bind_user_tokens(
             into.credentials.insert(&registry_scope(effective), token);
             continue;
         }
+        let (effective, own) = (shown(effective), own.map(|own| shown(own)));
         let why = match own {
             Some(own) => format!(
                 "registry `{registry}` is redefined by the project to {effective}, but your own configuration names {own}: your token for it ({source}) is not sent to the project's index"
@@ -151,6 +152,15 @@ pub fn bind_user_tokens(
         refused.push((registry.clone(), why));
     }
     refused
+}
+
+/// An index URL for a message: without the `user:password@` it may carry.
+fn shown(url: &str) -> String {
+    if url.contains('@') {
+        crate::lookup::http::redact(url)
+    } else {
+        url.to_string()
+    }
 }
 
 /// A registry name as cargo spells it in environment variables (`my-reg` → `MY_REG`).

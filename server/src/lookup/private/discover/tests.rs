@@ -207,7 +207,7 @@ fn cargo_tokens_are_bound_to_the_users_index() {
     let mut setup = Setup::new();
     setup.write(
         &setup.home.join(".cargo/config.toml"),
-        "[registries.corp]\nindex = \"sparse+https://cargo.corp.example/index/\"\n",
+        "[registries.corp]\nindex = \"sparse+https://alice:hunter2@cargo.corp.example/index/\"\n",
     );
     setup.write(
         &setup.home.join(".cargo/credentials.toml"),
@@ -237,9 +237,10 @@ fn cargo_tokens_are_bound_to_the_users_index() {
         "{text}"
     );
     assert!(
-        !text.contains("CORP") && !text.contains("SHARED-ENV"),
-        "no token in a message: {text}"
+        !text.contains("CORP") && !text.contains("SHARED-ENV") && !text.contains("hunter2"),
+        "no secret in a message: {text}"
     );
+    assert!(text.contains("https://cargo.corp.example/index"), "{text}");
 
     // The user's environment names `shared`'s index: the project repeating it changes nothing.
     setup.env.insert(
