@@ -16,7 +16,7 @@
 use base64::Engine as _;
 
 use crate::manifest::LockedPackage;
-use crate::manifest::lockfiles::installed_from;
+use crate::manifest::lockfiles::{installed_from, is_registry_tarball_path};
 use crate::model::{Ecosystem, Fact, Facts, PackageRef, RegistrySource};
 
 /// The public npm registry's hosts (Yarn 1 writes the second).
@@ -31,7 +31,7 @@ pub(crate) fn installed_elsewhere(
     facts: &Facts,
 ) -> Option<String> {
     if let Some(url) = &package.fetched_from
-        && (package.non_registry.is_some() || !on_registry(url, source))
+        && (package.non_registry.is_some() || !on_registry(url, source, &package.name, &package.version))
     {
         return Some(installed_from(url));
     }
@@ -41,36 +41,40 @@ pub(crate) fn installed_elsewhere(
     integrity_mismatch(package, ecosystem, facts)
 }
 
-/// Whether `url` is on the public npm registry or on the package's configured registry.
-fn on_registry(url: &str, source: &RegistrySource) -> bool {
+/// Whether `url` is where the package's registry serves `name@version`: on the public npm registry,
+/// shaped like its tarball of that name and version; or under the registry the settings give the
+/// package (its host and path prefix), whatever the shape (GitHub Packages, GitLab and Artifactory
+/// write their own).
+fn on_registry(url: &str, source: &RegistrySource, name: &str, version: &str) -> bool {
     let Some((host, path)) = origin_and_path(url) else {
         return false;
     };
-    let configured = match source {
-        RegistrySource::Private { url } => Some(url.as_str()),
-        RegistrySource::Public => None,
+    let under = |base: &str| {
+        origin_and_path(base).is_some_and(|(base_host, base_path)| base_host == host && path.starts_with(&base_path))
     };
-    PUBLIC_NPM
-        .iter()
-        .copied()
-        .chain(configured)
-        .filter_map(origin_and_path)
-        .any(|(base_host, base_path)| base_host == host && path.starts_with(&base_path))
+    let public = PUBLIC_NPM.iter().any(|base| under(base))
+        && is_registry_tarball_path(name, version, path.trim_end_matches('/'));
+    let configured = match source {
+        RegistrySource::Private { url } => under(url),
+        RegistrySource::Public => false,
+    };
+    public || configured
 }
 
 /// An http(s) URL's host (lower case, without credentials and the scheme's default port) and path
-/// (ending with `/`, without query or fragment).
+/// (ending with `/`, without query or fragment), read by the WHATWG URL parser, as npm's Node reads it
+/// (`\` separates like `/`, `..` is resolved, the host is IDNA-mapped).
 fn origin_and_path(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.trim().split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return None,
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return None;
+    }
+    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
     };
-    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    let authority = authority.rsplit('@').next()?.to_ascii_lowercase();
-    let host = authority.strip_suffix(default_port).unwrap_or(&authority).to_string();
-    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = parsed.path();
     let path = if path.ends_with('/') {
         path.to_string()
     } else {
@@ -156,8 +160,28 @@ mod tests {
             ),
             ("https://registry.npmjs.org:8443/left/-/left-1.0.0.tgz", &public, false),
             ("ftp://registry.npmjs.org/left/-/left-1.0.0.tgz", &public, false),
+            // npm's URL parser reads `\` as `/`: the host is evil.example.
+            (
+                "https://evil.example\\@registry.npmjs.org/left/-/left-1.0.0.tgz",
+                &public,
+                false,
+            ),
+            (
+                "https://evil.example\\registry.npmjs.org/left/-/left-1.0.0.tgz",
+                &public,
+                false,
+            ),
+            // The public registry serves only its own tarball shape.
+            ("https://registry.npmjs.org/left/-/other-1.0.0.tgz", &public, false),
+            ("https://registry.npmjs.org/download/left/1.0.0/abc", &public, false),
+            // A configured registry writes its own shapes (GitHub Packages, GitLab).
+            (
+                "https://npm.corp.example/artifactory/api/npm/npm/download/left/1.0.0/0123abcd",
+                &corp,
+                true,
+            ),
         ] {
-            assert_eq!(on_registry(url, source), expected, "{url}");
+            assert_eq!(on_registry(url, source, "left", "1.0.0"), expected, "{url}");
         }
     }
 }

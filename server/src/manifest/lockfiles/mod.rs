@@ -662,16 +662,16 @@ pub(crate) fn is_registry_tarball_path(name: &str, version: &str, url: &str) -> 
 }
 
 /// An http(s) URL a lockfile records as where `name@version` is downloaded from: the URL (without a
-/// `#` fragment) and, when it is not shaped like a registry tarball of that name and version, why the
-/// package is not from the registry. `None` for anything that is not an http(s) URL.
-pub(crate) fn http_source(name: &str, version: &str, url: &str) -> Option<(String, Option<String>)> {
+/// `#` fragment), and no reason of its own. Whether it is the registry's tarball depends on the
+/// registry the settings give the package (a configured registry writes its own URL shapes), so the
+/// engine decides (`engine::sources`), never a reader. `None` for anything that is not an http(s) URL.
+pub(crate) fn http_source(_name: &str, _version: &str, url: &str) -> Option<(String, Option<String>)> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return None;
     }
     let url = url.split('#').next().unwrap_or(url);
-    let why = (!is_registry_tarball_path(name, version, url)).then(|| installed_from(url));
-    Some((url.to_string(), why))
+    Some((url.to_string(), None))
 }
 
 /// `name@range` → (`name`, `range`); the name of a scoped package starts with `@`, so the separator
