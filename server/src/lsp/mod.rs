@@ -94,7 +94,9 @@ struct State {
     /// Facts per lookup configuration (keyed by its settings): only what open documents read, with
     /// when each is due again; the facts are swapped whole when lookups land.
     facts: Mutex<HashMap<String, held::Held>>,
-    lookups: Mutex<HashMap<String, Arc<Lookup>>>,
+    /// The lookups per configuration (keyed like `facts`); a cell is filled once, and a document that
+    /// needs it while it is being built waits for that build.
+    lookups: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Lookup>>>>>,
     client_settings: Mutex<Value>,
     /// The editor's workspace folders (`workspaceFolders`, else `rootUri`), as given.
     roots: Mutex<Vec<PathBuf>>,
@@ -151,6 +153,9 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run() {
+    // Every lookup uses the client of the default HTTP settings: reading the OS trust store for it starts
+    // now, beside `initialize`, so the first request after opening a manifest does not wait for it.
+    tokio::task::spawn_blocking(|| crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default()));
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));

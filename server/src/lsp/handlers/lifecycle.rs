@@ -42,10 +42,11 @@ impl Backend {
         {
             roots.push(root);
         }
-        *lock(&self.state.roots) = roots;
+        *lock(&self.state.roots) = roots.clone();
         if let Some(options) = params.initialization_options {
             *lock(&self.state.client_settings) = unwrap_section(options);
         }
+        tokio::spawn(prepare_lookups(self.state.clone(), roots));
         Ok(lsp::InitializeResult {
             capabilities: lsp::ServerCapabilities {
                 position_encoding: Some(if utf8 {
@@ -115,9 +116,45 @@ impl Backend {
             task.abort();
         }
         // Answers already given are still being written behind; let them land before the exit.
-        let lookups: Vec<Arc<Lookup>> = lock(&self.state.lookups).values().cloned().collect();
+        let lookups: Vec<Arc<Lookup>> = lock(&self.state.lookups)
+            .values()
+            .filter_map(|cell| cell.get().cloned())
+            .collect();
         let flush = futures::future::join_all(lookups.iter().map(|lookup| lookup.flush()));
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flush).await;
         Ok(())
+    }
+}
+
+/// Sets up, in the background, the lookups of the manifests at the top of each workspace folder (the
+/// ones an editor most likely opens first): their context is read as opening them reads it, and the
+/// lookup for it (the store, the HTTP client) is built, so that a document opened while this runs waits
+/// for the same build instead of starting its own, and one opened after finds it ready. Nothing is
+/// fetched here. A folder's other manifests are set up when opened.
+async fn prepare_lookups(state: Arc<State>, roots: Vec<PathBuf>) {
+    let layers = super::super::scheduler::settings_layer(&state);
+    let env = state.env.clone();
+    let contexts = tokio::task::spawn_blocking(move || {
+        let mut contexts = Vec::new();
+        for root in &roots {
+            for name in ["Cargo.toml", "package.json", "pyproject.toml", "requirements.txt"] {
+                let path = root.join(name);
+                // A regular file only (no symlink is followed out of the folder here).
+                if !std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
+                    continue;
+                }
+                let Some(kind) = ManifestKind::detect(&path, false) else {
+                    continue;
+                };
+                let workspace = workspace_of(&roots, &path, &env);
+                contexts.push(project::context(&path, kind, None, &env, root, &layers, &workspace));
+            }
+        }
+        contexts
+    })
+    .await
+    .unwrap_or_default();
+    for context in &contexts {
+        state.lookup_for(context).await;
     }
 }
