@@ -367,6 +367,19 @@ pub fn prewarm(settings: &HttpSettings) {
     );
 }
 
+/// Seeds the TLS backend's random generator (aws-lc), which its first use otherwise does inside the
+/// first TLS handshake: aws-lc collects CPU-jitter entropy once per process, 25–30 ms of CPU measured
+/// here, on the async thread driving that handshake. CPU work: call it on the blocking pool.
+pub fn prewarm_tls_random() {
+    let started = Instant::now();
+    let seeded = aws_lc_rs::rand::fill(&mut [0u8; 16]).is_ok();
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        seeded,
+        "TLS random generator seeded"
+    );
+}
+
 impl HttpClient {
     /// Like `new`, but the underlying client (trust store, connection pool) is the one the process
     /// already built for the same settings, or is built once and kept. Per-host limits, breakers and

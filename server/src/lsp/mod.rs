@@ -153,8 +153,10 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run() {
-    // Every lookup uses the client of the default HTTP settings: reading the OS trust store for it starts
-    // now, beside `initialize`, so the first request after opening a manifest does not wait for it.
+    // One-time work of the first request, started now beside `initialize` so that the first request after
+    // opening a manifest does not wait for it: seeding the TLS random generator, and reading the OS
+    // trust store for the client of the default HTTP settings, which every lookup uses.
+    tokio::task::spawn_blocking(crate::lookup::http::prewarm_tls_random);
     tokio::task::spawn_blocking(|| crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default()));
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
