@@ -155,9 +155,12 @@ pub struct Backend {
 pub async fn run() {
     // One-time work of the first request, started now beside `initialize` so that the first request after
     // opening a manifest does not wait for it: seeding the TLS random generator, and reading the OS
-    // trust store for the client of the default HTTP settings, which every lookup uses.
-    tokio::task::spawn_blocking(crate::lookup::http::prewarm_tls_random);
-    tokio::task::spawn_blocking(|| crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default()));
+    // trust store for the client of the default HTTP settings, which every lookup uses. One thread: on
+    // a busy machine a second one competes with the first diagnostics of the document opened meanwhile.
+    tokio::task::spawn_blocking(|| {
+        crate::lookup::http::prewarm_tls_random();
+        crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default());
+    });
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));
