@@ -367,6 +367,43 @@ pub fn prewarm(settings: &HttpSettings) {
     );
 }
 
+/// Opens a connection to `url`'s host ahead of the first lookup, on the process's shared client for the
+/// default settings (the one every lookup uses), so that the lookups which follow find the TLS
+/// handshake done and share the connection. It sends one `HEAD` of `url` — a registry's root or its
+/// `config.json`, never a package name — without credentials; the answer is ignored and counts toward
+/// no breaker. Only `https` URLs (a plain connection costs nothing to open), and only once the shared
+/// client is built (it never waits for it).
+pub async fn preconnect(url: &str) {
+    if !url.starts_with("https://") {
+        return;
+    }
+    let client = {
+        let built = match BUILT_CLIENTS.lock() {
+            Ok(built) => built,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        built
+            .get(&reqwest_key(&HttpSettings::default()))
+            .and_then(|cell| cell.get())
+            .and_then(|client| client.as_ref().ok())
+            .cloned()
+    };
+    let Some(client) = client else {
+        return;
+    };
+    let started = Instant::now();
+    let answer = client.head(url).timeout(Duration::from_secs(5)).send().await;
+    tracing::debug!(
+        url = %redact(url),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        outcome = match &answer {
+            Ok(response) => format!("{:?} {}", response.version(), response.status().as_u16()),
+            Err(err) => root_cause(err),
+        },
+        "pre-connected"
+    );
+}
+
 /// Seeds the TLS backend's random generator (aws-lc), which its first use otherwise does inside the
 /// first TLS handshake: aws-lc collects CPU-jitter entropy once per process, 25–30 ms of CPU measured
 /// here, on the async thread driving that handshake. CPU work: call it on the blocking pool.
