@@ -18,13 +18,18 @@
 //! Medians over `RUNS` (default 3) runs; ratios are Gatehouse / crates-lsp (below 1 is faster or smaller).
 //! Environment: `GATEHOUSE_BIN`, `CRATES_LSP_BIN`, `RUNS`, `EDITS`, `BENCH_MANIFEST` (a Cargo.toml,
 //! default `fixtures/manifests/cargo/tokei/Cargo.toml`), `BENCH_EDIT_DEP` (default `log`).
+//! Timelines (figures taken this way are not comparable): `BENCH_TRACE_DIR` writes each server's
+//! stderr to `<dir>/<server>-<run>.log` and prints the wall-clock time of `didOpen` and of the first
+//! and final diagnostics; `BENCH_GATEHOUSE_LOG` sets Gatehouse's `GATEHOUSE_LOG` (default `warn`);
+//! `BENCH_TRACE_WRAP` runs each server under a command, `{}` replaced by `<dir>/<server>-<run>`
+//! (e.g. `strace -f -tt -e trace=network -o {}.strace`; RSS and CPU are then the wrapper's).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::lsp_client::{LspProcess, encode, is_publish_for, position, uri};
+use common::lsp_client::{LspProcess, Trace, encode, is_publish_for, position, uri};
 use common::osv_standin::OsvStandIn;
 use serde_json::{Value, json};
 
@@ -91,7 +96,38 @@ fn code_of(diagnostic: &Value) -> String {
     }
 }
 
-fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usize) -> Run {
+/// `BENCH_TRACE_DIR` / `BENCH_TRACE_WRAP` for one run of one server.
+fn trace_for(label: &str, run_idx: usize) -> Option<Trace> {
+    let dir = PathBuf::from(std::env::var_os("BENCH_TRACE_DIR")?);
+    std::fs::create_dir_all(&dir).unwrap();
+    let stem = dir.join(format!("{label}-{}", run_idx + 1)).display().to_string();
+    let wrapper = std::env::var("BENCH_TRACE_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|word| word.replace("{}", &stem))
+        .collect();
+    Some(Trace {
+        log: PathBuf::from(format!("{stem}.log")),
+        wrapper,
+    })
+}
+
+/// Wall-clock time of an `Instant` (for lining a run up with the server's own timestamps).
+fn wall(at: Instant) -> String {
+    let now = std::time::SystemTime::now();
+    let then = now - Instant::now().saturating_duration_since(at);
+    let since = then.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let secs = since.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+        since.subsec_micros()
+    )
+}
+
+fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usize, run_idx: usize) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     let home = dir.path().join("home");
@@ -110,11 +146,13 @@ fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usi
         Kind::CratesLsp => &[],
         Kind::Gatehouse => {
             env.push(("GATEHOUSE_OSV_URL".to_string(), osv.url().to_string()));
-            env.push(("GATEHOUSE_LOG".to_string(), "warn".to_string()));
+            let log = std::env::var("BENCH_GATEHOUSE_LOG").unwrap_or_else(|_| "warn".to_string());
+            env.push(("GATEHOUSE_LOG".to_string(), log));
             &["lsp", "--stdio"]
         }
     };
-    let mut server = LspProcess::start(&side.binary, args, &project, &env);
+    let trace = trace_for(side.label, run_idx);
+    let mut server = LspProcess::start_traced(&side.binary, args, &project, &env, trace.as_ref());
     let capabilities = json!({
         "general": {"positionEncodings": ["utf-16"]},
         "textDocument": {"publishDiagnostics": {"versionSupport": true}},
@@ -149,6 +187,15 @@ fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usi
         }
     }
     let (last_at, last_message) = last.unwrap();
+    if trace.is_some() {
+        println!(
+            "  {} wall clock: didOpen {}  first {}  final {}",
+            side.label,
+            wall(opened),
+            wall(first.unwrap()),
+            wall(last_at)
+        );
+    }
     run.first = first.unwrap() - opened;
     run.cold = last_at - opened;
     for diagnostic in last_message["params"]["diagnostics"].as_array().into_iter().flatten() {
@@ -286,7 +333,7 @@ fn main() {
         }
         for side_idx in order {
             let side = &sides[side_idx];
-            let run = run_once(side, &text, &edit, &osv, n_edits);
+            let run = run_once(side, &text, &edit, &osv, n_edits, run_idx);
             let [first, cold, p50, p99, max, rss, cpu] = figures(&run);
             println!(
                 "run {} {:<10} first {first:7.1} ms  cold {cold:7.1} ms  warm p50 {p50:6.3} p99 {p99:6.3} \

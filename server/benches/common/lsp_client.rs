@@ -63,6 +63,12 @@ fn read_frames(stdout: impl Read, tx: Sender<Frame>, noise: Arc<AtomicUsize>) {
     }
 }
 
+/// Where a traced server's stderr goes, and the command it runs under (may be empty).
+pub struct Trace {
+    pub log: std::path::PathBuf,
+    pub wrapper: Vec<String>,
+}
+
 pub struct LspProcess {
     child: Child,
     stdin: ChildStdin,
@@ -75,7 +81,30 @@ pub struct LspProcess {
 impl LspProcess {
     /// Starts `binary args…` in `cwd` with exactly `env` (nothing inherited but `PATH`).
     pub fn start(binary: &Path, args: &[&str], cwd: &Path, env: &[(String, String)]) -> LspProcess {
-        let mut command = Command::new(binary);
+        LspProcess::start_traced(binary, args, cwd, env, None)
+    }
+
+    /// `start`, with the server's stderr written to `trace.log` and the server run under
+    /// `trace.wrapper` (e.g. `strace -f -tt -e trace=network -o FILE`) when given: for timelines only.
+    pub fn start_traced(
+        binary: &Path,
+        args: &[&str],
+        cwd: &Path,
+        env: &[(String, String)],
+        trace: Option<&Trace>,
+    ) -> LspProcess {
+        let mut command = match trace.map(|t| t.wrapper.as_slice()) {
+            Some([program, wrapper_args @ ..]) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary);
+                command
+            }
+            _ => Command::new(binary),
+        };
+        let stderr = match trace {
+            Some(trace) => Stdio::from(std::fs::File::create(&trace.log).unwrap()),
+            None => Stdio::null(),
+        };
         command
             .args(args)
             .current_dir(cwd)
@@ -83,7 +112,7 @@ impl LspProcess {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (name, value) in env {
             command.env(name, value);
         }

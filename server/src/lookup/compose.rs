@@ -27,11 +27,18 @@ use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, NoRegistry
 /// that could not be set up.
 pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Lookup, Vec<String>) {
     let mut messages = Vec::new();
+    let started = std::time::Instant::now();
     let store = Arc::new(Store::open(&settings.cache_dir));
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "store opened");
     let cache_settings = CacheSettings::from_lookup(settings);
     // One hardened client for registries, OSV and attestations: one set of per-host limits and
     // breakers, and credentials that reach only the origin they were configured for.
-    let http = match HttpClient::new(HttpSettings::default(), private.credentials.clone()) {
+    let started = std::time::Instant::now();
+    // The process's client for these settings: built once (the language server builds it at start-up
+    // while this opens the store), its connection pool shared by every configuration.
+    let http = HttpClient::shared(HttpSettings::default(), private.credentials.clone());
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "HTTP client built");
+    let http = match http {
         Ok(http) => Some(Arc::new(http)),
         Err(error) => {
             messages.push(format!(

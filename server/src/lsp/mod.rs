@@ -94,7 +94,9 @@ struct State {
     /// Facts per lookup configuration (keyed by its settings): only what open documents read, with
     /// when each is due again; the facts are swapped whole when lookups land.
     facts: Mutex<HashMap<String, held::Held>>,
-    lookups: Mutex<HashMap<String, Arc<Lookup>>>,
+    /// The lookups per configuration (keyed like `facts`); a cell is filled once, and a document that
+    /// needs it while it is being built waits for that build.
+    lookups: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Lookup>>>>>,
     client_settings: Mutex<Value>,
     /// The editor's workspace folders (`workspaceFolders`, else `rootUri`), as given.
     roots: Mutex<Vec<PathBuf>>,
@@ -151,6 +153,14 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run() {
+    // One-time work of the first request, started now beside `initialize` so that the first request after
+    // opening a manifest does not wait for it: seeding the TLS random generator, and reading the OS
+    // trust store for the client of the default HTTP settings, which every lookup uses. One thread: on
+    // a busy machine a second one competes with the first diagnostics of the document opened meanwhile.
+    tokio::task::spawn_blocking(|| {
+        crate::lookup::http::prewarm_tls_random();
+        crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default());
+    });
     // Malformed client messages are answered by the guard instead of ending the session.
     let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));

@@ -51,37 +51,40 @@ impl State {
         TaskAlive(self.live_tasks.clone())
     }
 
-    /// The lookup for a context's settings, built once per distinct settings. Building it opens the
-    /// store and loads offline databases (disk work, seconds for a large `all.zip`): that runs on the
-    /// blocking pool with no lock held, never on an async worker thread.
+    /// The lookup for a context's settings, built once per distinct settings (a second asker waits for
+    /// the build in progress). Building it opens the store and loads offline databases (disk work,
+    /// seconds for a large `all.zip`): that runs on the blocking pool with no lock held, never on an
+    /// async worker thread.
     pub(super) async fn lookup_for(&self, context: &Context) -> Arc<Lookup> {
         let key = lookup_key(context);
-        if let Some(found) = lock(&self.lookups).get(&key) {
-            return found.clone();
-        }
-        let settings = context.config.lookup.clone();
-        let private = context.private.clone();
-        let compose = self.compose.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            let (lookup, messages) = compose(&settings, &private);
-            for message in messages {
-                tracing::warn!("{message}");
-            }
-            Arc::new(lookup)
+        let cell = lock(&self.lookups).entry(key).or_default().clone();
+        cell.get_or_init(|| async {
+            let settings = context.config.lookup.clone();
+            let private = context.private.clone();
+            let compose = self.compose.clone();
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let (lookup, messages) = compose(&settings, &private);
+                tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "lookups set up");
+                for message in messages {
+                    tracing::warn!("{message}");
+                }
+                Arc::new(lookup)
+            })
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!("setting up lookups panicked: {error}");
+                let why = "lookups could not be set up".to_string();
+                Arc::new(Lookup {
+                    registry: Arc::new(crate::lookup::NoRegistry(why.clone())),
+                    advisories: Arc::new(crate::lookup::advisories::NoAdvisories(why)),
+                    local_advisories: None,
+                    attestations: None,
+                })
+            })
         })
         .await
-        .unwrap_or_else(|error| {
-            tracing::error!("setting up lookups panicked: {error}");
-            let why = "lookups could not be set up".to_string();
-            Arc::new(Lookup {
-                registry: Arc::new(crate::lookup::NoRegistry(why.clone())),
-                advisories: Arc::new(crate::lookup::advisories::NoAdvisories(why)),
-                local_advisories: None,
-                attestations: None,
-            })
-        });
-        // Two documents may have built one at once: the first stored wins, so they share it.
-        lock(&self.lookups).entry(key).or_insert(built).clone()
+        .clone()
     }
 
     /// Evaluates the current version of a document. `None` when it is gone.
@@ -239,7 +242,9 @@ impl Backend {
                 let pending = self.state.evaluate(&uri);
                 self.status("checking", pending.as_ref().map(|e| &e.analysis), offline)
                     .await;
+                tracing::debug!(queries = queries.len(), "asking");
                 self.fetch(&uri, generation, queries, &lookup, &key, &ttls).await;
+                tracing::debug!("landed");
                 lock(&self.state.refetch).remove(&uri);
                 landed = true;
                 if let Some(evaluated) = self.state.evaluate(&uri) {
@@ -298,9 +303,12 @@ impl Backend {
             let env = self.state.env.clone();
             let roots = lock(&self.state.roots).clone();
             let loaded = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
                 let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 let workspace = workspace_of(&roots, &path, &env);
-                project::context(&path, kind, None, &env, &cwd, &layers, &workspace)
+                let context = project::context(&path, kind, None, &env, &cwd, &layers, &workspace);
+                tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "context loaded");
+                context
             })
             .await;
             if let Ok(context) = loaded {

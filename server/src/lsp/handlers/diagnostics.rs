@@ -8,6 +8,11 @@ impl Backend {
         if current != Some(evaluated.version) {
             return;
         }
+        tracing::debug!(
+            version = evaluated.version,
+            diagnostics = evaluated.diagnostics.len(),
+            "publishing"
+        );
         self.client
             .publish_diagnostics(uri.clone(), evaluated.diagnostics, Some(evaluated.version))
             .await;

@@ -307,3 +307,24 @@ mod processes {
         );
     }
 }
+
+/// A new store is set up without fsync, but what it stores afterwards is synced as before: WAL mode with
+/// `synchronous=NORMAL`, on a new file and on reopening it.
+#[test]
+fn a_store_syncs_normally_once_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for _open in 0..2 {
+        let store = Store::open(dir.path());
+        assert!(store.path().is_some(), "the store is on disk");
+        let (mode, synchronous) = store
+            .with(|conn| {
+                let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+                let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+                Ok((mode, synchronous))
+            })
+            .unwrap();
+        assert_eq!((mode.as_str(), synchronous), ("wal", 1), "1 is NORMAL");
+        store.put("registry", "k", &entry("v")).unwrap();
+        assert_eq!(store.get("registry", "k").unwrap(), Some(entry("v")));
+    }
+}
