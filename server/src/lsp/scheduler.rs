@@ -123,7 +123,7 @@ impl State {
             }
         };
         let facts = self.facts_for(&lookup_key(context));
-        let input = context.input(&parsed);
+        let input = context.input(parsed);
         let analysis = engine::evaluate_memoized(
             &input,
             &facts,
@@ -131,7 +131,7 @@ impl State {
             to_the_minute(self.clock.now()),
             &mut doc.memo,
         );
-        Some(use_it(doc, &parsed, analysis, utf16))
+        Some(use_it(doc, parsed, analysis, utf16))
     }
 }
 
@@ -364,7 +364,7 @@ impl Backend {
         let mut docs = lock(&self.state.docs);
         let doc = docs.get_mut(uri).filter(|doc| doc.generation == generation)?;
         let parsed = doc.source.parsed();
-        let input = context.input(&parsed);
+        let input = context.input(parsed);
         let (held, not_due) = match lock(&self.state.facts).get(key) {
             Some(held) => (held.facts(), held.without_due(now)),
             None => Default::default(),
