@@ -37,7 +37,7 @@ fn warm_keystroke(c: &mut Criterion) {
     c.bench_function("warm_keystroke/evaluate only", |b| {
         b.iter(|| {
             let input = gatehouse::engine::Input {
-                manifest: &parsed,
+                manifest: parsed,
                 lockfile: None,
                 workspace: None,
                 registries: &warm.registries,

@@ -318,13 +318,13 @@ impl Warm {
         self.source.edit(self.edit_at, self.edit_at + 1, digit);
         let parsed = self.source.parsed();
         let input = Input {
-            manifest: &parsed,
+            manifest: parsed,
             lockfile: None,
             workspace: None,
             registries: &self.registries,
         };
         let analysis = engine::evaluate(&input, &self.facts, &self.policy, now());
-        report::lsp::to_diagnostics(self.source.text(), &parsed, &analysis, true).len()
+        report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
     }
 }
 

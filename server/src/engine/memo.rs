@@ -13,6 +13,12 @@
 //!   same `now`, and an equal dependency (package, requirement text and parse, decided version and how,
 //!   the path that pulls it in, private or not). Its position (`span`, index) is not part of the
 //!   question: a reused finding is moved to the dependency's current place.
+//! - `now` moving forgets only the answers time could change: an answer about a package every age
+//!   threshold (the policy's, the untrusted floor's, the installer's) has passed for, at every version
+//!   and at its creation, with no fixed `exclude-newer` cutoff, and (for the checks) with the decided
+//!   version's publish time known (else the pre-advisory signals run, which read other packages' ages),
+//!   reads nothing that moves with time from then on: it is kept for any later `now` (`settled`). Check
+//!   states do not read the clock at all. So the minute's first keystroke re-checks only what is young.
 //! - So reusing a result gives exactly what running the checks would give; it is never a guess. The
 //!   caller decides how often `now` moves (the editor ticks it once a minute).
 //! - Bounded: past `MAX_ENTRIES` answers the memo starts over.
@@ -23,9 +29,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::{CheckStates, Privacy};
-use crate::checks::{self, CheckCtx, Finding, ResolvedDep};
+use crate::checks::{self, AgeThresholds, CheckCtx, Finding, ResolvedDep};
 use crate::fix;
-use crate::model::{Facts, PackageRef};
+use crate::model::{Fact, Facts, PackageRef};
 use crate::policy::Policy;
 use crate::resolve::{Requirement, Resolved};
 
@@ -39,6 +45,8 @@ pub(super) struct Question<'a> {
 }
 
 struct Decided {
+    /// From this time on the answer no longer depends on `now` (`settled`).
+    settled_since: Option<Timestamp>,
     poetry: bool,
     requirement_text: Option<String>,
     locked: Option<String>,
@@ -51,6 +59,8 @@ const MAX_ENTRIES: usize = 8192;
 
 /// The checks' answer for one dependency, with `dep` and `span` of its findings zeroed.
 struct Checked {
+    /// From this time on the answer no longer depends on `now` (`settled`).
+    settled_since: Option<Timestamp>,
     dep: ResolvedDep,
     raw: Vec<Finding>,
     /// At the untrusted project's floor (the user's own thresholds), when the policy has one.
@@ -85,23 +95,38 @@ impl Memo {
     pub(super) fn begin(&mut self, facts: &Arc<Facts>, policy: &Policy, now: Timestamp) {
         let policy_key = format!("{policy:?}");
         let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
-        if !same_facts || self.policy != policy_key || self.now != Some(now) || self.entries > MAX_ENTRIES {
+        if !same_facts || self.policy != policy_key || self.entries > MAX_ENTRIES {
             self.checks.clear();
             self.decided.clear();
             self.states.clear();
             self.entries = 0;
             self.facts = Some(facts.clone());
-            self.now = Some(now);
+        } else if self.now != Some(now) {
+            let holds = |since: Option<Timestamp>| since.is_some_and(|since| since <= now);
+            for answers in self.checks.values_mut() {
+                answers.retain(|answer| holds(answer.settled_since));
+            }
+            for answers in self.decided.values_mut() {
+                answers.retain(|answer| holds(answer.settled_since));
+            }
+            self.checks.retain(|_, answers| !answers.is_empty());
+            self.decided.retain(|_, answers| !answers.is_empty());
+            self.entries = self.checks.values().map(Vec::len).sum::<usize>()
+                + self.decided.values().map(Vec::len).sum::<usize>()
+                + self.states.values().map(Vec::len).sum::<usize>();
         }
+        self.now = Some(now);
         self.fix.begin_with(facts, &policy_key);
         self.policy = policy_key;
     }
 
     /// `decide()` (the parsed requirement and the resolved version), or its earlier answer to the same
-    /// question.
+    /// question. `settled`: the answer cannot change with time from `now` on (`settled`, or it reads no
+    /// version list).
     pub(super) fn resolution(
         &mut self,
         question: Question<'_>,
+        settled: bool,
         decide: impl FnOnce() -> (Option<Requirement>, Resolved),
     ) -> (Option<Requirement>, Resolved) {
         let same = |known: &&Decided| {
@@ -115,6 +140,7 @@ impl Memo {
         let (requirement, resolved) = decide();
         self.entries += 1;
         self.decided.entry(question.package.clone()).or_default().push(Decided {
+            settled_since: if settled { self.now } else { None },
             poetry: question.poetry,
             requirement_text: question.requirement.map(str::to_string),
             locked: question.locked.map(str::to_string),
@@ -191,7 +217,11 @@ impl Memo {
             span: Default::default(),
             ..finding.clone()
         };
+        let mut ages = vec![ctx.age];
+        ages.extend(floor_ctx.map(|floor| floor.age));
+        let settled = settled(ctx.facts, &dep.package, &ages, ctx.now) && publish_time_known(ctx.facts, dep);
         let answer = Checked {
+            settled_since: settled.then_some(ctx.now),
             dep: ResolvedDep {
                 span: Default::default(),
                 ..dep.clone()
@@ -230,4 +260,54 @@ fn same_question(known: &ResolvedDep, dep: &ResolvedDep) -> bool {
         && known.resolved == *resolved
         && known.via == *via
         && known.private == *private
+}
+
+/// Whether no answer about `package` that reads its publish times through the thresholds `ages` can
+/// change from `now` on: every threshold has passed for its newest publish and for its creation (times
+/// only grow older), and no fixed cutoff (`exclude-newer`) is set, whose message states an age that
+/// keeps growing. A package without registry facts reads no time (the facts never change in one memo).
+pub(super) fn settled(facts: &Facts, package: &PackageRef, ages: &[&AgeThresholds], now: Timestamp) -> bool {
+    if ages
+        .iter()
+        .any(|age| age.exclude_newer.is_some() || !age.exclude_newer_package.is_empty())
+    {
+        return false;
+    }
+    let Some(known) = facts.packages.get(package).and_then(Fact::known) else {
+        return true;
+    };
+    let Some(newest) = known
+        .versions
+        .iter()
+        .filter_map(|v| v.published)
+        .chain(known.created)
+        .max()
+    else {
+        return true;
+    };
+    let longest = ages
+        .iter()
+        .flat_map(|age| {
+            [
+                Some(age.min_version_age),
+                Some(age.min_package_age),
+                age.installer_min_age,
+            ]
+        })
+        .flatten()
+        .max();
+    // A time past the end of timestamps is never reached.
+    longest.is_none_or(|longest| newest.checked_add(longest).is_ok_and(|at| at <= now))
+}
+
+/// Whether the decided version's publish time is known when its facts are: without it the pre-advisory
+/// signals run for the newest version, and they read other packages' ages.
+fn publish_time_known(facts: &Facts, dep: &ResolvedDep) -> bool {
+    let Some(version) = dep.resolved.version.as_deref() else {
+        return true;
+    };
+    let Some(known) = facts.packages.get(&dep.package).and_then(Fact::known) else {
+        return true;
+    };
+    checks::age::version_facts(known, dep.package.ecosystem, version).is_none_or(|v| v.published.is_some())
 }

@@ -227,15 +227,15 @@ fn collect(
             .filter(|p| p.non_registry.is_none() || installed_elsewhere.is_some())
             .map(|p| p.version.clone())
             .filter(|v| !v.is_empty());
+        // Only a range without a lockfile pin needs the version list (and building it clones every
+        // version string), so pinned and locked dependencies skip it on the warm path.
+        let pinned = requirement_text
+            .as_deref()
+            .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
         let decide = || {
             let requirement = requirement_text
                 .as_deref()
                 .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
-            // Only a range without a lockfile pin needs the version list (and building it clones every
-            // version string), so pinned and locked dependencies skip it on the warm path.
-            let pinned = requirement_text
-                .as_deref()
-                .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
             let available = if locked.is_some() || pinned {
                 None
             } else {
@@ -251,15 +251,22 @@ fn collect(
             (requirement, resolved)
         };
         let (requirement, resolved) = match memo.as_deref_mut() {
-            Some(memo) => memo.resolution(
-                memo::Question {
-                    package: &package,
-                    poetry: dep.poetry_syntax,
-                    requirement: requirement_text.as_deref(),
-                    locked: locked.as_deref(),
-                },
-                decide,
-            ),
+            Some(memo) => {
+                // The version list an installer's cooldown filters moves with time until it settles.
+                let settled = locked.is_some()
+                    || pinned
+                    || age.is_none_or(|(age, now)| memo::settled(facts, &package, &[age], now));
+                memo.resolution(
+                    memo::Question {
+                        package: &package,
+                        poetry: dep.poetry_syntax,
+                        requirement: requirement_text.as_deref(),
+                        locked: locked.as_deref(),
+                    },
+                    settled,
+                    decide,
+                )
+            }
             None => decide(),
         };
         let privacy = input.registries.privacy(&package, registry, &source);

@@ -789,9 +789,9 @@ proptest::proptest! {
     }
 }
 
-/// Evaluating the same text again reuses every answer of the checks; another `now` checks again.
+/// Evaluating the same text again reuses every answer of the checks.
 #[test]
-fn memo_reuses_the_checks_until_now_moves() {
+fn memo_reuses_the_checks_of_the_same_text() {
     let case = all_cases()
         .into_iter()
         .find(|case| manifest::parse(case.kind, &case.text).deps.len() > 1)
@@ -818,17 +818,66 @@ fn memo_reuses_the_checks_until_now_moves() {
     let second = memo.stats();
     assert_eq!(second.checked, first.checked, "{second:?}");
     assert!(second.reused >= n_deps.min(first.checked), "{second:?}");
-    // Another `now`: everything is checked again.
-    let later = case.now + jiff::SignedDuration::from_mins(1);
-    let parsed = manifest::parse(case.kind, &case.text);
+}
+
+/// When `now` moves, only the answers time could still change are checked again: a package every age
+/// threshold has passed for keeps its answer (also when the clock goes back, as long as it stays past
+/// the time the answer settled); a young one is checked again until it settles.
+#[test]
+fn memo_checks_again_only_what_time_can_change() {
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let package = |published: Timestamp| PackageFacts {
+        versions: vec![VersionFacts {
+            version: "1.0.0".to_string(),
+            published: Some(published),
+            ..VersionFacts::default()
+        }],
+        created: Some(published),
+        ..PackageFacts::default()
+    };
+    let mut facts = Facts::default();
+    let old = now - jiff::SignedDuration::from_hours(24 * 400);
+    let young = now - jiff::SignedDuration::from_hours(1);
+    for (name, published) in [("old", old), ("young", young)] {
+        let package_ref = PackageRef::new(Ecosystem::Npm, name);
+        facts
+            .packages
+            .insert(package_ref.clone(), known(std::sync::Arc::new(package(published)), now));
+        facts.advisories.insert(package_ref, known(Vec::new(), now));
+    }
+    let facts = std::sync::Arc::new(facts);
+    let text = "{\"dependencies\": {\"old\": \"1.0.0\", \"young\": \"^1.0.0\"}}\n";
+    let parsed = manifest::parse(ManifestKind::PackageJson, text);
+    let registries = RegistryRules::default();
     let input = Input {
         manifest: &parsed,
-        lockfile: case.lockfile.as_ref(),
+        lockfile: None,
         workspace: None,
         registries: &registries,
     };
-    engine::evaluate_memoized(&input, &facts, &case.policy, later, &mut memo);
-    assert_eq!(memo.stats().checked, 2 * first.checked);
+    let policy = Policy::default();
+    let mut memo = engine::Memo::default();
+    // (minutes after `now`, checked again): young stays young for 30 days (the package age).
+    let days = |d: i64| d * 24 * 60;
+    let steps = [
+        (0, 2),
+        (0, 0),
+        (1, 1),
+        (2, 1),
+        (days(40), 1),
+        (days(41), 0),
+        (days(40) + 1, 0),
+        (days(39), 1),
+        (1, 1),
+    ];
+    for (minutes, checked_again) in steps {
+        let at = now + jiff::SignedDuration::from_mins(minutes);
+        let before = memo.stats().checked;
+        let memoized = engine::evaluate_memoized(&input, &facts, &policy, at, &mut memo);
+        let full = engine::evaluate(&input, &facts, &policy, at);
+        assert_eq!(format!("{full:#?}"), format!("{memoized:#?}"), "at +{minutes} min");
+        assert_eq!(memo.stats().checked - before, checked_again, "at +{minutes} min");
+    }
 }
 
 /// A constructed npm world for `upgrade_direct`: every package's versions with their declared

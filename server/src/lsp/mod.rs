@@ -162,7 +162,8 @@ pub async fn run() {
         crate::lookup::http::prewarm(&crate::lookup::http::HttpSettings::default());
     });
     // Malformed client messages are answered by the guard instead of ending the session.
-    let (stdin, stdout) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
+    let (input, output) = framing::stdio();
+    let (stdin, stdout) = framing::guard(input, output);
     let state = State::new(project::env_vars(), Arc::new(clock::SystemClock), Arc::new(compose));
     let (service, socket) = service(Arc::new(state));
     Server::new(stdin, stdout, socket).serve(service).await;

@@ -1,8 +1,9 @@
 //! The scheduler: one analysis task per document. `schedule` aborts the task of the previous version;
-//! a task publishes what is known at once (the warm path), loads the document's context off the async
-//! threads, waits `lookup.debounce-ms` after an edit (never after opening), asks `lookup` for the
-//! missing facts and publishes again when they land; then it sleeps until one of the facts the document
-//! reads is due again (`held`), asks again, and publishes.
+//! a task publishes what is known at once (the warm path; after an edit `did_change` has done that
+//! itself, on the thread that read the edit), loads the document's context off the async threads,
+//! waits `lookup.debounce-ms` after an edit (never after opening), asks `lookup` for the missing facts
+//! and publishes again when they land; then it sleeps until one of the facts the document reads is due
+//! again (`held`), asks again, and publishes.
 //!
 //! Invariants:
 //! - One task per document, and it is all of the document's work: lookups run inside it (no inner
@@ -125,7 +126,7 @@ impl State {
             }
         };
         let facts = self.facts_for(&lookup_key(context));
-        let input = context.input(&parsed);
+        let input = context.input(parsed);
         let analysis = engine::evaluate_memoized(
             &input,
             &facts,
@@ -133,7 +134,7 @@ impl State {
             to_the_minute(self.clock.now()),
             &mut doc.memo,
         );
-        Some(use_it(doc, &parsed, analysis, utf16))
+        Some(use_it(doc, parsed, analysis, utf16))
     }
 }
 
@@ -173,11 +174,21 @@ fn outside_includes(
         .collect()
 }
 
+/// Why a document's analysis task (re)starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// Opened, or the settings changed: publish what is known, then ask for lookups at once.
+    Open,
+    /// Edited, or files its context is read from changed: publish what is known, then ask for lookups
+    /// once the text has settled (a name still being typed is not looked up), after `lookup.debounce-ms`.
+    Edit,
+    /// Edited, and `did_change` already published what is known: the debounce and lookups only.
+    EditPublished,
+}
+
 impl Backend {
-    /// Starts (or restarts) the analysis task of one document. `debounce`: the document was edited,
-    /// so wait for the text to settle before asking for lookups (a name still being typed is not
-    /// looked up); an opened document starts its lookups at once.
-    pub(super) fn schedule(&self, uri: lsp::Uri, debounce: bool) {
+    /// Starts (or restarts) the analysis task of one document (see `Start`).
+    pub(super) fn schedule(&self, uri: lsp::Uri, start: Start) {
         use futures::FutureExt;
         let backend = Backend {
             client: self.client.clone(),
@@ -193,13 +204,14 @@ impl Backend {
             doc.generation
         };
         // The debounce counts from the keystroke, not from when the task gets to it.
-        let edited_at = debounce.then(|| self.state.clock.now());
+        let edited_at = (start != Start::Open).then(|| self.state.clock.now());
+        let publish_first = start != Start::EditPublished;
         let alive = self.state.task_alive();
         // One task, no inner spawn: aborting it drops the analysis and its lookups (an inner task used
         // to run on after the abort, so stale lookups piled up). A panic is caught and logged, never fatal.
         let handle = tokio::spawn(async move {
             let _alive = alive;
-            let outcome = std::panic::AssertUnwindSafe(backend.analyse(task_uri, generation, edited_at))
+            let outcome = std::panic::AssertUnwindSafe(backend.analyse(task_uri, generation, edited_at, publish_first))
                 .catch_unwind()
                 .await;
             if outcome.is_err() {
@@ -212,10 +224,11 @@ impl Backend {
     }
 
     /// `edited_at`: when the edit that started this task was made (`None` when the document was opened
-    /// or its context changed: no debounce).
-    async fn analyse(&self, uri: lsp::Uri, generation: u64, edited_at: Option<Timestamp>) {
+    /// or its context changed: no debounce). `publish_first`: publish what is known before anything
+    /// else (unless `did_change` did).
+    async fn analyse(&self, uri: lsp::Uri, generation: u64, edited_at: Option<Timestamp>, publish_first: bool) {
         // The warm path first: what is known now.
-        let Some(context) = self.publish_then_load_context(&uri, edited_at).await else {
+        let Some(context) = self.publish_then_load_context(&uri, edited_at, publish_first).await else {
             return;
         };
         let clock = self.state.clock.clone();
@@ -276,12 +289,17 @@ impl Backend {
         lock(&self.state.facts).get(key)?.next_due(&doc.uses)
     }
 
-    /// Publishes what is known now, then loads the document's context (lockfile, gatehouse.toml,
+    /// Publishes what is known now (when `publish_first`), then loads the document's context (lockfile, gatehouse.toml,
     /// workspace root) off the async threads when it is missing or stale, and publishes again.
     /// A reload that files changing on disk asked for (`edited_at` set) waits for the debounce first,
     /// so a checkout that writes many files is read once. `None` when the document is gone or has no
     /// context.
-    async fn publish_then_load_context(&self, uri: &lsp::Uri, edited_at: Option<Timestamp>) -> Option<Arc<Context>> {
+    async fn publish_then_load_context(
+        &self,
+        uri: &lsp::Uri,
+        edited_at: Option<Timestamp>,
+        publish_first: bool,
+    ) -> Option<Arc<Context>> {
         let needs_context = lock(&self.state.docs).get(uri).map(|doc| {
             (
                 doc.context.is_none() || doc.reload_context,
@@ -291,7 +309,7 @@ impl Backend {
             )
         });
         let (needs_context, path, kind, reload_debounce) = needs_context?;
-        if let Some(evaluated) = self.state.evaluate(uri) {
+        if publish_first && let Some(evaluated) = self.state.evaluate(uri) {
             self.publish(uri, evaluated).await;
         }
         if needs_context && let (Some(edited_at), Some(debounce_ms)) = (edited_at, reload_debounce) {
@@ -354,7 +372,7 @@ impl Backend {
         let mut docs = lock(&self.state.docs);
         let doc = docs.get_mut(uri).filter(|doc| doc.generation == generation)?;
         let parsed = doc.source.parsed();
-        let input = context.input(&parsed);
+        let input = context.input(parsed);
         let (held, not_due) = match lock(&self.state.facts).get(key) {
             Some(held) => (held.facts(), held.without_due(now)),
             None => Default::default(),
@@ -443,7 +461,7 @@ impl Backend {
             docs.keys().cloned().collect()
         };
         for uri in uris {
-            self.schedule(uri, false);
+            self.schedule(uri, Start::Open);
         }
     }
 }

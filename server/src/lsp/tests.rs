@@ -904,3 +904,76 @@ async fn no_watchers_are_registered_without_dynamic_registration() {
         lsp.shutdown().await;
     }
 }
+
+/// The warm path: every edit is published once, for its version, in order, and shows what a fresh look
+/// at the same text shows (the memo and the incremental parse give exactly a full evaluation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_edit_is_published_once_in_order_as_a_fresh_open_shows_it() {
+    let mut lsp = Harness::start(Value::Null).await;
+    lsp.stand.add_advisory("GHSA-left", "left");
+    let mut text = manifest(&["left", "middle", "right"]);
+    lsp.open("a/package.json", &text).await;
+    lsp.diagnostics("a/package.json", 1, |d| codes(d).contains(&"GHSA-left".to_string()))
+        .await;
+    let uri = lsp.uri("a/package.json");
+    // Retype the last digit of each version in turn, without waiting for the answers in between.
+    let mut edits = Vec::new();
+    for (name, digit) in [
+        ("left", "1"),
+        ("middle", "2"),
+        ("left", "0"),
+        ("right", "3"),
+        ("left", "9"),
+    ] {
+        let at = text.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 9;
+        text.replace_range(at..at + 1, digit);
+        edits.push((at, digit));
+    }
+    for (version, (at, digit)) in edits.iter().enumerate() {
+        let version = version as i64 + 2;
+        lsp.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{
+                "range": {"start": {"line": 0, "character": at}, "end": {"line": 0, "character": at + 1}},
+                "text": digit,
+            }]}),
+        )
+        .await;
+    }
+    let last = edits.len() as i64 + 1;
+    let mut versions = Vec::new();
+    let edited = loop {
+        let message = lsp
+            .wait_for("the last edit's diagnostics", |m| {
+                m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
+            })
+            .await;
+        let version = message["params"]["version"].as_i64().unwrap();
+        if version == 1 && versions.is_empty() {
+            // The opened text's last answers may still be on their way.
+            continue;
+        }
+        versions.push(version);
+        if version == last {
+            break message["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+        }
+    };
+    assert_eq!(
+        versions,
+        (2..=last).collect::<Vec<_>>(),
+        "each edit published once, in order"
+    );
+    assert!(text.contains("\"left\": \"1.0.9\""), "{text}");
+    lsp.open("b/package.json", &text).await;
+    let fresh = lsp
+        .diagnostics("b/package.json", 1, |d| codes(d).contains(&"GHSA-left".to_string()))
+        .await;
+    let shown = |diagnostics: &[Value]| -> Vec<String> {
+        diagnostics
+            .iter()
+            .map(|d| format!("{} {} {} {}", d["range"], d["severity"], d["code"], d["message"]))
+            .collect()
+    };
+    assert_eq!(shown(&edited), shown(&fresh));
+    lsp.shutdown().await;
+}

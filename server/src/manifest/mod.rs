@@ -342,16 +342,24 @@ pub fn normalize_importer(path: &str) -> &str {
     if path == "." { "" } else { path.trim_end_matches('/') }
 }
 
-/// A manifest's text and its tree, kept per open document for incremental reparsing.
+/// A manifest's text and its tree, kept per open document for incremental reparsing, and what was
+/// extracted from them (extracted when first asked; after an edit inside one version string of a
+/// `package.json`, patched from the previous extraction instead: `npm::patch`).
 pub struct SourceFile {
     pub kind: ManifestKind,
     text: String,
     tree: Option<tree_sitter::Tree>,
+    parsed: std::sync::OnceLock<Parsed>,
 }
 
 impl SourceFile {
     pub fn new(kind: ManifestKind, text: String) -> SourceFile {
-        let mut res = SourceFile { kind, text, tree: None };
+        let mut res = SourceFile {
+            kind,
+            text,
+            tree: None,
+            parsed: std::sync::OnceLock::new(),
+        };
         res.tree = parse_tree(kind, &res.text, None);
         res
     }
@@ -388,16 +396,30 @@ impl SourceFile {
             Some(tree) if tree.root_node().has_error() => parse_tree(self.kind, &self.text, None),
             other => other,
         };
+        let previous = self.parsed.take();
+        if self.kind == ManifestKind::PackageJson
+            && let (Some(previous), Some(tree)) = (previous, self.tree.as_ref())
+            && let Some(patched) = npm::patch(&previous, &self.text, tree, start, end, new_end)
+        {
+            let _ = self.parsed.set(patched);
+        }
     }
 
     /// Replaces the whole text (full sync).
     pub fn replace(&mut self, text: String) {
         self.text = text;
         self.tree = parse_tree(self.kind, &self.text, None);
+        self.parsed = std::sync::OnceLock::new();
     }
 
-    pub fn parsed(&self) -> Parsed {
-        extract(self.kind, &self.text, self.tree.as_ref())
+    /// What the manifest declares: exactly what `parse` gives for the current text.
+    pub fn parsed(&self) -> &Parsed {
+        if self.parsed.get().is_none() {
+            // Extracted here, not in a closure `OnceLock` runs: deep recursion in a broken file needs
+            // every frame it can get on a small stack.
+            let _ = self.parsed.set(extract(self.kind, &self.text, self.tree.as_ref()));
+        }
+        self.parsed.get_or_init(|| Parsed::empty(self.kind))
     }
 
     pub fn lockfile(&self) -> Option<Lockfile> {
@@ -760,7 +782,7 @@ pub(crate) mod tests {
         for (at, len, insert) in [(53usize, 2usize, "aa0"), (284, 0, "\"\ra:0"), (22, 0, "[")] {
             let start = at % (file.text().len() + 1);
             file.edit(start, start + len, insert);
-            assert_eq!(file.parsed(), parse(kind, file.text()));
+            assert_eq!(*file.parsed(), parse(kind, file.text()));
         }
     }
 
@@ -791,7 +813,7 @@ pub(crate) mod tests {
                 let start = at % (file.text().len() + 1);
                 file.edit(start, start + len, &insert);
                 let fresh = parse(kind, file.text());
-                proptest::prop_assert_eq!(file.parsed(), fresh);
+                proptest::prop_assert_eq!(file.parsed(), &fresh);
                 check_invariants(kind, file.text());
             }
         }
@@ -823,8 +845,36 @@ pub(crate) mod tests {
             for (position, len, insert) in edits {
                 let start = (position * file.text().len() as f64) as usize;
                 file.edit(start, start + len, &insert);
-                proptest::prop_assert_eq!(file.parsed(), parse(kind, file.text()));
+                proptest::prop_assert_eq!(file.parsed(), &parse(kind, file.text()));
                 check_invariants(kind, file.text());
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Keystrokes inside the version strings of a real package.json (what `npm::patch` answers
+        /// without extracting afresh), with characters that keep the string, escape, or end it early,
+        /// and edits that reach its quotes: what the file reports is what a fresh parse reports.
+        #[test]
+        fn edits_inside_version_strings_match_fresh_parses(
+            edits in proptest::collection::vec(
+                (0usize..1000, 0usize..8, 0usize..3, "[0-9a-z.^~<>=| *\\\"-]{0,3}"),
+                1..12,
+            ),
+        ) {
+            let (kind, seed) = real_seed(0);
+            let mut file = SourceFile::new(kind, seed);
+            for (which, offset, len, insert) in edits {
+                let deps = &file.parsed().deps;
+                let Some(span) = deps.get(which % deps.len().max(1)).and_then(|d| d.requirement_span) else {
+                    continue;
+                };
+                // Mostly inside the string; sometimes one past either end, onto a quote.
+                let start = (span.start + offset).saturating_sub(1).min(span.end + 1);
+                file.edit(start, start + len, &insert);
+                proptest::prop_assert_eq!(file.parsed(), &parse(kind, file.text()));
             }
         }
     }
