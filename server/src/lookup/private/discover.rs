@@ -367,6 +367,16 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         project_credentials.push((path, mine));
     }
 
+    // A registry the project names but the user holds a credential for (the usual private setup: a
+    // committed `@corp:registry=…`, the token in the developer's own `~/.npmrc`) is the user's too.
+    res.project_named.retain(|url, _| {
+        let with_slash = if url.ends_with('/') {
+            url.clone()
+        } else {
+            format!("{url}/")
+        };
+        reqwest::Url::parse(&with_slash).map_or(true, |parsed| user_credentials.for_url(&parsed).is_none())
+    });
     // The user's credentials first; a project's only where the user has none on that origin.
     res.credentials = user_credentials;
     for (path, credentials) in project_credentials {

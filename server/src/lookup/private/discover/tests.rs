@@ -180,6 +180,27 @@ fn a_project_npmrc_reaches_a_user_token_only_where_the_user_named_it() {
     assert_eq!(auth(&registries, "https://npm.corp.example.evil.example/x"), None);
 }
 
+/// The usual private setup: the repository commits `@corp:registry=…` and each developer keeps the
+/// token for that host in their own `~/.npmrc`. A registry the user holds a credential for is the
+/// user's choice too: not "named only by the project" (which would make every `@corp` package not
+/// checked); a registry the user has no credential for stays the project's.
+#[test]
+fn a_project_registry_the_user_holds_a_credential_for_is_the_users() {
+    let setup = Setup::new();
+    setup.write(&setup.home.join(".npmrc"), "//npm.corp.example/:_authToken=USER\n");
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "@corp:registry=https://npm.corp.example/\n@evil:registry=https://evil.example/npm/\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(
+        auth(&registries, "https://npm.corp.example/@corp%2fx"),
+        Some("Bearer USER")
+    );
+    let named: Vec<&String> = registries.project_named.keys().collect();
+    assert_eq!(named, ["https://evil.example/npm"], "{:?}", registries.project_named);
+}
+
 /// The user's home opened as the project: its `.npmrc` is the user's, read (and expanded) once.
 #[test]
 fn the_users_home_as_the_project_reads_its_npmrc_as_the_users() {
