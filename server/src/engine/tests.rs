@@ -1437,6 +1437,71 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
     }
 }
 
+/// uv and Poetry install a URL or git source in the lockfile, not the index's package: the locked
+/// version is kept and shown as not checked, never resolved against the index and called clean.
+#[test]
+fn a_python_lockfile_entry_from_a_url_or_git_is_not_checked() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let parsed = manifest::parse(
+        ManifestKind::Pyproject,
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"requests>=2.0\"]\n",
+    );
+    let uv = |source: &str| {
+        format!(
+            "version = 1\nrequires-python = \">=3.10\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = {{ virtual = \".\" }}\ndependencies = [\n    {{ name = \"requests\" }},\n]\n\n[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\nsource = {{ {source} }}\n"
+        )
+    };
+    let poetry = |kind: &str, url: &str| {
+        format!(
+            "[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\ndescription = \"\"\noptional = false\npython-versions = \">=3.7\"\nfiles = []\n\n[package.source]\ntype = \"{kind}\"\nurl = \"{url}\"\n\n[metadata]\nlock-version = \"2.0\"\npython-versions = \"^3.10\"\ncontent-hash = \"x\"\n"
+        )
+    };
+    let registries = RegistryRules::default();
+    for (kind, text, url) in [
+        (
+            ManifestKind::UvLock,
+            uv("url = \"https://evil.example/requests-2.31.0-py3-none-any.whl\""),
+            "https://evil.example/requests-2.31.0-py3-none-any.whl",
+        ),
+        (
+            ManifestKind::UvLock,
+            uv("git = \"https://github.com/evil/requests?rev=abc#abc\""),
+            "https://github.com/evil/requests?rev=abc#abc",
+        ),
+        (
+            ManifestKind::PoetryLock,
+            poetry("url", "https://evil.example/requests-2.31.0.tar.gz"),
+            "https://evil.example/requests-2.31.0.tar.gz",
+        ),
+        (
+            ManifestKind::PoetryLock,
+            poetry("git", "https://github.com/evil/requests.git"),
+            "https://github.com/evil/requests.git",
+        ),
+    ] {
+        let lockfile = manifest::parse_lockfile(kind, &text).unwrap();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: Some(&lockfile),
+            workspace: None,
+            registries: &registries,
+        };
+        let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
+        let requests = analysis
+            .deps
+            .iter()
+            .find(|d| d.dep.package.name == "requests")
+            .unwrap_or_else(|| panic!("{text}: {:?}", analysis.deps));
+        assert_eq!(requests.dep.resolved.version.as_deref(), Some("2.31.0"), "{text}");
+        assert!(
+            matches!(&requests.status, engine::Status::Unavailable(why) if why.contains(&format!("installed from {url}"))),
+            "{text}: {:?}",
+            requests.status
+        );
+        assert!(analysis.unchecked() >= 1, "{text}");
+    }
+}
+
 /// A transitive entry fetched from another host is listed as not checked, not dropped or checked as
 /// the registry's package of that name and version.
 #[test]

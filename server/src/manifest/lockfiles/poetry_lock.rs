@@ -88,7 +88,12 @@ pub fn parse(text: &str) -> Lockfile {
             optional: package.optional,
             span: entry_span(text, &headers, package.name.span().start),
             integrity: None,
-            fetched_from: None,
+            // Installed from a URL or a git repository, not the index: never checked as the index's.
+            fetched_from: package
+                .source
+                .as_ref()
+                .filter(|source| matches!(source.kind.as_str(), "git" | "url"))
+                .map(|source| source.url.clone()),
         });
     }
     res.roots = res

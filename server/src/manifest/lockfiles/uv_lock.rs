@@ -104,7 +104,11 @@ pub fn parse(text: &str) -> Lockfile {
             optional: false,
             span: entry_span(text, &headers, package.name.span().start),
             integrity: package.sdist.as_ref().and_then(|sdist| sdist.hash.clone()),
-            fetched_from: None,
+            // Installed from a URL or a git repository, not the index: never checked as the index's.
+            fetched_from: ["url", "git"]
+                .iter()
+                .find_map(|kind| package.source.get(*kind).and_then(|v| v.as_str()))
+                .map(str::to_string),
         });
     }
     // uv workspaces: each member (an editable or virtual package at its own folder) has its roots.
