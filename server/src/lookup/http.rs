@@ -849,10 +849,18 @@ fn size_text(bytes: u64) -> String {
 /// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
 /// which must not stall the runtime that serves the editor (nor the task that drives a shared HTTP/2
 /// connection, which other answers are still arriving on), and a batch of them then uses every core.
+/// At most one parse per core runs at once: parsing is all CPU, so more would not finish sooner, and a
+/// cold batch of hundreds of documents would otherwise start a blocking thread (its stack, its
+/// allocator cache) and a half-built document for each one at the same time.
 pub async fn parse_off_thread<T: Send + 'static>(
     body: Vec<u8>,
     parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
+    static PARSERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let parsers = PARSERS
+        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+    // The semaphore is never closed, so acquiring only fails if it were; parse anyway then.
+    let _permit = parsers.acquire().await.ok();
     match tokio::task::spawn_blocking(move || parse(&body)).await {
         Ok(result) => result,
         Err(_) => Err("the parser stopped".to_string()),
