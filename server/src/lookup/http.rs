@@ -417,6 +417,9 @@ pub fn prewarm_tls_random() {
     );
 }
 
+/// Idle connections kept per host after a burst (see `HttpClient::build_reqwest`).
+const IDLE_CONNECTIONS_PER_HOST: usize = 8;
+
 impl HttpClient {
     /// Like `new`, but the underlying client (trust store, connection pool) is the one the process
     /// already built for the same settings, or is built once and kept. Per-host limits, breakers and
@@ -464,7 +467,11 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::limited(5))
             // Hundreds of documents share one HTTP/2 connection on a cold start: size the receive window
             // to the link instead of h2's fixed default.
-            .http2_adaptive_window(true);
+            .http2_adaptive_window(true)
+            // An HTTP/1.1 registry (a mirror, a stand-in) gets one connection per concurrent request in a
+            // cold burst; keeping them all idle afterwards held ~300 connections' buffers and tasks for
+            // the pool's idle timeout. HTTP/2 hosts use one connection either way.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST);
         // The platform verifier reads the OS store; a CA bundle named by SSL_CERT_FILE is merged in too,
         // so a corporate root CA works even where the platform store is not consulted.
         let mut seen = std::collections::HashSet::new();
