@@ -64,8 +64,12 @@ fn bench(c: &mut Criterion) {
         versions: vec![VersionFacts {
             version: "1.0.0".to_string(),
             digests: vec![INTEGRITY_100.to_string()],
-            // Never fetched: the first ask is answered by `Verified` below, later ones by the cache.
-            attestations_url: Some("http://127.0.0.1:9/-/npm/v1/attestations/sigstore@1.0.0".to_string()),
+            detail: gatehouse::model::VersionDetail {
+                // Never fetched: the first ask is answered by `Verified` below, later ones by the cache.
+                attestations_url: Some("http://127.0.0.1:9/-/npm/v1/attestations/sigstore@1.0.0".to_string()),
+                ..Default::default()
+            }
+            .into(),
             ..VersionFacts::default()
         }],
         ..PackageFacts::default()

@@ -256,17 +256,29 @@ pub enum ProjectStatus {
 }
 
 /// What a registry says about one version.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// Kept small: a session holds every version of every package its manifests name (ten 300-dependency
+/// `package.json` files are ~90,000 versions), so what most versions lack (a yank reason, a deprecation,
+/// attestations, signatures, metadata beyond empty lists) lives behind one pointer in `detail`, which
+/// reads like the fields themselves (`version.detail.deprecated`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VersionFacts {
     pub version: String,
     /// `None` when the registry gives no trustworthy publish time.
     pub published: Option<Timestamp>,
     pub yanked: bool,
+    /// Artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex).
+    pub digests: Vec<String>,
+    /// The rest of what the registry says about the version (`VersionDetail`).
+    pub detail: Detail,
+}
+
+/// The less common facts of one version; reached through `VersionFacts::detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionDetail {
     pub yanked_reason: Option<String>,
     /// npm `deprecated` message.
     pub deprecated: Option<String>,
-    /// Artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex).
-    pub digests: Vec<String>,
     /// npm `dist.attestations.url` or PEP 740 provenance URL, when the registry advertises one.
     pub attestations_url: Option<String>,
     /// npm `dist.signatures`: (keyid, base64 signature).
@@ -275,6 +287,159 @@ pub struct VersionFacts {
     /// dependencies, publisher, repository, file kinds), for the pre-advisory signals. Every part is
     /// an `Option`: `None` means the document did not say, which is unknown, never "none".
     pub meta: VersionMeta,
+}
+
+/// A `VersionDetail` that allocates only when it says something: the common answers (nothing, or only
+/// "no install scripts" / "no dependencies", as every full npm entry without them says) are shared
+/// constants. Reads deref to the `VersionDetail`; a write (`DerefMut`) makes it its own.
+#[derive(Clone, Default)]
+pub struct Detail {
+    /// `None`: the shared constant `SHAPES[shape]`.
+    owned: Option<Box<VersionDetail>>,
+    shape: u8,
+}
+
+const fn shape(install_scripts: bool, dependencies: bool) -> VersionDetail {
+    VersionDetail {
+        yanked_reason: None,
+        deprecated: None,
+        attestations_url: None,
+        signatures: Vec::new(),
+        meta: VersionMeta {
+            install_scripts: if install_scripts { Some(Vec::new()) } else { None },
+            dependencies: if dependencies { Some(Vec::new()) } else { None },
+            publisher: None,
+            maintainers: None,
+            repository: None,
+            homepage: None,
+            files: None,
+        },
+    }
+}
+
+/// Index = `install_scripts known empty` + 2 × `dependencies known empty`.
+static SHAPES: [VersionDetail; 4] = [
+    shape(false, false),
+    shape(true, false),
+    shape(false, true),
+    shape(true, true),
+];
+
+impl From<VersionDetail> for Detail {
+    fn from(detail: VersionDetail) -> Self {
+        let index =
+            usize::from(detail.meta.install_scripts.is_some()) + 2 * usize::from(detail.meta.dependencies.is_some());
+        if SHAPES[index] == detail {
+            Detail {
+                owned: None,
+                shape: index as u8,
+            }
+        } else {
+            Detail {
+                owned: Some(Box::new(detail)),
+                shape: 0,
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Detail {
+    type Target = VersionDetail;
+
+    fn deref(&self) -> &VersionDetail {
+        match &self.owned {
+            Some(detail) => detail,
+            None => &SHAPES[usize::from(self.shape) % SHAPES.len()],
+        }
+    }
+}
+
+impl std::ops::DerefMut for Detail {
+    fn deref_mut(&mut self) -> &mut VersionDetail {
+        let shape = usize::from(self.shape) % SHAPES.len();
+        self.owned.get_or_insert_with(|| Box::new(SHAPES[shape].clone()))
+    }
+}
+
+impl PartialEq for Detail {
+    fn eq(&self, other: &Detail) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Detail {}
+
+impl std::fmt::Debug for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// The stored and fixture form of `VersionFacts`: the fields flat, in their historical order, so the
+/// store's rows (postcard, which has no field names) and `facts.json` fixtures read as before.
+#[derive(Serialize)]
+#[serde(rename = "VersionFacts")]
+struct VersionFactsOut<'a> {
+    version: &'a String,
+    published: &'a Option<Timestamp>,
+    yanked: bool,
+    yanked_reason: &'a Option<String>,
+    deprecated: &'a Option<String>,
+    digests: &'a Vec<String>,
+    attestations_url: &'a Option<String>,
+    signatures: &'a Vec<(String, String)>,
+    meta: &'a VersionMeta,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "VersionFacts")]
+struct VersionFactsIn {
+    version: String,
+    published: Option<Timestamp>,
+    yanked: bool,
+    yanked_reason: Option<String>,
+    deprecated: Option<String>,
+    digests: Vec<String>,
+    attestations_url: Option<String>,
+    signatures: Vec<(String, String)>,
+    meta: VersionMeta,
+}
+
+impl Serialize for VersionFacts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let detail: &VersionDetail = &self.detail;
+        let out = VersionFactsOut {
+            version: &self.version,
+            published: &self.published,
+            yanked: self.yanked,
+            yanked_reason: &detail.yanked_reason,
+            deprecated: &detail.deprecated,
+            digests: &self.digests,
+            attestations_url: &detail.attestations_url,
+            signatures: &detail.signatures,
+            meta: &detail.meta,
+        };
+        out.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionFacts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = VersionFactsIn::deserialize(deserializer)?;
+        Ok(VersionFacts {
+            version: wire.version,
+            published: wire.published,
+            yanked: wire.yanked,
+            digests: wire.digests,
+            detail: Detail::from(VersionDetail {
+                yanked_reason: wire.yanked_reason,
+                deprecated: wire.deprecated,
+                attestations_url: wire.attestations_url,
+                signatures: wire.signatures,
+                meta: wire.meta,
+            }),
+        })
+    }
 }
 
 /// A version's registry metadata as the signals compare it between versions.
@@ -816,6 +981,88 @@ pub fn npmrc_settings(text: &str) -> impl Iterator<Item = (&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layout `VersionFacts` had before `detail`, to check the stored form did not change.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct FlatVersionFacts {
+        version: String,
+        published: Option<Timestamp>,
+        yanked: bool,
+        yanked_reason: Option<String>,
+        deprecated: Option<String>,
+        digests: Vec<String>,
+        attestations_url: Option<String>,
+        signatures: Vec<(String, String)>,
+        meta: VersionMeta,
+    }
+
+    #[test]
+    fn version_facts_store_and_read_as_the_flat_layout() {
+        let detail = VersionDetail {
+            yanked_reason: Some("broken".to_string()),
+            deprecated: Some("use 2".to_string()),
+            attestations_url: Some("https://example.test/a".to_string()),
+            signatures: vec![("key".to_string(), "sig".to_string())],
+            meta: VersionMeta {
+                publisher: Some("someone".to_string()),
+                ..VersionMeta::default()
+            },
+        };
+        let facts = VersionFacts {
+            version: "1.2.3".to_string(),
+            published: Some(Timestamp::from_second(1_600_000_000).unwrap()),
+            yanked: true,
+            digests: vec!["sha512-x".to_string()],
+            detail: detail.clone().into(),
+        };
+        let flat = FlatVersionFacts {
+            version: "1.2.3".to_string(),
+            published: facts.published,
+            yanked: true,
+            yanked_reason: detail.yanked_reason.clone(),
+            deprecated: detail.deprecated.clone(),
+            digests: facts.digests.clone(),
+            attestations_url: detail.attestations_url.clone(),
+            signatures: detail.signatures.clone(),
+            meta: detail.meta.clone(),
+        };
+        let bytes = postcard::to_stdvec(&facts).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&flat).unwrap());
+        assert_eq!(postcard::from_bytes::<VersionFacts>(&bytes).unwrap(), facts);
+        let json = serde_json::to_value(&facts).unwrap();
+        assert_eq!(json, serde_json::to_value(&flat).unwrap());
+        assert_eq!(serde_json::from_value::<VersionFacts>(json).unwrap(), facts);
+    }
+
+    #[test]
+    fn common_details_share_a_constant_and_compare_by_content() {
+        let empty_lists = VersionDetail {
+            meta: VersionMeta {
+                install_scripts: Some(Vec::new()),
+                dependencies: Some(Vec::new()),
+                ..VersionMeta::default()
+            },
+            ..VersionDetail::default()
+        };
+        let shared = Detail::from(empty_lists.clone());
+        assert!(shared.owned.is_none());
+        assert_eq!(*shared, empty_lists);
+        assert!(Detail::from(VersionDetail::default()).owned.is_none());
+        // A write makes it owned; it still equals a shared one with the same content.
+        let mut written = Detail::default();
+        written.meta.install_scripts = Some(Vec::new());
+        written.meta.dependencies = Some(Vec::new());
+        assert!(written.owned.is_some());
+        assert_eq!(written, shared);
+        written.deprecated = Some("old".to_string());
+        assert_ne!(written, shared);
+        // What most versions are (no detail beyond empty lists) stays small.
+        assert!(
+            std::mem::size_of::<VersionFacts>() <= 96,
+            "{}",
+            std::mem::size_of::<VersionFacts>()
+        );
+    }
 
     #[test]
     fn pep503_names() {

@@ -159,15 +159,25 @@ fn checked_version(dep: &ResolvedDep, facts: &PackageFacts, version: &str) -> Ve
         res.push((
             FindingKind::Yanked,
             Severity::Error,
-            format!("{name}@{version} was yanked{}", reason_suffix(&listed.yanked_reason)),
+            format!(
+                "{name}@{version} was yanked{}",
+                reason_suffix(&listed.detail.yanked_reason)
+            ),
             listed
+                .detail
                 .yanked_reason
                 .iter()
                 .map(|reason| Evidence::Text(reason.clone()))
                 .collect(),
         ));
     }
-    if let Some(message) = listed.deprecated.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+    if let Some(message) = listed
+        .detail
+        .deprecated
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         res.push((
             FindingKind::Deprecated,
             Severity::Warning,
@@ -258,7 +268,11 @@ mod tests {
         let yanked_empty_deprecation = PackageFacts {
             versions: vec![VersionFacts {
                 yanked: true,
-                deprecated: Some(String::new()),
+                detail: crate::model::VersionDetail {
+                    deprecated: Some(String::new()),
+                    ..Default::default()
+                }
+                .into(),
                 ..version("1.0")
             }],
             ..PackageFacts::default()

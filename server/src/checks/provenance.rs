@@ -85,7 +85,7 @@ fn downgrade_of(
     current: &VersionFacts,
     verified: Option<&Provenance>,
 ) -> Option<(Severity, String, Vec<Evidence>)> {
-    let has_provenance = current.attestations_url.is_some() && !matches!(verified, Some(Provenance::Absent));
+    let has_provenance = current.detail.attestations_url.is_some() && !matches!(verified, Some(Provenance::Absent));
     let found = if has_provenance {
         None
     } else {
@@ -93,17 +93,17 @@ fn downgrade_of(
             ecosystem,
             facts,
             current,
-            |v| v.attestations_url.is_some(),
+            |v| v.detail.attestations_url.is_some(),
             "provenance",
         )
     };
     found.or_else(|| {
-        if current.signatures.is_empty() {
+        if current.detail.signatures.is_empty() {
             downgrade(
                 ecosystem,
                 facts,
                 current,
-                |v| !v.signatures.is_empty(),
+                |v| !v.detail.signatures.is_empty(),
                 "registry signature",
             )
         } else {
@@ -278,7 +278,7 @@ fn downgrade(
 fn previous_attested<'a>(ecosystem: Ecosystem, facts: &'a PackageFacts, version: &str) -> Option<&'a VersionFacts> {
     // Only attested versions can be the answer, so only they are parsed and sorted: most packages have
     // none, and this runs for every dependency on every evaluation and in `needs`.
-    let attested = lower_versions(ecosystem, facts, version, |v| v.attestations_url.is_some());
+    let attested = lower_versions(ecosystem, facts, version, |v| v.detail.attestations_url.is_some());
     let line = release_line(ecosystem, version);
     attested
         .iter()
@@ -295,7 +295,7 @@ pub fn provenance_versions(dep: &ResolvedDep, facts: &PackageFacts) -> Vec<Strin
     };
     let mut versions = Vec::new();
     if let Some(current) = facts.version(version)
-        && (current.attestations_url.is_some() || !current.signatures.is_empty())
+        && (current.detail.attestations_url.is_some() || !current.detail.signatures.is_empty())
     {
         versions.push(version.to_string());
     }

@@ -329,8 +329,8 @@ pub fn added_dependencies(ecosystem: Ecosystem, facts: &PackageFacts, version: &
     };
     let before = earlier(ecosystem, facts, this);
     let (Some(now_deps), Some(then_deps)) = (
-        this.meta.dependencies.as_ref(),
-        before.first().and_then(|(_, v)| v.meta.dependencies.as_ref()),
+        this.detail.meta.dependencies.as_ref(),
+        before.first().and_then(|(_, v)| v.detail.meta.dependencies.as_ref()),
     ) else {
         return Vec::new();
     };

@@ -196,7 +196,7 @@ fn collect(
         .iter()
         .chain(input.workspace.map(|w| w.workspace_deps.as_slice()).unwrap_or_default())
         .collect();
-    let mut res = Vec::new();
+    let mut res = Vec::with_capacity(manifest.deps.len());
     // Built once: looking up every direct dependency of a large manifest stays linear.
     let direct = input.lockfile.map(|lockfile| (lockfile, lockfile.direct_index()));
     for (idx, dep) in manifest.deps.iter().enumerate() {

@@ -319,18 +319,22 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
         let version = |v: &str, at: &str, deps: &[&str]| VersionFacts {
             version: v.to_string(),
             published: Some(at.parse().unwrap()),
-            meta: crate::model::VersionMeta {
-                dependencies: Some(
-                    deps.iter()
-                        .map(|name| crate::model::DeclaredDep {
-                            name: name.to_string(),
-                            req: "^1".to_string(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
+            detail: crate::model::VersionDetail {
+                meta: crate::model::VersionMeta {
+                    dependencies: Some(
+                        deps.iter()
+                            .map(|name| crate::model::DeclaredDep {
+                                name: name.to_string(),
+                                req: "^1".to_string(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                },
                 ..Default::default()
-            },
+            }
+            .into(),
             ..VersionFacts::default()
         };
         PackageFacts {
@@ -575,7 +579,7 @@ fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadat
     };
     let mut undeprecated = request.clone();
     for version in &mut undeprecated.versions {
-        version.deprecated = None;
+        version.detail.deprecated = None;
     }
     assert_eq!(
         fix_of_qs(undeprecated),
@@ -600,7 +604,7 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
         crate::lookup::registry::npm::parse_packument(&std::fs::read(fixtures.join("registry/npm/request")).unwrap())
             .unwrap();
     for version in &mut request.versions {
-        version.deprecated = None;
+        version.detail.deprecated = None;
     }
     let record = std::fs::read(fixtures.join("osv/npm/GHSA-hrpp-h998-j3pp.json")).unwrap();
     let advisory = crate::lookup::advisories::osv_record::parse_record(&record).unwrap();
@@ -608,14 +612,18 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
     let version = |v: &str, request_range: &str| VersionFacts {
         version: v.to_string(),
         published: Some(published),
-        meta: VersionMeta {
-            dependencies: Some(vec![DeclaredDep {
-                name: "request".to_string(),
-                req: request_range.to_string(),
-                ..DeclaredDep::default()
-            }]),
-            ..VersionMeta::default()
-        },
+        detail: crate::model::VersionDetail {
+            meta: VersionMeta {
+                dependencies: Some(vec![DeclaredDep {
+                    name: "request".to_string(),
+                    req: request_range.to_string(),
+                    ..DeclaredDep::default()
+                }]),
+                ..VersionMeta::default()
+            },
+            ..Default::default()
+        }
+        .into(),
         ..VersionFacts::default()
     };
     let qs = PackageFacts {
@@ -899,18 +907,22 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Version
                 .map(|(v, deps)| VersionFacts {
                     version: v.to_string(),
                     published: Some(published),
-                    meta: VersionMeta {
-                        dependencies: Some(
-                            deps.iter()
-                                .map(|(dep, req)| DeclaredDep {
-                                    name: dep.to_string(),
-                                    req: req.to_string(),
-                                    ..DeclaredDep::default()
-                                })
-                                .collect(),
-                        ),
-                        ..VersionMeta::default()
-                    },
+                    detail: crate::model::VersionDetail {
+                        meta: VersionMeta {
+                            dependencies: Some(
+                                deps.iter()
+                                    .map(|(dep, req)| DeclaredDep {
+                                        name: dep.to_string(),
+                                        req: req.to_string(),
+                                        ..DeclaredDep::default()
+                                    })
+                                    .collect(),
+                            ),
+                            ..VersionMeta::default()
+                        },
+                        ..Default::default()
+                    }
+                    .into(),
                     ..VersionFacts::default()
                 })
                 .collect(),

@@ -243,7 +243,7 @@ fn declared_range(
 ) -> Result<Option<String>, ()> {
     let facts = ctx.facts.packages.get(package).and_then(Fact::known).ok_or(())?;
     let entry = facts.versions.iter().find(|v| v.version == version).ok_or(())?;
-    let declared = entry.meta.dependencies.as_ref().ok_or(())?;
+    let declared = entry.detail.meta.dependencies.as_ref().ok_or(())?;
     Ok(declared
         .iter()
         .find(|d| d.name == dependency && d.kind != crate::model::DeclaredKind::Dev)

@@ -113,7 +113,11 @@ fn build(world: &World) -> Built {
             version: text.clone(),
             published: Some(now() - SignedDuration::from_hours(v.3)),
             yanked: v.4,
-            deprecated: v.5.then(|| "do not use".to_string()),
+            detail: crate::model::VersionDetail {
+                deprecated: v.5.then(|| "do not use".to_string()),
+                ..Default::default()
+            }
+            .into(),
             ..VersionFacts::default()
         })
         .collect();

@@ -417,6 +417,9 @@ pub fn prewarm_tls_random() {
     );
 }
 
+/// Idle connections kept per host after a burst (see `HttpClient::build_reqwest`).
+const IDLE_CONNECTIONS_PER_HOST: usize = 8;
+
 impl HttpClient {
     /// Like `new`, but the underlying client (trust store, connection pool) is the one the process
     /// already built for the same settings, or is built once and kept. Per-host limits, breakers and
@@ -464,7 +467,11 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::limited(5))
             // Hundreds of documents share one HTTP/2 connection on a cold start: size the receive window
             // to the link instead of h2's fixed default.
-            .http2_adaptive_window(true);
+            .http2_adaptive_window(true)
+            // An HTTP/1.1 registry (a mirror, a stand-in) gets one connection per concurrent request in a
+            // cold burst; keeping them all idle afterwards held ~300 connections' buffers and tasks for
+            // the pool's idle timeout. HTTP/2 hosts use one connection either way.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST);
         // The platform verifier reads the OS store; a CA bundle named by SSL_CERT_FILE is merged in too,
         // so a corporate root CA works even where the platform store is not consulted.
         let mut seen = std::collections::HashSet::new();
@@ -849,10 +856,18 @@ fn size_text(bytes: u64) -> String {
 /// Runs a document parser on the blocking pool: a big registry document takes milliseconds to decode,
 /// which must not stall the runtime that serves the editor (nor the task that drives a shared HTTP/2
 /// connection, which other answers are still arriving on), and a batch of them then uses every core.
+/// At most one parse per core runs at once: parsing is all CPU, so more would not finish sooner, and a
+/// cold batch of hundreds of documents would otherwise start a blocking thread (its stack, its
+/// allocator cache) and a half-built document for each one at the same time.
 pub async fn parse_off_thread<T: Send + 'static>(
     body: Vec<u8>,
     parse: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
+    static PARSERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let parsers = PARSERS
+        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+    // The semaphore is never closed, so acquiring only fails if it were; parse anyway then.
+    let _permit = parsers.acquire().await.ok();
     match tokio::task::spawn_blocking(move || parse(&body)).await {
         Ok(result) => result,
         Err(_) => Err("the parser stopped".to_string()),

@@ -18,13 +18,17 @@ fn package(versions: &[(&str, &str, bool, bool)], repository: Option<&str>) -> P
                 version: version.to_string(),
                 published: Some(at(published)),
                 digests: vec![format!("sha512-{version}")],
-                attestations_url: attested
-                    .then(|| format!("https://registry.npmjs.org/-/npm/v1/attestations/pkg@{version}")),
-                signatures: if *signed {
-                    vec![("SHA256:key".to_string(), "sig".to_string())]
-                } else {
-                    Vec::new()
-                },
+                detail: crate::model::VersionDetail {
+                    attestations_url: attested
+                        .then(|| format!("https://registry.npmjs.org/-/npm/v1/attestations/pkg@{version}")),
+                    signatures: if *signed {
+                        vec![("SHA256:key".to_string(), "sig".to_string())]
+                    } else {
+                        Vec::new()
+                    },
+                    ..Default::default()
+                }
+                .into(),
                 ..VersionFacts::default()
             })
             .collect(),

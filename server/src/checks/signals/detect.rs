@@ -46,7 +46,7 @@ pub(super) fn install_scripts(
 ) {
     match ecosystem {
         Ecosystem::Npm => {
-            let Some(hooks) = &this.meta.install_scripts else {
+            let Some(hooks) = &this.detail.meta.install_scripts else {
                 res.not_compared
                     .push("install scripts (the registry entry does not list scripts)".to_string());
                 return;
@@ -54,7 +54,7 @@ pub(super) fn install_scripts(
             let known: Vec<&VersionFacts> = before
                 .iter()
                 .map(|(_, v)| *v)
-                .filter(|v| v.meta.install_scripts.is_some())
+                .filter(|v| v.detail.meta.install_scripts.is_some())
                 .collect();
             if known.is_empty() {
                 if !hooks.is_empty() {
@@ -66,7 +66,7 @@ pub(super) fn install_scripts(
             for (hook, command) in hooks {
                 let had = known
                     .iter()
-                    .any(|v| v.meta.install_scripts.iter().flatten().any(|(h, _)| h == hook));
+                    .any(|v| v.detail.meta.install_scripts.iter().flatten().any(|(h, _)| h == hook));
                 if had {
                     continue;
                 }
@@ -86,13 +86,13 @@ pub(super) fn install_scripts(
             }
         }
         Ecosystem::PyPI => {
-            let Some(files) = this.meta.files else {
+            let Some(files) = this.detail.meta.files else {
                 return;
             };
-            let Some(previous) = before.iter().map(|(_, v)| *v).find(|v| v.meta.files.is_some()) else {
+            let Some(previous) = before.iter().map(|(_, v)| *v).find(|v| v.detail.meta.files.is_some()) else {
                 return;
             };
-            let previous_files = previous.meta.files.unwrap_or_default();
+            let previous_files = previous.detail.meta.files.unwrap_or_default();
             if files.sdists > 0 && files.wheels == 0 && previous_files.wheels > 0 {
                 res.signals.push(Signal {
                     kind: FindingKind::InstallScriptAdded,
@@ -111,13 +111,18 @@ pub(super) fn install_scripts(
         }
         Ecosystem::CratesIo => {
             // A build dependency new to the crate: build scripts run at build time.
-            let Some(deps) = &this.meta.dependencies else {
+            let Some(deps) = &this.detail.meta.dependencies else {
                 return;
             };
-            let Some(previous) = before.iter().map(|(_, v)| *v).find(|v| v.meta.dependencies.is_some()) else {
+            let Some(previous) = before
+                .iter()
+                .map(|(_, v)| *v)
+                .find(|v| v.detail.meta.dependencies.is_some())
+            else {
                 return;
             };
             let had_build: Vec<&str> = previous
+                .detail
                 .meta
                 .dependencies
                 .iter()
@@ -203,8 +208,8 @@ pub(super) fn dependencies(
     previous: &VersionFacts,
     res: &mut Assessment,
 ) {
-    let (Some(now_deps), Some(then_deps)) = (&this.meta.dependencies, &previous.meta.dependencies) else {
-        let missing = if this.meta.dependencies.is_none() {
+    let (Some(now_deps), Some(then_deps)) = (&this.detail.meta.dependencies, &previous.detail.meta.dependencies) else {
+        let missing = if this.detail.meta.dependencies.is_none() {
             &this.version
         } else {
             &previous.version
@@ -257,11 +262,11 @@ pub(super) fn dependencies(
 
 pub(super) fn publisher(this: &VersionFacts, before: &[(Version, &VersionFacts)], res: &mut Assessment) {
     // npm `_npmUser` against the publishers and maintainers of the last ten versions that name one.
-    if let Some(who) = &this.meta.publisher {
+    if let Some(who) = &this.detail.meta.publisher {
         let known: Vec<&VersionFacts> = before
             .iter()
             .map(|(_, v)| *v)
-            .filter(|v| v.meta.publisher.is_some())
+            .filter(|v| v.detail.meta.publisher.is_some())
             .take(10)
             .collect();
         if known.is_empty() {
@@ -269,11 +274,14 @@ pub(super) fn publisher(this: &VersionFacts, before: &[(Version, &VersionFacts)]
                 .push("publisher (no earlier version names its publisher)".to_string());
         } else {
             let seen = known.iter().any(|v| {
-                v.meta.publisher.as_deref() == Some(who.as_str())
-                    || v.meta.maintainers.iter().flatten().any(|m| m == who)
+                v.detail.meta.publisher.as_deref() == Some(who.as_str())
+                    || v.detail.meta.maintainers.iter().flatten().any(|m| m == who)
             });
             if !seen {
-                let earlier: Vec<&str> = known.iter().filter_map(|v| v.meta.publisher.as_deref()).collect();
+                let earlier: Vec<&str> = known
+                    .iter()
+                    .filter_map(|v| v.detail.meta.publisher.as_deref())
+                    .collect();
                 let mut earlier_unique: Vec<&str> = Vec::new();
                 for name in earlier {
                     if !earlier_unique.contains(&name) {
@@ -301,8 +309,8 @@ pub(super) fn publisher(this: &VersionFacts, before: &[(Version, &VersionFacts)]
     }
     // Provenance lost: the previous version advertised attestations, this one does not.
     if let Some((_, previous)) = before.first()
-        && previous.attestations_url.is_some()
-        && this.attestations_url.is_none()
+        && previous.detail.attestations_url.is_some()
+        && this.detail.attestations_url.is_none()
     {
         res.signals.push(Signal {
             kind: FindingKind::PublisherChanged,
@@ -350,7 +358,7 @@ pub(super) fn repository(this: &VersionFacts, previous: Option<&VersionFacts>, r
     let Some(previous) = previous else {
         return;
     };
-    let pick = |v: &VersionFacts| v.meta.repository.clone();
+    let pick = |v: &VersionFacts| v.detail.meta.repository.clone();
     match (pick(this), pick(previous)) {
         (Some(now), Some(then)) => {
             if normalize_repository(&now) != normalize_repository(&then) {
@@ -378,7 +386,7 @@ pub(super) fn repository(this: &VersionFacts, previous: Option<&VersionFacts>, r
         }),
         (Some(_), None) => {}
         (None, None) => {
-            if this.meta.install_scripts.is_some() {
+            if this.detail.meta.install_scripts.is_some() {
                 // A full npm entry without a repository on either side: nothing to compare.
                 res.not_compared
                     .push("repository (neither version declares one)".to_string());

@@ -410,10 +410,10 @@ fn registry_metadata_is_read() {
       "1.0.1":{"name":"p","version":"1.0.1","gypfile":true,"scripts":{"postinstall":"node x","test":"t"},
         "dependencies":{"a":"^1"},"_npmUser":{"name":"u","email":"e"},"maintainers":["M <m@x>"],"homepage":"https://h"}}}"#;
     let facts = crate::lookup::registry::npm::parse_packument(doc).unwrap();
-    let first = &facts.version("1.0.0").unwrap().meta;
+    let first = &facts.version("1.0.0").unwrap().detail.meta;
     assert_eq!(first.install_scripts, Some(Vec::new()));
     assert_eq!(first.dependencies, Some(Vec::new()));
-    let second = &facts.version("1.0.1").unwrap().meta;
+    let second = &facts.version("1.0.1").unwrap().detail.meta;
     let hooks = second.install_scripts.clone().unwrap();
     assert!(hooks.contains(&("postinstall".to_string(), "node x".to_string())));
     assert!(hooks.iter().any(|(h, c)| h == "install" && c.contains("node-gyp")));
@@ -423,11 +423,12 @@ fn registry_metadata_is_read() {
     // Abbreviated: scripts unknown unless flagged.
     let abbreviated = br#"{"name":"p","modified":"2020-01-01T00:00:00Z","versions":{"1.0.0":{"name":"p","version":"1.0.0"},"1.0.1":{"name":"p","version":"1.0.1","hasInstallScript":true}}}"#;
     let facts = crate::lookup::registry::npm::parse_packument(abbreviated).unwrap();
-    assert_eq!(facts.version("1.0.0").unwrap().meta.install_scripts, None);
+    assert_eq!(facts.version("1.0.0").unwrap().detail.meta.install_scripts, None);
     assert!(
         facts
             .version("1.0.1")
             .unwrap()
+            .detail
             .meta
             .install_scripts
             .as_ref()
@@ -438,7 +439,7 @@ fn registry_metadata_is_read() {
     // crates: dependency kinds and renamed packages.
     let index = br#"{"name":"c","vers":"1.0.0","deps":[{"name":"cc","req":"^1","kind":"build","optional":false},{"name":"local","package":"real-name","req":"^2","kind":"normal","optional":true}],"cksum":"00","yanked":false}"#;
     let facts = crate::lookup::registry::crates_io::parse_index_file(index).unwrap();
-    let deps = facts.versions[0].meta.dependencies.clone().unwrap();
+    let deps = facts.versions[0].detail.meta.dependencies.clone().unwrap();
     assert_eq!(deps[0].kind, crate::model::DeclaredKind::Build);
     assert_eq!(deps[1].name, "real-name");
     assert!(deps[1].optional);
@@ -447,7 +448,7 @@ fn registry_metadata_is_read() {
       {"filename":"x-1.0.tar.gz","hashes":{"sha256":"ab"},"upload-time":"2025-01-02T03:04:05Z"},
       {"filename":"x-1.0-py3-none-any.whl","hashes":{"sha256":"cd"},"upload-time":"2025-01-02T03:04:06Z"}]}"#;
     let facts = crate::lookup::registry::pypi::parse_simple("x", simple).unwrap();
-    let files = facts.versions[0].meta.files.unwrap();
+    let files = facts.versions[0].detail.meta.files.unwrap();
     assert_eq!((files.sdists, files.wheels), (1, 1));
 }
 

@@ -39,10 +39,18 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         &self.store
     }
 
-    async fn load(&self, package: &PackageRef, source: &RegistrySource) -> Result<Cached<PackageFacts>, LookupError> {
+    async fn load(
+        &self,
+        package: &PackageRef,
+        source: &RegistrySource,
+    ) -> Result<Cached<Arc<PackageFacts>>, LookupError> {
         let key = package_key(package, source, &self.settings.namespace);
         let ttl = &self.settings.ttl;
-        let stored = self.reads.call(key.clone()).await;
+        let stored = self
+            .reads
+            .call(key.clone())
+            .await
+            .map(|(entry, value)| (entry, value.map(Arc::new)));
         let now = now_ms();
         if let Some((entry, value)) = &stored
             && entry.expires_at > now
@@ -112,17 +120,24 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         ttl: Duration,
         seen: Option<Vec<crate::lookup::cache::takedown::SeenRow>>,
         now: Timestamp,
-    ) -> Cached<PackageFacts> {
+    ) -> Cached<Arc<PackageFacts>> {
         value.vanished = crate::lookup::cache::takedown::vanished_from(&seen.unwrap_or_default(), &value, now).0;
-        let facts = PackageFacts {
-            vanished: Vec::new(),
-            ..value.clone()
+        let value = Arc::new(value);
+        // The store keeps the document without `vanished` (worked out again on every fetch); usually
+        // there is none, and the answer itself is written, not a copy.
+        let facts = if value.vanished.is_empty() {
+            value.clone()
+        } else {
+            Arc::new(PackageFacts {
+                vanished: Vec::new(),
+                ..(*value).clone()
+            })
         };
         let writes = self.writes.clone();
         self.background.spawn(async move {
-            let encoded = crate::lookup::cache::store::encode_value(&facts);
+            // Encoded by the writer, after the burst: not held here while the batch gathers.
             let entry = StoredEntry {
-                value: encoded,
+                value: None,
                 fetched_at: now,
                 expires_at: plus(now, ttl),
                 validators,
@@ -145,7 +160,13 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
     }
 
     /// `304`: the stored document is current again; its expiry is pushed out behind the answer.
-    fn not_modified(&self, key: String, value: PackageFacts, ttl: Duration, now: Timestamp) -> Cached<PackageFacts> {
+    fn not_modified(
+        &self,
+        key: String,
+        value: Arc<PackageFacts>,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Cached<Arc<PackageFacts>> {
         let store = self.store.clone();
         self.background.spawn(async move {
             let _ = blocking(&store, move |store| {
@@ -163,7 +184,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
 
     /// `404`, remembered briefly. A package that this machine saw before and the registry no longer has
     /// is a takedown: its versions come back as vanished.
-    async fn not_found(&self, key: String, now: Timestamp) -> Cached<PackageFacts> {
+    async fn not_found(&self, key: String, now: Timestamp) -> Cached<Arc<PackageFacts>> {
         let ttl = self.settings.ttl.not_found;
         let value = blocking(&self.store, move |store| {
             let vanished = store
@@ -185,7 +206,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         .await
         .flatten();
         Cached {
-            value,
+            value: value.map(Arc::new),
             fetched_at: now,
             stale: false,
             ttl,
@@ -217,16 +238,7 @@ impl<R: Registry + ?Sized + 'static> Registry for CachedRegistry<R> {
         let key = (package.clone(), source.clone());
         let cached = self
             .memory
-            .try_get_with(key, async {
-                self.load(package, source).await.map(|c| {
-                    Arc::new(Cached {
-                        value: c.value.map(Arc::new),
-                        fetched_at: c.fetched_at,
-                        stale: c.stale,
-                        ttl: c.ttl,
-                    })
-                })
-            })
+            .try_get_with(key, async { self.load(package, source).await.map(Arc::new) })
             .await
             .map_err(|err| (*err).clone())?;
         cached.answer(package)

@@ -99,7 +99,7 @@ impl AttestationClient {
         version_facts: &VersionFacts,
         digest: String,
     ) -> Result<Provenance, LookupError> {
-        let body = match &version_facts.attestations_url {
+        let body = match &version_facts.detail.attestations_url {
             Some(url) => self.fetch(url).await?,
             None => None,
         };
@@ -107,9 +107,9 @@ impl AttestationClient {
         let keys = Arc::clone(&self.keys);
         let name = package.name.clone();
         let version = version_facts.version.clone();
-        let signatures = version_facts.signatures.clone();
+        let signatures = version_facts.detail.signatures.clone();
         let published = version_facts.published;
-        let url = version_facts.attestations_url.clone();
+        let url = version_facts.detail.attestations_url.clone();
         let ecosystem = package.ecosystem;
         let other_digests: Vec<String> = version_facts
             .digests

@@ -659,8 +659,12 @@ fn facts_for(version: &str, integrity: &str, url: Option<String>, signatures: Ve
             version: version.to_string(),
             published: before_expiry(),
             digests: vec![integrity.to_string()],
-            attestations_url: url,
-            signatures,
+            detail: crate::model::VersionDetail {
+                attestations_url: url,
+                signatures,
+                ..Default::default()
+            }
+            .into(),
             ..VersionFacts::default()
         }],
         ..PackageFacts::default()

@@ -22,7 +22,9 @@ use serde::Deserialize;
 
 use crate::lookup::http::{HttpClient, parse_document, redact};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
-use crate::model::{DeclaredDep, DeclaredKind, PackageFacts, PackageRef, RegistrySource, VersionFacts, VersionMeta};
+use crate::model::{
+    DeclaredDep, DeclaredKind, PackageFacts, PackageRef, RegistrySource, VersionDetail, VersionFacts, VersionMeta,
+};
 
 pub struct CratesIndexClient {
     http: Arc<HttpClient>,
@@ -322,13 +324,16 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
                 published: wire.pubtime.as_deref().and_then(|t| t.parse::<Timestamp>().ok()),
                 yanked: wire.yanked,
                 digests: wire.cksum.map(|c| format!("sha256:{c}")).into_iter().collect(),
-                meta: VersionMeta {
-                    dependencies: wire.deps.map(declared),
-                    // Crates run no install hooks of their own; a build script shows as a build
-                    // dependency at most, and the index lists no publisher or repository.
-                    ..VersionMeta::default()
-                },
-                ..VersionFacts::default()
+                detail: VersionDetail {
+                    meta: VersionMeta {
+                        dependencies: wire.deps.map(declared),
+                        // Crates run no install hooks of their own; a build script shows as a build
+                        // dependency at most, and the index lists no publisher or repository.
+                        ..VersionMeta::default()
+                    },
+                    ..VersionDetail::default()
+                }
+                .into(),
             }),
             Err(_) => bad_lines += 1,
         }

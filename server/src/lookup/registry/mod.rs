@@ -215,7 +215,7 @@ mod client_tests {
             .package(&PackageRef::new(Ecosystem::Npm, "request"), &RegistrySource::Public)
             .await
             .unwrap();
-        assert!(facts.value.versions.iter().all(|v| v.deprecated.is_some()));
+        assert!(facts.value.versions.iter().all(|v| v.detail.deprecated.is_some()));
         assert_eq!(
             server.requests()[0].header("accept"),
             Some(crate::lookup::registry::npm::ABBREVIATED_ACCEPT)

@@ -20,7 +20,8 @@ use serde_json::value::RawValue;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{
-    DeclaredDep, DeclaredKind, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts, VersionMeta,
+    DeclaredDep, DeclaredKind, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionDetail, VersionFacts,
+    VersionMeta,
 };
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
@@ -296,30 +297,37 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
     let full_document = !wire.time.is_empty() || wire.modified.is_none();
     let mut versions = Vec::with_capacity(wire.versions.len());
     for (version, wire_version) in &wire.versions {
-        let mut facts = VersionFacts {
+        let mut detail = VersionDetail {
+            deprecated: wire_version.deprecated.and_then(deprecation),
+            meta: version_meta(wire_version, full_document),
+            ..VersionDetail::default()
+        };
+        // `vec![…]`: exactly one slot (a pushed-to empty `Vec` reserves four).
+        let mut digests = Vec::new();
+        if let Some(dist) = &wire_version.dist {
+            if let Some(integrity) = &dist.integrity {
+                digests = vec![integrity.to_string()];
+            } else if let Some(shasum) = &dist.shasum {
+                digests = vec![format!("sha1:{shasum}")];
+            }
+            detail.attestations_url = dist.attestations.as_ref().and_then(|a| a.url.clone());
+            detail.signatures = dist
+                .signatures
+                .iter()
+                .map(|s| (s.keyid.clone(), s.sig.clone()))
+                .collect();
+        }
+        let facts = VersionFacts {
             version: version.to_string(),
             published: if times_trusted {
                 timestamp(wire.time.get(version))
             } else {
                 None
             },
-            ..VersionFacts::default()
+            yanked: false,
+            digests,
+            detail: detail.into(),
         };
-        facts.deprecated = wire_version.deprecated.and_then(deprecation);
-        facts.meta = version_meta(wire_version, full_document);
-        if let Some(dist) = &wire_version.dist {
-            if let Some(integrity) = &dist.integrity {
-                facts.digests.push(integrity.to_string());
-            } else if let Some(shasum) = &dist.shasum {
-                facts.digests.push(format!("sha1:{shasum}"));
-            }
-            facts.attestations_url = dist.attestations.as_ref().and_then(|a| a.url.clone());
-            facts.signatures = dist
-                .signatures
-                .iter()
-                .map(|s| (s.keyid.clone(), s.sig.clone()))
-                .collect();
-        }
         versions.push(facts);
     }
     let latest = wire.dist_tags.get("latest").map(|l| l.to_string());
@@ -375,8 +383,8 @@ mod tests {
         assert_eq!(facts.created, Some("2020-01-09T07:54:56.494Z".parse().unwrap()));
         let first = facts.version("1.0.0").unwrap();
         assert_eq!(first.published, Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
-        assert!(facts.versions.iter().filter(|v| v.deprecated.is_some()).count() == 4);
-        assert!(facts.versions.iter().any(|v| !v.signatures.is_empty()));
+        assert!(facts.versions.iter().filter(|v| v.detail.deprecated.is_some()).count() == 4);
+        assert!(facts.versions.iter().any(|v| !v.detail.signatures.is_empty()));
         assert!(first.digests[0].starts_with("sha512-") || first.digests[0].starts_with("sha1"));
         assert!(facts.repository.unwrap().contains("inspect-js/has-package-exports"));
     }
@@ -393,7 +401,7 @@ mod tests {
     fn abbreviated_packument_is_read() {
         let facts = parse_packument(&fixture("request")).unwrap();
         assert_eq!(facts.versions.len(), 126);
-        assert!(facts.versions.iter().all(|v| v.deprecated.is_some()));
+        assert!(facts.versions.iter().all(|v| v.detail.deprecated.is_some()));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub use super::pypi_html::parse_simple_html;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{
-    Ecosystem, FileKinds, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionFacts, VersionMeta,
+    Ecosystem, FileKinds, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionDetail, VersionFacts,
+    VersionMeta,
 };
 
 pub const SIMPLE_JSON_ACCEPT: &str = "application/vnd.pypi.simple.v1+json";
@@ -221,27 +222,30 @@ pub(super) fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<
                 version: version.clone(),
                 published: files.iter().filter_map(|f| f.upload).min(),
                 yanked,
-                yanked_reason: if yanked {
-                    files.iter().find_map(|f| f.yanked_reason.clone())
-                } else {
-                    None
-                },
                 digests: files
                     .iter()
                     .filter_map(|f| f.sha256.as_ref().map(|h| format!("sha256:{h}")))
                     .collect(),
-                attestations_url: files.iter().find_map(|f| f.provenance.clone()),
-                meta: VersionMeta {
-                    files: (!files.is_empty()).then(|| {
-                        let mut kinds = FileKinds::default();
-                        for file in files.iter().filter(|f| !f.filename.is_empty()) {
-                            kinds.add_file(&file.filename);
-                        }
-                        kinds
-                    }),
-                    ..VersionMeta::default()
-                },
-                ..VersionFacts::default()
+                detail: VersionDetail {
+                    yanked_reason: if yanked {
+                        files.iter().find_map(|f| f.yanked_reason.clone())
+                    } else {
+                        None
+                    },
+                    attestations_url: files.iter().find_map(|f| f.provenance.clone()),
+                    meta: VersionMeta {
+                        files: (!files.is_empty()).then(|| {
+                            let mut kinds = FileKinds::default();
+                            for file in files.iter().filter(|f| !f.filename.is_empty()) {
+                                kinds.add_file(&file.filename);
+                            }
+                            kinds
+                        }),
+                        ..VersionMeta::default()
+                    },
+                    ..VersionDetail::default()
+                }
+                .into(),
             }
         })
         .collect()
@@ -412,8 +416,8 @@ mod tests {
             let s = simple.version(name).unwrap();
             let j = json.version(name).unwrap();
             assert!(s.yanked && j.yanked, "{name}");
-            assert!(j.yanked_reason.as_deref().unwrap().contains("CVE-2024-35195"));
-            assert_eq!(s.yanked_reason, j.yanked_reason);
+            assert!(j.detail.yanked_reason.as_deref().unwrap().contains("CVE-2024-35195"));
+            assert_eq!(s.detail.yanked_reason, j.detail.yanked_reason);
             assert_eq!(s.published, j.published);
             assert_eq!(s.digests, j.digests);
         }
@@ -435,7 +439,7 @@ mod tests {
         assert_eq!(facts.status, ProjectStatus::Quarantined);
         assert_eq!(facts.status_reason.as_deref(), Some("malware"));
         let v = facts.version("1.0").unwrap();
-        assert!(v.attestations_url.as_deref().unwrap().ends_with("/provenance"));
+        assert!(v.detail.attestations_url.as_deref().unwrap().ends_with("/provenance"));
         assert_eq!(v.published, Some("2025-01-02T03:04:05Z".parse().unwrap()));
     }
 
@@ -453,7 +457,7 @@ mod tests {
                 .version(&j.version)
                 .unwrap_or_else(|| panic!("{} missing", j.version));
             assert_eq!(h.yanked, j.yanked, "{}", j.version);
-            assert_eq!(h.yanked_reason, j.yanked_reason, "{}", j.version);
+            assert_eq!(h.detail.yanked_reason, j.detail.yanked_reason, "{}", j.version);
             let sorted = |d: &[String]| {
                 let mut d = d.to_vec();
                 d.sort();
@@ -466,6 +470,7 @@ mod tests {
         assert!(
             html.version("2.32.0")
                 .unwrap()
+                .detail
                 .yanked_reason
                 .as_deref()
                 .unwrap()
@@ -493,12 +498,12 @@ mod tests {
         let versions: Vec<_> = facts.versions.iter().map(|v| v.version.as_str()).collect();
         assert_eq!(versions, ["1.0", "2.0"]);
         let one = facts.version("1.0").unwrap();
-        assert!(one.yanked && one.yanked_reason.is_none());
+        assert!(one.yanked && one.detail.yanked_reason.is_none());
         assert_eq!(one.digests, ["sha256:AB12"]);
         let two = facts.version("2.0").unwrap();
         assert!(!two.yanked);
         assert_eq!(two.digests, ["sha256:ef"]);
-        assert!(two.attestations_url.as_deref().unwrap().ends_with("/provenance"));
+        assert!(two.detail.attestations_url.as_deref().unwrap().ends_with("/provenance"));
         assert!(parse_simple_any("x", b"   no tags here").is_err());
         assert!(parse_simple_any("x", b"<<<<>>>>").is_err());
         assert!(
