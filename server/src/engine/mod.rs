@@ -17,6 +17,24 @@ mod memo;
 mod registries;
 mod sources;
 mod states;
+
+/// The note on a direct dependency whose advisories could not be checked (shown, never silent).
+fn advisory_not_checked(dep_idx: usize, analyzed: &AnalyzedDep, package: &PackageRef) -> Option<Finding> {
+    let CheckState::Unavailable(reason) = &analyzed.checks.advisory else {
+        return None;
+    };
+    (analyzed.direct.is_some() && !analyzed.is_transitive()).then(|| {
+        Finding::of_kind(
+            dep_idx,
+            analyzed.dep.span,
+            FindingKind::Unchecked,
+            Severity::Information,
+            format!("could not check {} for advisories: {reason}", package.name),
+            Vec::new(),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -895,19 +913,7 @@ fn evaluate_inner(
                     );
                 }
             }
-            if let CheckState::Unavailable(reason) = &analyzed.checks.advisory
-                && analyzed.direct.is_some()
-                && !analyzed.is_transitive()
-            {
-                raw.push(Finding::of_kind(
-                    dep_idx,
-                    analyzed.dep.span,
-                    FindingKind::Unchecked,
-                    Severity::Information,
-                    format!("could not check {} for advisories: {reason}", package.name),
-                    Vec::new(),
-                ));
-            }
+            raw.extend(advisory_not_checked(dep_idx, analyzed, package));
             continue;
         }
         if let Some(Fact::Unavailable(note)) = facts.packages.get(package)
@@ -927,19 +933,7 @@ fn evaluate_inner(
                 .and_then(Fact::known)
                 .cloned();
         }
-        if let CheckState::Unavailable(reason) = &analyzed.checks.advisory
-            && analyzed.direct.is_some()
-            && !analyzed.is_transitive()
-        {
-            raw.push(Finding::of_kind(
-                dep_idx,
-                analyzed.dep.span,
-                FindingKind::Unchecked,
-                Severity::Information,
-                format!("could not check {} for advisories: {reason}", package.name),
-                Vec::new(),
-            ));
-        }
+        raw.extend(advisory_not_checked(dep_idx, analyzed, package));
         if let CheckState::Degraded(caveat) = &analyzed.checks.advisory
             && analyzed.direct.is_some()
             && !analyzed.is_transitive()
