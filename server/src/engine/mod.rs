@@ -18,6 +18,23 @@ mod registries;
 mod sources;
 mod states;
 
+/// The check states of a package not checked for `skipped`'s reason (every check skipped), else the
+/// default (each check still to do).
+fn skipped_checks(skipped: &Option<String>) -> CheckStates {
+    match skipped {
+        Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
+        None => CheckStates::default(),
+    }
+}
+
+/// The status that goes with `skipped_checks`.
+fn skipped_status(skipped: Option<String>) -> Status {
+    match skipped {
+        Some(reason) => Status::Skipped(reason),
+        None => Status::Checked,
+    }
+}
+
 /// The note on a direct dependency whose advisories could not be checked (shown, never silent).
 fn advisory_not_checked(dep_idx: usize, analyzed: &AnalyzedDep, package: &PackageRef) -> Option<Finding> {
     let CheckState::Unavailable(reason) = &analyzed.checks.advisory else {
@@ -305,14 +322,8 @@ fn collect(
             name_span: dep.name_span,
             kind: dep.kind.clone(),
             source,
-            checks: match &skipped {
-                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
-                None => CheckStates::default(),
-            },
-            status: match skipped {
-                Some(reason) => Status::Skipped(reason),
-                None => Status::Checked,
-            },
+            checks: skipped_checks(&skipped),
+            status: skipped_status(skipped),
             fix: None,
             provenance: None,
             stale_as_of: None,
@@ -447,14 +458,8 @@ fn collect_other(
             kind: declaring.as_ref().map_or(DepKind::Normal, |(_, _, d)| d.kind.clone()),
             source,
             // A local package (path, link, workspace): shown as skipped with why, never dropped.
-            checks: match &skipped {
-                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
-                None => CheckStates::default(),
-            },
-            status: match skipped {
-                Some(reason) => Status::Skipped(reason),
-                None => Status::Checked,
-            },
+            checks: skipped_checks(&skipped),
+            status: skipped_status(skipped),
             fix: None,
             provenance: None,
             stale_as_of: None,
@@ -525,14 +530,8 @@ fn collect_transitive(
             name_span: declaring.name_span,
             kind: declaring.kind.clone(),
             source,
-            checks: match &skipped {
-                Some(reason) => CheckStates::all(CheckState::Skipped(reason.clone())),
-                None => CheckStates::default(),
-            },
-            status: match skipped {
-                Some(reason) => Status::Skipped(reason),
-                None => Status::Checked,
-            },
+            checks: skipped_checks(&skipped),
+            status: skipped_status(skipped),
             fix: None,
             provenance: None,
             stale_as_of: None,
