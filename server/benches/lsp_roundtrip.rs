@@ -11,13 +11,16 @@
 //!    `publishDiagnostics` of that version: p50/p95/p99/max. Never asserts timing.
 //! 3. Opens `MANIFESTS - 1` (default 9) more 300-dependency manifests (overlapping windows of 900 real
 //!    package names, each in its own folder), waits for each to finish, and prints peak RSS (`VmHWM`).
+//!
+//! `BENCH_TRACE_DIR` / `BENCH_TRACE_WRAP` as in `vs_crates_lsp` (stderr, a wrapper command such as
+//! callgrind, and the server's `smaps` at the end).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::lsp_client::{LspProcess, encode, is_publish_for, position, uri};
+use common::lsp_client::{LspProcess, Trace, encode, is_publish_for, position, uri};
 use common::osv_standin::OsvStandIn;
 use serde_json::{Value, json};
 
@@ -103,7 +106,8 @@ fn main() {
     .map(|(name, value)| (name.to_string(), value))
     .collect();
 
-    let mut server = LspProcess::start(&binary, &["lsp", "--stdio"], project.path(), &env);
+    let trace = Trace::from_env("gatehouse", 1);
+    let mut server = LspProcess::start_traced(&binary, &["lsp", "--stdio"], project.path(), &env, trace.as_ref());
     server.initialize(
         project.path(),
         json!({"general": {"positionEncodings": ["utf-16"]}}),
@@ -188,6 +192,9 @@ fn main() {
             server.peak_rss_kib() as f64 / 1024.0,
             server.rss_kib() as f64 / 1024.0,
         );
+    }
+    if let Some(trace) = &trace {
+        trace.keep_memory_maps(&server);
     }
     server.stop();
 }

@@ -22,7 +22,9 @@
 //! stderr to `<dir>/<server>-<run>.log` and prints the wall-clock time of `didOpen` and of the first
 //! and final diagnostics; `BENCH_GATEHOUSE_LOG` sets Gatehouse's `GATEHOUSE_LOG` (default `warn`);
 //! `BENCH_TRACE_WRAP` runs each server under a command, `{}` replaced by `<dir>/<server>-<run>`
-//! (e.g. `strace -f -tt -e trace=network -o {}.strace`; RSS and CPU are then the wrapper's).
+//! (e.g. `strace -f -tt -e trace=network -o {}.strace`; RSS and CPU are then the wrapper's). With
+//! `BENCH_TRACE_DIR` each server's `/proc/<pid>/smaps` and `status` at the end of the edits are kept as
+//! `<dir>/<server>-<run>.smaps` / `.status`.
 
 mod common;
 
@@ -96,22 +98,6 @@ fn code_of(diagnostic: &Value) -> String {
     }
 }
 
-/// `BENCH_TRACE_DIR` / `BENCH_TRACE_WRAP` for one run of one server.
-fn trace_for(label: &str, run_idx: usize) -> Option<Trace> {
-    let dir = PathBuf::from(std::env::var_os("BENCH_TRACE_DIR")?);
-    std::fs::create_dir_all(&dir).unwrap();
-    let stem = dir.join(format!("{label}-{}", run_idx + 1)).display().to_string();
-    let wrapper = std::env::var("BENCH_TRACE_WRAP")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(|word| word.replace("{}", &stem))
-        .collect();
-    Some(Trace {
-        log: PathBuf::from(format!("{stem}.log")),
-        wrapper,
-    })
-}
-
 /// Wall-clock time of an `Instant` (for lining a run up with the server's own timestamps).
 fn wall(at: Instant) -> String {
     let now = std::time::SystemTime::now();
@@ -151,7 +137,7 @@ fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usi
             &["lsp", "--stdio"]
         }
     };
-    let trace = trace_for(side.label, run_idx);
+    let trace = Trace::from_env(side.label, run_idx + 1);
     let mut server = LspProcess::start_traced(&side.binary, args, &project, &env, trace.as_ref());
     let capabilities = json!({
         "general": {"positionEncodings": ["utf-16"]},
@@ -239,6 +225,9 @@ fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usi
         run.warm.push(frame.at - started);
     }
     run.peak_rss_kib = server.peak_rss_kib();
+    if let Some(trace) = &trace {
+        trace.keep_memory_maps(&server);
+    }
     run.cpu = server.cpu_time();
     run.noise = server.noise.load(std::sync::atomic::Ordering::Relaxed);
     server.stop();

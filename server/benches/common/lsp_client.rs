@@ -69,6 +69,75 @@ pub struct Trace {
     pub wrapper: Vec<String>,
 }
 
+impl Trace {
+    /// `BENCH_TRACE_DIR` / `BENCH_TRACE_WRAP` for one run of one server: stderr to
+    /// `<dir>/<label>-<run>.log`, the server run under the wrapper with `{}` replaced by
+    /// `<dir>/<label>-<run>`. `None` without `BENCH_TRACE_DIR`.
+    #[allow(dead_code)] // each bench binary compiles this module; not all trace
+    pub fn from_env(label: &str, run: usize) -> Option<Trace> {
+        let dir = std::path::PathBuf::from(std::env::var_os("BENCH_TRACE_DIR")?);
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join(format!("{label}-{run}")).display().to_string();
+        let wrapper = std::env::var("BENCH_TRACE_WRAP")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|word| word.replace("{}", &stem))
+            .collect();
+        Some(Trace {
+            log: std::path::PathBuf::from(format!("{stem}.log")),
+            wrapper,
+        })
+    }
+
+    /// Keeps the server's `/proc/<pid>/smaps` and `status` next to its log (where the resident memory
+    /// is, mapping by mapping).
+    /// Also `<stem>.pages`: for each file-backed mapping, `<file offset of the page> <path>` of every
+    /// page resident (from `/proc/<pid>/pagemap`'s present bit), to see which code is resident.
+    #[allow(dead_code)]
+    pub fn keep_memory_maps(&self, server: &LspProcess) {
+        for file in ["smaps", "status"] {
+            let from = format!("/proc/{}/{file}", server.pid());
+            let _ = std::fs::copy(from, self.log.with_extension(file));
+        }
+        let _ = std::fs::write(self.log.with_extension("pages"), resident_file_pages(server.pid()));
+    }
+}
+
+/// `<file offset> <path>` lines for the resident pages of a process's file-backed mappings.
+fn resident_file_pages(pid: u32) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    const PAGE: u64 = 4096;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let Ok(mut pagemap) = std::fs::File::open(format!("/proc/{pid}/pagemap")) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [range, _, offset, _, _, path] = fields[..] else {
+            continue;
+        };
+        let (Some((start, end)), Ok(offset)) = (range.split_once('-'), u64::from_str_radix(offset, 16)) else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else {
+            continue;
+        };
+        let pages = (end - start) / PAGE;
+        let mut entries = vec![0u8; pages as usize * 8];
+        if pagemap.seek(SeekFrom::Start(start / PAGE * 8)).is_err() || pagemap.read_exact(&mut entries).is_err() {
+            continue;
+        }
+        for (index, entry) in entries.chunks_exact(8).enumerate() {
+            let entry = u64::from_le_bytes(entry.try_into().unwrap());
+            if entry >> 63 == 1 {
+                out.push_str(&format!("{:x} {path}\n", offset + index as u64 * PAGE));
+            }
+        }
+    }
+    out
+}
+
 pub struct LspProcess {
     child: Child,
     stdin: ChildStdin,
