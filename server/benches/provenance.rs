@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
     let facts = PackageFacts {
         versions: vec![VersionFacts {
             version: "1.0.0".to_string(),
-            digests: vec![INTEGRITY_100.to_string()],
+            digests: vec![INTEGRITY_100.to_string()].into(),
             detail: gatehouse::model::VersionDetail {
                 // Never fetched: the first ask is answered by `Verified` below, later ones by the cache.
                 attestations_url: Some("http://127.0.0.1:9/-/npm/v1/attestations/sigstore@1.0.0".to_string()),

@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 use gatehouse::cli::{self, CheckArgs};
 
 /// jemalloc, tuned in `.cargo/config.toml`: glibc's malloc spent about a third of a 20k-package
-/// `gatehouse check` in chunk consolidation.
+/// `gatehouse check` in chunk consolidation. The feature `system-allocator` keeps the system's malloc,
+/// for heap profilers that see only it (heaptrack, valgrind's massif and dhat).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

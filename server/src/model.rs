@@ -255,6 +255,92 @@ pub enum ProjectStatus {
     Unpublished,
 }
 
+/// A version's artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex), in
+/// one allocation: most versions have one digest, and a session holds ~90,000 versions, where a
+/// `Vec<String>` cost a list and a string each. Stored and serialised as a list of strings.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Digests(Option<Box<str>>);
+
+impl Digests {
+    /// The digests in the order the registry gave them.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.as_deref().into_iter().flat_map(|joined| joined.split('\n'))
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        self.iter().next()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn contains(&self, digest: &str) -> bool {
+        self.iter().any(|known| known == digest)
+    }
+
+    /// Adds one digest. An empty one, or one holding a line break (no digest does; it would read as
+    /// two), is not a digest and is dropped.
+    pub fn push(&mut self, digest: &str) {
+        if digest.is_empty() || digest.contains('\n') {
+            return;
+        }
+        self.0 = Some(match self.0.take() {
+            Some(joined) => format!("{joined}\n{digest}").into_boxed_str(),
+            None => digest.into(),
+        });
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Digests {
+    fn from_iter<I: IntoIterator<Item = S>>(digests: I) -> Self {
+        let mut out = Digests::default();
+        for digest in digests {
+            out.push(digest.as_ref());
+        }
+        out
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<S>> for Digests {
+    fn from(digests: Vec<S>) -> Self {
+        digests.into_iter().collect()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Digests {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.iter().eq(other.iter().copied())
+    }
+}
+
+impl std::fmt::Debug for Digests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Digests {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for digest in self.iter() {
+            seq.serialize_element(digest)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Digests {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Digests::from(Vec::<String>::deserialize(deserializer)?))
+    }
+}
+
 /// What a registry says about one version.
 ///
 /// Kept small: a session holds every version of every package its manifests name (ten 300-dependency
@@ -268,7 +354,7 @@ pub struct VersionFacts {
     pub published: Option<Timestamp>,
     pub yanked: bool,
     /// Artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex).
-    pub digests: Vec<String>,
+    pub digests: Digests,
     /// The rest of what the registry says about the version (`VersionDetail`).
     pub detail: Detail,
 }
@@ -385,7 +471,7 @@ struct VersionFactsOut<'a> {
     yanked: bool,
     yanked_reason: &'a Option<String>,
     deprecated: &'a Option<String>,
-    digests: &'a Vec<String>,
+    digests: &'a Digests,
     attestations_url: &'a Option<String>,
     signatures: &'a Vec<(String, String)>,
     meta: &'a VersionMeta,
@@ -430,7 +516,7 @@ impl<'de> Deserialize<'de> for VersionFacts {
             version: wire.version,
             published: wire.published,
             yanked: wire.yanked,
-            digests: wire.digests,
+            digests: Digests::from(wire.digests),
             detail: Detail::from(VersionDetail {
                 yanked_reason: wire.yanked_reason,
                 deprecated: wire.deprecated,
@@ -1012,7 +1098,7 @@ mod tests {
             version: "1.2.3".to_string(),
             published: Some(Timestamp::from_second(1_600_000_000).unwrap()),
             yanked: true,
-            digests: vec!["sha512-x".to_string()],
+            digests: vec!["sha512-x".to_string()].into(),
             detail: detail.clone().into(),
         };
         let flat = FlatVersionFacts {
@@ -1021,7 +1107,7 @@ mod tests {
             yanked: true,
             yanked_reason: detail.yanked_reason.clone(),
             deprecated: detail.deprecated.clone(),
-            digests: facts.digests.clone(),
+            digests: facts.digests.iter().map(str::to_string).collect(),
             attestations_url: detail.attestations_url.clone(),
             signatures: detail.signatures.clone(),
             meta: detail.meta.clone(),
@@ -1058,10 +1144,29 @@ mod tests {
         assert_ne!(written, shared);
         // What most versions are (no detail beyond empty lists) stays small.
         assert!(
-            std::mem::size_of::<VersionFacts>() <= 96,
+            std::mem::size_of::<VersionFacts>() <= 88,
             "{}",
             std::mem::size_of::<VersionFacts>()
         );
+    }
+
+    #[test]
+    fn digests_are_one_allocation_and_read_as_a_list() {
+        let mut digests = Digests::default();
+        assert!(digests.is_empty() && digests.first().is_none());
+        digests.push("sha256:aa");
+        digests.push("");
+        digests.push("sha256:bb\nsha256:cc");
+        digests.push("sha256:dd");
+        assert_eq!(digests, ["sha256:aa", "sha256:dd"]);
+        assert!(digests.contains("sha256:dd") && !digests.contains("sha256:cc"));
+        assert_eq!(digests.len(), 2);
+        // The stored form is the list it always was.
+        let as_list = vec!["sha256:aa".to_string(), "sha256:dd".to_string()];
+        assert_eq!(postcard::to_stdvec(&digests).unwrap(), postcard::to_stdvec(&as_list).unwrap());
+        let back: Digests = postcard::from_bytes(&postcard::to_stdvec(&as_list).unwrap()).unwrap();
+        assert_eq!(back, digests);
+        assert_eq!(std::mem::size_of::<Digests>(), 16);
     }
 
     #[test]

@@ -192,7 +192,7 @@ pub fn facts_for(
             .map(|(idx, version)| VersionFacts {
                 version: version.clone(),
                 published: Some(base + jiff::SignedDuration::from_hours(idx as i64 * 24)),
-                digests: vec![format!("sha512-{name}-{version}")],
+                digests: vec![format!("sha512-{name}-{version}")].into(),
                 ..VersionFacts::default()
             })
             .collect();

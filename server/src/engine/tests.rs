@@ -1293,7 +1293,7 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
             .map(|v| VersionFacts {
                 version: v.to_string(),
                 published: Some(published),
-                digests: vec![format!("sha512-registry{v}")],
+                digests: vec![format!("sha512-registry{v}")].into(),
                 ..VersionFacts::default()
             })
             .collect(),

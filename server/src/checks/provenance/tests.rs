@@ -17,7 +17,7 @@ fn package(versions: &[(&str, &str, bool, bool)], repository: Option<&str>) -> P
             .map(|(version, published, attested, signed)| VersionFacts {
                 version: version.to_string(),
                 published: Some(at(published)),
-                digests: vec![format!("sha512-{version}")],
+                digests: vec![format!("sha512-{version}")].into(),
                 detail: crate::model::VersionDetail {
                     attestations_url: attested
                         .then(|| format!("https://registry.npmjs.org/-/npm/v1/attestations/pkg@{version}")),

@@ -589,7 +589,7 @@ fn observe_in(
             if version.digests.is_empty() {
                 upsert.execute(params![package, version.version, "", now_ms])?;
             }
-            for digest in &version.digests {
+            for digest in version.digests.iter() {
                 upsert.execute(params![package, version.version, digest, now_ms])?;
             }
         }

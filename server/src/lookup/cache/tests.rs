@@ -236,7 +236,7 @@ async fn takedown_memory_reports_versions_that_disappear_or_change() {
         .map(|v| (v.version.as_str(), v.changed_digest.is_some()))
         .collect();
     assert_eq!(vanished, [("1.2.5", false), ("1.2.0", true)]);
-    let old = before.value.version("1.2.0").unwrap().digests[0].clone();
+    let old = before.value.version("1.2.0").unwrap().digests.first().unwrap().to_string();
     assert_eq!(after.value.vanished[1].changed_digest.as_deref(), Some(old.as_str()));
     // The whole package gone: every version it had is reported.
     server.set_body("/npm/minimist", Vec::new());
@@ -323,7 +323,7 @@ async fn verified_provenance_is_kept_by_digest() {
     let mut facts = PackageFacts {
         versions: vec![crate::model::VersionFacts {
             version: "1.0.0".into(),
-            digests: vec!["sha512-one".into()],
+            digests: vec!["sha512-one"].into(),
             ..Default::default()
         }],
         ..PackageFacts::default()
@@ -338,7 +338,7 @@ async fn verified_provenance_is_kept_by_digest() {
     assert!(matches!(again.value, Provenance::Verified(_)));
     assert_eq!(inner.0.load(Ordering::SeqCst), 1);
     // A new artifact digest for the same version is verified again.
-    facts.versions[0].digests = vec!["sha512-two".into()];
+    facts.versions[0].digests = vec!["sha512-two"].into();
     second.provenance(&npm("x"), "1.0.0", &public, &facts).await.unwrap();
     assert_eq!(inner.0.load(Ordering::SeqCst), 2);
 }

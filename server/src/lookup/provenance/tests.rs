@@ -658,7 +658,7 @@ fn facts_for(version: &str, integrity: &str, url: Option<String>, signatures: Ve
         versions: vec![VersionFacts {
             version: version.to_string(),
             published: before_expiry(),
-            digests: vec![integrity.to_string()],
+            digests: vec![integrity.to_string()].into(),
             detail: crate::model::VersionDetail {
                 attestations_url: url,
                 signatures,

@@ -374,7 +374,7 @@ mod tests {
         assert_eq!(facts.versions.iter().filter(|v| v.yanked).count(), 20);
         let first = facts.version("0.1.0").unwrap();
         assert_eq!(first.published, Some("2015-04-06T06:21:18Z".parse().unwrap()));
-        assert!(first.digests[0].starts_with("sha256:541ac5ac"));
+        assert!(first.digests.first().unwrap().starts_with("sha256:541ac5ac"));
         assert_eq!(facts.created, first.published);
     }
 

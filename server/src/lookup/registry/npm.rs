@@ -20,8 +20,8 @@ use serde_json::value::RawValue;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{
-    DeclaredDep, DeclaredKind, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionDetail, VersionFacts,
-    VersionMeta,
+    DeclaredDep, DeclaredKind, Digests, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionDetail,
+    VersionFacts, VersionMeta,
 };
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
@@ -302,13 +302,12 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
             meta: version_meta(wire_version, full_document),
             ..VersionDetail::default()
         };
-        // `vec![…]`: exactly one slot (a pushed-to empty `Vec` reserves four).
-        let mut digests = Vec::new();
+        let mut digests = Digests::default();
         if let Some(dist) = &wire_version.dist {
             if let Some(integrity) = &dist.integrity {
-                digests = vec![integrity.to_string()];
+                digests.push(integrity);
             } else if let Some(shasum) = &dist.shasum {
-                digests = vec![format!("sha1:{shasum}")];
+                digests.push(&format!("sha1:{shasum}"));
             }
             detail.attestations_url = dist.attestations.as_ref().and_then(|a| a.url.clone());
             detail.signatures = dist
@@ -385,7 +384,7 @@ mod tests {
         assert_eq!(first.published, Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
         assert!(facts.versions.iter().filter(|v| v.detail.deprecated.is_some()).count() == 4);
         assert!(facts.versions.iter().any(|v| !v.detail.signatures.is_empty()));
-        assert!(first.digests[0].starts_with("sha512-") || first.digests[0].starts_with("sha1"));
+        assert!(first.digests.first().unwrap().starts_with("sha512-") || first.digests.first().unwrap().starts_with("sha1"));
         assert!(facts.repository.unwrap().contains("inspect-js/has-package-exports"));
     }
 

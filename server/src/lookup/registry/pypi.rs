@@ -377,6 +377,7 @@ pub fn parse_json_api(body: &[u8]) -> Result<PackageFacts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Digests;
 
     fn fixture(path: &str) -> Vec<u8> {
         std::fs::read(crate::testing::registry_fixtures().join("pypi").join(path)).unwrap()
@@ -458,8 +459,8 @@ mod tests {
                 .unwrap_or_else(|| panic!("{} missing", j.version));
             assert_eq!(h.yanked, j.yanked, "{}", j.version);
             assert_eq!(h.detail.yanked_reason, j.detail.yanked_reason, "{}", j.version);
-            let sorted = |d: &[String]| {
-                let mut d = d.to_vec();
+            let sorted = |d: &Digests| {
+                let mut d: Vec<String> = d.iter().map(str::to_string).collect();
                 d.sort();
                 d
             };

@@ -17,7 +17,7 @@ fn facts(versions: &[(&str, &str)]) -> PackageFacts {
             .iter()
             .map(|(v, d)| VersionFacts {
                 version: v.to_string(),
-                digests: vec![d.to_string()],
+                digests: vec![d.to_string()].into(),
                 ..VersionFacts::default()
             })
             .collect(),
