@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
-use crate::engine::{Input, RegistryRules};
+use crate::engine::{Input, RegistryRules, UserDefaults};
 use crate::lookup::private::{self, PrivateRegistries};
 use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::manifest::decode::{self, Decoded};
@@ -75,6 +75,16 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
             .filter(|url| private::is_public(url))
             .collect(),
         project_named: pairs(&private.project_named),
+        set_aside: Vec::new(),
+    }
+}
+
+/// The default registry of `ecosystem` in the user's own settings (`None`: the public one).
+fn own_default(own: &UserDefaults, ecosystem: crate::model::Ecosystem) -> Option<&str> {
+    match ecosystem {
+        crate::model::Ecosystem::Npm => own.npm.as_deref(),
+        crate::model::Ecosystem::CratesIo => own.cargo_replacement.as_deref(),
+        crate::model::Ecosystem::PyPI => own.pypi_index.as_deref(),
     }
 }
 
@@ -833,17 +843,41 @@ pub fn context(
             source: problem.path.display().to_string(),
         }));
     let rules = registry_rules(&private);
-    let registries = RegistryRules {
+    let trusted = is_trusted(&config.trust, workspace);
+    let mut registries = RegistryRules {
         mirror_is_public: config.mirror_is_public,
         private_packages: config.private_packages.clone(),
         // A trusted project's registries are the user's choice like their own.
-        project_named: if is_trusted(&config.trust, workspace) {
+        project_named: if trusted {
             Vec::new()
         } else {
             rules.project_named.clone()
         },
         ..rules
     };
+    if !trusted {
+        // The repository being checked must not choose where registry data comes from.
+        let own = UserDefaults {
+            npm: private.users_own.npm.clone(),
+            cargo_replacement: private.users_own.cargo_replacement.clone(),
+            pypi_index: private.users_own.pypi_index.clone(),
+        };
+        registries.set_aside_project_mirrors(&own, &how_to_trust(workspace));
+        for set_aside in &registries.set_aside {
+            let instead = match own_default(&own, set_aside.ecosystem) {
+                Some(url) => format!("the registry your own settings name ({url})"),
+                None => "the public registry".to_string(),
+            };
+            config.issues.push(ConfigIssue {
+                key: String::new(),
+                message: format!(
+                    "{} names {} as the default registry, but the project is not trusted: registry data comes from {instead}, and a package only that registry serves cannot be checked; {}",
+                    set_aside.file, set_aside.url, set_aside.how_to_trust
+                ),
+                source: set_aside.file.clone(),
+            });
+        }
+    }
     Context {
         lockfile,
         lockfile_path,

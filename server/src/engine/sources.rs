@@ -11,6 +11,12 @@
 //!   the registry the project's settings give the package (npm rewrites the public host to the
 //!   configured registry, `replace-registry-host`), and the reader found it shaped like that
 //!   registry's tarball of the name and version (`manifest::lockfiles::is_registry_tarball_path`).
+//! - A tarball elsewhere (a mirror's host: Artifactory, Nexus, Verdaccio, a CI cache), shaped like a
+//!   registry's tarball of the name and version, is the registry's package only when the lockfile's
+//!   integrity equals the one the package's registry publishes for that version, compared in the
+//!   strongest algorithm both state (`same_bytes`): the package manager verifies that integrity on
+//!   install, so the bytes are the registry's wherever they are downloaded from. Without both digests
+//!   it stays "installed from …, not checked"; while the registry's are not known yet it is undecided.
 //! - Local packages (workspace members, links, `file:` paths) are the project's own code: not here.
 
 use base64::Engine as _;
@@ -33,12 +39,123 @@ pub(crate) fn installed_elsewhere(
     if let Some(url) = &package.fetched_from
         && (package.non_registry.is_some() || !on_registry(url, source, &package.name, &package.version))
     {
+        if package.non_registry.is_none() && is_mirror_tarball(url, &package.name, &package.version) {
+            return mirror_copy(url, package, ecosystem, facts);
+        }
         return Some(installed_from(url));
     }
     if package.non_registry.is_some() {
         return None;
     }
     integrity_mismatch(package, ecosystem, facts)
+}
+
+/// Whether `url` is shaped like a registry's tarball of `name@version` on any host: npm's
+/// `…/<name>/-/<file>-<version>.tgz` (`<file>` the name without its scope, or with it as GitLab writes
+/// it) or GitHub Packages' `…/download/<name>/<version>/<digest>`.
+fn is_mirror_tarball(url: &str, name: &str, version: &str) -> bool {
+    let Some((_, path)) = origin_and_path(url) else {
+        return false;
+    };
+    let path = path.trim_end_matches('/');
+    let decoded = path.replace("%2f", "/").replace("%2F", "/").replace("%40", "@");
+    is_registry_tarball_path(name, version, path)
+        || decoded.ends_with(&format!("/{name}/-/{name}-{version}.tgz"))
+        || decoded.rsplit_once('/').is_some_and(|(before, digest)| {
+            !digest.is_empty() && before.ends_with(&format!("/download/{name}/{version}"))
+        })
+}
+
+/// A registry-shaped tarball on a host that is not the package's registry: the registry's package when
+/// the lockfile's integrity is the registry's (`None`, also while the registry's digests are not known
+/// yet), else why it is not checked.
+fn mirror_copy(url: &str, package: &LockedPackage, ecosystem: Ecosystem, facts: &Facts) -> Option<String> {
+    let name_version = format!("{}@{}", package.name, package.version);
+    let not_checked = |why: String| {
+        Some(format!(
+            "installed from {url}, not from the registry ({why}): not checked"
+        ))
+    };
+    let Some(locked) = package.integrity.as_deref() else {
+        return not_checked(format!(
+            "the lockfile records no integrity to compare with the registry's for {name_version}"
+        ));
+    };
+    let registry = match facts.packages.get(&PackageRef::new(ecosystem, &package.name)) {
+        None | Some(Fact::Pending) => return None,
+        Some(Fact::Unavailable(note)) => {
+            return not_checked(format!(
+                "the registry's integrity for {name_version} could not be read to compare: {}",
+                note.message
+            ));
+        }
+        Some(Fact::Known { value, .. }) => value,
+    };
+    let Some(version) = registry.version(&package.version) else {
+        return not_checked(format!("the registry does not list {name_version}"));
+    };
+    match same_bytes(locked, &version.digests) {
+        Some(true) => None,
+        Some(false) => not_checked(format!(
+            "its integrity is not the one the registry publishes for {name_version}"
+        )),
+        None => not_checked(format!(
+            "the lockfile's integrity and the registry's for {name_version} share no algorithm to compare"
+        )),
+    }
+}
+
+/// How strong a digest algorithm is (higher is stronger), by its SRI name.
+fn strength(algorithm: &str) -> Option<u8> {
+    match algorithm {
+        "sha512" => Some(4),
+        "sha384" => Some(3),
+        "sha256" => Some(2),
+        "sha1" => Some(1),
+        _ => None,
+    }
+}
+
+/// The digests in one integrity text, as (strength, bytes): SRI `sha512-<base64>` (options after `?`
+/// ignored), the registry's `sha1:<hex>` / `sha256:<hex>`, and a bare 64-digit hex sha256 (Cargo.lock).
+fn digests_of(text: &str) -> Vec<(u8, Vec<u8>)> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    text.split_whitespace()
+        .filter_map(|token| {
+            if let Some((algorithm, hex_digest)) = token.split_once(':') {
+                return Some((strength(algorithm)?, hex::decode(hex_digest).ok()?));
+            }
+            if let Some((algorithm, encoded)) = token.split_once('-') {
+                let encoded = encoded.split('?').next().unwrap_or(encoded);
+                return Some((strength(algorithm)?, engine.decode(encoded).ok()?));
+            }
+            (token.len() == 64)
+                .then(|| hex::decode(token).ok())
+                .flatten()
+                .map(|bytes| (2, bytes))
+        })
+        .collect()
+}
+
+/// Whether the lockfile's integrity `locked` names the same bytes as the registry's `digests`, in the
+/// strongest algorithm both state (SRI: any digest of that algorithm may match); `None` when they share
+/// no algorithm.
+fn same_bytes(locked: &str, digests: &[String]) -> Option<bool> {
+    let ours = digests_of(locked);
+    let theirs: Vec<(u8, Vec<u8>)> = digests.iter().flat_map(|d| digests_of(d)).collect();
+    let strongest = ours
+        .iter()
+        .map(|(strength, _)| *strength)
+        .filter(|strength| theirs.iter().any(|(s, _)| s == strength))
+        .max()?;
+    let of = |list: &[(u8, Vec<u8>)]| -> Vec<Vec<u8>> {
+        list.iter()
+            .filter(|(s, _)| *s == strongest)
+            .map(|(_, bytes)| bytes.clone())
+            .collect()
+    };
+    let (ours, theirs) = (of(&ours), of(&theirs));
+    Some(ours.iter().any(|digest| theirs.contains(digest)))
 }
 
 /// Whether `url` is where the package's registry serves `name@version`: on the public npm registry,

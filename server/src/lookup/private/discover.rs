@@ -198,6 +198,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         npm.retain_origins(|origin| !origin.starts_with("http://") || http_origins.iter().any(|o| o == origin));
         user_credentials.absorb(npm);
     }
+    res.users_own.npm = res.npm_default.clone();
     // The user's home opened as the project: its `.npmrc` is the user's, read once.
     if let Some(project_npmrc) = &files.npmrc
         && !user_npmrc.as_ref().is_some_and(|user| same_file(user, project_npmrc))
@@ -219,6 +220,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     }
     if let Some(registry) = &env_registry {
         parse_npmrc(&format!("registry={registry}"), Expansion::Env(env), &mut res);
+        res.users_own.npm = res.npm_default.clone();
     }
 
     // Cargo.
@@ -235,6 +237,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         reader.parsed(&path, parse_cargo_config(&text, &mut res));
         drain(&mut res, &mut user_credentials);
     }
+    res.users_own.cargo_replacement = res.cargo_crates_io_replacement.clone();
     // The indexes the user's side names, by registry name.
     let mut user_indexes: BTreeMap<String, String> = res.cargo_registries.clone();
     let absolute = |path: &Path| match std::env::current_dir() {
@@ -338,6 +341,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         }
     }
     drain(&mut res, &mut user_credentials);
+    res.users_own.pypi_index = res.pypi_index.clone();
     if let Ok(entries) = std::fs::read_dir(project_dir) {
         let mut names: Vec<PathBuf> = entries
             .flatten()

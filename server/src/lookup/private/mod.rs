@@ -112,6 +112,17 @@ pub struct PrivateRegistries {
     /// Registry URLs first named by a project file rather than the user's own settings, with that
     /// file (`discover` records them): the composition roots hand them on unless the project is trusted.
     pub project_named: BTreeMap<String, String>,
+    /// The default registries the user's own files and environment give, before any project file
+    /// (`discover` records them): what a package uses when an untrusted project's default is set aside.
+    pub users_own: OwnDefaults,
+}
+
+/// The default registries of the user's own settings (`None`: the public registry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnDefaults {
+    pub npm: Option<String>,
+    pub cargo_replacement: Option<String>,
+    pub pypi_index: Option<String>,
 }
 
 /// The public registries, as (host, path) after `canonical_registry_url`.
