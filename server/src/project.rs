@@ -863,7 +863,8 @@ pub fn context(
             pypi_index: private.users_own.pypi_index.clone(),
         };
         registries.set_aside_project_mirrors(&own, &how_to_trust(workspace));
-        for set_aside in &registries.set_aside {
+        // Said once, by the manifests of the ecosystem it concerns.
+        for set_aside in registries.set_aside.iter().filter(|s| s.ecosystem == kind.ecosystem()) {
             let instead = match own_default(&own, set_aside.ecosystem) {
                 Some(url) => format!("the registry your own settings name ({url})"),
                 None => "the public registry".to_string(),
@@ -1470,5 +1471,60 @@ mod tests {
             .unwrap_or_else(|| panic!("no issue names {}: {:?}", broken.display(), context.config.issues));
         assert!(issue.message.starts_with("could not parse"), "{}", issue.message);
         assert!(context.private.cargo_registries.is_empty());
+    }
+    /// pip reads `--index-url` from a requirements file; from an untrusted repository it is set aside
+    /// (PyPI answers), said once on the requirements manifest and not on a package.json beside it;
+    /// trusted, the index is used as before.
+    #[test]
+    fn an_untrusted_requirements_index_url_is_set_aside_and_said() {
+        let dir = repo(&[
+            (
+                "requirements.txt",
+                "--index-url https://pypi.evil.example/simple\nrequests==2.31.0\n".to_string(),
+            ),
+            ("package.json", "{\"dependencies\": {}}".to_string()),
+        ]);
+        let requirements = dir.path().join("requirements.txt");
+        let load = |manifest: &Path, kind: ManifestKind, env: &[(String, String)]| {
+            context(manifest, kind, None, env, dir.path(), &[], dir.path())
+        };
+        let untrusted = load(&requirements, ManifestKind::Requirements, &[]);
+        assert_eq!(untrusted.registries.pypi_index, None);
+        let requests = crate::model::PackageRef::new(crate::model::Ecosystem::PyPI, "requests");
+        assert_eq!(
+            untrusted.registries.source_for(&requests, None),
+            crate::model::RegistrySource::Public
+        );
+        let said: Vec<&str> = untrusted
+            .config
+            .issues
+            .iter()
+            .filter(|issue| issue.message.contains("https://pypi.evil.example/simple"))
+            .map(|issue| issue.message.as_str())
+            .collect();
+        assert_eq!(said.len(), 1, "{:?}", untrusted.config.issues);
+        assert!(
+            said[0].contains("requirements.txt") && said[0].contains("gatehouse trust"),
+            "{}",
+            said[0]
+        );
+        let beside = load(&dir.path().join("package.json"), ManifestKind::PackageJson, &[]);
+        assert!(
+            !beside
+                .config
+                .issues
+                .iter()
+                .any(|issue| issue.message.contains("pypi.evil.example")),
+            "{:?}",
+            beside.config.issues
+        );
+
+        let env = [("GATEHOUSE_TRUST_PROJECT_CONFIG".to_string(), "1".to_string())];
+        let trusted = load(&requirements, ManifestKind::Requirements, &env);
+        assert_eq!(
+            trusted.registries.pypi_index.as_deref(),
+            Some("https://pypi.evil.example/simple")
+        );
+        assert!(trusted.registries.set_aside.is_empty());
     }
 }

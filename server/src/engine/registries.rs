@@ -119,7 +119,9 @@ impl RegistryRules {
             let Some(url) = current.clone() else {
                 continue;
             };
-            if Some(&url) == users.as_ref() {
+            // A local directory (`cargo vendor`) is where the code comes from, not a registry that
+            // answers for it: it stays as it is (its registry checks cannot be done).
+            if Some(&url) == users.as_ref() || url.starts_with("file:") {
                 continue;
             }
             let Some(file) = named(&url) else {

@@ -241,6 +241,151 @@ fn integrity_mismatch(package: &LockedPackage, ecosystem: Ecosystem, facts: &Fac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Note, PackageFacts, VersionFacts};
+
+    const SHA512_A: &str =
+        "sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQGinBN9yTQT3bFlCBy/aVx2HrNcqQGsdot8ghrjyrvMCoEA==";
+    const SHA512_B: &str =
+        "sha512-bpLjOUQlzM11PeWgY7V75ccKKa7IxcqKJo3DQAB71QxfvwhgStOQc8mp4xaevEX9hQuBlyByYOuUbqwSM4XCgg==";
+    /// sha1 5b8a3a7765dfe001261dde915589e782f8c94d1e as SRI.
+    const SHA1_A_SRI: &str = "sha1-W4o6d2Xf4AEmHd6RVYnngvjJTR4=";
+
+    #[test]
+    fn the_strongest_algorithm_both_state_decides() {
+        assert_eq!(same_bytes(SHA512_A, &[SHA512_A.to_string()]), Some(true));
+        assert_eq!(same_bytes(SHA512_A, &[SHA512_B.to_string()]), Some(false));
+        // SRI: several digests of one algorithm, any may match; options after `?` are ignored.
+        let both = format!("{SHA512_B} {SHA512_A}?opt");
+        assert_eq!(same_bytes(&both, &[SHA512_A.to_string()]), Some(true));
+        // The registry's shasum (hex) against the lockfile's sha1 (base64).
+        let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e".to_string();
+        assert_eq!(same_bytes(SHA1_A_SRI, std::slice::from_ref(&shasum)), Some(true));
+        // sha512 is compared when both have it, even when sha1 agrees.
+        let lock = format!("{SHA512_B} {SHA1_A_SRI}");
+        assert_eq!(same_bytes(&lock, &[SHA512_A.to_string(), shasum.clone()]), Some(false));
+        // No algorithm in common, or nothing readable: not comparable.
+        assert_eq!(same_bytes(SHA1_A_SRI, &[SHA512_A.to_string()]), None);
+        assert_eq!(same_bytes("sha512-not base64!", &[SHA512_A.to_string()]), None);
+        assert_eq!(same_bytes("md5-AAAA", &[SHA512_A.to_string()]), None);
+    }
+
+    #[test]
+    fn mirror_tarballs_are_recognised_by_their_registry_shape() {
+        for (url, name, expected) in [
+            (
+                "https://art.corp.example/artifactory/api/npm/npm-remote/left/-/left-1.0.0.tgz",
+                "left",
+                true,
+            ),
+            ("http://127.0.0.1:4873/left/-/left-1.0.0.tgz", "left", true),
+            ("https://nexus.corp/repository/npm/@s/x/-/x-1.0.0.tgz", "@s/x", true),
+            ("https://nexus.corp/repository/npm/@s%2fx/-/x-1.0.0.tgz", "@s/x", true),
+            // GitLab writes the scoped name in the file.
+            (
+                "https://gitlab.corp/api/v4/packages/npm/@s/x/-/@s/x-1.0.0.tgz",
+                "@s/x",
+                true,
+            ),
+            // GitHub Packages.
+            ("https://npm.pkg.github.com/download/@s/x/1.0.0/0a1b2c", "@s/x", true),
+            // Another package, another version, not a tarball, not http(s).
+            ("https://art.corp.example/npm/other/-/other-1.0.0.tgz", "left", false),
+            ("https://art.corp.example/npm/left/-/left-1.0.1.tgz", "left", false),
+            ("https://evil.example/left-1.0.0.tgz", "left", false),
+            ("https://evil.example/download/left/1.0.0/", "left", false),
+            ("file:///tmp/left/-/left-1.0.0.tgz", "left", false),
+        ] {
+            assert_eq!(is_mirror_tarball(url, name, "1.0.0"), expected, "{url}");
+        }
+    }
+
+    fn locked(url: &str, integrity: Option<&str>) -> LockedPackage {
+        LockedPackage {
+            name: "left".into(),
+            version: "1.0.0".into(),
+            dependencies: Vec::new(),
+            non_registry: None,
+            dev: false,
+            optional: false,
+            span: Default::default(),
+            integrity: integrity.map(str::to_string),
+            fetched_from: Some(url.into()),
+        }
+    }
+
+    fn registry_says(fact: Option<Fact<std::sync::Arc<PackageFacts>>>) -> Facts {
+        let mut facts = Facts::default();
+        if let Some(fact) = fact {
+            facts.packages.insert(PackageRef::new(Ecosystem::Npm, "left"), fact);
+        }
+        facts
+    }
+
+    /// A registry-shaped tarball on a host no setting names is the registry's package exactly when its
+    /// integrity is the registry's; undecided while the registry's digests are not known.
+    #[test]
+    fn a_mirror_tarball_is_the_registrys_package_only_with_the_registrys_integrity() {
+        let url = "https://art.corp.example/api/npm/npm/left/-/left-1.0.0.tgz";
+        let listed = PackageFacts {
+            versions: vec![VersionFacts {
+                version: "1.0.0".into(),
+                digests: vec![SHA512_A.into()],
+                ..VersionFacts::default()
+            }],
+            ..PackageFacts::default()
+        };
+        let known = |value: PackageFacts| Fact::Known {
+            value: std::sync::Arc::new(value),
+            as_of: jiff::Timestamp::UNIX_EPOCH,
+            stale: false,
+        };
+        let public = RegistrySource::Public;
+        let verdict =
+            |package: &LockedPackage, facts: &Facts| installed_elsewhere(package, Ecosystem::Npm, &public, facts);
+        let facts = registry_says(Some(known(listed.clone())));
+        assert_eq!(verdict(&locked(url, Some(SHA512_A)), &facts), None);
+        for (package, why) in [
+            (
+                locked(url, Some(SHA512_B)),
+                "integrity is not the one the registry publishes",
+            ),
+            (locked(url, None), "records no integrity"),
+            (locked(url, Some(SHA1_A_SRI)), "share no algorithm"),
+        ] {
+            let reason = verdict(&package, &facts).unwrap_or_default();
+            assert!(reason.contains(why) && reason.contains(url), "{reason}");
+        }
+        // Not yet known: undecided (the registry checks are pending meanwhile).
+        assert_eq!(verdict(&locked(url, Some(SHA512_B)), &registry_says(None)), None);
+        assert_eq!(
+            verdict(&locked(url, Some(SHA512_B)), &registry_says(Some(Fact::Pending))),
+            None
+        );
+        // The registry could not be asked, or does not list the version: not checked.
+        let unavailable = registry_says(Some(Fact::Unavailable(Note {
+            source: "registry".into(),
+            message: "connection refused".into(),
+        })));
+        let reason = verdict(&locked(url, Some(SHA512_A)), &unavailable).unwrap_or_default();
+        assert!(reason.contains("connection refused"), "{reason}");
+        let other_version = registry_says(Some(known(PackageFacts {
+            versions: vec![VersionFacts {
+                version: "2.0.0".into(),
+                digests: vec![SHA512_A.into()],
+                ..VersionFacts::default()
+            }],
+            ..PackageFacts::default()
+        })));
+        let reason = verdict(&locked(url, Some(SHA512_A)), &other_version).unwrap_or_default();
+        assert!(reason.contains("does not list left@1.0.0"), "{reason}");
+        // A tarball that is not registry-shaped stays not checked whatever its integrity.
+        let odd = "https://art.corp.example/files/left.tgz";
+        assert!(verdict(&locked(odd, Some(SHA512_A)), &facts).is_some());
+        // A URL dependency (the manifest asked for the URL) is never the registry's.
+        let mut url_dep = locked(url, Some(SHA512_A));
+        url_dep.non_registry = Some("a URL".into());
+        assert!(verdict(&url_dep, &facts).is_some());
+    }
 
     #[test]
     fn registry_hosts_are_compared_by_host_and_path() {

@@ -376,3 +376,48 @@ fn project_registry_files_outside_the_workspace_are_refused_and_not_applied() {
         registries.cargo_registries
     );
 }
+
+/// The default registries the user's own files and environment give are recorded before any project
+/// file: what a package uses when the untrusted project's own default is set aside.
+#[test]
+fn the_users_own_default_registries_are_recorded_before_the_projects() {
+    let mut setup = Setup::new();
+    setup.write(&setup.home.join(".npmrc"), "registry=https://npm.corp.example/\n");
+    setup.write(
+        &setup.home.join(".config/pip/pip.conf"),
+        "[global]\nindex-url = https://devpi.corp.example/simple\n",
+    );
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "registry=https://mirror.evil.example/\n",
+    );
+    setup.write(
+        &setup.workspace.join(".cargo/config.toml"),
+        "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://crates.evil.example/index/\"\n",
+    );
+    setup.write(
+        &setup.workspace.join("requirements.txt"),
+        "--index-url https://pypi.evil.example/simple\nrequests==2.31.0\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://mirror.evil.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://npm.corp.example"));
+    assert_eq!(registries.users_own.cargo_replacement, None);
+    assert_eq!(
+        registries.users_own.pypi_index.as_deref(),
+        Some("https://devpi.corp.example/simple")
+    );
+    let named: Vec<&String> = registries.project_named.keys().collect();
+    assert!(
+        named.contains(&&"https://mirror.evil.example".to_string())
+            && named.contains(&&"https://pypi.evil.example/simple".to_string()),
+        "{named:?}"
+    );
+    // `NPM_CONFIG_REGISTRY` is the user's and wins over every file.
+    setup
+        .env
+        .insert("NPM_CONFIG_REGISTRY".into(), "https://env.corp.example/".into());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://env.corp.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://env.corp.example"));
+}
