@@ -337,3 +337,51 @@ fn a_project_mirror_with_its_lockfile_is_checked_against_the_public_registry() {
     assert!(asked.iter().any(|p| p == "/npm/left-pad"), "{asked:?}");
     assert!(!asked.iter().any(|p| p.starts_with("/mirror/")), "{asked:?}");
 }
+
+/// Yarn 2+ and Bun read their own files, not `.npmrc`: `.yarnrc.yml` (`npmRegistryServer`) and
+/// `bunfig.toml` (`[install] registry`) get the same treatment. Untrusted, a package only that mirror
+/// serves is unavailable and the reason names the file; trusted, the mirror answers as npm's would.
+#[test]
+fn yarn_and_bun_registry_files_get_the_same_treatment() {
+    for (file, text) in [
+        (".yarnrc.yml", "npmRegistryServer: \"{mirror}\"\n"),
+        ("bunfig.toml", "[install]\nregistry = \"{mirror}\"\n"),
+    ] {
+        let user = User::new();
+        let (_root, server) = stand_ins();
+        let text = text.replace("{mirror}", &format!("{}/mirror/", server.url()));
+        let mut files = vec![("package.json", manifest(&[("corp-only", "2.0.0")])), (file, text)];
+        if file == "bunfig.toml" {
+            // Bun is the client when its lockfile decides the versions.
+            files.push((
+                "bun.lock",
+                "{\n  \"lockfileVersion\": 1,\n  \"workspaces\": {\n    \"\": {\n      \"name\": \"app\",\n      \"dependencies\": {\n        \"corp-only\": \"2.0.0\",\n      },\n    },\n  },\n  \"packages\": {\n    \"corp-only\": [\"corp-only@2.0.0\", \"\", {}, \"\"],\n  }\n}\n"
+                    .to_string(),
+            ));
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let repo = Repo::new(&files);
+        let (outcome, report) = check(&user, &repo, &server, &[]);
+        assert_eq!(outcome.code, 2, "{file}: {report}\n{}", outcome.stderr);
+        let reason = package(&report, "corp-only")["check_reasons"]["age"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(reason.contains(file) && reason.contains("/mirror"), "{file}: {reason}");
+        assert!(!paths(&server).iter().any(|p| p.starts_with("/mirror/")), "{file}");
+
+        server.clear_requests();
+        let (outcome, report) = check(&user, &repo, &server, &["--trust-project-config"]);
+        assert_eq!(outcome.code, 0, "{file}: {report}\n{}", outcome.stderr);
+        assert_eq!(
+            package(&report, "corp-only")["checks"]["age"],
+            "checked",
+            "{file}: {report}"
+        );
+        assert!(
+            paths(&server).iter().any(|p| p == "/mirror/corp-only"),
+            "{file}: {:?}",
+            paths(&server)
+        );
+    }
+}

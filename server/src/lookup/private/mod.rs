@@ -23,11 +23,13 @@ mod cargo_config;
 mod discover;
 mod npmrc;
 mod pip;
+mod yarn_bun;
 
 pub use cargo_config::{UserToken, bind_user_tokens, parse_cargo_config, parse_cargo_credentials};
 pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
 pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
+pub use yarn_bun::{parse_bunfig, parse_yarnrc, parse_yarnrc_yml};
 
 use std::collections::BTreeMap;
 
@@ -71,6 +73,14 @@ pub struct ProjectRegistryFiles {
     /// the project root's, which for a workspace is the root's, never a member folder's); none for
     /// Yarn 2+, which ignores `.npmrc`.
     pub npmrc: Option<std::path::PathBuf>,
+    /// Yarn 2+: the install root, whose `.yarnrc.yml` and those of every folder above it (inside the
+    /// workspace, outermost first) apply, after the user's `~/.yarnrc.yml`.
+    pub yarnrc_yml_from: Option<std::path::PathBuf>,
+    /// Yarn 1: the install root's `.yarnrc`, read after `.npmrc` (and after the user's `~/.yarnrc`).
+    pub yarnrc: Option<std::path::PathBuf>,
+    /// Bun: the install root's `bunfig.toml`, read after `.npmrc` (and after the user's
+    /// `$XDG_CONFIG_HOME/.bunfig.toml` or `~/.bunfig.toml`).
+    pub bunfig: Option<std::path::PathBuf>,
 }
 
 impl ProjectRegistryFiles {
@@ -80,6 +90,9 @@ impl ProjectRegistryFiles {
         let root = install_root.unwrap_or(manifest_dir);
         ProjectRegistryFiles {
             npmrc: (client != NpmClient::YarnBerry).then(|| root.join(".npmrc")),
+            yarnrc_yml_from: (client == NpmClient::YarnBerry).then(|| root.to_path_buf()),
+            yarnrc: (client == NpmClient::YarnClassic).then(|| root.join(".yarnrc")),
+            bunfig: (client == NpmClient::Bun).then(|| root.join("bunfig.toml")),
         }
     }
 }
