@@ -1548,6 +1548,85 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
     }
 }
 
+/// A lockfile written against a mirror no setting here names (CI without the developer's `.npmrc`):
+/// a registry-shaped tarball on the mirror host with the registry's own integrity is the registry's
+/// package in every npm lockfile format, direct or transitive; with another integrity it is not.
+#[test]
+fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_format() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let published = Timestamp::from_second(1_600_000_000).unwrap();
+    let good = "sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQGinBN9yTQT3bFlCBy/aVx2HrNcqQGsdot8ghrjyrvMCoEA==";
+    let bad = "sha512-bpLjOUQlzM11PeWgY7V75ccKKa7IxcqKJo3DQAB71QxfvwhgStOQc8mp4xaevEX9hQuBlyByYOuUbqwSM4XCgg==";
+    let mut facts = Facts::default();
+    for name in ["left", "right"] {
+        let package = PackageFacts {
+            versions: vec![VersionFacts {
+                version: "1.0.0".into(),
+                published: Some(published),
+                digests: vec![good.to_string()],
+                ..VersionFacts::default()
+            }],
+            created: Some(published),
+            ..PackageFacts::default()
+        };
+        let package_ref = PackageRef::new(Ecosystem::Npm, name);
+        facts
+            .packages
+            .insert(package_ref.clone(), known(std::sync::Arc::new(package), now));
+        facts.advisories.insert(package_ref, known(Vec::new(), now));
+    }
+    let parsed = manifest::parse(ManifestKind::PackageJson, r#"{"dependencies": {"left": "^1.0.0"}}"#);
+    let mirror = "https://nexus.corp.example/repository/npm-group";
+    let package_lock = |integrity: &str| {
+        format!(
+            r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{"left": "^1.0.0"}}}}, "node_modules/left": {{"version": "1.0.0", "resolved": "{mirror}/left/-/left-1.0.0.tgz", "integrity": "{integrity}", "dependencies": {{"right": "^1.0.0"}}}}, "node_modules/right": {{"version": "1.0.0", "resolved": "{mirror}/right/-/right-1.0.0.tgz", "integrity": "{integrity}"}}}}}}"#
+        )
+    };
+    let pnpm = |integrity: &str| {
+        format!(
+            "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      left:\n        specifier: ^1.0.0\n        version: 1.0.0\n\npackages:\n\n  left@1.0.0:\n    resolution: {{integrity: {integrity}, tarball: {mirror}/left/-/left-1.0.0.tgz}}\n\n  right@1.0.0:\n    resolution: {{integrity: {integrity}, tarball: {mirror}/right/-/right-1.0.0.tgz}}\n\nsnapshots:\n\n  left@1.0.0:\n    dependencies:\n      right: 1.0.0\n\n  right@1.0.0: {{}}\n"
+        )
+    };
+    let yarn = |integrity: &str| {
+        format!(
+            "left@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/left/-/left-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n  dependencies:\n    right \"^1.0.0\"\n\nright@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/right/-/right-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n"
+        )
+    };
+    let registries = RegistryRules::default();
+    for (kind, lock) in [
+        (ManifestKind::PackageLock, &package_lock as &dyn Fn(&str) -> String),
+        (ManifestKind::PnpmLock, &pnpm),
+        (ManifestKind::YarnLock, &yarn),
+    ] {
+        for (integrity, accepted) in [(good, true), (bad, false)] {
+            let text = lock(integrity);
+            let lockfile = manifest::parse_lockfile(kind, &text).unwrap();
+            let input = Input {
+                manifest: &parsed,
+                lockfile: Some(&lockfile),
+                workspace: None,
+                registries: &registries,
+            };
+            let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+            let names: Vec<&str> = analysis.deps.iter().map(|d| d.dep.package.name.as_str()).collect();
+            assert_eq!(names, ["left", "right"], "{text}");
+            for dep in &analysis.deps {
+                if accepted {
+                    assert_eq!(dep.installed_elsewhere, None, "{text}");
+                    assert_eq!(dep.status, engine::Status::Checked, "{text}");
+                } else {
+                    let why = dep.installed_elsewhere.clone().unwrap_or_default();
+                    assert!(
+                        why.contains(mirror) && why.contains("integrity is not the one the registry publishes"),
+                        "{text}: {why}"
+                    );
+                    assert!(matches!(dep.status, engine::Status::Unavailable(_)), "{text}");
+                }
+            }
+        }
+    }
+}
+
 /// uv and Poetry install a URL or git source in the lockfile, not the index's package: the locked
 /// version is kept and shown as not checked, never resolved against the index and called clean.
 #[test]
