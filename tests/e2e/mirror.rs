@@ -385,3 +385,39 @@ fn yarn_and_bun_registry_files_get_the_same_treatment() {
         );
     }
 }
+
+/// The user's own `~/.yarnrc.yml` names an authenticated mirror: it is the user's choice, asked with
+/// the user's token (and only it gets the token).
+#[test]
+fn the_users_own_yarnrc_mirror_is_used_with_its_token() {
+    let user = User::new();
+    let (_root, server) = stand_ins();
+    std::fs::write(
+        user.home.path().join(".yarnrc.yml"),
+        format!(
+            "npmRegistryServer: \"{}/mirror/\"\nnpmAuthToken: USERTOK\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let repo = Repo::new(&[
+        ("package.json", &manifest(&[("corp-only", "2.0.0")])),
+        (".yarnrc.yml", "nodeLinker: node-modules\n"),
+    ]);
+    let (outcome, report) = check(&user, &repo, &server, &[]);
+    assert_eq!(outcome.code, 0, "{report}\n{}", outcome.stderr);
+    assert_eq!(package(&report, "corp-only")["checks"]["age"], "checked", "{report}");
+    let requests = server.requests();
+    let mirror = requests
+        .iter()
+        .find(|r| r.path == "/mirror/corp-only")
+        .unwrap_or_else(|| panic!("{requests:?}"));
+    assert_eq!(mirror.header("authorization"), Some("Bearer USERTOK"), "{mirror:?}");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| !r.path.starts_with("/mirror/"))
+            .all(|r| r.header("authorization").is_none()),
+        "{requests:?}"
+    );
+}

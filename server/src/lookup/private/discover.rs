@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use super::cargo_config::{UserToken, bind_user_tokens, env_name};
 use super::npmrc::Expansion;
 use super::pip::{add_pypi_extra, set_pypi_index};
+use super::yarn_bun::Secrets;
 use super::{
     PrivateRegistries, ProjectRegistryFiles, parse_bunfig, parse_cargo_config, parse_cargo_credentials, parse_npmrc,
     parse_pip_conf, parse_pyproject_indexes, parse_requirements_options, parse_yarnrc, parse_yarnrc_yml, trimmed,
@@ -205,7 +206,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     let user_yarn_bun = user_yarn_bun_files(files, home.as_deref(), env);
     for (path, format) in &user_yarn_bun {
         if let Some(text) = reader.read(path, Owner::User) {
-            match format.apply(&text, Expansion::Env(env), &mut res) {
+            match format.apply(&text, Expansion::Env(env), Secrets::Read, &mut res) {
                 Ok(notes) => {
                     for note in notes {
                         reader.problem(path, format!("{}: {note}", path.display()));
@@ -214,6 +215,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
                 Err(message) => reader.parsed(path, Err(message)),
             }
         }
+        drain(&mut res, &mut user_credentials);
     }
     res.users_own.npm = res.npm_default.clone();
     // The user's home opened as the project: its `.npmrc` is the user's, read once.
@@ -242,8 +244,12 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         let Some(text) = reader.read(&path, Owner::Project) else {
             continue;
         };
-        let expansion = if trusted { Expansion::Env(env) } else { Expansion::Never };
-        match res.apply_project_file(&path, |res| format.apply(&text, expansion, res)) {
+        let (expansion, secrets) = if trusted {
+            (Expansion::Env(env), Secrets::Read)
+        } else {
+            (Expansion::Never, Secrets::Ignored)
+        };
+        match res.apply_project_file(&path, |res| format.apply(&text, expansion, secrets, res)) {
             Ok(notes) => {
                 for note in notes {
                     let hint = if note.contains("not expanded") {
@@ -256,6 +262,9 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
             }
             Err(message) => reader.parsed(&path, Err(message)),
         }
+        let mut mine = HostCredentials::default();
+        drain(&mut res, &mut mine);
+        project_credentials.push((path, mine));
     }
     // The environment is the user's and wins over every file: npm's, then the client's own.
     let client_registry = [
@@ -442,14 +451,20 @@ enum YarnBun {
 }
 
 impl YarnBun {
-    fn apply(self, text: &str, expansion: Expansion<'_>, into: &mut PrivateRegistries) -> Result<Vec<String>, String> {
+    fn apply(
+        self,
+        text: &str,
+        expansion: Expansion<'_>,
+        secrets: Secrets,
+        into: &mut PrivateRegistries,
+    ) -> Result<Vec<String>, String> {
         match self {
-            YarnBun::YarnrcYml => parse_yarnrc_yml(text, expansion, into),
+            YarnBun::YarnrcYml => parse_yarnrc_yml(text, expansion, secrets, into),
             YarnBun::Yarnrc => {
                 parse_yarnrc(text, into);
                 Ok(Vec::new())
             }
-            YarnBun::Bunfig => parse_bunfig(text, expansion, into),
+            YarnBun::Bunfig => parse_bunfig(text, expansion, secrets, into),
         }
     }
 }

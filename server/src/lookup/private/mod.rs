@@ -29,7 +29,7 @@ pub use cargo_config::{UserToken, bind_user_tokens, parse_cargo_config, parse_ca
 pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
 pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
-pub use yarn_bun::{parse_bunfig, parse_yarnrc, parse_yarnrc_yml};
+pub use yarn_bun::{Secrets, parse_bunfig, parse_yarnrc, parse_yarnrc_yml};
 
 use std::collections::BTreeMap;
 

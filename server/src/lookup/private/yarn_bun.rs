@@ -7,12 +7,83 @@
 //! - Environment references (`${VAR}` and `${VAR:-default}` in Yarn's files, `$VAR` / `${VAR}` in Bun's)
 //!   are expanded only in the user's own files and a trusted project's (`Expansion::Env`); in an
 //!   untrusted project's file the registry is taken as written, and said.
-//! - Only registries are read. Credentials in these files (`npmAuthToken`, `npmAuthIdent`, bunfig
-//!   `token` / `username` / `password`) are not read: no setting in them makes a secret reach a request.
+//! - Credentials (Yarn `npmAuthToken` / `npmAuthIdent` at the top level, per scope and under
+//!   `npmRegistries`; Bun `token`, `username` + `password`, or user info in the URL) are read only when
+//!   the caller says so (`Secrets::Read`: the user's own files and a trusted project's), each bound to
+//!   the registry URL it is written for; a top-level Yarn token goes to that file's `npmRegistryServer`
+//!   only. From an untrusted project's file no credential is read.
 //! - A file that does not parse is an `Err` with the parser's message; nothing in it applies.
 
-use super::PrivateRegistries;
+use base64::Engine as _;
+
 use super::npmrc::{Expansion, set_default, set_scope};
+use super::{PrivateRegistries, strip_userinfo};
+
+/// Whether a file's credentials are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// The user's own file, or a trusted project's.
+    Read,
+    /// An untrusted project's file: its credentials are left out.
+    Ignored,
+}
+
+/// Records `authorization` for `url` (a full URL, or npm's scheme-less `//host/path/`, which stands for
+/// https and http alike).
+fn bind(into: &mut PrivateRegistries, url: &str, authorization: &str) {
+    if let Some(rest) = url.strip_prefix("//") {
+        for scheme in ["https", "http"] {
+            into.credentials.insert(&format!("{scheme}://{rest}"), authorization);
+        }
+    } else {
+        into.credentials.insert(url, authorization);
+    }
+}
+
+/// A credential value named `name` in `settings`, expanded (`key` names its place in notes).
+fn secret_value(
+    settings: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    name: &str,
+    expansion: Expansion<'_>,
+    bare: bool,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let raw = settings(name)?;
+    match expand(&raw, expansion, bare) {
+        Ok(value) if !value.is_empty() => Some(value),
+        Ok(_) => None,
+        Err(why) => {
+            notes.push(format!("`{key}{name}` {why}; no credential is sent for it"));
+            None
+        }
+    }
+}
+
+/// The `Authorization` value of Yarn's `npmAuthToken` / `npmAuthIdent` in `settings`, expanded.
+fn yarn_authorization(
+    settings: &serde_yaml_ng::Value,
+    key: &str,
+    expansion: Expansion<'_>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let get = |name: &str| {
+        settings
+            .get(name)
+            .and_then(serde_yaml_ng::Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(token) = secret_value(&get, key, "npmAuthToken", expansion, false, notes) {
+        return Some(format!("Bearer {token}"));
+    }
+    let ident = secret_value(&get, key, "npmAuthIdent", expansion, false, notes)?;
+    let encoded = if ident.contains(':') {
+        base64::engine::general_purpose::STANDARD.encode(ident)
+    } else {
+        ident
+    };
+    Some(format!("Basic {encoded}"))
+}
 
 /// Expands `${VAR}`, `${VAR:-default}` / `${VAR-default}` and, when `bare` (Bun), `$VAR`. `Err` names
 /// the first variable that is not expanded: refused (untrusted), or not set without a default.
@@ -97,6 +168,7 @@ fn scope_name(name: &str) -> String {
 pub fn parse_yarnrc_yml(
     text: &str,
     expansion: Expansion<'_>,
+    secrets: Secrets,
     into: &mut PrivateRegistries,
 ) -> Result<Vec<String>, String> {
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|err| err.to_string())?;
@@ -107,22 +179,51 @@ pub fn parse_yarnrc_yml(
     let Some(map) = doc.as_mapping() else {
         return Err("the top level is not a mapping".to_string());
     };
+    let mut server = None;
     if let Some(raw) = map.get("npmRegistryServer").and_then(serde_yaml_ng::Value::as_str)
         && let Some(value) = registry_value("npmRegistryServer", raw, expansion, false, &mut notes)
     {
         set_default(into, &value);
+        server = Some(value);
+    }
+    if secrets == Secrets::Read
+        && let Some(server) = &server
+        && let Some(authorization) = yarn_authorization(&doc, "", expansion, &mut notes)
+    {
+        bind(into, server, &authorization);
     }
     if let Some(scopes) = map.get("npmScopes").and_then(serde_yaml_ng::Value::as_mapping) {
         for (name, settings) in scopes {
-            let (Some(name), Some(raw)) = (
-                name.as_str(),
-                settings.get("npmRegistryServer").and_then(serde_yaml_ng::Value::as_str),
-            ) else {
+            let Some(name) = name.as_str() else {
                 continue;
             };
-            let key = format!("npmScopes.{name}.npmRegistryServer");
-            if let Some(value) = registry_value(&key, raw, expansion, false, &mut notes) {
-                set_scope(into, &scope_name(name), &value);
+            let mut scope_server = server.clone();
+            if let Some(raw) = settings.get("npmRegistryServer").and_then(serde_yaml_ng::Value::as_str) {
+                let key = format!("npmScopes.{name}.npmRegistryServer");
+                if let Some(value) = registry_value(&key, raw, expansion, false, &mut notes) {
+                    set_scope(into, &scope_name(name), &value);
+                    scope_server = Some(value);
+                }
+            }
+            if secrets == Secrets::Read
+                && let Some(scope_server) = &scope_server
+                && let Some(authorization) =
+                    yarn_authorization(settings, &format!("npmScopes.{name}."), expansion, &mut notes)
+            {
+                bind(into, scope_server, &authorization);
+            }
+        }
+    }
+    if secrets == Secrets::Read
+        && let Some(registries) = map.get("npmRegistries").and_then(serde_yaml_ng::Value::as_mapping)
+    {
+        for (url, settings) in registries {
+            let Some(url) = url.as_str() else {
+                continue;
+            };
+            let key = format!("npmRegistries.\"{url}\".");
+            if let Some(authorization) = yarn_authorization(settings, &key, expansion, &mut notes) {
+                bind(into, url, &authorization);
             }
         }
     }
@@ -188,27 +289,87 @@ fn bunfig_url(value: &toml::Value) -> Option<&str> {
     }
 }
 
+/// How a bunfig registry value is read: which setting it is (`key`, for notes), how its references
+/// are expanded, whether its credential is read.
+struct BunfigValue<'a> {
+    key: &'a str,
+    expansion: Expansion<'a>,
+    secrets: Secrets,
+}
+
+impl BunfigValue<'_> {
+    /// Applies `value` with `apply` (the URL without user info) and records its credential (`token`,
+    /// `username` + `password`, or the URL's user info) when the secrets may be read.
+    fn apply(
+        &self,
+        value: &toml::Value,
+        into: &mut PrivateRegistries,
+        notes: &mut Vec<String>,
+        apply: impl FnOnce(&mut PrivateRegistries, &str),
+    ) {
+        let Some(raw) = bunfig_url(value) else {
+            return;
+        };
+        let Some(expanded) = registry_value(self.key, raw, self.expansion, true, notes) else {
+            return;
+        };
+        let mut userinfo = crate::lookup::http::HostCredentials::default();
+        let url = strip_userinfo(&expanded, &mut userinfo);
+        apply(into, &url);
+        if self.secrets == Secrets::Ignored {
+            return;
+        }
+        let get = |name: &str| value.get(name).and_then(toml::Value::as_str).map(str::to_string);
+        let key = format!("{}.", self.key);
+        let mut secret = |name: &str| secret_value(&get, &key, name, self.expansion, true, notes);
+        let token = secret("token");
+        let user = secret("username");
+        let password = secret("password");
+        let authorization = match (token, user, password) {
+            (Some(token), _, _) => Some(format!("Bearer {token}")),
+            (None, Some(user), Some(password)) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+            _ => None,
+        };
+        match authorization {
+            Some(authorization) => bind(into, &url, &authorization),
+            None => into.credentials.absorb(userinfo),
+        }
+    }
+}
+
 /// Applies one `bunfig.toml` (`[install] registry`, `[install.scopes]`).
-pub fn parse_bunfig(text: &str, expansion: Expansion<'_>, into: &mut PrivateRegistries) -> Result<Vec<String>, String> {
+pub fn parse_bunfig(
+    text: &str,
+    expansion: Expansion<'_>,
+    secrets: Secrets,
+    into: &mut PrivateRegistries,
+) -> Result<Vec<String>, String> {
     let doc: toml::Table = text.parse().map_err(|err| format!("{err}"))?;
     let mut notes = Vec::new();
     let Some(install) = doc.get("install").and_then(toml::Value::as_table) else {
         return Ok(notes);
     };
-    if let Some(raw) = install.get("registry").and_then(bunfig_url)
-        && let Some(value) = registry_value("install.registry", raw, expansion, true, &mut notes)
-    {
-        set_default(into, &value);
+    if let Some(value) = install.get("registry") {
+        let how = BunfigValue {
+            key: "install.registry",
+            expansion,
+            secrets,
+        };
+        how.apply(value, into, &mut notes, set_default);
     }
     if let Some(scopes) = install.get("scopes").and_then(toml::Value::as_table) {
         for (name, value) in scopes {
-            let Some(raw) = bunfig_url(value) else {
-                continue;
-            };
             let key = format!("install.scopes.{name}");
-            if let Some(url) = registry_value(&key, raw, expansion, true, &mut notes) {
-                set_scope(into, &scope_name(name), &url);
-            }
+            let how = BunfigValue {
+                key: &key,
+                expansion,
+                secrets,
+            };
+            let scope = scope_name(name);
+            how.apply(value, into, &mut notes, |into, url| set_scope(into, &scope, url));
         }
     }
     Ok(notes)
@@ -233,6 +394,7 @@ mod tests {
         let notes = parse_yarnrc_yml(
             "nodeLinker: node-modules\nnpmRegistryServer: \"https://mirror.corp.example/npm/\"\nnpmScopes:\n  corp:\n    npmRegistryServer: https://npm.corp.example\n    npmAuthToken: SECRET\n  \"@gh\":\n    npmRegistryServer: https://npm.pkg.github.com\n  pub:\n    npmRegistryServer: https://registry.yarnpkg.com\n",
             Expansion::Never,
+            Secrets::Ignored,
             &mut config,
         )
         .unwrap();
@@ -248,13 +410,18 @@ mod tests {
         parse_yarnrc_yml(
             "npmRegistryServer: https://registry.yarnpkg.com\n",
             Expansion::Never,
+            Secrets::Ignored,
             &mut public,
         )
         .unwrap();
         assert_eq!(source(&public, "lodash"), RegistrySource::Public);
-        assert!(parse_yarnrc_yml("npmScopes: [\n", Expansion::Never, &mut public).is_err());
-        assert!(parse_yarnrc_yml("- a\n", Expansion::Never, &mut public).is_err());
-        assert!(parse_yarnrc_yml("", Expansion::Never, &mut public).unwrap().is_empty());
+        assert!(parse_yarnrc_yml("npmScopes: [\n", Expansion::Never, Secrets::Ignored, &mut public).is_err());
+        assert!(parse_yarnrc_yml("- a\n", Expansion::Never, Secrets::Ignored, &mut public).is_err());
+        assert!(
+            parse_yarnrc_yml("", Expansion::Never, Secrets::Ignored, &mut public)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -262,7 +429,7 @@ mod tests {
         let env = |name: &str| (name == "HOST").then(|| "env.corp.example".to_string());
         let text = "npmRegistryServer: \"https://${HOST}/npm\"\nnpmScopes:\n  a:\n    npmRegistryServer: \"https://${MISSING:-fallback.example}/\"\n  b:\n    npmRegistryServer: \"https://${MISSING}/\"\n";
         let mut trusted = PrivateRegistries::default();
-        let notes = parse_yarnrc_yml(text, Expansion::Env(&env), &mut trusted).unwrap();
+        let notes = parse_yarnrc_yml(text, Expansion::Env(&env), Secrets::Read, &mut trusted).unwrap();
         assert_eq!(source(&trusted, "lodash"), private("https://env.corp.example/npm"));
         assert_eq!(source(&trusted, "@a/x"), private("https://fallback.example"));
         // Not set and no default: left out (the default registry applies), and said.
@@ -273,14 +440,14 @@ mod tests {
         );
 
         let mut untrusted = PrivateRegistries::default();
-        let notes = parse_yarnrc_yml(text, Expansion::Never, &mut untrusted).unwrap();
+        let notes = parse_yarnrc_yml(text, Expansion::Never, Secrets::Ignored, &mut untrusted).unwrap();
         assert_eq!(source(&untrusted, "lodash"), private("https://${HOST}/npm"));
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(notes.iter().all(|n| n.contains("not expanded")), "{notes:?}");
 
         let mut bun = PrivateRegistries::default();
         let bunfig = "[install]\nregistry = \"https://$HOST/npm/\"\n";
-        parse_bunfig(bunfig, Expansion::Env(&env), &mut bun).unwrap();
+        parse_bunfig(bunfig, Expansion::Env(&env), Secrets::Read, &mut bun).unwrap();
         assert_eq!(source(&bun, "lodash"), private("https://env.corp.example/npm"));
     }
 
@@ -305,6 +472,7 @@ mod tests {
         parse_bunfig(
             "[install]\nregistry = { url = \"https://mirror.corp.example/\", token = \"T\" }\n\n[install.scopes]\n\"@myorg1\" = \"https://npm.corp.example/\"\nmyorg2 = { username = \"u\", password = \"$NPM_PASS\", url = \"https://two.example/\" }\n",
             Expansion::Never,
+            Secrets::Ignored,
             &mut config,
         )
         .unwrap();
@@ -317,10 +485,82 @@ mod tests {
         parse_bunfig(
             "install.registry = \"https://mirror.corp.example/\"\n",
             Expansion::Never,
+            Secrets::Ignored,
             &mut dotted,
         )
         .unwrap();
         assert_eq!(source(&dotted, "lodash"), private("https://mirror.corp.example"));
-        assert!(parse_bunfig("[install\n", Expansion::Never, &mut dotted).is_err());
+        assert!(parse_bunfig("[install\n", Expansion::Never, Secrets::Ignored, &mut dotted).is_err());
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+
+    fn auth(config: &PrivateRegistries, url: &str) -> Option<String> {
+        config
+            .credentials
+            .for_url(&reqwest::Url::parse(url).unwrap())
+            .map(str::to_string)
+    }
+
+    /// The user's own (or a trusted project's) Yarn and Bun files may hold the credential for the
+    /// registries they name: each is bound to the URL it is written for, never elsewhere; from an
+    /// untrusted project's file none is read.
+    #[test]
+    fn credentials_are_bound_to_their_registry_and_read_only_when_allowed() {
+        let env = |name: &str| (name == "NPM_TOKEN").then(|| "tok-from-env".to_string());
+        let yarnrc = "npmRegistryServer: https://mirror.corp.example/npm\nnpmAuthToken: \"${NPM_TOKEN}\"\nnpmScopes:\n  corp:\n    npmRegistryServer: https://npm.corp.example/\n    npmAuthIdent: \"alice:s3cret\"\nnpmRegistries:\n  \"//other.corp.example/repo/\":\n    npmAuthToken: OTHER\n";
+        let mut mine = PrivateRegistries::default();
+        parse_yarnrc_yml(yarnrc, Expansion::Env(&env), Secrets::Read, &mut mine).unwrap();
+        assert_eq!(
+            auth(&mine, "https://mirror.corp.example/npm/lodash").as_deref(),
+            Some("Bearer tok-from-env")
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+        assert_eq!(
+            auth(&mine, "https://npm.corp.example/@corp%2fx"),
+            Some(format!("Basic {basic}"))
+        );
+        assert_eq!(
+            auth(&mine, "https://other.corp.example/repo/x").as_deref(),
+            Some("Bearer OTHER")
+        );
+        assert_eq!(auth(&mine, "https://registry.npmjs.org/lodash"), None);
+        assert_eq!(auth(&mine, "https://mirror.corp.example/elsewhere"), None);
+
+        let mut untrusted = PrivateRegistries::default();
+        parse_yarnrc_yml(yarnrc, Expansion::Never, Secrets::Ignored, &mut untrusted).unwrap();
+        assert!(untrusted.credentials.is_empty());
+        assert_eq!(
+            untrusted.npm_default.as_deref(),
+            Some("https://mirror.corp.example/npm")
+        );
+
+        let bunfig = "[install]\nregistry = { url = \"https://mirror.corp.example/\", token = \"$NPM_TOKEN\" }\n[install.scopes]\n\"@a\" = \"https://u:p%40ss@a.corp.example/\"\nb = { url = \"https://b.corp.example/\", username = \"bob\", password = \"pw\" }\n";
+        let mut mine = PrivateRegistries::default();
+        parse_bunfig(bunfig, Expansion::Env(&env), Secrets::Read, &mut mine).unwrap();
+        assert_eq!(
+            auth(&mine, "https://mirror.corp.example/lodash").as_deref(),
+            Some("Bearer tok-from-env")
+        );
+        let a = base64::engine::general_purpose::STANDARD.encode("u:p@ss");
+        assert_eq!(auth(&mine, "https://a.corp.example/@a%2fx"), Some(format!("Basic {a}")));
+        let b = base64::engine::general_purpose::STANDARD.encode("bob:pw");
+        assert_eq!(auth(&mine, "https://b.corp.example/@b%2fx"), Some(format!("Basic {b}")));
+        // The URL is kept without its user info.
+        assert_eq!(
+            mine.npm_scopes.get("@a").map(String::as_str),
+            Some("https://a.corp.example")
+        );
+
+        let mut untrusted = PrivateRegistries::default();
+        parse_bunfig(bunfig, Expansion::Never, Secrets::Ignored, &mut untrusted).unwrap();
+        assert!(untrusted.credentials.is_empty());
+        assert_eq!(
+            untrusted.npm_scopes.get("@a").map(String::as_str),
+            Some("https://a.corp.example")
+        );
     }
 }
