@@ -872,8 +872,8 @@ pub fn context(
             config.issues.push(ConfigIssue {
                 key: String::new(),
                 message: format!(
-                    "{} names {} as the default registry, but the project is not trusted: registry data comes from {instead}, and a package only that registry serves cannot be checked; {}",
-                    set_aside.file, set_aside.url, set_aside.how_to_trust
+                    "the default registry it names, {}, is not used because the project is not trusted: registry data comes from {instead}, and a package only {} serves cannot be checked; {}",
+                    set_aside.url, set_aside.url, set_aside.how_to_trust
                 ),
                 source: set_aside.file.clone(),
             });
@@ -1495,17 +1495,16 @@ mod tests {
             untrusted.registries.source_for(&requests, None),
             crate::model::RegistrySource::Public
         );
-        let said: Vec<&str> = untrusted
+        let said: Vec<&ConfigIssue> = untrusted
             .config
             .issues
             .iter()
             .filter(|issue| issue.message.contains("https://pypi.evil.example/simple"))
-            .map(|issue| issue.message.as_str())
             .collect();
         assert_eq!(said.len(), 1, "{:?}", untrusted.config.issues);
         assert!(
-            said[0].contains("requirements.txt") && said[0].contains("gatehouse trust"),
-            "{}",
+            said[0].source.ends_with("requirements.txt") && said[0].message.contains("gatehouse trust"),
+            "{:?}",
             said[0]
         );
         let beside = load(&dir.path().join("package.json"), ManifestKind::PackageJson, &[]);
