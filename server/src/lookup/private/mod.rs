@@ -1,9 +1,9 @@
 //! Where a package is fetched from, and with which credential: the private-registry configuration
-//! of a project (`.npmrc`, Cargo config and credentials, pip / uv / Poetry indexes) resolved to a
-//! `RegistrySource` per package.
+//! of a project (`.npmrc`, Yarn's `.yarnrc.yml` / `.yarnrc`, Bun's `bunfig.toml`, Cargo config and
+//! credentials, pip / uv / Poetry indexes) resolved to a `RegistrySource` per package.
 //!
 //! Invariants:
-//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `cargo_config`, `pip`. Reading files
+//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `yarn_bun`, `cargo_config`, `pip`. Reading files
 //!   and the environment happens in `discover` only.
 //! - A credential is bound to the origin it was configured for (`HostCredentials`); it never travels to
 //!   another host.
