@@ -1592,11 +1592,17 @@ fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_fo
             "left@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/left/-/left-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n  dependencies:\n    right \"^1.0.0\"\n\nright@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/right/-/right-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n"
         )
     };
+    let bun = |integrity: &str| {
+        format!(
+            "{{\n  \"lockfileVersion\": 1,\n  \"workspaces\": {{\n    \"\": {{\n      \"name\": \"app\",\n      \"dependencies\": {{\n        \"left\": \"^1.0.0\",\n      }},\n    }},\n  }},\n  \"packages\": {{\n    \"left\": [\"left@1.0.0\", \"{mirror}/\", {{ \"dependencies\": {{ \"right\": \"^1.0.0\" }} }}, \"{integrity}\"],\n\n    \"right\": [\"right@1.0.0\", \"{mirror}/right/-/right-1.0.0.tgz\", {{}}, \"{integrity}\"],\n  }}\n}}\n"
+        )
+    };
     let registries = RegistryRules::default();
     for (kind, lock) in [
         (ManifestKind::PackageLock, &package_lock as &dyn Fn(&str) -> String),
         (ManifestKind::PnpmLock, &pnpm),
         (ManifestKind::YarnLock, &yarn),
+        (ManifestKind::BunLock, &bun),
     ] {
         for (integrity, accepted) in [(good, true), (bad, false)] {
             let text = lock(integrity);
