@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
-use crate::engine::{Input, RegistryRules};
+use crate::engine::{Input, RegistryRules, UserDefaults};
 use crate::lookup::private::{self, PrivateRegistries};
 use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::manifest::decode::{self, Decoded};
@@ -75,6 +75,16 @@ pub fn registry_rules(private: &PrivateRegistries) -> RegistryRules {
             .filter(|url| private::is_public(url))
             .collect(),
         project_named: pairs(&private.project_named),
+        set_aside: Vec::new(),
+    }
+}
+
+/// The default registry of `ecosystem` in the user's own settings (`None`: the public one).
+fn own_default(own: &UserDefaults, ecosystem: crate::model::Ecosystem) -> Option<&str> {
+    match ecosystem {
+        crate::model::Ecosystem::Npm => own.npm.as_deref(),
+        crate::model::Ecosystem::CratesIo => own.cargo_replacement.as_deref(),
+        crate::model::Ecosystem::PyPI => own.pypi_index.as_deref(),
     }
 }
 
@@ -833,17 +843,42 @@ pub fn context(
             source: problem.path.display().to_string(),
         }));
     let rules = registry_rules(&private);
-    let registries = RegistryRules {
+    let trusted = is_trusted(&config.trust, workspace);
+    let mut registries = RegistryRules {
         mirror_is_public: config.mirror_is_public,
         private_packages: config.private_packages.clone(),
         // A trusted project's registries are the user's choice like their own.
-        project_named: if is_trusted(&config.trust, workspace) {
+        project_named: if trusted {
             Vec::new()
         } else {
             rules.project_named.clone()
         },
         ..rules
     };
+    if !trusted {
+        // The repository being checked must not choose where registry data comes from.
+        let own = UserDefaults {
+            npm: private.users_own.npm.clone(),
+            cargo_replacement: private.users_own.cargo_replacement.clone(),
+            pypi_index: private.users_own.pypi_index.clone(),
+        };
+        registries.set_aside_project_mirrors(&own, &how_to_trust(workspace));
+        // Said once, by the manifests of the ecosystem it concerns.
+        for set_aside in registries.set_aside.iter().filter(|s| s.ecosystem == kind.ecosystem()) {
+            let instead = match own_default(&own, set_aside.ecosystem) {
+                Some(url) => format!("the registry your own settings name ({url})"),
+                None => "the public registry".to_string(),
+            };
+            config.issues.push(ConfigIssue {
+                key: String::new(),
+                message: format!(
+                    "the default registry it names, {}, is not used because the project is not trusted: registry data comes from {instead}, and a package only {} serves cannot be checked; {}",
+                    set_aside.url, set_aside.url, set_aside.how_to_trust
+                ),
+                source: set_aside.file.clone(),
+            });
+        }
+    }
     Context {
         lockfile,
         lockfile_path,
@@ -1436,5 +1471,59 @@ mod tests {
             .unwrap_or_else(|| panic!("no issue names {}: {:?}", broken.display(), context.config.issues));
         assert!(issue.message.starts_with("could not parse"), "{}", issue.message);
         assert!(context.private.cargo_registries.is_empty());
+    }
+    /// pip reads `--index-url` from a requirements file; from an untrusted repository it is set aside
+    /// (PyPI answers), said once on the requirements manifest and not on a package.json beside it;
+    /// trusted, the index is used as before.
+    #[test]
+    fn an_untrusted_requirements_index_url_is_set_aside_and_said() {
+        let dir = repo(&[
+            (
+                "requirements.txt",
+                "--index-url https://pypi.evil.example/simple\nrequests==2.31.0\n".to_string(),
+            ),
+            ("package.json", "{\"dependencies\": {}}".to_string()),
+        ]);
+        let requirements = dir.path().join("requirements.txt");
+        let load = |manifest: &Path, kind: ManifestKind, env: &[(String, String)]| {
+            context(manifest, kind, None, env, dir.path(), &[], dir.path())
+        };
+        let untrusted = load(&requirements, ManifestKind::Requirements, &[]);
+        assert_eq!(untrusted.registries.pypi_index, None);
+        let requests = crate::model::PackageRef::new(crate::model::Ecosystem::PyPI, "requests");
+        assert_eq!(
+            untrusted.registries.source_for(&requests, None),
+            crate::model::RegistrySource::Public
+        );
+        let said: Vec<&ConfigIssue> = untrusted
+            .config
+            .issues
+            .iter()
+            .filter(|issue| issue.message.contains("https://pypi.evil.example/simple"))
+            .collect();
+        assert_eq!(said.len(), 1, "{:?}", untrusted.config.issues);
+        assert!(
+            said[0].source.ends_with("requirements.txt") && said[0].message.contains("gatehouse trust"),
+            "{:?}",
+            said[0]
+        );
+        let beside = load(&dir.path().join("package.json"), ManifestKind::PackageJson, &[]);
+        assert!(
+            !beside
+                .config
+                .issues
+                .iter()
+                .any(|issue| issue.message.contains("pypi.evil.example")),
+            "{:?}",
+            beside.config.issues
+        );
+
+        let env = [("GATEHOUSE_TRUST_PROJECT_CONFIG".to_string(), "1".to_string())];
+        let trusted = load(&requirements, ManifestKind::Requirements, &env);
+        assert_eq!(
+            trusted.registries.pypi_index.as_deref(),
+            Some("https://pypi.evil.example/simple")
+        );
+        assert!(trusted.registries.set_aside.is_empty());
     }
 }

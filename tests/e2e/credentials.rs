@@ -241,7 +241,9 @@ fn the_users_own_cargo_index_gets_the_users_token() {
 }
 
 /// crates.io's token (`CARGO_REGISTRY_TOKEN`, `[registry] token`) is never sent, not even to a
-/// `[source.crates-io]` replacement the project names.
+/// `[source.crates-io]` replacement the project names. Untrusted, that replacement is not even asked
+/// (`mirror.rs`: a project does not choose where registry data comes from); trusted, it is asked
+/// without the token.
 #[test]
 fn crates_io_token_never_goes_to_a_project_source_replacement() {
     let user = User::new();
@@ -262,6 +264,13 @@ fn crates_io_token_never_goes_to_a_project_source_replacement() {
         ),
     );
     let (_, _) = check(&user, &repo, &[], &[("CARGO_REGISTRY_TOKEN", "CRATESIOTOK")]);
+    assert_eq!(attacker.request_count(), 0, "{:?}", attacker.requests());
+    let (_, _) = check(
+        &user,
+        &repo,
+        &["--trust-project-config"],
+        &[("CARGO_REGISTRY_TOKEN", "CRATESIOTOK")],
+    );
     assert!(attacker.request_count() > 0);
     assert!(authorizations(&attacker).is_empty(), "{:?}", attacker.requests());
 }

@@ -5,6 +5,7 @@ mod credentials;
 mod harness;
 mod hostile;
 mod lsp;
+mod mirror;
 mod online;
 mod osv_export;
 mod preadvisory;

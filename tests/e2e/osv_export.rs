@@ -51,9 +51,14 @@ fn run(args: &[&str], cwd: &Path, sandbox: &Path) -> (i32, Value, String) {
     (output.status.code().unwrap_or(-1), json, format!("{stdout}\n{stderr}"))
 }
 
-fn mirror_project(server: &FixtureServer) -> Project {
+/// A project whose packages come through a mirror the user's own `~/.npmrc` names (in `sandbox`'s
+/// home, as `harness::command` sets it): the user's choice (a mirror only the untrusted project names
+/// is set aside, `mirror.rs`).
+fn mirror_project(server: &FixtureServer, sandbox: &Path) -> Project {
     let project = Project::new(&[("package.json", "{\"dependencies\": {\"minimist\": \"1.2.5\"}}")]);
-    std::fs::write(project.path(".npmrc"), format!("registry={}/mirror/\n", server.url())).unwrap();
+    let home = sandbox.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".npmrc"), format!("registry={}/mirror/\n", server.url())).unwrap();
     project
 }
 
@@ -66,8 +71,8 @@ fn has_advisory(report: &Value) -> bool {
 #[test]
 fn a_mirrored_package_is_checked_against_the_local_osv_export_without_sending_its_name() {
     let (_root, server) = stand_ins();
-    let project = mirror_project(&server);
     let sandbox = tempfile::tempdir().unwrap();
+    let project = mirror_project(&server, sandbox.path());
     let base = server.url();
     let cache = sandbox.path().join("cache").display().to_string();
     let export = format!("endpoints.osv-export={base}/export");
@@ -118,8 +123,8 @@ fn a_mirrored_package_is_checked_against_the_local_osv_export_without_sending_it
 fn without_a_copy_the_mirrored_package_is_unavailable_with_the_reason() {
     // The export answers 404: no copy, no permission to ask OSV. Never "checked".
     let (_root, server) = stand_ins();
-    let project = mirror_project(&server);
     let sandbox = tempfile::tempdir().unwrap();
+    let project = mirror_project(&server, sandbox.path());
     let base = server.url();
     let cache = sandbox.path().join("cache").display().to_string();
     let export = format!("endpoints.osv-export={base}/nothing-here");
@@ -224,8 +229,8 @@ fn a_failed_export_download_beside_osv_db_is_never_a_clean_check() {
     // `osv-db` holds a few npm records (not minimist's); the export host is blocked (404). The
     // mirrored package is answered by `osv-db` only: said beside the answer, and the exit is not 0.
     let (_root, server) = stand_ins();
-    let project = mirror_project(&server);
     let sandbox = tempfile::tempdir().unwrap();
+    let project = mirror_project(&server, sandbox.path());
     let db = sandbox.path().join("osv-db");
     std::fs::create_dir_all(&db).unwrap();
     std::fs::copy(

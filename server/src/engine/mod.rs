@@ -67,7 +67,7 @@ use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
 pub use memo::{Memo, MemoStats};
-pub use registries::{Privacy, RegistryRules};
+pub use registries::{Privacy, RegistryRules, SetAside, UserDefaults};
 pub use states::{CheckState, CheckStates};
 use states::{check_states, overall_status};
 
@@ -890,6 +890,21 @@ fn evaluate_inner(
             }
             None => check_states(analyzed, facts, policy),
         };
+        // The registry the user's settings give could not answer, and the project named another one
+        // that was set aside: say which file named which registry and how to trust it.
+        if analyzed.privacy != Privacy::Private
+            && analyzed.installed_elsewhere.is_none()
+            && let Some(set_aside) = input.registries.set_aside_for(package.ecosystem)
+            && matches!(facts.packages.get(package), Some(Fact::Unavailable(_)))
+        {
+            let reason = set_aside.reason();
+            let states = &mut analyzed.checks;
+            for state in [&mut states.age, &mut states.availability, &mut states.provenance] {
+                if let CheckState::Unavailable(why) = state {
+                    *why = format!("{why}; {reason}");
+                }
+            }
+        }
         analyzed.status = overall_status(&analyzed.checks);
         if analyzed.dep.private {
             // Only the local OSV copies were asked (nothing leaves the machine); what they hold is

@@ -1,6 +1,13 @@
 //! Which registries a project uses and which names may leave the machine through them: the pure
 //! privacy rules `needs` applies (a private registry's packages are asked of that registry only; a
 //! mirror's names reach public hosts only with the user's permission).
+//!
+//! Invariants:
+//! - A default registry (npm `registry=`, a Cargo `[source.crates-io]` replacement, pip's `index-url`)
+//!   that only an untrusted project file names is never a data source (`set_aside_project_mirrors`):
+//!   the repository being checked must not choose who answers "how old is this version". Its packages
+//!   come from the registry the user's own settings give (the public one by default); what that
+//!   registry cannot answer is `unavailable` with the file, the URL and how to trust the project.
 
 use crate::model::{Ecosystem, PackageRef, RegistrySource};
 
@@ -36,6 +43,39 @@ pub struct RegistryRules {
     /// is not fully checked: Gatehouse cannot ask that registry for public data, and the user never
     /// said its packages are theirs.
     pub project_named: Vec<(String, String)>,
+    /// Default registries an untrusted project file named and `set_aside_project_mirrors` did not use.
+    pub set_aside: Vec<SetAside>,
+}
+
+/// A default registry (mirror) named only by a project file the user has not trusted, which is not
+/// used as a data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    pub ecosystem: Ecosystem,
+    pub url: String,
+    /// The project file that named it.
+    pub file: String,
+    /// How the user trusts the project (a whole clause, from the composition root).
+    pub how_to_trust: String,
+}
+
+impl SetAside {
+    /// Why a package of this ecosystem has no registry data, appended to the registry's own reason.
+    pub fn reason(&self) -> String {
+        format!(
+            "{} names {} as the registry, a project file you have not trusted, so Gatehouse asks the registry your own settings name instead and does not use that one ({})",
+            self.file, self.url, self.how_to_trust
+        )
+    }
+}
+
+/// The default registries the user's own settings (and environment) give, before any project file:
+/// what a package uses when the project's own default is set aside. `None` is the public registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDefaults {
+    pub npm: Option<String>,
+    pub cargo_replacement: Option<String>,
+    pub pypi_index: Option<String>,
 }
 
 /// How a package's name may travel, decided once per package.
@@ -54,6 +94,56 @@ pub enum Privacy {
 }
 
 impl RegistryRules {
+    /// Sets aside each default registry that only an untrusted project file names (`project_named`):
+    /// the user's own default (`user`) takes its place, and the project's is recorded in `set_aside`
+    /// so the packages the user's registry cannot answer for say which file named which registry.
+    /// `how_to_trust` is the clause that tells the user how to trust the project.
+    pub fn set_aside_project_mirrors(&mut self, user: &UserDefaults, how_to_trust: &str) {
+        let project_named = self.project_named.clone();
+        let named = |url: &str| {
+            project_named
+                .iter()
+                .find(|(named, _)| named == url)
+                .map(|(_, file)| file.clone())
+        };
+        let mut set_aside = Vec::new();
+        for (ecosystem, current, users) in [
+            (Ecosystem::Npm, &mut self.npm_default, &user.npm),
+            (
+                Ecosystem::CratesIo,
+                &mut self.cargo_replacement,
+                &user.cargo_replacement,
+            ),
+            (Ecosystem::PyPI, &mut self.pypi_index, &user.pypi_index),
+        ] {
+            let Some(url) = current.clone() else {
+                continue;
+            };
+            // A local directory (`cargo vendor`) is where the code comes from, not a registry that
+            // answers for it: it stays as it is (its registry checks cannot be done).
+            if Some(&url) == users.as_ref() || url.starts_with("file:") {
+                continue;
+            }
+            let Some(file) = named(&url) else {
+                continue;
+            };
+            *current = users.clone();
+            set_aside.push(SetAside {
+                ecosystem,
+                url,
+                file,
+                how_to_trust: how_to_trust.to_string(),
+            });
+        }
+        self.set_aside.extend(set_aside);
+    }
+
+    /// The default registry of `ecosystem` an untrusted project named and `set_aside_project_mirrors`
+    /// did not use.
+    pub fn set_aside_for(&self, ecosystem: Ecosystem) -> Option<&SetAside> {
+        self.set_aside.iter().find(|s| s.ecosystem == ecosystem)
+    }
+
     /// Whether `package` from `source` (declared with `registry`) comes through a default-registry
     /// mirror, and whether its name may go to the public OSV API.
     pub fn privacy(&self, package: &PackageRef, registry: Option<&str>, source: &RegistrySource) -> Privacy {

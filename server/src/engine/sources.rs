@@ -11,6 +11,12 @@
 //!   the registry the project's settings give the package (npm rewrites the public host to the
 //!   configured registry, `replace-registry-host`), and the reader found it shaped like that
 //!   registry's tarball of the name and version (`manifest::lockfiles::is_registry_tarball_path`).
+//! - A tarball elsewhere (a mirror's host: Artifactory, Nexus, Verdaccio, a CI cache), shaped like a
+//!   registry's tarball of the name and version, is the registry's package only when the lockfile's
+//!   integrity equals the one the package's registry publishes for that version, compared in the
+//!   strongest algorithm both state (`same_bytes`): the package manager verifies that integrity on
+//!   install, so the bytes are the registry's wherever they are downloaded from. Without both digests
+//!   it stays "installed from …, not checked"; while the registry's are not known yet it is undecided.
 //! - Local packages (workspace members, links, `file:` paths) are the project's own code: not here.
 
 use base64::Engine as _;
@@ -33,12 +39,123 @@ pub(crate) fn installed_elsewhere(
     if let Some(url) = &package.fetched_from
         && (package.non_registry.is_some() || !on_registry(url, source, &package.name, &package.version))
     {
+        if package.non_registry.is_none() && is_mirror_tarball(url, &package.name, &package.version) {
+            return mirror_copy(url, package, ecosystem, facts);
+        }
         return Some(installed_from(url));
     }
     if package.non_registry.is_some() {
         return None;
     }
     integrity_mismatch(package, ecosystem, facts)
+}
+
+/// Whether `url` is shaped like a registry's tarball of `name@version` on any host: npm's
+/// `…/<name>/-/<file>-<version>.tgz` (`<file>` the name without its scope, or with it as GitLab writes
+/// it) or GitHub Packages' `…/download/<name>/<version>/<digest>`.
+fn is_mirror_tarball(url: &str, name: &str, version: &str) -> bool {
+    let Some((_, path)) = origin_and_path(url) else {
+        return false;
+    };
+    let path = path.trim_end_matches('/');
+    let decoded = path.replace("%2f", "/").replace("%2F", "/").replace("%40", "@");
+    is_registry_tarball_path(name, version, path)
+        || decoded.ends_with(&format!("/{name}/-/{name}-{version}.tgz"))
+        || decoded.rsplit_once('/').is_some_and(|(before, digest)| {
+            !digest.is_empty() && before.ends_with(&format!("/download/{name}/{version}"))
+        })
+}
+
+/// A registry-shaped tarball on a host that is not the package's registry: the registry's package when
+/// the lockfile's integrity is the registry's (`None`, also while the registry's digests are not known
+/// yet), else why it is not checked.
+fn mirror_copy(url: &str, package: &LockedPackage, ecosystem: Ecosystem, facts: &Facts) -> Option<String> {
+    let name_version = format!("{}@{}", package.name, package.version);
+    let not_checked = |why: String| {
+        Some(format!(
+            "installed from {url}, not from the registry ({why}): not checked"
+        ))
+    };
+    let Some(locked) = package.integrity.as_deref() else {
+        return not_checked(format!(
+            "the lockfile records no integrity to compare with the registry's for {name_version}"
+        ));
+    };
+    let registry = match facts.packages.get(&PackageRef::new(ecosystem, &package.name)) {
+        None | Some(Fact::Pending) => return None,
+        Some(Fact::Unavailable(note)) => {
+            return not_checked(format!(
+                "the registry's integrity for {name_version} could not be read to compare: {}",
+                note.message
+            ));
+        }
+        Some(Fact::Known { value, .. }) => value,
+    };
+    let Some(version) = registry.version(&package.version) else {
+        return not_checked(format!("the registry does not list {name_version}"));
+    };
+    match same_bytes(locked, &version.digests) {
+        Some(true) => None,
+        Some(false) => not_checked(format!(
+            "its integrity is not the one the registry publishes for {name_version}"
+        )),
+        None => not_checked(format!(
+            "the lockfile's integrity and the registry's for {name_version} share no algorithm to compare"
+        )),
+    }
+}
+
+/// How strong a digest algorithm is (higher is stronger), by its SRI name.
+fn strength(algorithm: &str) -> Option<u8> {
+    match algorithm {
+        "sha512" => Some(4),
+        "sha384" => Some(3),
+        "sha256" => Some(2),
+        "sha1" => Some(1),
+        _ => None,
+    }
+}
+
+/// The digests in one integrity text, as (strength, bytes): SRI `sha512-<base64>` (options after `?`
+/// ignored), the registry's `sha1:<hex>` / `sha256:<hex>`, and a bare 64-digit hex sha256 (Cargo.lock).
+fn digests_of(text: &str) -> Vec<(u8, Vec<u8>)> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    text.split_whitespace()
+        .filter_map(|token| {
+            if let Some((algorithm, hex_digest)) = token.split_once(':') {
+                return Some((strength(algorithm)?, hex::decode(hex_digest).ok()?));
+            }
+            if let Some((algorithm, encoded)) = token.split_once('-') {
+                let encoded = encoded.split('?').next().unwrap_or(encoded);
+                return Some((strength(algorithm)?, engine.decode(encoded).ok()?));
+            }
+            (token.len() == 64)
+                .then(|| hex::decode(token).ok())
+                .flatten()
+                .map(|bytes| (2, bytes))
+        })
+        .collect()
+}
+
+/// Whether the lockfile's integrity `locked` names the same bytes as the registry's `digests`, in the
+/// strongest algorithm both state (SRI: any digest of that algorithm may match); `None` when they share
+/// no algorithm.
+fn same_bytes(locked: &str, digests: &[String]) -> Option<bool> {
+    let ours = digests_of(locked);
+    let theirs: Vec<(u8, Vec<u8>)> = digests.iter().flat_map(|d| digests_of(d)).collect();
+    let strongest = ours
+        .iter()
+        .map(|(strength, _)| *strength)
+        .filter(|strength| theirs.iter().any(|(s, _)| s == strength))
+        .max()?;
+    let of = |list: &[(u8, Vec<u8>)]| -> Vec<Vec<u8>> {
+        list.iter()
+            .filter(|(s, _)| *s == strongest)
+            .map(|(_, bytes)| bytes.clone())
+            .collect()
+    };
+    let (ours, theirs) = (of(&ours), of(&theirs));
+    Some(ours.iter().any(|digest| theirs.contains(digest)))
 }
 
 /// Whether `url` is where the package's registry serves `name@version`: on the public npm registry,
@@ -124,6 +241,151 @@ fn integrity_mismatch(package: &LockedPackage, ecosystem: Ecosystem, facts: &Fac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Note, PackageFacts, VersionFacts};
+
+    const SHA512_A: &str =
+        "sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQGinBN9yTQT3bFlCBy/aVx2HrNcqQGsdot8ghrjyrvMCoEA==";
+    const SHA512_B: &str =
+        "sha512-bpLjOUQlzM11PeWgY7V75ccKKa7IxcqKJo3DQAB71QxfvwhgStOQc8mp4xaevEX9hQuBlyByYOuUbqwSM4XCgg==";
+    /// sha1 5b8a3a7765dfe001261dde915589e782f8c94d1e as SRI.
+    const SHA1_A_SRI: &str = "sha1-W4o6d2Xf4AEmHd6RVYnngvjJTR4=";
+
+    #[test]
+    fn the_strongest_algorithm_both_state_decides() {
+        assert_eq!(same_bytes(SHA512_A, &[SHA512_A.to_string()]), Some(true));
+        assert_eq!(same_bytes(SHA512_A, &[SHA512_B.to_string()]), Some(false));
+        // SRI: several digests of one algorithm, any may match; options after `?` are ignored.
+        let both = format!("{SHA512_B} {SHA512_A}?opt");
+        assert_eq!(same_bytes(&both, &[SHA512_A.to_string()]), Some(true));
+        // The registry's shasum (hex) against the lockfile's sha1 (base64).
+        let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e".to_string();
+        assert_eq!(same_bytes(SHA1_A_SRI, std::slice::from_ref(&shasum)), Some(true));
+        // sha512 is compared when both have it, even when sha1 agrees.
+        let lock = format!("{SHA512_B} {SHA1_A_SRI}");
+        assert_eq!(same_bytes(&lock, &[SHA512_A.to_string(), shasum.clone()]), Some(false));
+        // No algorithm in common, or nothing readable: not comparable.
+        assert_eq!(same_bytes(SHA1_A_SRI, &[SHA512_A.to_string()]), None);
+        assert_eq!(same_bytes("sha512-not base64!", &[SHA512_A.to_string()]), None);
+        assert_eq!(same_bytes("md5-AAAA", &[SHA512_A.to_string()]), None);
+    }
+
+    #[test]
+    fn mirror_tarballs_are_recognised_by_their_registry_shape() {
+        for (url, name, expected) in [
+            (
+                "https://art.corp.example/artifactory/api/npm/npm-remote/left/-/left-1.0.0.tgz",
+                "left",
+                true,
+            ),
+            ("http://127.0.0.1:4873/left/-/left-1.0.0.tgz", "left", true),
+            ("https://nexus.corp/repository/npm/@s/x/-/x-1.0.0.tgz", "@s/x", true),
+            ("https://nexus.corp/repository/npm/@s%2fx/-/x-1.0.0.tgz", "@s/x", true),
+            // GitLab writes the scoped name in the file.
+            (
+                "https://gitlab.corp/api/v4/packages/npm/@s/x/-/@s/x-1.0.0.tgz",
+                "@s/x",
+                true,
+            ),
+            // GitHub Packages.
+            ("https://npm.pkg.github.com/download/@s/x/1.0.0/0a1b2c", "@s/x", true),
+            // Another package, another version, not a tarball, not http(s).
+            ("https://art.corp.example/npm/other/-/other-1.0.0.tgz", "left", false),
+            ("https://art.corp.example/npm/left/-/left-1.0.1.tgz", "left", false),
+            ("https://evil.example/left-1.0.0.tgz", "left", false),
+            ("https://evil.example/download/left/1.0.0/", "left", false),
+            ("file:///tmp/left/-/left-1.0.0.tgz", "left", false),
+        ] {
+            assert_eq!(is_mirror_tarball(url, name, "1.0.0"), expected, "{url}");
+        }
+    }
+
+    fn locked(url: &str, integrity: Option<&str>) -> LockedPackage {
+        LockedPackage {
+            name: "left".into(),
+            version: "1.0.0".into(),
+            dependencies: Vec::new(),
+            non_registry: None,
+            dev: false,
+            optional: false,
+            span: Default::default(),
+            integrity: integrity.map(str::to_string),
+            fetched_from: Some(url.into()),
+        }
+    }
+
+    fn registry_says(fact: Option<Fact<std::sync::Arc<PackageFacts>>>) -> Facts {
+        let mut facts = Facts::default();
+        if let Some(fact) = fact {
+            facts.packages.insert(PackageRef::new(Ecosystem::Npm, "left"), fact);
+        }
+        facts
+    }
+
+    /// A registry-shaped tarball on a host no setting names is the registry's package exactly when its
+    /// integrity is the registry's; undecided while the registry's digests are not known.
+    #[test]
+    fn a_mirror_tarball_is_the_registrys_package_only_with_the_registrys_integrity() {
+        let url = "https://art.corp.example/api/npm/npm/left/-/left-1.0.0.tgz";
+        let listed = PackageFacts {
+            versions: vec![VersionFacts {
+                version: "1.0.0".into(),
+                digests: vec![SHA512_A.into()],
+                ..VersionFacts::default()
+            }],
+            ..PackageFacts::default()
+        };
+        let known = |value: PackageFacts| Fact::Known {
+            value: std::sync::Arc::new(value),
+            as_of: jiff::Timestamp::UNIX_EPOCH,
+            stale: false,
+        };
+        let public = RegistrySource::Public;
+        let verdict =
+            |package: &LockedPackage, facts: &Facts| installed_elsewhere(package, Ecosystem::Npm, &public, facts);
+        let facts = registry_says(Some(known(listed.clone())));
+        assert_eq!(verdict(&locked(url, Some(SHA512_A)), &facts), None);
+        for (package, why) in [
+            (
+                locked(url, Some(SHA512_B)),
+                "integrity is not the one the registry publishes",
+            ),
+            (locked(url, None), "records no integrity"),
+            (locked(url, Some(SHA1_A_SRI)), "share no algorithm"),
+        ] {
+            let reason = verdict(&package, &facts).unwrap_or_default();
+            assert!(reason.contains(why) && reason.contains(url), "{reason}");
+        }
+        // Not yet known: undecided (the registry checks are pending meanwhile).
+        assert_eq!(verdict(&locked(url, Some(SHA512_B)), &registry_says(None)), None);
+        assert_eq!(
+            verdict(&locked(url, Some(SHA512_B)), &registry_says(Some(Fact::Pending))),
+            None
+        );
+        // The registry could not be asked, or does not list the version: not checked.
+        let unavailable = registry_says(Some(Fact::Unavailable(Note {
+            source: "registry".into(),
+            message: "connection refused".into(),
+        })));
+        let reason = verdict(&locked(url, Some(SHA512_A)), &unavailable).unwrap_or_default();
+        assert!(reason.contains("connection refused"), "{reason}");
+        let other_version = registry_says(Some(known(PackageFacts {
+            versions: vec![VersionFacts {
+                version: "2.0.0".into(),
+                digests: vec![SHA512_A.into()],
+                ..VersionFacts::default()
+            }],
+            ..PackageFacts::default()
+        })));
+        let reason = verdict(&locked(url, Some(SHA512_A)), &other_version).unwrap_or_default();
+        assert!(reason.contains("does not list left@1.0.0"), "{reason}");
+        // A tarball that is not registry-shaped stays not checked whatever its integrity.
+        let odd = "https://art.corp.example/files/left.tgz";
+        assert!(verdict(&locked(odd, Some(SHA512_A)), &facts).is_some());
+        // A URL dependency (the manifest asked for the URL) is never the registry's.
+        let mut url_dep = locked(url, Some(SHA512_A));
+        url_dep.non_registry = Some("a URL".into());
+        assert!(verdict(&url_dep, &facts).is_some());
+    }
 
     #[test]
     fn registry_hosts_are_compared_by_host_and_path() {

@@ -412,6 +412,105 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
     assert!(asked(&old).is_empty(), "{:?}", asked(&old));
 }
 
+/// A default registry only the untrusted project names is set aside for each ecosystem: the user's own
+/// default (or the public registry) answers instead, a local `cargo vendor` directory and a registry
+/// the user named too stay, and a package the user's registry cannot answer for is unavailable with
+/// the file, the URL and how to trust the project.
+#[test]
+fn a_default_registry_only_the_untrusted_project_names_is_set_aside() {
+    use crate::engine::{CheckState, Status, UserDefaults};
+    let evil = "https://mirror.evil.example/npm".to_string();
+    let named = |url: &str, file: &str| (url.to_string(), file.to_string());
+    let mut rules = RegistryRules {
+        npm_default: Some(evil.clone()),
+        cargo_replacement: Some("sparse+https://crates.evil.example/index".to_string()),
+        pypi_index: Some("https://pypi.evil.example/simple".to_string()),
+        project_named: vec![
+            named(&evil, "/repo/.npmrc"),
+            named("sparse+https://crates.evil.example/index", "/repo/.cargo/config.toml"),
+            named("https://pypi.evil.example/simple", "/repo/requirements.txt"),
+        ],
+        ..RegistryRules::default()
+    };
+    let own = UserDefaults {
+        pypi_index: Some("https://devpi.corp.example/simple".to_string()),
+        ..UserDefaults::default()
+    };
+    rules.set_aside_project_mirrors(&own, "to trust it, run `gatehouse trust /repo`");
+    let lodash = PackageRef::new(Ecosystem::Npm, "lodash");
+    assert_eq!(rules.source_for(&lodash, None), crate::model::RegistrySource::Public);
+    assert_eq!(rules.cargo_replacement, None);
+    assert_eq!(rules.pypi_index.as_deref(), Some("https://devpi.corp.example/simple"));
+    let aside: Vec<(Ecosystem, &str)> = rules.set_aside.iter().map(|s| (s.ecosystem, s.url.as_str())).collect();
+    assert_eq!(
+        aside,
+        [
+            (Ecosystem::Npm, evil.as_str()),
+            (Ecosystem::CratesIo, "sparse+https://crates.evil.example/index"),
+            (Ecosystem::PyPI, "https://pypi.evil.example/simple"),
+        ]
+    );
+    // Kept: a vendored directory, a registry the user's own settings name as well.
+    let mut kept = RegistryRules {
+        npm_default: Some(evil.clone()),
+        cargo_replacement: Some("file://vendor".to_string()),
+        project_named: vec![named("file://vendor", "/repo/.cargo/config.toml")],
+        ..RegistryRules::default()
+    };
+    kept.set_aside_project_mirrors(&UserDefaults::default(), "");
+    assert_eq!(kept.npm_default.as_deref(), Some(evil.as_str()));
+    assert_eq!(kept.cargo_replacement.as_deref(), Some("file://vendor"));
+    assert!(kept.set_aside.is_empty());
+
+    // The public registry does not have the package: unavailable, saying who named which registry.
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let parsed = manifest::parse(
+        ManifestKind::PackageJson,
+        "{\"dependencies\": {\"corp-only\": \"1.0.0\"}}",
+    );
+    let mut facts = Facts::default();
+    facts.packages.insert(
+        PackageRef::new(Ecosystem::Npm, "corp-only"),
+        Fact::Unavailable(Note {
+            source: "registry".into(),
+            message: "`corp-only` was not found".into(),
+        }),
+    );
+    facts
+        .advisories
+        .insert(PackageRef::new(Ecosystem::Npm, "corp-only"), known(Vec::new(), now));
+    let input = Input {
+        manifest: &parsed,
+        lockfile: None,
+        workspace: None,
+        registries: &rules,
+    };
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    let corp = &analysis.deps[0];
+    assert!(matches!(corp.status, Status::Unavailable(_)), "{:?}", corp.status);
+    let CheckState::Unavailable(reason) = &corp.checks.age else {
+        panic!("{:?}", corp.checks.age);
+    };
+    assert!(
+        reason.contains("was not found")
+            && reason.contains("/repo/.npmrc")
+            && reason.contains(&evil)
+            && reason.contains("gatehouse trust"),
+        "{reason}"
+    );
+    // Without a set-aside registry the reason is the registry's alone.
+    let plain = RegistryRules::default();
+    let input = Input {
+        registries: &plain,
+        ..input
+    };
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    assert_eq!(
+        analysis.deps[0].checks.age,
+        CheckState::Unavailable("`corp-only` was not found".into())
+    );
+}
+
 /// Which names may leave the machine behind registries: scoped and named registries stay private,
 /// a default-registry mirror asks local OSV copies only unless `mirror-is-public` or `private-packages`
 /// says a name is public.
@@ -1446,6 +1545,91 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
             left.installed_elsewhere
         );
         assert_eq!(left.dep.resolved.version.as_deref(), Some("1.0.0"), "{lock_text}");
+    }
+}
+
+/// A lockfile written against a mirror no setting here names (CI without the developer's `.npmrc`):
+/// a registry-shaped tarball on the mirror host with the registry's own integrity is the registry's
+/// package in every npm lockfile format, direct or transitive; with another integrity it is not.
+#[test]
+fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_format() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let published = Timestamp::from_second(1_600_000_000).unwrap();
+    let good = "sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQGinBN9yTQT3bFlCBy/aVx2HrNcqQGsdot8ghrjyrvMCoEA==";
+    let bad = "sha512-bpLjOUQlzM11PeWgY7V75ccKKa7IxcqKJo3DQAB71QxfvwhgStOQc8mp4xaevEX9hQuBlyByYOuUbqwSM4XCgg==";
+    let mut facts = Facts::default();
+    for name in ["left", "right"] {
+        let package = PackageFacts {
+            versions: vec![VersionFacts {
+                version: "1.0.0".into(),
+                published: Some(published),
+                digests: vec![good.to_string()],
+                ..VersionFacts::default()
+            }],
+            created: Some(published),
+            ..PackageFacts::default()
+        };
+        let package_ref = PackageRef::new(Ecosystem::Npm, name);
+        facts
+            .packages
+            .insert(package_ref.clone(), known(std::sync::Arc::new(package), now));
+        facts.advisories.insert(package_ref, known(Vec::new(), now));
+    }
+    let parsed = manifest::parse(ManifestKind::PackageJson, r#"{"dependencies": {"left": "^1.0.0"}}"#);
+    let mirror = "https://nexus.corp.example/repository/npm-group";
+    let package_lock = |integrity: &str| {
+        format!(
+            r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{"left": "^1.0.0"}}}}, "node_modules/left": {{"version": "1.0.0", "resolved": "{mirror}/left/-/left-1.0.0.tgz", "integrity": "{integrity}", "dependencies": {{"right": "^1.0.0"}}}}, "node_modules/right": {{"version": "1.0.0", "resolved": "{mirror}/right/-/right-1.0.0.tgz", "integrity": "{integrity}"}}}}}}"#
+        )
+    };
+    let pnpm = |integrity: &str| {
+        format!(
+            "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      left:\n        specifier: ^1.0.0\n        version: 1.0.0\n\npackages:\n\n  left@1.0.0:\n    resolution: {{integrity: {integrity}, tarball: {mirror}/left/-/left-1.0.0.tgz}}\n\n  right@1.0.0:\n    resolution: {{integrity: {integrity}, tarball: {mirror}/right/-/right-1.0.0.tgz}}\n\nsnapshots:\n\n  left@1.0.0:\n    dependencies:\n      right: 1.0.0\n\n  right@1.0.0: {{}}\n"
+        )
+    };
+    let yarn = |integrity: &str| {
+        format!(
+            "left@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/left/-/left-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n  dependencies:\n    right \"^1.0.0\"\n\nright@^1.0.0:\n  version \"1.0.0\"\n  resolved \"{mirror}/right/-/right-1.0.0.tgz#0123abcd\"\n  integrity {integrity}\n"
+        )
+    };
+    let bun = |integrity: &str| {
+        format!(
+            "{{\n  \"lockfileVersion\": 1,\n  \"workspaces\": {{\n    \"\": {{\n      \"name\": \"app\",\n      \"dependencies\": {{\n        \"left\": \"^1.0.0\",\n      }},\n    }},\n  }},\n  \"packages\": {{\n    \"left\": [\"left@1.0.0\", \"{mirror}/\", {{ \"dependencies\": {{ \"right\": \"^1.0.0\" }} }}, \"{integrity}\"],\n\n    \"right\": [\"right@1.0.0\", \"{mirror}/right/-/right-1.0.0.tgz\", {{}}, \"{integrity}\"],\n  }}\n}}\n"
+        )
+    };
+    let registries = RegistryRules::default();
+    for (kind, lock) in [
+        (ManifestKind::PackageLock, &package_lock as &dyn Fn(&str) -> String),
+        (ManifestKind::PnpmLock, &pnpm),
+        (ManifestKind::YarnLock, &yarn),
+        (ManifestKind::BunLock, &bun),
+    ] {
+        for (integrity, accepted) in [(good, true), (bad, false)] {
+            let text = lock(integrity);
+            let lockfile = manifest::parse_lockfile(kind, &text).unwrap();
+            let input = Input {
+                manifest: &parsed,
+                lockfile: Some(&lockfile),
+                workspace: None,
+                registries: &registries,
+            };
+            let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+            let names: Vec<&str> = analysis.deps.iter().map(|d| d.dep.package.name.as_str()).collect();
+            assert_eq!(names, ["left", "right"], "{text}");
+            for dep in &analysis.deps {
+                if accepted {
+                    assert_eq!(dep.installed_elsewhere, None, "{text}");
+                    assert_eq!(dep.status, engine::Status::Checked, "{text}");
+                } else {
+                    let why = dep.installed_elsewhere.clone().unwrap_or_default();
+                    assert!(
+                        why.contains(mirror) && why.contains("integrity is not the one the registry publishes"),
+                        "{text}: {why}"
+                    );
+                    assert!(matches!(dep.status, engine::Status::Unavailable(_)), "{text}");
+                }
+            }
+        }
     }
 }
 

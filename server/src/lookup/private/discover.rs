@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 use super::cargo_config::{UserToken, bind_user_tokens, env_name};
 use super::npmrc::Expansion;
 use super::pip::{add_pypi_extra, set_pypi_index};
+use super::yarn_bun::Secrets;
 use super::{
-    PrivateRegistries, ProjectRegistryFiles, parse_cargo_config, parse_cargo_credentials, parse_npmrc, parse_pip_conf,
-    parse_pyproject_indexes, parse_requirements_options, trimmed,
+    PrivateRegistries, ProjectRegistryFiles, parse_bunfig, parse_cargo_config, parse_cargo_credentials, parse_npmrc,
+    parse_pip_conf, parse_pyproject_indexes, parse_requirements_options, parse_yarnrc, parse_yarnrc_yml, trimmed,
 };
 use crate::lookup::http::HostCredentials;
 use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
@@ -35,6 +36,9 @@ use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_
 /// any text): what `load_from_disk` reads below the user's own files. Editors watch these.
 pub const PROJECT_FILES: &[&str] = &[
     ".npmrc",
+    ".yarnrc.yml",
+    ".yarnrc",
+    "bunfig.toml",
     ".cargo/config.toml",
     ".cargo/config",
     "requirements*.txt",
@@ -198,6 +202,22 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         npm.retain_origins(|origin| !origin.starts_with("http://") || http_origins.iter().any(|o| o == origin));
         user_credentials.absorb(npm);
     }
+    // Yarn's and Bun's own files: the user's, then (below) the project's.
+    let user_yarn_bun = user_yarn_bun_files(files, home.as_deref(), env);
+    for (path, format) in &user_yarn_bun {
+        if let Some(text) = reader.read(path, Owner::User) {
+            match format.apply(&text, Expansion::Env(env), Secrets::Read, &mut res) {
+                Ok(notes) => {
+                    for note in notes {
+                        reader.problem(path, format!("{}: {note}", path.display()));
+                    }
+                }
+                Err(message) => reader.parsed(path, Err(message)),
+            }
+        }
+        drain(&mut res, &mut user_credentials);
+    }
+    res.users_own.npm = res.npm_default.clone();
     // The user's home opened as the project: its `.npmrc` is the user's, read once.
     if let Some(project_npmrc) = &files.npmrc
         && !user_npmrc.as_ref().is_some_and(|user| same_file(user, project_npmrc))
@@ -217,8 +237,47 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         drain(&mut res, &mut mine);
         project_credentials.push((project_npmrc.clone(), mine));
     }
-    if let Some(registry) = &env_registry {
+    for (path, format) in project_yarn_bun_files(files, workspace) {
+        if user_yarn_bun.iter().any(|(user, _)| same_file(user, &path)) {
+            continue;
+        }
+        let Some(text) = reader.read(&path, Owner::Project) else {
+            continue;
+        };
+        let (expansion, secrets) = if trusted {
+            (Expansion::Env(env), Secrets::Read)
+        } else {
+            (Expansion::Never, Secrets::Ignored)
+        };
+        match res.apply_project_file(&path, |res| format.apply(&text, expansion, secrets, res)) {
+            Ok(notes) => {
+                for note in notes {
+                    let hint = if note.contains("not expanded") {
+                        format!("; {}", how_to_trust(workspace))
+                    } else {
+                        String::new()
+                    };
+                    reader.problem(&path, format!("{}: {note}{hint}", path.display()));
+                }
+            }
+            Err(message) => reader.parsed(&path, Err(message)),
+        }
+        let mut mine = HostCredentials::default();
+        drain(&mut res, &mut mine);
+        project_credentials.push((path, mine));
+    }
+    // The environment is the user's and wins over every file: npm's, then the client's own.
+    let client_registry = [
+        (files.yarnrc_yml_from.is_some(), "YARN_NPM_REGISTRY_SERVER"),
+        (files.yarnrc.is_some(), "YARN_REGISTRY"),
+        (files.bunfig.is_some(), "BUN_CONFIG_REGISTRY"),
+    ]
+    .into_iter()
+    .filter(|(applies, _)| *applies)
+    .find_map(|(_, name)| env(name).filter(|value| !value.trim().is_empty()));
+    for registry in env_registry.iter().chain(client_registry.iter()) {
         parse_npmrc(&format!("registry={registry}"), Expansion::Env(env), &mut res);
+        res.users_own.npm = res.npm_default.clone();
     }
 
     // Cargo.
@@ -235,21 +294,10 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         reader.parsed(&path, parse_cargo_config(&text, &mut res));
         drain(&mut res, &mut user_credentials);
     }
+    res.users_own.cargo_replacement = res.cargo_crates_io_replacement.clone();
     // The indexes the user's side names, by registry name.
     let mut user_indexes: BTreeMap<String, String> = res.cargo_registries.clone();
-    let absolute = |path: &Path| match std::env::current_dir() {
-        Ok(cwd) if path.is_relative() => cwd.join(path),
-        _ => path.to_path_buf(),
-    };
-    let (dir_abs, root_abs) = (absolute(project_dir), absolute(workspace));
-    let mut ancestors: Vec<&Path> = if dir_abs.starts_with(&root_abs) {
-        let depth = dir_abs.components().count() - root_abs.components().count();
-        dir_abs.ancestors().take(depth + 1).collect()
-    } else {
-        vec![dir_abs.as_path()]
-    };
-    ancestors.reverse();
-    for dir in ancestors {
+    for dir in outermost_first(project_dir, workspace) {
         let cargo_dir = dir.join(".cargo");
         if cargo_home
             .as_ref()
@@ -338,6 +386,7 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         }
     }
     drain(&mut res, &mut user_credentials);
+    res.users_own.pypi_index = res.pypi_index.clone();
     if let Ok(entries) = std::fs::read_dir(project_dir) {
         let mut names: Vec<PathBuf> = entries
             .flatten()
@@ -391,6 +440,95 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         }
     }
     (res, reader.problems.into_inner())
+}
+
+/// A Yarn or Bun registry settings file format.
+#[derive(Clone, Copy)]
+enum YarnBun {
+    YarnrcYml,
+    Yarnrc,
+    Bunfig,
+}
+
+impl YarnBun {
+    fn apply(
+        self,
+        text: &str,
+        expansion: Expansion<'_>,
+        secrets: Secrets,
+        into: &mut PrivateRegistries,
+    ) -> Result<Vec<String>, String> {
+        match self {
+            YarnBun::YarnrcYml => parse_yarnrc_yml(text, expansion, secrets, into),
+            YarnBun::Yarnrc => {
+                parse_yarnrc(text, into);
+                Ok(Vec::new())
+            }
+            YarnBun::Bunfig => parse_bunfig(text, expansion, secrets, into),
+        }
+    }
+}
+
+/// The user's own Yarn or Bun settings file for the project's client: `~/.yarnrc.yml` (Yarn 2+),
+/// `~/.yarnrc` (Yarn 1), `$XDG_CONFIG_HOME/.bunfig.toml` else `~/.bunfig.toml` (Bun).
+fn user_yarn_bun_files(
+    files: &ProjectRegistryFiles,
+    home: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(PathBuf, YarnBun)> {
+    let mut res = Vec::new();
+    let Some(home) = home else {
+        return res;
+    };
+    if files.yarnrc_yml_from.is_some() {
+        res.push((home.join(".yarnrc.yml"), YarnBun::YarnrcYml));
+    }
+    if files.yarnrc.is_some() {
+        res.push((home.join(".yarnrc"), YarnBun::Yarnrc));
+    }
+    if files.bunfig.is_some() {
+        let xdg = env("XDG_CONFIG_HOME")
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(p).join(".bunfig.toml"));
+        let path = xdg
+            .filter(|p| p.symlink_metadata().is_ok())
+            .unwrap_or_else(|| home.join(".bunfig.toml"));
+        res.push((path, YarnBun::Bunfig));
+    }
+    res
+}
+
+/// The project's Yarn or Bun settings files, in the order they apply: every `.yarnrc.yml` from the
+/// workspace root down to the install root (Yarn 2+ reads the folders above the project too, but not
+/// above the workspace here), the install root's `.yarnrc` (Yarn 1) or `bunfig.toml` (Bun).
+fn project_yarn_bun_files(files: &ProjectRegistryFiles, workspace: &Path) -> Vec<(PathBuf, YarnBun)> {
+    let mut res = Vec::new();
+    if let Some(root) = &files.yarnrc_yml_from {
+        for dir in outermost_first(root, workspace) {
+            res.push((dir.join(".yarnrc.yml"), YarnBun::YarnrcYml));
+        }
+    }
+    res.extend(files.yarnrc.clone().map(|path| (path, YarnBun::Yarnrc)));
+    res.extend(files.bunfig.clone().map(|path| (path, YarnBun::Bunfig)));
+    res
+}
+
+/// The folders from `workspace` down to `dir` (both included), outermost first; just `dir` when it is
+/// not inside `workspace`. Relative paths are taken from the current folder.
+fn outermost_first(dir: &Path, workspace: &Path) -> Vec<PathBuf> {
+    let absolute = |path: &Path| match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_path_buf(),
+    };
+    let (dir_abs, root_abs) = (absolute(dir), absolute(workspace));
+    let mut res: Vec<PathBuf> = if dir_abs.starts_with(&root_abs) {
+        let depth = dir_abs.components().count() - root_abs.components().count();
+        dir_abs.ancestors().take(depth + 1).map(Path::to_path_buf).collect()
+    } else {
+        vec![dir_abs.clone()]
+    };
+    res.reverse();
+    res
 }
 
 fn how_to_trust(workspace: &Path) -> String {

@@ -1,9 +1,9 @@
 //! Where a package is fetched from, and with which credential: the private-registry configuration
-//! of a project (`.npmrc`, Cargo config and credentials, pip / uv / Poetry indexes) resolved to a
-//! `RegistrySource` per package.
+//! of a project (`.npmrc`, Yarn's `.yarnrc.yml` / `.yarnrc`, Bun's `bunfig.toml`, Cargo config and
+//! credentials, pip / uv / Poetry indexes) resolved to a `RegistrySource` per package.
 //!
 //! Invariants:
-//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `cargo_config`, `pip`. Reading files
+//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `yarn_bun`, `cargo_config`, `pip`. Reading files
 //!   and the environment happens in `discover` only.
 //! - A credential is bound to the origin it was configured for (`HostCredentials`); it never travels to
 //!   another host.
@@ -23,11 +23,13 @@ mod cargo_config;
 mod discover;
 mod npmrc;
 mod pip;
+mod yarn_bun;
 
 pub use cargo_config::{UserToken, bind_user_tokens, parse_cargo_config, parse_cargo_credentials};
 pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
 pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
+pub use yarn_bun::{Secrets, parse_bunfig, parse_yarnrc, parse_yarnrc_yml};
 
 use std::collections::BTreeMap;
 
@@ -71,6 +73,14 @@ pub struct ProjectRegistryFiles {
     /// the project root's, which for a workspace is the root's, never a member folder's); none for
     /// Yarn 2+, which ignores `.npmrc`.
     pub npmrc: Option<std::path::PathBuf>,
+    /// Yarn 2+: the install root, whose `.yarnrc.yml` and those of every folder above it (inside the
+    /// workspace, outermost first) apply, after the user's `~/.yarnrc.yml`.
+    pub yarnrc_yml_from: Option<std::path::PathBuf>,
+    /// Yarn 1: the install root's `.yarnrc`, read after `.npmrc` (and after the user's `~/.yarnrc`).
+    pub yarnrc: Option<std::path::PathBuf>,
+    /// Bun: the install root's `bunfig.toml`, read after `.npmrc` (and after the user's
+    /// `$XDG_CONFIG_HOME/.bunfig.toml` or `~/.bunfig.toml`).
+    pub bunfig: Option<std::path::PathBuf>,
 }
 
 impl ProjectRegistryFiles {
@@ -80,6 +90,9 @@ impl ProjectRegistryFiles {
         let root = install_root.unwrap_or(manifest_dir);
         ProjectRegistryFiles {
             npmrc: (client != NpmClient::YarnBerry).then(|| root.join(".npmrc")),
+            yarnrc_yml_from: (client == NpmClient::YarnBerry).then(|| root.to_path_buf()),
+            yarnrc: (client == NpmClient::YarnClassic).then(|| root.join(".yarnrc")),
+            bunfig: (client == NpmClient::Bun).then(|| root.join("bunfig.toml")),
         }
     }
 }
@@ -112,6 +125,17 @@ pub struct PrivateRegistries {
     /// Registry URLs first named by a project file rather than the user's own settings, with that
     /// file (`discover` records them): the composition roots hand them on unless the project is trusted.
     pub project_named: BTreeMap<String, String>,
+    /// The default registries the user's own files and environment give, before any project file
+    /// (`discover` records them): what a package uses when an untrusted project's default is set aside.
+    pub users_own: OwnDefaults,
+}
+
+/// The default registries of the user's own settings (`None`: the public registry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnDefaults {
+    pub npm: Option<String>,
+    pub cargo_replacement: Option<String>,
+    pub pypi_index: Option<String>,
 }
 
 /// The public registries, as (host, path) after `canonical_registry_url`.

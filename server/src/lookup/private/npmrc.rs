@@ -67,6 +67,21 @@ fn expand_env(value: &str, expansion: Expansion<'_>) -> Expanded {
     Expanded::Value(res)
 }
 
+/// The default registry is `url` (the public registry under any spelling is no mirror).
+pub(super) fn set_default(into: &mut PrivateRegistries, url: &str) {
+    into.npm_default = (!is_public(url)).then(|| trimmed(url));
+}
+
+/// Packages of `scope` (with its `@`) come from `url` (the public registry: the scope's own setting
+/// is dropped).
+pub(super) fn set_scope(into: &mut PrivateRegistries, scope: &str, url: &str) {
+    if is_public(url) {
+        into.npm_scopes.remove(scope);
+    } else {
+        into.npm_scopes.insert(scope.to_string(), trimmed(url));
+    }
+}
+
 const CREDENTIAL_SETTINGS: [&str; 4] = ["_authToken", "_auth", "username", "_password"];
 
 /// Applies one `.npmrc` (later calls override earlier ones). Returns what it left out and why (a
@@ -112,15 +127,11 @@ pub fn parse_npmrc(text: &str, expansion: Expansion<'_>, into: &mut PrivateRegis
             }
         };
         if key == "registry" {
-            into.npm_default = (!is_public(&value)).then(|| trimmed(&value));
+            set_default(into, &value);
         } else if let Some(scope) = key.strip_suffix(":registry")
             && scope.starts_with('@')
         {
-            if is_public(&value) {
-                into.npm_scopes.remove(scope);
-            } else {
-                into.npm_scopes.insert(scope.to_string(), trimmed(&value));
-            }
+            set_scope(into, scope, &value);
         } else if let Some(rest) = key.strip_prefix("//")
             && let Some((host_path, setting)) = rest.rsplit_once(":")
         {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::*;
+use crate::lookup::private::NpmClient;
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -12,6 +13,8 @@ struct Setup {
     workspace: PathBuf,
     outside: PathBuf,
     env: HashMap<String, String>,
+    /// The project's client: which of its registry files apply.
+    client: NpmClient,
 }
 
 impl Setup {
@@ -32,6 +35,7 @@ impl Setup {
             workspace,
             outside,
             env,
+            client: NpmClient::Npm,
         }
     }
 
@@ -46,9 +50,7 @@ impl Setup {
             project_dir: &self.workspace,
             workspace: &self.workspace,
             trust,
-            files: &ProjectRegistryFiles {
-                npmrc: Some(self.workspace.join(".npmrc")),
-            },
+            files: &ProjectRegistryFiles::decide(self.client, &self.workspace, None),
             env: &env,
         })
     }
@@ -214,6 +216,7 @@ fn the_users_home_as_the_project_reads_its_npmrc_as_the_users() {
         trust: ProjectTrust::Untrusted,
         files: &ProjectRegistryFiles {
             npmrc: Some(setup.home.join(".npmrc")),
+            ..ProjectRegistryFiles::default()
         },
         env: &env,
     });
@@ -375,4 +378,136 @@ fn project_registry_files_outside_the_workspace_are_refused_and_not_applied() {
         "{:?}",
         registries.cargo_registries
     );
+}
+
+/// The default registries the user's own files and environment give are recorded before any project
+/// file: what a package uses when the untrusted project's own default is set aside.
+#[test]
+fn the_users_own_default_registries_are_recorded_before_the_projects() {
+    let mut setup = Setup::new();
+    setup.write(&setup.home.join(".npmrc"), "registry=https://npm.corp.example/\n");
+    setup.write(
+        &setup.home.join(".config/pip/pip.conf"),
+        "[global]\nindex-url = https://devpi.corp.example/simple\n",
+    );
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "registry=https://mirror.evil.example/\n",
+    );
+    setup.write(
+        &setup.workspace.join(".cargo/config.toml"),
+        "[source.crates-io]\nreplace-with = \"m\"\n[source.m]\nregistry = \"sparse+https://crates.evil.example/index/\"\n",
+    );
+    setup.write(
+        &setup.workspace.join("requirements.txt"),
+        "--index-url https://pypi.evil.example/simple\nrequests==2.31.0\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://mirror.evil.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://npm.corp.example"));
+    assert_eq!(registries.users_own.cargo_replacement, None);
+    assert_eq!(
+        registries.users_own.pypi_index.as_deref(),
+        Some("https://devpi.corp.example/simple")
+    );
+    let named: Vec<&String> = registries.project_named.keys().collect();
+    assert!(
+        named.contains(&&"https://mirror.evil.example".to_string())
+            && named.contains(&&"https://pypi.evil.example/simple".to_string()),
+        "{named:?}"
+    );
+    // `NPM_CONFIG_REGISTRY` is the user's and wins over every file.
+    setup
+        .env
+        .insert("NPM_CONFIG_REGISTRY".into(), "https://env.corp.example/".into());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://env.corp.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://env.corp.example"));
+}
+
+/// Yarn and Bun read their own files (and only the project's client's): the user's first, then the
+/// project's (Yarn 2+: every `.yarnrc.yml` from the workspace root down), then the environment. A
+/// registry only the project's file names is recorded as the project's, and an untrusted file's
+/// `${VAR}` is not expanded.
+#[test]
+fn yarn_and_bun_files_are_read_for_their_client() {
+    let mut setup = Setup::new();
+    setup.env.insert("HOST".into(), "secret.example".into());
+    setup.write(
+        &setup.home.join(".yarnrc.yml"),
+        "npmRegistryServer: https://user.corp.example\n",
+    );
+    setup.write(
+        &setup.workspace.join(".yarnrc.yml"),
+        "npmRegistryServer: https://mirror.evil.example\nnpmScopes:\n  corp:\n    npmRegistryServer: \"https://${HOST}/npm\"\n",
+    );
+    setup.write(
+        &setup.workspace.join(".yarnrc"),
+        "registry \"https://classic.evil.example\"\n",
+    );
+    setup.write(
+        &setup.workspace.join("bunfig.toml"),
+        "[install]\nregistry = \"https://bun.evil.example\"\n",
+    );
+    setup.write(&setup.workspace.join(".npmrc"), "registry=https://npmrc.evil.example\n");
+
+    setup.client = NpmClient::YarnBerry;
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://mirror.evil.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://user.corp.example"));
+    assert_eq!(
+        registries.npm_scopes.get("@corp").map(String::as_str),
+        Some("https://${HOST}/npm")
+    );
+    assert!(registries.project_named.contains_key("https://mirror.evil.example"));
+    let said = messages(&problems);
+    assert!(said.contains("${HOST}") && said.contains("gatehouse trust"), "{said}");
+    assert!(!said.contains("secret.example"), "{said}");
+    // The environment is the user's and wins.
+    setup
+        .env
+        .insert("YARN_NPM_REGISTRY_SERVER".into(), "https://env.corp.example".into());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://env.corp.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://env.corp.example"));
+    setup.env.remove("YARN_NPM_REGISTRY_SERVER");
+
+    setup.client = NpmClient::YarnClassic;
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://classic.evil.example"));
+    assert_eq!(registries.users_own.npm, None);
+
+    setup.client = NpmClient::Bun;
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://bun.evil.example"));
+    assert!(registries.project_named.contains_key("https://bun.evil.example"));
+
+    setup.client = NpmClient::Npm;
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://npmrc.evil.example"));
+
+    // A .yarnrc.yml above the install root but inside the workspace applies first; one outside the
+    // workspace never does.
+    let nested = Setup::new();
+    let above = nested.workspace.parent().unwrap().join(".yarnrc.yml");
+    nested.write(&above, "npmRegistryServer: https://outside.example\n");
+    nested.write(
+        &nested.workspace.join(".yarnrc.yml"),
+        "npmScopes:\n  corp:\n    npmRegistryServer: https://npm.corp.example\n",
+    );
+    let member = nested.workspace.join("packages/app");
+    std::fs::create_dir_all(&member).unwrap();
+    let env = |name: &str| nested.env.get(name).cloned();
+    let (registries, _) = load_from_disk(&Discovery {
+        project_dir: &member,
+        workspace: &nested.workspace,
+        trust: ProjectTrust::Untrusted,
+        files: &ProjectRegistryFiles::decide(NpmClient::YarnBerry, &member, None),
+        env: &env,
+    });
+    assert_eq!(
+        registries.npm_scopes.get("@corp").map(String::as_str),
+        Some("https://npm.corp.example")
+    );
+    assert_eq!(registries.npm_default, None);
 }
