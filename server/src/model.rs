@@ -1163,7 +1163,10 @@ mod tests {
         assert_eq!(digests.len(), 2);
         // The stored form is the list it always was.
         let as_list = vec!["sha256:aa".to_string(), "sha256:dd".to_string()];
-        assert_eq!(postcard::to_stdvec(&digests).unwrap(), postcard::to_stdvec(&as_list).unwrap());
+        assert_eq!(
+            postcard::to_stdvec(&digests).unwrap(),
+            postcard::to_stdvec(&as_list).unwrap()
+        );
         let back: Digests = postcard::from_bytes(&postcard::to_stdvec(&as_list).unwrap()).unwrap();
         assert_eq!(back, digests);
         assert_eq!(std::mem::size_of::<Digests>(), 16);

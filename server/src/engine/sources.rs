@@ -94,7 +94,7 @@ fn mirror_copy(url: &str, package: &LockedPackage, ecosystem: Ecosystem, facts: 
     let Some(version) = registry.version(&package.version) else {
         return not_checked(format!("the registry does not list {name_version}"));
     };
-    match same_bytes(locked, &version.digests) {
+    match same_bytes(locked, version.digests.iter()) {
         Some(true) => None,
         Some(false) => not_checked(format!(
             "its integrity is not the one the registry publishes for {name_version}"
@@ -140,9 +140,9 @@ fn digests_of(text: &str) -> Vec<(u8, Vec<u8>)> {
 /// Whether the lockfile's integrity `locked` names the same bytes as the registry's `digests`, in the
 /// strongest algorithm both state (SRI: any digest of that algorithm may match); `None` when they share
 /// no algorithm.
-fn same_bytes(locked: &str, digests: &[String]) -> Option<bool> {
+fn same_bytes(locked: &str, digests: impl IntoIterator<Item = impl AsRef<str>>) -> Option<bool> {
     let ours = digests_of(locked);
-    let theirs: Vec<(u8, Vec<u8>)> = digests.iter().flat_map(|d| digests_of(d)).collect();
+    let theirs: Vec<(u8, Vec<u8>)> = digests.into_iter().flat_map(|d| digests_of(d.as_ref())).collect();
     let strongest = ours
         .iter()
         .map(|(strength, _)| *strength)
@@ -329,7 +329,7 @@ mod tests {
         let listed = PackageFacts {
             versions: vec![VersionFacts {
                 version: "1.0.0".into(),
-                digests: vec![SHA512_A.into()],
+                digests: vec![SHA512_A].into(),
                 ..VersionFacts::default()
             }],
             ..PackageFacts::default()
@@ -371,7 +371,7 @@ mod tests {
         let other_version = registry_says(Some(known(PackageFacts {
             versions: vec![VersionFacts {
                 version: "2.0.0".into(),
-                digests: vec![SHA512_A.into()],
+                digests: vec![SHA512_A].into(),
                 ..VersionFacts::default()
             }],
             ..PackageFacts::default()

@@ -1563,7 +1563,7 @@ fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_fo
             versions: vec![VersionFacts {
                 version: "1.0.0".into(),
                 published: Some(published),
-                digests: vec![good.to_string()],
+                digests: vec![good.to_string()].into(),
                 ..VersionFacts::default()
             }],
             created: Some(published),

@@ -236,7 +236,14 @@ async fn takedown_memory_reports_versions_that_disappear_or_change() {
         .map(|v| (v.version.as_str(), v.changed_digest.is_some()))
         .collect();
     assert_eq!(vanished, [("1.2.5", false), ("1.2.0", true)]);
-    let old = before.value.version("1.2.0").unwrap().digests.first().unwrap().to_string();
+    let old = before
+        .value
+        .version("1.2.0")
+        .unwrap()
+        .digests
+        .first()
+        .unwrap()
+        .to_string();
     assert_eq!(after.value.vanished[1].changed_digest.as_deref(), Some(old.as_str()));
     // The whole package gone: every version it had is reported.
     server.set_body("/npm/minimist", Vec::new());

@@ -384,7 +384,9 @@ mod tests {
         assert_eq!(first.published, Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
         assert!(facts.versions.iter().filter(|v| v.detail.deprecated.is_some()).count() == 4);
         assert!(facts.versions.iter().any(|v| !v.detail.signatures.is_empty()));
-        assert!(first.digests.first().unwrap().starts_with("sha512-") || first.digests.first().unwrap().starts_with("sha1"));
+        assert!(
+            first.digests.first().unwrap().starts_with("sha512-") || first.digests.first().unwrap().starts_with("sha1")
+        );
         assert!(facts.repository.unwrap().contains("inspect-js/has-package-exports"));
     }
 
