@@ -158,6 +158,18 @@ fn main() {
             .unwrap_or(0);
     }
     let rss_one = server.peak_rss_kib();
+    // Which edits were the slow ones (an early cluster is background work left from the open).
+    let mut slowest: Vec<(usize, Duration)> = samples.iter().copied().enumerate().collect();
+    slowest.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+    println!(
+        "lsp_roundtrip: slowest edits (index: µs): {}",
+        slowest
+            .iter()
+            .take(6)
+            .map(|(idx, took)| format!("{idx}: {}", took.as_micros()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let [p50, p95, p99, max] = common::percentiles(&mut samples);
     println!(
         "lsp_roundtrip: {} (300 deps, npm + OSV stand-ins): first diagnostics after {:.1} ms, final after \

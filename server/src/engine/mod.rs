@@ -103,8 +103,10 @@ pub struct AnalyzedDep {
     pub status: Status,
     /// Each check's state (additive to `status`, which summarises them).
     pub checks: CheckStates,
-    pub fix: Option<Fix>,
-    pub provenance: Option<Provenance>,
+    /// Boxed, as `provenance`: most dependencies have neither, and a document holds one of these per
+    /// dependency (824 → 552 bytes each).
+    pub fix: Option<Box<Fix>>,
+    pub provenance: Option<Box<Provenance>>,
     /// The oldest `as_of` of a stale fact this dependency was checked with (offline).
     pub stale_as_of: Option<Timestamp>,
     /// Why the stale facts could not be refreshed, when a refresh was due and failed.
@@ -945,7 +947,8 @@ fn evaluate_inner(
                 .provenance
                 .get(&(package.clone(), version.clone()))
                 .and_then(Fact::known)
-                .cloned();
+                .cloned()
+                .map(Box::new);
         }
         raw.extend(advisory_not_checked(dep_idx, analyzed, package));
         if let CheckState::Degraded(caveat) = &analyzed.checks.advisory
@@ -1122,7 +1125,7 @@ fn evaluate_inner(
     }
     for (dep_idx, fix) in fixes {
         if let Some(analyzed) = analysis.deps.get_mut(dep_idx) {
-            analyzed.fix = Some(fix);
+            analyzed.fix = Some(Box::new(fix));
         }
     }
     analysis

@@ -674,7 +674,7 @@ fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadat
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         let qs = analysis.deps.iter().find(|d| d.dep.package.name == "qs").unwrap();
         assert!(analysis.findings_for(1).any(|f| f.id == "GHSA-hrpp-h998-j3pp"));
-        describe_fix(qs.fix.as_ref().unwrap())
+        describe_fix(qs.fix.as_deref().unwrap())
     };
     let mut undeprecated = request.clone();
     for version in &mut undeprecated.versions {
@@ -770,7 +770,7 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         let qs = analysis.deps.iter().find(|d| d.dep.package.name == "qs").unwrap();
         assert_eq!(qs.dep.via, vec!["a", "request", "qs"]);
-        describe_fix(qs.fix.as_ref().unwrap())
+        describe_fix(qs.fix.as_deref().unwrap())
     };
     assert_eq!(
         fix_of_qs("~2.82.0"),
@@ -1058,7 +1058,7 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Version
     let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
     let b = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
     assert!(analysis.findings.iter().any(|f| f.id == "GHSA-test-b250-0001"));
-    describe_fix(b.fix.as_ref().unwrap())
+    describe_fix(b.fix.as_deref().unwrap())
 }
 
 /// The last hop: a new range that excludes the locked b but still admits vulnerable versions

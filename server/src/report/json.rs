@@ -172,7 +172,7 @@ impl Report {
                 continue;
             };
             let (start, end) = positions.range(finding.span);
-            let fix = match &dep.fix {
+            let fix = match dep.fix.as_deref() {
                 Some(Fix::Update {
                     version, requirement, ..
                 }) if !dep.is_transitive() => Some(JsonFix {
@@ -181,7 +181,7 @@ impl Report {
                 }),
                 _ => None,
             };
-            let override_fix = match &dep.fix {
+            let override_fix = match dep.fix.as_deref() {
                 Some(Fix::Override {
                     package,
                     version,
@@ -213,7 +213,7 @@ impl Report {
                 message: finding.message.clone(),
                 fix,
                 override_fix,
-                upgrade_direct: match &dep.fix {
+                upgrade_direct: match dep.fix.as_deref() {
                     Some(Fix::UpgradeDirect {
                         direct,
                         version,
@@ -326,7 +326,7 @@ fn package(file: &str, dep: &AnalyzedDep) -> JsonPackage {
         via: dep.dep.via.clone(),
         stale_as_of: dep.stale_as_of.map(|as_of| as_of.to_string()),
         stale_reason: dep.stale_as_of.and(dep.stale_reason.clone()),
-        provenance: dep.provenance.as_ref().map(|p| {
+        provenance: dep.provenance.as_deref().map(|p| {
             let (status, details) = provenance_label(p);
             JsonProvenance { status, details }
         }),

@@ -146,7 +146,7 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
 /// Whether a dependency's fix is shown and offered: a direct dependency's always; a transitive
 /// package's when it changes something the project declares (an override, or the direct dependency).
 pub fn shows_fix(dep: &AnalyzedDep) -> bool {
-    !dep.is_transitive() || matches!(dep.fix, Some(Fix::Override { .. }) | Some(Fix::UpgradeDirect { .. }))
+    !dep.is_transitive() || matches!(dep.fix.as_deref(), Some(Fix::Override { .. }) | Some(Fix::UpgradeDirect { .. }))
 }
 
 /// The quick fix for one dependency, if it has one.
@@ -184,7 +184,7 @@ fn fix_data_with(
     }
     let direct = dep.direct?;
     let declared = parsed.deps.get(direct)?;
-    match dep.fix.as_ref()? {
+    match dep.fix.as_deref()? {
         Fix::Update {
             requirement,
             lockfile_command,
@@ -501,7 +501,7 @@ fn catalog_edit(
 /// Why a dependency's fix has no quick fix, when its catalog is not editable.
 fn catalog_refusal(parsed: &Parsed, dep: &AnalyzedDep, files: &FixFiles) -> Option<String> {
     let declared = parsed.deps.get(dep.direct?)?;
-    let requirement = match dep.fix.as_ref()? {
+    let requirement = match dep.fix.as_deref()? {
         Fix::Update { requirement, .. } | Fix::UpgradeDirect { requirement, .. } => requirement,
         _ => return None,
     };
@@ -1013,7 +1013,7 @@ mod tests {
             assert_eq!(dep.dep.via, vec!["a", "b"]);
             let finding = analysis.findings.iter().find(|f| f.id == "GHSA-test-b").unwrap();
             assert_eq!(&manifest_text[finding.span.start..finding.span.end], "^1.0.0");
-            rendered.push_str(&format!("{:?}\n{}\n", dep.fix, describe_fix(dep.fix.as_ref().unwrap())));
+            rendered.push_str(&format!("{:?}\n{}\n", dep.fix, describe_fix(dep.fix.as_deref().unwrap())));
             let data = fix_data(manifest_text, &parsed, dep, &analysis.fix_files).unwrap();
             let positions = Positions::new(manifest_text, true);
             let mut edited = manifest_text.to_string();
