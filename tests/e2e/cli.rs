@@ -250,3 +250,22 @@ fn an_upgrade_of_the_direct_dependency_shows_in_text_json_and_sarif() {
     let text = check("human");
     assert!(text.contains(said), "{text}");
 }
+
+/// The shared cache store cannot be opened (here its folder is a regular file): the run still checks,
+/// in memory, but the takedown memory of earlier runs (versions seen before and gone since) is not
+/// consulted, which the report says instead of a silent success.
+#[test]
+fn a_cache_store_that_cannot_be_opened_is_said() {
+    let project = Project::new(&[("package.json", r#"{"dependencies": {"lodash": "4.17.21"}}"#)]);
+    std::fs::write(project.path("cache"), "not a folder").unwrap();
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", "."], project.dir.path());
+    let note = stdout
+        .lines()
+        .find(|line| line.contains("cache store"))
+        .unwrap_or_else(|| panic!("no note about the cache store:\n{stdout}\n{stderr}"));
+    assert!(note.starts_with("note: lookup: "), "{note}");
+    assert!(note.contains("in memory only") && note.contains("takedown"), "{note}");
+    let (_, json, _) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert!(json.contains("cache store"), "{json}");
+}

@@ -194,6 +194,32 @@ fn toml_parses(text: &str) -> bool {
     text.parse::<toml::Table>().is_ok()
 }
 
+/// The shared cache store cannot be opened: the editor is told once (a warning message), not only the
+/// server's log, since the takedown memory of earlier sessions is then not consulted.
+#[test]
+fn a_cache_store_that_cannot_be_opened_is_shown_to_the_user() {
+    let manifest = r#"{"dependencies": {"lodash": "4.17.21"}}"#;
+    let project = Project::new(&[("package.json", manifest)]);
+    std::fs::write(project.path("cache"), "not a folder").unwrap();
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": manifest}}),
+    );
+    let shown = server.wait_for("a message about the cache store", Duration::from_secs(20), |m| {
+        m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains("cache store")
+    });
+    assert_eq!(shown["params"]["type"], 2, "a warning: {shown}");
+    assert!(
+        shown["params"]["message"].as_str().unwrap().contains("takedown"),
+        "{shown}"
+    );
+    assert_eq!(server.shutdown(), 0);
+}
+
 #[test]
 fn bad_policy_is_a_diagnostic_on_its_key() {
     let config = "offline = true\n[policy]\nmin-version-age = \"soon\"\nbogus-key = 1\n";

@@ -97,6 +97,9 @@ struct State {
     /// The lookups per configuration (keyed like `facts`); a cell is filled once, and a document that
     /// needs it while it is being built waits for that build.
     lookups: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Lookup>>>>>,
+    /// What setting up a lookup could not do (a cache store that cannot be used, an unreadable OSV
+    /// database…), not yet shown to the user (`window/showMessage`, once each).
+    unshown: Mutex<Vec<String>>,
     client_settings: Mutex<Value>,
     /// The editor's workspace folders (`workspaceFolders`, else `rootUri`), as given.
     roots: Mutex<Vec<PathBuf>>,
@@ -125,6 +128,7 @@ impl State {
             refetch: Mutex::new(std::collections::HashSet::new()),
             facts: Mutex::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
+            unshown: Mutex::new(Vec::new()),
             client_settings: Mutex::new(Value::Null),
             roots: Mutex::new(Vec::new()),
             utf16: AtomicBool::new(true),

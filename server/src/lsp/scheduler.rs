@@ -63,26 +63,31 @@ impl State {
             let settings = context.config.lookup.clone();
             let private = context.private.clone();
             let compose = self.compose.clone();
-            tokio::task::spawn_blocking(move || {
+            let built = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let (lookup, messages) = compose(&settings, &private);
                 tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "lookups set up");
-                for message in messages {
+                for message in &messages {
                     tracing::warn!("{message}");
                 }
-                Arc::new(lookup)
+                (Arc::new(lookup), messages)
             })
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!("setting up lookups panicked: {error}");
-                let why = "lookups could not be set up".to_string();
-                Arc::new(Lookup {
-                    registry: Arc::new(crate::lookup::NoRegistry(why.clone())),
-                    advisories: Arc::new(crate::lookup::advisories::NoAdvisories(why)),
-                    local_advisories: None,
-                    attestations: None,
+            .await;
+            built
+                .map(|(lookup, messages)| {
+                    lock(&self.unshown).extend(messages);
+                    lookup
                 })
-            })
+                .unwrap_or_else(|error| {
+                    tracing::error!("setting up lookups panicked: {error}");
+                    let why = "lookups could not be set up".to_string();
+                    Arc::new(Lookup {
+                        registry: Arc::new(crate::lookup::NoRegistry(why.clone())),
+                        advisories: Arc::new(crate::lookup::advisories::NoAdvisories(why)),
+                        local_advisories: None,
+                        attestations: None,
+                    })
+                })
         })
         .await
         .clone()
@@ -187,6 +192,16 @@ pub(super) enum Start {
 }
 
 impl Backend {
+    /// Shows what setting up lookups could not do, once each, as a warning: the log alone is not seen.
+    async fn show_lookup_problems(&self) {
+        let unshown = std::mem::take(&mut *lock(&self.state.unshown));
+        for message in unshown {
+            self.client
+                .show_message(lsp::MessageType::WARNING, format!("Gatehouse: {message}"))
+                .await;
+        }
+    }
+
     /// Starts (or restarts) the analysis task of one document (see `Start`).
     pub(super) fn schedule(&self, uri: lsp::Uri, start: Start) {
         use futures::FutureExt;
@@ -237,6 +252,7 @@ impl Backend {
             clock.sleep_until(settled).await;
         }
         let lookup = self.state.lookup_for(&context).await;
+        self.show_lookup_problems().await;
         let key = lookup_key(&context);
         let ttls = CacheSettings::from_lookup(&context.config.lookup).ttl;
         let offline = context.config.lookup.offline;

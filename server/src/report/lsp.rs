@@ -146,7 +146,11 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
 /// Whether a dependency's fix is shown and offered: a direct dependency's always; a transitive
 /// package's when it changes something the project declares (an override, or the direct dependency).
 pub fn shows_fix(dep: &AnalyzedDep) -> bool {
-    !dep.is_transitive() || matches!(dep.fix.as_deref(), Some(Fix::Override { .. }) | Some(Fix::UpgradeDirect { .. }))
+    !dep.is_transitive()
+        || matches!(
+            dep.fix.as_deref(),
+            Some(Fix::Override { .. }) | Some(Fix::UpgradeDirect { .. })
+        )
 }
 
 /// The quick fix for one dependency, if it has one.

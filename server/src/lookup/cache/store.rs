@@ -99,7 +99,7 @@ fn is_busy(err: &rusqlite::Error) -> bool {
 }
 
 /// How long a statement waits for another process's lock before it is refused as busy.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(busy_timeout)?;
@@ -179,14 +179,27 @@ impl Store {
 
     /// `open`, waiting at most `busy_timeout` for another process's lock on each statement.
     pub(crate) fn open_with_busy_timeout(dir: &Path, busy_timeout: Duration) -> Store {
+        Store::open_reporting(dir, busy_timeout).0
+    }
+
+    /// `open`, and what to tell the user when the file could not be used: then answers live in memory
+    /// only, and the takedown memory earlier runs wrote (versions seen before and gone since) is not
+    /// consulted, which is a check not fully done, never a silent success.
+    pub(crate) fn open_reporting(dir: &Path, busy_timeout: Duration) -> (Store, Option<String>) {
         match Store::open_file(dir, busy_timeout) {
-            Ok(store) => store,
+            Ok(store) => (store, None),
             Err(err) => {
                 tracing::warn!(
                     "cache store in {} unusable ({err}); caching in memory only",
                     dir.display()
                 );
-                Store::in_memory()
+                let message = format!(
+                    "the shared cache store in {} could not be used ({err}): answers are kept in memory \
+                     only, and versions earlier runs saw that were taken down since (the takedown memory) \
+                     are not looked for",
+                    dir.display()
+                );
+                (Store::in_memory(), Some(message))
             }
         }
     }
