@@ -347,7 +347,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                         }
                         queued = now_queued;
                     }
-                    let _ = tokio::task::spawn_blocking(move || batcher.drain()).await;
+                    // On the low-priority writer thread: a burst's transaction (hundreds of documents
+                    // written just after an open) must not take the CPU from the next keystrokes.
+                    write_behind::in_background(move || batcher.drain()).await;
                 });
             }
         }

@@ -25,6 +25,56 @@ pub(super) fn write_many(
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on the process's store-writer thread, which runs at the lowest CPU priority (nice 19, on
+/// Linux, where a thread's nice value is its own): a cold open's write-behind (one transaction of
+/// hundreds of documents) then yields the CPU to the editor's keystrokes, which it otherwise delayed
+/// by milliseconds on a busy machine. Readers are not affected (WAL: they do not wait for a writer). If
+/// the thread cannot be started, the job runs on the blocking pool.
+pub(super) async fn in_background(job: impl FnOnce() + Send + 'static) {
+    static WRITER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    let writer = WRITER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("gatehouse-store-writer".to_string())
+            .spawn(move || {
+                lower_this_threads_priority();
+                while let Ok(job) = receiver.recv() {
+                    job();
+                }
+            })
+            .ok()
+            .map(|_| sender)
+    });
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let job: Job = Box::new(move || {
+        job();
+        let _ = done.send(());
+    });
+    match writer {
+        Some(writer) => {
+            if let Err(std::sync::mpsc::SendError(job)) = writer.send(job) {
+                let _ = tokio::task::spawn_blocking(job).await;
+                return;
+            }
+            let _ = finished.await;
+        }
+        None => {
+            let _ = tokio::task::spawn_blocking(job).await;
+        }
+    }
+}
+
+/// Nice 19 for the calling thread (Linux: `setpriority(PRIO_PROCESS, tid)` sets one thread's value).
+/// Elsewhere the thread keeps the process's priority.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!("store writer keeps its priority: {err}");
+    }
+}
+
 /// Store writes that run after the answer is given (write-behind), and a way to wait for them: a CLI
 /// run calls `flush` before it exits; an editor's server just lets them finish.
 #[derive(Default)]
@@ -58,5 +108,34 @@ impl Background {
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod priority_tests {
+    /// The write-behind runs at the lowest priority, on its own thread, and still runs to the end.
+    #[tokio::test]
+    async fn write_behind_jobs_run_on_a_lowest_priority_thread() {
+        #[cfg(target_os = "linux")]
+        let caller_before = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        super::in_background(move || {
+            let name = std::thread::current().name().map(str::to_string);
+            #[cfg(target_os = "linux")]
+            let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
+            #[cfg(not(target_os = "linux"))]
+            let nice = Some(19);
+            sender.send((name, nice)).unwrap();
+        })
+        .await;
+        let (name, nice) = receiver.recv().unwrap();
+        assert_eq!(name.as_deref(), Some("gatehouse-store-writer"));
+        assert_eq!(nice, Some(19));
+        // The caller's own thread is untouched.
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok(),
+            caller_before
+        );
     }
 }
