@@ -61,7 +61,8 @@ const MAX_ENTRIES: usize = 8192;
 struct Checked {
     /// From this time on the answer no longer depends on `now` (`settled`).
     settled_since: Option<Timestamp>,
-    dep: ResolvedDep,
+    /// Shared with `Memo::states` (`Memo::key_for`).
+    dep: Arc<ResolvedDep>,
     raw: Vec<Finding>,
     /// At the untrusted project's floor (the user's own thresholds), when the policy has one.
     floor: Vec<Finding>,
@@ -83,7 +84,10 @@ pub struct Memo {
     checks: HashMap<PackageRef, Vec<Checked>>,
     decided: HashMap<PackageRef, Vec<Decided>>,
     /// Each check's state (`states::check_states`), which reads the facts the way the checks do.
-    states: HashMap<PackageRef, Vec<(ResolvedDep, PrivacyKey, CheckStates)>>,
+    states: HashMap<PackageRef, Vec<(Arc<ResolvedDep>, PrivacyKey, CheckStates)>>,
+    /// One copy of each dependency the answers above are about (span zeroed), which `checks` and
+    /// `states` share: a document held two copies of every dependency's record otherwise.
+    keys: HashMap<PackageRef, Vec<Arc<ResolvedDep>>>,
     entries: usize,
     stats: MemoStats,
     pub(super) fix: fix::Memo,
@@ -99,6 +103,7 @@ impl Memo {
             self.checks.clear();
             self.decided.clear();
             self.states.clear();
+            self.keys.clear();
             self.entries = 0;
             self.facts = Some(facts.clone());
         } else if self.now != Some(now) {
@@ -111,6 +116,11 @@ impl Memo {
             }
             self.checks.retain(|_, answers| !answers.is_empty());
             self.decided.retain(|_, answers| !answers.is_empty());
+            // Keys no answer holds any more.
+            self.keys.retain(|_, keys| {
+                keys.retain(|key| Arc::strong_count(key) > 1);
+                !keys.is_empty()
+            });
             self.entries = self.checks.values().map(Vec::len).sum::<usize>()
                 + self.decided.values().map(Vec::len).sum::<usize>()
                 + self.states.values().map(Vec::len).sum::<usize>();
@@ -165,12 +175,23 @@ impl Memo {
         }
         let res = states();
         self.entries += 1;
-        let key = ResolvedDep {
-            span: Default::default(),
-            ..dep.clone()
-        };
+        let key = self.key_for(dep);
         first_slot(self.states.entry(dep.package.clone())).push((key, privacy, res.clone()));
         res
+    }
+
+    /// The shared copy of `dep` (span zeroed) that answers about it are keyed by.
+    fn key_for(&mut self, dep: &ResolvedDep) -> Arc<ResolvedDep> {
+        let keys = first_slot(self.keys.entry(dep.package.clone()));
+        if let Some(known) = keys.iter().find(|known| same_question(known, dep)) {
+            return known.clone();
+        }
+        let key = Arc::new(ResolvedDep {
+            span: Default::default(),
+            ..dep.clone()
+        });
+        keys.push(key.clone());
+        key
     }
 
     pub fn stats(&self) -> MemoStats {
@@ -219,10 +240,7 @@ impl Memo {
         let settled = settled(ctx.facts, &dep.package, &ages, ctx.now) && publish_time_known(ctx.facts, dep);
         let answer = Checked {
             settled_since: settled.then_some(ctx.now),
-            dep: ResolvedDep {
-                span: Default::default(),
-                ..dep.clone()
-            },
+            dep: self.key_for(dep),
             raw: raw.get(raw_start..).unwrap_or_default().iter().map(unplace).collect(),
             floor: raw_floor
                 .get(floor_start..)
@@ -313,4 +331,45 @@ fn publish_time_known(facts: &Facts, dep: &ResolvedDep) -> bool {
         return true;
     };
     checks::age::version_facts(known, dep.package.ecosystem, version).is_none_or(|v| v.published.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Ecosystem, Span, VersionSource};
+
+    fn dep(requirement: &str, at: usize) -> ResolvedDep {
+        ResolvedDep {
+            package: PackageRef::new(Ecosystem::Npm, "left-pad"),
+            requirement_text: Some(requirement.to_string()),
+            requirement: None,
+            resolved: Resolved {
+                version: Some("1.3.0".to_string()),
+                source: VersionSource::Resolved,
+            },
+            span: Span { start: at, end: at + 6 },
+            via: Vec::new(),
+            private: false,
+        }
+    }
+
+    /// The answers about one dependency share one copy of it, wherever it is written; another
+    /// question gets its own, and a copy no answer holds is let go when the answers are.
+    #[test]
+    fn answers_about_one_dependency_share_one_copy_of_it() {
+        let mut memo = Memo::default();
+        let first = memo.key_for(&dep("^1.3.0", 10));
+        let moved = memo.key_for(&dep("^1.3.0", 99));
+        assert!(Arc::ptr_eq(&first, &moved));
+        assert_eq!(first.span, Span::default());
+        let other = memo.key_for(&dep("~1.3.0", 10));
+        assert!(!Arc::ptr_eq(&first, &other));
+        drop((first, moved, other));
+        memo.now = Some(Timestamp::UNIX_EPOCH);
+        let facts = Arc::new(Facts::default());
+        memo.facts = Some(facts.clone());
+        memo.policy = format!("{:?}", Policy::default());
+        memo.begin(&facts, &Policy::default(), Timestamp::from_second(60).unwrap());
+        assert!(memo.keys.is_empty());
+    }
 }
