@@ -487,13 +487,17 @@ fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -
 }
 
 fn extract(kind: ManifestKind, text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
-    match kind {
+    let mut parsed = match kind {
         ManifestKind::PackageJson => npm::extract(text, tree),
         ManifestKind::CargoToml => cargo::extract(text, tree),
         ManifestKind::Requirements => requirements::extract(text),
         ManifestKind::Pyproject => pyproject::extract(text, tree),
         _ => lockfile_as_manifest(kind, text),
-    }
+    };
+    // Held for as long as the document is open: not the growth room of the pushes that built it (a
+    // 300-dependency package.json kept room for 512).
+    parsed.deps.shrink_to_fit();
+    parsed
 }
 
 /// A lockfile opened on its own: every registry package it pins becomes an exact dependency on the
