@@ -474,7 +474,10 @@ fn lockfile_manager(name: &str) -> &'static str {
 }
 
 /// `manifest_dir` relative to `root`, with forward slashes (`packages/a`); empty when they are the same.
+/// `root` comes from `dirs_up_to`, which resolves it, so `manifest_dir` is resolved too: the CLI's
+/// relative paths (`./packages/a`) and a path through a symlinked folder name the same member.
 fn member_path(root: &Path, manifest_dir: &Path) -> String {
+    let manifest_dir = std::fs::canonicalize(manifest_dir).unwrap_or_else(|_| manifest_dir.to_path_buf());
     manifest_dir
         .strip_prefix(root)
         .map(|rel| {
@@ -1037,6 +1040,25 @@ mod tests {
         std::fs::write(&lock_path, text).unwrap();
         let _ = evaluate(&dir.path().join("foo/package.json"));
         assert_eq!(lockfile_parses(&lock_path), 2);
+    }
+
+    /// vuejs/core's members were read with the root importer's versions when the manifest's path
+    /// was not the resolved one (the CLI's `./packages/compiler-sfc/package.json`): the member path
+    /// came out empty, so `postcss ^8.5.19` found no locked version at all.
+    #[test]
+    fn a_member_reached_through_a_symlinked_folder_still_reads_its_importer() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-workspace2/pnpm-lock.yaml")),
+            ("pnpm-workspace.yaml", fixture("pnpm/v9-workspace2/pnpm-workspace.yaml")),
+            ("foo/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+        ]);
+        let outside = tempfile::tempdir().unwrap();
+        let link = outside.path().join("checkout");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        let (_, analysis) = evaluate(&link.join("foo/package.json"));
+        let described = describe(&analysis);
+        assert_eq!(described[0], "express@4.17.2 lockfile", "{described:#?}");
+        assert_eq!(described[1], "webpack@2.7.0 lockfile", "{described:#?}");
     }
 
     #[test]

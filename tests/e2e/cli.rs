@@ -269,3 +269,36 @@ fn a_cache_store_that_cannot_be_opened_is_said() {
     let (_, json, _) = run(&["check", ".", "--format", "json"], project.dir.path());
     assert!(json.contains("cache store"), "{json}");
 }
+
+/// `gatehouse check .` names every manifest by a relative path; a pnpm workspace member's own
+/// importer must still decide its versions (vuejs/core's `packages/compiler-sfc` was read with the
+/// root importer's, so most of its dependencies had no locked version).
+#[test]
+fn a_workspace_member_named_by_a_relative_path_reads_its_own_importer() {
+    let manifests = fixtures().join("manifests/pnpm/v9-workspace2");
+    let read = |name: &str| std::fs::read_to_string(manifests.join(name)).unwrap();
+    let (lock, workspace, foo) = (
+        read("pnpm-lock.yaml"),
+        read("pnpm-workspace.yaml"),
+        read("foo/package.json"),
+    );
+    let project = Project::new(&[
+        ("pnpm-lock.yaml", &lock),
+        ("pnpm-workspace.yaml", &workspace),
+        ("foo/package.json", &foo),
+    ]);
+    std::fs::create_dir(project.path(".git")).unwrap();
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    for target in [".", "foo/package.json", "./foo/package.json"] {
+        let (_, stdout, stderr) = run(&["check", target, "--format", "json"], project.dir.path());
+        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+        let webpack = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == "webpack" && p.get("via").is_none())
+            .unwrap_or_else(|| panic!("{target}: {stdout}"));
+        assert_eq!(webpack["version"], "2.7.0", "{target}: {webpack}");
+        assert_eq!(webpack["version_source"], "lockfile", "{target}: {webpack}");
+    }
+}
