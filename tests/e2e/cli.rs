@@ -302,3 +302,41 @@ fn a_workspace_member_named_by_a_relative_path_reads_its_own_importer() {
         assert_eq!(webpack["version_source"], "lockfile", "{target}: {webpack}");
     }
 }
+
+/// python/mypy's requirements files are `mypy-requirements.txt`, `build-requirements.txt` and the
+/// pip-compiled `test-requirements.txt`; a walk of the folder read none of them and said nothing
+/// ("no manifests found" alone, or a clean run beside any other manifest).
+#[test]
+fn a_walk_reads_requirements_files_named_the_way_projects_name_them() {
+    let real = fixtures().join("manifests/pypi/mypy-requirement-names");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let (mypy, build, test) = (
+        read("mypy-requirements.txt"),
+        read("build-requirements.txt"),
+        read("test-requirements.txt"),
+    );
+    let project = Project::new(&[
+        ("mypy-requirements.txt", &mypy),
+        ("build-requirements.txt", &build),
+        ("test-requirements.txt", &test),
+        ("requirements/base.txt", "attrs==26.1.0\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let packages = report["packages"].as_array().unwrap();
+    for (file, package, version) in [
+        ("test-requirements.txt", "pytest-xdist", Some("3.8.0")),
+        ("mypy-requirements.txt", "pathspec", None),
+        ("build-requirements.txt", "types-psutil", None),
+        ("requirements/base.txt", "attrs", Some("26.1.0")),
+    ] {
+        let found = packages
+            .iter()
+            .find(|p| p["file"].as_str().is_some_and(|f| f.ends_with(file)) && p["package"] == package)
+            .unwrap_or_else(|| panic!("{file}: {package} not read: {stdout}"));
+        if let Some(version) = version {
+            assert_eq!(found["version"], version, "{found}");
+        }
+    }
+}
