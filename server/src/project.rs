@@ -439,10 +439,46 @@ fn package_manager(dir: &Path, workspace: &Path) -> Option<String> {
     Some(field.split('@').next().unwrap_or(field).trim().to_ascii_lowercase())
 }
 
+/// Which of `uv.lock` and `poetry.lock` the `pyproject.toml` in `dir` is managed with, when it says:
+/// uv reads only a `[project]` table or a `[tool.uv.workspace]` (so a Poetry 1.x project with only
+/// `[tool.poetry]`, like Textualize/textual beside a stub uv.lock, is Poetry's); a `[tool.poetry]`
+/// table or Poetry's build backend with no `[tool.uv]` table is Poetry's, and a `[tool.uv]` table
+/// with no `[tool.poetry]` is uv's. `None` when it cannot be told (then the usual order decides).
+fn python_manager(dir: &Path, workspace: &Path) -> Option<&'static str> {
+    let text = read_project_file(&dir.join("pyproject.toml"), &Bounds::workspace(workspace, MANIFEST_CAP)).ok()??;
+    let value: toml::Table = toml::from_str(&text).ok()?;
+    let tool = value.get("tool").and_then(toml::Value::as_table);
+    let has_tool = |name: &str| tool.is_some_and(|tool| tool.contains_key(name));
+    let uv_workspace = tool
+        .and_then(|tool| tool.get("uv"))
+        .and_then(toml::Value::as_table)
+        .is_some_and(|uv| uv.contains_key("workspace"));
+    let poetry_backend = value
+        .get("build-system")
+        .and_then(|build| build.get("build-backend"))
+        .and_then(toml::Value::as_str)
+        .is_some_and(|backend| backend.trim().starts_with("poetry."));
+    let uv_reads_it = value.contains_key("project") || uv_workspace;
+    if !uv_reads_it {
+        return Some("poetry.lock");
+    }
+    match (has_tool("poetry") || poetry_backend, has_tool("uv")) {
+        (true, false) => Some("poetry.lock"),
+        (false, true) => Some("uv.lock"),
+        _ => None,
+    }
+}
+
 /// Of the lockfiles present in one folder, the one the project's package manager writes: the one
 /// `packageManager` names when several exist, else the first in `ManifestKind::lockfile_names` order
 /// (a text `bun.lock` before the binary `bun.lockb`).
 fn choose_lockfile(dir: &Path, workspace: &Path, present: &[&'static str]) -> Option<&'static str> {
+    if present.contains(&"uv.lock")
+        && present.contains(&"poetry.lock")
+        && let Some(tool) = python_manager(dir, workspace)
+    {
+        return Some(tool);
+    }
     if present.len() > 1
         && let Some(manager) = package_manager(dir, workspace)
     {
@@ -1059,6 +1095,32 @@ mod tests {
         let described = describe(&analysis);
         assert_eq!(described[0], "express@4.17.2 lockfile", "{described:#?}");
         assert_eq!(described[1], "webpack@2.7.0 lockfile", "{described:#?}");
+    }
+
+    /// Textualize/textual is a Poetry project (`[tool.poetry]`, no `[project]`) with a stub uv.lock
+    /// beside its poetry.lock: uv.lock decided, so `rich >=14.2.0` and every other direct
+    /// dependency had no locked version.
+    #[test]
+    fn the_pyproject_decides_between_uv_lock_and_poetry_lock() {
+        let files = |pyproject: String| {
+            repo(&[
+                ("pyproject.toml", pyproject),
+                ("poetry.lock", fixture("pypi/textual-poetry-beside-uv-stub/poetry.lock")),
+                ("uv.lock", fixture("pypi/textual-poetry-beside-uv-stub/uv.lock")),
+            ])
+        };
+        let dir = files(fixture("pypi/textual-poetry-beside-uv-stub/pyproject.toml"));
+        let (found, analysis) = evaluate(&dir.path().join("pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("poetry.lock").as_path()));
+        let described = describe(&analysis);
+        assert!(described.iter().any(|d| d == "rich@14.2.0 lockfile"), "{described:#?}");
+
+        // A `[project]` managed with uv (a `[tool.uv]` table, no `[tool.poetry]`) is uv's.
+        let dir = files(
+            "[project]\nname = \"x\"\ndependencies = [\"rich>=14\"]\n[tool.uv]\ndev-dependencies = []\n".to_string(),
+        );
+        let (found, _) = evaluate(&dir.path().join("pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("uv.lock").as_path()));
     }
 
     #[test]
