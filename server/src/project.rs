@@ -542,7 +542,9 @@ pub fn load_lockfile(
         return None;
     }
     let bounds = Bounds::workspace(workspace, LOCKFILE_CAP);
-    for dir in project_dirs(manifest_dir, workspace) {
+    let dirs = project_dirs(manifest_dir, workspace);
+    let deciding = enclosing_workspace_lockfile(&dirs, names, manifest_dir, workspace, &bounds);
+    for dir in dirs.into_iter().skip(deciding.unwrap_or(0)) {
         let present: Vec<&'static str> = names
             .iter()
             .copied()
@@ -626,6 +628,48 @@ pub fn load_lockfile(
         return Some((path, lockfile));
     }
     None
+}
+
+/// A workspace member keeps a lockfile of its own (pydantic/pydantic's `pydantic-core/uv.lock`, left
+/// from before it joined the workspace), but its package manager installs it from the workspace
+/// root's: uv, pnpm, npm, Yarn and Bun all lock a workspace in one file at its root. When a lockfile
+/// of the same name in a folder above the nearest one records the manifest's folder as one of its
+/// members (`importers`), that folder's index in `dirs` is where the deciding lockfile is. A folder
+/// that root does not list (an example project, a separate workspace) keeps its own.
+fn enclosing_workspace_lockfile(
+    dirs: &[PathBuf],
+    names: &[&'static str],
+    manifest_dir: &Path,
+    workspace: &Path,
+    bounds: &Bounds,
+) -> Option<usize> {
+    let present = |dir: &Path| -> Vec<&'static str> {
+        names
+            .iter()
+            .copied()
+            .filter(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+            .collect()
+    };
+    let nearest = dirs.iter().position(|dir| !present(dir).is_empty())?;
+    let name = choose_lockfile(&dirs[nearest], workspace, &present(&dirs[nearest]))?;
+    let kind = ManifestKind::detect(Path::new(name), false)?;
+    if kind == ManifestKind::BunLockb {
+        return None;
+    }
+    dirs.iter().enumerate().skip(nearest + 1).find_map(|(idx, ancestor)| {
+        let path = ancestor.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return None;
+        }
+        let member = member_path(ancestor, manifest_dir);
+        let bytes = untrusted::read_untrusted(&path, bounds).ok()?;
+        let lockfile = parsed_lockfile(&path, kind, &decode::decode(kind, &bytes).text)?;
+        lockfile
+            .importers
+            .iter()
+            .any(|(importer, _)| manifest::normalize_importer(importer) == member)
+            .then_some(idx)
+    })
 }
 
 /// A lockfile of another package manager beside the chosen `decides`, parsed (once per content);
@@ -1121,6 +1165,48 @@ mod tests {
         );
         let (found, _) = evaluate(&dir.path().join("pyproject.toml"));
         assert_eq!(found.as_deref(), Some(dir.path().join("uv.lock").as_path()));
+    }
+
+    /// pydantic/pydantic's member `pydantic-core` still has its own `uv.lock` from before it joined
+    /// the uv workspace; uv installs it from the root's, and so do pnpm, npm, Yarn and Bun for their
+    /// members. The member's own lockfile decided (pytest 8.4.1 instead of the root's 9.1.1).
+    #[test]
+    fn a_members_leftover_lockfile_does_not_decide_when_the_root_lists_it() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-workspace2/pnpm-lock.yaml")),
+            ("pnpm-workspace.yaml", fixture("pnpm/v9-workspace2/pnpm-workspace.yaml")),
+            ("foo/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+            // Some other project's real lockfile, left in the member's folder.
+            ("foo/pnpm-lock.yaml", fixture("pnpm/v9-with-peer/pnpm-lock.yaml")),
+            // A project the root's lockfile does not list keeps its own.
+            ("examples/app/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+            ("examples/app/pnpm-lock.yaml", fixture("pnpm/v9-with-peer/pnpm-lock.yaml")),
+            (
+                "uv.lock",
+                "version = 1\n\n[[package]]\nname = \"root\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { editable = \"packages/lib\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.10\"\nsource = { registry = \"https://pypi.org/simple\" }\n".to_string(),
+            ),
+            ("packages/lib/pyproject.toml", "[project]\nname = \"lib\"\ndependencies = [\"idna>=3\"]\n".to_string()),
+            (
+                "packages/lib/uv.lock",
+                "version = 1\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n".to_string(),
+            ),
+        ]);
+        let (found, analysis) = evaluate(&dir.path().join("foo/package.json"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("pnpm-lock.yaml").as_path()));
+        let described = describe(&analysis);
+        assert_eq!(
+            described[..2],
+            ["express@4.17.2 lockfile", "webpack@2.7.0 lockfile"],
+            "{described:#?}"
+        );
+        let (found, _) = evaluate(&dir.path().join("examples/app/package.json"));
+        assert_eq!(
+            found.as_deref(),
+            Some(dir.path().join("examples/app/pnpm-lock.yaml").as_path())
+        );
+        let (found, analysis) = evaluate(&dir.path().join("packages/lib/pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("uv.lock").as_path()));
+        assert_eq!(describe(&analysis), vec!["idna@3.10 lockfile"]);
     }
 
     #[test]
