@@ -340,3 +340,30 @@ fn a_walk_reads_requirements_files_named_the_way_projects_name_them() {
         }
     }
 }
+
+/// pypa/pip's `build-project/` pins its build tools in a PEP 751 `pylock.toml`, which Gatehouse
+/// does not read: the walk checked the pyproject as if nothing were locked and said nothing of the
+/// lockfile. Until it is read, it is a file not checked (exit 2), named in the report.
+#[test]
+fn a_pep_751_lockfile_is_reported_as_not_checked() {
+    let real = fixtures().join("manifests/pypi/pip-build-project-pylock");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let (pyproject, pylock) = (read("pyproject.toml"), read("pylock.toml"));
+    let project = Project::new(&[("pyproject.toml", &pyproject), ("pylock.toml", &pylock)]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(
+        &["check", ".", "--format", "json", "--fail-on", "error"],
+        project.dir.path(),
+    );
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert_eq!(report["summary"]["unread_files"], 1, "{stdout}");
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"].as_str().is_some_and(|s| s.ends_with("pylock.toml"))),
+        "{stdout}"
+    );
+}

@@ -131,6 +131,17 @@ const SKIP_DIRS: [&str; 9] = [
 /// Skipped folders that hold installed dependencies or version control, never a project's own manifests.
 const DEPENDENCY_DIRS: [&str; 3] = ["node_modules", ".git", ".hg"];
 
+/// PEP 751 lockfiles (`pylock.toml`, `pylock.<name>.toml`: `pip lock`, `uv export --format
+/// pylock.toml`, PDM) pin what gets installed, and Gatehouse does not read them yet: a walk that
+/// meets one says so (exit 2) rather than checking the manifest beside it as if nothing were locked.
+fn is_pylock(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == "pylock.toml" || (name.starts_with("pylock.") && name.ends_with(".toml")))
+}
+
+const PYLOCK_NOT_READ: &str = "not checked: Gatehouse does not read PEP 751 lockfiles (pylock.toml) yet, so the versions it pins were not checked";
+
 /// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked
 /// (cycle-safe, symlinked folders not followed). Each file comes with its workspace root, which bounds
 /// every file it may name. Entries that are not regular files are reported, never read.
@@ -182,6 +193,8 @@ pub fn collect_files(
                     && !kind.is_lockfile()
                 {
                     res.push((entry, kind, workspace.clone()));
+                } else if is_pylock(&entry) {
+                    errors.push((entry.display().to_string(), PYLOCK_NOT_READ.to_string()));
                 }
             }
         } else {
