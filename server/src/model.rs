@@ -797,6 +797,8 @@ pub enum ManifestKind {
     CargoLock,
     PoetryLock,
     UvLock,
+    /// `pylock.toml`, the PEP 751 lockfile.
+    PyLock,
     PnpmLock,
     YarnLock,
     BunLock,
@@ -852,6 +854,7 @@ impl ManifestKind {
             "Cargo.lock" => Some(ManifestKind::CargoLock),
             "poetry.lock" => Some(ManifestKind::PoetryLock),
             "uv.lock" => Some(ManifestKind::UvLock),
+            "pylock.toml" => Some(ManifestKind::PyLock),
             "pnpm-lock.yaml" => Some(ManifestKind::PnpmLock),
             "yarn.lock" => Some(ManifestKind::YarnLock),
             "bun.lock" => Some(ManifestKind::BunLock),
@@ -870,6 +873,7 @@ impl ManifestKind {
                 | ManifestKind::CargoLock
                 | ManifestKind::PoetryLock
                 | ManifestKind::UvLock
+                | ManifestKind::PyLock
                 | ManifestKind::PnpmLock
                 | ManifestKind::YarnLock
                 | ManifestKind::BunLock
@@ -886,9 +890,11 @@ impl ManifestKind {
             | ManifestKind::BunLock
             | ManifestKind::BunLockb => Ecosystem::Npm,
             ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
-            ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
-                Ecosystem::PyPI
-            }
+            ManifestKind::Requirements
+            | ManifestKind::Pyproject
+            | ManifestKind::PoetryLock
+            | ManifestKind::UvLock
+            | ManifestKind::PyLock => Ecosystem::PyPI,
         }
     }
 
@@ -905,7 +911,8 @@ impl ManifestKind {
                 "bun.lockb",
             ],
             ManifestKind::CargoToml => &["Cargo.lock"],
-            ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
+            // `pylock.toml` (PEP 751) last: uv and Poetry export it, but install from their own.
+            ManifestKind::Pyproject => &["uv.lock", "poetry.lock", "pylock.toml"],
             _ => &[],
         }
     }

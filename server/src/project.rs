@@ -505,6 +505,7 @@ fn lockfile_manager(name: &str) -> &'static str {
         "bun.lock" | "bun.lockb" => "bun",
         "uv.lock" => "uv",
         "poetry.lock" => "poetry",
+        "pylock.toml" => "pylock",
         _ => "other",
     }
 }

@@ -341,20 +341,34 @@ fn a_walk_reads_requirements_files_named_the_way_projects_name_them() {
     }
 }
 
-/// pypa/pip's `build-project/` pins its build tools in a PEP 751 `pylock.toml`, which Gatehouse
-/// does not read: the walk checked the pyproject as if nothing were locked and said nothing of the
-/// lockfile. Until it is read, it is a file not checked (exit 2), named in the report.
+/// pypa/pip's `build-project/` pins its build tools in a PEP 751 `pylock.toml` (`pip lock`): a walk
+/// checked the pyproject as if nothing were locked and said nothing of the lockfile. It decides the
+/// versions of the pyproject beside it, every entry is checked (PEP 751 installs every entry), and a
+/// lockfile Gatehouse does not read (a named `pylock.<name>.toml`) is said to be unread (exit 2).
 #[test]
-fn a_pep_751_lockfile_is_reported_as_not_checked() {
+fn a_pep_751_lockfile_decides_and_an_unread_one_is_reported() {
     let real = fixtures().join("manifests/pypi/pip-build-project-pylock");
     let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
     let (pyproject, pylock) = (read("pyproject.toml"), read("pylock.toml"));
     let project = Project::new(&[("pyproject.toml", &pyproject), ("pylock.toml", &pylock)]);
     std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
-    let (code, stdout, stderr) = run(
-        &["check", ".", "--format", "json", "--fail-on", "error"],
-        project.dir.path(),
-    );
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert_eq!(report["summary"]["unread_files"], 0, "{stdout}");
+    let packages = report["packages"].as_array().unwrap();
+    let find = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["package"] == name)
+            .unwrap_or_else(|| panic!("{name} not checked: {stdout}"))
+    };
+    for (name, version) in [("build", "1.5.0"), ("flit-core", "4.0.2"), ("packaging", "26.3")] {
+        assert_eq!(find(name)["version"], version, "{}", find(name));
+        assert_eq!(find(name)["version_source"], "lockfile", "{}", find(name));
+    }
+
+    std::fs::write(project.path("pylock.dev.toml"), &pylock).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
     assert_eq!(code, 2, "{stdout}{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
     assert_eq!(report["summary"]["unread_files"], 1, "{stdout}");
@@ -363,7 +377,7 @@ fn a_pep_751_lockfile_is_reported_as_not_checked() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["source"].as_str().is_some_and(|s| s.ends_with("pylock.toml"))),
+            .any(|e| e["source"].as_str().is_some_and(|s| s.ends_with("pylock.dev.toml"))),
         "{stdout}"
     );
 }

@@ -132,15 +132,24 @@ const SKIP_DIRS: [&str; 9] = [
 const DEPENDENCY_DIRS: [&str; 3] = ["node_modules", ".git", ".hg"];
 
 /// PEP 751 lockfiles (`pylock.toml`, `pylock.<name>.toml`: `pip lock`, `uv export --format
-/// pylock.toml`, PDM) pin what gets installed, and Gatehouse does not read them yet: a walk that
-/// meets one says so (exit 2) rather than checking the manifest beside it as if nothing were locked.
-fn is_pylock(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name == "pylock.toml" || (name.starts_with("pylock.") && name.ends_with(".toml")))
+/// pylock.toml`, PDM) pin what gets installed. `pylock.toml` is read as the lockfile of the
+/// `pyproject.toml` beside it; a named one (`pylock.dev.toml`), or one with no pyproject beside it
+/// (`pip lock -r requirements.txt`), is not read: a walk that meets one says so (exit 2) rather than
+/// passing over the versions it pins.
+fn is_unread_pylock(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let beside_pyproject = path
+        .parent()
+        .is_some_and(|dir| std::fs::symlink_metadata(dir.join("pyproject.toml")).is_ok());
+    match name {
+        "pylock.toml" => !beside_pyproject,
+        _ => name.starts_with("pylock.") && name.ends_with(".toml"),
+    }
 }
 
-const PYLOCK_NOT_READ: &str = "not checked: Gatehouse does not read PEP 751 lockfiles (pylock.toml) yet, so the versions it pins were not checked";
+const PYLOCK_NOT_READ: &str = "not checked: Gatehouse reads a PEP 751 pylock.toml only as the lockfile of the pyproject.toml beside it, so the versions this one pins were not checked";
 
 /// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked
 /// (cycle-safe, symlinked folders not followed). Each file comes with its workspace root, which bounds
@@ -193,7 +202,7 @@ pub fn collect_files(
                     && !kind.is_lockfile()
                 {
                     res.push((entry, kind, workspace.clone()));
-                } else if is_pylock(&entry) {
+                } else if is_unread_pylock(&entry) {
                     errors.push((entry.display().to_string(), PYLOCK_NOT_READ.to_string()));
                 }
             }

@@ -336,8 +336,13 @@ fn collect(
     }
     if let Some(lockfile) = input.lockfile {
         collect_transitive(manifest, lockfile, input.registries, facts, &mut res);
+        if lockfile.kind == crate::model::ManifestKind::PyLock {
+            // PEP 751 records no graph an installer follows: it installs every entry (whose marker
+            // matches), so the entries no declared dependency reaches are checked too.
+            collect_other(manifest, None, lockfile, input.registries, facts, &mut res);
+        }
         for (name, other) in &lockfile.also {
-            collect_other(manifest, name, other, input.registries, facts, &mut res);
+            collect_other(manifest, Some(name), other, input.registries, facts, &mut res);
         }
     }
     res
@@ -405,9 +410,11 @@ fn reach(manifest: &Parsed, lockfile: &Lockfile, acc: &[AnalyzedDep]) -> (Reache
 /// decides versions (`Lockfile::also`), that is not already checked at the same version: shown on
 /// the direct dependency whose entry in `other` leads to it (the entry itself included, with its path),
 /// else at the top of the manifest. Installing with that manager installs every entry, reachable or not.
+/// `name` is that lockfile's name; `None` for the deciding lockfile itself when it installs every
+/// entry (PEP 751).
 fn collect_other(
     manifest: &Parsed,
-    name: &str,
+    name: Option<&str>,
     other: &Lockfile,
     registries: &RegistryRules,
     facts: &Facts,
@@ -466,7 +473,7 @@ fn collect_other(
             provenance: None,
             stale_as_of: None,
             stale_reason: None,
-            other_lockfile: Some(name.to_string()),
+            other_lockfile: name.map(str::to_string),
             installed_elsewhere,
         });
     }
