@@ -381,3 +381,37 @@ fn a_pep_751_lockfile_decides_and_an_unread_one_is_reported() {
         "{stdout}"
     );
 }
+
+/// In a tree without `.git` (an unpacked archive, a CI artifact) the README bounds the walk up at the
+/// current folder when the checked file is inside it; it was bounded at the file's own folder, so a
+/// workspace member named on the command line never found the root's lockfile.
+#[test]
+fn a_member_named_inside_the_current_folder_finds_the_root_lockfile_without_git() {
+    let manifests = fixtures().join("manifests/pnpm/v9-workspace2");
+    let read = |name: &str| std::fs::read_to_string(manifests.join(name)).unwrap();
+    let (lock, workspace, foo) = (
+        read("pnpm-lock.yaml"),
+        read("pnpm-workspace.yaml"),
+        read("foo/package.json"),
+    );
+    let project = Project::new(&[
+        ("pnpm-lock.yaml", &lock),
+        ("pnpm-workspace.yaml", &workspace),
+        ("foo/package.json", &foo),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    // --offline: with the old bound the project's gatehouse.toml (offline) was not found either.
+    let (_, stdout, stderr) = run(
+        &["check", "foo/package.json", "--format", "json", "--offline"],
+        project.dir.path(),
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let webpack = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == "webpack" && p.get("via").is_none())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(webpack["version"], "2.7.0", "{webpack}");
+    assert_eq!(webpack["version_source"], "lockfile", "{webpack}");
+}
