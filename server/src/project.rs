@@ -1210,6 +1210,44 @@ mod tests {
         assert_eq!(describe(&analysis), vec!["idna@3.10 lockfile"]);
     }
 
+    /// socketio/socket.io's members declare their siblings by range (`"engine.io-parser": "~5.2.1"`)
+    /// and npm links the sibling workspace (`"link": true` in package-lock.json): the range was
+    /// resolved from the registry and the registry's package checked (fresh-version on the project's
+    /// own releases), although the workspace's own code is what is installed.
+    #[test]
+    fn a_registry_range_the_lockfile_links_to_a_sibling_workspace_is_skipped() {
+        let lock = r#"{"name": "root", "lockfileVersion": 3, "requires": true, "packages": {
+  "": {"name": "root", "workspaces": ["packages/*"]},
+  "node_modules/a": {"resolved": "packages/a", "link": true},
+  "node_modules/b": {"resolved": "packages/b", "link": true},
+  "node_modules/ms": {"version": "2.1.3", "resolved": "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz", "integrity": "sha512-x"},
+  "packages/a": {"name": "a", "version": "1.0.0", "dependencies": {"b": "~5.2.1", "ms": "^2.1.0"}},
+  "packages/b": {"name": "b", "version": "5.2.3"}
+}}"#;
+        let dir = repo(&[
+            (
+                "package.json",
+                "{\"name\": \"root\", \"workspaces\": [\"packages/*\"]}".to_string(),
+            ),
+            ("package-lock.json", lock.to_string()),
+            (
+                "packages/a/package.json",
+                "{\"name\": \"a\", \"dependencies\": {\"b\": \"~5.2.1\", \"ms\": \"^2.1.0\"}}".to_string(),
+            ),
+            (
+                "packages/b/package.json",
+                "{\"name\": \"b\", \"version\": \"5.2.3\"}".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("packages/a/package.json"));
+        let described = describe(&analysis);
+        assert!(
+            described[0].starts_with("b@? unresolved skipped: workspace link to packages/b"),
+            "{described:#?}"
+        );
+        assert_eq!(described[1], "ms@2.1.3 lockfile", "{described:#?}");
+    }
+
     #[test]
     fn pnpm_catalog_ranges_come_from_the_workspace_file() {
         let dir = repo(&[
