@@ -4,8 +4,8 @@
 //! Invariants:
 //! - Read with the `toml` crate; a package's span runs from its `[[packages]]` header to the next one.
 //! - PEP 751 records no root: an installer installs every entry whose `marker` matches, so every
-//!   package is a root under its own name (as in `poetry.lock`), and `engine` checks the entries no
-//!   declared dependency reaches too (`Lockfile::installs_every_entry`).
+//!   package is a root under its own name (as in `poetry.lock`), and `engine::collect` checks the
+//!   entries no declared dependency reaches too (for `ManifestKind::PyLock`).
 //! - `dependencies` is optional and holds only enough keys to identify a package (`name`, maybe
 //!   `version`): an edge goes to the entry with that name, and that version when given.
 //! - Where an entry comes from is the one source table it has: `vcs` (a git repository), `directory`
