@@ -1248,6 +1248,32 @@ mod tests {
         assert_eq!(described[1], "ms@2.1.3 lockfile", "{described:#?}");
     }
 
+    /// vitest-dev/vitest's `pnpm-workspace.yaml` overrides `vitest: workspace:*`, so its examples'
+    /// `"vitest": "latest"` is locked as `link:../../packages/vitest`: the range was resolved at the
+    /// registry and the registry's vitest checked, while the workspace's own package is installed.
+    #[test]
+    fn a_pnpm_link_the_lockfile_chose_for_a_registry_range_is_skipped() {
+        let lock = "lockfileVersion: '9.0'\n\nimporters:\n\n  examples/basic:\n    devDependencies:\n      vite:\n        specifier: 8.0.11\n        version: 8.0.11\n      vitest:\n        specifier: workspace:*\n        version: link:../../packages/vitest\n\n  packages/vitest: {}\n\npackages:\n\n  vite@8.0.11:\n    resolution: {integrity: sha512-a}\n\nsnapshots:\n\n  vite@8.0.11: {}\n";
+        let dir = repo(&[
+            ("pnpm-lock.yaml", lock.to_string()),
+            (
+                "pnpm-workspace.yaml",
+                "packages:\n  - packages/*\n  - examples/*\noverrides:\n  vitest: workspace:*\n".to_string(),
+            ),
+            (
+                "examples/basic/package.json",
+                "{\"devDependencies\": {\"vite\": \"latest\", \"vitest\": \"latest\"}}".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("examples/basic/package.json"));
+        let described = describe(&analysis);
+        assert_eq!(described[0], "vite@8.0.11 lockfile", "{described:#?}");
+        assert!(
+            described[1].starts_with("vitest@? unresolved skipped: workspace link to ../../packages/vitest"),
+            "{described:#?}"
+        );
+    }
+
     #[test]
     fn pnpm_catalog_ranges_come_from_the_workspace_file() {
         let dir = repo(&[
