@@ -1274,6 +1274,24 @@ mod tests {
         );
     }
 
+    /// webpack/webpack declares `"prettier-2": "npm:prettier@^2"`, which yarn.lock keys as
+    /// `"prettier-2@npm:prettier@^2"`: the alias found no entry, so prettier 2 (2.8.8 installed) was
+    /// resolved at the registry instead.
+    #[test]
+    fn a_yarn_npm_alias_finds_its_entry() {
+        let dir = repo(&[
+            ("yarn.lock", fixture("yarn/v1-webpack-npm-alias/yarn.lock")),
+            ("package.json", fixture("yarn/v1-webpack-npm-alias/package.json")),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("package.json"));
+        let described = describe(&analysis);
+        assert_eq!(
+            described,
+            vec!["prettier@3.9.6 lockfile", "prettier@2.8.8 lockfile"],
+            "{described:#?}"
+        );
+    }
+
     #[test]
     fn pnpm_catalog_ranges_come_from_the_workspace_file() {
         let dir = repo(&[

@@ -506,6 +506,19 @@ fn direct_index(index: &DirectIndex<'_>, dep: &Dependency, package: &str) -> Opt
     let requirement = dep.requirement.as_deref();
     index
         .get(&dep.name, requirement)
+        .or_else(|| {
+            // Yarn keys an npm alias by the whole spec the manifest wrote (`prettier-2@npm:prettier@^2`),
+            // while the dependency keeps the real package and its range apart.
+            (dep.source == SourceKind::Alias)
+                .then(|| {
+                    let spec = match requirement {
+                        Some(range) => format!("npm:{package}@{range}"),
+                        None => format!("npm:{package}"),
+                    };
+                    index.get(&dep.name, Some(&spec))
+                })
+                .flatten()
+        })
         .or_else(|| (package != dep.name).then(|| index.get(package, requirement)).flatten())
 }
 
