@@ -1292,6 +1292,34 @@ mod tests {
         );
     }
 
+    /// nushell/nushell declares `reedline = "0.49.0"` and patches it with
+    /// `[patch.crates-io] reedline = { git = "https://github.com/nushell/reedline", branch = "main" }`:
+    /// Cargo.lock installs the git commit, but the range was resolved at crates.io and the registry's
+    /// 0.49.0 checked in its place. A git entry is "installed from …, not checked", as in every
+    /// other lockfile.
+    #[test]
+    fn a_cargo_patch_to_git_is_not_checked_as_the_registrys() {
+        let dir = repo(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"nu\"\nversion = \"0.1.0\"\n\n[dependencies]\nreedline = \"0.49.0\"\n\n[patch.crates-io]\nreedline = { git = \"https://github.com/nushell/reedline\", branch = \"main\" }\n".to_string(),
+            ),
+            (
+                "Cargo.lock",
+                "version = 4\n\n[[package]]\nname = \"nu\"\nversion = \"0.1.0\"\ndependencies = [\n \"reedline\",\n]\n\n[[package]]\nname = \"reedline\"\nversion = \"0.49.0\"\nsource = \"git+https://github.com/nushell/reedline?branch=main#e4fe8edfb28440614e58a8c9dba78d128783f70f\"\n".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("Cargo.toml"));
+        let reedline = analysis.deps.iter().find(|d| d.dep.package.name == "reedline").unwrap();
+        assert_eq!(reedline.dep.resolved.version.as_deref(), Some("0.49.0"));
+        let elsewhere = reedline.installed_elsewhere.as_deref().unwrap_or_default();
+        assert!(
+            elsewhere.contains("https://github.com/nushell/reedline"),
+            "{elsewhere:?} {:?}",
+            reedline.status
+        );
+    }
+
     #[test]
     fn pnpm_catalog_ranges_come_from_the_workspace_file() {
         let dir = repo(&[
