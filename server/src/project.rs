@@ -652,10 +652,17 @@ fn enclosing_workspace_lockfile(
             .collect()
     };
     let nearest = dirs.iter().position(|dir| !present(dir).is_empty())?;
+    if nearest + 1 >= dirs.len() {
+        return None;
+    }
     let name = choose_lockfile(&dirs[nearest], workspace, &present(&dirs[nearest]))?;
     let kind = ManifestKind::detect(Path::new(name), false)?;
     if kind == ManifestKind::BunLockb {
         return None;
+    }
+    if kind == ManifestKind::CargoLock {
+        return cargo_workspace_root(dirs, manifest_dir, workspace)
+            .filter(|idx| *idx > nearest && std::fs::symlink_metadata(dirs[*idx].join(name)).is_ok());
     }
     dirs.iter().enumerate().skip(nearest + 1).find_map(|(idx, ancestor)| {
         let path = ancestor.join(name);
@@ -671,6 +678,61 @@ fn enclosing_workspace_lockfile(
             .any(|(importer, _)| manifest::normalize_importer(importer) == member)
             .then_some(idx)
     })
+}
+
+/// Cargo: the index in `dirs` of the workspace root the manifest's package belongs to, the way
+/// Cargo finds it (Cargo.lock records no members, so `enclosing_workspace_lockfile` cannot ask it):
+/// none when the manifest is a workspace root itself; else the first folder above with a `[workspace]`
+/// table, when that workspace includes the package (its `members` globs, or `package.workspace`
+/// naming that folder) and does not `exclude` it. Cargo then uses the root's Cargo.lock only.
+fn cargo_workspace_root(dirs: &[PathBuf], manifest_dir: &Path, workspace: &Path) -> Option<usize> {
+    let bounds = Bounds::workspace(workspace, MANIFEST_CAP);
+    let read = |dir: &Path| -> Option<toml::Table> {
+        let text = read_project_file(&dir.join("Cargo.toml"), &bounds).ok()??;
+        toml::from_str(&text).ok()
+    };
+    let own = read(manifest_dir)?;
+    if own.contains_key("workspace") {
+        return None;
+    }
+    let declared_root = own
+        .get("package")
+        .and_then(|package| package.get("workspace"))
+        .and_then(toml::Value::as_str)
+        .and_then(|relative| std::fs::canonicalize(manifest_dir.join(relative)).ok());
+    let start = dirs
+        .iter()
+        .position(|dir| std::fs::canonicalize(manifest_dir).is_ok_and(|own_dir| own_dir == *dir))?;
+    let (idx, root) = dirs
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find_map(|(idx, dir)| Some((idx, read(dir)?)).filter(|(_, root)| root.contains_key("workspace")))?;
+    let member = member_path(&dirs[idx], manifest_dir);
+    let table = root.get("workspace").and_then(toml::Value::as_table)?;
+    let paths = |key: &str| -> Vec<String> {
+        table
+            .get(key)
+            .and_then(toml::Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(toml::Value::as_str)
+                    .map(|path| manifest::normalize_importer(path).to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let excluded = paths("exclude")
+        .iter()
+        .any(|path| member == *path || member.starts_with(&format!("{path}/")));
+    let listed = paths("members").iter().any(|pattern| {
+        globset::Glob::new(pattern)
+            .map(|glob| glob.compile_matcher().is_match(&member))
+            .unwrap_or(false)
+    });
+    let declared = declared_root.is_some_and(|root| root == dirs[idx]);
+    (!excluded && (listed || declared)).then_some(idx)
 }
 
 /// A lockfile of another package manager beside the chosen `decides`, parsed (once per content);
@@ -1317,6 +1379,60 @@ mod tests {
             elsewhere.contains("https://github.com/nushell/reedline"),
             "{elsewhere:?} {:?}",
             reedline.status
+        );
+    }
+
+    /// Cargo uses the workspace root's Cargo.lock for every member; a member's own leftover
+    /// Cargo.lock decided instead (the case fix c0c4570 covers for lockfiles that list their members).
+    /// An excluded crate and a crate that is its own workspace (`fuzz/`) keep theirs.
+    #[test]
+    fn a_cargo_members_leftover_lockfile_does_not_decide() {
+        let lock = |package: &str, serde: &str| {
+            format!(
+                "version = 4\n\n[[package]]\nname = \"{package}\"\nversion = \"0.1.0\"\ndependencies = [\n \"serde\",\n]\n\n[[package]]\nname = \"serde\"\nversion = \"{serde}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+            )
+        };
+        let manifest = |package: &str, extra: &str| {
+            format!("[package]\nname = \"{package}\"\nversion = \"0.1.0\"\n{extra}\n[dependencies]\nserde = \"1\"\n")
+        };
+        let dir = repo(&[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/old\"]\n".to_string(),
+            ),
+            ("Cargo.lock", lock("a", "1.0.200")),
+            ("crates/a/Cargo.toml", manifest("a", "")),
+            ("crates/a/Cargo.lock", lock("a", "1.0.100")),
+            ("crates/old/Cargo.toml", manifest("old", "")),
+            ("crates/old/Cargo.lock", lock("old", "1.0.150")),
+            (
+                "fuzz/Cargo.toml",
+                manifest("fuzz", "\n[workspace]\nmembers = [\".\"]\n"),
+            ),
+            ("fuzz/Cargo.lock", lock("fuzz", "1.0.160")),
+        ]);
+        let serde = |manifest: &str| {
+            let (found, analysis) = evaluate(&dir.path().join(manifest));
+            let described = describe(&analysis);
+            (
+                found.unwrap().strip_prefix(dir.path()).unwrap().display().to_string(),
+                described[0].clone(),
+            )
+        };
+        assert_eq!(
+            serde("crates/a/Cargo.toml"),
+            ("Cargo.lock".to_string(), "serde@1.0.200 lockfile".to_string())
+        );
+        assert_eq!(
+            serde("crates/old/Cargo.toml"),
+            (
+                "crates/old/Cargo.lock".to_string(),
+                "serde@1.0.150 lockfile".to_string()
+            )
+        );
+        assert_eq!(
+            serde("fuzz/Cargo.toml"),
+            ("fuzz/Cargo.lock".to_string(), "serde@1.0.160 lockfile".to_string())
         );
     }
 
