@@ -797,11 +797,40 @@ pub enum ManifestKind {
     CargoLock,
     PoetryLock,
     UvLock,
+    /// `pylock.toml`, the PEP 751 lockfile.
+    PyLock,
     PnpmLock,
     YarnLock,
     BunLock,
     /// `bun.lockb`, Bun's binary lockfile: not read, and said so.
     BunLockb,
+}
+
+/// Whether a file found by a walk is a pip requirements file, named the way the tools that look for
+/// them name it: `requirements` anywhere in a plain file name (Renovate's default pattern is
+/// `[\w-]*requirements([-.]\w+)?\.(txt|pip)`: `requirements-dev.txt`, `test-requirements.txt`,
+/// `mypy-requirements.txt`, `requirements.dev.txt`), their pip-tools sources (`.in`), and every
+/// `.txt`/`.in` file in a folder named `requirements` (`requirements/base.txt`, which Dependabot reads
+/// too). A walk that passed over these read nothing of them and said nothing.
+fn is_requirements_name(path: &Path, name: &str) -> bool {
+    let Some((stem, extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let extension = extension.to_ascii_lowercase();
+    if !matches!(extension.as_str(), "txt" | "in" | "pip") {
+        return false;
+    }
+    let named = stem.starts_with("requirements")
+        || stem.to_ascii_lowercase().contains("requirements")
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let in_requirements_folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|folder| folder.to_str())
+        .is_some_and(|folder| folder.eq_ignore_ascii_case("requirements"));
+    named || in_requirements_folder
 }
 
 impl ManifestKind {
@@ -825,14 +854,14 @@ impl ManifestKind {
             "Cargo.lock" => Some(ManifestKind::CargoLock),
             "poetry.lock" => Some(ManifestKind::PoetryLock),
             "uv.lock" => Some(ManifestKind::UvLock),
+            "pylock.toml" => Some(ManifestKind::PyLock),
             "pnpm-lock.yaml" => Some(ManifestKind::PnpmLock),
             "yarn.lock" => Some(ManifestKind::YarnLock),
             "bun.lock" => Some(ManifestKind::BunLock),
             "bun.lockb" => Some(ManifestKind::BunLockb),
-            _ if name.ends_with(".txt") && (name.starts_with("requirements") || explicit) => {
+            _ if is_requirements_name(path, name) || (explicit && name.ends_with(".txt")) => {
                 Some(ManifestKind::Requirements)
             }
-            _ if name.ends_with(".in") && name.starts_with("requirements") => Some(ManifestKind::Requirements),
             _ => None,
         }
     }
@@ -844,6 +873,7 @@ impl ManifestKind {
                 | ManifestKind::CargoLock
                 | ManifestKind::PoetryLock
                 | ManifestKind::UvLock
+                | ManifestKind::PyLock
                 | ManifestKind::PnpmLock
                 | ManifestKind::YarnLock
                 | ManifestKind::BunLock
@@ -860,9 +890,11 @@ impl ManifestKind {
             | ManifestKind::BunLock
             | ManifestKind::BunLockb => Ecosystem::Npm,
             ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
-            ManifestKind::Requirements | ManifestKind::Pyproject | ManifestKind::PoetryLock | ManifestKind::UvLock => {
-                Ecosystem::PyPI
-            }
+            ManifestKind::Requirements
+            | ManifestKind::Pyproject
+            | ManifestKind::PoetryLock
+            | ManifestKind::UvLock
+            | ManifestKind::PyLock => Ecosystem::PyPI,
         }
     }
 
@@ -879,7 +911,8 @@ impl ManifestKind {
                 "bun.lockb",
             ],
             ManifestKind::CargoToml => &["Cargo.lock"],
-            ManifestKind::Pyproject => &["uv.lock", "poetry.lock"],
+            // `pylock.toml` (PEP 751) last: uv and Poetry export it, but install from their own.
+            ManifestKind::Pyproject => &["uv.lock", "poetry.lock", "pylock.toml"],
             _ => &[],
         }
     }
@@ -1067,6 +1100,46 @@ pub fn npmrc_settings(text: &str) -> impl Iterator<Item = (&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// python/mypy keeps `mypy-requirements.txt`, `build-requirements.txt` and
+    /// `test-requirements.txt` at its root, and pip-tools projects keep `requirements/base.txt`:
+    /// a walk passed over all of them without a word.
+    #[test]
+    fn requirements_files_are_found_under_the_names_projects_give_them() {
+        let found = |path: &str| ManifestKind::detect(Path::new(path), false);
+        for path in [
+            "requirements.txt",
+            "requirements-dev.txt",
+            "requirements.in",
+            "requirements (old).txt",
+            "mypy-requirements.txt",
+            "test-requirements.txt",
+            "dev_requirements.in",
+            "Requirements.txt",
+            "requirements.dev.txt",
+            "docs/requirements-docs.txt",
+            "requirements/base.txt",
+            "requirements/dev.in",
+            "app/Requirements/prod.txt",
+        ] {
+            assert_eq!(found(path), Some(ManifestKind::Requirements), "{path}");
+        }
+        for path in [
+            "CMakeLists.txt",
+            "LICENSE.txt",
+            "MANIFEST.in",
+            "docs/requirements.md",
+            "requirements/README.md",
+            "requirements",
+            "notes/my requirements.txt",
+        ] {
+            assert_eq!(found(path), None, "{path}");
+        }
+        assert_eq!(
+            ManifestKind::detect(Path::new("deps.txt"), true),
+            Some(ManifestKind::Requirements)
+        );
+    }
 
     /// The layout `VersionFacts` had before `detail`, to check the stored form did not change.
     #[derive(Serialize, Deserialize, Debug, PartialEq)]

@@ -439,10 +439,46 @@ fn package_manager(dir: &Path, workspace: &Path) -> Option<String> {
     Some(field.split('@').next().unwrap_or(field).trim().to_ascii_lowercase())
 }
 
+/// Which of `uv.lock` and `poetry.lock` the `pyproject.toml` in `dir` is managed with, when it says:
+/// uv reads only a `[project]` table or a `[tool.uv.workspace]` (so a Poetry 1.x project with only
+/// `[tool.poetry]`, like Textualize/textual beside a stub uv.lock, is Poetry's); a `[tool.poetry]`
+/// table or Poetry's build backend with no `[tool.uv]` table is Poetry's, and a `[tool.uv]` table
+/// with no `[tool.poetry]` is uv's. `None` when it cannot be told (then the usual order decides).
+fn python_manager(dir: &Path, workspace: &Path) -> Option<&'static str> {
+    let text = read_project_file(&dir.join("pyproject.toml"), &Bounds::workspace(workspace, MANIFEST_CAP)).ok()??;
+    let value: toml::Table = toml::from_str(&text).ok()?;
+    let tool = value.get("tool").and_then(toml::Value::as_table);
+    let has_tool = |name: &str| tool.is_some_and(|tool| tool.contains_key(name));
+    let uv_workspace = tool
+        .and_then(|tool| tool.get("uv"))
+        .and_then(toml::Value::as_table)
+        .is_some_and(|uv| uv.contains_key("workspace"));
+    let poetry_backend = value
+        .get("build-system")
+        .and_then(|build| build.get("build-backend"))
+        .and_then(toml::Value::as_str)
+        .is_some_and(|backend| backend.trim().starts_with("poetry."));
+    let uv_reads_it = value.contains_key("project") || uv_workspace;
+    if !uv_reads_it {
+        return Some("poetry.lock");
+    }
+    match (has_tool("poetry") || poetry_backend, has_tool("uv")) {
+        (true, false) => Some("poetry.lock"),
+        (false, true) => Some("uv.lock"),
+        _ => None,
+    }
+}
+
 /// Of the lockfiles present in one folder, the one the project's package manager writes: the one
 /// `packageManager` names when several exist, else the first in `ManifestKind::lockfile_names` order
 /// (a text `bun.lock` before the binary `bun.lockb`).
 fn choose_lockfile(dir: &Path, workspace: &Path, present: &[&'static str]) -> Option<&'static str> {
+    if present.contains(&"uv.lock")
+        && present.contains(&"poetry.lock")
+        && let Some(tool) = python_manager(dir, workspace)
+    {
+        return Some(tool);
+    }
     if present.len() > 1
         && let Some(manager) = package_manager(dir, workspace)
     {
@@ -469,12 +505,16 @@ fn lockfile_manager(name: &str) -> &'static str {
         "bun.lock" | "bun.lockb" => "bun",
         "uv.lock" => "uv",
         "poetry.lock" => "poetry",
+        "pylock.toml" => "pylock",
         _ => "other",
     }
 }
 
 /// `manifest_dir` relative to `root`, with forward slashes (`packages/a`); empty when they are the same.
+/// `root` comes from `dirs_up_to`, which resolves it, so `manifest_dir` is resolved too: the CLI's
+/// relative paths (`./packages/a`) and a path through a symlinked folder name the same member.
 fn member_path(root: &Path, manifest_dir: &Path) -> String {
+    let manifest_dir = std::fs::canonicalize(manifest_dir).unwrap_or_else(|_| manifest_dir.to_path_buf());
     manifest_dir
         .strip_prefix(root)
         .map(|rel| {
@@ -503,7 +543,9 @@ pub fn load_lockfile(
         return None;
     }
     let bounds = Bounds::workspace(workspace, LOCKFILE_CAP);
-    for dir in project_dirs(manifest_dir, workspace) {
+    let dirs = project_dirs(manifest_dir, workspace);
+    let deciding = enclosing_workspace_lockfile(&dirs, names, manifest_dir, workspace, &bounds);
+    for dir in dirs.into_iter().skip(deciding.unwrap_or(0)) {
         let present: Vec<&'static str> = names
             .iter()
             .copied()
@@ -587,6 +629,110 @@ pub fn load_lockfile(
         return Some((path, lockfile));
     }
     None
+}
+
+/// A workspace member keeps a lockfile of its own (pydantic/pydantic's `pydantic-core/uv.lock`, left
+/// from before it joined the workspace), but its package manager installs it from the workspace
+/// root's: uv, pnpm, npm, Yarn and Bun all lock a workspace in one file at its root. When a lockfile
+/// of the same name in a folder above the nearest one records the manifest's folder as one of its
+/// members (`importers`), that folder's index in `dirs` is where the deciding lockfile is. A folder
+/// that root does not list (an example project, a separate workspace) keeps its own.
+fn enclosing_workspace_lockfile(
+    dirs: &[PathBuf],
+    names: &[&'static str],
+    manifest_dir: &Path,
+    workspace: &Path,
+    bounds: &Bounds,
+) -> Option<usize> {
+    let present = |dir: &Path| -> Vec<&'static str> {
+        names
+            .iter()
+            .copied()
+            .filter(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+            .collect()
+    };
+    let nearest = dirs.iter().position(|dir| !present(dir).is_empty())?;
+    if nearest + 1 >= dirs.len() {
+        return None;
+    }
+    let name = choose_lockfile(&dirs[nearest], workspace, &present(&dirs[nearest]))?;
+    let kind = ManifestKind::detect(Path::new(name), false)?;
+    if kind == ManifestKind::BunLockb {
+        return None;
+    }
+    if kind == ManifestKind::CargoLock {
+        return cargo_workspace_root(dirs, manifest_dir, workspace)
+            .filter(|idx| *idx > nearest && std::fs::symlink_metadata(dirs[*idx].join(name)).is_ok());
+    }
+    dirs.iter().enumerate().skip(nearest + 1).find_map(|(idx, ancestor)| {
+        let path = ancestor.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return None;
+        }
+        let member = member_path(ancestor, manifest_dir);
+        let bytes = untrusted::read_untrusted(&path, bounds).ok()?;
+        let lockfile = parsed_lockfile(&path, kind, &decode::decode(kind, &bytes).text)?;
+        lockfile
+            .importers
+            .iter()
+            .any(|(importer, _)| manifest::normalize_importer(importer) == member)
+            .then_some(idx)
+    })
+}
+
+/// Cargo: the index in `dirs` of the workspace root the manifest's package belongs to, the way
+/// Cargo finds it (Cargo.lock records no members, so `enclosing_workspace_lockfile` cannot ask it):
+/// none when the manifest is a workspace root itself; else the first folder above with a `[workspace]`
+/// table, when that workspace includes the package (its `members` globs, or `package.workspace`
+/// naming that folder) and does not `exclude` it. Cargo then uses the root's Cargo.lock only.
+fn cargo_workspace_root(dirs: &[PathBuf], manifest_dir: &Path, workspace: &Path) -> Option<usize> {
+    let bounds = Bounds::workspace(workspace, MANIFEST_CAP);
+    let read = |dir: &Path| -> Option<toml::Table> {
+        let text = read_project_file(&dir.join("Cargo.toml"), &bounds).ok()??;
+        toml::from_str(&text).ok()
+    };
+    let own = read(manifest_dir)?;
+    if own.contains_key("workspace") {
+        return None;
+    }
+    let declared_root = own
+        .get("package")
+        .and_then(|package| package.get("workspace"))
+        .and_then(toml::Value::as_str)
+        .and_then(|relative| std::fs::canonicalize(manifest_dir.join(relative)).ok());
+    let start = dirs
+        .iter()
+        .position(|dir| std::fs::canonicalize(manifest_dir).is_ok_and(|own_dir| own_dir == *dir))?;
+    let (idx, root) = dirs
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find_map(|(idx, dir)| Some((idx, read(dir)?)).filter(|(_, root)| root.contains_key("workspace")))?;
+    let member = member_path(&dirs[idx], manifest_dir);
+    let table = root.get("workspace").and_then(toml::Value::as_table)?;
+    let paths = |key: &str| -> Vec<String> {
+        table
+            .get(key)
+            .and_then(toml::Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(toml::Value::as_str)
+                    .map(|path| manifest::normalize_importer(path).to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let excluded = paths("exclude")
+        .iter()
+        .any(|path| member == *path || member.starts_with(&format!("{path}/")));
+    let listed = paths("members").iter().any(|pattern| {
+        globset::Glob::new(pattern)
+            .map(|glob| glob.compile_matcher().is_match(&member))
+            .unwrap_or(false)
+    });
+    let declared = declared_root.is_some_and(|root| root == dirs[idx]);
+    (!excluded && (listed || declared)).then_some(idx)
 }
 
 /// A lockfile of another package manager beside the chosen `decides`, parsed (once per content);
@@ -1037,6 +1183,257 @@ mod tests {
         std::fs::write(&lock_path, text).unwrap();
         let _ = evaluate(&dir.path().join("foo/package.json"));
         assert_eq!(lockfile_parses(&lock_path), 2);
+    }
+
+    /// vuejs/core's members were read with the root importer's versions when the manifest's path
+    /// was not the resolved one (the CLI's `./packages/compiler-sfc/package.json`): the member path
+    /// came out empty, so `postcss ^8.5.19` found no locked version at all.
+    #[test]
+    fn a_member_reached_through_a_symlinked_folder_still_reads_its_importer() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-workspace2/pnpm-lock.yaml")),
+            ("pnpm-workspace.yaml", fixture("pnpm/v9-workspace2/pnpm-workspace.yaml")),
+            ("foo/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+        ]);
+        let outside = tempfile::tempdir().unwrap();
+        let link = outside.path().join("checkout");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        let (_, analysis) = evaluate(&link.join("foo/package.json"));
+        let described = describe(&analysis);
+        assert_eq!(described[0], "express@4.17.2 lockfile", "{described:#?}");
+        assert_eq!(described[1], "webpack@2.7.0 lockfile", "{described:#?}");
+    }
+
+    /// Textualize/textual is a Poetry project (`[tool.poetry]`, no `[project]`) with a stub uv.lock
+    /// beside its poetry.lock: uv.lock decided, so `rich >=14.2.0` and every other direct
+    /// dependency had no locked version.
+    #[test]
+    fn the_pyproject_decides_between_uv_lock_and_poetry_lock() {
+        let files = |pyproject: String| {
+            repo(&[
+                ("pyproject.toml", pyproject),
+                ("poetry.lock", fixture("pypi/textual-poetry-beside-uv-stub/poetry.lock")),
+                ("uv.lock", fixture("pypi/textual-poetry-beside-uv-stub/uv.lock")),
+            ])
+        };
+        let dir = files(fixture("pypi/textual-poetry-beside-uv-stub/pyproject.toml"));
+        let (found, analysis) = evaluate(&dir.path().join("pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("poetry.lock").as_path()));
+        let described = describe(&analysis);
+        assert!(described.iter().any(|d| d == "rich@14.2.0 lockfile"), "{described:#?}");
+
+        // A `[project]` managed with uv (a `[tool.uv]` table, no `[tool.poetry]`) is uv's.
+        let dir = files(
+            "[project]\nname = \"x\"\ndependencies = [\"rich>=14\"]\n[tool.uv]\ndev-dependencies = []\n".to_string(),
+        );
+        let (found, _) = evaluate(&dir.path().join("pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("uv.lock").as_path()));
+    }
+
+    /// pydantic/pydantic's member `pydantic-core` still has its own `uv.lock` from before it joined
+    /// the uv workspace; uv installs it from the root's, and so do pnpm, npm, Yarn and Bun for their
+    /// members. The member's own lockfile decided (pytest 8.4.1 instead of the root's 9.1.1).
+    #[test]
+    fn a_members_leftover_lockfile_does_not_decide_when_the_root_lists_it() {
+        let dir = repo(&[
+            ("pnpm-lock.yaml", fixture("pnpm/v9-workspace2/pnpm-lock.yaml")),
+            ("pnpm-workspace.yaml", fixture("pnpm/v9-workspace2/pnpm-workspace.yaml")),
+            ("foo/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+            // Some other project's real lockfile, left in the member's folder.
+            ("foo/pnpm-lock.yaml", fixture("pnpm/v9-with-peer/pnpm-lock.yaml")),
+            // A project the root's lockfile does not list keeps its own.
+            ("examples/app/package.json", fixture("pnpm/v9-workspace2/foo/package.json")),
+            ("examples/app/pnpm-lock.yaml", fixture("pnpm/v9-with-peer/pnpm-lock.yaml")),
+            (
+                "uv.lock",
+                "version = 1\n\n[[package]]\nname = \"root\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { editable = \"packages/lib\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.10\"\nsource = { registry = \"https://pypi.org/simple\" }\n".to_string(),
+            ),
+            ("packages/lib/pyproject.toml", "[project]\nname = \"lib\"\ndependencies = [\"idna>=3\"]\n".to_string()),
+            (
+                "packages/lib/uv.lock",
+                "version = 1\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [{ name = \"idna\" }]\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\nsource = { registry = \"https://pypi.org/simple\" }\n".to_string(),
+            ),
+        ]);
+        let (found, analysis) = evaluate(&dir.path().join("foo/package.json"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("pnpm-lock.yaml").as_path()));
+        let described = describe(&analysis);
+        assert_eq!(
+            described[..2],
+            ["express@4.17.2 lockfile", "webpack@2.7.0 lockfile"],
+            "{described:#?}"
+        );
+        let (found, _) = evaluate(&dir.path().join("examples/app/package.json"));
+        assert_eq!(
+            found.as_deref(),
+            Some(dir.path().join("examples/app/pnpm-lock.yaml").as_path())
+        );
+        let (found, analysis) = evaluate(&dir.path().join("packages/lib/pyproject.toml"));
+        assert_eq!(found.as_deref(), Some(dir.path().join("uv.lock").as_path()));
+        assert_eq!(describe(&analysis), vec!["idna@3.10 lockfile"]);
+    }
+
+    /// socketio/socket.io's members declare their siblings by range (`"engine.io-parser": "~5.2.1"`)
+    /// and npm links the sibling workspace (`"link": true` in package-lock.json): the range was
+    /// resolved from the registry and the registry's package checked (fresh-version on the project's
+    /// own releases), although the workspace's own code is what is installed.
+    #[test]
+    fn a_registry_range_the_lockfile_links_to_a_sibling_workspace_is_skipped() {
+        let lock = r#"{"name": "root", "lockfileVersion": 3, "requires": true, "packages": {
+  "": {"name": "root", "workspaces": ["packages/*"]},
+  "node_modules/a": {"resolved": "packages/a", "link": true},
+  "node_modules/b": {"resolved": "packages/b", "link": true},
+  "node_modules/ms": {"version": "2.1.3", "resolved": "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz", "integrity": "sha512-x"},
+  "packages/a": {"name": "a", "version": "1.0.0", "dependencies": {"b": "~5.2.1", "ms": "^2.1.0"}},
+  "packages/b": {"name": "b", "version": "5.2.3"}
+}}"#;
+        let dir = repo(&[
+            (
+                "package.json",
+                "{\"name\": \"root\", \"workspaces\": [\"packages/*\"]}".to_string(),
+            ),
+            ("package-lock.json", lock.to_string()),
+            (
+                "packages/a/package.json",
+                "{\"name\": \"a\", \"dependencies\": {\"b\": \"~5.2.1\", \"ms\": \"^2.1.0\"}}".to_string(),
+            ),
+            (
+                "packages/b/package.json",
+                "{\"name\": \"b\", \"version\": \"5.2.3\"}".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("packages/a/package.json"));
+        let described = describe(&analysis);
+        assert!(
+            described[0].starts_with("b@? unresolved skipped: workspace link to packages/b"),
+            "{described:#?}"
+        );
+        assert_eq!(described[1], "ms@2.1.3 lockfile", "{described:#?}");
+    }
+
+    /// vitest-dev/vitest's `pnpm-workspace.yaml` overrides `vitest: workspace:*`, so its examples'
+    /// `"vitest": "latest"` is locked as `link:../../packages/vitest`: the range was resolved at the
+    /// registry and the registry's vitest checked, while the workspace's own package is installed.
+    #[test]
+    fn a_pnpm_link_the_lockfile_chose_for_a_registry_range_is_skipped() {
+        let lock = "lockfileVersion: '9.0'\n\nimporters:\n\n  examples/basic:\n    devDependencies:\n      vite:\n        specifier: 8.0.11\n        version: 8.0.11\n      vitest:\n        specifier: workspace:*\n        version: link:../../packages/vitest\n\n  packages/vitest: {}\n\npackages:\n\n  vite@8.0.11:\n    resolution: {integrity: sha512-a}\n\nsnapshots:\n\n  vite@8.0.11: {}\n";
+        let dir = repo(&[
+            ("pnpm-lock.yaml", lock.to_string()),
+            (
+                "pnpm-workspace.yaml",
+                "packages:\n  - packages/*\n  - examples/*\noverrides:\n  vitest: workspace:*\n".to_string(),
+            ),
+            (
+                "examples/basic/package.json",
+                "{\"devDependencies\": {\"vite\": \"latest\", \"vitest\": \"latest\"}}".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("examples/basic/package.json"));
+        let described = describe(&analysis);
+        assert_eq!(described[0], "vite@8.0.11 lockfile", "{described:#?}");
+        assert!(
+            described[1].starts_with("vitest@? unresolved skipped: workspace link to ../../packages/vitest"),
+            "{described:#?}"
+        );
+    }
+
+    /// webpack/webpack declares `"prettier-2": "npm:prettier@^2"`, which yarn.lock keys as
+    /// `"prettier-2@npm:prettier@^2"`: the alias found no entry, so prettier 2 (2.8.8 installed) was
+    /// resolved at the registry instead.
+    #[test]
+    fn a_yarn_npm_alias_finds_its_entry() {
+        let dir = repo(&[
+            ("yarn.lock", fixture("yarn/v1-webpack-npm-alias/yarn.lock")),
+            ("package.json", fixture("yarn/v1-webpack-npm-alias/package.json")),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("package.json"));
+        let described = describe(&analysis);
+        assert_eq!(
+            described,
+            vec!["prettier@3.9.6 lockfile", "prettier@2.8.8 lockfile"],
+            "{described:#?}"
+        );
+    }
+
+    /// nushell/nushell declares `reedline = "0.49.0"` and patches it with
+    /// `[patch.crates-io] reedline = { git = "https://github.com/nushell/reedline", branch = "main" }`:
+    /// Cargo.lock installs the git commit, but the range was resolved at crates.io and the registry's
+    /// 0.49.0 checked in its place. A git entry is "installed from …, not checked", as in every
+    /// other lockfile.
+    #[test]
+    fn a_cargo_patch_to_git_is_not_checked_as_the_registrys() {
+        let dir = repo(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"nu\"\nversion = \"0.1.0\"\n\n[dependencies]\nreedline = \"0.49.0\"\n\n[patch.crates-io]\nreedline = { git = \"https://github.com/nushell/reedline\", branch = \"main\" }\n".to_string(),
+            ),
+            (
+                "Cargo.lock",
+                "version = 4\n\n[[package]]\nname = \"nu\"\nversion = \"0.1.0\"\ndependencies = [\n \"reedline\",\n]\n\n[[package]]\nname = \"reedline\"\nversion = \"0.49.0\"\nsource = \"git+https://github.com/nushell/reedline?branch=main#e4fe8edfb28440614e58a8c9dba78d128783f70f\"\n".to_string(),
+            ),
+        ]);
+        let (_, analysis) = evaluate(&dir.path().join("Cargo.toml"));
+        let reedline = analysis.deps.iter().find(|d| d.dep.package.name == "reedline").unwrap();
+        assert_eq!(reedline.dep.resolved.version.as_deref(), Some("0.49.0"));
+        let elsewhere = reedline.installed_elsewhere.as_deref().unwrap_or_default();
+        assert!(
+            elsewhere.contains("https://github.com/nushell/reedline"),
+            "{elsewhere:?} {:?}",
+            reedline.status
+        );
+    }
+
+    /// Cargo uses the workspace root's Cargo.lock for every member; a member's own leftover
+    /// Cargo.lock decided instead (the case fix c0c4570 covers for lockfiles that list their members).
+    /// An excluded crate and a crate that is its own workspace (`fuzz/`) keep theirs.
+    #[test]
+    fn a_cargo_members_leftover_lockfile_does_not_decide() {
+        let lock = |package: &str, serde: &str| {
+            format!(
+                "version = 4\n\n[[package]]\nname = \"{package}\"\nversion = \"0.1.0\"\ndependencies = [\n \"serde\",\n]\n\n[[package]]\nname = \"serde\"\nversion = \"{serde}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+            )
+        };
+        let manifest = |package: &str, extra: &str| {
+            format!("[package]\nname = \"{package}\"\nversion = \"0.1.0\"\n{extra}\n[dependencies]\nserde = \"1\"\n")
+        };
+        let dir = repo(&[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/old\"]\n".to_string(),
+            ),
+            ("Cargo.lock", lock("a", "1.0.200")),
+            ("crates/a/Cargo.toml", manifest("a", "")),
+            ("crates/a/Cargo.lock", lock("a", "1.0.100")),
+            ("crates/old/Cargo.toml", manifest("old", "")),
+            ("crates/old/Cargo.lock", lock("old", "1.0.150")),
+            (
+                "fuzz/Cargo.toml",
+                manifest("fuzz", "\n[workspace]\nmembers = [\".\"]\n"),
+            ),
+            ("fuzz/Cargo.lock", lock("fuzz", "1.0.160")),
+        ]);
+        let serde = |manifest: &str| {
+            let (found, analysis) = evaluate(&dir.path().join(manifest));
+            let described = describe(&analysis);
+            (
+                found.unwrap().strip_prefix(dir.path()).unwrap().display().to_string(),
+                described[0].clone(),
+            )
+        };
+        assert_eq!(
+            serde("crates/a/Cargo.toml"),
+            ("Cargo.lock".to_string(), "serde@1.0.200 lockfile".to_string())
+        );
+        assert_eq!(
+            serde("crates/old/Cargo.toml"),
+            (
+                "crates/old/Cargo.lock".to_string(),
+                "serde@1.0.150 lockfile".to_string()
+            )
+        );
+        assert_eq!(
+            serde("fuzz/Cargo.toml"),
+            ("fuzz/Cargo.lock".to_string(), "serde@1.0.160 lockfile".to_string())
+        );
     }
 
     #[test]

@@ -269,3 +269,149 @@ fn a_cache_store_that_cannot_be_opened_is_said() {
     let (_, json, _) = run(&["check", ".", "--format", "json"], project.dir.path());
     assert!(json.contains("cache store"), "{json}");
 }
+
+/// `gatehouse check .` names every manifest by a relative path; a pnpm workspace member's own
+/// importer must still decide its versions (vuejs/core's `packages/compiler-sfc` was read with the
+/// root importer's, so most of its dependencies had no locked version).
+#[test]
+fn a_workspace_member_named_by_a_relative_path_reads_its_own_importer() {
+    let manifests = fixtures().join("manifests/pnpm/v9-workspace2");
+    let read = |name: &str| std::fs::read_to_string(manifests.join(name)).unwrap();
+    let (lock, workspace, foo) = (
+        read("pnpm-lock.yaml"),
+        read("pnpm-workspace.yaml"),
+        read("foo/package.json"),
+    );
+    let project = Project::new(&[
+        ("pnpm-lock.yaml", &lock),
+        ("pnpm-workspace.yaml", &workspace),
+        ("foo/package.json", &foo),
+    ]);
+    std::fs::create_dir(project.path(".git")).unwrap();
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    for target in [".", "foo/package.json", "./foo/package.json"] {
+        let (_, stdout, stderr) = run(&["check", target, "--format", "json"], project.dir.path());
+        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+        let webpack = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == "webpack" && p.get("via").is_none())
+            .unwrap_or_else(|| panic!("{target}: {stdout}"));
+        assert_eq!(webpack["version"], "2.7.0", "{target}: {webpack}");
+        assert_eq!(webpack["version_source"], "lockfile", "{target}: {webpack}");
+    }
+}
+
+/// python/mypy's requirements files are `mypy-requirements.txt`, `build-requirements.txt` and the
+/// pip-compiled `test-requirements.txt`; a walk of the folder read none of them and said nothing
+/// ("no manifests found" alone, or a clean run beside any other manifest).
+#[test]
+fn a_walk_reads_requirements_files_named_the_way_projects_name_them() {
+    let real = fixtures().join("manifests/pypi/mypy-requirement-names");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let (mypy, build, test) = (
+        read("mypy-requirements.txt"),
+        read("build-requirements.txt"),
+        read("test-requirements.txt"),
+    );
+    let project = Project::new(&[
+        ("mypy-requirements.txt", &mypy),
+        ("build-requirements.txt", &build),
+        ("test-requirements.txt", &test),
+        ("requirements/base.txt", "attrs==26.1.0\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let packages = report["packages"].as_array().unwrap();
+    for (file, package, version) in [
+        ("test-requirements.txt", "pytest-xdist", Some("3.8.0")),
+        ("mypy-requirements.txt", "pathspec", None),
+        ("build-requirements.txt", "types-psutil", None),
+        ("requirements/base.txt", "attrs", Some("26.1.0")),
+    ] {
+        let found = packages
+            .iter()
+            .find(|p| p["file"].as_str().is_some_and(|f| f.ends_with(file)) && p["package"] == package)
+            .unwrap_or_else(|| panic!("{file}: {package} not read: {stdout}"));
+        if let Some(version) = version {
+            assert_eq!(found["version"], version, "{found}");
+        }
+    }
+}
+
+/// pypa/pip's `build-project/` pins its build tools in a PEP 751 `pylock.toml` (`pip lock`): a walk
+/// checked the pyproject as if nothing were locked and said nothing of the lockfile. It decides the
+/// versions of the pyproject beside it, every entry is checked (PEP 751 installs every entry), and a
+/// lockfile Gatehouse does not read (a named `pylock.<name>.toml`) is said to be unread (exit 2).
+#[test]
+fn a_pep_751_lockfile_decides_and_an_unread_one_is_reported() {
+    let real = fixtures().join("manifests/pypi/pip-build-project-pylock");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let (pyproject, pylock) = (read("pyproject.toml"), read("pylock.toml"));
+    let project = Project::new(&[("pyproject.toml", &pyproject), ("pylock.toml", &pylock)]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert_eq!(report["summary"]["unread_files"], 0, "{stdout}");
+    let packages = report["packages"].as_array().unwrap();
+    let find = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["package"] == name)
+            .unwrap_or_else(|| panic!("{name} not checked: {stdout}"))
+    };
+    for (name, version) in [("build", "1.5.0"), ("flit-core", "4.0.2"), ("packaging", "26.3")] {
+        assert_eq!(find(name)["version"], version, "{}", find(name));
+        assert_eq!(find(name)["version_source"], "lockfile", "{}", find(name));
+    }
+
+    std::fs::write(project.path("pylock.dev.toml"), &pylock).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert_eq!(report["summary"]["unread_files"], 1, "{stdout}");
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"].as_str().is_some_and(|s| s.ends_with("pylock.dev.toml"))),
+        "{stdout}"
+    );
+}
+
+/// In a tree without `.git` (an unpacked archive, a CI artifact) the README bounds the walk up at the
+/// current folder when the checked file is inside it; it was bounded at the file's own folder, so a
+/// workspace member named on the command line never found the root's lockfile.
+#[test]
+fn a_member_named_inside_the_current_folder_finds_the_root_lockfile_without_git() {
+    let manifests = fixtures().join("manifests/pnpm/v9-workspace2");
+    let read = |name: &str| std::fs::read_to_string(manifests.join(name)).unwrap();
+    let (lock, workspace, foo) = (
+        read("pnpm-lock.yaml"),
+        read("pnpm-workspace.yaml"),
+        read("foo/package.json"),
+    );
+    let project = Project::new(&[
+        ("pnpm-lock.yaml", &lock),
+        ("pnpm-workspace.yaml", &workspace),
+        ("foo/package.json", &foo),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    // --offline: with the old bound the project's gatehouse.toml (offline) was not found either.
+    let (_, stdout, stderr) = run(
+        &["check", "foo/package.json", "--format", "json", "--offline"],
+        project.dir.path(),
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let webpack = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == "webpack" && p.get("via").is_none())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(webpack["version"], "2.7.0", "{webpack}");
+    assert_eq!(webpack["version_source"], "lockfile", "{webpack}");
+}

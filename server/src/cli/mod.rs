@@ -131,17 +131,64 @@ const SKIP_DIRS: [&str; 9] = [
 /// Skipped folders that hold installed dependencies or version control, never a project's own manifests.
 const DEPENDENCY_DIRS: [&str; 3] = ["node_modules", ".git", ".hg"];
 
+/// PEP 751 lockfiles (`pylock.toml`, `pylock.<name>.toml`: `pip lock`, `uv export --format
+/// pylock.toml`, PDM) pin what gets installed. `pylock.toml` is read as the lockfile of the
+/// `pyproject.toml` beside it; a named one (`pylock.dev.toml`), or one with no pyproject beside it
+/// (`pip lock -r requirements.txt`), is not read: a walk that meets one says so (exit 2) rather than
+/// passing over the versions it pins.
+fn is_unread_pylock(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let beside_pyproject = path
+        .parent()
+        .is_some_and(|dir| std::fs::symlink_metadata(dir.join("pyproject.toml")).is_ok());
+    match name {
+        "pylock.toml" => !beside_pyproject,
+        _ => name.starts_with("pylock.") && name.ends_with(".toml"),
+    }
+}
+
+const PYLOCK_NOT_READ: &str = "not checked: Gatehouse reads a PEP 751 pylock.toml only as the lockfile of the pyproject.toml beside it, so the versions this one pins were not checked";
+
+/// The workspace that bounds what a path on the command line may read: its repository (the folder
+/// with `.git`, `project::workspace_root`); in a tree without one (an unpacked archive, a CI
+/// artifact) the current folder when the path is inside it (unless it is the home folder or `/`),
+/// else the folder named. Without the
+/// second rule `gatehouse check packages/a/package.json` run at the root of such a tree was bounded
+/// to `packages/a` and never saw the workspace's lockfile.
+fn workspace_of(path: &Path, cwd: &Path, env: &[(String, String)]) -> PathBuf {
+    let found = project::workspace_root(path, env);
+    if found.join(".git").exists() {
+        return found;
+    }
+    let (Ok(real), Ok(here)) = (std::fs::canonicalize(path), std::fs::canonicalize(cwd)) else {
+        return found;
+    };
+    // Never the home folder or `/`, which `workspace_root` refuses as a repository too.
+    let home = env
+        .iter()
+        .find(|(key, _)| key == "HOME")
+        .and_then(|(_, value)| std::fs::canonicalize(value).ok());
+    if real.starts_with(&here) && here.parent().is_some() && Some(&here) != home.as_ref() {
+        here
+    } else {
+        found
+    }
+}
+
 /// Finds manifests under `paths`: files as given (any `.txt` counts as requirements), folders walked
 /// (cycle-safe, symlinked folders not followed). Each file comes with its workspace root, which bounds
 /// every file it may name. Entries that are not regular files are reported, never read.
 pub fn collect_files(
     paths: &[PathBuf],
+    cwd: &Path,
     env: &[(String, String)],
     errors: &mut Vec<(String, String)>,
 ) -> Vec<(PathBuf, ManifestKind, PathBuf)> {
     let mut res = Vec::new();
     for path in paths {
-        let workspace = project::workspace_root(path, env);
+        let workspace = workspace_of(path, cwd, env);
         let Ok(metadata) = std::fs::metadata(path) else {
             errors.push((path.display().to_string(), "no such file or folder".to_string()));
             continue;
@@ -182,6 +229,8 @@ pub fn collect_files(
                     && !kind.is_lockfile()
                 {
                     res.push((entry, kind, workspace.clone()));
+                } else if is_unread_pylock(&entry) {
+                    errors.push((entry.display().to_string(), PYLOCK_NOT_READ.to_string()));
                 }
             }
         } else {
@@ -218,7 +267,7 @@ pub async fn check(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -
     let mut errors: Vec<(String, String)> = Vec::new();
     // Files that could not be read, decoded or parsed: each makes the run incomplete (exit 2).
     let mut unread: Vec<(String, String)> = Vec::new();
-    let queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &env, &mut unread).into();
+    let queue: VecDeque<(PathBuf, ManifestKind, PathBuf)> = collect_files(&paths, &cwd, &env, &mut unread).into();
     let files = read_files(args, &cwd, &env, queue, &mut errors, &mut unread);
     errors.sort();
     errors.dedup();

@@ -61,7 +61,7 @@ use jiff::Timestamp;
 
 use crate::checks::{self, AgeThresholds, CheckCtx, Finding, FindingKind, ResolvedDep};
 use crate::fix::{self, Fix};
-use crate::manifest::{DepKind, Dependency, DirectIndex, Lockfile, Parsed, SourceKind, SyntaxIssue};
+use crate::manifest::{DepKind, Dependency, DirectIndex, LockedPackage, Lockfile, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySource, Severity, Span};
 use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
@@ -198,6 +198,20 @@ fn skip_reason(dep: &Dependency, workspace: &[&Dependency]) -> Option<String> {
     dep.source.skip_reason()
 }
 
+/// Why a lockfile entry is the project's own code (a workspace link or member, a path, the project
+/// itself), if it is: a `non_registry` reason of that kind, with nothing fetched from elsewhere.
+fn local_entry(package: &LockedPackage) -> Option<&str> {
+    const LOCAL: [&str; 5] = [
+        "workspace link to ",
+        "workspace package at ",
+        "local path dependency",
+        "local package",
+        "the project itself",
+    ];
+    let reason = package.non_registry.as_deref()?;
+    (package.fetched_from.is_none() && LOCAL.iter().any(|local| reason.starts_with(local))).then_some(reason)
+}
+
 /// The versions a range may install today: not yanked and, when the project's package manager has a
 /// cooldown (`AgeThresholds::installer_min_age`, `exclude_newer`), not refused by it, since the
 /// installer then picks an older version.
@@ -247,7 +261,6 @@ fn collect(
             .or(root_entry.and_then(|w| w.registry.as_deref()));
         let package = PackageRef::new(dep.ecosystem, package_name);
         let requirement_text = requirement_text_of(dep, &workspace, input.lockfile);
-        let skipped = skip_reason(dep, &workspace);
         let source = input.registries.source_for(&package, registry);
         let locked_entry = direct
             .as_ref()
@@ -255,6 +268,14 @@ fn collect(
             .and_then(|(lockfile, index)| {
                 direct_index(index, dep, package_name).and_then(|idx| lockfile.packages.get(idx))
             });
+        // A registry range the lockfile satisfies with the project's own package (npm links a sibling
+        // workspace whose version is in range; a Cargo `[patch]` to a path): that code is installed,
+        // not the registry's, so it is skipped like a `workspace:` or path dependency.
+        let skipped = skip_reason(dep, &workspace).or_else(|| {
+            locked_entry.and_then(local_entry).map(|reason| {
+                format!("{reason}: the lockfile installs the project's own package here, not the registry's")
+            })
+        });
         // A range the lockfile satisfies from a URL or a git repository installs that, not what the
         // registry would resolve the range to: it stays the locked version, not checked.
         let installed_elsewhere = locked_entry
@@ -336,8 +357,13 @@ fn collect(
     }
     if let Some(lockfile) = input.lockfile {
         collect_transitive(manifest, lockfile, input.registries, facts, &mut res);
+        if lockfile.kind == crate::model::ManifestKind::PyLock {
+            // PEP 751 records no graph an installer follows: it installs every entry (whose marker
+            // matches), so the entries no declared dependency reaches are checked too.
+            collect_other(manifest, None, lockfile, input.registries, facts, &mut res);
+        }
         for (name, other) in &lockfile.also {
-            collect_other(manifest, name, other, input.registries, facts, &mut res);
+            collect_other(manifest, Some(name), other, input.registries, facts, &mut res);
         }
     }
     res
@@ -405,9 +431,11 @@ fn reach(manifest: &Parsed, lockfile: &Lockfile, acc: &[AnalyzedDep]) -> (Reache
 /// decides versions (`Lockfile::also`), that is not already checked at the same version: shown on
 /// the direct dependency whose entry in `other` leads to it (the entry itself included, with its path),
 /// else at the top of the manifest. Installing with that manager installs every entry, reachable or not.
+/// `name` is that lockfile's name; `None` for the deciding lockfile itself when it installs every
+/// entry (PEP 751).
 fn collect_other(
     manifest: &Parsed,
-    name: &str,
+    name: Option<&str>,
     other: &Lockfile,
     registries: &RegistryRules,
     facts: &Facts,
@@ -466,7 +494,7 @@ fn collect_other(
             provenance: None,
             stale_as_of: None,
             stale_reason: None,
-            other_lockfile: Some(name.to_string()),
+            other_lockfile: name.map(str::to_string),
             installed_elsewhere,
         });
     }
@@ -478,6 +506,19 @@ fn direct_index(index: &DirectIndex<'_>, dep: &Dependency, package: &str) -> Opt
     let requirement = dep.requirement.as_deref();
     index
         .get(&dep.name, requirement)
+        .or_else(|| {
+            // Yarn keys an npm alias by the whole spec the manifest wrote (`prettier-2@npm:prettier@^2`),
+            // while the dependency keeps the real package and its range apart.
+            (dep.source == SourceKind::Alias)
+                .then(|| {
+                    let spec = match requirement {
+                        Some(range) => format!("npm:{package}@{range}"),
+                        None => format!("npm:{package}"),
+                    };
+                    index.get(&dep.name, Some(&spec))
+                })
+                .flatten()
+        })
         .or_else(|| (package != dep.name).then(|| index.get(package, requirement)).flatten())
 }
 

@@ -81,7 +81,7 @@ pub fn decode(kind: ManifestKind, bytes: &[u8]) -> Decoded {
         ManifestKind::Requirements => decode_pip(bytes),
         ManifestKind::PackageJson | ManifestKind::PackageLock => decode_utf8_only(bytes, "npm"),
         ManifestKind::CargoToml | ManifestKind::CargoLock => decode_utf8_only(bytes, "cargo"),
-        ManifestKind::Pyproject | ManifestKind::UvLock => decode_utf8_only(bytes, "uv and pip"),
+        ManifestKind::Pyproject | ManifestKind::UvLock | ManifestKind::PyLock => decode_utf8_only(bytes, "uv and pip"),
         ManifestKind::PoetryLock => decode_utf8_only(bytes, "Poetry"),
         ManifestKind::PnpmLock => decode_utf8_only(bytes, "pnpm"),
         ManifestKind::YarnLock => decode_utf8_only(bytes, "Yarn"),

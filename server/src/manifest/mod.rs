@@ -457,6 +457,7 @@ pub fn parse_lockfile(kind: ManifestKind, text: &str) -> Option<Lockfile> {
         ManifestKind::CargoLock => Some(lockfiles::cargo_lock::parse(text)),
         ManifestKind::PoetryLock => Some(lockfiles::poetry_lock::parse(text)),
         ManifestKind::UvLock => Some(lockfiles::uv_lock::parse(text)),
+        ManifestKind::PyLock => Some(lockfiles::pylock::parse(text)),
         ManifestKind::PnpmLock => Some(lockfiles::pnpm_lock::parse(text)),
         ManifestKind::YarnLock => Some(lockfiles::yarn_lock::parse(text)),
         ManifestKind::BunLock => Some(lockfiles::bun_lock::parse(text)),
@@ -476,6 +477,7 @@ fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -
         ManifestKind::Requirements
         | ManifestKind::PoetryLock
         | ManifestKind::UvLock
+        | ManifestKind::PyLock
         | ManifestKind::PnpmLock
         | ManifestKind::YarnLock
         | ManifestKind::BunLock
@@ -684,7 +686,7 @@ pub(crate) mod tests {
         res
     }
 
-    const SEEDS: [(ManifestKind, &str); 13] = [
+    const SEEDS: [(ManifestKind, &str); 14] = [
         (
             ManifestKind::PackageJson,
             "{\n  \"name\": \"größe\",\n  \"dependencies\": { \"a\": \"^1.0.0\", \"b\": \"npm:c@~2\" },\n\t\"devDependencies\": {\"d\": \"file:../d\"}\r\n}\n",
@@ -712,6 +714,10 @@ pub(crate) mod tests {
         (
             ManifestKind::PoetryLock,
             "[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\n\n[package.dependencies]\nidna = \">=2.5\"\n\n[[package]]\nname = \"idna\"\nversion = \"3.6\"\n",
+        ),
+        (
+            ManifestKind::PyLock,
+            "lock-version = \"1.0\"\n\n[[packages]]\nname = \"idna\"\nversion = \"3.6\"\ndependencies = [{ name = \"x\" }, { version = 1 }]\n\n[[packages]]\nname = \"x\"\nvcs = { url = \"https://ä\" }\n",
         ),
         (
             ManifestKind::UvLock,
@@ -904,6 +910,7 @@ pub(crate) mod tests {
             (ManifestKind::CargoLock, format!("x = {}", "[".repeat(30_000))),
             (ManifestKind::PoetryLock, format!("x = {}", "{a = ".repeat(30_000))),
             (ManifestKind::UvLock, format!("x = {}", "[".repeat(30_000))),
+            (ManifestKind::PyLock, format!("packages = {}", "[".repeat(30_000))),
             (ManifestKind::PnpmLock, format!("packages: {}", "[".repeat(30_000))),
             (ManifestKind::PnpmLock, format!("x: {}", "{a: ".repeat(30_000))),
             (ManifestKind::PnpmLock, format!("x: {}", "[".repeat(30_000))),

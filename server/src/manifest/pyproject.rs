@@ -272,7 +272,8 @@ impl PoetryDep {
             "markers" => self.markers = string().map(|s| s.value),
             "source" => self.source = string().map(|s| s.value),
             "git" => self.location = string().map(|s| SourceKind::Git(s.value)),
-            "path" => self.location = string().map(|s| SourceKind::Path(s.value)),
+            // poetry-core reads `file` (a local wheel or sdist) beside `path`: the project's own file.
+            "path" | "file" => self.location = string().map(|s| SourceKind::Path(s.value)),
             "url" => self.location = string().map(|s| SourceKind::Url(s.value)),
             _ => {}
         }
@@ -346,6 +347,24 @@ workspace = true
         insta::assert_snapshot!(check(
             "[tool.poetry.dependencies]\r\npython = \"^3.9\"\r\nrequests = \"^2.31\"\r\nhttpx = { version = \"^0.27\", extras = [\"http2\"], markers = \"sys_platform == 'linux'\" }\r\nmine = { git = \"https://github.com/x/mine.git\" }\r\nlocal = { path = \"../local\", develop = true }\r\nprivate = { version = \"1.0\", source = \"corp\" }\r\nmulti = [{ version = \"<2\", python = \"<3.8\" }, { version = \">=2\", python = \">=3.8\" }]\r\n\r\n[tool.poetry.dependencies.table-form]\r\nversion = \"~1.2\"\r\n\r\n[tool.poetry.group.lint.dependencies]\r\nblack = \"*\"\r\n\r\n[tool.poetry.dev-dependencies]\r\npytest = \"^8\"\r\n"
         ));
+    }
+
+    /// python-poetry/poetry's own fixture declares `missing = { file = "missing-0.1.0-py2.py3-none-any.whl" }`,
+    /// which poetry-core reads as a local file: it was a registry dependency, so its name went to
+    /// PyPI and OSV and PyPI's `missing` was checked in its place.
+    #[test]
+    fn a_poetry_file_dependency_is_a_local_path() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/manifests/pypi/poetry-file-dependency/pyproject.toml"
+        ))
+        .unwrap();
+        let parsed = parse(ManifestKind::Pyproject, &text);
+        let missing = parsed.deps.iter().find(|d| d.name == "missing").unwrap();
+        assert_eq!(
+            missing.source,
+            SourceKind::Path("missing-0.1.0-py2.py3-none-any.whl".to_string())
+        );
     }
 
     #[test]

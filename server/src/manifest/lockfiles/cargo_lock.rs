@@ -77,7 +77,13 @@ pub fn parse(text: &str) -> Lockfile {
             optional: false,
             span: entry_span(text, &headers, package.name.span().start),
             integrity,
-            fetched_from: None,
+            // Fetched from a git repository, not the registry (a `[patch]`, or a git dependency below
+            // another package): never checked as the registry's version of that name.
+            fetched_from: package
+                .source
+                .as_deref()
+                .and_then(|source| source.strip_prefix("git+"))
+                .map(str::to_string),
         });
     }
     for (idx, package) in lock.package.iter().enumerate() {

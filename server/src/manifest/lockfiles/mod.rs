@@ -5,6 +5,7 @@ pub mod cargo_lock;
 pub mod package_lock;
 pub mod pnpm_lock;
 pub mod poetry_lock;
+pub mod pylock;
 pub mod uv_lock;
 pub(crate) mod yaml_fast;
 pub mod yarn_lock;

@@ -212,7 +212,12 @@ pub fn parse(text: &str) -> Lockfile {
         }
     }
 
-    let roots_of = |importer: &Importer| -> Vec<(String, usize)> {
+    // A `link:` reference installs a local folder (a workspace member, or a `link:` dependency) in
+    // place of the registry's package, whatever range the manifest declares (vitest-dev/vitest's
+    // `overrides: { vitest: workspace:* }` turns its examples' `"vitest": "latest"` into a link): it
+    // becomes a local entry, so the engine skips it instead of resolving the range at the registry.
+    let mut links: Vec<LockedPackage> = Vec::new();
+    let mut roots_of = |importer: &Importer| -> Vec<(String, usize)> {
         let mut roots: Vec<(String, usize)> = Vec::new();
         for (name, reference) in importer
             .dependencies
@@ -221,29 +226,49 @@ pub fn parse(text: &str) -> Lockfile {
             .chain(&importer.dev_dependencies.0)
             .chain(&importer.optional_dependencies.0)
         {
-            if let Some(idx) = find(name, reference.version())
-                && !roots.iter().any(|(root, _)| root == name)
-            {
+            if roots.iter().any(|(root, _)| root == name) {
+                continue;
+            }
+            if let Some(target) = reference.version().trim().strip_prefix("link:") {
+                roots.push((name.clone(), entries.len() + links.len()));
+                links.push(LockedPackage {
+                    name: name.clone(),
+                    version: String::new(),
+                    dependencies: Vec::new(),
+                    non_registry: Some(format!("workspace link to {}", target.trim())),
+                    dev: false,
+                    optional: false,
+                    span: Span::new(0, 0),
+                    integrity: None,
+                    fetched_from: None,
+                });
+            } else if let Some(idx) = find(name, reference.version()) {
                 roots.push((name.clone(), idx));
             }
         }
         roots
     };
+    let mut importers = Vec::new();
+    let mut roots = Vec::new();
     for (path, importer) in &lock.importers.0 {
         let path = crate::manifest::normalize_importer(path);
         if path.is_empty() {
-            res.roots = roots_of(importer);
+            roots = roots_of(importer);
         } else {
-            res.importers.push((path.to_string(), roots_of(importer)));
+            importers.push((path.to_string(), roots_of(importer)));
         }
     }
     if lock.importers.0.is_empty() {
-        res.roots = roots_of(&Importer {
+        roots = roots_of(&Importer {
             dependencies: lock.dependencies,
             dev_dependencies: lock.dev_dependencies,
             optional_dependencies: lock.optional_dependencies,
         });
     }
+    debug_assert_eq!(res.packages.len(), entries.len());
+    res.packages.extend(links);
+    res.roots = roots;
+    res.importers = importers;
     for (catalog, entries) in &lock.catalogs.0 {
         for (name, reference) in &entries.0 {
             if !reference.specifier().is_empty() {

@@ -80,9 +80,18 @@ fn workspace_lockfiles_match_a_naive_reading() {
         assert!(lock.issues.is_empty(), "{path}: {:?}", lock.issues);
         let naive = naive_entries(&text, section);
         assert!(naive.len() > 100, "{path}: {}", naive.len());
-        assert_eq!(lock.packages.len(), naive.len(), "{path}");
+        // Every entry, then one local entry per `link:` reference of an importer.
+        assert!(lock.packages.len() >= naive.len(), "{path}");
+        let (entries, links) = lock.packages.split_at(naive.len());
+        assert!(
+            links.iter().all(|link| link
+                .non_registry
+                .as_deref()
+                .is_some_and(|r| r.starts_with("workspace link to "))),
+            "{path}: {links:?}"
+        );
         let mut edges = 0;
-        for (package, (key, deps)) in lock.packages.iter().zip(&naive) {
+        for (package, (key, deps)) in entries.iter().zip(&naive) {
             assert!(
                 key.contains(&package.name) && key.contains(&package.version),
                 "{path}: {key}"
@@ -112,11 +121,15 @@ fn workspace_lockfiles_match_a_naive_reading() {
         assert_eq!(member("foo", "webpack").as_deref(), Some("2.7.0"), "{path}");
         assert_eq!(member("bar", "webpack").as_deref(), Some("5.65.0"), "{path}");
         assert_eq!(member("bar", "express").as_deref(), Some("2.5.11"), "{path}");
-        assert_eq!(
-            member("bar", "foo"),
-            None,
-            "{path}: `link:` is a workspace member, not a package"
-        );
+        // `link:` is a workspace member: a local entry, never a registry package.
+        let foo = lock
+            .roots_of("bar")
+            .iter()
+            .find(|(n, _)| n == "foo")
+            .map(|(_, idx)| &lock.packages[*idx])
+            .unwrap_or_else(|| panic!("{path}: bar's link to foo"));
+        assert_eq!(foo.non_registry.as_deref(), Some("workspace link to ../foo"), "{path}");
+        assert!(foo.version.is_empty(), "{path}");
         assert!(lock.roots.is_empty());
     }
 }
