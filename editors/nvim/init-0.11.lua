@@ -2,13 +2,18 @@
 -- (Alternatively copy lsp/gatehouse.lua to ~/.config/nvim/lsp/ and call vim.lsp.enable('gatehouse').)
 vim.lsp.config('gatehouse', {
   cmd = { 'gatehouse', 'lsp' },
-  filetypes = { 'json', 'toml', 'requirements', 'text' },
+  filetypes = { 'json', 'jsonc', 'toml', 'yaml', 'requirements', 'text' },
   root_dir = function(bufnr, on_dir)
-    local name = vim.fs.basename(vim.api.nvim_buf_get_name(bufnr))
-    local manifest = name:match('^requirements.*%.txt$')
+    local path = vim.api.nvim_buf_get_name(bufnr)
+    local name = vim.fs.basename(path)
+    -- pip requirements as the server's walk finds them (`test-requirements.txt`, `requirements/dev.txt`)
+    local requirements = (name:match('%.txt$') or name:match('%.in$'))
+      and (name:lower():match('requirements') or vim.fs.basename(vim.fs.dirname(path)):lower() == 'requirements')
+    local manifest = requirements
       or vim.tbl_contains({
         'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
-        'pyproject.toml', 'poetry.lock', 'uv.lock', 'gatehouse.toml',
+        'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock',
+        'gatehouse.toml',
       }, name)
     if manifest then
       on_dir(vim.fs.root(bufnr, { 'gatehouse.toml', '.git' }) or vim.fs.dirname(vim.api.nvim_buf_get_name(bufnr)))

@@ -7,13 +7,17 @@ if not configs.gatehouse then
   configs.gatehouse = {
     default_config = {
       cmd = { 'gatehouse', 'lsp' },
-      filetypes = { 'json', 'toml', 'requirements', 'text' },
+      filetypes = { 'json', 'jsonc', 'toml', 'yaml', 'requirements', 'text' },
       root_dir = function(fname)
         local name = vim.fs.basename(fname)
-        local manifest = name:match('^requirements.*%.txt$')
+        -- pip requirements as the server's walk finds them (`test-requirements.txt`, `requirements/dev.txt`)
+        local requirements = (name:match('%.txt$') or name:match('%.in$'))
+          and (name:lower():match('requirements') or vim.fs.basename(vim.fs.dirname(fname)):lower() == 'requirements')
+        local manifest = requirements
           or vim.tbl_contains({
             'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
-            'pyproject.toml', 'poetry.lock', 'uv.lock', 'gatehouse.toml',
+            'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock',
+            'gatehouse.toml',
           }, name)
         if not manifest then
           return nil -- do not attach to other JSON/TOML files

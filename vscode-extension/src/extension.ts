@@ -22,10 +22,19 @@ export const DOCUMENT_PATTERNS = [
   '**/npm-shrinkwrap.json',
   '**/Cargo.toml',
   '**/Cargo.lock',
-  '**/requirements*.txt',
+  // pip requirements as the server's walk finds them: `requirements` anywhere in the name
+  // (`test-requirements.txt`), pip-tools sources, and every file of a `requirements/` folder.
+  '**/*requirements*.txt',
+  '**/*requirements*.in',
+  '**/requirements/*.txt',
+  '**/requirements/*.in',
   '**/pyproject.toml',
   '**/poetry.lock',
   '**/uv.lock',
+  '**/pylock.toml',
+  '**/pnpm-lock.yaml',
+  '**/yarn.lock',
+  '**/bun.lock',
   '**/gatehouse.toml',
 ];
 

@@ -11,20 +11,34 @@ local manifests = {
   ['pyproject.toml'] = true,
   ['poetry.lock'] = true,
   ['uv.lock'] = true,
+  ['pylock.toml'] = true,
+  ['pnpm-lock.yaml'] = true,
+  ['yarn.lock'] = true,
+  ['bun.lock'] = true,
   ['gatehouse.toml'] = true,
 }
 
-local function is_manifest(name)
-  return manifests[name] or name:match('^requirements.*%.txt$') ~= nil
+-- pip requirements as the server's walk finds them: `requirements` anywhere in the name
+-- (`test-requirements.txt`, pip-tools `.in` sources) or any .txt/.in file in a `requirements/` folder.
+local function is_requirements(path)
+  local name = vim.fs.basename(path)
+  if not (name:match('%.txt$') or name:match('%.in$')) then
+    return false
+  end
+  return name:lower():match('requirements') ~= nil or vim.fs.basename(vim.fs.dirname(path)):lower() == 'requirements'
+end
+
+local function is_manifest(path)
+  return manifests[vim.fs.basename(path)] or is_requirements(path)
 end
 
 ---@type vim.lsp.Config
 return {
   cmd = { 'gatehouse', 'lsp' },
-  filetypes = { 'json', 'toml', 'requirements', 'text' },
+  filetypes = { 'json', 'jsonc', 'toml', 'yaml', 'requirements', 'text' },
   root_dir = function(bufnr, on_dir)
     local path = vim.api.nvim_buf_get_name(bufnr)
-    if path == '' or not is_manifest(vim.fs.basename(path)) then
+    if path == '' or not is_manifest(path) then
       return -- not a manifest: do not attach
     end
     local root = vim.fs.root(bufnr, { 'gatehouse.toml', '.git' }) or vim.fs.dirname(path)
