@@ -217,7 +217,11 @@ fn key_end(body: &str) -> Option<usize> {
     if body.starts_with(['\'', '"']) {
         let quote = body.as_bytes()[0] as char;
         let close = closing_quote(body, quote)?;
-        return body[close + 1..].starts_with(':').then_some(close + 1);
+        // As for a plain key, the colon must end the line or be followed by a space: libyaml (block
+        // context) does not read `"b":"c"` as a key and its value, so the fast reader must not either.
+        let after = &body[close + 1..];
+        let ends_key = after == ":" || after.starts_with(": ");
+        return ends_key.then_some(close + 1);
     }
     let mut search = 0;
     while let Some(rel) = body[search..].find(':') {
@@ -502,6 +506,10 @@ mod tests {
             "a: {b: https://x}\n",
             "a: b: c\n",
             "a:\r\n  b: 1\r\n",
+            // A quoted key with its value right after the colon: libyaml (block context) does not read
+            // it as `b: c`; found by `mutations_are_declined_or_read_the_same`.
+            "a:\n  \"b\":\"c\"\n",
+            "'b':c\n",
         ] {
             assert!(read(text).is_none(), "{text:?}");
         }
