@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::hostile::{Outcome, Repo, User};
+use crate::hostile::{Outcome, Repo, User, errors_text};
 
 /// A registry stand-in that answers 404 to everything and records every request.
 fn stand_in() -> (tempfile::TempDir, gatehouse::testing::FixtureServer) {
@@ -46,21 +46,6 @@ fn check(user: &User, repo: &Repo, extra_args: &[&str], extra_env: &[(&str, &str
         )
     });
     (outcome, report)
-}
-
-fn errors_text(report: &Value) -> String {
-    report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{}: {}\n",
-                e["source"].as_str().unwrap_or(""),
-                e["message"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 fn authorizations(server: &gatehouse::testing::FixtureServer) -> Vec<String> {

@@ -223,7 +223,8 @@ pub fn has_malicious(report: &Value, package: &str) -> bool {
         .any(|f| f["package"] == package && f["check"] == "malicious" && f["severity"] == "error")
 }
 
-fn errors_text(report: &Value) -> String {
+/// The report's `errors` (notes on sources, files and settings), one `source: message` per line.
+pub fn errors_text(report: &Value) -> String {
     report["errors"]
         .as_array()
         .unwrap()

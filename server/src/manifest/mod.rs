@@ -218,6 +218,17 @@ impl Lockfile {
         }
     }
 
+    /// Makes every package a root: for lockfiles that record no dependency edges from the project
+    /// (poetry.lock, pylock.toml), any locked package may be what a manifest names.
+    pub fn every_package_a_root(&mut self) {
+        self.roots = self
+            .packages
+            .iter()
+            .enumerate()
+            .map(|(idx, package)| (package.name.clone(), idx))
+            .collect();
+    }
+
     /// The roots of the workspace member at `importer` (relative folder; `""` is the root). A
     /// lockfile that records no members (Cargo.lock: every local package's dependencies are roots)
     /// answers with its roots for every member.

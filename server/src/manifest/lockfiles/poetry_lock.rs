@@ -96,12 +96,7 @@ pub fn parse(text: &str) -> Lockfile {
                 .map(|source| source.url.clone()),
         });
     }
-    res.roots = res
-        .packages
-        .iter()
-        .enumerate()
-        .map(|(idx, package)| (package.name.clone(), idx))
-        .collect();
+    res.every_package_a_root();
     res
 }
 

@@ -153,12 +153,7 @@ pub fn parse(text: &str) -> Lockfile {
             fetched_from,
         });
     }
-    res.roots = res
-        .packages
-        .iter()
-        .enumerate()
-        .map(|(idx, package)| (package.name.clone(), idx))
-        .collect();
+    res.every_package_a_root();
     res
 }
 
