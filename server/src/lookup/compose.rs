@@ -28,15 +28,8 @@ use crate::lookup::{Advisories, Attestations, Lookup, LookupSettings, NoRegistry
 pub fn compose(settings: &LookupSettings, private: &PrivateRegistries) -> (Lookup, Vec<String>) {
     let mut messages = Vec::new();
     let started = std::time::Instant::now();
-    // No cache folder at all (settings that ask for none) is in memory by design; a folder that cannot
-    // be used is said.
-    let store = if settings.cache_dir.as_os_str().is_empty() {
-        Store::in_memory()
-    } else {
-        let (store, problem) = Store::open_reporting(&settings.cache_dir, crate::lookup::cache::store::BUSY_TIMEOUT);
-        messages.extend(problem);
-        store
-    };
+    let (store, problem) = Store::open_reporting(&settings.cache_dir);
+    messages.extend(problem);
     let store = Arc::new(store);
     tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "store opened");
     let cache_settings = CacheSettings::from_lookup(settings);

@@ -99,7 +99,7 @@ fn is_busy(err: &rusqlite::Error) -> bool {
 }
 
 /// How long a statement waits for another process's lock before it is refused as busy.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(busy_timeout)?;
@@ -174,18 +174,27 @@ fn remove_files(path: &Path) {
 impl Store {
     /// Opens (or creates, or rebuilds) the store in `dir`. Never fails: the fallback is in memory.
     pub fn open(dir: &Path) -> Store {
-        Store::open_with_busy_timeout(dir, BUSY_TIMEOUT)
-    }
-
-    /// `open`, waiting at most `busy_timeout` for another process's lock on each statement.
-    pub(crate) fn open_with_busy_timeout(dir: &Path, busy_timeout: Duration) -> Store {
-        Store::open_reporting(dir, busy_timeout).0
+        Store::open_reporting(dir).0
     }
 
     /// `open`, and what to tell the user when the file could not be used: then answers live in memory
     /// only, and the takedown memory earlier runs wrote (versions seen before and gone since) is not
-    /// consulted, which is a check not fully done, never a silent success.
-    pub(crate) fn open_reporting(dir: &Path, busy_timeout: Duration) -> (Store, Option<String>) {
+    /// consulted, which is a check not fully done, never a silent success. No folder at all (settings
+    /// that ask for none) is in memory by design, and said by no one.
+    pub fn open_reporting(dir: &Path) -> (Store, Option<String>) {
+        Store::open_or_memory(dir, BUSY_TIMEOUT)
+    }
+
+    /// `open`, waiting at most `busy_timeout` for another process's lock on each statement.
+    #[cfg(test)]
+    pub(crate) fn open_with_busy_timeout(dir: &Path, busy_timeout: Duration) -> Store {
+        Store::open_or_memory(dir, busy_timeout).0
+    }
+
+    fn open_or_memory(dir: &Path, busy_timeout: Duration) -> (Store, Option<String>) {
+        if dir.as_os_str().is_empty() {
+            return (Store::in_memory(), None);
+        }
         match Store::open_file(dir, busy_timeout) {
             Ok(store) => (store, None),
             Err(err) => {

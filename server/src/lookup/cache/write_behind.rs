@@ -52,18 +52,17 @@ pub(super) async fn in_background(job: impl FnOnce() + Send + 'static) {
         job();
         let _ = done.send(());
     });
-    match writer {
-        Some(writer) => {
-            if let Err(std::sync::mpsc::SendError(job)) = writer.send(job) {
-                let _ = tokio::task::spawn_blocking(job).await;
+    let unsent = match writer {
+        Some(writer) => match writer.send(job) {
+            Ok(()) => {
+                let _ = finished.await;
                 return;
             }
-            let _ = finished.await;
-        }
-        None => {
-            let _ = tokio::task::spawn_blocking(job).await;
-        }
-    }
+            Err(std::sync::mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    let _ = tokio::task::spawn_blocking(unsent).await;
 }
 
 /// Nice 19 for the calling thread (Linux: `setpriority(PRIO_PROCESS, tid)` sets one thread's value).
