@@ -298,6 +298,10 @@ pub enum HttpAnswer {
 
 struct HostState {
     permits: Semaphore,
+    /// Once the host is known to answer over HTTP/1.x (plain `http://`, where this client never speaks
+    /// HTTP/2, or a response's version): requests in flight beyond `permits`, each its own connection.
+    http1: std::sync::atomic::AtomicBool,
+    http1_permits: Semaphore,
     breaker: Mutex<Breaker>,
 }
 
@@ -420,6 +424,13 @@ pub fn prewarm_tls_random() {
 /// Idle connections kept per host after a burst (see `HttpClient::build_reqwest`).
 const IDLE_CONNECTIONS_PER_HOST: usize = 8;
 
+/// Requests in flight to a host that speaks HTTP/1.x, where each is a connection (a TCP and maybe TLS
+/// handshake, the client's buffers and task): a 300-dependency manifest on an HTTP/1.1 mirror opened
+/// ~300 connections at once (measured: ~3 MB of connection state at the peak of ten manifests), which
+/// no server thanks us for either. Sixteen keep a loopback or LAN mirror busy; HTTP/2 hosts multiplex
+/// on one connection and keep `per_host_concurrency`.
+const HTTP1_CONNECTIONS_PER_HOST: usize = 16;
+
 impl HttpClient {
     /// Like `new`, but the underlying client (trust store, connection pool) is the one the process
     /// already built for the same settings, or is built once and kept. Per-host limits, breakers and
@@ -517,7 +528,7 @@ impl HttpClient {
         &self.settings
     }
 
-    fn host(&self, key: &str) -> Arc<HostState> {
+    fn host(&self, key: &str, url: &Url) -> Arc<HostState> {
         let mut hosts = match self.hosts.lock() {
             Ok(hosts) => hosts,
             Err(poisoned) => poisoned.into_inner(),
@@ -527,6 +538,10 @@ impl HttpClient {
             .or_insert_with(|| {
                 Arc::new(HostState {
                     permits: Semaphore::new(self.settings.per_host_concurrency.max(1)),
+                    http1: std::sync::atomic::AtomicBool::new(url.scheme() == "http"),
+                    http1_permits: Semaphore::new(
+                        HTTP1_CONNECTIONS_PER_HOST.min(self.settings.per_host_concurrency.max(1)),
+                    ),
                     breaker: Mutex::new(Breaker::default()),
                 })
             })
@@ -574,7 +589,7 @@ impl HttpClient {
             )));
         }
         let host = host_label(&url);
-        let state = self.host(&origin_key(&url));
+        let state = self.host(&origin_key(&url), &url);
         let total = request.timeout.unwrap_or(self.settings.total_timeout);
         let started = Instant::now();
         let deadline = started + total;
@@ -658,14 +673,19 @@ impl HttpClient {
                 });
             }
             let outcome = {
-                let _permit = state.permits.acquire().await.map_err(|_| LookupError::Transport {
+                let shutting_down = |_| LookupError::Transport {
                     host: host.to_string(),
                     message: "client shutting down".to_string(),
-                })?;
+                };
+                let _permit = state.permits.acquire().await.map_err(shutting_down)?;
+                let _connection = match state.http1.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => Some(state.http1_permits.acquire().await.map_err(shutting_down)?),
+                    false => None,
+                };
                 if let BodyTarget::Sink(sink) = target {
                     sink.restart().map_err(LookupError::Other)?;
                 }
-                self.attempt(request, url, host, target).await
+                self.attempt(request, url, host, state, target).await
             };
             match outcome {
                 done @ (Attempt::Done(_) | Attempt::Streamed(_)) => {
@@ -696,7 +716,14 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, request: &HttpRequest, url: &Url, host: &str, target: &mut BodyTarget<'_>) -> Attempt {
+    async fn attempt(
+        &self,
+        request: &HttpRequest,
+        url: &Url,
+        host: &str,
+        state: &HostState,
+        target: &mut BodyTarget<'_>,
+    ) -> Attempt {
         let mut headers = HeaderMap::new();
         if let Some(accept) = &request.accept
             && let Ok(value) = HeaderValue::from_str(accept)
@@ -755,6 +782,9 @@ impl HttpClient {
                 };
             }
         };
+        if response.version() < reqwest::Version::HTTP_2 {
+            state.http1.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let status = response.status().as_u16();
         let max_age = max_age(response.headers());
         match status {

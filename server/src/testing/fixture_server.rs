@@ -69,6 +69,9 @@ struct Shared {
     overrides: HashMap<String, Vec<u8>>,
     extra_headers: Vec<(String, String)>,
     etags: bool,
+    /// Connections open now, and the most that were open at once.
+    open_connections: usize,
+    peak_connections: usize,
 }
 
 /// The server; stops when dropped.
@@ -88,7 +91,13 @@ impl FixtureServer {
         let loopback = Loopback::start("fixture-server", 2, move |stream| {
             let shared = served.clone();
             async move {
-                let _ = serve_connection(stream, shared).await;
+                {
+                    let mut shared = lock(&shared);
+                    shared.open_connections += 1;
+                    shared.peak_connections = shared.peak_connections.max(shared.open_connections);
+                }
+                let _ = serve_connection(stream, shared.clone()).await;
+                lock(&shared).open_connections -= 1;
             }
         })?;
         Ok(FixtureServer { loopback, shared })
@@ -101,6 +110,11 @@ impl FixtureServer {
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared).requests.clone()
+    }
+
+    /// The most client connections that were open at the same time.
+    pub fn peak_connections(&self) -> usize {
+        lock(&self.shared).peak_connections
     }
 
     pub fn request_count(&self) -> usize {

@@ -287,6 +287,35 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn an_http1_host_gets_a_bounded_number_of_connections() {
+        // Over HTTP/1.1 every request in flight is a connection of its own: a cold burst of hundreds of
+        // documents must not open hundreds of sockets (and their buffers) to one host.
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        server.set_latency(Duration::from_millis(20));
+        let http = Arc::new(client(HttpSettings {
+            total_timeout: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(10),
+            ..quick()
+        }));
+        let burst: Vec<_> = (0..120)
+            .map(|_| {
+                let http = http.clone();
+                let request = get(&server, "/npm/left-pad");
+                tokio::spawn(async move { http.get(&request).await })
+            })
+            .collect();
+        for task in burst {
+            assert!(matches!(task.await.unwrap(), Ok(HttpAnswer::Body { .. })));
+        }
+        assert_eq!(server.request_count(), 120);
+        assert!(
+            server.peak_connections() <= HTTP1_CONNECTIONS_PER_HOST,
+            "{} connections open at once",
+            server.peak_connections()
+        );
+    }
+
+    #[tokio::test]
     async fn credentials_never_reach_another_host() {
         let private = FixtureServer::start(registry_fixtures()).unwrap();
         let public = FixtureServer::start(registry_fixtures()).unwrap();
