@@ -75,19 +75,32 @@ pub struct MemoStats {
     pub checked: usize,
 }
 
+/// What the memo knows about one package.
+#[derive(Default)]
+struct Answers {
+    checks: Vec<Checked>,
+    decided: Vec<Decided>,
+    /// Each check's state (`states::check_states`), which reads the facts the way the checks do.
+    states: Vec<(Arc<ResolvedDep>, PrivacyKey, CheckStates)>,
+    /// One copy of each dependency the answers above are about (span zeroed), which `checks` and
+    /// `states` share: a document held two copies of every dependency's record otherwise.
+    keys: Vec<Arc<ResolvedDep>>,
+}
+
+impl Answers {
+    fn is_empty(&self) -> bool {
+        self.checks.is_empty() && self.decided.is_empty() && self.states.is_empty() && self.keys.is_empty()
+    }
+}
+
 /// One document's memo; see the module doc.
 #[derive(Default)]
 pub struct Memo {
     facts: Option<Arc<Facts>>,
     policy: String,
     now: Option<Timestamp>,
-    checks: HashMap<PackageRef, Vec<Checked>>,
-    decided: HashMap<PackageRef, Vec<Decided>>,
-    /// Each check's state (`states::check_states`), which reads the facts the way the checks do.
-    states: HashMap<PackageRef, Vec<(Arc<ResolvedDep>, PrivacyKey, CheckStates)>>,
-    /// One copy of each dependency the answers above are about (span zeroed), which `checks` and
-    /// `states` share: a document held two copies of every dependency's record otherwise.
-    keys: HashMap<PackageRef, Vec<Arc<ResolvedDep>>>,
+    /// The answers about each package, in one map: four maps held four copies of every name.
+    packages: HashMap<PackageRef, Answers>,
     entries: usize,
     stats: MemoStats,
     pub(super) fix: fix::Memo,
@@ -100,30 +113,23 @@ impl Memo {
         let policy_key = format!("{policy:?}");
         let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
         if !same_facts || self.policy != policy_key || self.entries > MAX_ENTRIES {
-            self.checks.clear();
-            self.decided.clear();
-            self.states.clear();
-            self.keys.clear();
+            self.packages.clear();
             self.entries = 0;
             self.facts = Some(facts.clone());
         } else if self.now != Some(now) {
             let holds = |since: Option<Timestamp>| since.is_some_and(|since| since <= now);
-            for answers in self.checks.values_mut() {
-                answers.retain(|answer| holds(answer.settled_since));
-            }
-            for answers in self.decided.values_mut() {
-                answers.retain(|answer| holds(answer.settled_since));
-            }
-            self.checks.retain(|_, answers| !answers.is_empty());
-            self.decided.retain(|_, answers| !answers.is_empty());
-            // Keys no answer holds any more.
-            self.keys.retain(|_, keys| {
-                keys.retain(|key| Arc::strong_count(key) > 1);
-                !keys.is_empty()
+            self.packages.retain(|_, answers| {
+                answers.checks.retain(|answer| holds(answer.settled_since));
+                answers.decided.retain(|answer| holds(answer.settled_since));
+                // Keys no answer holds any more.
+                answers.keys.retain(|key| Arc::strong_count(key) > 1);
+                !answers.is_empty()
             });
-            self.entries = self.checks.values().map(Vec::len).sum::<usize>()
-                + self.decided.values().map(Vec::len).sum::<usize>()
-                + self.states.values().map(Vec::len).sum::<usize>();
+            self.entries = self
+                .packages
+                .values()
+                .map(|answers| answers.checks.len() + answers.decided.len() + answers.states.len())
+                .sum();
         }
         self.now = Some(now);
         self.fix.begin_with(facts, &policy_key);
@@ -144,19 +150,24 @@ impl Memo {
                 && known.requirement_text.as_deref() == question.requirement
                 && known.locked.as_deref() == question.locked
         };
-        if let Some(found) = self.decided.get(question.package).and_then(|all| all.iter().find(same)) {
+        if let Some(found) = self
+            .packages
+            .get(question.package)
+            .and_then(|answers| answers.decided.iter().find(same))
+        {
             return (found.requirement.clone(), found.resolved.clone());
         }
         let (requirement, resolved) = decide();
         self.entries += 1;
-        first_slot(self.decided.entry(question.package.clone())).push(Decided {
+        let decided = Decided {
             settled_since: if settled { self.now } else { None },
             poetry: question.poetry,
             requirement_text: question.requirement.map(str::to_string),
             locked: question.locked.map(str::to_string),
             requirement: requirement.clone(),
             resolved: resolved.clone(),
-        });
+        };
+        push_one(&mut self.answers(question.package).decided, decided);
         (requirement, resolved)
     }
 
@@ -167,8 +178,10 @@ impl Memo {
         privacy: PrivacyKey,
         states: impl FnOnce() -> CheckStates,
     ) -> CheckStates {
-        if let Some((_, _, found)) = self.states.get(&dep.package).and_then(|all| {
-            all.iter()
+        if let Some((_, _, found)) = self.packages.get(&dep.package).and_then(|answers| {
+            answers
+                .states
+                .iter()
                 .find(|(known, known_privacy, _)| *known_privacy == privacy && same_question(known, dep))
         }) {
             return found.clone();
@@ -176,13 +189,13 @@ impl Memo {
         let res = states();
         self.entries += 1;
         let key = self.key_for(dep);
-        first_slot(self.states.entry(dep.package.clone())).push((key, privacy, res.clone()));
+        push_one(&mut self.answers(&dep.package).states, (key, privacy, res.clone()));
         res
     }
 
     /// The shared copy of `dep` (span zeroed) that answers about it are keyed by.
     fn key_for(&mut self, dep: &ResolvedDep) -> Arc<ResolvedDep> {
-        let keys = first_slot(self.keys.entry(dep.package.clone()));
+        let keys = &mut self.answers(&dep.package).keys;
         if let Some(known) = keys.iter().find(|known| same_question(known, dep)) {
             return known.clone();
         }
@@ -190,8 +203,17 @@ impl Memo {
             span: Default::default(),
             ..dep.clone()
         });
-        keys.push(key.clone());
+        push_one(keys, key.clone());
         key
+    }
+
+    /// The answers about `package`, made empty the first time.
+    fn answers(&mut self, package: &PackageRef) -> &mut Answers {
+        // `entry` would need an owned name for every lookup; most lookups find the package.
+        if !self.packages.contains_key(package) {
+            self.packages.insert(package.clone(), Answers::default());
+        }
+        self.packages.get_mut(package).expect("inserted above")
     }
 
     pub fn stats(&self) -> MemoStats {
@@ -215,9 +237,9 @@ impl Memo {
             ..finding.clone()
         };
         if let Some(found) = self
-            .checks
+            .packages
             .get(&dep.package)
-            .and_then(|answers| answers.iter().find(|answer| same_question(&answer.dep, dep)))
+            .and_then(|answers| answers.checks.iter().find(|answer| same_question(&answer.dep, dep)))
         {
             self.stats.reused += 1;
             raw.extend(found.raw.iter().map(place));
@@ -250,7 +272,7 @@ impl Memo {
                 .collect(),
         };
         self.entries += 1;
-        first_slot(self.checks.entry(dep.package.clone())).push(answer);
+        push_one(&mut self.answers(&dep.package).checks, answer);
     }
 }
 
@@ -258,10 +280,14 @@ impl Memo {
 /// registry is not trusted (`AnalyzedDep::untrusted_source`).
 pub(super) type PrivacyKey = (Privacy, Option<String>);
 
-/// A package's list of answers, made with room for one: most packages get one answer, and a first push
-/// into an empty `Vec` reserves four (ten open 300-dependency manifests held ~8 MB of empty slots).
-fn first_slot<T>(entry: std::collections::hash_map::Entry<'_, PackageRef, Vec<T>>) -> &mut Vec<T> {
-    entry.or_insert_with(|| Vec::with_capacity(1))
+/// Pushes onto a package's list of answers, making room for one at first: most packages get one answer,
+/// and a first push into an empty `Vec` reserves four (ten open 300-dependency manifests held ~8 MB of
+/// empty slots).
+fn push_one<T>(answers: &mut Vec<T>, answer: T) {
+    if answers.capacity() == 0 {
+        answers.reserve_exact(1);
+    }
+    answers.push(answer);
 }
 
 /// Whether the checks would see the same dependency (everything but where it is written).
@@ -370,6 +396,6 @@ mod tests {
         memo.facts = Some(facts.clone());
         memo.policy = format!("{:?}", Policy::default());
         memo.begin(&facts, &Policy::default(), Timestamp::from_second(60).unwrap());
-        assert!(memo.keys.is_empty());
+        assert!(memo.packages.is_empty());
     }
 }

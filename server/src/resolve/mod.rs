@@ -18,6 +18,7 @@ pub mod pypi;
 
 use std::cmp::Ordering;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::model::Ecosystem;
 
@@ -84,12 +85,14 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
     }
 }
 
-/// A version requirement as the ecosystem understands it.
+/// A version requirement as the ecosystem understands it. Shared (`Arc`): a document's answers keep a
+/// dependency's parsed requirement in several places (the decision, the dependency, the memo's key),
+/// and a parsed npm range is a few hundred bytes in several allocations; equality compares contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
-    Npm(nodejs_semver::Range),
-    Cargo(semver::VersionReq),
-    Pep440(pep440_rs::VersionSpecifiers),
+    Npm(Arc<nodejs_semver::Range>),
+    Cargo(Arc<semver::VersionReq>),
+    Pep440(Arc<pep440_rs::VersionSpecifiers>),
 }
 
 impl Requirement {
@@ -104,13 +107,13 @@ impl Requirement {
                     other => other,
                 };
                 nodejs_semver::Range::parse(text)
-                    .map(Requirement::Npm)
+                    .map(|parsed| Requirement::Npm(Arc::new(parsed)))
                     .map_err(|err| format!("not an npm version range: {err}"))
             }
             Ecosystem::CratesIo => {
                 let text = if text.is_empty() { "*" } else { text };
                 semver::VersionReq::parse(text)
-                    .map(Requirement::Cargo)
+                    .map(|parsed| Requirement::Cargo(Arc::new(parsed)))
                     .map_err(|err| format!("not a Cargo version requirement: {err}"))
             }
             Ecosystem::PyPI => {
@@ -122,7 +125,7 @@ impl Requirement {
                     text
                 };
                 pep440_rs::VersionSpecifiers::from_str(text)
-                    .map(Requirement::Pep440)
+                    .map(|parsed| Requirement::Pep440(Arc::new(parsed)))
                     .map_err(|err| format!("not a PEP 440 specifier: {err}"))
             }
         }
