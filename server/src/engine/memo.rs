@@ -207,13 +207,9 @@ impl Memo {
         key
     }
 
-    /// The answers about `package`, made empty the first time.
+    /// The answers about `package`, made empty the first time (only asked when an answer is added).
     fn answers(&mut self, package: &PackageRef) -> &mut Answers {
-        // `entry` would need an owned name for every lookup; most lookups find the package.
-        if !self.packages.contains_key(package) {
-            self.packages.insert(package.clone(), Answers::default());
-        }
-        self.packages.get_mut(package).expect("inserted above")
+        self.packages.entry(package.clone()).or_default()
     }
 
     pub fn stats(&self) -> MemoStats {
