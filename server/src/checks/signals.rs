@@ -339,7 +339,7 @@ pub fn added_dependencies(ecosystem: Ecosystem, facts: &PackageFacts, version: &
         .iter()
         .filter(|d| d.kind == DeclaredKind::Normal && !d.optional)
         .filter(|d| !had.contains(&ecosystem.normalize_name(&d.name)))
-        .map(|d| d.name.clone())
+        .map(|d| d.name.to_string())
         .collect()
 }
 

@@ -324,8 +324,8 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
                     dependencies: Some(
                         deps.iter()
                             .map(|name| crate::model::DeclaredDep {
-                                name: name.to_string(),
-                                req: "^1".to_string(),
+                                name: (*name).into(),
+                                req: "^1".into(),
                                 ..Default::default()
                             })
                             .collect(),
@@ -714,8 +714,8 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
         detail: crate::model::VersionDetail {
             meta: VersionMeta {
                 dependencies: Some(vec![DeclaredDep {
-                    name: "request".to_string(),
-                    req: request_range.to_string(),
+                    name: "request".into(),
+                    req: request_range.into(),
                     ..DeclaredDep::default()
                 }]),
                 ..VersionMeta::default()
@@ -1011,8 +1011,8 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Version
                             dependencies: Some(
                                 deps.iter()
                                     .map(|(dep, req)| DeclaredDep {
-                                        name: dep.to_string(),
-                                        req: req.to_string(),
+                                        name: (*dep).into(),
+                                        req: req.to_string().into(),
                                         ..DeclaredDep::default()
                                     })
                                     .collect(),

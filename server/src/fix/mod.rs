@@ -246,8 +246,8 @@ fn declared_range(
     let declared = entry.detail.meta.dependencies.as_ref().ok_or(())?;
     Ok(declared
         .iter()
-        .find(|d| d.name == dependency && d.kind != crate::model::DeclaredKind::Dev)
-        .map(|d| d.req.clone()))
+        .find(|d| &*d.name == dependency && d.kind != crate::model::DeclaredKind::Dev)
+        .map(|d| d.req.to_string()))
 }
 
 /// A dependency on `package` with no requirement: what `is_safe` and `registry_versions` take.

@@ -128,10 +128,10 @@ pub(super) fn install_scripts(
                 .iter()
                 .flatten()
                 .filter(|d| d.kind == DeclaredKind::Build)
-                .map(|d| d.name.as_str())
+                .map(|d| &*d.name)
                 .collect();
             for dep in deps.iter().filter(|d| d.kind == DeclaredKind::Build) {
-                if had_build.contains(&dep.name.as_str()) {
+                if had_build.contains(&&*dep.name) {
                     continue;
                 }
                 res.signals.push(Signal {

@@ -419,7 +419,7 @@ fn registry_metadata_is_read() {
     assert!(hooks.iter().any(|(h, c)| h == "install" && c.contains("node-gyp")));
     assert_eq!(second.publisher.as_deref(), Some("u"));
     assert_eq!(second.maintainers, Some(vec!["M".to_string()]));
-    assert_eq!(second.dependencies.as_ref().unwrap()[0].req, "^1");
+    assert_eq!(second.dependencies.as_ref().unwrap()[0].req.as_ref(), "^1");
     // Abbreviated: scripts unknown unless flagged.
     let abbreviated = br#"{"name":"p","modified":"2020-01-01T00:00:00Z","versions":{"1.0.0":{"name":"p","version":"1.0.0"},"1.0.1":{"name":"p","version":"1.0.1","hasInstallScript":true}}}"#;
     let facts = crate::lookup::registry::npm::parse_packument(abbreviated).unwrap();
@@ -441,7 +441,7 @@ fn registry_metadata_is_read() {
     let facts = crate::lookup::registry::crates_io::parse_index_file(index).unwrap();
     let deps = facts.versions[0].detail.meta.dependencies.clone().unwrap();
     assert_eq!(deps[0].kind, crate::model::DeclaredKind::Build);
-    assert_eq!(deps[1].name, "real-name");
+    assert_eq!(&*deps[1].name, "real-name");
     assert!(deps[1].optional);
     // PyPI: file kinds from names.
     let simple = br#"{"meta":{"api-version":"1.1"},"name":"x","versions":["1.0"],"files":[

@@ -288,7 +288,11 @@ fn decode_row(row: &Option<StoredEntry>) -> Result<Option<StoredPackage>, String
     let Some(entry) = row else { return Ok(None) };
     let value = match &entry.value {
         None => None,
-        Some(bytes) => Some(crate::lookup::cache::store::decode_value::<PackageFacts>(bytes)?),
+        Some(bytes) => {
+            let mut value = crate::lookup::cache::store::decode_value::<PackageFacts>(bytes)?;
+            value.share_strings();
+            Some(value)
+        }
     };
     let entry = StoredEntry {
         value: None,

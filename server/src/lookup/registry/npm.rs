@@ -20,8 +20,8 @@ use serde_json::value::RawValue;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{
-    DeclaredDep, DeclaredKind, Digests, PackageFacts, PackageRef, ProjectStatus, RegistrySource, VersionDetail,
-    VersionFacts, VersionMeta,
+    DeclaredDep, DeclaredKind, Digests, PackageFacts, PackageRef, ProjectStatus, RegistrySource, SharedStrings,
+    VersionDetail, VersionFacts, VersionMeta,
 };
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
@@ -230,13 +230,13 @@ fn install_scripts(wire: &WireVersion<'_>, full_entry: bool) -> Option<Vec<(Stri
     Some(hooks)
 }
 
-fn dependencies(raw: &RawValue) -> Option<Vec<DeclaredDep>> {
+fn dependencies(raw: &RawValue, shared: &mut SharedStrings) -> Option<Vec<DeclaredDep>> {
     let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(raw.get()).ok()?;
     Some(
         map.into_iter()
             .map(|(name, req)| DeclaredDep {
-                name,
-                req: req.as_str().unwrap_or_default().to_string(),
+                name: shared.get(&name),
+                req: shared.get(req.as_str().unwrap_or_default()),
                 kind: DeclaredKind::Normal,
                 optional: false,
             })
@@ -261,11 +261,11 @@ fn people(raw: &RawValue) -> Option<Vec<String>> {
 
 /// `full_entry`: the version entry comes from a full packument (the published package.json), so a
 /// missing `scripts` or `dependencies` means none; an abbreviated one omits scripts and people.
-fn version_meta(wire: &WireVersion<'_>, full_entry: bool) -> VersionMeta {
+fn version_meta(wire: &WireVersion<'_>, full_entry: bool, shared: &mut SharedStrings) -> VersionMeta {
     VersionMeta {
         install_scripts: install_scripts(wire, full_entry),
         dependencies: match wire.dependencies {
-            Some(raw) => dependencies(raw),
+            Some(raw) => dependencies(raw, shared),
             // A full entry is the published package.json: no `dependencies` key means none.
             None if full_entry => Some(Vec::new()),
             None => None,
@@ -296,10 +296,11 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
     let times_trusted = created.is_some();
     let full_document = !wire.time.is_empty() || wire.modified.is_none();
     let mut versions = Vec::with_capacity(wire.versions.len());
+    let mut shared = SharedStrings::default();
     for (version, wire_version) in &wire.versions {
         let mut detail = VersionDetail {
             deprecated: wire_version.deprecated.and_then(deprecation),
-            meta: version_meta(wire_version, full_document),
+            meta: version_meta(wire_version, full_document, &mut shared),
             ..VersionDetail::default()
         };
         let mut digests = Digests::default();
