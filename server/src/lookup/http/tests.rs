@@ -297,7 +297,7 @@ mod faults {
             attempt_timeout: Duration::from_secs(10),
             ..quick()
         }));
-        let burst: Vec<_> = (0..120)
+        let burst: Vec<_> = (0..200)
             .map(|_| {
                 let http = http.clone();
                 let request = get(&server, "/npm/left-pad");
@@ -307,9 +307,12 @@ mod faults {
         for task in burst {
             assert!(matches!(task.await.unwrap(), Ok(HttpAnswer::Body { .. })));
         }
-        assert_eq!(server.request_count(), 120);
+        assert_eq!(server.request_count(), 200);
+        // Open at once: the requests in flight, the idle ones the pool keeps, and those still on their way
+        // back to the pool when the next request starts a connection of its own (hyper races the two;
+        // measured up to 24 on a loaded machine). Before the bound all 200 were.
         assert!(
-            server.peak_connections() <= HTTP1_CONNECTIONS_PER_HOST,
+            server.peak_connections() <= 2 * HTTP1_CONNECTIONS_PER_HOST + IDLE_CONNECTIONS_PER_HOST,
             "{} connections open at once",
             server.peak_connections()
         );
