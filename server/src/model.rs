@@ -1256,6 +1256,69 @@ mod tests {
         assert_eq!(serde_json::from_value::<VersionFacts>(json).unwrap(), facts);
     }
 
+    /// Three versions as the store holds them (postcard) and as `facts.json` fixtures write them, taken
+    /// from the layout before `VersionFacts` shrank (`version: String`, `published: Option<Timestamp>`,
+    /// `yanked: bool`): the rows already in users' stores must read, and new rows must be these bytes.
+    fn stored_versions() -> [(VersionFacts, &'static str, &'static str); 3] {
+        let mut detail = VersionDetail {
+            yanked_reason: Some("broken build".to_string()),
+            deprecated: Some("use 2".to_string()),
+            ..VersionDetail::default()
+        };
+        detail.meta.install_scripts = Some(Vec::new());
+        detail.meta.publisher = Some("someone".to_string());
+        let published = VersionFacts {
+            version: "1.2.3-beta.4+build.5".into(),
+            published: Some("2020-01-09T07:54:56.613Z".parse().unwrap()),
+            yanked: true,
+            digests: Digests::from(vec!["sha512-x", "sha1:ab"]),
+            detail: detail.into(),
+        };
+        let undated = VersionFacts {
+            version: "0.1.0".into(),
+            published: None,
+            yanked: false,
+            digests: Digests::default(),
+            detail: Detail::default(),
+        };
+        let nanoseconds = VersionFacts {
+            version: "10.20.30".into(),
+            published: Some("2024-02-29T23:59:59.123456789Z".parse().unwrap()),
+            yanked: false,
+            digests: Digests::from(vec!["sha256:00ff"]),
+            detail: Detail::default(),
+        };
+        [
+            (
+                published,
+                "14312e322e332d626574612e342b6275696c642e350118323032302d30312d30395430373a35343a35362e3631335a01010c62726f6b656e206275696c640105757365203202087368613531322d7807736861313a616200000100000107736f6d656f6e6500000000",
+                r#"{"version":"1.2.3-beta.4+build.5","published":"2020-01-09T07:54:56.613Z","yanked":true,"yanked_reason":"broken build","deprecated":"use 2","digests":["sha512-x","sha1:ab"],"attestations_url":null,"signatures":[],"meta":{"install_scripts":[],"dependencies":null,"publisher":"someone","maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+            (
+                undated,
+                "05302e312e300000000000000000000000000000",
+                r#"{"version":"0.1.0","published":null,"yanked":false,"yanked_reason":null,"deprecated":null,"digests":[],"attestations_url":null,"signatures":[],"meta":{"install_scripts":null,"dependencies":null,"publisher":null,"maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+            (
+                nanoseconds,
+                "0831302e32302e3330011e323032342d30322d32395432333a35393a35392e3132333435363738395a000000010b7368613235363a30306666000000000000000000",
+                r#"{"version":"10.20.30","published":"2024-02-29T23:59:59.123456789Z","yanked":false,"yanked_reason":null,"deprecated":null,"digests":["sha256:00ff"],"attestations_url":null,"signatures":[],"meta":{"install_scripts":null,"dependencies":null,"publisher":null,"maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+        ]
+    }
+
+    #[test]
+    fn version_facts_store_byte_for_byte_as_before() {
+        for (facts, hex_bytes, json) in stored_versions() {
+            let bytes = postcard::to_stdvec(&facts).unwrap();
+            assert_eq!(hex::encode(&bytes), hex_bytes, "{facts:?}");
+            let stored = hex::decode(hex_bytes).unwrap();
+            assert_eq!(postcard::from_bytes::<VersionFacts>(&stored).unwrap(), facts);
+            assert_eq!(serde_json::to_string(&facts).unwrap(), json);
+            assert_eq!(serde_json::from_str::<VersionFacts>(json).unwrap(), facts);
+        }
+    }
+
     #[test]
     fn common_details_share_a_constant_and_compare_by_content() {
         let empty_lists = VersionDetail {
