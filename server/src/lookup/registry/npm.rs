@@ -395,6 +395,8 @@ mod tests {
     fn mirror_times_are_not_trusted() {
         let facts = parse_packument(&fixture("lodash")).unwrap();
         assert!(facts.versions.len() > 100);
+        // Real version strings are held inline, without an allocation each (issue 16).
+        assert!(facts.versions.iter().all(|v| !v.version.is_heap_allocated()));
         assert!(facts.versions.iter().all(|v| v.published().is_none()));
         assert_eq!(facts.latest.as_deref(), Some("4.18.1"));
     }
