@@ -403,12 +403,14 @@ impl PublishTime {
     /// No trustworthy publish time.
     pub const NONE: PublishTime = PublishTime(i64::MIN);
 
+    /// Holds `time`; `NONE` when there is none, or it lies outside 1677-09-21 to 2262-04-11.
     pub fn new(time: Option<Timestamp>) -> PublishTime {
         time.and_then(|time| i64::try_from(time.as_nanosecond()).ok())
             .filter(|&nanoseconds| nanoseconds != i64::MIN)
             .map_or(PublishTime::NONE, PublishTime)
     }
 
+    /// The time held; `None` for no trustworthy time.
     pub fn get(self) -> Option<Timestamp> {
         if self == PublishTime::NONE {
             return None;
