@@ -353,6 +353,8 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
     if bad_lines > 0 {
         tracing::debug!("skipped {bad_lines} unreadable index lines");
     }
+    // One line per version, counted only as they are read: drop the growth room the pushes left.
+    versions.shrink_to_fit();
     let created = versions.iter().filter_map(|v| v.published()).min();
     Ok(PackageFacts {
         versions,
@@ -380,6 +382,8 @@ mod tests {
         let body = std::fs::read(crate::testing::registry_fixtures().join("crates/sm/al/smallvec")).unwrap();
         let facts = parse_index_file(&body).unwrap();
         assert_eq!(facts.versions.len(), 89);
+        // A session holds every version of every crate it names: no growth room kept (issue 16).
+        assert_eq!(facts.versions.capacity(), facts.versions.len());
         assert_eq!(facts.versions.iter().filter(|v| v.yanked()).count(), 20);
         let first = facts.version("0.1.0").unwrap();
         assert_eq!(first.published(), Some("2015-04-06T06:21:18Z".parse().unwrap()));
