@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
     let package = PackageRef::new(Ecosystem::Npm, "sigstore");
     let facts = PackageFacts {
         versions: vec![VersionFacts {
-            version: "1.0.0".to_string(),
+            version: "1.0.0".into(),
             digests: vec![INTEGRITY_100.to_string()].into(),
             detail: gatehouse::model::VersionDetail {
                 // Never fetched: the first ask is answered by `Verified` below, later ones by the cache.

@@ -5,7 +5,8 @@
 //! - Data and constructors only: no IO, no async, no clock, no rules.
 //! - Package names in a `PackageRef` are normalised for their ecosystem (`PackageRef::new` does it), so
 //!   two spellings of one PyPI project are one key everywhere (cache, facts, advisories).
-//! - Times are `jiff::Timestamp` (UTC instants); "now" always comes from the caller.
+//! - Times are `jiff::Timestamp` (UTC instants); "now" always comes from the caller. A version's publish
+//!   time is held in 8 bytes (`PublishTime`) and read as an `Option<Timestamp>`.
 //!
 //! Storage and wire forms live in `lookup`; how findings are shown lives in `report`.
 
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+use compact_str::CompactString;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -343,20 +345,102 @@ impl<'de> Deserialize<'de> for Digests {
 
 /// What a registry says about one version.
 ///
-/// Kept small: a session holds every version of every package its manifests name (ten 300-dependency
-/// `package.json` files are ~90,000 versions), so what most versions lack (a yank reason, a deprecation,
-/// attestations, signatures, metadata beyond empty lists) lives behind one pointer in `detail`, which
-/// reads like the fields themselves (`version.detail.deprecated`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Kept to 64 bytes (a test holds it): a session holds every version of every package its manifests
+/// name (ten 300-dependency `package.json` files are ~90,000 versions). The version string is stored
+/// inline (every ordinary version fits in 24 bytes), the publish time in 8 bytes (`PublishTime`), the
+/// yank flag in a spare byte of `detail`, and what most versions lack (a yank reason, a deprecation,
+/// attestations, signatures, metadata beyond empty lists) behind one pointer in `detail`, which reads
+/// like the fields themselves (`version.detail.deprecated`). Read the time with `published()` and the
+/// flag with `yanked()`.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct VersionFacts {
-    pub version: String,
-    /// `None` when the registry gives no trustworthy publish time.
-    pub published: Option<Timestamp>,
-    pub yanked: bool,
+    pub version: CompactString,
+    /// `PublishTime::NONE` when the registry gives no trustworthy publish time.
+    pub published: PublishTime,
     /// Artifact digests as the registry states them (`sha512-…` integrity, `sha256:…` hex).
     pub digests: Digests,
-    /// The rest of what the registry says about the version (`VersionDetail`).
+    /// The rest of what the registry says about the version (`VersionDetail`), and the yank flag.
     pub detail: Detail,
+}
+
+impl VersionFacts {
+    /// When the version was published; `None` when the registry gives no trustworthy time.
+    pub fn published(&self) -> Option<Timestamp> {
+        self.published.get()
+    }
+
+    /// Whether the registry marks the version yanked (crates.io `yanked`, PyPI PEP 592).
+    pub fn yanked(&self) -> bool {
+        self.detail.yanked
+    }
+
+    pub fn set_yanked(&mut self, yanked: bool) {
+        self.detail.yanked = yanked;
+    }
+}
+
+impl std::fmt::Debug for VersionFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionFacts")
+            .field("version", &self.version)
+            .field("published", &self.published())
+            .field("yanked", &self.yanked())
+            .field("digests", &self.digests)
+            .field("detail", &self.detail)
+            .finish()
+    }
+}
+
+/// A publish time in 8 bytes: nanoseconds since the Unix epoch, with one value (`i64::MIN`) meaning
+/// "no trustworthy time" (an `Option<Timestamp>` takes 24 bytes, ×90,000 versions in a session).
+/// Nanoseconds in an `i64` cover 1677-09-21 to 2262-04-11; a time outside that range (no registry
+/// published a package before 1677 or after 2262, so such a time is wrong) and the reserved instant
+/// itself are treated as no trustworthy time, like a missing one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublishTime(i64);
+
+impl PublishTime {
+    /// No trustworthy publish time.
+    pub const NONE: PublishTime = PublishTime(i64::MIN);
+
+    /// Holds `time`; `NONE` when there is none, or it lies outside 1677-09-21 to 2262-04-11.
+    pub fn new(time: Option<Timestamp>) -> PublishTime {
+        time.and_then(|time| i64::try_from(time.as_nanosecond()).ok())
+            .filter(|&nanoseconds| nanoseconds != i64::MIN)
+            .map_or(PublishTime::NONE, PublishTime)
+    }
+
+    /// The time held; `None` for no trustworthy time.
+    pub fn get(self) -> Option<Timestamp> {
+        if self == PublishTime::NONE {
+            return None;
+        }
+        Timestamp::from_nanosecond(i128::from(self.0)).ok()
+    }
+}
+
+impl Default for PublishTime {
+    fn default() -> Self {
+        PublishTime::NONE
+    }
+}
+
+impl From<Option<Timestamp>> for PublishTime {
+    fn from(time: Option<Timestamp>) -> Self {
+        PublishTime::new(time)
+    }
+}
+
+impl From<Timestamp> for PublishTime {
+    fn from(time: Timestamp) -> Self {
+        PublishTime::new(Some(time))
+    }
+}
+
+impl std::fmt::Debug for PublishTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
 }
 
 /// The less common facts of one version; reached through `VersionFacts::detail`.
@@ -377,12 +461,15 @@ pub struct VersionDetail {
 
 /// A `VersionDetail` that allocates only when it says something: the common answers (nothing, or only
 /// "no install scripts" / "no dependencies", as every full npm entry without them says) are shared
-/// constants. Reads deref to the `VersionDetail`; a write (`DerefMut`) makes it its own.
+/// constants. Reads deref to the `VersionDetail`; a write (`DerefMut`) makes it its own. It also
+/// carries the version's yank flag (`VersionFacts::yanked`), in the padding after `shape`, which keeps
+/// `VersionFacts` at 64 bytes.
 #[derive(Clone, Default)]
 pub struct Detail {
     /// `None`: the shared constant `SHAPES[shape]`.
     owned: Option<Box<VersionDetail>>,
     shape: u8,
+    yanked: bool,
 }
 
 const fn shape(install_scripts: bool, dependencies: bool) -> VersionDetail {
@@ -419,11 +506,13 @@ impl From<VersionDetail> for Detail {
             Detail {
                 owned: None,
                 shape: index as u8,
+                yanked: false,
             }
         } else {
             Detail {
                 owned: Some(Box::new(detail)),
                 shape: 0,
+                yanked: false,
             }
         }
     }
@@ -449,7 +538,7 @@ impl std::ops::DerefMut for Detail {
 
 impl PartialEq for Detail {
     fn eq(&self, other: &Detail) -> bool {
-        **self == **other
+        self.yanked == other.yanked && **self == **other
     }
 }
 
@@ -466,8 +555,8 @@ impl std::fmt::Debug for Detail {
 #[derive(Serialize)]
 #[serde(rename = "VersionFacts")]
 struct VersionFactsOut<'a> {
-    version: &'a String,
-    published: &'a Option<Timestamp>,
+    version: &'a str,
+    published: Option<Timestamp>,
     yanked: bool,
     yanked_reason: &'a Option<String>,
     deprecated: &'a Option<String>,
@@ -480,7 +569,7 @@ struct VersionFactsOut<'a> {
 #[derive(Deserialize)]
 #[serde(rename = "VersionFacts")]
 struct VersionFactsIn {
-    version: String,
+    version: CompactString,
     published: Option<Timestamp>,
     yanked: bool,
     yanked_reason: Option<String>,
@@ -496,8 +585,8 @@ impl Serialize for VersionFacts {
         let detail: &VersionDetail = &self.detail;
         let out = VersionFactsOut {
             version: &self.version,
-            published: &self.published,
-            yanked: self.yanked,
+            published: self.published(),
+            yanked: self.yanked(),
             yanked_reason: &detail.yanked_reason,
             deprecated: &detail.deprecated,
             digests: &self.digests,
@@ -512,10 +601,9 @@ impl Serialize for VersionFacts {
 impl<'de> Deserialize<'de> for VersionFacts {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = VersionFactsIn::deserialize(deserializer)?;
-        Ok(VersionFacts {
+        let mut facts = VersionFacts {
             version: wire.version,
-            published: wire.published,
-            yanked: wire.yanked,
+            published: PublishTime::new(wire.published),
             digests: Digests::from(wire.digests),
             detail: Detail::from(VersionDetail {
                 yanked_reason: wire.yanked_reason,
@@ -524,7 +612,9 @@ impl<'de> Deserialize<'de> for VersionFacts {
                 signatures: wire.signatures,
                 meta: wire.meta,
             }),
-        })
+        };
+        facts.set_yanked(wire.yanked);
+        Ok(facts)
     }
 }
 
@@ -1230,16 +1320,16 @@ mod tests {
                 ..VersionMeta::default()
             },
         };
-        let facts = VersionFacts {
-            version: "1.2.3".to_string(),
-            published: Some(Timestamp::from_second(1_600_000_000).unwrap()),
-            yanked: true,
+        let mut facts = VersionFacts {
+            version: "1.2.3".into(),
+            published: Some(Timestamp::from_second(1_600_000_000).unwrap()).into(),
             digests: vec!["sha512-x".to_string()].into(),
             detail: detail.clone().into(),
         };
+        facts.set_yanked(true);
         let flat = FlatVersionFacts {
             version: "1.2.3".to_string(),
-            published: facts.published,
+            published: facts.published(),
             yanked: true,
             yanked_reason: detail.yanked_reason.clone(),
             deprecated: detail.deprecated.clone(),
@@ -1254,6 +1344,67 @@ mod tests {
         let json = serde_json::to_value(&facts).unwrap();
         assert_eq!(json, serde_json::to_value(&flat).unwrap());
         assert_eq!(serde_json::from_value::<VersionFacts>(json).unwrap(), facts);
+    }
+
+    /// Three versions as the store holds them (postcard) and as `facts.json` fixtures write them, taken
+    /// from the layout before `VersionFacts` shrank (`version: String`, `published: Option<Timestamp>`,
+    /// `yanked: bool`): the rows already in users' stores must read, and new rows must be these bytes.
+    fn stored_versions() -> [(VersionFacts, &'static str, &'static str); 3] {
+        let mut detail = VersionDetail {
+            yanked_reason: Some("broken build".to_string()),
+            deprecated: Some("use 2".to_string()),
+            ..VersionDetail::default()
+        };
+        detail.meta.install_scripts = Some(Vec::new());
+        detail.meta.publisher = Some("someone".to_string());
+        let mut published = VersionFacts {
+            version: "1.2.3-beta.4+build.5".into(),
+            published: Some("2020-01-09T07:54:56.613Z".parse().unwrap()).into(),
+            digests: Digests::from(vec!["sha512-x", "sha1:ab"]),
+            detail: detail.into(),
+        };
+        published.set_yanked(true);
+        let undated = VersionFacts {
+            version: "0.1.0".into(),
+            published: PublishTime::NONE,
+            digests: Digests::default(),
+            detail: Detail::default(),
+        };
+        let nanoseconds = VersionFacts {
+            version: "10.20.30".into(),
+            published: Some("2024-02-29T23:59:59.123456789Z".parse().unwrap()).into(),
+            digests: Digests::from(vec!["sha256:00ff"]),
+            detail: Detail::default(),
+        };
+        [
+            (
+                published,
+                "14312e322e332d626574612e342b6275696c642e350118323032302d30312d30395430373a35343a35362e3631335a01010c62726f6b656e206275696c640105757365203202087368613531322d7807736861313a616200000100000107736f6d656f6e6500000000",
+                r#"{"version":"1.2.3-beta.4+build.5","published":"2020-01-09T07:54:56.613Z","yanked":true,"yanked_reason":"broken build","deprecated":"use 2","digests":["sha512-x","sha1:ab"],"attestations_url":null,"signatures":[],"meta":{"install_scripts":[],"dependencies":null,"publisher":"someone","maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+            (
+                undated,
+                "05302e312e300000000000000000000000000000",
+                r#"{"version":"0.1.0","published":null,"yanked":false,"yanked_reason":null,"deprecated":null,"digests":[],"attestations_url":null,"signatures":[],"meta":{"install_scripts":null,"dependencies":null,"publisher":null,"maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+            (
+                nanoseconds,
+                "0831302e32302e3330011e323032342d30322d32395432333a35393a35392e3132333435363738395a000000010b7368613235363a30306666000000000000000000",
+                r#"{"version":"10.20.30","published":"2024-02-29T23:59:59.123456789Z","yanked":false,"yanked_reason":null,"deprecated":null,"digests":["sha256:00ff"],"attestations_url":null,"signatures":[],"meta":{"install_scripts":null,"dependencies":null,"publisher":null,"maintainers":null,"repository":null,"homepage":null,"files":null}}"#,
+            ),
+        ]
+    }
+
+    #[test]
+    fn version_facts_store_byte_for_byte_as_before() {
+        for (facts, hex_bytes, json) in stored_versions() {
+            let bytes = postcard::to_stdvec(&facts).unwrap();
+            assert_eq!(hex::encode(&bytes), hex_bytes, "{facts:?}");
+            let stored = hex::decode(hex_bytes).unwrap();
+            assert_eq!(postcard::from_bytes::<VersionFacts>(&stored).unwrap(), facts);
+            assert_eq!(serde_json::to_string(&facts).unwrap(), json);
+            assert_eq!(serde_json::from_str::<VersionFacts>(json).unwrap(), facts);
+        }
     }
 
     #[test]
@@ -1278,12 +1429,65 @@ mod tests {
         assert_eq!(written, shared);
         written.deprecated = Some("old".to_string());
         assert_ne!(written, shared);
-        // What most versions are (no detail beyond empty lists) stays small.
+        // The yank flag is part of the content, and setting it allocates nothing.
+        let mut yanked = Detail::from(empty_lists);
+        yanked.yanked = true;
+        assert!(yanked.owned.is_none());
+        assert_ne!(yanked, shared);
+    }
+
+    /// A session holds ~90,000 of these (issue 16): 64 bytes each, and no allocation for the version
+    /// text of an ordinary version.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn version_facts_stay_within_64_bytes() {
         assert!(
-            std::mem::size_of::<VersionFacts>() <= 88,
+            std::mem::size_of::<VersionFacts>() <= 64,
             "{}",
             std::mem::size_of::<VersionFacts>()
         );
+        assert_eq!(std::mem::size_of::<PublishTime>(), 8);
+        for version in ["1.0.0", "0.0.0-insiders.20250101", "1.0.0-beta.20240229.1234"] {
+            let facts = VersionFacts {
+                version: version.into(),
+                ..VersionFacts::default()
+            };
+            assert!(!facts.version.is_heap_allocated(), "{version}");
+        }
+    }
+
+    #[test]
+    fn publish_times_keep_nanoseconds_and_treat_the_unrepresentable_as_unknown() {
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        for text in [
+            "2024-02-29T23:59:59.123456789Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "1677-09-21T00:12:43.145224193Z",
+            "2262-04-11T23:47:16.854775807Z",
+        ] {
+            assert_eq!(PublishTime::from(at(text)).get(), Some(at(text)), "{text}");
+        }
+        assert_eq!(PublishTime::default().get(), None);
+        assert_eq!(PublishTime::from(None).get(), None);
+        // Outside what nanoseconds in an i64 reach (1677-09-21 to 2262-04-11), and the one instant
+        // reserved for "none": no trustworthy time, as if the registry gave none.
+        for text in [
+            "2262-04-11T23:47:16.854775808Z",
+            "9999-01-01T00:00:00Z",
+            "1677-09-21T00:12:43.145224191Z",
+            "0001-01-01T00:00:00Z",
+            "-009000-01-01T00:00:00Z",
+            "1677-09-21T00:12:43.145224192Z",
+        ] {
+            assert_eq!(PublishTime::from(at(text)), PublishTime::NONE, "{text}");
+            assert_eq!(PublishTime::from(at(text)).get(), None, "{text}");
+        }
+        // A stored row or fixture with such a time reads as a version without one.
+        let row = r#"{"version":"1.0.0","published":"9999-01-01T00:00:00Z","yanked":false,"yanked_reason":null,"deprecated":null,"digests":[],"attestations_url":null,"signatures":[],"meta":{"install_scripts":null,"dependencies":null,"publisher":null,"maintainers":null,"repository":null,"homepage":null,"files":null}}"#;
+        let read: VersionFacts = serde_json::from_str(row).unwrap();
+        assert_eq!(read.published(), None);
+        assert_eq!(read.version, "1.0.0");
     }
 
     #[test]

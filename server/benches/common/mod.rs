@@ -190,8 +190,8 @@ pub fn facts_for(
             .iter()
             .enumerate()
             .map(|(idx, version)| VersionFacts {
-                version: version.clone(),
-                published: Some(base + jiff::SignedDuration::from_hours(idx as i64 * 24)),
+                version: version.as_str().into(),
+                published: Some(base + jiff::SignedDuration::from_hours(idx as i64 * 24)).into(),
                 digests: vec![format!("sha512-{name}-{version}")].into(),
                 ..VersionFacts::default()
             })
@@ -405,12 +405,12 @@ pub fn write_packuments(root: &std::path::Path, facts: &gatehouse::model::Facts)
         }
         for version in &value.versions {
             versions.insert(
-                version.version.clone(),
+                version.version.to_string(),
                 serde_json::json!({"name": package.name, "version": version.version,
                        "dist": {"integrity": version.digests.first()}}),
             );
-            if let Some(published) = version.published {
-                time.insert(version.version.clone(), serde_json::json!(published.to_string()));
+            if let Some(published) = version.published() {
+                time.insert(version.version.to_string(), serde_json::json!(published.to_string()));
             }
         }
         let packument = serde_json::json!({

@@ -53,7 +53,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         }
     }
 
-    let Some(published) = version_facts(facts, ecosystem, version).and_then(|v| v.published) else {
+    let Some(published) = version_facts(facts, ecosystem, version).and_then(|v| v.published()) else {
         return;
     };
     // Without a lockfile, an installer with its own cooldown skips the fresh version and installs an
@@ -146,7 +146,7 @@ fn refused(
     if is_exempt(age, ecosystem, name, Some(&found.version)) {
         return false;
     }
-    let Some(published) = found.published else {
+    let Some(published) = found.published() else {
         return false;
     };
     let after_cutoff = cutoff.is_some_and(|cutoff| published > cutoff);
@@ -171,9 +171,9 @@ pub fn installable_versions(
     facts
         .versions
         .iter()
-        .filter(|v| !v.yanked)
+        .filter(|v| !v.yanked())
         .filter(|v| !constrained || !refused(age, ecosystem, name, v, cutoff, now))
-        .map(|v| v.version.clone())
+        .map(|v| v.version.to_string())
         .collect()
 }
 
@@ -186,7 +186,7 @@ pub fn old_enough_at(
     name: &str,
     version: &str,
 ) -> Option<Timestamp> {
-    let published = version_facts(facts, ecosystem, version)?.published?;
+    let published = version_facts(facts, ecosystem, version)?.published()?;
     if cutoff_for(age, ecosystem, name).is_some_and(|cutoff| published > cutoff) {
         return None;
     }
@@ -272,7 +272,11 @@ fn older_admitted(ctx: &CheckCtx<'_>, dep: &ResolvedDep, facts: &PackageFacts, v
     let ecosystem = dep.package.ecosystem;
     let matching = requirement.matching(
         ecosystem,
-        facts.versions.iter().filter(|v| !v.yanked).map(|v| v.version.as_str()),
+        facts
+            .versions
+            .iter()
+            .filter(|v| !v.yanked())
+            .map(|v| v.version.as_str()),
     );
     matching
         .into_iter()
@@ -280,7 +284,7 @@ fn older_admitted(ctx: &CheckCtx<'_>, dep: &ResolvedDep, facts: &PackageFacts, v
         .filter(|candidate| candidate != version)
         .find(|candidate| {
             version_facts(facts, ecosystem, candidate)
-                .and_then(|v| v.published)
+                .and_then(|v| v.published())
                 .is_some_and(|published| {
                     fresh_reason(ctx.age, ecosystem, &dep.package.name, published, ctx.now).is_none()
                 })
@@ -341,8 +345,8 @@ mod tests {
                     versions: versions
                         .iter()
                         .map(|(v, hours)| VersionFacts {
-                            version: v.to_string(),
-                            published: hours.map(|h| now() - SignedDuration::from_hours(h)),
+                            version: (*v).into(),
+                            published: hours.map(|h| now() - SignedDuration::from_hours(h)).into(),
                             ..VersionFacts::default()
                         })
                         .collect(),
@@ -434,7 +438,7 @@ mod tests {
         let facts = PackageFacts {
             versions: vec![VersionFacts {
                 version: "1.1.0".into(),
-                published: Some(now() - SignedDuration::from_hours(24 * 10)),
+                published: Some(now() - SignedDuration::from_hours(24 * 10)).into(),
                 ..VersionFacts::default()
             }],
             ..PackageFacts::default()

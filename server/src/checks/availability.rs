@@ -155,7 +155,7 @@ fn checked_version(dep: &ResolvedDep, facts: &PackageFacts, version: &str) -> Ve
         return Vec::new();
     };
     let mut res = Vec::new();
-    if listed.yanked {
+    if listed.yanked() {
         res.push((
             FindingKind::Yanked,
             Severity::Error,
@@ -242,7 +242,7 @@ mod tests {
 
     fn version(text: &str) -> VersionFacts {
         VersionFacts {
-            version: text.to_string(),
+            version: text.into(),
             ..VersionFacts::default()
         }
     }
@@ -265,16 +265,17 @@ mod tests {
             status_reason: Some("Security holding package".into()),
             ..PackageFacts::default()
         };
+        let mut yanked_version = VersionFacts {
+            detail: crate::model::VersionDetail {
+                deprecated: Some(String::new()),
+                ..Default::default()
+            }
+            .into(),
+            ..version("1.0")
+        };
+        yanked_version.set_yanked(true);
         let yanked_empty_deprecation = PackageFacts {
-            versions: vec![VersionFacts {
-                yanked: true,
-                detail: crate::model::VersionDetail {
-                    deprecated: Some(String::new()),
-                    ..Default::default()
-                }
-                .into(),
-                ..version("1.0")
-            }],
+            versions: vec![yanked_version],
             ..PackageFacts::default()
         };
         insta::assert_debug_snapshot!((

@@ -227,14 +227,14 @@ fn downgrade(
         .collect();
     let evidence = |v: &VersionFacts| {
         let mut evidence = vec![Evidence::Text(format!("{} had {what}", v.version))];
-        if let Some(published) = v.published {
+        if let Some(published) = v.published() {
             evidence.push(Evidence::Published(published));
         }
         evidence
     };
     if let Some(previous) = on_line.first() {
         if has(previous) {
-            let newer = match (current.published, previous.published) {
+            let newer = match (current.published(), previous.published()) {
                 (Some(now), Some(before)) => now > before,
                 _ => true,
             };
@@ -300,7 +300,7 @@ pub fn provenance_versions(dep: &ResolvedDep, facts: &PackageFacts) -> Vec<Strin
         versions.push(version.to_string());
     }
     if let Some(previous) = previous_attested(dep.package.ecosystem, facts, version) {
-        versions.push(previous.version.clone());
+        versions.push(previous.version.to_string());
     }
     versions
 }

@@ -159,7 +159,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
     let Some(this) = version_facts(facts, dep.package.ecosystem, version) else {
         return;
     };
-    let freshness = match this.published {
+    let freshness = match this.published() {
         Some(published) => {
             let elapsed = age_at(ctx.now, published);
             if elapsed < ctx.age.min_version_age {
@@ -221,7 +221,7 @@ pub fn check(ctx: &CheckCtx<'_>, dep_idx: usize, dep: &ResolvedDep, acc: &mut Ve
         return;
     };
     let mut evidence: Vec<Evidence> = Vec::new();
-    if let Some(published) = this.published {
+    if let Some(published) = this.published() {
         evidence.push(Evidence::Published(published));
     }
     for signal in &assessment.signals {

@@ -322,7 +322,7 @@ pub(super) fn settled(facts: &Facts, package: &PackageRef, ages: &[&AgeThreshold
     let Some(newest) = known
         .versions
         .iter()
-        .filter_map(|v| v.published)
+        .filter_map(|v| v.published())
         .chain(known.created)
         .max()
     else {
@@ -352,7 +352,7 @@ fn publish_time_known(facts: &Facts, dep: &ResolvedDep) -> bool {
     let Some(known) = facts.packages.get(&dep.package).and_then(Fact::known) else {
         return true;
     };
-    checks::age::version_facts(known, dep.package.ecosystem, version).is_none_or(|v| v.published.is_some())
+    checks::age::version_facts(known, dep.package.ecosystem, version).is_none_or(|v| v.published().is_some())
 }
 
 #[cfg(test)]

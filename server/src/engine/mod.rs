@@ -226,8 +226,8 @@ fn available_versions(
         None => known
             .versions
             .iter()
-            .filter(|v| !v.yanked)
-            .map(|v| v.version.clone())
+            .filter(|v| !v.yanked())
+            .map(|v| v.version.to_string())
             .collect(),
     })
 }
@@ -762,7 +762,7 @@ fn queries(input: &Input<'_>, facts: &Facts, asked: Asked) -> Vec<Query> {
         if let Some(Fact::Known { value, as_of, .. }) = facts.packages.get(&package)
             && let Some(version) = analyzed.dep.resolved.version.as_deref()
             && checks::age::version_facts(value, package.ecosystem, version)
-                .and_then(|v| v.published)
+                .and_then(|v| v.published())
                 .is_some_and(|published| as_of.duration_since(published) < checks::signals::ADDED_LOOKUP_WINDOW)
         {
             for name in checks::signals::added_dependencies(package.ecosystem, value, version) {

@@ -317,8 +317,8 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
     let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
     let package = |published: &str| {
         let version = |v: &str, at: &str, deps: &[&str]| VersionFacts {
-            version: v.to_string(),
-            published: Some(at.parse().unwrap()),
+            version: v.into(),
+            published: Some(at.parse().unwrap()).into(),
             detail: crate::model::VersionDetail {
                 meta: crate::model::VersionMeta {
                     dependencies: Some(
@@ -640,8 +640,8 @@ fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadat
         versions: ["6.4.0", "6.4.1", "6.5.3"]
             .iter()
             .map(|v| VersionFacts {
-                version: v.to_string(),
-                published: Some(published),
+                version: (*v).into(),
+                published: Some(published).into(),
                 ..VersionFacts::default()
             })
             .collect(),
@@ -709,8 +709,8 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
     let advisory = crate::lookup::advisories::osv_record::parse_record(&record).unwrap();
     let published = Timestamp::from_second(1_500_000_000).unwrap();
     let version = |v: &str, request_range: &str| VersionFacts {
-        version: v.to_string(),
-        published: Some(published),
+        version: v.into(),
+        published: Some(published).into(),
         detail: crate::model::VersionDetail {
             meta: VersionMeta {
                 dependencies: Some(vec![DeclaredDep {
@@ -729,8 +729,8 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
         versions: ["6.4.0", "6.4.1", "6.5.3"]
             .iter()
             .map(|v| VersionFacts {
-                version: v.to_string(),
-                published: Some(published),
+                version: (*v).into(),
+                published: Some(published).into(),
                 ..VersionFacts::default()
             })
             .collect(),
@@ -935,8 +935,8 @@ fn memo_checks_again_only_what_time_can_change() {
     let now = Timestamp::from_second(1_800_000_000).unwrap();
     let package = |published: Timestamp| PackageFacts {
         versions: vec![VersionFacts {
-            version: "1.0.0".to_string(),
-            published: Some(published),
+            version: "1.0.0".into(),
+            published: Some(published).into(),
             ..VersionFacts::default()
         }],
         created: Some(published),
@@ -1004,8 +1004,8 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Version
             versions: versions
                 .iter()
                 .map(|(v, deps)| VersionFacts {
-                    version: v.to_string(),
-                    published: Some(published),
+                    version: (*v).into(),
+                    published: Some(published).into(),
                     detail: crate::model::VersionDetail {
                         meta: VersionMeta {
                             dependencies: Some(
@@ -1390,8 +1390,8 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
         versions: ["1.0.0", "1.2.0"]
             .iter()
             .map(|v| VersionFacts {
-                version: v.to_string(),
-                published: Some(published),
+                version: (*v).into(),
+                published: Some(published).into(),
                 digests: vec![format!("sha512-registry{v}")].into(),
                 ..VersionFacts::default()
             })
@@ -1562,7 +1562,7 @@ fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_fo
         let package = PackageFacts {
             versions: vec![VersionFacts {
                 version: "1.0.0".into(),
-                published: Some(published),
+                published: Some(published).into(),
                 digests: vec![good.to_string()].into(),
                 ..VersionFacts::default()
             }],

@@ -137,7 +137,7 @@ fn next_change(ctx: &CheckCtx<'_>, policy: &Policy, dep: &ResolvedDep) -> Option
                 rules.age.installer_min_age,
             ]);
         }
-        let times = facts.versions.iter().filter_map(|v| v.published).chain(facts.created);
+        let times = facts.versions.iter().filter_map(|v| v.published()).chain(facts.created);
         for published in times {
             for threshold in thresholds.iter().flatten() {
                 // A time that does not fit a timestamp is never reached: nothing changes then.

@@ -670,7 +670,7 @@ fn major_line(version: &Version) -> Vec<u64> {
 
 fn registry_versions(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Option<Vec<String>> {
     let facts = ctx.facts.packages.get(&dep.package)?.known()?;
-    Some(facts.versions.iter().map(|v| v.version.clone()).collect())
+    Some(facts.versions.iter().map(|v| v.version.to_string()).collect())
 }
 
 fn candidate_versions(ctx: &CheckCtx<'_>, dep: &ResolvedDep) -> Vec<String> {

@@ -109,16 +109,19 @@ fn build(world: &World) -> Built {
         .versions
         .iter()
         .zip(&texts)
-        .map(|(v, text)| VersionFacts {
-            version: text.clone(),
-            published: Some(now() - SignedDuration::from_hours(v.3)),
-            yanked: v.4,
-            detail: crate::model::VersionDetail {
-                deprecated: v.5.then(|| "do not use".to_string()),
-                ..Default::default()
-            }
-            .into(),
-            ..VersionFacts::default()
+        .map(|(v, text)| {
+            let mut facts = VersionFacts {
+                version: text.as_str().into(),
+                published: Some(now() - SignedDuration::from_hours(v.3)).into(),
+                detail: crate::model::VersionDetail {
+                    deprecated: v.5.then(|| "do not use".to_string()),
+                    ..Default::default()
+                }
+                .into(),
+                ..VersionFacts::default()
+            };
+            facts.set_yanked(v.4);
+            facts
         })
         .collect();
     let pick = |idx: Option<usize>| idx.map(|i| texts[i % texts.len()].clone());
@@ -250,7 +253,7 @@ fn oracle_safe(ctx: &CheckCtx<'_>, dep: &ResolvedDep, version: &str) -> bool {
         .get(&dep.package)
         .and_then(Fact::known)
         .and_then(|p| p.version(version))
-        .and_then(|v| v.published);
+        .and_then(|v| v.published());
     let refused = match (ctx.age.installer_min_age, published) {
         (Some(min), Some(published)) => ctx.now.duration_since(published) < min,
         _ => false,
@@ -472,7 +475,7 @@ fn memo_forgets_when_facts_or_policy_change() {
     // The same package facts, but 1.0.1 is now yanked: a new facts generation.
     let mut yanked = built.facts.clone();
     if let Some(Fact::Known { value, .. }) = yanked.packages.get_mut(&built.dep.package) {
-        std::sync::Arc::make_mut(value).versions[1].yanked = true;
+        std::sync::Arc::make_mut(value).versions[1].set_yanked(true);
     }
     let yanked = std::sync::Arc::new(yanked);
     let ctx = CheckCtx {

@@ -118,8 +118,8 @@ impl Registry for StandRegistry {
         let long_ago: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap_or_default();
         Ok(Fetched::fresh(PackageFacts {
             versions: vec![VersionFacts {
-                version: "1.0.0".to_string(),
-                published: Some(long_ago),
+                version: "1.0.0".into(),
+                published: Some(long_ago).into(),
                 ..VersionFacts::default()
             }],
             created: Some(long_ago),

@@ -1056,8 +1056,8 @@ mod tests {
                 versions: list
                     .iter()
                     .map(|v| VersionFacts {
-                        version: v.to_string(),
-                        published: Some(epoch),
+                        version: (*v).into(),
+                        published: Some(epoch).into(),
                         ..VersionFacts::default()
                     })
                     .collect(),

@@ -291,8 +291,8 @@ mod tests {
             Fact::Known {
                 value: std::sync::Arc::new(PackageFacts {
                     versions: vec![VersionFacts {
-                        version: "1.0.0".to_string(),
-                        published: Some(as_of),
+                        version: "1.0.0".into(),
+                        published: Some(as_of).into(),
                         ..VersionFacts::default()
                     }],
                     created: Some(as_of),

@@ -15,8 +15,8 @@ fn package(versions: &[(&str, &str, bool, bool)], repository: Option<&str>) -> P
         versions: versions
             .iter()
             .map(|(version, published, attested, signed)| VersionFacts {
-                version: version.to_string(),
-                published: Some(at(published)),
+                version: (*version).into(),
+                published: Some(at(published)).into(),
                 digests: vec![format!("sha512-{version}")].into(),
                 detail: crate::model::VersionDetail {
                     attestations_url: attested
@@ -29,7 +29,6 @@ fn package(versions: &[(&str, &str, bool, bool)], repository: Option<&str>) -> P
                     ..Default::default()
                 }
                 .into(),
-                ..VersionFacts::default()
             })
             .collect(),
         repository: repository.map(str::to_string),

@@ -184,7 +184,7 @@ pub(super) fn added_status(ctx: &CheckCtx<'_>, ecosystem: Ecosystem, name: &str)
             let count = value
                 .versions
                 .iter()
-                .filter(|v| v.published.is_none_or(|p| p <= ctx.now))
+                .filter(|v| v.published().is_none_or(|p| p <= ctx.now))
                 .count();
             if count <= FEW_VERSIONS {
                 return AddedStatus::New(format!(
@@ -434,7 +434,7 @@ pub(super) fn release_pattern(
             });
         }
     }
-    let Some(published) = this.published else {
+    let Some(published) = this.published() else {
         if !before.is_empty() {
             res.not_compared
                 .push("release pattern (the registry gives no publish time for this version)".to_string());
@@ -446,7 +446,7 @@ pub(super) fn release_pattern(
         .versions
         .iter()
         .filter(|v| v.version != this.version)
-        .filter_map(|v| v.published.map(|p| (p, v.version.as_str())))
+        .filter_map(|v| v.published().map(|p| (p, v.version.as_str())))
         .filter(|(p, _)| *p <= published)
         .collect();
     history.sort();
@@ -496,7 +496,10 @@ pub(super) fn release_pattern(
     let burst: Vec<&VersionFacts> = facts
         .versions
         .iter()
-        .filter(|v| v.published.is_some_and(|p| p.duration_since(published).abs() <= window))
+        .filter(|v| {
+            v.published()
+                .is_some_and(|p| p.duration_since(published).abs() <= window)
+        })
         .collect();
     let lines: std::collections::HashSet<Vec<u64>> = burst
         .iter()
@@ -520,19 +523,22 @@ pub(super) fn release_pattern(
 }
 
 pub(super) fn yanks_around(this: &VersionFacts, before: &[(Version, &VersionFacts)], res: &mut Assessment) {
-    if this.yanked {
+    if this.yanked() {
         return;
     }
     let yanked: Vec<&str> = before
         .iter()
-        .take_while(|(_, v)| v.yanked)
+        .take_while(|(_, v)| v.yanked())
         .map(|(_, v)| v.version.as_str())
         .collect();
     if yanked.len() < 2 {
         return;
     }
     let weaker_by = if yanked.len() >= 3 { 0 } else { 1 };
-    let last_good = before.iter().find(|(_, v)| !v.yanked).map(|(_, v)| v.version.as_str());
+    let last_good = before
+        .iter()
+        .find(|(_, v)| !v.yanked())
+        .map(|(_, v)| v.version.as_str());
     res.signals.push(Signal {
         kind: FindingKind::YanksAround,
         weaker_by,

@@ -471,15 +471,15 @@ struct BenchCount {
 /// three hours after its publish time (versions published later are dropped), or, without a publish
 /// time, the version is taken as fresh anyway. Dependencies it added have no facts here (unknown).
 fn bench_one(ecosystem: Ecosystem, name: &str, facts: &PackageFacts, version: &VersionFacts, count: &mut BenchCount) {
-    if MALICIOUS.contains(&(name, version.version.as_str())) || version.yanked {
+    if MALICIOUS.contains(&(name, version.version.as_str())) || version.yanked() {
         return;
     }
-    let now = match version.published {
+    let now = match version.published() {
         Some(published) => published + SignedDuration::from_hours(3),
         None => Timestamp::now(),
     };
     let mut as_of = facts.clone();
-    as_of.versions.retain(|v| v.published.is_none_or(|p| p <= now));
+    as_of.versions.retain(|v| v.published().is_none_or(|p| p <= now));
     let empty = Facts::default();
     let age = AgeThresholds::default();
     let rules = SignalRules::default();
@@ -539,7 +539,7 @@ fn false_alarm_bench() {
     for file in &files {
         let facts = parse(Ecosystem::CratesIo, "", &std::fs::read(file).unwrap());
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        if let Some(newest) = facts.versions.iter().rev().find(|v| !v.yanked) {
+        if let Some(newest) = facts.versions.iter().rev().find(|v| !v.yanked()) {
             bench_one(Ecosystem::CratesIo, &name, &facts, newest, &mut latest);
         }
     }

@@ -609,10 +609,10 @@ fn observe_in(
         )?;
         for version in &facts.versions {
             if version.digests.is_empty() {
-                upsert.execute(params![package, version.version, "", now_ms])?;
+                upsert.execute(params![package, version.version.as_str(), "", now_ms])?;
             }
             for digest in version.digests.iter() {
-                upsert.execute(params![package, version.version, digest, now_ms])?;
+                upsert.execute(params![package, version.version.as_str(), digest, now_ms])?;
             }
         }
     }

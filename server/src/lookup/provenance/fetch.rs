@@ -106,9 +106,9 @@ impl AttestationClient {
         let root = Arc::clone(&self.root);
         let keys = Arc::clone(&self.keys);
         let name = package.name.clone();
-        let version = version_facts.version.clone();
+        let version = version_facts.version.to_string();
         let signatures = version_facts.detail.signatures.clone();
-        let published = version_facts.published;
+        let published = version_facts.published();
         let url = version_facts.detail.attestations_url.clone();
         let ecosystem = package.ecosystem;
         let other_digests: Vec<String> = version_facts

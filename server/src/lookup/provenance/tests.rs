@@ -656,8 +656,8 @@ async fn stand_in() -> StandIn {
 fn facts_for(version: &str, integrity: &str, url: Option<String>, signatures: Vec<(String, String)>) -> PackageFacts {
     PackageFacts {
         versions: vec![VersionFacts {
-            version: version.to_string(),
-            published: before_expiry(),
+            version: version.into(),
+            published: before_expiry().into(),
             digests: vec![integrity.to_string()].into(),
             detail: crate::model::VersionDetail {
                 attestations_url: url,
@@ -665,7 +665,6 @@ fn facts_for(version: &str, integrity: &str, url: Option<String>, signatures: Ve
                 ..Default::default()
             }
             .into(),
-            ..VersionFacts::default()
         }],
         ..PackageFacts::default()
     }
@@ -872,7 +871,7 @@ async fn unverifiable_registry_signatures_are_not_tampering() {
         None,
         vec![(case.keyid.clone(), case.sig.clone())],
     );
-    facts.versions[0].published = None;
+    facts.versions[0].published = crate::model::PublishTime::NONE;
     let answer = client
         .provenance(&package, "1.0.0", &RegistrySource::Public, &facts)
         .await

@@ -3,7 +3,7 @@
 //! Invariants:
 //! - Index lines are NDJSON; `vers`, `yanked`, `cksum` and `pubtime` (when present) are read, a line that
 //!   does not parse is skipped, a document with no readable line is a decode error.
-//! - A version without `pubtime` has `published: None` (older index entries; never guessed).
+//! - A version without `pubtime` has no publish time (`published()` is `None`) (older index entries; never guessed).
 //! - `sparse+` prefixes are accepted on index URLs; a `Private { url }` source replaces the index URL.
 //! - The index's `config.json` (`dl`, `api`, `auth-required`) is read once per index per process, and
 //!   only when needed, so a warm check costs no request: when the index refuses a file (401/403), to
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use compact_str::CompactString;
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -198,10 +199,10 @@ impl CratesIndexClient {
                 }
             }
         }
-        for version in facts.versions.iter_mut().filter(|v| v.published.is_none()) {
-            version.published = dates.get(&version.version).copied();
+        for version in facts.versions.iter_mut().filter(|v| v.published().is_none()) {
+            version.published = dates.get(version.version.as_str()).copied().into();
         }
-        facts.created = facts.versions.iter().filter_map(|v| v.published).min();
+        facts.created = facts.versions.iter().filter_map(|v| v.published()).min();
     }
 }
 
@@ -263,7 +264,7 @@ impl ConditionalRegistry for CratesIndexClient {
         let mut answer = parse_document(answer, &url, parse_index_file).await?;
         if let Revalidated::Modified { value: facts, .. } = &mut answer
             && self.api_dates
-            && facts.versions.iter().any(|v| v.published.is_none())
+            && facts.versions.iter().any(|v| v.published().is_none())
         {
             self.fill_dates_from_api(base, &package.name, facts).await;
         }
@@ -273,7 +274,7 @@ impl ConditionalRegistry for CratesIndexClient {
 
 #[derive(Deserialize)]
 struct WireLine {
-    vers: String,
+    vers: CompactString,
     #[serde(default)]
     yanked: bool,
     #[serde(default)]
@@ -324,22 +325,25 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
     let mut bad_lines = 0usize;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match serde_json::from_str::<WireLine>(line) {
-            Ok(wire) => versions.push(VersionFacts {
-                version: wire.vers,
-                published: wire.pubtime.as_deref().and_then(|t| t.parse::<Timestamp>().ok()),
-                yanked: wire.yanked,
-                digests: wire.cksum.map(|c| format!("sha256:{c}")).into_iter().collect(),
-                detail: VersionDetail {
-                    meta: VersionMeta {
-                        dependencies: wire.deps.map(|deps| declared(deps, &mut shared)),
-                        // Crates run no install hooks of their own; a build script shows as a build
-                        // dependency at most, and the index lists no publisher or repository.
-                        ..VersionMeta::default()
-                    },
-                    ..VersionDetail::default()
-                }
-                .into(),
-            }),
+            Ok(wire) => {
+                let mut facts = VersionFacts {
+                    version: wire.vers,
+                    published: wire.pubtime.as_deref().and_then(|t| t.parse::<Timestamp>().ok()).into(),
+                    digests: wire.cksum.map(|c| format!("sha256:{c}")).into_iter().collect(),
+                    detail: VersionDetail {
+                        meta: VersionMeta {
+                            dependencies: wire.deps.map(|deps| declared(deps, &mut shared)),
+                            // Crates run no install hooks of their own; a build script shows as a build
+                            // dependency at most, and the index lists no publisher or repository.
+                            ..VersionMeta::default()
+                        },
+                        ..VersionDetail::default()
+                    }
+                    .into(),
+                };
+                facts.set_yanked(wire.yanked);
+                versions.push(facts);
+            }
             Err(_) => bad_lines += 1,
         }
     }
@@ -349,7 +353,9 @@ pub fn parse_index_file(body: &[u8]) -> Result<PackageFacts, String> {
     if bad_lines > 0 {
         tracing::debug!("skipped {bad_lines} unreadable index lines");
     }
-    let created = versions.iter().filter_map(|v| v.published).min();
+    // One line per version, counted only as they are read: drop the growth room the pushes left.
+    versions.shrink_to_fit();
+    let created = versions.iter().filter_map(|v| v.published()).min();
     Ok(PackageFacts {
         versions,
         created,
@@ -376,11 +382,13 @@ mod tests {
         let body = std::fs::read(crate::testing::registry_fixtures().join("crates/sm/al/smallvec")).unwrap();
         let facts = parse_index_file(&body).unwrap();
         assert_eq!(facts.versions.len(), 89);
-        assert_eq!(facts.versions.iter().filter(|v| v.yanked).count(), 20);
+        // A session holds every version of every crate it names: no growth room kept (issue 16).
+        assert_eq!(facts.versions.capacity(), facts.versions.len());
+        assert_eq!(facts.versions.iter().filter(|v| v.yanked()).count(), 20);
         let first = facts.version("0.1.0").unwrap();
-        assert_eq!(first.published, Some("2015-04-06T06:21:18Z".parse().unwrap()));
+        assert_eq!(first.published(), Some("2015-04-06T06:21:18Z".parse().unwrap()));
         assert!(first.digests.first().unwrap().starts_with("sha256:541ac5ac"));
-        assert_eq!(facts.created, first.published);
+        assert_eq!(facts.created, first.published());
     }
 
     /// Every version of a crate lists its dependencies; equal names and requirements are one string.
@@ -487,7 +495,7 @@ mod tests {
             .package(&smallvec, &source)
             .await
             .unwrap();
-        assert!(plain.value.versions.iter().all(|v| v.published.is_none()));
+        assert!(plain.value.versions.iter().all(|v| v.published().is_none()));
         assert_eq!(server.request_count(), 1);
 
         server.clear_requests();
@@ -497,9 +505,9 @@ mod tests {
             .await
             .unwrap();
         let first = dated.value.version("0.1.0").unwrap();
-        assert_eq!(first.published, Some("2015-04-06T06:21:18Z".parse().unwrap()));
-        assert!(dated.value.versions.iter().all(|v| v.published.is_some()));
-        assert_eq!(dated.value.created, first.published);
+        assert_eq!(first.published(), Some("2015-04-06T06:21:18Z".parse().unwrap()));
+        assert!(dated.value.versions.iter().all(|v| v.published().is_some()));
+        assert_eq!(dated.value.created, first.published());
         let paths: Vec<_> = server.requests().into_iter().map(|r| r.path).collect();
         assert_eq!(
             paths,
@@ -518,7 +526,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(broken.value.versions.len(), 89);
-        assert!(broken.value.versions.iter().all(|v| v.published.is_none()));
+        assert!(broken.value.versions.iter().all(|v| v.published().is_none()));
     }
 
     #[tokio::test]

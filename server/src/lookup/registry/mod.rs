@@ -114,12 +114,12 @@ mod client_tests {
             .package(&PackageRef::new(Ecosystem::CratesIo, "tokio"), &public)
             .await
             .unwrap();
-        assert_eq!(tokio_facts.value.versions.iter().filter(|v| v.yanked).count(), 6);
+        assert_eq!(tokio_facts.value.versions.iter().filter(|v| v.yanked()).count(), 6);
         let requests = clients
             .package(&PackageRef::new(Ecosystem::PyPI, "Requests"), &public)
             .await
             .unwrap();
-        assert!(requests.value.version("2.32.0").unwrap().yanked);
+        assert!(requests.value.version("2.32.0").unwrap().yanked());
         let missing = clients.package(&PackageRef::new(Ecosystem::PyPI, "ctx"), &public).await;
         assert!(matches!(missing, Err(LookupError::NotFound(_))), "{missing:?}");
         let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
@@ -151,12 +151,12 @@ mod client_tests {
             .package(&PackageRef::new(Ecosystem::PyPI, "requests"), &source)
             .await
             .unwrap();
-        assert!(facts.value.version("2.32.0").unwrap().yanked);
+        assert!(facts.value.version("2.32.0").unwrap().yanked());
         assert!(
             facts
                 .value
                 .version("2.31.0")
-                .is_some_and(|v| !v.yanked && v.published.is_none())
+                .is_some_and(|v| !v.yanked() && v.published().is_none())
         );
         assert_eq!(private.request_count(), 1);
         assert_eq!(public.request_count(), 0);

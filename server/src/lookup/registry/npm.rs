@@ -5,7 +5,7 @@
 //!   exist only there; `PackumentForm::Abbreviated` (`application/vnd.npm.install-v1+json`) is for callers
 //!   that need versions, deprecation and `dist` only.
 //! - Publish times are trusted only when the document carries `time.created` (the public registry always
-//!   does); mirrors that rewrite `time` without it yield `published: None`.
+//!   does); mirrors that rewrite `time` without it yield no publish time (`published()` is `None`).
 //! - A `Private { url }` source replaces the registry base URL; credentials are the HTTP client's, by origin.
 
 use std::borrow::Cow;
@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use compact_str::CompactString;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -20,8 +21,8 @@ use serde_json::value::RawValue;
 use crate::lookup::http::{HttpClient, parse_document};
 use crate::lookup::{ConditionalRegistry, LookupError, Revalidated, Validators};
 use crate::model::{
-    DeclaredDep, DeclaredKind, Digests, PackageFacts, PackageRef, ProjectStatus, RegistrySource, SharedStrings,
-    VersionDetail, VersionFacts, VersionMeta,
+    DeclaredDep, DeclaredKind, Digests, PackageFacts, PackageRef, ProjectStatus, PublishTime, RegistrySource,
+    SharedStrings, VersionDetail, VersionFacts, VersionMeta,
 };
 
 pub const ABBREVIATED_ACCEPT: &str = "application/vnd.npm.install-v1+json";
@@ -318,13 +319,12 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
                 .collect();
         }
         let facts = VersionFacts {
-            version: version.to_string(),
+            version: CompactString::from(version.as_ref()),
             published: if times_trusted {
-                timestamp(wire.time.get(version))
+                timestamp(wire.time.get(version)).into()
             } else {
-                None
+                PublishTime::NONE
             },
-            yanked: false,
             digests,
             detail: detail.into(),
         };
@@ -350,7 +350,7 @@ pub fn parse_packument(body: &[u8]) -> Result<PackageFacts, String> {
     } else {
         ProjectStatus::Active
     };
-    let created = created.or_else(|| versions.iter().filter_map(|v| v.published).min());
+    let created = created.or_else(|| versions.iter().filter_map(|v| v.published()).min());
     Ok(PackageFacts {
         versions,
         created,
@@ -382,7 +382,7 @@ mod tests {
         let facts = parse_packument(&fixture("has-package-exports")).unwrap();
         assert_eq!(facts.created, Some("2020-01-09T07:54:56.494Z".parse().unwrap()));
         let first = facts.version("1.0.0").unwrap();
-        assert_eq!(first.published, Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
+        assert_eq!(first.published(), Some("2020-01-09T07:54:56.613Z".parse().unwrap()));
         assert!(facts.versions.iter().filter(|v| v.detail.deprecated.is_some()).count() == 4);
         assert!(facts.versions.iter().any(|v| !v.detail.signatures.is_empty()));
         assert!(
@@ -395,7 +395,9 @@ mod tests {
     fn mirror_times_are_not_trusted() {
         let facts = parse_packument(&fixture("lodash")).unwrap();
         assert!(facts.versions.len() > 100);
-        assert!(facts.versions.iter().all(|v| v.published.is_none()));
+        // Real version strings are held inline, without an allocation each (issue 16).
+        assert!(facts.versions.iter().all(|v| !v.version.is_heap_allocated()));
+        assert!(facts.versions.iter().all(|v| v.published().is_none()));
         assert_eq!(facts.latest.as_deref(), Some("4.18.1"));
     }
 

@@ -2,11 +2,11 @@
 //! PEP 700 `upload-time`, PEP 592 `yanked`, PEP 792 `project-status` and PEP 740 `provenance`; the JSON
 //! API (`{pypi}/pypi/{name}/json`) when the index refuses the JSON form (406). An index that answers
 //! with the PEP 503 HTML page (most private indexes) is read by `pypi_html`; HTML carries no upload
-//! times, so those versions have `published: None`.
+//! times, so those versions have no publish time (`published()` is `None`).
 //!
 //! Invariants:
 //! - A version's publish time is its earliest file's upload time; a version with no file or no upload
-//!   time has `published: None`. A version is yanked when every one of its files is.
+//!   time has no publish time (`published()` is `None`). A version is yanked when every one of its files is.
 //! - A `Private { url }` source is an index URL (`…/simple`): the project page is `{url}/{name}/`.
 //! - Names are PEP 503-normalised by `PackageRef`; the request uses that form.
 
@@ -218,10 +218,9 @@ pub(super) fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<
         .iter_mut()
         .map(|(version, files)| {
             let yanked = !files.is_empty() && files.iter().all(|f| f.yanked);
-            VersionFacts {
-                version: version.clone(),
-                published: files.iter().filter_map(|f| f.upload).min(),
-                yanked,
+            let mut facts = VersionFacts {
+                version: version.as_str().into(),
+                published: files.iter().filter_map(|f| f.upload).min().into(),
                 digests: files
                     .iter()
                     .filter_map(|f| f.sha256.as_ref().map(|h| format!("sha256:{h}")))
@@ -246,7 +245,9 @@ pub(super) fn aggregate(versions: &mut BTreeMap<String, Vec<FileFacts>>) -> Vec<
                     ..VersionDetail::default()
                 }
                 .into(),
-            }
+            };
+            facts.set_yanked(yanked);
+            facts
         })
         .collect()
 }
@@ -290,7 +291,7 @@ pub fn parse_simple(project: &str, body: &[u8]) -> Result<PackageFacts, String> 
         None => (ProjectStatus::Active, None),
     };
     Ok(PackageFacts {
-        created: versions.iter().filter_map(|v| v.published).min(),
+        created: versions.iter().filter_map(|v| v.published()).min(),
         versions,
         status,
         status_reason,
@@ -367,7 +368,7 @@ pub fn parse_json_api(body: &[u8]) -> Result<PackageFacts, String> {
         .collect();
     let versions = aggregate(&mut versions);
     Ok(PackageFacts {
-        created: versions.iter().filter_map(|v| v.published).min(),
+        created: versions.iter().filter_map(|v| v.published()).min(),
         versions,
         latest: wire.info.and_then(|i| i.version),
         ..PackageFacts::default()
@@ -416,7 +417,7 @@ mod tests {
         for name in ["2.32.0", "2.32.1"] {
             let s = simple.version(name).unwrap();
             let j = json.version(name).unwrap();
-            assert!(s.yanked && j.yanked, "{name}");
+            assert!(s.yanked() && j.yanked(), "{name}");
             assert!(j.detail.yanked_reason.as_deref().unwrap().contains("CVE-2024-35195"));
             assert_eq!(s.detail.yanked_reason, j.detail.yanked_reason);
             assert_eq!(s.published, j.published);
@@ -425,7 +426,7 @@ mod tests {
         let yanked: Vec<_> = simple
             .versions
             .iter()
-            .filter(|v| v.yanked)
+            .filter(|v| v.yanked())
             .map(|v| &v.version)
             .collect();
         assert_eq!(yanked, ["2.32.0", "2.32.1"]);
@@ -441,7 +442,7 @@ mod tests {
         assert_eq!(facts.status_reason.as_deref(), Some("malware"));
         let v = facts.version("1.0").unwrap();
         assert!(v.detail.attestations_url.as_deref().unwrap().ends_with("/provenance"));
-        assert_eq!(v.published, Some("2025-01-02T03:04:05Z".parse().unwrap()));
+        assert_eq!(v.published(), Some("2025-01-02T03:04:05Z".parse().unwrap()));
     }
 
     #[test]
@@ -457,7 +458,7 @@ mod tests {
             let h = html
                 .version(&j.version)
                 .unwrap_or_else(|| panic!("{} missing", j.version));
-            assert_eq!(h.yanked, j.yanked, "{}", j.version);
+            assert_eq!(h.yanked(), j.yanked(), "{}", j.version);
             assert_eq!(h.detail.yanked_reason, j.detail.yanked_reason, "{}", j.version);
             let sorted = |d: &Digests| {
                 let mut d: Vec<String> = d.iter().map(str::to_string).collect();
@@ -465,9 +466,9 @@ mod tests {
                 d
             };
             assert_eq!(sorted(&h.digests), sorted(&j.digests), "{}", j.version);
-            assert_eq!(h.published, None);
+            assert_eq!(h.published(), None);
         }
-        assert!(html.version("2.32.0").unwrap().yanked);
+        assert!(html.version("2.32.0").unwrap().yanked());
         assert!(
             html.version("2.32.0")
                 .unwrap()
@@ -499,10 +500,10 @@ mod tests {
         let versions: Vec<_> = facts.versions.iter().map(|v| v.version.as_str()).collect();
         assert_eq!(versions, ["1.0", "2.0"]);
         let one = facts.version("1.0").unwrap();
-        assert!(one.yanked && one.detail.yanked_reason.is_none());
+        assert!(one.yanked() && one.detail.yanked_reason.is_none());
         assert_eq!(one.digests, ["sha256:AB12"]);
         let two = facts.version("2.0").unwrap();
-        assert!(!two.yanked);
+        assert!(!two.yanked());
         assert_eq!(two.digests, ["sha256:ef"]);
         assert!(two.detail.attestations_url.as_deref().unwrap().ends_with("/provenance"));
         assert!(parse_simple_any("x", b"   no tags here").is_err());

@@ -1,7 +1,7 @@
 //! The PEP 503 HTML form of a PyPI Simple project page, which most private indexes answer with: one
 //! anchor per file (`#sha256=` fragments, `data-yanked` from PEP 592, `data-provenance` from PEP 740)
 //! and the `pypi:project-status` meta (PEP 792). HTML carries no upload times, so its versions have
-//! `published: None`.
+//! no publish time (`published()` is `None`).
 //!
 //! Invariants:
 //! - Tolerant reading: a broken tag ends the scan for that tag only; a body with no tags at all is an

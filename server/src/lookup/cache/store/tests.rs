@@ -16,7 +16,7 @@ fn facts(versions: &[(&str, &str)]) -> PackageFacts {
         versions: versions
             .iter()
             .map(|(v, d)| VersionFacts {
-                version: v.to_string(),
+                version: (*v).into(),
                 digests: vec![d.to_string()].into(),
                 ..VersionFacts::default()
             })
