@@ -192,7 +192,7 @@ pub fn facts_for(
             .map(|(idx, version)| VersionFacts {
                 version: version.as_str().into(),
                 published: Some(base + jiff::SignedDuration::from_hours(idx as i64 * 24)).into(),
-                digests: vec![format!("sha512-{name}-{version}")].into(),
+                digests: vec![integrity(name, version)].into(),
                 ..VersionFacts::default()
             })
             .collect();
@@ -423,4 +423,18 @@ pub fn write_packuments(root: &std::path::Path, facts: &gatehouse::model::Facts)
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, serde_json::to_vec(&packument).unwrap()).unwrap();
     }
+}
+
+/// A sha512 `integrity` as long as npm's (`sha512-` and 88 characters of base64), different for every
+/// name and version: what a real packument gives each version, and what the server keeps of it.
+pub fn integrity(name: &str, version: &str) -> String {
+    use base64::Engine;
+    use std::hash::{Hash, Hasher};
+    let mut bytes = Vec::with_capacity(64);
+    for part in 0u8..8 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (name, version, part).hash(&mut hasher);
+        bytes.extend_from_slice(&hasher.finish().to_le_bytes());
+    }
+    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
