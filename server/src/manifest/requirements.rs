@@ -10,8 +10,10 @@
 //!   `; marker`); `pep508_rs` validates the same text and its error becomes the issue. We do not use
 //!   tree-sitter-requirements here: its markers swallow following lines and it disagrees with pip on
 //!   continuations and comments (FINDINGS), and a per-line scan keeps the warm path in microseconds.
-//! - URL, path, VCS and editable lines are dependencies only when they name a package (`#egg=` or
-//!   `name @ url`); they carry their source kind and are not looked up.
+//! - URL, path, VCS and editable lines are dependencies that carry their source kind and are not looked
+//!   up. A line that names no package (`./dist/x-1.0-py3-none-any.whl`, a bare URL, `-e ../dir`) is
+//!   one too, labelled by what its location suggests: pip installs it, so it is listed (not checked),
+//!   never left out.
 //! - No IO: includes are returned as written for the caller to read. `pep508_rs` is used with a URL
 //!   type that only keeps the text, so no environment variable or working directory is read.
 
@@ -313,22 +315,33 @@ pub(crate) fn location_source(location: &str) -> SourceKind {
     }
 }
 
-/// A URL/path/VCS requirement (or `-e` value) is a dependency only when `#egg=name` names it.
+/// A URL/path/VCS requirement (or `-e` value): named by its `#egg=name`, else by what its location
+/// suggests (`location_label`), spanning the whole location.
 fn located_dependency(line: &Line, start: usize, end: usize, kind: DepKind) -> Option<Dependency> {
     let location = line.text[start..end].split([' ', '\t', ';']).next().unwrap_or("");
-    let egg_at = location.find("#egg=").or_else(|| location.find("&egg="))? + "#egg=".len();
-    let name_len = location[egg_at..]
-        .find(|ch: char| !(ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')))
-        .unwrap_or(location.len() - egg_at);
-    if name_len == 0 {
+    if location.is_empty() {
         return None;
     }
-    let name = &location[egg_at..egg_at + name_len];
+    let egg = location
+        .find("#egg=")
+        .or_else(|| location.find("&egg="))
+        .map(|at| at + "#egg=".len())
+        .map(|egg_at| {
+            let name_len = location[egg_at..]
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')))
+                .unwrap_or(location.len() - egg_at);
+            (egg_at, egg_at + name_len)
+        })
+        .filter(|(from, to)| to > from);
+    let (name, name_span) = match egg {
+        Some((from, to)) => (&location[from..to], line.span(start + from, start + to)),
+        None => (location_label(location), line.span(start, start + location.len())),
+    };
     Some(Dependency {
         ecosystem: Ecosystem::PyPI,
         name: name.to_string(),
         package: name.to_string(),
-        name_span: line.span(start + egg_at, start + egg_at + name_len),
+        name_span,
         requirement: None,
         requirement_span: None,
         kind,
@@ -338,6 +351,44 @@ fn located_dependency(line: &Line, start: usize, end: usize, kind: DepKind) -> O
         extras: Vec::new(),
         marker: None,
     })
+}
+
+/// What a location that names no package suggests as its name, only to label it (it is never looked
+/// up): a wheel's distribution (`numpy-1.9.2-cp34-none-any.whl`), a source archive's name before its
+/// version (`pkg-2.0.tar.gz`), a repository's or folder's last segment (`…/black.git@main`, `../sibling`);
+/// the location itself when none of these gives a plain name.
+fn location_label(location: &str) -> &str {
+    let bare = location
+        .split(['#', '?'])
+        .next()
+        .unwrap_or(location)
+        .trim_end_matches(['/', '\\']);
+    let segment = bare.rsplit(['/', '\\']).next().unwrap_or(bare);
+    let segment = segment.split_once('@').map_or(segment, |(before, _)| before);
+    let lower = segment.to_ascii_lowercase();
+    let label = if lower.ends_with(".whl") {
+        segment.split('-').next().unwrap_or(segment)
+    } else if let Some(suffix) = [".tar.gz", ".tar.bz2", ".tgz", ".zip"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+    {
+        let stem = &segment[..segment.len() - suffix.len()];
+        match stem.rsplit_once('-') {
+            Some((name, version)) if version.starts_with(|ch: char| ch.is_ascii_digit()) => name,
+            _ => stem,
+        }
+    } else {
+        segment.strip_suffix(".git").unwrap_or(segment)
+    };
+    let plain = !label.is_empty()
+        && label
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+    if plain && label != "." && label != ".." {
+        label
+    } else {
+        location
+    }
 }
 
 /// The parts of a PEP 508 requirement, as byte ranges into the scanned text.
@@ -570,6 +621,40 @@ mod tests {
 
     fn fixture(path: &str) -> String {
         std::fs::read_to_string(format!("{}/../fixtures/manifests/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// pip installs a line that names no package as surely as one that does: it is listed (a dependency
+    /// from a location, never looked up), never left out of the report.
+    #[test]
+    fn lines_that_name_no_package_are_listed() {
+        let parsed = extract(
+            "./dist/mypkg-1.0-py3-none-any.whl\nhttps://evil.example/pkgs/other_pkg-2.0.tar.gz#sha256=ab\n\
+             -e ../sibling/\ngit+https://github.com/psf/black@main\nhttps://example.com/download?id=3\n",
+        );
+        let listed: Vec<(&str, &SourceKind)> = parsed.deps.iter().map(|dep| (dep.name.as_str(), &dep.source)).collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "mypkg",
+                    &SourceKind::Path("./dist/mypkg-1.0-py3-none-any.whl".to_string())
+                ),
+                (
+                    "other_pkg",
+                    &SourceKind::Url("https://evil.example/pkgs/other_pkg-2.0.tar.gz#sha256=ab".to_string())
+                ),
+                ("sibling", &SourceKind::Path("../sibling/".to_string())),
+                (
+                    "black",
+                    &SourceKind::Git("git+https://github.com/psf/black@main".to_string())
+                ),
+                (
+                    "download",
+                    &SourceKind::Url("https://example.com/download?id=3".to_string())
+                ),
+            ]
+        );
+        assert!(parsed.deps.iter().all(|dep| dep.requirement.is_none()));
     }
 
     #[test]
