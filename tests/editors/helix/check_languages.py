@@ -35,12 +35,18 @@ HELIX_DEFAULTS = {
     "json": ["vscode-json-language-server"],
     "toml": ["taplo", "tombi"],
     "pip-requirements": [],
+    "yaml": ["yaml-language-server", "ansible-language-server"],
+    "jsonc": ["vscode-json-language-server"],
 }
-HELIX_SERVERS = {"vscode-json-language-server", "taplo", "tombi"}
+HELIX_SERVERS = {
+    "vscode-json-language-server", "taplo", "tombi", "yaml-language-server", "ansible-language-server",
+}
 # Globs in Helix's default file-types that matter here (kept when a user file does not set file-types).
 HELIX_DEFAULT_GLOBS = {
     "toml": ["pdm.lock", "poetry.lock", "Cargo.lock", "uv.lock"],
     "pip-requirements": ["requirements.txt", "constraints.txt"],
+    "yaml": ["yarn.lock"],
+    "jsonc": ["bun.lock"],
 }
 # Manifests Gatehouse reads, and the Helix language each must open as.
 MANIFESTS = {
@@ -54,6 +60,9 @@ MANIFESTS = {
     "gatehouse.toml": "toml",
     "requirements.txt": "pip-requirements",
     "requirements-dev.txt": "pip-requirements",
+    "pnpm-lock.yaml": "yaml",
+    "yarn.lock": "yaml",
+    "bun.lock": "jsonc",
 }
 
 passed = 0
@@ -88,8 +97,8 @@ def language_for(filename, languages):
         if any(glob_match(g, filename) for g in globs):
             return name
     ext = filename.rsplit(".", 1)[-1]
-    for name in ("json", "toml"):  # Helix's defaults for these extensions
-        if ext == name:
+    for name, exts in (("json", ["json"]), ("toml", ["toml"]), ("yaml", ["yaml", "yml"])):
+        if ext in exts:  # Helix's defaults for these extensions
             return name
     return None
 
