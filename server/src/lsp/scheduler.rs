@@ -204,6 +204,13 @@ impl Backend {
 
     /// Starts (or restarts) the analysis task of one document (see `Start`).
     pub(super) fn schedule(&self, uri: lsp::Uri, start: Start) {
+        let edited_at = (start != Start::Open).then(|| self.state.clock.now());
+        self.schedule_edited_at(uri, start, edited_at);
+    }
+
+    /// `schedule`, for an edit made at `edited_at` (the debounce counts from the keystroke, not from when
+    /// the task gets to it).
+    pub(super) fn schedule_edited_at(&self, uri: lsp::Uri, start: Start, edited_at: Option<Timestamp>) {
         use futures::FutureExt;
         let backend = Backend {
             client: self.client.clone(),
@@ -218,8 +225,6 @@ impl Backend {
             doc.generation += 1;
             doc.generation
         };
-        // The debounce counts from the keystroke, not from when the task gets to it.
-        let edited_at = (start != Start::Open).then(|| self.state.clock.now());
         let publish_first = start != Start::EditPublished;
         let alive = self.state.task_alive();
         // One task, no inner spawn: aborting it drops the analysis and its lookups (an inner task used

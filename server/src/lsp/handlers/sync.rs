@@ -37,6 +37,8 @@ impl Backend {
     }
 
     pub(in crate::lsp) async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
+        // The keystroke's time, before its diagnostics are published: the debounce counts from here.
+        let edited_at = self.state.clock.now();
         let uri = params.text_document.uri;
         let is_config = {
             let utf16 = self.state.utf16.load(Ordering::Relaxed);
@@ -58,7 +60,7 @@ impl Backend {
         if let Some(evaluated) = self.state.evaluate(&uri) {
             self.publish(&uri, evaluated).await;
         }
-        self.schedule(uri, Start::EditPublished);
+        self.schedule_edited_at(uri, Start::EditPublished, Some(edited_at));
     }
 
     /// Saving a file the context of manifests is read from (`project::context_files`) reloads the
