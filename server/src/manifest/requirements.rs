@@ -277,6 +277,14 @@ fn tokens(text: &str, start: usize) -> Vec<(usize, usize)> {
     res
 }
 
+/// Source archives pip installs from a path or URL (a wheel ends in `.whl`).
+const SOURCE_ARCHIVES: [&str; 4] = [".tar.gz", ".tar.bz2", ".tgz", ".zip"];
+
+/// A character of a project name as `#egg=` and distribution file names write it.
+fn is_name_char(ch: char) -> bool {
+    ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')
+}
+
 /// pip treats a requirement that is a URL, an archive or a path as a location, not a name.
 fn looks_like_location(args: &str) -> bool {
     let first = args.split([' ', '\t', ';']).next().unwrap_or(args);
@@ -296,9 +304,8 @@ fn looks_like_location(args: &str) -> bool {
         || first.starts_with('~')
         || first.contains('/')
         || first.contains('\\')
-        || [".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2"]
-            .iter()
-            .any(|suffix| first.ends_with(suffix))
+        || first.ends_with(".whl")
+        || SOURCE_ARCHIVES.iter().any(|suffix| first.ends_with(suffix))
 }
 
 pub(crate) fn location_source(location: &str) -> SourceKind {
@@ -328,7 +335,7 @@ fn located_dependency(line: &Line, start: usize, end: usize, kind: DepKind) -> O
         .map(|at| at + "#egg=".len())
         .map(|egg_at| {
             let name_len = location[egg_at..]
-                .find(|ch: char| !(ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')))
+                .find(|ch: char| !is_name_char(ch))
                 .unwrap_or(location.len() - egg_at);
             (egg_at, egg_at + name_len)
         })
@@ -368,10 +375,7 @@ fn location_label(location: &str) -> &str {
     let lower = segment.to_ascii_lowercase();
     let label = if lower.ends_with(".whl") {
         segment.split('-').next().unwrap_or(segment)
-    } else if let Some(suffix) = [".tar.gz", ".tar.bz2", ".tgz", ".zip"]
-        .iter()
-        .find(|s| lower.ends_with(*s))
-    {
+    } else if let Some(suffix) = SOURCE_ARCHIVES.iter().find(|s| lower.ends_with(*s)) {
         let stem = &segment[..segment.len() - suffix.len()];
         match stem.rsplit_once('-') {
             Some((name, version)) if version.starts_with(|ch: char| ch.is_ascii_digit()) => name,
@@ -380,10 +384,7 @@ fn location_label(location: &str) -> &str {
     } else {
         segment.strip_suffix(".git").unwrap_or(segment)
     };
-    let plain = !label.is_empty()
-        && label
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+    let plain = !label.is_empty() && label.chars().all(is_name_char);
     if plain && label != "." && label != ".." {
         label
     } else {
