@@ -196,13 +196,16 @@ fn main() {
         // `gatehouse/status` does not name a document, so an idle status may belong to another one: wait
         // until the server has been quiet for 2 s (every lookup landed) before reading the peak.
         while server.next(Instant::now() + Duration::from_secs(2)).is_some() {}
+        let (anonymous, file_backed) = server.rss_split_kib();
         println!(
             "lsp_roundtrip: {n_manifests} manifests open ({} more, final diagnostics after {} ms): peak RSS \
-             {:.1} MB, RSS now {:.1} MB",
+             {:.1} MB, RSS now {:.1} MB ({:.1} MB anonymous, {:.1} MB file-backed)",
             n_manifests - 1,
             finals.iter().map(|ms| format!("{ms:.0}")).collect::<Vec<_>>().join("/"),
             server.peak_rss_kib() as f64 / 1024.0,
             server.rss_kib() as f64 / 1024.0,
+            anonymous as f64 / 1024.0,
+            file_backed as f64 / 1024.0,
         );
     }
     if let Some(trace) = &trace {

@@ -289,6 +289,16 @@ impl LspProcess {
         status_field(self.pid(), "VmRSS:")
     }
 
+    /// Current resident set size split into anonymous memory (`RssAnon`: the heap) and file-backed
+    /// pages (`RssFile`: mostly the binary's code), in KiB.
+    #[allow(dead_code)]
+    pub fn rss_split_kib(&self) -> (u64, u64) {
+        (
+            status_field(self.pid(), "RssAnon:"),
+            status_field(self.pid(), "RssFile:"),
+        )
+    }
+
     /// User + system CPU time so far.
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();

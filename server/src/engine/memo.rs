@@ -8,7 +8,7 @@
 //! - Deciding a requirement is a pure function of the package, the requirement text (and its syntax),
 //!   the lockfile's pin, the facts and the installer's cooldown at `now`: reused for the same ones.
 //! - Checks are pure functions of the context (`now`, facts, the policy's thresholds and signal rules)
-//!   and of the dependency. A result is reused only for the very same facts (`Arc` identity, held so
+//!   and of the dependency. A result is reused only for the very same facts (`Arc` identity, held weakly so
 //!   the address cannot be reused), the same policy (compared in full, untrusted floor included), the
 //!   same `now`, and an equal dependency (package, requirement text and parse, decided version and how,
 //!   the path that pulls it in, private or not). Its position (`span`, index) is not part of the
@@ -96,7 +96,10 @@ impl Answers {
 /// One document's memo; see the module doc.
 #[derive(Default)]
 pub struct Memo {
-    facts: Option<Arc<Facts>>,
+    /// The facts the answers came from, by identity only: held weakly, so memos do not keep old
+    /// generations of the server's facts alive, while the allocation stays reserved (no new facts
+    /// take its address).
+    facts: Option<std::sync::Weak<Facts>>,
     policy: String,
     now: Option<Timestamp>,
     /// The answers about each package, in one map: four maps held four copies of every name.
@@ -111,11 +114,14 @@ impl Memo {
     /// (the solver's memo keeps its own, time-windowed rule).
     pub(super) fn begin(&mut self, facts: &Arc<Facts>, policy: &Policy, now: Timestamp) {
         let policy_key = format!("{policy:?}");
-        let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
+        let same_facts = self
+            .facts
+            .as_ref()
+            .is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(facts)));
         if !same_facts || self.policy != policy_key || self.entries > MAX_ENTRIES {
             self.packages.clear();
             self.entries = 0;
-            self.facts = Some(facts.clone());
+            self.facts = Some(Arc::downgrade(facts));
         } else if self.now != Some(now) {
             let holds = |since: Option<Timestamp>| since.is_some_and(|since| since <= now);
             self.packages.retain(|_, answers| {
@@ -389,9 +395,40 @@ mod tests {
         drop((first, moved, other));
         memo.now = Some(Timestamp::UNIX_EPOCH);
         let facts = Arc::new(Facts::default());
-        memo.facts = Some(facts.clone());
+        memo.facts = Some(Arc::downgrade(&facts));
         memo.policy = format!("{:?}", Policy::default());
         memo.begin(&facts, &Policy::default(), Timestamp::from_second(60).unwrap());
         assert!(memo.packages.is_empty());
+    }
+
+    /// A document's memo recognises the facts it answered from without keeping them: the server
+    /// replaces its facts as lookups land, and memos holding each document's last generation kept
+    /// every generation alive (ten open manifests: ~1.2 MB of old maps). Facts it no longer holds are
+    /// never mistaken for new ones at the same address.
+    #[test]
+    fn the_memo_does_not_keep_the_facts_it_answered_from() {
+        let mut memo = Memo::default();
+        let policy = Policy::default();
+        let now = Timestamp::UNIX_EPOCH;
+        let facts = Arc::new(Facts::default());
+        memo.begin(&facts, &policy, now);
+        assert_eq!(Arc::strong_count(&facts), 1);
+        memo.key_for(&dep("^1.3.0", 10));
+        memo.entries = 1;
+        memo.begin(&facts, &policy, now);
+        assert_eq!(memo.entries, 1, "the same facts keep the answers");
+        let newer = Arc::new(Facts::default());
+        memo.begin(&newer, &policy, now);
+        assert_eq!(memo.entries, 0, "other facts forget them");
+        assert_eq!((Arc::strong_count(&facts), Arc::strong_count(&newer)), (1, 1));
+        // The facts it answered from are let go; new facts are new even at the same address.
+        memo.entries = 1;
+        drop(newer);
+        for _ in 0..100 {
+            let other = Arc::new(Facts::default());
+            memo.entries = 1;
+            memo.begin(&other, &policy, now);
+            assert_eq!(memo.entries, 0);
+        }
     }
 }

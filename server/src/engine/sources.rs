@@ -23,7 +23,7 @@ use base64::Engine as _;
 
 use crate::manifest::LockedPackage;
 use crate::manifest::lockfiles::{installed_from, is_registry_tarball_path};
-use crate::model::{Ecosystem, Fact, Facts, PackageRef, RegistrySource};
+use crate::model::{Digest, Ecosystem, Fact, Facts, PackageRef, RegistrySource};
 
 /// The public npm registry's hosts (Yarn 1 writes the second).
 const PUBLIC_NPM: [&str; 2] = ["https://registry.npmjs.org/", "https://registry.yarnpkg.com/"];
@@ -140,9 +140,15 @@ fn digests_of(text: &str) -> Vec<(u8, Vec<u8>)> {
 /// Whether the lockfile's integrity `locked` names the same bytes as the registry's `digests`, in the
 /// strongest algorithm both state (SRI: any digest of that algorithm may match); `None` when they share
 /// no algorithm.
-fn same_bytes(locked: &str, digests: impl IntoIterator<Item = impl AsRef<str>>) -> Option<bool> {
+fn same_bytes<'a>(locked: &str, digests: impl IntoIterator<Item = Digest<'a>>) -> Option<bool> {
     let ours = digests_of(locked);
-    let theirs: Vec<(u8, Vec<u8>)> = digests.into_iter().flat_map(|d| digests_of(d.as_ref())).collect();
+    let theirs: Vec<(u8, Vec<u8>)> = digests
+        .into_iter()
+        .filter_map(|digest| {
+            let (algorithm, bytes) = digest.bytes()?;
+            Some((strength(algorithm)?, bytes.into_owned()))
+        })
+        .collect();
     let strongest = ours
         .iter()
         .map(|(strength, _)| *strength)
@@ -211,21 +217,32 @@ fn integrity_mismatch(package: &LockedPackage, ecosystem: Ecosystem, facts: &Fac
         .get(&PackageRef::new(ecosystem, &package.name))
         .and_then(Fact::known)?;
     let digests = &registry.version(&package.version)?.digests;
-    let differs = |algorithm: &str, ours: String| {
-        digests
-            .iter()
-            .find_map(|digest| digest.strip_prefix(algorithm))
-            .is_some_and(|theirs| !theirs.eq_ignore_ascii_case(&ours))
+    // A digest of an algorithm the registry states that is not the registry's: their bytes differ,
+    // or, when the two cannot both be read as bytes, their texts do.
+    let differs = |algorithm: &str, ours: &str, decode: fn(&str) -> Option<Vec<u8>>| {
+        let Some(theirs) = digests.iter().find(|digest| digest.algorithm() == Some(algorithm)) else {
+            return false;
+        };
+        match (decode(ours), theirs.bytes()) {
+            (Some(ours), Some((_, theirs))) => ours != *theirs,
+            _ => {
+                let text = theirs.to_string();
+                text.split_once(['-', ':']).map(|(_, digest)| digest) != Some(ours)
+            }
+        }
+    };
+    let base64 = |encoded: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.split('?').next().unwrap_or(encoded))
+            .ok()
     };
     let mismatch = locked.split_whitespace().any(|hash| {
         if let Some(encoded) = hash.strip_prefix("sha512-") {
-            differs("sha512-", encoded.to_string())
+            differs("sha512", encoded, base64)
         } else if let Some(encoded) = hash.strip_prefix("sha1-") {
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .is_ok_and(|bytes| differs("sha1:", hex::encode(bytes)))
+            differs("sha1", encoded, base64)
         } else if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            differs("sha256:", hash.to_string())
+            differs("sha256", hash, |hex_digest| hex::decode(hex_digest).ok())
         } else {
             false
         }
@@ -250,23 +267,27 @@ mod tests {
     /// sha1 5b8a3a7765dfe001261dde915589e782f8c94d1e as SRI.
     const SHA1_A_SRI: &str = "sha1-W4o6d2Xf4AEmHd6RVYnngvjJTR4=";
 
+    fn registry(digests: &[&str]) -> crate::model::Digests {
+        digests.iter().collect()
+    }
+
     #[test]
     fn the_strongest_algorithm_both_state_decides() {
-        assert_eq!(same_bytes(SHA512_A, &[SHA512_A.to_string()]), Some(true));
-        assert_eq!(same_bytes(SHA512_A, &[SHA512_B.to_string()]), Some(false));
+        assert_eq!(same_bytes(SHA512_A, registry(&[SHA512_A]).iter()), Some(true));
+        assert_eq!(same_bytes(SHA512_A, registry(&[SHA512_B]).iter()), Some(false));
         // SRI: several digests of one algorithm, any may match; options after `?` are ignored.
         let both = format!("{SHA512_B} {SHA512_A}?opt");
-        assert_eq!(same_bytes(&both, &[SHA512_A.to_string()]), Some(true));
+        assert_eq!(same_bytes(&both, registry(&[SHA512_A]).iter()), Some(true));
         // The registry's shasum (hex) against the lockfile's sha1 (base64).
-        let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e".to_string();
-        assert_eq!(same_bytes(SHA1_A_SRI, std::slice::from_ref(&shasum)), Some(true));
+        let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e";
+        assert_eq!(same_bytes(SHA1_A_SRI, registry(&[shasum]).iter()), Some(true));
         // sha512 is compared when both have it, even when sha1 agrees.
         let lock = format!("{SHA512_B} {SHA1_A_SRI}");
-        assert_eq!(same_bytes(&lock, &[SHA512_A.to_string(), shasum.clone()]), Some(false));
+        assert_eq!(same_bytes(&lock, registry(&[SHA512_A, shasum]).iter()), Some(false));
         // No algorithm in common, or nothing readable: not comparable.
-        assert_eq!(same_bytes(SHA1_A_SRI, &[SHA512_A.to_string()]), None);
-        assert_eq!(same_bytes("sha512-not base64!", &[SHA512_A.to_string()]), None);
-        assert_eq!(same_bytes("md5-AAAA", &[SHA512_A.to_string()]), None);
+        assert_eq!(same_bytes(SHA1_A_SRI, registry(&[SHA512_A]).iter()), None);
+        assert_eq!(same_bytes("sha512-not base64!", registry(&[SHA512_A]).iter()), None);
+        assert_eq!(same_bytes("md5-AAAA", registry(&[SHA512_A]).iter()), None);
     }
 
     #[test]
@@ -385,6 +406,60 @@ mod tests {
         let mut url_dep = locked(url, Some(SHA512_A));
         url_dep.non_registry = Some("a URL".into());
         assert!(verdict(&url_dep, &facts).is_some());
+    }
+
+    /// A lockfile entry from the registry's own URL is the registry's package only when its integrity
+    /// names the registry's bytes: base64 is case-sensitive, so an integrity that differs from the
+    /// registry's only in letter case is another digest (it used to be compared as text, ignoring case).
+    #[test]
+    fn a_registry_tarball_with_another_integrity_is_not_the_registrys() {
+        let url = "https://registry.npmjs.org/left/-/left-1.0.0.tgz";
+        let facts = registry_says(Some(Fact::Known {
+            value: std::sync::Arc::new(PackageFacts {
+                versions: vec![VersionFacts {
+                    version: "1.0.0".into(),
+                    digests: vec![SHA512_A, "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e"].into(),
+                    ..VersionFacts::default()
+                }],
+                ..PackageFacts::default()
+            }),
+            as_of: jiff::Timestamp::UNIX_EPOCH,
+            stale: false,
+        }));
+        let public = RegistrySource::Public;
+        let verdict =
+            |integrity: &str| installed_elsewhere(&locked(url, Some(integrity)), Ecosystem::Npm, &public, &facts);
+        let case_swapped: String = SHA512_A
+            .chars()
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        let case_swapped = format!("sha512-{}", &case_swapped["SHA512-".len()..]);
+        for other in [
+            case_swapped.as_str(),
+            SHA512_B,
+            "sha512-not base64!",
+            "sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            let reason = verdict(other).unwrap_or_default();
+            assert!(
+                reason.contains("is not the one the registry publishes"),
+                "{other}: {reason}"
+            );
+        }
+        for same in [
+            SHA512_A,
+            SHA1_A_SRI,
+            &format!("{SHA512_A}?opt"),
+            &format!("{SHA1_A_SRI} {SHA512_A}"),
+        ] {
+            assert_eq!(verdict(same), None, "{same}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! answer changes only when the facts, the policy, the dependency, its findings or the time of day move.
 //!
 //! Invariants:
-//! - An answer is reused only for the very same facts (`Arc` identity, held so the address cannot be
+//! - An answer is reused only for the very same facts (`Arc` identity, held weakly so the address cannot be
 //!   reused), the same policy (compared in full), the same dependency (package, requirement, decided
 //!   version and how, private or not; not its position) and the same findings (kind, id, aliases,
 //!   severity, and the message for every kind whose message does not state an age).
@@ -35,7 +35,10 @@ struct Entry {
 /// One document's solver answers; see the module doc for when an answer is reused.
 #[derive(Default)]
 pub struct Memo {
-    facts: Option<Arc<Facts>>,
+    /// The facts the answers came from, by identity only: held weakly, so memos do not keep old
+    /// generations of the server's facts alive, while the allocation stays reserved (no new facts
+    /// take its address).
+    facts: Option<std::sync::Weak<Facts>>,
     policy: String,
     entries: HashMap<String, Entry>,
 }
@@ -48,10 +51,13 @@ impl Memo {
 
     /// `begin` with the policy already written out (`format!("{policy:?}")`), which its caller shares.
     pub fn begin_with(&mut self, facts: &Arc<Facts>, policy_key: &str) {
-        let same_facts = self.facts.as_ref().is_some_and(|known| Arc::ptr_eq(known, facts));
+        let same_facts = self
+            .facts
+            .as_ref()
+            .is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(facts)));
         if !same_facts || self.policy != policy_key || self.entries.len() > MAX_ENTRIES {
             self.entries.clear();
-            self.facts = Some(facts.clone());
+            self.facts = Some(Arc::downgrade(facts));
             self.policy = policy_key.to_string();
         }
     }

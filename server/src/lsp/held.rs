@@ -139,6 +139,8 @@ impl Held {
                 ttls,
             );
         }
+        // Always a new `Arc`, never merged in place: memos recognise the facts they answered from by
+        // identity.
         let mut merged = (*self.facts).clone();
         merged.merge(fetched);
         self.facts = Arc::new(merged);

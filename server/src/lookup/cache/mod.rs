@@ -291,6 +291,7 @@ fn decode_row(row: &Option<StoredEntry>) -> Result<Option<StoredPackage>, String
         Some(bytes) => {
             let mut value = crate::lookup::cache::store::decode_value::<PackageFacts>(bytes)?;
             value.share_strings();
+            value.pack_digests();
             Some(value)
         }
     };

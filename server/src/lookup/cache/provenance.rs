@@ -39,7 +39,7 @@ impl<T: Attestations + ?Sized + 'static> Attestations for CachedAttestations<T> 
     ) -> Result<Fetched<Provenance>, LookupError> {
         let digest = facts
             .version(version)
-            .and_then(|v| v.digests.first().map(str::to_string))
+            .and_then(|v| v.digests.first().map(|digest| digest.to_string()))
             .unwrap_or_default();
         let key = format!(
             "{}@{version}#{digest}",

@@ -121,6 +121,7 @@ impl<R: Registry + ?Sized + 'static> CachedRegistry<R> {
         seen: Option<Vec<crate::lookup::cache::takedown::SeenRow>>,
         now: Timestamp,
     ) -> Cached<Arc<PackageFacts>> {
+        value.pack_digests();
         value.vanished = crate::lookup::cache::takedown::vanished_from(&seen.unwrap_or_default(), &value, now).0;
         let value = Arc::new(value);
         // The store keeps the document without `vanished` (worked out again on every fetch); usually

@@ -612,7 +612,7 @@ fn observe_in(
                 upsert.execute(params![package, version.version.as_str(), "", now_ms])?;
             }
             for digest in version.digests.iter() {
-                upsert.execute(params![package, version.version.as_str(), digest, now_ms])?;
+                upsert.execute(params![package, version.version.as_str(), digest.to_string(), now_ms])?;
             }
         }
     }

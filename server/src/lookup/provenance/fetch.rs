@@ -83,7 +83,7 @@ impl Attestations for AttestationClient {
             Ecosystem::Npm => version_facts.digests.iter().find(|d| d.starts_with("sha512-")),
             _ => version_facts.digests.iter().find(|d| d.starts_with("sha256:")),
         };
-        let Some(digest) = digest.map(str::to_string) else {
+        let Some(digest) = digest.map(|digest| digest.to_string()) else {
             return Ok(Fetched::fresh(Provenance::Unknown {
                 reason: "the registry states no digest to verify against".to_string(),
             }));
@@ -114,8 +114,9 @@ impl AttestationClient {
         let other_digests: Vec<String> = version_facts
             .digests
             .iter()
-            .filter(|d| d.starts_with("sha256:") && *d != digest)
-            .map(str::to_string)
+            .filter(|d| d.starts_with("sha256:"))
+            .map(|d| d.to_string())
+            .filter(|d| *d != digest)
             .collect();
         tokio::task::spawn_blocking(move || match ecosystem {
             Ecosystem::Npm => {

@@ -461,7 +461,7 @@ mod tests {
             assert_eq!(h.yanked(), j.yanked(), "{}", j.version);
             assert_eq!(h.detail.yanked_reason, j.detail.yanked_reason, "{}", j.version);
             let sorted = |d: &Digests| {
-                let mut d: Vec<String> = d.iter().map(str::to_string).collect();
+                let mut d: Vec<String> = d.iter().map(|d| d.to_string()).collect();
                 d.sort();
                 d
             };
