@@ -969,6 +969,8 @@ impl ManifestKind {
 pub enum VersionSource {
     Lockfile,
     Pinned,
+    /// Pinned by a pip constraints file (`-c`) the requirements file applies, not by the requirement.
+    Constrained,
     Resolved,
     Unresolved,
 }
@@ -978,6 +980,7 @@ impl VersionSource {
         match self {
             VersionSource::Lockfile => "lockfile",
             VersionSource::Pinned => "pinned",
+            VersionSource::Constrained => "constrained",
             VersionSource::Resolved => "resolved",
             VersionSource::Unresolved => "unresolved",
         }

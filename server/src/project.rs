@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
-use crate::engine::{Input, RegistryRules, UserDefaults};
+use crate::engine::{Input, PipConstraints, RegistryRules, UserDefaults};
 use crate::lookup::private::{self, PrivateRegistries};
 use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::manifest::decode::{self, Decoded};
@@ -39,6 +39,11 @@ pub struct Context {
     pub manifest_dir: PathBuf,
     /// Files around the manifest that were refused or could not be read: (file, why).
     pub problems: Vec<(String, String)>,
+    /// Requirements files: the entries of the pip constraints files (`-c`) that apply to the manifest's
+    /// dependencies (filled by the caller that follows includes).
+    pub constraints: Vec<crate::manifest::Constraint>,
+    /// The manifest is a pip constraints file named with `-c` (never with `-r`).
+    pub is_constraints_file: bool,
 }
 
 impl Context {
@@ -49,6 +54,10 @@ impl Context {
             lockfile: self.lockfile.as_ref(),
             workspace: self.workspace.as_ref(),
             registries: &self.registries,
+            constraints: PipConstraints {
+                entries: &self.constraints,
+                is_constraints_file: self.is_constraints_file,
+            },
         }
     }
 }
@@ -1037,6 +1046,8 @@ pub fn context(
         workspace_root: workspace.to_path_buf(),
         manifest_dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         problems,
+        constraints: Vec::new(),
+        is_constraints_file: false,
     }
 }
 
@@ -1077,6 +1088,7 @@ mod tests {
             lockfile: lockfile.as_ref().map(|(_, l)| l),
             workspace: workspace.as_ref(),
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(
             &input,
@@ -1524,6 +1536,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         // Unread in part: the run is incomplete (exit 2), as for a lockfile that did not parse.
         assert!(
@@ -1634,6 +1647,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         assert_eq!(

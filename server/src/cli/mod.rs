@@ -249,6 +249,9 @@ struct Checked {
     text: String,
     parsed: Parsed,
     context: Context,
+    /// The file as read (canonical), and the requirements files it includes: (canonical path, `-c`).
+    canonical: PathBuf,
+    includes: Vec<(PathBuf, bool)>,
 }
 
 fn display_path(path: &Path, cwd: &Path) -> String {
@@ -309,7 +312,7 @@ fn read_files(
     let mut files: Vec<Checked> = Vec::new();
     while let Some((path, kind, workspace)) = queue.pop_front() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if !visited.insert(canonical) {
+        if !visited.insert(canonical.clone()) {
             continue;
         }
         let cap = if kind.is_lockfile() { LOCKFILE_CAP } else { MANIFEST_CAP };
@@ -340,8 +343,10 @@ fn read_files(
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         // Requirements includes (`-r`, `-c`) are followed inside the workspace, each file once (cycle-safe).
-        // A path outside the workspace is an error on its line and is never read; a constraints file (`-c`)
-        // must exist (pip fails without it) but only pins versions.
+        // A path outside the workspace is an error on its line and is never read. A constraints file (`-c`)
+        // must exist (pip fails without it); it is read too, and its entries are applied afterwards
+        // (`apply_constraints`).
+        let mut includes = Vec::new();
         for include in &parsed.includes {
             let line = text
                 .get(..include.span.start)
@@ -350,8 +355,13 @@ fn read_files(
             let source = format!("{}:{line}", display_path(&path, cwd));
             let target = dir.join(&include.path);
             match untrusted::resolve_named(dir, &include.path, &Bounds::workspace(&workspace, MANIFEST_CAP)) {
-                Ok(_) if include.constraint => {}
-                Ok(_) => queue.push_back((target, ManifestKind::Requirements, workspace.clone())),
+                Ok(_) => {
+                    includes.push((
+                        target.canonicalize().unwrap_or_else(|_| target.clone()),
+                        include.constraint,
+                    ));
+                    queue.push_back((target, ManifestKind::Requirements, workspace.clone()));
+                }
                 Err(ReadError::NotFound { .. }) => {
                     unread.push((source, format!("included file {} does not exist", include.path)));
                 }
@@ -383,9 +393,100 @@ fn read_files(
             text,
             parsed,
             context,
+            canonical,
+            includes,
         });
     }
+    apply_constraints(&mut files);
     files
+}
+
+/// pip reads every constraints file (`-c`) of one invocation, in the file it names or in any file that
+/// one includes, and holds everything it installs to all of them. Any requirements file may be the one
+/// invoked (`pip install -r <file>`), so a file gets the constraints of every invocation it is part
+/// of: those reachable through includes from itself or from any file that includes it. More than one
+/// invocation may apply to a file; all their constraints are applied (never fewer than pip would).
+/// A file named only with `-c` is a constraints file: its own entries are checked as constraints.
+fn apply_constraints(files: &mut [Checked]) {
+    let index: HashMap<PathBuf, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(idx, file)| (file.canonical.clone(), idx))
+        .collect();
+    let edges: Vec<Vec<(usize, bool)>> = files
+        .iter()
+        .map(|file| {
+            file.includes
+                .iter()
+                .filter_map(|(target, constraint)| Some((*index.get(target)?, *constraint)))
+                .collect()
+        })
+        .collect();
+    let named_with = |constraint: bool| -> HashSet<usize> {
+        edges
+            .iter()
+            .flatten()
+            .filter(|(_, is_constraint)| *is_constraint == constraint)
+            .map(|(target, _)| *target)
+            .collect()
+    };
+    let (constraint_files, requirement_files) = (named_with(true), named_with(false));
+    if constraint_files.is_empty() {
+        return;
+    }
+    let mut applicable: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); files.len()];
+    for root in 0..files.len() {
+        let mut reached = vec![root];
+        let mut seen: HashSet<usize> = HashSet::from([root]);
+        let mut at = 0;
+        while let Some(&file) = reached.get(at) {
+            at += 1;
+            for (target, _) in &edges[file] {
+                if seen.insert(*target) {
+                    reached.push(*target);
+                }
+            }
+        }
+        let named: Vec<usize> = reached
+            .iter()
+            .flat_map(|file| edges[*file].iter())
+            .filter(|(_, is_constraint)| *is_constraint)
+            .map(|(target, _)| *target)
+            .collect();
+        if named.is_empty() {
+            continue;
+        }
+        for file in &reached {
+            applicable[*file].extend(named.iter().copied());
+        }
+    }
+    let entries: HashMap<usize, Vec<manifest::Constraint>> = constraint_files
+        .iter()
+        .map(|idx| {
+            let file = &files[*idx];
+            // `constraints.txt:3`, not `././constraints.txt:3` (an include's path joined to `./`).
+            let label: PathBuf = Path::new(&file.display)
+                .components()
+                .filter(|part| *part != std::path::Component::CurDir)
+                .collect();
+            let label = label.display().to_string();
+            (
+                *idx,
+                manifest::requirements::constraints(&file.parsed, &file.text, &label),
+            )
+        })
+        .collect();
+    for (idx, file) in files.iter_mut().enumerate() {
+        if file.parsed.kind != ManifestKind::Requirements {
+            continue;
+        }
+        file.context.is_constraints_file = constraint_files.contains(&idx) && !requirement_files.contains(&idx);
+        file.context.constraints = applicable[idx]
+            .iter()
+            .filter(|constraints| **constraints != idx)
+            .flat_map(|constraints| entries.get(constraints).cloned().unwrap_or_default())
+            .collect();
+    }
 }
 
 /// One lookup per distinct lookup settings; what could not be set up is a note.

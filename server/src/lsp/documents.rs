@@ -69,6 +69,8 @@ pub fn empty_context() -> Context {
         workspace_root: PathBuf::new(),
         manifest_dir: PathBuf::new(),
         problems: Vec::new(),
+        constraints: Vec::new(),
+        is_constraints_file: false,
     }
 }
 

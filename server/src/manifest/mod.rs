@@ -104,6 +104,22 @@ pub struct Include {
     pub constraint: bool,
 }
 
+/// One entry of a pip constraints file (`-c`): every package pip installs under that name, listed or
+/// pulled in, must satisfy it; the entry itself adds nothing to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The name as written (compare with `Ecosystem::PyPI.normalize_name`, PEP 503).
+    pub name: String,
+    /// The version specifier as written (`==2.19.0`, `<3,>=2`); `None` when the entry names none.
+    pub requirement: Option<String>,
+    /// `Registry`, or the URL, VCS or path the entry says the package comes from.
+    pub source: SourceKind,
+    /// The PEP 508 marker, when the entry applies only in some environments.
+    pub marker: Option<String>,
+    /// Where the entry is, for people: `constraints.txt:3`.
+    pub origin: String,
+}
+
 /// What a manifest declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
