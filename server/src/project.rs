@@ -44,6 +44,12 @@ pub struct Context {
     pub constraints: Vec<crate::manifest::Constraint>,
     /// The manifest is a pip constraints file named with `-c` (never with `-r`).
     pub is_constraints_file: bool,
+    /// Editor: the `-r`/`-c` includes (path as written, `-c`) `constraints` were read for, the files
+    /// read for them (canonical: saving one reloads), and the constraints files that could not be read
+    /// (path as written, why), shown on their `-c` line.
+    pub constraints_read_for: Vec<(String, bool)>,
+    pub constraint_files: Vec<PathBuf>,
+    pub constraints_unread: Vec<(String, String)>,
 }
 
 impl Context {
@@ -1048,6 +1054,99 @@ pub fn context(
         problems,
         constraints: Vec::new(),
         is_constraints_file: false,
+        constraints_read_for: Vec::new(),
+        constraint_files: Vec::new(),
+        constraints_unread: Vec::new(),
+    }
+}
+
+/// At most this many files are read through one requirements file's includes for its constraints.
+const MAX_INCLUDED_FILES: usize = 64;
+
+/// The pip constraints (`-c`) that apply to the requirements file at `manifest_path`, whose includes
+/// are `includes` (as its current text says): the entries of every constraints file it names, directly
+/// or through the files it includes (`-r`, and `-c`/`-r` inside those), each file once and inside the
+/// workspace, as `gatehouse check` reads them. Constraints that only a file including this one names
+/// are not seen from here (the CLI, which reads every file, applies them). Fills `context`'s
+/// constraint fields.
+pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, includes: &[manifest::Include]) {
+    context.constraints_read_for = includes
+        .iter()
+        .map(|include| (include.path.clone(), include.constraint))
+        .collect();
+    let workspace = context.workspace_root.clone();
+    let bounds = Bounds::workspace(&workspace, MANIFEST_CAP);
+    let top = manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let top_canonical = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
+    let label_of = |path: &Path| -> String {
+        let shown = path
+            .strip_prefix(&top_canonical)
+            .or_else(|_| path.strip_prefix(&top))
+            .or_else(|_| path.strip_prefix(&workspace))
+            .unwrap_or(path);
+        let tidy: PathBuf = shown
+            .components()
+            .filter(|part| *part != std::path::Component::CurDir)
+            .collect();
+        tidy.display().to_string()
+    };
+    let mut seen: std::collections::HashSet<PathBuf> =
+        std::collections::HashSet::from([
+            std::fs::canonicalize(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf())
+        ]);
+    // (folder the include is relative to, the include as written, `-c`, named by the manifest itself)
+    let mut queue: std::collections::VecDeque<(PathBuf, String, bool, bool)> = includes
+        .iter()
+        .map(|include| (top.clone(), include.path.clone(), include.constraint, true))
+        .collect();
+    while let Some((dir, named, constraint, direct)) = queue.pop_front() {
+        let target = match untrusted::resolve_named(&dir, &named, &bounds) {
+            Ok(target) => target,
+            Err(error) => {
+                // Outside the workspace is already an error on the line (`lsp::scheduler`).
+                if constraint && direct && !matches!(error, ReadError::Outside { .. }) {
+                    context.constraints_unread.push((named, error.to_string()));
+                }
+                continue;
+            }
+        };
+        let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+        if !seen.insert(canonical.clone()) {
+            continue;
+        }
+        if seen.len() > MAX_INCLUDED_FILES {
+            context.problems.push((
+                manifest_path.display().to_string(),
+                format!(
+                    "includes lead to more than {MAX_INCLUDED_FILES} files: constraints beyond them are not applied"
+                ),
+            ));
+            break;
+        }
+        let text = match read_text(&target, ManifestKind::Requirements, &bounds) {
+            Ok(decoded) => decoded.text,
+            Err(error) => {
+                if constraint && direct {
+                    context.constraints_unread.push((named, error));
+                } else {
+                    context.problems.push((target.display().to_string(), error));
+                }
+                continue;
+            }
+        };
+        context.constraint_files.push(canonical.clone());
+        let parsed = manifest::parse(ManifestKind::Requirements, &text);
+        if constraint {
+            context.constraints.extend(manifest::requirements::constraints(
+                &parsed,
+                &text,
+                &label_of(&canonical),
+            ));
+        }
+        let folder = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for include in parsed.includes {
+            queue.push_back((folder.clone(), include.path, include.constraint, false));
+        }
     }
 }
 
