@@ -42,7 +42,8 @@ pub struct Context {
     /// Requirements files: the entries of the pip constraints files (`-c`) that apply to the manifest's
     /// dependencies (filled by the caller that follows includes).
     pub constraints: Vec<crate::manifest::Constraint>,
-    /// The manifest is a pip constraints file named with `-c` (never with `-r`).
+    /// The manifest is a pip constraints file: named with `-c` (never with `-r`) by a file the CLI read,
+    /// or, with no such file, named like one (`model::is_constraints_name`).
     pub is_constraints_file: bool,
     /// Editor: the `-r`/`-c` includes (path as written, `-c`) `constraints` were read for, the files
     /// read for them (canonical: saving one reloads), and the constraints files that could not be read
@@ -1070,6 +1071,11 @@ const MAX_INCLUDED_FILES: usize = 64;
 /// are not seen from here (the CLI, which reads every file, applies them). Fills `context`'s
 /// constraint fields.
 pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, includes: &[manifest::Include]) {
+    // No file says whether this one is `-c`-named; its name is the hint (`constraints.txt`).
+    context.is_constraints_file = manifest_path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(crate::model::is_constraints_name);
     context.constraints_read_for = includes
         .iter()
         .map(|include| (include.path.clone(), include.constraint))

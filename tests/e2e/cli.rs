@@ -565,3 +565,30 @@ fn openvino_test_requirements_are_checked_with_their_constraints() {
     let ranged = first("constraints.txt", "tensorflow");
     assert_eq!(ranged["status"], "skipped", "{ranged}");
 }
+
+/// A constraints file passed on pip's command line (`pip install -r requirements.txt -c
+/// constraints.txt`, the form READMEs give) is named by no `-c` line: a walk reads it by its name and
+/// checks its pins on their lines; it is not applied to a requirements file nothing links it to.
+#[test]
+fn a_walk_checks_the_pins_of_a_constraints_file_nothing_names() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests>=2\n"),
+        ("constraints.txt", "requests==2.19.0\nurllib3<2\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert!(
+        finding_of(&report, "/constraints.txt", "requests", "PYSEC-2018-28").is_some(),
+        "{stdout}"
+    );
+    let urllib3 = packages_of(&report, "/constraints.txt", "urllib3");
+    assert_eq!(
+        urllib3.first().map(|p| &p["status"]),
+        Some(&Value::from("skipped")),
+        "{stdout}"
+    );
+    let listed = packages_of(&report, "/requirements.txt", "requests");
+    assert_eq!(listed.first().map(|p| p.get("constrained_by")), Some(None), "{stdout}");
+}

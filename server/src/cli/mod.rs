@@ -430,7 +430,18 @@ fn apply_constraints(files: &mut [Checked]) {
             .map(|(target, _)| *target)
             .collect()
     };
-    let (constraint_files, requirement_files) = (named_with(true), named_with(false));
+    let (mut constraint_files, requirement_files) = (named_with(true), named_with(false));
+    // Named like one and never included with `-r`: a constraints file passed on pip's command line.
+    for (idx, file) in files.iter().enumerate() {
+        let named_like = file
+            .canonical
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(crate::model::is_constraints_name);
+        if named_like && file.parsed.kind == ManifestKind::Requirements && !requirement_files.contains(&idx) {
+            constraint_files.insert(idx);
+        }
+    }
     if constraint_files.is_empty() {
         return;
     }
