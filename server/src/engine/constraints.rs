@@ -17,7 +17,7 @@
 //! dependencies on their own lines when `Input::constraints.is_constraints_file`).
 
 use crate::manifest::{Constraint, Dependency, SourceKind};
-use crate::model::Ecosystem;
+use crate::model::{Ecosystem, VersionSource};
 use crate::resolve::{Requirement, Resolved, Version};
 
 /// The constraints that govern a manifest's dependencies.
@@ -44,8 +44,9 @@ pub(super) enum Applied {
 pub(super) struct Constrained {
     /// The dependency's own specifier and every constraint's, joined with `,` (PEP 440 conjunction).
     pub requirement: String,
-    /// The version a constraint pins (`==x`, `===x`, no wildcard), when one does.
-    pub pin: Option<String>,
+    /// The version a constraint pins (`==x`, `===x`, no wildcard), else the one the requirement itself
+    /// pins, with which of the two it is (`Constrained` or `Pinned`).
+    pub pin: Option<(String, VersionSource)>,
     /// "constrained by constraints.txt:3 (==2.19.0)", for every message about the dependency.
     pub note: String,
 }
@@ -56,11 +57,7 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
         return None;
     }
     let name = Ecosystem::PyPI.normalize_name(&dep.package);
-    let matching: Vec<&Constraint> = constraints
-        .entries
-        .iter()
-        .filter(|entry| Ecosystem::PyPI.normalize_name(&entry.name) == name)
-        .collect();
+    let matching: Vec<&Constraint> = constraints.entries.iter().filter(|entry| entry.key == name).collect();
     if matching.is_empty() {
         return None;
     }
@@ -92,8 +89,15 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
         };
         parts.push(text);
         if pin.is_none() {
-            pin = crate::resolve::pypi::pinned_version(text);
+            pin = crate::resolve::pypi::pinned_version(text).map(|version| (version, VersionSource::Constrained));
         }
+    }
+    // `requests==2.19.0` constrained by `requests<3` is still pinned by its own line (the joined text
+    // is no single pin, and a range needs the registry's list to resolve).
+    if pin.is_none() {
+        pin = requirement
+            .and_then(crate::resolve::pypi::pinned_version)
+            .map(|version| (version, VersionSource::Pinned));
     }
     Some(Applied::Constrained(Constrained {
         requirement: parts.join(","),
@@ -123,10 +127,14 @@ pub(super) fn not_installable(
         ));
     };
     match &constrained.pin {
-        Some(pin) => {
+        Some((pin, source)) => {
             let admitted = Version::parse(Ecosystem::PyPI, pin).is_some_and(|version| requirement.matches(&version));
-            (!admitted)
-                .then(|| format!("pip cannot install it: the constraint pins {pin}, but `{joined}` admits no version"))
+            let by = if *source == VersionSource::Constrained {
+                "the constraint"
+            } else {
+                "the requirement"
+            };
+            (!admitted).then(|| format!("pip cannot install it: {by} pins {pin}, but `{joined}` admits no version"))
         }
         None => (versions_known && resolved.version.is_none()).then(|| {
             format!("pip cannot install it: no release satisfies the requirement with its constraints (`{joined}`)")
@@ -393,7 +401,7 @@ mod tests {
             res[0],
             Some(Applied::Constrained(Constrained {
                 requirement: ">=2,==2.19.0".to_string(),
-                pin: Some("2.19.0".to_string()),
+                pin: Some(("2.19.0".to_string(), VersionSource::Constrained)),
                 note: "constrained by c.txt:1 (==2.19.0)".to_string(),
             }))
         );
@@ -406,6 +414,23 @@ mod tests {
             }))
         );
         assert_eq!(res[2], None);
+    }
+
+    /// A pinned requirement stays pinned under a range constraint: checked at its pin even when the
+    /// registry's list is not at hand (offline), not left unresolved.
+    #[test]
+    fn a_pinned_requirement_under_a_range_constraint_stays_pinned() {
+        let analysis = evaluate("requests==2.19.0\n", "requests<3\n", false, &Facts::default());
+        let dep = requests(&analysis);
+        assert_eq!(dep.dep.resolved.version.as_deref(), Some("2.19.0"));
+        assert_eq!(dep.dep.resolved.source, VersionSource::Pinned);
+        let facts = requests_facts(&["2.19.0", "2.31.0"]);
+        let analysis = evaluate("requests==2.19.0\n", "requests>=2.20\n", false, &facts);
+        assert!(
+            matches!(&requests(&analysis).status, Status::Unavailable(why) if why.contains("pip cannot install it")),
+            "{:?}",
+            requests(&analysis).status
+        );
     }
 
     #[test]
@@ -423,7 +448,10 @@ mod tests {
         let Some(Applied::Constrained(constrained)) = &res[0] else {
             panic!("{res:?}");
         };
-        assert_eq!(constrained.pin.as_deref(), Some("2.19.0"));
+        assert_eq!(
+            constrained.pin,
+            Some(("2.19.0".to_string(), VersionSource::Constrained))
+        );
         assert!(
             constrained.note.contains("whether or not its marker"),
             "{}",

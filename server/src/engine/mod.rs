@@ -346,10 +346,10 @@ fn collect(
             let requirement = requirement_text
                 .as_deref()
                 .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
-            if let (Some(pin), None) = (&constraint_pin, &locked) {
+            if let (Some((pin, source)), None) = (&constraint_pin, &locked) {
                 let resolved = resolve::Resolved {
                     version: Some(pin.clone()),
-                    source: VersionSource::Constrained,
+                    source: *source,
                 };
                 return (requirement, resolved);
             }

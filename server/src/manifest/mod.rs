@@ -108,8 +108,11 @@ pub struct Include {
 /// pulled in, must satisfy it; the entry itself adds nothing to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Constraint {
-    /// The name as written (compare with `Ecosystem::PyPI.normalize_name`, PEP 503).
+    /// The name as written.
     pub name: String,
+    /// The name as pip compares it (PEP 503, `Ecosystem::PyPI.normalize_name`), computed once: the
+    /// editor matches every dependency against every entry on each keystroke.
+    pub key: String,
     /// The version specifier as written (`==2.19.0`, `<3,>=2`); `None` when the entry names none.
     pub requirement: Option<String>,
     /// `Registry`, or the URL, VCS or path the entry says the package comes from.

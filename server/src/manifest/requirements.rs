@@ -45,6 +45,7 @@ pub fn constraints(parsed: &Parsed, text: &str, label: &str) -> Vec<Constraint> 
                 .map_or(1, |before| before.matches('\n').count() + 1);
             Constraint {
                 name: dep.package.clone(),
+                key: Ecosystem::PyPI.normalize_name(&dep.package),
                 requirement: dep.requirement.clone(),
                 source: dep.source.clone(),
                 marker: dep.marker.clone(),
