@@ -1106,6 +1106,13 @@ pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, include
         .map(|include| (top.clone(), include.path.clone(), include.constraint, true))
         .collect();
     while let Some((dir, named, constraint, direct)) = queue.pop_front() {
+        if manifest::is_remote_include(&named) {
+            if constraint && direct {
+                let why = "a URL, which Gatehouse does not fetch".to_string();
+                context.constraints_unread.push((named, why));
+            }
+            continue;
+        }
         let target = match untrusted::resolve_named(&dir, &named, &bounds) {
             Ok(target) => target,
             Err(error) => {

@@ -521,6 +521,22 @@ fn included_conflicting_and_url_constraints_are_never_clean() {
             .contains("installed from https://evil.example/flask-0.1.tar.gz"),
         "{flask}"
     );
+
+    // Apache Airflow's documented install names its constraints by URL: pip fetches it, Gatehouse
+    // does not, and says that the constraints were not applied (never a clean run).
+    let airflow = Project::new(&[(
+        "requirements.txt",
+        "apache-airflow==2.7.0
+-c https://raw.githubusercontent.com/apache/airflow/constraints-2.7.0/constraints-3.8.txt
+",
+    )]);
+    std::fs::write(airflow.path("gatehouse.toml"), airflow.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], airflow.dir.path());
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("is a URL, which Gatehouse does not fetch: its constraints are not applied"),
+        "{stdout}"
+    );
 }
 
 /// openvinotoolkit/openvino's Python bindings: `requirements_test.txt` opens with `-c ./constraints.txt`

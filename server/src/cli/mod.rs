@@ -354,6 +354,23 @@ fn read_files(
                 .unwrap_or(1);
             let source = format!("{}:{line}", display_path(&path, cwd));
             let target = dir.join(&include.path);
+            // pip fetches `-r`/`-c https://…` (Airflow publishes its constraints that way); Gatehouse
+            // fetches nothing a repository names, so what it holds is not checked, and that is said.
+            if manifest::is_remote_include(&include.path) {
+                let what = if include.constraint {
+                    "its constraints are not applied, so the versions checked may not be the ones pip installs"
+                } else {
+                    "the requirements it lists are not checked"
+                };
+                unread.push((
+                    source,
+                    format!(
+                        "included file {} is a URL, which Gatehouse does not fetch: {what}",
+                        include.path
+                    ),
+                ));
+                continue;
+            }
             match untrusted::resolve_named(dir, &include.path, &Bounds::workspace(&workspace, MANIFEST_CAP)) {
                 Ok(_) => {
                     includes.push((

@@ -16,7 +16,7 @@
 //! Deliberately elsewhere: reading the files (`cli`), the constraints file's own entries (checked as
 //! dependencies on their own lines when `Input::constraints.is_constraints_file`).
 
-use crate::manifest::{Constraint, Dependency, SourceKind};
+use crate::manifest::{Constraint, Dependency, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Ecosystem, VersionSource};
 use crate::resolve::{Requirement, Resolved, Version};
 
@@ -140,6 +140,26 @@ pub(super) fn not_installable(
             format!("pip cannot install it: no release satisfies the requirement with its constraints (`{joined}`)")
         }),
     }
+}
+
+/// In a constraints file, the entries pip refuses (pip: "constraints cannot have extras"), which make
+/// the whole install fail: a problem on their line.
+pub(super) fn refused_entries(constraints: &PipConstraints<'_>, manifest: &Parsed) -> Vec<SyntaxIssue> {
+    if !constraints.is_constraints_file {
+        return Vec::new();
+    }
+    manifest
+        .deps
+        .iter()
+        .filter(|dep| !dep.extras.is_empty())
+        .map(|dep| SyntaxIssue {
+            span: dep.name_span,
+            message: format!(
+                "pip refuses a constraint with extras ([{}]): an install with this constraints file fails",
+                dep.extras.join(",")
+            ),
+        })
+        .collect()
 }
 
 /// `constraints.txt:3 (==2.19.0)`, with the marker when it has one.
@@ -380,6 +400,19 @@ mod tests {
             "{:?}",
             urllib3.status
         );
+    }
+
+    #[test]
+    fn a_constraint_with_extras_is_a_problem_on_its_line() {
+        let analysis = evaluate("requests[socks]==2.19.0\n", "", true, &requests_facts(&["2.19.0"]));
+        assert_eq!(analysis.syntax.len(), 1, "{:?}", analysis.syntax);
+        assert!(
+            analysis.syntax[0]
+                .message
+                .contains("pip refuses a constraint with extras")
+        );
+        let analysis = evaluate("requests[socks]==2.19.0\n", "", false, &requests_facts(&["2.19.0"]));
+        assert!(analysis.syntax.is_empty());
     }
 
     #[test]

@@ -939,9 +939,11 @@ fn evaluate_inner(
     now: Timestamp,
     mut memo: Option<&mut Memo>,
 ) -> Analysis {
+    let mut syntax = input.manifest.issues.clone();
+    syntax.extend(constraints::refused_entries(&input.constraints, input.manifest));
     let mut analysis = Analysis {
         deps: collect(input, facts, Some((&policy.age, now)), memo.as_deref_mut()),
-        syntax: input.manifest.issues.clone(),
+        syntax,
         fix_files: input.lockfile.map(|l| l.fix_files.clone()).unwrap_or_default(),
         ..Analysis::default()
     };

@@ -123,6 +123,12 @@ pub struct Constraint {
     pub origin: String,
 }
 
+/// Whether an include names a URL (pip fetches `-r`/`-c https://…`); such a file is never read.
+pub fn is_remote_include(path: &str) -> bool {
+    let lower = path.trim().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("ftp://")
+}
+
 /// What a manifest declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
