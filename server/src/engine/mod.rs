@@ -12,6 +12,9 @@
 //!   link, workspace) are shown as skipped; an entry fetched from outside its registry (git, a URL, a
 //!   tarball on another host, another integrity: `sources`) is not checked, never clean.
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
+//! - pip constraints (`Input::constraints`, read by the caller) decide a requirements dependency's version
+//!   with its requirement (`constraints`): a URL one sends it elsewhere (skipped), one that admits no
+//!   version with it makes it not installable (never clean), and no fix is offered on the requirement.
 
 mod constraints;
 mod memo;
