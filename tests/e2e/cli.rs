@@ -608,3 +608,28 @@ fn a_walk_checks_the_pins_of_a_constraints_file_nothing_names() {
     let listed = packages_of(&report, "/requirements.txt", "requests");
     assert_eq!(listed.first().map(|p| p.get("constrained_by")), Some(None), "{stdout}");
 }
+
+/// `-c requirements.txt` in `requirements-dev.txt` keeps the two in step: the dev file's `requests` is
+/// held to `requirements.txt`'s line, and `requirements.txt` (which pip also installs on its own) stays a
+/// requirements file: its ranges are checked, not set aside as constraints.
+#[test]
+fn a_requirements_file_used_as_constraints_is_still_checked_as_requirements() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests==2.19.0\nflask>=2\n"),
+        ("requirements-dev.txt", "-c requirements.txt\nrequests\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let flask = packages_of(&report, "/requirements.txt", "flask");
+    let flask = flask.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_ne!(flask["status"], "skipped", "{flask}");
+    assert_eq!(flask.get("constrained_by"), None, "{flask}");
+    let dev = packages_of(&report, "requirements-dev.txt", "requests");
+    let dev = dev.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(dev["version"], "2.19.0", "{dev}");
+    assert_eq!(
+        dev["constrained_by"], "constrained by requirements.txt:1 (==2.19.0)",
+        "{dev}"
+    );
+}

@@ -252,6 +252,8 @@ struct Checked {
     /// The file as read (canonical), and the requirements files it includes: (canonical path, `-c`).
     canonical: PathBuf,
     includes: Vec<(PathBuf, bool)>,
+    /// Named on the command line or found by the walk (not only reached through an include).
+    root: bool,
 }
 
 fn display_path(path: &Path, cwd: &Path) -> String {
@@ -310,6 +312,10 @@ fn read_files(
     let flags = args.to_layer(cwd);
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
+    let roots: HashSet<PathBuf> = queue
+        .iter()
+        .map(|(path, _, _)| path.canonicalize().unwrap_or_else(|_| path.clone()))
+        .collect();
     while let Some((path, kind, workspace)) = queue.pop_front() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if !visited.insert(canonical.clone()) {
@@ -410,6 +416,7 @@ fn read_files(
             text,
             parsed,
             context,
+            root: roots.contains(&canonical),
             canonical,
             includes,
         });
@@ -423,7 +430,11 @@ fn read_files(
 /// invoked (`pip install -r <file>`), so a file gets the constraints of every invocation it is part
 /// of: those reachable through includes from itself or from any file that includes it. More than one
 /// invocation may apply to a file; all their constraints are applied (never fewer than pip would).
-/// A file named only with `-c` is a constraints file: its own entries are checked as constraints.
+/// A file reached only through `-c` lines, or one named like a constraints file (`constraints.txt`) that
+/// no `-r` line names, is a constraints file: its own entries are checked as constraints. A file the
+/// walk found or the command line named otherwise stays a requirements file even when another one
+/// names it with `-c` (`-c requirements.txt` in `requirements-dev.txt` keeps the two in step; pip
+/// installs `requirements.txt`'s own lines when it is the one invoked).
 fn apply_constraints(files: &mut [Checked]) {
     let index: HashMap<PathBuf, usize> = files
         .iter()
@@ -448,17 +459,21 @@ fn apply_constraints(files: &mut [Checked]) {
             .collect()
     };
     let (mut constraint_files, requirement_files) = (named_with(true), named_with(false));
-    // Named like one and never included with `-r`: a constraints file passed on pip's command line.
-    for (idx, file) in files.iter().enumerate() {
-        let named_like = file
-            .canonical
+    let named_like = |file: &Checked| {
+        file.canonical
             .file_name()
             .and_then(|name| name.to_str())
-            .is_some_and(crate::model::is_constraints_name);
-        if named_like && file.parsed.kind == ManifestKind::Requirements && !requirement_files.contains(&idx) {
-            constraint_files.insert(idx);
-        }
-    }
+            .is_some_and(crate::model::is_constraints_name)
+    };
+    let is_constraints_file: Vec<bool> = files
+        .iter()
+        .enumerate()
+        .map(|(idx, file)| {
+            !requirement_files.contains(&idx) && (named_like(file) || (constraint_files.contains(&idx) && !file.root))
+        })
+        .collect();
+    // Named like one and never included with `-r`: a constraints file passed on pip's command line.
+    constraint_files.extend((0..files.len()).filter(|idx| is_constraints_file[*idx]));
     if constraint_files.is_empty() {
         return;
     }
@@ -508,7 +523,7 @@ fn apply_constraints(files: &mut [Checked]) {
         if file.parsed.kind != ManifestKind::Requirements {
             continue;
         }
-        file.context.is_constraints_file = constraint_files.contains(&idx) && !requirement_files.contains(&idx);
+        file.context.is_constraints_file = is_constraints_file[idx];
         file.context.constraints = applicable[idx]
             .iter()
             .filter(|constraints| **constraints != idx)
