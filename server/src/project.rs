@@ -186,6 +186,9 @@ pub fn context_files() -> Vec<&'static str> {
     res.extend(["package.json", "Cargo.toml", "pnpm-workspace.yaml"]);
     res.extend(cooldown::FILES.iter().map(|(name, _)| *name));
     res.extend(private::PROJECT_FILES);
+    // pip constraints files (`load_pip_constraints`): those named like one; any other file a `-c` line
+    // names is reloaded when the editor saves it (`lsp` matches it by path).
+    res.push("*constraints.txt");
     let mut seen = std::collections::HashSet::new();
     res.retain(|name| seen.insert(*name));
     res

@@ -357,6 +357,22 @@ fn the_editor_checks_the_version_a_constraints_file_decides() {
     );
     assert!(hover_text.contains("constrained by constraints.txt:1"), "{hover_text}");
 
+    // The constraints file changes on disk (a `git pull`): read again, the new pin is checked.
+    std::fs::write(project.path("constraints.txt"), "requests==2.31.0\n").unwrap();
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&project.path("constraints.txt")), "type": 2}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| {
+        !d.iter().any(|d| d["code"] == "PYSEC-2018-28")
+            && d.iter().any(|d| {
+                d["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("constrained by constraints.txt:1 (==2.31.0)"))
+            })
+    });
+    assert!(!diagnostics.iter().any(constrained), "{diagnostics:?}");
+
     // Without the `-c` line nothing is constrained any more.
     server.notify(
         "textDocument/didChange",
