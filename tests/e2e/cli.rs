@@ -471,6 +471,23 @@ fn a_constraints_file_decides_the_version_checked() {
     let (code, text, stderr) = run(&["check", "."], project.dir.path());
     assert_ne!(code, 0, "{text}{stderr}");
     assert!(text.contains("(constrained by constraints.txt:2 (==2.19.0))"), "{text}");
+    // One pinned version is one problem in the summary, though shown on both lines.
+    let shown = text
+        .lines()
+        .filter(|line| line.starts_with("warning[") || line.starts_with("error["))
+        .count();
+    let summary = text.lines().find(|line| line.starts_with("gatehouse: ")).unwrap();
+    let counted: usize = summary
+        .split([':', ','])
+        .filter_map(|part| {
+            let (n, what) = part.trim().split_once(' ')?;
+            (what.starts_with("error") || what.starts_with("warning")).then(|| n.parse::<usize>().ok())?
+        })
+        .sum();
+    assert!(
+        shown > 0 && counted * 2 == shown,
+        "{shown} shown, {counted} counted: {text}"
+    );
     let (_, sarif, _) = run(&["check", ".", "--format", "sarif"], project.dir.path());
     let sarif: Value = serde_json::from_str(&sarif).unwrap();
     assert!(
