@@ -106,6 +106,31 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
     }))
 }
 
+/// In a constraints file, what one of its own entries means: a pin is what pip installs whenever
+/// anything pulls the package in, checked on its line (`Ok`, the note said with its findings); an entry
+/// without a pin installs nothing by itself (`Err`, why it is skipped). `None` outside a constraints
+/// file.
+pub(super) fn own_entry(
+    constraints: &PipConstraints<'_>,
+    dep: &Dependency,
+    requirement: Option<&str>,
+) -> Option<Result<String, String>> {
+    if !constraints.is_constraints_file || dep.ecosystem != Ecosystem::PyPI {
+        return None;
+    }
+    let package = &dep.package;
+    Some(
+        match requirement.and_then(|text| crate::resolve::exact_pin(dep.ecosystem, text)) {
+            Some(_) => Ok(format!(
+                "a constraint: pip installs this version whenever anything pulls {package} in"
+            )),
+            None => Err(format!(
+                "a constraint that pins no version: pip installs nothing for it by itself, and the requirements files that apply it check {package} with it"
+            )),
+        },
+    )
+}
+
 /// Why pip cannot install a constrained dependency, if it cannot: the specifiers do not parse together,
 /// the pinned version is outside the requirement, or no release the registry lists satisfies them all
 /// (`versions_known`: the registry's list was at hand to resolve against). A lockfile pin decides

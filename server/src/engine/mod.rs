@@ -289,8 +289,6 @@ fn collect(
                 format!("{reason}: the lockfile installs the project's own package here, not the registry's")
             })
         });
-        // A range the lockfile satisfies from a URL or a git repository installs that, not what the
-        // registry would resolve the range to: it stays the locked version, not checked.
         // pip constraints (`-c`): a URL one sends the package elsewhere (not checked); otherwise the
         // version checked is the one the requirement and every constraint admit together.
         let (skipped, constrained) = match skipped {
@@ -304,27 +302,11 @@ fn collect(
         // A constraints file's own entry: a pin is what pip installs whenever anything pulls the
         // package in (checked on its line); a range installs nothing by itself.
         let (skipped, entry_note) = match skipped {
-            None if input.constraints.is_constraints_file && dep.ecosystem == crate::model::Ecosystem::PyPI => {
-                match requirement_text
-                    .as_deref()
-                    .and_then(|text| resolve::exact_pin(dep.ecosystem, text))
-                {
-                    Some(_) => (
-                        None,
-                        Some(format!(
-                            "a constraint: pip installs this version whenever anything pulls {} in",
-                            dep.package
-                        )),
-                    ),
-                    None => (
-                        Some(format!(
-                            "a constraint that pins no version: pip installs nothing for it by itself, and the requirements files that apply it check {} with it",
-                            dep.package
-                        )),
-                        None,
-                    ),
-                }
-            }
+            None => match constraints::own_entry(&input.constraints, dep, requirement_text.as_deref()) {
+                Some(Ok(note)) => (None, Some(note)),
+                Some(Err(reason)) => (Some(reason), None),
+                None => (None, None),
+            },
             other => (other, None),
         };
         let requirement_text = match &constrained {
@@ -332,6 +314,8 @@ fn collect(
             _ => requirement_text,
         };
         let constraint_pin = constrained.as_ref().and_then(|c| c.pin.clone());
+        // A range the lockfile satisfies from a URL or a git repository installs that, not what the
+        // registry would resolve the range to: it stays the locked version, not checked.
         let installed_elsewhere = locked_entry
             .filter(|_| skipped.is_none())
             .and_then(|p| sources::installed_elsewhere(p, dep.ecosystem, &source, facts));
