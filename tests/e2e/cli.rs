@@ -650,3 +650,27 @@ fn a_requirements_file_used_as_constraints_is_still_checked_as_requirements() {
         "{dev}"
     );
 }
+
+/// The May 2022 `ctx` takeover (PYSEC-2022-199, fixtures/osv/incidents): a clone that lists a bare `ctx`
+/// and pins the malicious 0.2.2 in its constraints file gets an error on both lines, exit 1.
+#[test]
+fn a_malicious_release_pinned_through_a_constraint_is_an_error() {
+    let project = Project::new(&[
+        ("requirements.txt", "ctx\n-c constraints.txt\n"),
+        ("constraints.txt", "ctx==0.2.2\n"),
+    ]);
+    let config = format!(
+        "offline = true\ncache-dir = \"{}\"\nosv-db = [\"{}\"]\n",
+        project.path("cache").display(),
+        fixtures().join("osv/incidents/PyPI").display()
+    );
+    std::fs::write(project.path("gatehouse.toml"), config).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    for file in ["/requirements.txt", "/constraints.txt"] {
+        let finding = finding_of(&report, file, "ctx", "PYSEC-2022-199").unwrap_or_else(|| panic!("{file}: {stdout}"));
+        assert_eq!(finding["severity"], "error", "{finding}");
+        assert_eq!(finding["version"], "0.2.2", "{finding}");
+    }
+}

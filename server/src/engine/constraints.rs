@@ -331,6 +331,32 @@ mod tests {
         assert!(dep.fix.is_none(), "{:?}", dep.fix);
     }
 
+    /// A yanked release pinned through a constraint is what pip installs (PEP 592: `==` still selects
+    /// it), so the yank is a finding on the requirement; the bare range skipped yanked releases.
+    #[test]
+    fn a_yanked_pin_through_a_constraint_is_a_finding() {
+        let mut facts = requests_facts(&["2.31.0", "2.32.0", "2.32.3"]);
+        let requests = PackageRef::new(Ecosystem::PyPI, "requests");
+        if let Some(Fact::Known { value, .. }) = facts.packages.get_mut(&requests) {
+            let mut package = (**value).clone();
+            package.versions[1].set_yanked(true);
+            *value = Arc::new(package);
+        }
+        let analysis = evaluate("requests>=2.31\n", "requests==2.32.0\n", false, &facts);
+        let dep = self::requests(&analysis);
+        assert_eq!(dep.dep.resolved.version.as_deref(), Some("2.32.0"));
+        let yanked = analysis
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Yanked)
+            .unwrap_or_else(|| panic!("{:?}", analysis.findings));
+        assert!(
+            yanked.message.contains("constrained by c.txt:1 (==2.32.0)"),
+            "{}",
+            yanked.message
+        );
+    }
+
     #[test]
     fn a_range_constraint_narrows_what_the_range_resolves_to() {
         let facts = requests_facts(&["2.18.0", "2.19.0", "2.31.0"]);
