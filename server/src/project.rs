@@ -47,7 +47,8 @@ pub struct Context {
     pub is_constraints_file: bool,
     /// Editor: the `-r`/`-c` includes (path as written, `-c`) `constraints` were read for, the files
     /// read for them (canonical: saving one reloads), and the constraints files that could not be read
-    /// (path as written, why), shown on their `-c` line.
+    /// (the manifest's own include that leads to one, as written; what could not be read), shown on
+    /// that include's line.
     pub constraints_read_for: Vec<(String, bool)>,
     pub constraint_files: Vec<PathBuf>,
     pub constraints_unread: Vec<(String, String)>,
@@ -1103,25 +1104,52 @@ pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, include
         std::collections::HashSet::from([
             std::fs::canonicalize(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf())
         ]);
-    // (folder the include is relative to, the include as written, `-c`, named by the manifest itself)
-    let mut queue: std::collections::VecDeque<(PathBuf, String, bool, bool)> = includes
+    // (folder the include is relative to, the include as written, `-c`, the manifest's own include it
+    // was reached through and the file that names it when not the manifest itself)
+    type Queued = (PathBuf, String, bool, String, Option<String>);
+    let mut queue: std::collections::VecDeque<Queued> = includes
         .iter()
-        .map(|include| (top.clone(), include.path.clone(), include.constraint, true))
+        .map(|include| {
+            (
+                top.clone(),
+                include.path.clone(),
+                include.constraint,
+                include.path.clone(),
+                None,
+            )
+        })
         .collect();
-    while let Some((dir, named, constraint, direct)) = queue.pop_front() {
+    // A constraints file that cannot be read is said on the manifest's own include line that leads to it.
+    let mut unread = |via: &str, named: &str, named_in: Option<&str>, why: &str| {
+        let what = match named_in {
+            None => format!("constraints file {named} could not be read ({why})"),
+            Some(file) => format!("constraints file {named}, named in {file}, could not be read ({why})"),
+        };
+        context.constraints_unread.push((via.to_string(), what));
+    };
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    let mut read = Vec::new();
+    while let Some((dir, named, constraint, via, named_in)) = queue.pop_front() {
         if manifest::is_remote_include(&named) {
-            if constraint && direct {
-                let why = "a URL, which Gatehouse does not fetch".to_string();
-                context.constraints_unread.push((named, why));
+            if constraint {
+                unread(
+                    &via,
+                    &named,
+                    named_in.as_deref(),
+                    "a URL, which Gatehouse does not fetch",
+                );
             }
             continue;
         }
         let target = match untrusted::resolve_named(&dir, &named, &bounds) {
             Ok(target) => target,
             Err(error) => {
-                // Outside the workspace is already an error on the line (`lsp::scheduler`).
-                if constraint && direct && !matches!(error, ReadError::Outside { .. }) {
-                    context.constraints_unread.push((named, error.to_string()));
+                // The manifest's own include outside the workspace is already an error on its line
+                // (`lsp::scheduler`).
+                let flagged = named_in.is_none() && matches!(error, ReadError::Outside { .. });
+                if constraint && !flagged {
+                    unread(&via, &named, named_in.as_deref(), &error.to_string());
                 }
                 continue;
             }
@@ -1131,7 +1159,7 @@ pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, include
             continue;
         }
         if seen.len() > MAX_INCLUDED_FILES {
-            context.problems.push((
+            problems.push((
                 manifest_path.display().to_string(),
                 format!(
                     "includes lead to more than {MAX_INCLUDED_FILES} files: constraints beyond them are not applied"
@@ -1142,28 +1170,34 @@ pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, include
         let text = match read_text(&target, ManifestKind::Requirements, &bounds) {
             Ok(decoded) => decoded.text,
             Err(error) => {
-                if constraint && direct {
-                    context.constraints_unread.push((named, error));
+                if constraint {
+                    unread(&via, &named, named_in.as_deref(), &error);
                 } else {
-                    context.problems.push((target.display().to_string(), error));
+                    problems.push((target.display().to_string(), error));
                 }
                 continue;
             }
         };
-        context.constraint_files.push(canonical.clone());
+        read.push(canonical.clone());
         let parsed = manifest::parse(ManifestKind::Requirements, &text);
+        let label = label_of(&canonical);
         if constraint {
-            context.constraints.extend(manifest::requirements::constraints(
-                &parsed,
-                &text,
-                &label_of(&canonical),
-            ));
+            entries.extend(manifest::requirements::constraints(&parsed, &text, &label));
         }
         let folder = target.parent().unwrap_or(Path::new(".")).to_path_buf();
         for include in parsed.includes {
-            queue.push_back((folder.clone(), include.path, include.constraint, false));
+            queue.push_back((
+                folder.clone(),
+                include.path,
+                include.constraint,
+                via.clone(),
+                Some(label.clone()),
+            ));
         }
     }
+    context.problems.extend(problems);
+    context.constraints.extend(entries);
+    context.constraint_files.extend(read);
 }
 
 #[cfg(test)]

@@ -391,5 +391,25 @@ fn the_editor_checks_the_version_a_constraints_file_decides() {
         .find(|d| d["code"] == "constraints-not-read")
         .unwrap();
     assert_eq!(unread["range"]["start"]["line"], 1, "{unread}");
+
+    // One an included file names: said on the `-r` line that leads to it.
+    std::fs::write(project.path("base.txt"), "-c nowhere.txt\n").unwrap();
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 4}, "contentChanges": [{"text": "requests>=2\n-r base.txt\n"}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 4, |d| d.iter().any(|d| d["code"] == "constraints-not-read"));
+    let unread = diagnostics
+        .iter()
+        .find(|d| d["code"] == "constraints-not-read")
+        .unwrap();
+    assert_eq!(unread["range"]["start"]["line"], 1, "{unread}");
+    assert!(
+        unread["message"]
+            .as_str()
+            .unwrap()
+            .contains("constraints file nowhere.txt, named in base.txt, could not be read"),
+        "{unread}"
+    );
     assert_eq!(server.shutdown(), 0);
 }

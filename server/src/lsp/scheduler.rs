@@ -180,9 +180,9 @@ fn outside_includes(
         .collect()
 }
 
-/// `-c` lines whose constraints file could not be read (absent, not a regular file, too large): a
-/// warning on that line, since the versions checked may then not be the ones pip installs (pip itself
-/// fails without the file).
+/// `-c` lines whose constraints file could not be read (absent, not a regular file, too large, a URL),
+/// and `-r`/`-c` lines that lead to such a file: a warning on that line, since the versions checked may
+/// then not be the ones pip installs (pip itself fails without the file).
 fn unread_constraints(
     doc: &Doc,
     parsed: &crate::manifest::Parsed,
@@ -196,23 +196,22 @@ fn unread_constraints(
     parsed
         .includes
         .iter()
-        .filter(|include| include.constraint)
-        .filter_map(|include| {
-            let (_, why) = context
+        .flat_map(|include| {
+            context
                 .constraints_unread
                 .iter()
-                .find(|(path, _)| *path == include.path)?;
-            Some(lsp::Diagnostic {
-                range: report::lsp::to_range(&positions, include.span),
-                severity: Some(lsp::DiagnosticSeverity::WARNING),
-                code: Some(lsp::NumberOrString::String("constraints-not-read".to_string())),
-                source: Some("gatehouse".to_string()),
-                message: format!(
-                    "constraints file {} could not be read ({why}): its constraints are not applied, so the versions checked here may not be the ones pip installs",
-                    include.path
-                ),
-                ..lsp::Diagnostic::default()
-            })
+                .filter(move |(via, _)| *via == include.path)
+                .map(move |(_, what)| (include, what))
+        })
+        .map(|(include, what)| lsp::Diagnostic {
+            range: report::lsp::to_range(&positions, include.span),
+            severity: Some(lsp::DiagnosticSeverity::WARNING),
+            code: Some(lsp::NumberOrString::String("constraints-not-read".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: format!(
+                "{what}: its constraints are not applied, so the versions checked here may not be the ones pip installs"
+            ),
+            ..lsp::Diagnostic::default()
         })
         .collect()
 }
