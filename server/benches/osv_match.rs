@@ -23,6 +23,7 @@ fn osv_match(c: &mut Criterion) {
                 lockfile: None,
                 workspace: None,
                 registries: &warm.registries,
+                constraints: Default::default(),
             };
             black_box(
                 engine::evaluate(&input, &warm.facts, &warm.policy, common::now())

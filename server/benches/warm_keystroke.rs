@@ -41,6 +41,7 @@ fn warm_keystroke(c: &mut Criterion) {
                 lockfile: None,
                 workspace: None,
                 registries: &warm.registries,
+                constraints: Default::default(),
             };
             black_box(
                 gatehouse::engine::evaluate(&input, &warm.facts, &warm.policy, common::now())

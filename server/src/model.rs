@@ -870,13 +870,29 @@ fn is_requirements_name(path: &Path, name: &str) -> bool {
         || stem.to_ascii_lowercase().contains("requirements")
             && stem
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        || extension != "in" && is_constraints_name(name);
     let in_requirements_folder = path
         .parent()
         .and_then(Path::file_name)
         .and_then(|folder| folder.to_str())
         .is_some_and(|folder| folder.eq_ignore_ascii_case("requirements"));
     named || in_requirements_folder
+}
+
+/// Whether a file name reads as a pip constraints file (`constraints.txt`, `constraints-py3.11.txt`,
+/// `package_constraints.txt`): projects that pass one on pip's command line (`pip install -c
+/// constraints.txt`, `PIP_CONSTRAINT`) name no `-c` line, so a walk reads it as one by its name, and
+/// its pins are checked on their lines.
+pub fn is_constraints_name(name: &str) -> bool {
+    let Some((stem, extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    matches!(extension.to_ascii_lowercase().as_str(), "txt" | "pip")
+        && stem.to_ascii_lowercase().contains("constraints")
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 impl ManifestKind {
@@ -969,6 +985,8 @@ impl ManifestKind {
 pub enum VersionSource {
     Lockfile,
     Pinned,
+    /// Pinned by a pip constraints file (`-c`) the requirements file applies, not by the requirement.
+    Constrained,
     Resolved,
     Unresolved,
 }
@@ -978,6 +996,7 @@ impl VersionSource {
         match self {
             VersionSource::Lockfile => "lockfile",
             VersionSource::Pinned => "pinned",
+            VersionSource::Constrained => "constrained",
             VersionSource::Resolved => "resolved",
             VersionSource::Unresolved => "unresolved",
         }
@@ -1197,6 +1216,11 @@ mod tests {
             "requirements/base.txt",
             "requirements/dev.in",
             "app/Requirements/prod.txt",
+            // pip constraints files passed on the command line (`pip install -c constraints.txt`).
+            "constraints.txt",
+            "src/bindings/python/constraints.txt",
+            "homeassistant/package_constraints.txt",
+            "constraints-py3.11.txt",
         ] {
             assert_eq!(found(path), Some(ManifestKind::Requirements), "{path}");
         }
@@ -1208,6 +1232,8 @@ mod tests {
             "requirements/README.md",
             "requirements",
             "notes/my requirements.txt",
+            "constraints.in",
+            "docs/constraints.md",
         ] {
             assert_eq!(found(path), None, "{path}");
         }

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigIssue, Layer};
-use crate::engine::{Input, RegistryRules, UserDefaults};
+use crate::engine::{Input, PipConstraints, RegistryRules, UserDefaults};
 use crate::lookup::private::{self, PrivateRegistries};
 use crate::lookup::untrusted::{self, Bounds, CONFIG_CAP, LOCKFILE_CAP, MANIFEST_CAP, ReadError};
 use crate::manifest::decode::{self, Decoded};
@@ -39,6 +39,19 @@ pub struct Context {
     pub manifest_dir: PathBuf,
     /// Files around the manifest that were refused or could not be read: (file, why).
     pub problems: Vec<(String, String)>,
+    /// Requirements files: the entries of the pip constraints files (`-c`) that apply to the manifest's
+    /// dependencies (filled by the caller that follows includes).
+    pub constraints: Vec<crate::manifest::Constraint>,
+    /// The manifest is a pip constraints file: named with `-c` (never with `-r`) by a file the CLI read,
+    /// or, with no such file, named like one (`model::is_constraints_name`).
+    pub is_constraints_file: bool,
+    /// Editor: the `-r`/`-c` includes (path as written, `-c`) `constraints` were read for, the files
+    /// read for them (canonical: saving one reloads), and the constraints files that could not be read
+    /// (the manifest's own include that leads to one, as written; what could not be read), shown on
+    /// that include's line.
+    pub constraints_read_for: Vec<(String, bool)>,
+    pub constraint_files: Vec<PathBuf>,
+    pub constraints_unread: Vec<(String, String)>,
 }
 
 impl Context {
@@ -49,6 +62,10 @@ impl Context {
             lockfile: self.lockfile.as_ref(),
             workspace: self.workspace.as_ref(),
             registries: &self.registries,
+            constraints: PipConstraints {
+                entries: &self.constraints,
+                is_constraints_file: self.is_constraints_file,
+            },
         }
     }
 }
@@ -170,6 +187,9 @@ pub fn context_files() -> Vec<&'static str> {
     res.extend(["package.json", "Cargo.toml", "pnpm-workspace.yaml"]);
     res.extend(cooldown::FILES.iter().map(|(name, _)| *name));
     res.extend(private::PROJECT_FILES);
+    // pip constraints files (`load_pip_constraints`): those named like one; any other file a `-c` line
+    // names is reloaded when the editor saves it (`lsp` matches it by path).
+    res.push("*constraints.txt");
     let mut seen = std::collections::HashSet::new();
     res.retain(|name| seen.insert(*name));
     res
@@ -1037,7 +1057,147 @@ pub fn context(
         workspace_root: workspace.to_path_buf(),
         manifest_dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         problems,
+        constraints: Vec::new(),
+        is_constraints_file: false,
+        constraints_read_for: Vec::new(),
+        constraint_files: Vec::new(),
+        constraints_unread: Vec::new(),
     }
+}
+
+/// At most this many files are read through one requirements file's includes for its constraints.
+const MAX_INCLUDED_FILES: usize = 64;
+
+/// The pip constraints (`-c`) that apply to the requirements file at `manifest_path`, whose includes
+/// are `includes` (as its current text says): the entries of every constraints file it names, directly
+/// or through the files it includes (`-r`, and `-c`/`-r` inside those), each file once and inside the
+/// workspace, as `gatehouse check` reads them. Constraints that only a file including this one names
+/// are not seen from here (the CLI, which reads every file, applies them). Fills `context`'s
+/// constraint fields.
+pub fn load_pip_constraints(context: &mut Context, manifest_path: &Path, includes: &[manifest::Include]) {
+    // No file says whether this one is `-c`-named; its name is the hint (`constraints.txt`).
+    context.is_constraints_file = manifest_path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(crate::model::is_constraints_name);
+    context.constraints_read_for = includes
+        .iter()
+        .map(|include| (include.path.clone(), include.constraint))
+        .collect();
+    let workspace = context.workspace_root.clone();
+    let bounds = Bounds::workspace(&workspace, MANIFEST_CAP);
+    let top = manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let top_canonical = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
+    let label_of = |path: &Path| -> String {
+        let shown = path
+            .strip_prefix(&top_canonical)
+            .or_else(|_| path.strip_prefix(&top))
+            .or_else(|_| path.strip_prefix(&workspace))
+            .unwrap_or(path);
+        let tidy: PathBuf = shown
+            .components()
+            .filter(|part| *part != std::path::Component::CurDir)
+            .collect();
+        tidy.display().to_string()
+    };
+    let mut seen: std::collections::HashSet<PathBuf> =
+        std::collections::HashSet::from([
+            std::fs::canonicalize(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf())
+        ]);
+    // (folder the include is relative to, the include as written, `-c`, the manifest's own include it
+    // was reached through and the file that names it when not the manifest itself)
+    type Queued = (PathBuf, String, bool, String, Option<String>);
+    let mut queue: std::collections::VecDeque<Queued> = includes
+        .iter()
+        .map(|include| {
+            (
+                top.clone(),
+                include.path.clone(),
+                include.constraint,
+                include.path.clone(),
+                None,
+            )
+        })
+        .collect();
+    // A constraints file that cannot be read is said on the manifest's own include line that leads to it.
+    let mut unread = |via: &str, named: &str, named_in: Option<&str>, why: &str| {
+        let what = match named_in {
+            None => format!("constraints file {named} could not be read ({why})"),
+            Some(file) => format!("constraints file {named}, named in {file}, could not be read ({why})"),
+        };
+        context.constraints_unread.push((via.to_string(), what));
+    };
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    let mut read = Vec::new();
+    while let Some((dir, named, constraint, via, named_in)) = queue.pop_front() {
+        if manifest::is_remote_include(&named) {
+            if constraint {
+                unread(
+                    &via,
+                    &named,
+                    named_in.as_deref(),
+                    "a URL, which Gatehouse does not fetch",
+                );
+            }
+            continue;
+        }
+        let target = match untrusted::resolve_named(&dir, &named, &bounds) {
+            Ok(target) => target,
+            Err(error) => {
+                // The manifest's own include outside the workspace is already an error on its line
+                // (`lsp::scheduler`).
+                let flagged = named_in.is_none() && matches!(error, ReadError::Outside { .. });
+                if constraint && !flagged {
+                    unread(&via, &named, named_in.as_deref(), &error.to_string());
+                }
+                continue;
+            }
+        };
+        let canonical = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+        if !seen.insert(canonical.clone()) {
+            continue;
+        }
+        if seen.len() > MAX_INCLUDED_FILES {
+            problems.push((
+                manifest_path.display().to_string(),
+                format!(
+                    "includes lead to more than {MAX_INCLUDED_FILES} files: constraints beyond them are not applied"
+                ),
+            ));
+            break;
+        }
+        let text = match read_text(&target, ManifestKind::Requirements, &bounds) {
+            Ok(decoded) => decoded.text,
+            Err(error) => {
+                if constraint {
+                    unread(&via, &named, named_in.as_deref(), &error);
+                } else {
+                    problems.push((target.display().to_string(), error));
+                }
+                continue;
+            }
+        };
+        read.push(canonical.clone());
+        let parsed = manifest::parse(ManifestKind::Requirements, &text);
+        let label = label_of(&canonical);
+        if constraint {
+            entries.extend(manifest::requirements::constraints(&parsed, &text, &label));
+        }
+        let folder = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for include in parsed.includes {
+            queue.push_back((
+                folder.clone(),
+                include.path,
+                include.constraint,
+                via.clone(),
+                Some(label.clone()),
+            ));
+        }
+    }
+    context.problems.extend(problems);
+    context.constraints.extend(entries);
+    context.constraint_files.extend(read);
 }
 
 #[cfg(test)]
@@ -1077,6 +1237,7 @@ mod tests {
             lockfile: lockfile.as_ref().map(|(_, l)| l),
             workspace: workspace.as_ref(),
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(
             &input,
@@ -1524,6 +1685,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         // Unread in part: the run is incomplete (exit 2), as for a lockfile that did not parse.
         assert!(
@@ -1634,6 +1796,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         assert_eq!(

@@ -415,3 +415,262 @@ fn a_member_named_inside_the_current_folder_finds_the_root_lockfile_without_git(
     assert_eq!(webpack["version"], "2.7.0", "{webpack}");
     assert_eq!(webpack["version_source"], "lockfile", "{webpack}");
 }
+
+fn packages_of<'a>(report: &'a Value, file: &str, package: &str) -> Vec<&'a Value> {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["file"].as_str().is_some_and(|f| f.ends_with(file)) && p["package"] == package)
+        .collect()
+}
+
+fn finding_of<'a>(report: &'a Value, file: &str, package: &str, id: &str) -> Option<&'a Value> {
+    report["findings"].as_array().unwrap().iter().find(|f| {
+        f["file"].as_str().is_some_and(|name| name.ends_with(file)) && f["package"] == package && f["id"] == id
+    })
+}
+
+/// pip applies `-c constraints.txt` to everything it installs: `requests>=2` with `requests==2.19.0`
+/// in the constraints file installs 2.19.0 (PYSEC-2018-28). Gatehouse checked that the file existed and
+/// resolved the bare range, so a clone could hide the finding in its constraints file. The version
+/// checked is the constrained one, said in text, JSON and SARIF, and the pin is a finding on its own
+/// line in the constraints file too (pip installs it whenever anything pulls requests in).
+#[test]
+fn a_constraints_file_decides_the_version_checked() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests>=2\n-c constraints.txt\n"),
+        ("constraints.txt", "# pins\nrequests==2.19.0\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    // Offline without registry data: findings, and the registry checks not done (never 0).
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let listed = finding_of(&report, "requirements.txt", "requests", "PYSEC-2018-28")
+        .unwrap_or_else(|| panic!("no finding on the requirement: {stdout}"));
+    assert_eq!(listed["version"], "2.19.0", "{listed}");
+    assert_eq!(listed["version_source"], "constrained", "{listed}");
+    assert_eq!(
+        listed["constrained_by"], "constrained by constraints.txt:2 (==2.19.0)",
+        "{listed}"
+    );
+    assert!(
+        listed["message"]
+            .as_str()
+            .unwrap()
+            .contains("constrained by constraints.txt:2"),
+        "{listed}"
+    );
+    let pinned = finding_of(&report, "constraints.txt", "requests", "PYSEC-2018-28")
+        .filter(|f| !f["file"].as_str().unwrap().ends_with("requirements.txt"))
+        .unwrap_or_else(|| panic!("no finding on the constraint's line: {stdout}"));
+    assert_eq!(pinned["range"]["start"]["line"], 1, "{pinned}");
+    assert!(pinned["message"].as_str().unwrap().contains("a constraint"), "{pinned}");
+
+    let (code, text, stderr) = run(&["check", "."], project.dir.path());
+    assert_ne!(code, 0, "{text}{stderr}");
+    assert!(text.contains("(constrained by constraints.txt:2 (==2.19.0))"), "{text}");
+    // One pinned version is one problem in the summary, though shown on both lines.
+    let shown = text
+        .lines()
+        .filter(|line| line.starts_with("warning[") || line.starts_with("error["))
+        .count();
+    let summary = text.lines().find(|line| line.starts_with("gatehouse: ")).unwrap();
+    let counted: usize = summary
+        .split([':', ','])
+        .filter_map(|part| {
+            let (n, what) = part.trim().split_once(' ')?;
+            (what.starts_with("error") || what.starts_with("warning")).then(|| n.parse::<usize>().ok())?
+        })
+        .sum();
+    assert!(
+        shown > 0 && counted * 2 == shown,
+        "{shown} shown, {counted} counted: {text}"
+    );
+    let (_, sarif, _) = run(&["check", ".", "--format", "sarif"], project.dir.path());
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["properties"]["constrainedBy"] == "constrained by constraints.txt:2 (==2.19.0)"),
+        "{sarif}"
+    );
+}
+
+/// Constraints named in an included file apply to the whole invocation; one that admits no version
+/// with the requirement is a problem (pip refuses), never clean; one with a URL sends the package
+/// there (not checked against the registry).
+#[test]
+fn included_conflicting_and_url_constraints_are_never_clean() {
+    let project = Project::new(&[
+        ("requirements.txt", "-r base.txt\nrequests>=2.20\n"),
+        ("base.txt", "--constraint pins/constraints.txt\nFlask\n"),
+        (
+            "pins/constraints.txt",
+            "requests==2.19.0\nflask @ https://evil.example/flask-0.1.tar.gz\n",
+        ),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", "requirements.txt", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let requests = packages_of(&report, "requirements.txt", "requests");
+    let requests = requests.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(requests["status"], "unavailable", "{requests}");
+    assert!(
+        requests["check_reasons"]["advisory"]
+            .as_str()
+            .unwrap()
+            .contains("pip cannot install it"),
+        "{requests}"
+    );
+    assert_eq!(requests["version"], Value::Null, "{requests}");
+    let flask = packages_of(&report, "base.txt", "flask");
+    let flask = flask.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(flask["status"], "skipped", "{flask}");
+    assert!(
+        flask["check_reasons"]["advisory"]
+            .as_str()
+            .unwrap()
+            .contains("installed from https://evil.example/flask-0.1.tar.gz"),
+        "{flask}"
+    );
+
+    // Apache Airflow's documented install names its constraints by URL: pip fetches it, Gatehouse
+    // does not, and says that the constraints were not applied (never a clean run).
+    let airflow = Project::new(&[(
+        "requirements.txt",
+        "apache-airflow==2.7.0
+-c https://raw.githubusercontent.com/apache/airflow/constraints-2.7.0/constraints-3.8.txt
+",
+    )]);
+    std::fs::write(airflow.path("gatehouse.toml"), airflow.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], airflow.dir.path());
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("is a URL, which Gatehouse does not fetch: its constraints are not applied"),
+        "{stdout}"
+    );
+}
+
+/// openvinotoolkit/openvino's Python bindings: `requirements_test.txt` opens with `-c ./constraints.txt`
+/// and lists bare names whose versions the constraints decide.
+#[test]
+fn openvino_test_requirements_are_checked_with_their_constraints() {
+    let real = fixtures().join("manifests/pip-constraints/openvino");
+    let read = |name: &str| std::fs::read_to_string(real.join(name)).unwrap();
+    let project = Project::new(&[
+        ("requirements_test.txt", &read("requirements_test.txt")),
+        ("constraints.txt", &read("constraints.txt")),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let first = |file: &str, package: &str| {
+        *packages_of(&report, file, package)
+            .first()
+            .unwrap_or_else(|| panic!("{file}: {package}: {stdout}"))
+    };
+    let html = first("requirements_test.txt", "pytest-html");
+    assert_eq!(html["version"], "4.1.1", "{html}");
+    assert_eq!(html["version_source"], "constrained", "{html}");
+    let numpy = first("requirements_test.txt", "numpy");
+    assert_eq!(numpy["requirement"], ">=1.16.6,<2.3.0", "{numpy}");
+    assert_eq!(
+        numpy["constrained_by"], "constrained by constraints.txt:2 (>=1.16.6,<2.3.0)",
+        "{numpy}"
+    );
+    let wheel = first("requirements_test.txt", "wheel");
+    assert_eq!(
+        wheel["constrained_by"], "constrained by constraints.txt:15 (>=0.38.1)",
+        "{wheel}"
+    );
+    // The constraints file's own pins are what pip installs whenever anything pulls them in.
+    let onnx = first("constraints.txt", "onnx");
+    assert_eq!(onnx["version"], "1.18.0", "{onnx}");
+    assert!(
+        onnx["constrained_by"].as_str().unwrap().starts_with("a constraint"),
+        "{onnx}"
+    );
+    let ranged = first("constraints.txt", "tensorflow");
+    assert_eq!(ranged["status"], "skipped", "{ranged}");
+}
+
+/// A constraints file passed on pip's command line (`pip install -r requirements.txt -c
+/// constraints.txt`, the form READMEs give) is named by no `-c` line: a walk reads it by its name and
+/// checks its pins on their lines; it is not applied to a requirements file nothing links it to.
+#[test]
+fn a_walk_checks_the_pins_of_a_constraints_file_nothing_names() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests>=2\n"),
+        ("constraints.txt", "requests==2.19.0\nurllib3<2\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    assert!(
+        finding_of(&report, "/constraints.txt", "requests", "PYSEC-2018-28").is_some(),
+        "{stdout}"
+    );
+    let urllib3 = packages_of(&report, "/constraints.txt", "urllib3");
+    assert_eq!(
+        urllib3.first().map(|p| &p["status"]),
+        Some(&Value::from("skipped")),
+        "{stdout}"
+    );
+    let listed = packages_of(&report, "/requirements.txt", "requests");
+    assert_eq!(listed.first().map(|p| p.get("constrained_by")), Some(None), "{stdout}");
+}
+
+/// `-c requirements.txt` in `requirements-dev.txt` keeps the two in step: the dev file's `requests` is
+/// held to `requirements.txt`'s line, and `requirements.txt` (which pip also installs on its own) stays a
+/// requirements file: its ranges are checked, not set aside as constraints.
+#[test]
+fn a_requirements_file_used_as_constraints_is_still_checked_as_requirements() {
+    let project = Project::new(&[
+        ("requirements.txt", "requests==2.19.0\nflask>=2\n"),
+        ("requirements-dev.txt", "-c requirements.txt\nrequests\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let (_, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let flask = packages_of(&report, "/requirements.txt", "flask");
+    let flask = flask.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_ne!(flask["status"], "skipped", "{flask}");
+    assert_eq!(flask.get("constrained_by"), None, "{flask}");
+    let dev = packages_of(&report, "requirements-dev.txt", "requests");
+    let dev = dev.first().unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(dev["version"], "2.19.0", "{dev}");
+    assert_eq!(
+        dev["constrained_by"], "constrained by requirements.txt:1 (==2.19.0)",
+        "{dev}"
+    );
+}
+
+/// The May 2022 `ctx` takeover (PYSEC-2022-199, fixtures/osv/incidents): a clone that lists a bare `ctx`
+/// and pins the malicious 0.2.2 in its constraints file gets an error on both lines, exit 1.
+#[test]
+fn a_malicious_release_pinned_through_a_constraint_is_an_error() {
+    let project = Project::new(&[
+        ("requirements.txt", "ctx\n-c constraints.txt\n"),
+        ("constraints.txt", "ctx==0.2.2\n"),
+    ]);
+    let config = format!(
+        "offline = true\ncache-dir = \"{}\"\nosv-db = [\"{}\"]\n",
+        project.path("cache").display(),
+        fixtures().join("osv/incidents/PyPI").display()
+    );
+    std::fs::write(project.path("gatehouse.toml"), config).unwrap();
+    let (code, stdout, stderr) = run(&["check", ".", "--format", "json"], project.dir.path());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    for file in ["/requirements.txt", "/constraints.txt"] {
+        let finding = finding_of(&report, file, "ctx", "PYSEC-2022-199").unwrap_or_else(|| panic!("{file}: {stdout}"));
+        assert_eq!(finding["severity"], "error", "{finding}");
+        assert_eq!(finding["version"], "0.2.2", "{finding}");
+    }
+}

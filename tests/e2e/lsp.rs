@@ -319,3 +319,97 @@ fn a_pnpm_workspace_member_gets_versions_transitive_findings_and_a_valid_fix_fro
     assert_eq!(value["packages"][0].as_str(), Some("*"), "{edited}");
     assert_eq!(server.shutdown(), 0);
 }
+
+/// The editor reads a requirements file's constraints files (`-c`) off the request path, as `gatehouse
+/// check` does: `requests>=2` with `requests==2.19.0` in constraints.txt is checked at 2.19.0
+/// (PYSEC-2018-28), not at the newest release the bare range admits. Editing the `-c` line reads the
+/// constraints again; a constraints file that cannot be read is a warning on its line.
+#[test]
+fn the_editor_checks_the_version_a_constraints_file_decides() {
+    let text = "requests>=2\n-c constraints.txt\n";
+    let project = Project::new(&[("requirements.txt", text), ("constraints.txt", "requests==2.19.0\n")]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("requirements.txt"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "pip-requirements", "version": 1, "text": text}}),
+    );
+    let constrained = |d: &Value| {
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("constrained by constraints.txt:1 (==2.19.0)"))
+    };
+    let diagnostics = server.diagnostics(&doc, 1, |d| {
+        d.iter().any(|d| d["code"] == "PYSEC-2018-28" && constrained(d))
+    });
+    let advisory = diagnostics.iter().find(|d| d["code"] == "PYSEC-2018-28").unwrap();
+    assert_eq!(advisory["range"]["start"]["line"], 0, "{advisory}");
+    let hover = server.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": doc}, "position": {"line": 0, "character": 2}}),
+    );
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        hover_text.contains("Checked version **2.19.0** (pinned by a constraints file (`-c`))"),
+        "{hover_text}"
+    );
+    assert!(hover_text.contains("constrained by constraints.txt:1"), "{hover_text}");
+
+    // The constraints file changes on disk (a `git pull`): read again, the new pin is checked.
+    std::fs::write(project.path("constraints.txt"), "requests==2.31.0\n").unwrap();
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&project.path("constraints.txt")), "type": 2}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| {
+        !d.iter().any(|d| d["code"] == "PYSEC-2018-28")
+            && d.iter().any(|d| {
+                d["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("constrained by constraints.txt:1 (==2.31.0)"))
+            })
+    });
+    assert!(!diagnostics.iter().any(constrained), "{diagnostics:?}");
+
+    // Without the `-c` line nothing is constrained any more.
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": [{"text": "requests>=2\n"}]}),
+    );
+    server.diagnostics(&doc, 2, |d| !d.iter().any(constrained));
+
+    // A constraints file that is not there: said on its line, never silently unconstrained.
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 3}, "contentChanges": [{"text": "requests>=2\n-c missing.txt\n"}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 3, |d| d.iter().any(|d| d["code"] == "constraints-not-read"));
+    let unread = diagnostics
+        .iter()
+        .find(|d| d["code"] == "constraints-not-read")
+        .unwrap();
+    assert_eq!(unread["range"]["start"]["line"], 1, "{unread}");
+
+    // One an included file names: said on the `-r` line that leads to it.
+    std::fs::write(project.path("base.txt"), "-c nowhere.txt\n").unwrap();
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 4}, "contentChanges": [{"text": "requests>=2\n-r base.txt\n"}]}),
+    );
+    let diagnostics = server.diagnostics(&doc, 4, |d| d.iter().any(|d| d["code"] == "constraints-not-read"));
+    let unread = diagnostics
+        .iter()
+        .find(|d| d["code"] == "constraints-not-read")
+        .unwrap();
+    assert_eq!(unread["range"]["start"]["line"], 1, "{unread}");
+    assert!(
+        unread["message"]
+            .as_str()
+            .unwrap()
+            .contains("constraints file nowhere.txt, named in base.txt, could not be read"),
+        "{unread}"
+    );
+    assert_eq!(server.shutdown(), 0);
+}

@@ -322,6 +322,7 @@ impl Warm {
             lockfile: None,
             workspace: None,
             registries: &self.registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &self.facts, &self.policy, now());
         report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
@@ -371,6 +372,7 @@ impl Transitive {
             lockfile: Some(&self.lockfile),
             workspace: None,
             registries: &self.registries,
+            constraints: Default::default(),
         };
         engine::evaluate(&input, &self.facts, &self.policy, now())
     }

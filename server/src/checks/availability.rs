@@ -141,7 +141,10 @@ fn checked_version(dep: &ResolvedDep, facts: &PackageFacts, version: &str) -> Ve
         )];
     }
     let Some(listed) = version_facts(facts, ecosystem, version) else {
-        if matches!(dep.resolved.source, VersionSource::Lockfile | VersionSource::Pinned) {
+        if matches!(
+            dep.resolved.source,
+            VersionSource::Lockfile | VersionSource::Pinned | VersionSource::Constrained
+        ) {
             return vec![(
                 FindingKind::Unpublished,
                 Severity::Error,

@@ -249,6 +249,11 @@ struct Checked {
     text: String,
     parsed: Parsed,
     context: Context,
+    /// The file as read (canonical), and the requirements files it includes: (canonical path, `-c`).
+    canonical: PathBuf,
+    includes: Vec<(PathBuf, bool)>,
+    /// Named on the command line or found by the walk (not only reached through an include).
+    root: bool,
 }
 
 fn display_path(path: &Path, cwd: &Path) -> String {
@@ -307,9 +312,13 @@ fn read_files(
     let flags = args.to_layer(cwd);
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut files: Vec<Checked> = Vec::new();
+    let roots: HashSet<PathBuf> = queue
+        .iter()
+        .map(|(path, _, _)| path.canonicalize().unwrap_or_else(|_| path.clone()))
+        .collect();
     while let Some((path, kind, workspace)) = queue.pop_front() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if !visited.insert(canonical) {
+        if !visited.insert(canonical.clone()) {
             continue;
         }
         let cap = if kind.is_lockfile() { LOCKFILE_CAP } else { MANIFEST_CAP };
@@ -340,8 +349,10 @@ fn read_files(
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         // Requirements includes (`-r`, `-c`) are followed inside the workspace, each file once (cycle-safe).
-        // A path outside the workspace is an error on its line and is never read; a constraints file (`-c`)
-        // must exist (pip fails without it) but only pins versions.
+        // A path outside the workspace is an error on its line and is never read. A constraints file (`-c`)
+        // must exist (pip fails without it); it is read too, and its entries are applied afterwards
+        // (`apply_constraints`).
+        let mut includes = Vec::new();
         for include in &parsed.includes {
             let line = text
                 .get(..include.span.start)
@@ -349,9 +360,31 @@ fn read_files(
                 .unwrap_or(1);
             let source = format!("{}:{line}", display_path(&path, cwd));
             let target = dir.join(&include.path);
+            // pip fetches `-r`/`-c https://…` (Airflow publishes its constraints that way); Gatehouse
+            // fetches nothing a repository names, so what it holds is not checked, and that is said.
+            if manifest::is_remote_include(&include.path) {
+                let what = if include.constraint {
+                    "its constraints are not applied, so the versions checked may not be the ones pip installs"
+                } else {
+                    "the requirements it lists are not checked"
+                };
+                unread.push((
+                    source,
+                    format!(
+                        "included file {} is a URL, which Gatehouse does not fetch: {what}",
+                        include.path
+                    ),
+                ));
+                continue;
+            }
             match untrusted::resolve_named(dir, &include.path, &Bounds::workspace(&workspace, MANIFEST_CAP)) {
-                Ok(_) if include.constraint => {}
-                Ok(_) => queue.push_back((target, ManifestKind::Requirements, workspace.clone())),
+                Ok(_) => {
+                    includes.push((
+                        target.canonicalize().unwrap_or_else(|_| target.clone()),
+                        include.constraint,
+                    ));
+                    queue.push_back((target, ManifestKind::Requirements, workspace.clone()));
+                }
                 Err(ReadError::NotFound { .. }) => {
                     unread.push((source, format!("included file {} does not exist", include.path)));
                 }
@@ -383,9 +416,120 @@ fn read_files(
             text,
             parsed,
             context,
+            root: roots.contains(&canonical),
+            canonical,
+            includes,
         });
     }
+    apply_constraints(&mut files);
     files
+}
+
+/// pip reads every constraints file (`-c`) of one invocation, in the file it names or in any file that
+/// one includes, and holds everything it installs to all of them. Any requirements file may be the one
+/// invoked (`pip install -r <file>`), so a file gets the constraints of every invocation it is part
+/// of: those reachable through includes from itself or from any file that includes it. More than one
+/// invocation may apply to a file; all their constraints are applied (never fewer than pip would).
+/// A file reached only through `-c` lines, or one named like a constraints file (`constraints.txt`) that
+/// no `-r` line names, is a constraints file: its own entries are checked as constraints. A file the
+/// walk found or the command line named otherwise stays a requirements file even when another one
+/// names it with `-c` (`-c requirements.txt` in `requirements-dev.txt` keeps the two in step; pip
+/// installs `requirements.txt`'s own lines when it is the one invoked).
+fn apply_constraints(files: &mut [Checked]) {
+    let index: HashMap<PathBuf, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(idx, file)| (file.canonical.clone(), idx))
+        .collect();
+    let edges: Vec<Vec<(usize, bool)>> = files
+        .iter()
+        .map(|file| {
+            file.includes
+                .iter()
+                .filter_map(|(target, constraint)| Some((*index.get(target)?, *constraint)))
+                .collect()
+        })
+        .collect();
+    let named_with = |constraint: bool| -> HashSet<usize> {
+        edges
+            .iter()
+            .flatten()
+            .filter(|(_, is_constraint)| *is_constraint == constraint)
+            .map(|(target, _)| *target)
+            .collect()
+    };
+    let (mut constraint_files, requirement_files) = (named_with(true), named_with(false));
+    let named_like = |file: &Checked| {
+        file.canonical
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(crate::model::is_constraints_name)
+    };
+    let is_constraints_file: Vec<bool> = files
+        .iter()
+        .enumerate()
+        .map(|(idx, file)| {
+            !requirement_files.contains(&idx) && (named_like(file) || (constraint_files.contains(&idx) && !file.root))
+        })
+        .collect();
+    // Named like one and never included with `-r`: a constraints file passed on pip's command line.
+    constraint_files.extend((0..files.len()).filter(|idx| is_constraints_file[*idx]));
+    if constraint_files.is_empty() {
+        return;
+    }
+    let mut applicable: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); files.len()];
+    for root in 0..files.len() {
+        let mut reached = vec![root];
+        let mut seen: HashSet<usize> = HashSet::from([root]);
+        let mut at = 0;
+        while let Some(&file) = reached.get(at) {
+            at += 1;
+            for (target, _) in &edges[file] {
+                if seen.insert(*target) {
+                    reached.push(*target);
+                }
+            }
+        }
+        let named: Vec<usize> = reached
+            .iter()
+            .flat_map(|file| edges[*file].iter())
+            .filter(|(_, is_constraint)| *is_constraint)
+            .map(|(target, _)| *target)
+            .collect();
+        if named.is_empty() {
+            continue;
+        }
+        for file in &reached {
+            applicable[*file].extend(named.iter().copied());
+        }
+    }
+    let entries: HashMap<usize, Vec<manifest::Constraint>> = constraint_files
+        .iter()
+        .map(|idx| {
+            let file = &files[*idx];
+            // `constraints.txt:3`, not `././constraints.txt:3` (an include's path joined to `./`).
+            let label: PathBuf = Path::new(&file.display)
+                .components()
+                .filter(|part| *part != std::path::Component::CurDir)
+                .collect();
+            let label = label.display().to_string();
+            (
+                *idx,
+                manifest::requirements::constraints(&file.parsed, &file.text, &label),
+            )
+        })
+        .collect();
+    for (idx, file) in files.iter_mut().enumerate() {
+        if file.parsed.kind != ManifestKind::Requirements {
+            continue;
+        }
+        file.context.is_constraints_file = is_constraints_file[idx];
+        file.context.constraints = applicable[idx]
+            .iter()
+            .filter(|constraints| **constraints != idx)
+            .flat_map(|constraints| entries.get(constraints).cloned().unwrap_or_default())
+            .collect();
+    }
 }
 
 /// One lookup per distinct lookup settings; what could not be set up is a note.

@@ -12,7 +12,11 @@
 //!   link, workspace) are shown as skipped; an entry fetched from outside its registry (git, a URL, a
 //!   tarball on another host, another integrity: `sources`) is not checked, never clean.
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
+//! - pip constraints (`Input::constraints`, read by the caller) decide a requirements dependency's version
+//!   with its requirement (`constraints`): a URL one sends it elsewhere (skipped), one that admits no
+//!   version with it makes it not installable (never clean), and no fix is offered on the requirement.
 
+mod constraints;
 mod memo;
 mod registries;
 mod sources;
@@ -66,6 +70,7 @@ use crate::model::{Fact, Facts, Note, PackageRef, Provenance, Query, RegistrySou
 use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
+pub use constraints::PipConstraints;
 pub use memo::{Memo, MemoStats};
 pub use registries::{Privacy, RegistryRules, SetAside, UserDefaults};
 pub use states::{CheckState, CheckStates};
@@ -79,6 +84,8 @@ pub struct Input<'a> {
     /// Cargo: the workspace root manifest, for members' `workspace = true` dependencies.
     pub workspace: Option<&'a Parsed>,
     pub registries: &'a RegistryRules,
+    /// pip constraints files (`-c`) that govern a requirements file's dependencies, or mark it as one.
+    pub constraints: PipConstraints<'a>,
 }
 
 /// How far a dependency got checked.
@@ -121,6 +128,12 @@ pub struct AnalyzedDep {
     /// repository, another integrity): then no check counts as done, and the package is never shown
     /// as clean.
     pub installed_elsewhere: Option<String>,
+    /// The pip constraints that decide this dependency's version ("constrained by constraints.txt:3
+    /// (==2.19.0)"), or, in a constraints file, what its entry means; said with every finding.
+    pub constrained_by: Option<String>,
+    /// Why pip cannot install this dependency at all (its requirement and its constraints admit no
+    /// version together): then no check counts as done, and it is never shown as clean.
+    pub not_installable: Option<String>,
 }
 
 impl AnalyzedDep {
@@ -276,6 +289,31 @@ fn collect(
                 format!("{reason}: the lockfile installs the project's own package here, not the registry's")
             })
         });
+        // pip constraints (`-c`): a URL one sends the package elsewhere (not checked); otherwise the
+        // version checked is the one the requirement and every constraint admit together.
+        let (skipped, constrained) = match skipped {
+            Some(reason) => (Some(reason), None),
+            None => match constraints::apply(&input.constraints, dep, requirement_text.as_deref()) {
+                Some(constraints::Applied::Elsewhere(reason)) => (Some(reason), None),
+                Some(constraints::Applied::Constrained(constrained)) => (None, Some(constrained)),
+                None => (None, None),
+            },
+        };
+        // A constraints file's own entry: a pin is what pip installs whenever anything pulls the
+        // package in (checked on its line); a range installs nothing by itself.
+        let (skipped, entry_note) = match skipped {
+            None => match constraints::own_entry(&input.constraints, dep, requirement_text.as_deref()) {
+                Some(Ok(note)) => (None, Some(note)),
+                Some(Err(reason)) => (Some(reason), None),
+                None => (None, None),
+            },
+            other => (other, None),
+        };
+        let requirement_text = match &constrained {
+            Some(constrained) if !constrained.requirement.is_empty() => Some(constrained.requirement.clone()),
+            _ => requirement_text,
+        };
+        let constraint_pin = constrained.as_ref().and_then(|c| c.pin.clone());
         // A range the lockfile satisfies from a URL or a git repository installs that, not what the
         // registry would resolve the range to: it stays the locked version, not checked.
         let installed_elsewhere = locked_entry
@@ -287,13 +325,21 @@ fn collect(
             .filter(|v| !v.is_empty());
         // Only a range without a lockfile pin needs the version list (and building it clones every
         // version string), so pinned and locked dependencies skip it on the warm path.
-        let pinned = requirement_text
-            .as_deref()
-            .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
+        let pinned = constraint_pin.is_some()
+            || requirement_text
+                .as_deref()
+                .is_some_and(|text| resolve::exact_pin(dep.ecosystem, text).is_some());
         let decide = || {
             let requirement = requirement_text
                 .as_deref()
                 .and_then(|t| Requirement::parse(dep.ecosystem, t, dep.poetry_syntax).ok());
+            if let (Some((pin, source)), None) = (&constraint_pin, &locked) {
+                let resolved = resolve::Resolved {
+                    version: Some(pin.clone()),
+                    source: *source,
+                };
+                return (requirement, resolved);
+            }
             let available = if locked.is_some() || pinned {
                 None
             } else {
@@ -308,8 +354,9 @@ fn collect(
             );
             (requirement, resolved)
         };
-        let (requirement, resolved) = match memo.as_deref_mut() {
-            Some(memo) => {
+        let (requirement, mut resolved) = match memo.as_deref_mut() {
+            // A constrained answer is not the requirement text's alone: never kept in the memo.
+            Some(memo) if constrained.is_none() => {
                 // The version list an installer's cooldown filters moves with time until it settles.
                 let settled = locked.is_some()
                     || pinned
@@ -325,8 +372,18 @@ fn collect(
                     decide,
                 )
             }
-            None => decide(),
+            _ => decide(),
         };
+        let not_installable = constrained.as_ref().and_then(|constrained| {
+            let known = facts.packages.get(&package).and_then(Fact::known).is_some();
+            constraints::not_installable(constrained, requirement.as_ref(), &resolved, locked.is_some(), known)
+        });
+        if not_installable.is_some() {
+            resolved = resolve::Resolved {
+                version: None,
+                source: VersionSource::Unresolved,
+            };
+        }
         let privacy = input.registries.privacy(&package, registry, &source);
         let untrusted_source = untrusted_source(input.registries, privacy, &source);
         res.push(AnalyzedDep {
@@ -353,6 +410,8 @@ fn collect(
             stale_reason: None,
             other_lockfile: None,
             installed_elsewhere,
+            constrained_by: constrained.map(|c| c.note).or(entry_note),
+            not_installable,
         });
     }
     if let Some(lockfile) = input.lockfile {
@@ -496,6 +555,8 @@ fn collect_other(
             stale_reason: None,
             other_lockfile: name.map(str::to_string),
             installed_elsewhere,
+            constrained_by: None,
+            not_installable: None,
         });
     }
 }
@@ -581,6 +642,8 @@ fn collect_transitive(
             stale_reason: None,
             other_lockfile: None,
             installed_elsewhere,
+            constrained_by: None,
+            not_installable: None,
         });
     }
 }
@@ -863,9 +926,11 @@ fn evaluate_inner(
     now: Timestamp,
     mut memo: Option<&mut Memo>,
 ) -> Analysis {
+    let mut syntax = input.manifest.issues.clone();
+    syntax.extend(constraints::refused_entries(&input.constraints, input.manifest));
     let mut analysis = Analysis {
         deps: collect(input, facts, Some((&policy.age, now)), memo.as_deref_mut()),
-        syntax: input.manifest.issues.clone(),
+        syntax,
         fix_files: input.lockfile.map(|l| l.fix_files.clone()).unwrap_or_default(),
         ..Analysis::default()
     };
@@ -925,6 +990,10 @@ fn evaluate_inner(
             // What the lockfile installs is not the registry's package: nothing about it is known.
             _ if analyzed.installed_elsewhere.is_some() => CheckStates::all(CheckState::Unavailable(
                 analyzed.installed_elsewhere.clone().unwrap_or_default(),
+            )),
+            // pip refuses to install it: there is no version to check, and that is not clean.
+            _ if analyzed.not_installable.is_some() => CheckStates::all(CheckState::Unavailable(
+                analyzed.not_installable.clone().unwrap_or_default(),
             )),
             Some(memo) => {
                 let privacy = (analyzed.privacy, analyzed.untrusted_source.clone());
@@ -1127,6 +1196,11 @@ fn evaluate_inner(
             );
         }
     }
+    for finding in &mut analysis.findings {
+        if let Some(note) = analysis.deps.get(finding.dep).and_then(|d| d.constrained_by.as_ref()) {
+            finding.message = format!("{} ({note})", finding.message);
+        }
+    }
     let mut by_dep: HashMap<usize, Vec<&Finding>> = HashMap::new();
     for finding in &analysis.findings {
         by_dep.entry(finding.dep).or_default().push(finding);
@@ -1138,7 +1212,12 @@ fn evaluate_inner(
             continue;
         };
         // A private registry's package: the solver has no facts of that registry to choose from.
-        if !findings.iter().any(|f| fix::wants_fix(f.kind)) || analyzed.other_lockfile.is_some() || analyzed.dep.private
+        // A constrained dependency's version is the constraints file's to change (its entry gets the fix).
+        let constrained = analyzed.constrained_by.is_some() && !input.constraints.is_constraints_file;
+        if !findings.iter().any(|f| fix::wants_fix(f.kind))
+            || analyzed.other_lockfile.is_some()
+            || analyzed.dep.private
+            || constrained
         {
             // A package of a lockfile that decides nothing is fixed by removing or regenerating that file.
             continue;

@@ -173,6 +173,7 @@ impl Case {
             lockfile: self.lockfile.as_ref(),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         engine::evaluate(&input, &self.facts, &self.policy, self.now)
     }
@@ -355,6 +356,7 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
         lockfile: None,
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let asked = |facts: &Facts| -> Vec<(String, crate::model::RegistrySource)> {
         engine::needs(&input, facts)
@@ -484,6 +486,7 @@ fn a_default_registry_only_the_untrusted_project_names_is_set_aside() {
         lockfile: None,
         workspace: None,
         registries: &rules,
+        constraints: Default::default(),
     };
     let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
     let corp = &analysis.deps[0];
@@ -586,6 +589,7 @@ fn inherited_rename_is_the_renamed_crate() {
         lockfile: None,
         workspace: Some(&root),
         registries: &registries,
+        constraints: Default::default(),
     };
     let names: Vec<String> = engine::needs(&input, &Facts::default())
         .iter()
@@ -658,6 +662,7 @@ fn a_transitive_finding_is_fixed_by_upgrading_the_direct_dependency_when_metadat
         lockfile: Some(&lockfile),
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let fix_of_qs = |request: PackageFacts| {
         let mut facts = Facts::default();
@@ -747,6 +752,7 @@ fn a_deeper_path_is_followed_through_the_registry_metadata() {
         lockfile: Some(&lockfile),
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let fix_of_qs = |next_range: &str| {
         let a = PackageFacts {
@@ -882,6 +888,7 @@ proptest::proptest! {
                         lockfile: case.lockfile.as_ref(),
                         workspace: None,
                         registries: &registries,
+                        constraints: Default::default(),
                     };
                     let now = case.now + jiff::SignedDuration::from_mins(step.map_or(0, |s| s.minutes));
                     let facts = if step.is_some_and(|s| s.new_facts) { copy } else { facts };
@@ -913,6 +920,7 @@ fn memo_reuses_the_checks_of_the_same_text() {
             lockfile: case.lockfile.as_ref(),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         engine::evaluate_memoized(&input, &facts, &case.policy, case.now, memo);
         parsed.deps.len()
@@ -961,6 +969,7 @@ fn memo_checks_again_only_what_time_can_change() {
         lockfile: None,
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let policy = Policy::default();
     let mut memo = engine::Memo::default();
@@ -1054,6 +1063,7 @@ fn fix_of_b(manifest_deps: &[&str], lock_packages: &str, world: &[(&str, Version
         lockfile: Some(&lockfile),
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
     let b = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
@@ -1168,6 +1178,7 @@ fn private_source_still_consults_local_osv_db() {
             lockfile: None,
             workspace: None,
             registries,
+            constraints: Default::default(),
         };
         let asked = engine::needs(&input, &Facts::default());
         assert!(
@@ -1193,6 +1204,7 @@ fn private_source_still_consults_local_osv_db() {
             lockfile: None,
             workspace: None,
             registries,
+            constraints: Default::default(),
         };
         engine::evaluate(&input, facts, &Policy::default(), now)
     };
@@ -1267,6 +1279,7 @@ fn private_source_still_consults_local_osv_db() {
         lockfile: None,
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let dep = engine::evaluate(&input, &Facts::default(), &Policy::default(), now)
         .deps
@@ -1330,6 +1343,7 @@ fn transitives_of_git_dependency_are_checked() {
         lockfile: Some(&lockfile),
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let asked: Vec<String> = engine::needs(&input, &Facts::default())
         .into_iter()
@@ -1475,6 +1489,7 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         engine::evaluate(&input, &facts, &Policy::default(), now)
     };
@@ -1536,6 +1551,7 @@ fn a_lockfile_entry_from_outside_the_registry_is_not_checked() {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: rules,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         let left = &analysis.deps[0];
@@ -1612,6 +1628,7 @@ fn a_mirror_tarball_with_the_registrys_integrity_is_checked_in_every_lockfile_fo
                 lockfile: Some(&lockfile),
                 workspace: None,
                 registries: &registries,
+                constraints: Default::default(),
             };
             let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
             let names: Vec<&str> = analysis.deps.iter().map(|d| d.dep.package.name.as_str()).collect();
@@ -1681,6 +1698,7 @@ fn a_python_lockfile_entry_from_a_url_or_git_is_not_checked() {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
         let requests = analysis
@@ -1712,6 +1730,7 @@ fn a_transitive_entry_from_outside_the_registry_is_not_checked() {
         lockfile: Some(&lockfile),
         workspace: None,
         registries: &registries,
+        constraints: Default::default(),
     };
     let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), Timestamp::UNIX_EPOCH);
     let left = analysis

@@ -69,6 +69,11 @@ pub fn empty_context() -> Context {
         workspace_root: PathBuf::new(),
         manifest_dir: PathBuf::new(),
         problems: Vec::new(),
+        constraints: Vec::new(),
+        is_constraints_file: false,
+        constraints_read_for: Vec::new(),
+        constraint_files: Vec::new(),
+        constraints_unread: Vec::new(),
     }
 }
 

@@ -99,6 +99,7 @@ impl State {
             let mut diagnostics = report::lsp::to_diagnostics(doc.source.text(), parsed, &analysis, utf16);
             if let Some(context) = doc.context.as_deref() {
                 diagnostics.extend(outside_includes(doc, parsed, context, utf16));
+                diagnostics.extend(unread_constraints(doc, parsed, context, utf16));
             }
             Evaluated {
                 version: doc.version,
@@ -173,6 +174,42 @@ fn outside_includes(
                 "included file {} is outside the workspace ({}): not read",
                 include.path,
                 workspace.display()
+            ),
+            ..lsp::Diagnostic::default()
+        })
+        .collect()
+}
+
+/// `-c` lines whose constraints file could not be read (absent, not a regular file, too large, a URL),
+/// and `-r`/`-c` lines that lead to such a file: a warning on that line, since the versions checked may
+/// then not be the ones pip installs (pip itself fails without the file).
+fn unread_constraints(
+    doc: &Doc,
+    parsed: &crate::manifest::Parsed,
+    context: &Context,
+    utf16: bool,
+) -> Vec<lsp::Diagnostic> {
+    if context.constraints_unread.is_empty() {
+        return Vec::new();
+    }
+    let positions = report::Positions::new(doc.source.text(), utf16);
+    parsed
+        .includes
+        .iter()
+        .flat_map(|include| {
+            context
+                .constraints_unread
+                .iter()
+                .filter(move |(via, _)| *via == include.path)
+                .map(move |(_, what)| (include, what))
+        })
+        .map(|(include, what)| lsp::Diagnostic {
+            range: report::lsp::to_range(&positions, include.span),
+            severity: Some(lsp::DiagnosticSeverity::WARNING),
+            code: Some(lsp::NumberOrString::String("constraints-not-read".to_string())),
+            source: Some("gatehouse".to_string()),
+            message: format!(
+                "{what}: its constraints are not applied, so the versions checked here may not be the ones pip installs"
             ),
             ..lsp::Diagnostic::default()
         })
@@ -341,11 +378,21 @@ impl Backend {
             let layers = settings_layer(&self.state);
             let env = self.state.env.clone();
             let roots = lock(&self.state.roots).clone();
+            // The includes as the text says now (after the debounce): a requirements file's constraints
+            // files are read for them.
+            let includes = lock(&self.state.docs)
+                .get(uri)
+                .filter(|_| kind == ManifestKind::Requirements)
+                .map(|doc| doc.source.parsed().includes.clone())
+                .unwrap_or_default();
             let loaded = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let cwd = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 let workspace = workspace_of(&roots, &path, &env);
-                let context = project::context(&path, kind, None, &env, &cwd, &layers, &workspace);
+                let mut context = project::context(&path, kind, None, &env, &cwd, &layers, &workspace);
+                if kind == ManifestKind::Requirements {
+                    project::load_pip_constraints(&mut context, &path, &includes);
+                }
                 tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "context loaded");
                 context
             })

@@ -768,6 +768,7 @@ async fn a_lockfile_changed_on_disk_shows_the_new_installed_version() {
         ".npmrc",
         ".cargo/config.toml",
         "gatehouse.toml",
+        "*constraints.txt",
     ] {
         assert!(
             patterns.contains(&format!("**/{name}")),

@@ -104,6 +104,31 @@ pub struct Include {
     pub constraint: bool,
 }
 
+/// One entry of a pip constraints file (`-c`): every package pip installs under that name, listed or
+/// pulled in, must satisfy it; the entry itself adds nothing to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The name as written.
+    pub name: String,
+    /// The name as pip compares it (PEP 503, `Ecosystem::PyPI.normalize_name`), computed once: the
+    /// editor matches every dependency against every entry on each keystroke.
+    pub key: String,
+    /// The version specifier as written (`==2.19.0`, `<3,>=2`); `None` when the entry names none.
+    pub requirement: Option<String>,
+    /// `Registry`, or the URL, VCS or path the entry says the package comes from.
+    pub source: SourceKind,
+    /// The PEP 508 marker, when the entry applies only in some environments.
+    pub marker: Option<String>,
+    /// Where the entry is, for people: `constraints.txt:3`.
+    pub origin: String,
+}
+
+/// Whether an include names a URL (pip fetches `-r`/`-c https://…`); such a file is never read.
+pub fn is_remote_include(path: &str) -> bool {
+    let lower = path.trim().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("ftp://")
+}
+
 /// What a manifest declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {

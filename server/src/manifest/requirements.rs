@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::manifest::{DepKind, Dependency, Include, ManifestKind, Parsed, SourceKind, SyntaxIssue};
+use crate::manifest::{Constraint, DepKind, Dependency, Include, ManifestKind, Parsed, SourceKind, SyntaxIssue};
 use crate::model::{Ecosystem, Span};
 
 pub fn extract(text: &str) -> Parsed {
@@ -29,6 +29,30 @@ pub fn extract(text: &str) -> Parsed {
         read_line(&line, &mut res);
     }
     res
+}
+
+/// The entries of a constraints file (`text`, parsed as `parsed`), each labelled `<label>:<line>`.
+/// pip reads a constraints file with the requirements parser, so every dependency line is an entry
+/// (pip refuses editable and unnamed ones; they are kept here with their location, so they are never
+/// taken for a registry version).
+pub fn constraints(parsed: &Parsed, text: &str, label: &str) -> Vec<Constraint> {
+    parsed
+        .deps
+        .iter()
+        .map(|dep| {
+            let line = text
+                .get(..dep.name_span.start)
+                .map_or(1, |before| before.matches('\n').count() + 1);
+            Constraint {
+                name: dep.package.clone(),
+                key: Ecosystem::PyPI.normalize_name(&dep.package),
+                requirement: dep.requirement.clone(),
+                source: dep.source.clone(),
+                marker: dep.marker.clone(),
+                origin: format!("{label}:{line}"),
+            }
+        })
+        .collect()
 }
 
 /// A logical line: its text and the physical-line segments it was joined from.

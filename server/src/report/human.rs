@@ -20,6 +20,10 @@ pub struct Human {
     /// Packages checked against answers older than their time to live, and the oldest answer's time.
     pub stale: usize,
     pub stale_as_of: Option<jiff::Timestamp>,
+    /// Findings on pip-constrained packages already counted (package, version, finding id): a pin in a
+    /// constraints file is reported on its own line and on each requirement it constrains, but it is one
+    /// problem in the summary.
+    constrained_counted: std::collections::HashSet<(String, Option<String>, String)>,
 }
 
 impl Human {
@@ -34,6 +38,7 @@ impl Human {
             files: 0,
             stale: 0,
             stale_as_of: None,
+            constrained_counted: std::collections::HashSet::new(),
         }
     }
 
@@ -130,7 +135,30 @@ impl Human {
                 issue.message
             )?;
         }
-        let found = counts(analysis);
+        let mut found = counts(analysis);
+        for finding in &analysis.findings {
+            let Some(dep) = analysis
+                .deps
+                .get(finding.dep)
+                .filter(|dep| dep.constrained_by.is_some())
+            else {
+                continue;
+            };
+            let key = (
+                dep.dep.package.to_string(),
+                dep.dep.resolved.version.clone(),
+                finding.id.clone(),
+            );
+            if !self.constrained_counted.insert(key) {
+                let idx = match finding.severity {
+                    Severity::Error => 0,
+                    Severity::Warning => 1,
+                    Severity::Information => 2,
+                    Severity::Hint => 3,
+                };
+                found[idx] = found[idx].saturating_sub(1);
+            }
+        }
         for (total, n) in self.totals.iter_mut().zip(found) {
             *total += n;
         }

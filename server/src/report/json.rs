@@ -103,6 +103,10 @@ pub struct JsonFinding {
     /// decides the versions (additive field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lockfile: Option<String>,
+    /// The pip constraints that decide the version checked, or what a constraints file's entry means
+    /// (additive field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constrained_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,6 +139,10 @@ pub struct JsonPackage {
     /// Why they could not be refreshed, when a refresh was tried (additive field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_reason: Option<String>,
+    /// The pip constraints that decide the version checked, or what a constraints file's entry means
+    /// (additive field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constrained_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -232,6 +240,7 @@ impl Report {
                 },
                 via: dep.dep.via.clone(),
                 lockfile: dep.other_lockfile.clone(),
+                constrained_by: dep.constrained_by.clone(),
             });
         }
         for dep in &analysis.deps {
@@ -326,6 +335,7 @@ fn package(file: &str, dep: &AnalyzedDep) -> JsonPackage {
         via: dep.dep.via.clone(),
         stale_as_of: dep.stale_as_of.map(|as_of| as_of.to_string()),
         stale_reason: dep.stale_as_of.and(dep.stale_reason.clone()),
+        constrained_by: dep.constrained_by.clone(),
         provenance: dep.provenance.as_deref().map(|p| {
             let (status, details) = provenance_label(p);
             JsonProvenance { status, details }

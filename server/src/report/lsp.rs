@@ -622,11 +622,15 @@ pub fn hover(
             match analyzed.dep.resolved.source {
                 crate::model::VersionSource::Lockfile => "from the lockfile",
                 crate::model::VersionSource::Pinned => "pinned in the manifest",
+                crate::model::VersionSource::Constrained => "pinned by a constraints file (`-c`)",
                 crate::model::VersionSource::Resolved => "the highest version the requirement admits today",
                 crate::model::VersionSource::Unresolved => "unresolved",
             }
         )),
         None => md.push_str("Version unresolved: checked every version the requirement admits\n\n"),
+    }
+    if let Some(constrained_by) = &analyzed.constrained_by {
+        md.push_str(&format!("Pip constraints: {constrained_by}\n\n"));
     }
     if let Some(status) = describe_status(analyzed) {
         md.push_str(&format!("_{status}_\n\n"));
@@ -1011,6 +1015,7 @@ mod tests {
                 lockfile: Some(&lockfile),
                 workspace: None,
                 registries: &registries,
+                constraints: Default::default(),
             };
             let analysis = engine::evaluate(&input, &facts, &policy, now);
             let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
@@ -1131,6 +1136,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
         let dep = analysis
@@ -1349,6 +1355,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
         let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();
@@ -1421,6 +1428,7 @@ mod tests {
             lockfile: Some(&lockfile),
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts_ab(now), &Policy::default(), now);
         let dep = analysis.deps.iter().find(|d| d.dep.package.name == "b").unwrap();

@@ -317,6 +317,7 @@ mod tests {
             lockfile: None,
             workspace: None,
             registries: &registries,
+            constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
         let mut report = json::Report::new();

@@ -290,6 +290,11 @@ impl Sarif {
             {
                 props.insert("url".to_string(), Value::String(link));
             }
+            if let Some(constrained_by) = &dep.constrained_by
+                && let Some(props) = result.get_mut("properties").and_then(Value::as_object_mut)
+            {
+                props.insert("constrainedBy".to_string(), Value::String(constrained_by.clone()));
+            }
             self.results.push(result);
         }
     }

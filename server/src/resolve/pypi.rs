@@ -5,6 +5,17 @@
 //! `|` separates alternatives (only the first alternative is kept for matching, a documented limit of
 //! PEP 440 having no "or"); `,` and spaces separate conjunctions.
 
+/// The version a PEP 440 specifier set pins with `==x` (no wildcard) or `===x`, if a clause does: pip
+/// installs exactly that version or nothing.
+pub fn pinned_version(specifiers: &str) -> Option<String> {
+    use pep440_rs::Operator;
+    let parsed = <pep440_rs::VersionSpecifiers as std::str::FromStr>::from_str(specifiers).ok()?;
+    parsed
+        .iter()
+        .find(|clause| matches!(clause.operator(), Operator::Equal | Operator::ExactEqual))
+        .map(|clause| clause.version().to_string())
+}
+
 /// Converts one Poetry constraint to PEP 440 specifier text.
 pub fn poetry_to_pep440(text: &str) -> Result<String, String> {
     let text = text.trim();
@@ -107,6 +118,16 @@ fn caret_upper(nums: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pins() {
+        assert_eq!(pinned_version("==2.19.0").as_deref(), Some("2.19.0"));
+        assert_eq!(pinned_version(">=2, ==2.19.0").as_deref(), Some("2.19.0"));
+        assert_eq!(pinned_version("===1.0").as_deref(), Some("1.0"));
+        assert_eq!(pinned_version("==2.*"), None);
+        assert_eq!(pinned_version(">=2,<3"), None);
+        assert_eq!(pinned_version("not a specifier"), None);
+    }
 
     #[test]
     fn caret_and_tilde() {

@@ -49,6 +49,14 @@ impl Backend {
             documents::apply_changes(doc, params.text_document.version, params.content_changes, utf16);
             // The running task stops at its next step: it must not look up names of the new text.
             doc.generation += 1;
+            // A `-r`/`-c` line changed: the constraints are read again for the new includes (off this
+            // thread, after the debounce); until then the old ones serve.
+            if doc.source.kind == ManifestKind::Requirements
+                && let Some(context) = doc.context.as_deref()
+                && !same_includes(&doc.source.parsed().includes, &context.constraints_read_for)
+            {
+                doc.reload_context = true;
+            }
             doc.is_config
         };
         if is_config {
@@ -88,7 +96,13 @@ impl Backend {
     /// the previous one.
     pub(in crate::lsp) fn context_files_changed(&self, paths: &[PathBuf]) {
         let folders: Vec<PathBuf> = paths.iter().filter_map(|p| project::context_file_folder(p)).collect();
-        if folders.is_empty() {
+        // A requirements or constraints file a manifest's constraints were read from (pip `-c`).
+        let files: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| ManifestKind::detect(p, true) == Some(ManifestKind::Requirements))
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect();
+        if folders.is_empty() && files.is_empty() {
             return;
         }
         let affected: Vec<lsp::Uri> = {
@@ -98,10 +112,15 @@ impl Backend {
                 .filter(|(_, doc)| {
                     let dir = doc.path.as_deref().and_then(Path::parent);
                     let canonical = doc.context.as_deref().map(|c| c.manifest_dir.as_path());
-                    folders.iter().any(|folder| {
-                        dir.is_some_and(|dir| dir.starts_with(folder))
-                            || canonical.is_some_and(|dir| dir.starts_with(folder))
-                    })
+                    let read = doc
+                        .context
+                        .as_deref()
+                        .map_or(&[][..], |c| c.constraint_files.as_slice());
+                    read.iter().any(|file| files.contains(file))
+                        || folders.iter().any(|folder| {
+                            dir.is_some_and(|dir| dir.starts_with(folder))
+                                || canonical.is_some_and(|dir| dir.starts_with(folder))
+                        })
                 })
                 .map(|(uri, doc)| {
                     doc.reload_context = true;
@@ -129,4 +148,13 @@ impl Backend {
         }
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
     }
+}
+
+/// Whether a document's includes are still the ones its constraints were read for.
+fn same_includes(includes: &[crate::manifest::Include], read_for: &[(String, bool)]) -> bool {
+    includes.len() == read_for.len()
+        && includes
+            .iter()
+            .zip(read_for)
+            .all(|(include, (path, constraint))| include.path == *path && include.constraint == *constraint)
 }
