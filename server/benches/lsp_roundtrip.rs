@@ -13,7 +13,9 @@
 //!    package names, each in its own folder), waits for each to finish, and prints peak RSS (`VmHWM`).
 //!
 //! `BENCH_TRACE_DIR` / `BENCH_TRACE_WRAP` as in `vs_crates_lsp` (stderr, a wrapper command such as
-//! callgrind, and the server's `smaps` at the end).
+//! callgrind, and the server's `smaps` at the end). `BENCH_WATCHERS=1`: the client says it registers
+//! file watchers (as VS Code does), so the server does not look at the files around the manifests
+//! itself every 2 s (as for Neovim, and by default here).
 
 mod common;
 
@@ -110,7 +112,11 @@ fn main() {
     let mut server = LspProcess::start_traced(&binary, &["lsp", "--stdio"], project.path(), &env, trace.as_ref());
     server.initialize(
         project.path(),
-        json!({"general": {"positionEncodings": ["utf-16"]}}),
+        if std::env::var_os("BENCH_WATCHERS").is_some() {
+            json!({"general": {"positionEncodings": ["utf-16"]}, "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}})
+        } else {
+            json!({"general": {"positionEncodings": ["utf-16"]}})
+        },
         Value::Null,
     );
     let (path, text) = &manifests[0];
