@@ -450,7 +450,8 @@ impl Backend {
         let refetch = lock(&self.state.refetch).contains(uri);
         let ask_against = if refetch { Arc::new(Facts::default()) } else { not_due };
         let res = engine::needs(&input, &ask_against);
-        doc.uses = engine::uses(&input, &held).iter().map(FactKey::of).collect();
+        let uses: std::collections::HashSet<FactKey> = engine::uses(&input, &held).iter().map(FactKey::of).collect();
+        doc.uses = uses.into_iter().collect();
         let previous_key = std::mem::replace(&mut doc.uses_key, key.to_string());
         let keys = if previous_key == key {
             vec![previous_key]

@@ -3,8 +3,8 @@
 //! A session holds every version of every package its manifests name (ten 300-dependency
 //! `package.json` files are ~90,000 versions), and nearly every npm version carries one
 //! `sha512-<base64>` integrity: 95 bytes of text, a 96-byte allocation of its own. Kept as bytes (a
-//! 3-byte header and the 64-byte digest) in one buffer shared by all versions of the package, it costs
-//! 67 bytes and no allocation of its own.
+//! form byte and the 64-byte digest) in one buffer shared by all versions of the package, it costs
+//! 65 bytes and no allocation of its own.
 //!
 //! The text the registry gave is kept exactly: a digest is stored as bytes only when writing the bytes
 //! back gives the same text (`sha512-<canonical padded base64>`, `sha256:<lower-case hex>`), otherwise
@@ -19,17 +19,21 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// The digest algorithms kept as bytes, by their name in both spellings (`<name>-` SRI with base64,
-/// `<name>:` with hex). Their index is part of the entry's form byte.
-const ALGORITHMS: [&str; 5] = ["sha512", "sha384", "sha256", "sha1", "md5"];
+/// `<name>:` with hex), and their digests' length. Their index is part of the entry's form byte.
+const ALGORITHMS: [(&str, usize); 5] = [
+    ("sha512", 64),
+    ("sha384", 48),
+    ("sha256", 32),
+    ("sha1", 20),
+    ("md5", 16),
+];
 
-/// An entry's form: its text verbatim.
+/// An entry's form: its text verbatim, after its length (u16, little-endian).
 const TEXT: u8 = 0;
-/// `SRI + i`: `ALGORITHMS[i]-<base64>`; `HEX + i`: `ALGORITHMS[i]:<lower-case hex>`.
+/// `SRI + i`: `ALGORITHMS[i]-<base64>`; `HEX + i`: `ALGORITHMS[i]:<lower-case hex>`; the digest's bytes
+/// follow the form byte (their length is the algorithm's).
 const SRI: u8 = 1;
 const HEX: u8 = 16;
-
-/// The header of an entry in the buffer: its form and its payload's length (u16, little-endian).
-const HEADER: usize = 3;
 
 fn base64_engine() -> &'static base64::engine::GeneralPurpose {
     &base64::engine::general_purpose::STANDARD
@@ -121,52 +125,63 @@ fn encode(text: &str, out: &mut Vec<u8>) -> bool {
     if text.is_empty() || text.len() > usize::from(u16::MAX) {
         return false;
     }
-    let mut entry = |form: u8, payload: &[u8]| {
-        out.push(form);
-        out.extend_from_slice(&(payload.len() as u16).to_le_bytes());
-        out.extend_from_slice(payload);
-    };
-    for (index, algorithm) in ALGORITHMS.iter().enumerate() {
+    for (index, (algorithm, length)) in ALGORITHMS.iter().enumerate() {
         let Some(rest) = text.strip_prefix(algorithm) else {
             continue;
         };
-        if let Some(encoded) = rest.strip_prefix('-')
-            && let Ok(bytes) = base64_engine().decode(encoded)
-            && !bytes.is_empty()
-            && base64_engine().encode(&bytes) == encoded
-        {
-            entry(SRI + index as u8, &bytes);
-            return true;
-        }
-        if let Some(hex_digest) = rest.strip_prefix(':')
-            && !hex_digest.is_empty()
-            && !hex_digest.bytes().any(|b| b.is_ascii_uppercase())
-            && let Ok(bytes) = hex::decode(hex_digest)
-        {
-            entry(HEX + index as u8, &bytes);
+        let bytes = if let Some(encoded) = rest.strip_prefix('-') {
+            base64_engine()
+                .decode(encoded)
+                .ok()
+                .filter(|bytes| base64_engine().encode(bytes) == encoded)
+                .map(|bytes| (SRI, bytes))
+        } else if let Some(hex_digest) = rest.strip_prefix(':') {
+            (!hex_digest.bytes().any(|b| b.is_ascii_uppercase()))
+                .then(|| hex::decode(hex_digest).ok())
+                .flatten()
+                .map(|bytes| (HEX, bytes))
+        } else {
+            None
+        };
+        if let Some((form, bytes)) = bytes.filter(|(_, bytes)| bytes.len() == *length) {
+            out.push(form + index as u8);
+            out.extend_from_slice(&bytes);
             return true;
         }
     }
-    entry(TEXT, text.as_bytes());
+    out.push(TEXT);
+    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
     true
 }
 
-/// The entries in `bytes` (a well-formed run of entries, as `encode` writes them).
+/// The entries in `bytes` (a well-formed run of entries, as `encode` writes them), each with its raw
+/// bytes.
 fn entries(bytes: &[u8]) -> impl Iterator<Item = (&[u8], Digest<'_>)> + '_ {
     let mut rest = bytes;
     std::iter::from_fn(move || {
         let (&form, after) = rest.split_first()?;
-        let len = usize::from(u16::from_le_bytes([*after.first()?, *after.get(1)?]));
-        let payload = after.get(2..2 + len)?;
-        let raw = &rest[..HEADER + len];
-        rest = &after[2 + len..];
-        let digest = match form {
-            TEXT => Digest::Text(std::str::from_utf8(payload).unwrap_or_default()),
-            form if (SRI..SRI + ALGORITHMS.len() as u8).contains(&form) => {
-                Digest::Sri(ALGORITHMS[usize::from(form - SRI)], payload)
-            }
-            form => Digest::Hex(ALGORITHMS[usize::from(form - HEX)], payload),
+        let (digest, used) = if form == TEXT {
+            let len = usize::from(u16::from_le_bytes([*after.first()?, *after.get(1)?]));
+            let text = std::str::from_utf8(after.get(2..2 + len)?).unwrap_or_default();
+            (Digest::Text(text), 2 + len)
+        } else {
+            let (sri, index) = if form >= HEX {
+                (false, form - HEX)
+            } else {
+                (true, form - SRI)
+            };
+            let (algorithm, length) = *ALGORITHMS.get(usize::from(index))?;
+            let payload = after.get(..length)?;
+            let digest = if sri {
+                Digest::Sri(algorithm, payload)
+            } else {
+                Digest::Hex(algorithm, payload)
+            };
+            (digest, length)
         };
+        let raw = &rest[..1 + used];
+        rest = &after[used..];
         Some((raw, digest))
     })
 }
@@ -209,7 +224,7 @@ impl Digests {
 
     /// Whether one of the digests is written exactly `text`.
     pub fn contains(&self, text: &str) -> bool {
-        let mut wanted = Vec::with_capacity(HEADER + text.len());
+        let mut wanted = Vec::with_capacity(3 + text.len());
         encode(text, &mut wanted) && entries(self.raw()).any(|(raw, _)| raw == wanted.as_slice())
     }
 
@@ -383,6 +398,10 @@ mod tests {
             "deadbeef",
             "sha512-x",
             "ü-ünicode:ß",
+            // Readable, but not the algorithm's length: kept as text.
+            "sha256:abcd",
+            "sha512-W4o6d2Xf4AEmHd6RVYnngvjJTR4=",
+            "md5-W4o6d2Xf4AEmHd6RVYnngvjJTR4=",
         ];
         for text in texts {
             let digests = Digests::from(vec![text]);
@@ -394,9 +413,10 @@ mod tests {
             assert_eq!(serde_json::from_str::<Digests>(&json).unwrap(), digests);
         }
         let kept = |text: &str| Digests::from(vec![text]).raw().len();
-        assert_eq!(kept(SHA512), HEADER + 64);
-        assert_eq!(kept(SHA256), HEADER + 32);
-        assert_eq!(kept("sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e"), HEADER + 20);
+        assert_eq!(kept(SHA512), 1 + 64);
+        assert_eq!(kept(SHA256), 1 + 32);
+        assert_eq!(kept("sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e"), 1 + 20);
+        assert_eq!(kept("sha256:abcd"), 3 + "sha256:abcd".len());
         // Two texts of the same bytes are still two texts.
         let upper = "sha256:541AC5AC8BD0A4FD7A4FF8A1B44A2ABD1A8B88B4EF1E6B1E2A7E76CF2A0B3C4D";
         assert!(!Digests::from(vec![SHA256]).contains(upper));
