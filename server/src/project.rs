@@ -930,22 +930,30 @@ fn registry_files(
         .map(Path::to_path_buf)
         .or_else(declared_root);
     let root = install_root.as_deref().unwrap_or(dir);
+    let manager = package_manager_field(root, workspace);
     // Yarn 2+ reads `.yarnrc.yml` from the project folder and every folder above it; `packageManager`
     // naming Yarn 2 or later says so too.
     let yarnrc_yml = dirs_up_to(root, workspace)
         .iter()
         .any(|folder| folder.join(".yarnrc.yml").symlink_metadata().is_ok())
-        || package_manager_field(root, workspace).is_some_and(|field| {
+        || manager.as_deref().is_some_and(|field| {
             field
                 .strip_prefix("yarn@")
                 .and_then(|version| version.split('.').next())
                 .and_then(|major| major.parse::<u32>().ok())
                 .is_some_and(|major| major >= 2)
         });
+    // pnpm: `packageManager` names it, or the install root holds a `pnpm-workspace.yaml` and
+    // `packageManager` names no other client (pnpm reads its settings there even in a single project).
+    let pnpm = match manager.as_deref() {
+        Some(field) => field.starts_with("pnpm@") || field == "pnpm",
+        None => root.join("pnpm-workspace.yaml").symlink_metadata().is_ok(),
+    };
     let client = private::NpmClient::detect(
         lockfile.map(|l| l.kind),
         lockfile.is_some_and(|l| l.yarn_berry),
         yarnrc_yml,
+        pnpm,
     );
     private::ProjectRegistryFiles::decide(client, dir, install_root.as_deref())
 }

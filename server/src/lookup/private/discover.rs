@@ -2,7 +2,8 @@
 //! variables that override them: the only file and environment IO of `private`.
 //!
 //! Invariants:
-//! - The user's own files (`$NPM_CONFIG_USERCONFIG` or `~/.npmrc`, `$CARGO_HOME/config.toml` and
+//! - The user's own files (`$NPM_CONFIG_USERCONFIG` or `~/.npmrc`, npm's global config below it
+//!   (`$NPM_CONFIG_GLOBALCONFIG` or `<prefix>/etc/npmrc`), `$CARGO_HOME/config.toml` and
 //!   `credentials.toml`, pip.conf, `PIP_CONFIG_FILE`) are read wherever they are. The project's
 //!   (`PROJECT_FILES`) are read like every other file of the repository: regular files inside the
 //!   workspace only (`Bounds::workspace`); a symlink or path leading out is reported as not read, and
@@ -27,7 +28,8 @@ use super::pip::{add_pypi_extra, set_pypi_index};
 use super::yarn_bun::Secrets;
 use super::{
     PrivateRegistries, ProjectRegistryFiles, parse_bunfig, parse_cargo_config, parse_cargo_credentials, parse_npmrc,
-    parse_pip_conf, parse_pyproject_indexes, parse_requirements_options, parse_yarnrc, parse_yarnrc_yml, trimmed,
+    parse_pip_conf, parse_pnpm_workspace, parse_pyproject_indexes, parse_requirements_options, parse_yarnrc,
+    parse_yarnrc_yml, trimmed,
 };
 use crate::lookup::http::HostCredentials;
 use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_text};
@@ -36,6 +38,7 @@ use crate::lookup::untrusted::{Bounds, CONFIG_CAP, MANIFEST_CAP, read_untrusted_
 /// any text): what `load_from_disk` reads below the user's own files. Editors watch these.
 pub const PROJECT_FILES: &[&str] = &[
     ".npmrc",
+    "pnpm-workspace.yaml",
     ".yarnrc.yml",
     ".yarnrc",
     "bunfig.toml",
@@ -147,8 +150,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
     matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
 }
 
-/// Reads every registry configuration that applies to the manifest folder: the user's then the
-/// project's `.npmrc`, then `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml`
+/// Reads every registry configuration that applies to the manifest folder: npm's global config
+/// (`global_npmrc`), the user's then the project's `.npmrc`, then (pnpm) the project's
+/// `pnpm-workspace.yaml`, then `NPM_CONFIG_REGISTRY`; `$CARGO_HOME/config.toml`, then `.cargo/config.toml`
 /// from the workspace root inwards, then `CARGO_REGISTRIES_<NAME>_INDEX`, `credentials.toml` and
 /// `CARGO_REGISTRIES_<NAME>_TOKEN`; pip.conf, `PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, then the
 /// project's `requirements*.txt` and `pyproject.toml`. Files that cannot be used, and settings left
@@ -182,12 +186,19 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".npmrc")));
     let env_registry = env("NPM_CONFIG_REGISTRY").or_else(|| env("npm_config_registry"));
-    if let Some(path) = &user_npmrc
-        && let Some(text) = reader.read(path, Owner::User)
-    {
-        for note in parse_npmrc(&text, Expansion::Env(env), &mut res) {
-            reader.problem(path, format!("{}: {note}", path.display()));
+    // npm's global config, below the user's: `npm config` reads project > user > global > builtin.
+    let global_npmrc =
+        global_npmrc(env).filter(|global| !user_npmrc.as_ref().is_some_and(|user| same_file(user, global)));
+    let mut read_any_npmrc = false;
+    for path in global_npmrc.iter().chain(user_npmrc.iter()) {
+        if let Some(text) = reader.read(path, Owner::User) {
+            read_any_npmrc = true;
+            for note in parse_npmrc(&text, Expansion::Env(env), &mut res) {
+                reader.problem(path, format!("{}: {note}", path.display()));
+            }
         }
+    }
+    if read_any_npmrc {
         // The http origins the user's own settings name as registries: the only ones a user npm token
         // may travel to unencrypted.
         let http_origins: Vec<String> = res
@@ -218,9 +229,12 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         drain(&mut res, &mut user_credentials);
     }
     res.users_own.npm = res.npm_default.clone();
-    // The user's home opened as the project: its `.npmrc` is the user's, read once.
+    // The user's home (or npm's prefix) opened as the project: its `.npmrc` is the user's, read once.
     if let Some(project_npmrc) = &files.npmrc
-        && !user_npmrc.as_ref().is_some_and(|user| same_file(user, project_npmrc))
+        && !user_npmrc
+            .iter()
+            .chain(global_npmrc.iter())
+            .any(|user| same_file(user, project_npmrc))
         && let Some(text) = reader.read(project_npmrc, Owner::Project)
     {
         let expansion = if trusted { Expansion::Env(env) } else { Expansion::Never };
@@ -442,12 +456,46 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
     (res, reader.problems.into_inner())
 }
 
-/// A Yarn or Bun registry settings file format.
+/// npm's global config file: `$NPM_CONFIG_GLOBALCONFIG`, else `<prefix>/etc/npmrc`, where the prefix
+/// is `$NPM_CONFIG_PREFIX`, else found as npm finds it without a configured one: the folder above the
+/// `node` executable (`/usr/local` for `/usr/local/bin/node`; on Windows the folder of `node.exe`),
+/// here the first `node` on `PATH`. `None` when none of these is known.
+fn global_npmrc(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let set = |upper: &str, lower: &str| {
+        env(upper)
+            .or_else(|| env(lower))
+            .filter(|value| !value.trim().is_empty())
+    };
+    if let Some(path) = set("NPM_CONFIG_GLOBALCONFIG", "npm_config_globalconfig") {
+        return Some(PathBuf::from(path));
+    }
+    let prefix = match set("NPM_CONFIG_PREFIX", "npm_config_prefix") {
+        Some(prefix) => PathBuf::from(prefix),
+        None => {
+            let path = env("PATH").or_else(|| env("Path"))?;
+            let node = if cfg!(windows) { "node.exe" } else { "node" };
+            let bin = std::env::split_paths(&path)
+                // A relative `PATH` entry would depend on the folder Gatehouse runs in: skipped.
+                .filter(|dir| dir.is_absolute())
+                .find(|dir| dir.join(node).is_file())?;
+            if cfg!(windows) {
+                bin
+            } else {
+                bin.parent()?.to_path_buf()
+            }
+        }
+    };
+    Some(prefix.join("etc").join("npmrc"))
+}
+
+/// A registry settings file format of a client other than npm (Yarn, Bun, pnpm's workspace file).
 #[derive(Clone, Copy)]
 enum YarnBun {
     YarnrcYml,
     Yarnrc,
     Bunfig,
+    /// `pnpm-workspace.yaml`: never holds credentials, so `Secrets` does not apply.
+    PnpmWorkspace,
 }
 
 impl YarnBun {
@@ -465,6 +513,7 @@ impl YarnBun {
                 Ok(Vec::new())
             }
             YarnBun::Bunfig => parse_bunfig(text, expansion, secrets, into),
+            YarnBun::PnpmWorkspace => parse_pnpm_workspace(text, expansion, into),
         }
     }
 }
@@ -498,9 +547,10 @@ fn user_yarn_bun_files(
     res
 }
 
-/// The project's Yarn or Bun settings files, in the order they apply: every `.yarnrc.yml` from the
-/// workspace root down to the install root (Yarn 2+ reads the folders above the project too, but not
-/// above the workspace here), the install root's `.yarnrc` (Yarn 1) or `bunfig.toml` (Bun).
+/// The project's Yarn, Bun or pnpm settings files, in the order they apply: every `.yarnrc.yml` from
+/// the workspace root down to the install root (Yarn 2+ reads the folders above the project too, but
+/// not above the workspace here), the install root's `.yarnrc` (Yarn 1), `bunfig.toml` (Bun) or
+/// `pnpm-workspace.yaml` (pnpm).
 fn project_yarn_bun_files(files: &ProjectRegistryFiles, workspace: &Path) -> Vec<(PathBuf, YarnBun)> {
     let mut res = Vec::new();
     if let Some(root) = &files.yarnrc_yml_from {
@@ -510,6 +560,7 @@ fn project_yarn_bun_files(files: &ProjectRegistryFiles, workspace: &Path) -> Vec
     }
     res.extend(files.yarnrc.clone().map(|path| (path, YarnBun::Yarnrc)));
     res.extend(files.bunfig.clone().map(|path| (path, YarnBun::Bunfig)));
+    res.extend(files.pnpm_workspace.clone().map(|path| (path, YarnBun::PnpmWorkspace)));
     res
 }
 

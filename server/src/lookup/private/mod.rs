@@ -1,9 +1,10 @@
 //! Where a package is fetched from, and with which credential: the private-registry configuration
-//! of a project (`.npmrc`, Yarn's `.yarnrc.yml` / `.yarnrc`, Bun's `bunfig.toml`, Cargo config and
+//! of a project (`.npmrc`, pnpm's `pnpm-workspace.yaml`, Yarn's `.yarnrc.yml` / `.yarnrc`, Bun's
+//! `bunfig.toml`, Cargo config and
 //! credentials, pip / uv / Poetry indexes) resolved to a `RegistrySource` per package.
 //!
 //! Invariants:
-//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `yarn_bun`, `cargo_config`, `pip`. Reading files
+//! - Parsing is pure (text in, `PrivateRegistries` out): `npmrc`, `pnpm`, `yarn_bun`, `cargo_config`, `pip`. Reading files
 //!   and the environment happens in `discover` only.
 //! - A credential is bound to the origin it was configured for (`HostCredentials`); it never travels to
 //!   another host.
@@ -23,12 +24,14 @@ mod cargo_config;
 mod discover;
 mod npmrc;
 mod pip;
+mod pnpm;
 mod yarn_bun;
 
 pub use cargo_config::{UserToken, bind_user_tokens, parse_cargo_config, parse_cargo_credentials};
 pub use discover::{ConfigFileProblem, Discovery, PROJECT_FILES, ProjectTrust, load_from_disk};
 pub use npmrc::{Expansion, parse_npmrc};
 pub use pip::{parse_pip_conf, parse_pyproject_indexes, parse_requirements_options};
+pub use pnpm::parse_pnpm_workspace;
 pub use yarn_bun::{Secrets, parse_bunfig, parse_yarnrc, parse_yarnrc_yml};
 
 use std::collections::BTreeMap;
@@ -50,8 +53,14 @@ pub enum NpmClient {
 impl NpmClient {
     /// The client of a project whose deciding lockfile is `lockfile` (`yarn_berry`: a yarn.lock with
     /// `__metadata`), with or without a `.yarnrc.yml` around it. Without a lockfile, a `.yarnrc.yml`
-    /// means Yarn 2+ and anything else npm.
-    pub fn detect(lockfile: Option<crate::model::ManifestKind>, yarn_berry: bool, yarnrc_yml: bool) -> NpmClient {
+    /// means Yarn 2+, `pnpm` (the install root's `packageManager` names pnpm, or it holds a
+    /// `pnpm-workspace.yaml` and `packageManager` names no other client) pnpm, and anything else npm.
+    pub fn detect(
+        lockfile: Option<crate::model::ManifestKind>,
+        yarn_berry: bool,
+        yarnrc_yml: bool,
+        pnpm: bool,
+    ) -> NpmClient {
         use crate::model::ManifestKind;
         match lockfile {
             Some(ManifestKind::PackageLock) => NpmClient::Npm,
@@ -60,6 +69,7 @@ impl NpmClient {
             Some(ManifestKind::YarnLock) if yarn_berry || yarnrc_yml => NpmClient::YarnBerry,
             Some(ManifestKind::YarnLock) => NpmClient::YarnClassic,
             _ if yarnrc_yml => NpmClient::YarnBerry,
+            _ if pnpm => NpmClient::Pnpm,
             _ => NpmClient::Npm,
         }
     }
@@ -81,6 +91,8 @@ pub struct ProjectRegistryFiles {
     /// Bun: the install root's `bunfig.toml`, read after `.npmrc` (and after the user's
     /// `$XDG_CONFIG_HOME/.bunfig.toml` or `~/.bunfig.toml`).
     pub bunfig: Option<std::path::PathBuf>,
+    /// pnpm: the install root's `pnpm-workspace.yaml` (`registry`, `registries`), read after `.npmrc`.
+    pub pnpm_workspace: Option<std::path::PathBuf>,
 }
 
 impl ProjectRegistryFiles {
@@ -93,6 +105,7 @@ impl ProjectRegistryFiles {
             yarnrc_yml_from: (client == NpmClient::YarnBerry).then(|| root.to_path_buf()),
             yarnrc: (client == NpmClient::YarnClassic).then(|| root.join(".yarnrc")),
             bunfig: (client == NpmClient::Bun).then(|| root.join("bunfig.toml")),
+            pnpm_workspace: (client == NpmClient::Pnpm).then(|| root.join("pnpm-workspace.yaml")),
         }
     }
 }

@@ -136,7 +136,7 @@ fn expand(value: &str, expansion: Expansion<'_>, bare: bool) -> Result<String, S
 }
 
 /// A registry value after expansion: the value to apply (`None`: leave the setting out) and a note.
-fn registry_value(
+pub(super) fn registry_value(
     key: &str,
     raw: &str,
     expansion: Expansion<'_>,
@@ -158,7 +158,7 @@ fn registry_value(
 
 /// A scope as npm writes it (`@corp`): Yarn's `npmScopes` and Bun's `[install.scopes]` name it with or
 /// without the `@`.
-fn scope_name(name: &str) -> String {
+pub(super) fn scope_name(name: &str) -> String {
     let bare = name.trim().trim_start_matches('@');
     format!("@{bare}")
 }

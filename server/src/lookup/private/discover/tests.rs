@@ -511,3 +511,168 @@ fn yarn_and_bun_files_are_read_for_their_client() {
     );
     assert_eq!(registries.npm_default, None);
 }
+
+/// pnpm reads its registry settings from `pnpm-workspace.yaml` too (pnpm 11 moved them there): for a
+/// pnpm project the install root's file applies after `.npmrc`, as untrusted as a project `.npmrc`
+/// (its registries are recorded as the project's, its `${VAR}` is not expanded); for any other client
+/// it does not apply; one leading outside the workspace is refused.
+#[test]
+fn pnpm_workspace_yaml_applies_to_pnpm_projects_as_a_project_file() {
+    let mut setup = Setup::new();
+    setup.env.insert("HOST".into(), "secret.example".into());
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "@corp:registry=https://npmrc.corp.example/\n//npm.corp.example/:_authToken=PROJECT\n",
+    );
+    setup.write(
+        &setup.workspace.join("pnpm-workspace.yaml"),
+        "packages:\n  - 'packages/*'\nregistries:\n  default: https://mirror.evil.example/\n  '@corp': https://npm.corp.example/\n  '@env': \"https://${HOST}/npm/\"\n  https://artifactory.corp.example/api/npm/virtual/:\n    scopes: ['@acme']\n",
+    );
+    setup.client = NpmClient::Pnpm;
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://mirror.evil.example"));
+    assert_eq!(registries.users_own.npm, None);
+    assert_eq!(
+        registries.npm_scopes.get("@corp").map(String::as_str),
+        Some("https://npm.corp.example"),
+        "pnpm-workspace.yaml applies after .npmrc"
+    );
+    assert_eq!(
+        registries.npm_scopes.get("@acme").map(String::as_str),
+        Some("https://artifactory.corp.example/api/npm/virtual")
+    );
+    assert_eq!(
+        registries.npm_scopes.get("@env").map(String::as_str),
+        Some("https://${HOST}/npm")
+    );
+    for url in [
+        "https://mirror.evil.example",
+        "https://npm.corp.example",
+        "https://artifactory.corp.example/api/npm/virtual",
+    ] {
+        assert!(
+            registries
+                .project_named
+                .get(url)
+                .is_some_and(|file| file.ends_with("pnpm-workspace.yaml")),
+            "{url}: {:?}",
+            registries.project_named
+        );
+    }
+    let said = messages(&problems);
+    assert!(said.contains("${HOST}") && said.contains("gatehouse trust"), "{said}");
+    assert!(!said.contains("secret.example"), "{said}");
+    // The project's own .npmrc token still goes only to the host it names.
+    assert_eq!(auth(&registries, "https://npm.corp.example/x"), Some("Bearer PROJECT"));
+
+    let (registries, _) = setup.load(ProjectTrust::Trusted);
+    assert_eq!(
+        registries.npm_scopes.get("@env").map(String::as_str),
+        Some("https://secret.example/npm")
+    );
+
+    for client in [
+        NpmClient::Npm,
+        NpmClient::YarnClassic,
+        NpmClient::YarnBerry,
+        NpmClient::Bun,
+    ] {
+        setup.client = client;
+        let (registries, _) = setup.load(ProjectTrust::Untrusted);
+        assert_eq!(registries.npm_default, None, "{client:?}");
+        assert!(!registries.npm_scopes.contains_key("@acme"), "{client:?}");
+    }
+
+    // A pnpm-workspace.yaml that leads outside the workspace is refused and not applied.
+    let mut linked = Setup::new();
+    linked.client = NpmClient::Pnpm;
+    let target = linked.outside.join("pnpm-workspace.yaml");
+    linked.write(&target, "registries:\n  '@corp': https://npm.out.example/\n");
+    std::os::unix::fs::symlink(&target, linked.workspace.join("pnpm-workspace.yaml")).unwrap();
+    let (registries, problems) = linked.load(ProjectTrust::Trusted);
+    assert!(registries.npm_scopes.is_empty(), "{:?}", registries.npm_scopes);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path.ends_with("pnpm-workspace.yaml") && p.message.contains("outside the workspace")),
+        "{problems:?}"
+    );
+    // One that does not parse is said, and nothing in it applies.
+    linked.client = NpmClient::Pnpm;
+    std::fs::remove_file(linked.workspace.join("pnpm-workspace.yaml")).unwrap();
+    linked.write(&linked.workspace.join("pnpm-workspace.yaml"), "registries: [\n");
+    let (registries, problems) = linked.load(ProjectTrust::Untrusted);
+    assert!(registries.npm_scopes.is_empty());
+    assert!(messages(&problems).contains("could not parse"), "{problems:?}");
+}
+
+/// npm's global config (`$NPM_CONFIG_GLOBALCONFIG`, else `<prefix>/etc/npmrc` with the prefix from
+/// `$NPM_CONFIG_PREFIX` or the `node` on `PATH`) is the user's own, read below `~/.npmrc`.
+#[test]
+fn npm_global_config_is_the_users_and_below_the_user_npmrc() {
+    let mut setup = Setup::new();
+    let prefix = setup.outside.join("prefix");
+    setup.write(
+        &prefix.join("etc/npmrc"),
+        "registry=https://global.corp.example/\n@corp:registry=https://npm.corp.example/\n//npm.corp.example/:_authToken=${NPM_TOKEN}\n",
+    );
+    setup.env.insert("NPM_TOKEN".into(), "tok".into());
+    setup
+        .env
+        .insert("NPM_CONFIG_PREFIX".into(), prefix.display().to_string());
+    let (registries, problems) = setup.load(ProjectTrust::Untrusted);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(registries.npm_default.as_deref(), Some("https://global.corp.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://global.corp.example"));
+    assert_eq!(
+        registries.npm_scopes.get("@corp").map(String::as_str),
+        Some("https://npm.corp.example")
+    );
+    assert!(registries.project_named.is_empty(), "{:?}", registries.project_named);
+    assert_eq!(auth(&registries, "https://npm.corp.example/x"), Some("Bearer tok"));
+
+    // The user's ~/.npmrc wins over it.
+    setup.write(
+        &setup.home.join(".npmrc"),
+        "registry=https://user.corp.example/\n//npm.corp.example/:_authToken=USER\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://user.corp.example"));
+    assert_eq!(auth(&registries, "https://npm.corp.example/x"), Some("Bearer USER"));
+    assert_eq!(
+        registries.npm_scopes.get("@corp").map(String::as_str),
+        Some("https://npm.corp.example")
+    );
+    std::fs::remove_file(setup.home.join(".npmrc")).unwrap();
+
+    // Without a configured prefix: the folder above the `node` on PATH.
+    setup.env.remove("NPM_CONFIG_PREFIX");
+    let node_prefix = setup.outside.join("node-22");
+    setup.write(&node_prefix.join("bin/node"), "");
+    setup.write(&node_prefix.join("etc/npmrc"), "registry=https://node.corp.example/\n");
+    setup.env.insert(
+        "PATH".into(),
+        format!("relative/bin:{}:/usr/bin", node_prefix.join("bin").display()),
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://node.corp.example"));
+
+    // `$NPM_CONFIG_GLOBALCONFIG` names the file itself.
+    let named = setup.outside.join("ci-global-npmrc");
+    setup.write(&named, "registry=https://ci.corp.example/\n");
+    setup
+        .env
+        .insert("NPM_CONFIG_GLOBALCONFIG".into(), named.display().to_string());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://ci.corp.example"));
+
+    // A project .npmrc still wins over both, and is recorded as the project's.
+    setup.write(
+        &setup.workspace.join(".npmrc"),
+        "registry=https://mirror.evil.example/\n",
+    );
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://mirror.evil.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://ci.corp.example"));
+    assert!(registries.project_named.contains_key("https://mirror.evil.example"));
+}
