@@ -674,3 +674,101 @@ fn a_malicious_release_pinned_through_a_constraint_is_an_error() {
         assert_eq!(finding["version"], "0.2.2", "{finding}");
     }
 }
+
+/// pnpm reads registries from `pnpm-workspace.yaml` (pnpm 11 moved them there): a pnpm project whose
+/// file sends `@corp` to another registry installs `@corp/widget` from there, so checking it against
+/// the public registry and saying "checked" would be false. Untrusted, the package is not checked
+/// (exit 2) and the reason names the file and the registry; the same file in a project another client
+/// installs changes nothing.
+#[test]
+fn a_scope_pnpm_workspace_yaml_sends_elsewhere_is_not_checked_against_the_public_registry() {
+    let stand_in = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(stand_in.path().join("npm/@corp")).unwrap();
+    let widget = serde_json::json!({
+        "name": "@corp/widget",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {"name": "@corp/widget", "version": "1.0.0"}},
+        "time": {"created": "2020-01-01T00:00:00.000Z", "1.0.0": "2020-01-01T00:00:00.000Z"}
+    });
+    std::fs::write(stand_in.path().join("npm/@corp/widget"), widget.to_string()).unwrap();
+    let registry = gatehouse::testing::FixtureServer::start(stand_in.path()).unwrap();
+    let npm = format!("{}/npm", registry.url());
+    let osv = fixtures().join("osv/npm");
+    let check = |project: &Project| {
+        let output = crate::harness::command(project.dir.path())
+            .args([
+                "check",
+                ".",
+                "--format",
+                "json",
+                "--npm-registry",
+                &npm,
+                "--osv-db",
+                osv.to_str().unwrap(),
+                "--osv-url",
+                "http://127.0.0.1:9",
+            ])
+            .current_dir(project.dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+        let widget = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == "@corp/widget")
+            .cloned()
+            .unwrap_or_else(|| panic!("{report:#}"));
+        (output.status.code().unwrap_or(-1), widget, report, stderr)
+    };
+    let manifest = |manager: &str| {
+        format!(
+            "{{\n  \"packageManager\": \"{manager}\",\n  \"dependencies\": {{\n    \"@corp/widget\": \"1.0.0\"\n  }}\n}}\n"
+        )
+    };
+    let scope_map = "packages:\n  - '.'\nregistries:\n  '@corp': https://npm.corp.invalid/\n";
+
+    // pnpm (named by `packageManager`), pnpm 11's scope map.
+    let project = Project::new(&[
+        ("package.json", &manifest("pnpm@11.0.0")),
+        ("pnpm-workspace.yaml", scope_map),
+    ]);
+    let (code, widget, report, stderr) = check(&project);
+    assert_eq!(code, 2, "{report:#}{stderr}");
+    assert_eq!(widget["status"], "unavailable", "{widget:#}");
+    let reason = widget["check_reasons"]["age"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("pnpm-workspace.yaml") && reason.contains("https://npm.corp.invalid"),
+        "{widget:#}"
+    );
+
+    // pnpm (a pnpm-workspace.yaml and no other `packageManager`), pnpm 11.23's declaration by URL.
+    let project = Project::new(&[
+        ("package.json", "{\"dependencies\": {\"@corp/widget\": \"1.0.0\"}}\n"),
+        (
+            "pnpm-workspace.yaml",
+            "registries:\n  https://npm.corp.invalid/:\n    scopes: ['@corp']\n",
+        ),
+    ]);
+    let (code, widget, report, stderr) = check(&project);
+    assert_eq!(code, 2, "{report:#}{stderr}");
+    assert!(
+        widget["check_reasons"]["age"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pnpm-workspace.yaml"),
+        "{widget:#}"
+    );
+
+    // npm installs this one: pnpm's file does not apply, and the public registry is the right one.
+    let project = Project::new(&[
+        ("package.json", &manifest("npm@10.9.0")),
+        ("pnpm-workspace.yaml", scope_map),
+    ]);
+    let (_, widget, _, stderr) = check(&project);
+    assert_eq!(widget["status"], "checked", "{widget:#}{stderr}");
+    assert_eq!(widget["checks"]["age"], "checked", "{widget:#}");
+    assert!(widget["check_reasons"]["age"].is_null(), "{widget:#}");
+}

@@ -37,6 +37,8 @@ pub fn command(sandbox: &Path) -> Command {
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_STATE_HOME", home.join(".local/state"))
         .env("XDG_CACHE_HOME", sandbox.join("xdg-cache"))
+        // npm's global config is the developer's (`<prefix of the node on PATH>/etc/npmrc`): never read.
+        .env("NPM_CONFIG_GLOBALCONFIG", home.join("no-global-npmrc"))
         // Never OSV's real export bucket: a test that wants the export points it at a stand-in.
         .env("GATEHOUSE_OSV_EXPORT", "");
     command

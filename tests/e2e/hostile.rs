@@ -64,6 +64,11 @@ impl User {
             ("XDG_CACHE_HOME".into(), home.join("cache").display().to_string()),
             ("XDG_DATA_HOME".into(), home.join("data").display().to_string()),
             ("GATEHOUSE_LOG".into(), "warn".into()),
+            // npm's global config is the developer's (`<prefix of the node on PATH>/etc/npmrc`): never read.
+            (
+                "NPM_CONFIG_GLOBALCONFIG".into(),
+                home.join("no-global-npmrc").display().to_string(),
+            ),
             // Never OSV's real export bucket from a test.
             ("GATEHOUSE_OSV_EXPORT".into(), String::new()),
         ]
