@@ -285,6 +285,9 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
         (files.yarnrc_yml_from.is_some(), "YARN_NPM_REGISTRY_SERVER"),
         (files.yarnrc.is_some(), "YARN_REGISTRY"),
         (files.bunfig.is_some(), "BUN_CONFIG_REGISTRY"),
+        // pnpm 11 reads its settings from `pnpm_config_*` variables.
+        (files.pnpm_workspace.is_some(), "pnpm_config_registry"),
+        (files.pnpm_workspace.is_some(), "PNPM_CONFIG_REGISTRY"),
     ]
     .into_iter()
     .filter(|(applies, _)| *applies)

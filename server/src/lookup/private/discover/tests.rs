@@ -570,6 +570,14 @@ fn pnpm_workspace_yaml_applies_to_pnpm_projects_as_a_project_file() {
         registries.npm_scopes.get("@env").map(String::as_str),
         Some("https://secret.example/npm")
     );
+    // pnpm's environment is the user's and wins over the file.
+    setup
+        .env
+        .insert("pnpm_config_registry".into(), "https://env.corp.example/".into());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://env.corp.example"));
+    assert_eq!(registries.users_own.npm.as_deref(), Some("https://env.corp.example"));
+    setup.env.remove("pnpm_config_registry");
 
     for client in [
         NpmClient::Npm,
