@@ -33,6 +33,8 @@ fn check_sarif(project: &Path) -> (i32, Value) {
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_CACHE_HOME", cwd.path().join("xdg-cache"))
+        // npm's global config (`<prefix of the node on PATH>/etc/npmrc`) is the developer's too.
+        .env("NPM_CONFIG_GLOBALCONFIG", home.join("no-global-npmrc"))
         // The test's own projects (and the bundled example): trusted, as the README does.
         .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1")
         .output()

@@ -53,6 +53,8 @@ fn check(case: &ReplayCase) -> Vec<Value> {
         .args(["check", ".", "--format", "json"])
         .current_dir(project.dir.path())
         .env("XDG_CACHE_HOME", project.path("xdg-cache"))
+        // npm's global config (`<prefix of the node on PATH>/etc/npmrc`) is the developer's: not read.
+        .env("NPM_CONFIG_GLOBALCONFIG", project.path("no-global-npmrc"))
         // The project's gatehouse.toml points the endpoints at the stand-in: trusted, as a user would.
         .env("GATEHOUSE_TRUST_PROJECT_CONFIG", "1")
         .output()

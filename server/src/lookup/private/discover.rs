@@ -460,9 +460,11 @@ pub fn load_from_disk(discovery: &Discovery<'_>) -> (PrivateRegistries, Vec<Conf
 }
 
 /// npm's global config file: `$NPM_CONFIG_GLOBALCONFIG`, else `<prefix>/etc/npmrc`, where the prefix
-/// is `$NPM_CONFIG_PREFIX`, else found as npm finds it without a configured one: the folder above the
+/// is `$NPM_CONFIG_PREFIX`, else npm's default one: `$PREFIX`, else the folder above the folder of the
 /// `node` executable (`/usr/local` for `/usr/local/bin/node`; on Windows the folder of `node.exe`),
-/// here the first `node` on `PATH`. `None` when none of these is known.
+/// here the first `node` on an absolute `PATH` entry, with its links resolved as node's own
+/// `process.execPath` is. `None` when none of these is known. (npm's builtin `npmrc`, which some
+/// distributions use to set `prefix` or `globalconfig`, is not read.)
 fn global_npmrc(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let set = |upper: &str, lower: &str| {
         env(upper)
@@ -472,17 +474,20 @@ fn global_npmrc(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(path) = set("NPM_CONFIG_GLOBALCONFIG", "npm_config_globalconfig") {
         return Some(PathBuf::from(path));
     }
-    let prefix = match set("NPM_CONFIG_PREFIX", "npm_config_prefix") {
+    let prefix = match set("NPM_CONFIG_PREFIX", "npm_config_prefix").or_else(|| set("PREFIX", "PREFIX")) {
         Some(prefix) => PathBuf::from(prefix),
         None => {
             let path = env("PATH").or_else(|| env("Path"))?;
             let node = if cfg!(windows) { "node.exe" } else { "node" };
-            let bin = std::env::split_paths(&path)
-                // A relative `PATH` entry would depend on the folder Gatehouse runs in: skipped.
+            let found = std::env::split_paths(&path)
+                // A relative entry would depend on the folder Gatehouse runs in: skipped.
                 .filter(|dir| dir.is_absolute())
-                .find(|dir| dir.join(node).is_file())?;
+                .map(|dir| dir.join(node))
+                .find(|candidate| candidate.is_file())?;
+            let exec_path = std::fs::canonicalize(&found).unwrap_or(found);
+            let bin = exec_path.parent()?;
             if cfg!(windows) {
-                bin
+                bin.to_path_buf()
             } else {
                 bin.parent()?.to_path_buf()
             }

@@ -664,6 +664,24 @@ fn npm_global_config_is_the_users_and_below_the_user_npmrc() {
     );
     let (registries, _) = setup.load(ProjectTrust::Untrusted);
     assert_eq!(registries.npm_default.as_deref(), Some("https://node.corp.example"));
+    // A `node` that is a link: the prefix is the real executable's, as node's `process.execPath`.
+    let linked_bin = setup.outside.join("shims/bin");
+    std::fs::create_dir_all(&linked_bin).unwrap();
+    std::os::unix::fs::symlink(node_prefix.join("bin/node"), linked_bin.join("node")).unwrap();
+    setup.write(
+        &setup.outside.join("shims/etc/npmrc"),
+        "registry=https://shim.corp.example/\n",
+    );
+    setup.env.insert("PATH".into(), linked_bin.display().to_string());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://node.corp.example"));
+    // `$PREFIX` (npm's own default before the node's folder) wins over PATH.
+    let termux = setup.outside.join("termux-usr");
+    setup.write(&termux.join("etc/npmrc"), "registry=https://termux.corp.example/\n");
+    setup.env.insert("PREFIX".into(), termux.display().to_string());
+    let (registries, _) = setup.load(ProjectTrust::Untrusted);
+    assert_eq!(registries.npm_default.as_deref(), Some("https://termux.corp.example"));
+    setup.env.remove("PREFIX");
 
     // `$NPM_CONFIG_GLOBALCONFIG` names the file itself.
     let named = setup.outside.join("ci-global-npmrc");
