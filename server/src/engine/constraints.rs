@@ -107,28 +107,31 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
 }
 
 /// In a constraints file, what one of its own entries means: a pin is what pip installs whenever
-/// anything pulls the package in, checked on its line (`Ok`, the note said with its findings); an entry
-/// without a pin installs nothing by itself (`Err`, why it is skipped). `None` outside a constraints
-/// file.
+/// anything pulls the package in, checked on its line (`Ok`: the note said with its findings, and the
+/// pinned version); an entry without a pin installs nothing by itself (`Err`, why it is skipped).
+/// `None` outside a constraints file. A pin is any `==x`/`===x` clause, also beside others
+/// (`>=2,==2.19.0`): pip installs that version or nothing.
 pub(super) fn own_entry(
     constraints: &PipConstraints<'_>,
     dep: &Dependency,
     requirement: Option<&str>,
-) -> Option<Result<String, String>> {
+) -> Option<Result<(String, String), String>> {
     if !constraints.is_constraints_file || dep.ecosystem != Ecosystem::PyPI {
         return None;
     }
     let package = &dep.package;
-    Some(
-        match requirement.and_then(|text| crate::resolve::exact_pin(dep.ecosystem, text)) {
-            Some(_) => Ok(format!(
-                "a constraint: pip installs this version whenever anything pulls {package} in"
-            )),
-            None => Err(format!(
-                "a constraint that pins no version: pip installs nothing for it by itself, and the requirements files that apply it check {package} with it"
-            )),
-        },
-    )
+    let pin = requirement.and_then(|text| {
+        crate::resolve::exact_pin(dep.ecosystem, text).or_else(|| crate::resolve::pypi::pinned_version(text))
+    });
+    Some(match pin {
+        Some(pin) => Ok((
+            format!("a constraint: pip installs this version whenever anything pulls {package} in"),
+            pin,
+        )),
+        None => Err(format!(
+            "a constraint that pins no version: pip installs nothing for it by itself, and the requirements files that apply it check {package} with it"
+        )),
+    })
 }
 
 /// Why pip cannot install a constrained dependency, if it cannot: the specifiers do not parse together,
@@ -451,6 +454,38 @@ mod tests {
             "{:?}",
             urllib3.status
         );
+    }
+
+    /// A constraints file's pin written beside another clause (`>=2,==2.19.0`) is still a pin: pip
+    /// installs 2.19.0 whenever anything pulls the package in, so it is checked on its line. It used to
+    /// be skipped as "pins no version", so a redundant clause hid a vulnerable or malicious pin.
+    #[test]
+    fn a_constraints_file_pin_beside_another_clause_is_checked() {
+        let facts = requests_facts(&["2.19.0", "2.20.0", "2.31.0"]);
+        for line in [
+            "requests>=2,==2.19.0\n",
+            "requests >=0 , ==2.19.0\n",
+            "requests===2.19.0,!=2.18\n",
+        ] {
+            let analysis = evaluate(line, "", true, &facts);
+            let dep = requests(&analysis);
+            assert_eq!(dep.status, Status::Checked, "{line}");
+            assert_eq!(dep.dep.resolved.version.as_deref(), Some("2.19.0"), "{line}");
+            assert!(
+                analysis.findings.iter().any(|f| f.id == "PYSEC-2018-28"),
+                "{line}: {:?}",
+                analysis.findings
+            );
+            // The registry's list is not needed to know what a pin installs (offline, or a version the
+            // registry no longer lists).
+            let offline = evaluate(line, "", true, &Facts::default());
+            assert_eq!(
+                requests(&offline).dep.resolved.version.as_deref(),
+                Some("2.19.0"),
+                "{line}"
+            );
+            assert!(!matches!(requests(&offline).status, Status::Skipped(_)), "{line}");
+        }
     }
 
     #[test]

@@ -301,19 +301,22 @@ fn collect(
         };
         // A constraints file's own entry: a pin is what pip installs whenever anything pulls the
         // package in (checked on its line); a range installs nothing by itself.
-        let (skipped, entry_note) = match skipped {
+        let (skipped, entry_note, entry_pin) = match skipped {
             None => match constraints::own_entry(&input.constraints, dep, requirement_text.as_deref()) {
-                Some(Ok(note)) => (None, Some(note)),
-                Some(Err(reason)) => (Some(reason), None),
-                None => (None, None),
+                Some(Ok((note, pin))) => (None, Some(note), Some(pin)),
+                Some(Err(reason)) => (Some(reason), None, None),
+                None => (None, None, None),
             },
-            other => (other, None),
+            other => (other, None, None),
         };
         let requirement_text = match &constrained {
             Some(constrained) if !constrained.requirement.is_empty() => Some(constrained.requirement.clone()),
             _ => requirement_text,
         };
-        let constraint_pin = constrained.as_ref().and_then(|c| c.pin.clone());
+        let constraint_pin = constrained
+            .as_ref()
+            .and_then(|c| c.pin.clone())
+            .or_else(|| entry_pin.map(|pin| (pin, VersionSource::Pinned)));
         // A range the lockfile satisfies from a URL or a git repository installs that, not what the
         // registry would resolve the range to: it stays the locked version, not checked.
         let installed_elsewhere = locked_entry
@@ -355,8 +358,9 @@ fn collect(
             (requirement, resolved)
         };
         let (requirement, mut resolved) = match memo.as_deref_mut() {
-            // A constrained answer is not the requirement text's alone: never kept in the memo.
-            Some(memo) if constrained.is_none() => {
+            // A constrained answer is not the requirement text's alone, and a constraints file's pin
+            // is not what the same text resolves to elsewhere: neither is kept in the memo.
+            Some(memo) if constrained.is_none() && constraint_pin.is_none() => {
                 // The version list an installer's cooldown filters moves with time until it settles.
                 let settled = locked.is_some()
                     || pinned
