@@ -14,9 +14,11 @@
 //! - A tarball elsewhere (a mirror's host: Artifactory, Nexus, Verdaccio, a CI cache), shaped like a
 //!   registry's tarball of the name and version, is the registry's package only when the lockfile's
 //!   integrity equals the one the package's registry publishes for that version, compared in the
-//!   strongest algorithm both state (`same_bytes`): the package manager verifies that integrity on
-//!   install, so the bytes are the registry's wherever they are downloaded from. Without both digests
-//!   it stays "installed from …, not checked"; while the registry's are not known yet it is undecided.
+//!   algorithm the package manager verifies, the strongest the lockfile states (`same_bytes`): it
+//!   verifies that integrity on install, so the bytes are the registry's wherever they are downloaded
+//!   from. When the registry does not state that algorithm, or the lockfile's integrity is not wholly
+//!   readable, it stays "installed from …, not checked"; while the registry's digests are not known
+//!   yet it is undecided.
 //! - Local packages (workspace members, links, `file:` paths) are the project's own code: not here.
 
 use base64::Engine as _;
@@ -94,13 +96,13 @@ fn mirror_copy(url: &str, package: &LockedPackage, ecosystem: Ecosystem, facts: 
     let Some(version) = registry.version(&package.version) else {
         return not_checked(format!("the registry does not list {name_version}"));
     };
-    match same_bytes(locked, version.digests.iter()) {
+    match same_bytes(locked, ecosystem, version.digests.iter()) {
         Some(true) => None,
         Some(false) => not_checked(format!(
             "its integrity is not the one the registry publishes for {name_version}"
         )),
         None => not_checked(format!(
-            "the lockfile's integrity and the registry's for {name_version} share no algorithm to compare"
+            "the lockfile's integrity and the registry's for {name_version} share no algorithm to compare (the package manager verifies the lockfile's strongest)"
         )),
     }
 }
@@ -116,32 +118,39 @@ fn strength(algorithm: &str) -> Option<u8> {
     }
 }
 
-/// The digests in one integrity text, as (strength, bytes): SRI `sha512-<base64>` (options after `?`
-/// ignored), the registry's `sha1:<hex>` / `sha256:<hex>`, and a bare 64-digit hex sha256 (Cargo.lock).
-fn digests_of(text: &str) -> Vec<(u8, Vec<u8>)> {
+/// The digests in a lockfile's integrity text, as (strength, bytes); `None` when a token is not one
+/// this can compare (an unknown algorithm, a digest that does not decode), since the package manager
+/// may verify with exactly that one. npm (ssri) reads only SRI `<algorithm>-<base64>` (options after
+/// `?` ignored): it skips anything else, so the registry's own `sha1:<hex>` form there is verified by
+/// nobody. Other lockfiles also write `sha256:<hex>` (uv, pylock) or a bare 64-digit hex sha256
+/// (Cargo.lock).
+fn digests_of(text: &str, ecosystem: Ecosystem) -> Option<Vec<(u8, Vec<u8>)>> {
     let engine = base64::engine::general_purpose::STANDARD;
     text.split_whitespace()
-        .filter_map(|token| {
-            if let Some((algorithm, hex_digest)) = token.split_once(':') {
-                return Some((strength(algorithm)?, hex::decode(hex_digest).ok()?));
+        .map(|token| {
+            if ecosystem != Ecosystem::Npm {
+                if let Some((algorithm, hex_digest)) = token.split_once(':') {
+                    return Some((strength(algorithm)?, hex::decode(hex_digest).ok()?));
+                }
+                if token.len() == 64 {
+                    return hex::decode(token).ok().map(|bytes| (2, bytes));
+                }
             }
-            if let Some((algorithm, encoded)) = token.split_once('-') {
-                let encoded = encoded.split('?').next().unwrap_or(encoded);
-                return Some((strength(algorithm)?, engine.decode(encoded).ok()?));
-            }
-            (token.len() == 64)
-                .then(|| hex::decode(token).ok())
-                .flatten()
-                .map(|bytes| (2, bytes))
+            let (algorithm, encoded) = token.split_once('-')?;
+            let encoded = encoded.split('?').next().unwrap_or(encoded);
+            Some((strength(algorithm)?, engine.decode(encoded).ok()?))
         })
         .collect()
 }
 
-/// Whether the lockfile's integrity `locked` names the same bytes as the registry's `digests`, in the
-/// strongest algorithm both state (SRI: any digest of that algorithm may match); `None` when they share
-/// no algorithm.
-fn same_bytes<'a>(locked: &str, digests: impl IntoIterator<Item = Digest<'a>>) -> Option<bool> {
-    let ours = digests_of(locked);
+/// Whether the lockfile's integrity `locked` (of an `ecosystem` lockfile) names the same bytes as the
+/// registry's `digests`, in the algorithm the package manager verifies: the strongest the lockfile
+/// states (npm's ssri picks it; pip and uv accept any stated one, so the strongest is the strict
+/// choice). SRI: any digest of that algorithm may match. `None` when the registry does not state that
+/// algorithm or the lockfile's integrity cannot be read whole: then the bytes installed were compared
+/// with nothing the registry publishes.
+fn same_bytes<'a>(locked: &str, ecosystem: Ecosystem, digests: impl IntoIterator<Item = Digest<'a>>) -> Option<bool> {
+    let ours = digests_of(locked, ecosystem)?;
     let theirs: Vec<(u8, Vec<u8>)> = digests
         .into_iter()
         .filter_map(|digest| {
@@ -149,11 +158,10 @@ fn same_bytes<'a>(locked: &str, digests: impl IntoIterator<Item = Digest<'a>>) -
             Some((strength(algorithm)?, bytes.into_owned()))
         })
         .collect();
-    let strongest = ours
-        .iter()
-        .map(|(strength, _)| *strength)
-        .filter(|strength| theirs.iter().any(|(s, _)| s == strength))
-        .max()?;
+    let strongest = ours.iter().map(|(strength, _)| *strength).max()?;
+    if !theirs.iter().any(|(s, _)| *s == strongest) {
+        return None;
+    }
     let of = |list: &[(u8, Vec<u8>)]| -> Vec<Vec<u8>> {
         list.iter()
             .filter(|(s, _)| *s == strongest)
@@ -273,21 +281,45 @@ mod tests {
 
     #[test]
     fn the_strongest_algorithm_both_state_decides() {
-        assert_eq!(same_bytes(SHA512_A, registry(&[SHA512_A]).iter()), Some(true));
-        assert_eq!(same_bytes(SHA512_A, registry(&[SHA512_B]).iter()), Some(false));
+        assert_eq!(
+            same_bytes(SHA512_A, Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            Some(true)
+        );
+        assert_eq!(
+            same_bytes(SHA512_A, Ecosystem::Npm, registry(&[SHA512_B]).iter()),
+            Some(false)
+        );
         // SRI: several digests of one algorithm, any may match; options after `?` are ignored.
         let both = format!("{SHA512_B} {SHA512_A}?opt");
-        assert_eq!(same_bytes(&both, registry(&[SHA512_A]).iter()), Some(true));
+        assert_eq!(
+            same_bytes(&both, Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            Some(true)
+        );
         // The registry's shasum (hex) against the lockfile's sha1 (base64).
         let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e";
-        assert_eq!(same_bytes(SHA1_A_SRI, registry(&[shasum]).iter()), Some(true));
+        assert_eq!(
+            same_bytes(SHA1_A_SRI, Ecosystem::Npm, registry(&[shasum]).iter()),
+            Some(true)
+        );
         // sha512 is compared when both have it, even when sha1 agrees.
         let lock = format!("{SHA512_B} {SHA1_A_SRI}");
-        assert_eq!(same_bytes(&lock, registry(&[SHA512_A, shasum]).iter()), Some(false));
+        assert_eq!(
+            same_bytes(&lock, Ecosystem::Npm, registry(&[SHA512_A, shasum]).iter()),
+            Some(false)
+        );
         // No algorithm in common, or nothing readable: not comparable.
-        assert_eq!(same_bytes(SHA1_A_SRI, registry(&[SHA512_A]).iter()), None);
-        assert_eq!(same_bytes("sha512-not base64!", registry(&[SHA512_A]).iter()), None);
-        assert_eq!(same_bytes("md5-AAAA", registry(&[SHA512_A]).iter()), None);
+        assert_eq!(
+            same_bytes(SHA1_A_SRI, Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            None
+        );
+        assert_eq!(
+            same_bytes("sha512-not base64!", Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            None
+        );
+        assert_eq!(
+            same_bytes("md5-AAAA", Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            None
+        );
     }
 
     #[test]
@@ -406,6 +438,64 @@ mod tests {
         let mut url_dep = locked(url, Some(SHA512_A));
         url_dep.non_registry = Some("a URL".into());
         assert!(verdict(&url_dep, &facts).is_some());
+    }
+
+    /// npm verifies a tarball against the strongest algorithm of the lockfile's own integrity (ssri's
+    /// `pickAlgorithm`: md5 < sha1 < sha224 < sha256 < sha384 < sha512), and reads only SRI
+    /// `<algorithm>-<base64>` there. A mirror tarball whose lockfile adds a digest the registry does not
+    /// state (its own sha512 beside the registry's sha1, a sha224), or writes the registry's digest in a
+    /// form npm ignores (`sha512:<hex>`: nothing is verified), installs bytes nobody compared with the
+    /// registry's: not checked. Matching the strongest algorithm both stated took these for the
+    /// registry's package.
+    #[test]
+    fn a_mirror_tarball_is_compared_in_the_algorithm_npm_verifies() {
+        let url = "https://evil.example/left/-/left-1.0.0.tgz";
+        let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e";
+        let facts_with = |digests: Vec<&str>| {
+            registry_says(Some(Fact::Known {
+                value: std::sync::Arc::new(PackageFacts {
+                    versions: vec![VersionFacts {
+                        version: "1.0.0".into(),
+                        digests: digests.into(),
+                        ..VersionFacts::default()
+                    }],
+                    ..PackageFacts::default()
+                }),
+                as_of: jiff::Timestamp::UNIX_EPOCH,
+                stale: false,
+            }))
+        };
+        let public = RegistrySource::Public;
+        let verdict = |integrity: &str, facts: &Facts| {
+            installed_elsewhere(&locked(url, Some(integrity)), Ecosystem::Npm, &public, facts)
+        };
+        let sha1_only = facts_with(vec![shasum]);
+        let both = facts_with(vec![SHA512_A, shasum]);
+        let sha512_as_hex = format!(
+            "sha512:{}",
+            hex::encode(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&SHA512_A["sha512-".len()..])
+                    .unwrap()
+            )
+        );
+        for (integrity, facts) in [
+            (format!("{SHA512_B} {SHA1_A_SRI}"), &sha1_only),
+            (format!("{SHA1_A_SRI} {SHA512_B}"), &sha1_only),
+            (
+                format!("sha224-jRkDlBp0aEnMhbW6V/SbBtV8mrGe+5Z/0yKdFA== {SHA1_A_SRI}"),
+                &sha1_only,
+            ),
+            (format!("sha256:{} {SHA1_A_SRI}", "ab".repeat(32)), &sha1_only),
+            (sha512_as_hex.clone(), &both),
+        ] {
+            let reason = verdict(&integrity, facts).unwrap_or_default();
+            assert!(reason.contains("not checked"), "{integrity}: {reason:?}");
+        }
+        // What npm verifies is the registry's: the registry's package.
+        assert_eq!(verdict(SHA1_A_SRI, &sha1_only), None);
+        assert_eq!(verdict(&format!("{SHA1_A_SRI} {SHA512_A}"), &both), None);
+        assert_eq!(verdict(SHA512_A, &both), None);
     }
 
     /// A lockfile entry from the registry's own URL is the registry's package only when its integrity
