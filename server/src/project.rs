@@ -45,6 +45,9 @@ pub struct Context {
     /// The manifest is a pip constraints file: named with `-c` (never with `-r`) by a file the CLI read,
     /// or, with no such file, named like one (`model::is_constraints_name`).
     pub is_constraints_file: bool,
+    /// The manifest is a constraints file that a requirements file read with it applies
+    /// (`PipConstraints::applied`); the editor cannot know, so `false` there.
+    pub constraints_applied: bool,
     /// Editor: the `-r`/`-c` includes (path as written, `-c`) `constraints` were read for, the files
     /// read for them (canonical: saving one reloads), and the constraints files that could not be read
     /// (the manifest's own include that leads to one, as written; what could not be read), shown on
@@ -65,6 +68,7 @@ impl Context {
             constraints: PipConstraints {
                 entries: &self.constraints,
                 is_constraints_file: self.is_constraints_file,
+                applied: self.constraints_applied,
             },
         }
     }
@@ -1067,6 +1071,7 @@ pub fn context(
         problems,
         constraints: Vec::new(),
         is_constraints_file: false,
+        constraints_applied: false,
         constraints_read_for: Vec::new(),
         constraint_files: Vec::new(),
         constraints_unread: Vec::new(),

@@ -519,11 +519,20 @@ fn apply_constraints(files: &mut [Checked]) {
             )
         })
         .collect();
+    // A constraints file is applied when a requirements file (not another constraints file) is checked
+    // with it; one only the command line can apply leaves its ranges to be checked on their lines.
+    let applied: HashSet<usize> = applicable
+        .iter()
+        .enumerate()
+        .filter(|(idx, _)| !is_constraints_file[*idx])
+        .flat_map(|(_, constraints)| constraints.iter().copied())
+        .collect();
     for (idx, file) in files.iter_mut().enumerate() {
         if file.parsed.kind != ManifestKind::Requirements {
             continue;
         }
         file.context.is_constraints_file = is_constraints_file[idx];
+        file.context.constraints_applied = applied.contains(&idx);
         file.context.constraints = applicable[idx]
             .iter()
             .filter(|constraints| **constraints != idx)

@@ -29,6 +29,12 @@ pub struct PipConstraints<'a> {
     /// This file is itself a constraints file: its entries install nothing by themselves, but a pinned
     /// one is the version pip installs whenever anything pulls that package in.
     pub is_constraints_file: bool,
+    /// This constraints file is applied to requirements files read with it (one names it with `-c`,
+    /// directly or through its includes), which check their dependencies with its ranges. `false` for
+    /// one nothing names (given on pip's command line, `pip install -r requirements.txt -c
+    /// constraints.txt`, or opened in the editor, which cannot know): its ranges are then checked on
+    /// their own lines, since no requirement here is checked with them.
+    pub applied: bool,
 }
 
 /// What the constraints do to one dependency.
@@ -108,14 +114,16 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
 
 /// In a constraints file, what one of its own entries means: a pin is what pip installs whenever
 /// anything pulls the package in, checked on its line (`Ok`: the note said with its findings, and the
-/// pinned version); an entry without a pin installs nothing by itself (`Err`, why it is skipped).
-/// `None` outside a constraints file. A pin is any `==x`/`===x` clause, also beside others
-/// (`>=2,==2.19.0`): pip installs that version or nothing.
+/// pinned version); an entry without a pin installs nothing by itself (`Err`, why it is skipped), unless
+/// no requirements file read here applies the file (`PipConstraints::applied`): then a range is checked
+/// on its line at the highest version it admits (`Ok` without a pin), since nothing else checks what it
+/// lets pip install. `None` outside a constraints file. A pin is any `==x`/`===x` clause, also beside
+/// others (`>=2,==2.19.0`): pip installs that version or nothing.
 pub(super) fn own_entry(
     constraints: &PipConstraints<'_>,
     dep: &Dependency,
     requirement: Option<&str>,
-) -> Option<Result<(String, String), String>> {
+) -> Option<Result<(String, Option<String>), String>> {
     if !constraints.is_constraints_file || dep.ecosystem != Ecosystem::PyPI {
         return None;
     }
@@ -123,10 +131,18 @@ pub(super) fn own_entry(
     let pin = requirement.and_then(|text| {
         crate::resolve::exact_pin(dep.ecosystem, text).or_else(|| crate::resolve::pypi::pinned_version(text))
     });
+    let ranged = requirement.is_some_and(|text| !text.trim().is_empty());
     Some(match pin {
         Some(pin) => Ok((
             format!("a constraint: pip installs this version whenever anything pulls {package} in"),
-            pin,
+            Some(pin),
+        )),
+        // No requirements file read here applies it, so nothing else is checked with this range.
+        None if ranged && !constraints.applied => Ok((
+            format!(
+                "a constraint no requirements file here names with -c (given on pip's command line?): pip installs the highest version it admits whenever anything pulls {package} in"
+            ),
+            None,
         )),
         None => Err(format!(
             "a constraint that pins no version: pip installs nothing for it by itself, and the requirements files that apply it check {package} with it"
@@ -222,6 +238,7 @@ mod tests {
         let constraints = PipConstraints {
             entries: &entries,
             is_constraints_file: false,
+            applied: false,
         };
         parsed
             .deps
@@ -289,6 +306,25 @@ mod tests {
             constraints: PipConstraints {
                 entries: &entries,
                 is_constraints_file,
+                applied: true,
+            },
+        };
+        engine::evaluate(&input, facts, &Policy::default(), now())
+    }
+
+    /// Evaluates `text` as a constraints file no requirements file names (pip's command line).
+    fn evaluate_unapplied(text: &str, facts: &Facts) -> Analysis {
+        let parsed = manifest::parse(ManifestKind::Requirements, text);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &registries,
+            constraints: PipConstraints {
+                entries: &[],
+                is_constraints_file: true,
+                applied: false,
             },
         };
         engine::evaluate(&input, facts, &Policy::default(), now())
@@ -486,6 +522,32 @@ mod tests {
             );
             assert!(!matches!(requests(&offline).status, Status::Skipped(_)), "{line}");
         }
+    }
+
+    /// `pip install -r requirements.txt -c constraints.txt`: no file names the constraints file, so no
+    /// requirement is checked with its ranges, yet pip installs what they admit. `evil<1.1` beside
+    /// `evil>=1` installs the newest 1.0.x while the requirement alone is checked at the newest
+    /// release: the range is checked on its own line at the highest version it admits. It used to be
+    /// skipped ("the requirements files that apply it check it"), which hid the version pip installs.
+    #[test]
+    fn a_range_in_a_constraints_file_nothing_names_is_checked_on_its_line() {
+        let facts = requests_facts(&["2.18.0", "2.19.0", "2.31.0"]);
+        let analysis = evaluate_unapplied("requests<2.20\nflask\n", &facts);
+        let dep = requests(&analysis);
+        assert_eq!(dep.status, Status::Checked);
+        assert_eq!(dep.dep.resolved.version.as_deref(), Some("2.19.0"));
+        let advisory = analysis
+            .findings
+            .iter()
+            .find(|f| f.id == "PYSEC-2018-28")
+            .unwrap_or_else(|| panic!("{:?}", analysis.findings));
+        assert!(advisory.message.contains("names with -c"), "{}", advisory.message);
+        // A bare name admits everything and installs nothing by itself.
+        let flask = analysis.deps.iter().find(|d| d.dep.package.name == "flask").unwrap();
+        assert!(matches!(&flask.status, Status::Skipped(_)), "{:?}", flask.status);
+        // Applied to a requirements file read with it, the range is checked there instead.
+        let applied = evaluate("requests<2.20\n", "", true, &facts);
+        assert!(matches!(&requests(&applied).status, Status::Skipped(why) if why.contains("pins no version")));
     }
 
     #[test]

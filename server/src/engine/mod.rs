@@ -300,10 +300,11 @@ fn collect(
             },
         };
         // A constraints file's own entry: a pin is what pip installs whenever anything pulls the
-        // package in (checked on its line); a range installs nothing by itself.
+        // package in (checked on its line); a range installs nothing by itself, and is checked on its
+        // line only when no requirements file read with the file is checked with it.
         let (skipped, entry_note, entry_pin) = match skipped {
             None => match constraints::own_entry(&input.constraints, dep, requirement_text.as_deref()) {
-                Some(Ok((note, pin))) => (None, Some(note), Some(pin)),
+                Some(Ok((note, pin))) => (None, Some(note), pin),
                 Some(Err(reason)) => (Some(reason), None, None),
                 None => (None, None, None),
             },

@@ -71,6 +71,7 @@ pub fn empty_context() -> Context {
         problems: Vec::new(),
         constraints: Vec::new(),
         is_constraints_file: false,
+        constraints_applied: false,
         constraints_read_for: Vec::new(),
         constraint_files: Vec::new(),
         constraints_unread: Vec::new(),
