@@ -144,10 +144,11 @@ fn digests_of(text: &str, ecosystem: Ecosystem) -> Option<Vec<(u8, Vec<u8>)>> {
 }
 
 /// Whether the lockfile's integrity `locked` (of an `ecosystem` lockfile) names the same bytes as the
-/// registry's `digests`, in the algorithm the package manager verifies: the strongest the lockfile
-/// states (npm's ssri picks it; pip and uv accept any stated one, so the strongest is the strict
-/// choice). SRI: any digest of that algorithm may match. `None` when the registry does not state that
-/// algorithm or the lockfile's integrity cannot be read whole: then the bytes installed were compared
+/// registry's `digests`, in every algorithm the package manager may verify with: npm (ssri) verifies
+/// the strongest the lockfile states and accepts bytes matching any of its digests of that algorithm;
+/// pip and uv accept bytes matching any digest the lockfile states, whatever its algorithm. So each of
+/// those lockfile digests must be one the registry states. `None` when the registry does not state such
+/// an algorithm or the lockfile's integrity cannot be read whole: then the bytes installed were compared
 /// with nothing the registry publishes.
 fn same_bytes<'a>(locked: &str, ecosystem: Ecosystem, digests: impl IntoIterator<Item = Digest<'a>>) -> Option<bool> {
     let ours = digests_of(locked, ecosystem)?;
@@ -159,17 +160,17 @@ fn same_bytes<'a>(locked: &str, ecosystem: Ecosystem, digests: impl IntoIterator
         })
         .collect();
     let strongest = ours.iter().map(|(strength, _)| *strength).max()?;
-    if !theirs.iter().any(|(s, _)| *s == strongest) {
-        return None;
+    let verified: Vec<&(u8, Vec<u8>)> = ours
+        .iter()
+        .filter(|(strength, _)| ecosystem != Ecosystem::Npm || *strength == strongest)
+        .collect();
+    let mut same = true;
+    for (strength, digest) in verified {
+        let mut stated = theirs.iter().filter(|(s, _)| s == strength).peekable();
+        stated.peek()?;
+        same &= stated.any(|(_, bytes)| bytes == digest);
     }
-    let of = |list: &[(u8, Vec<u8>)]| -> Vec<Vec<u8>> {
-        list.iter()
-            .filter(|(s, _)| *s == strongest)
-            .map(|(_, bytes)| bytes.clone())
-            .collect()
-    };
-    let (ours, theirs) = (of(&ours), of(&theirs));
-    Some(ours.iter().any(|digest| theirs.contains(digest)))
+    Some(same)
 }
 
 /// Whether `url` is where the package's registry serves `name@version`: on the public npm registry,
@@ -289,11 +290,37 @@ mod tests {
             same_bytes(SHA512_A, Ecosystem::Npm, registry(&[SHA512_B]).iter()),
             Some(false)
         );
-        // SRI: several digests of one algorithm, any may match; options after `?` are ignored.
+        // SRI: npm accepts bytes matching any of the lockfile's digests of the algorithm it verifies,
+        // so every one of them must be the registry's (one of several the registry states); options
+        // after `?` are ignored.
         let both = format!("{SHA512_B} {SHA512_A}?opt");
         assert_eq!(
             same_bytes(&both, Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            Some(false)
+        );
+        assert_eq!(
+            same_bytes(&both, Ecosystem::Npm, registry(&[SHA512_A, SHA512_B]).iter()),
             Some(true)
+        );
+        assert_eq!(
+            same_bytes(&format!("{SHA512_A}?opt"), Ecosystem::Npm, registry(&[SHA512_A]).iter()),
+            Some(true)
+        );
+        // pip and uv accept any digest the lockfile states, of any algorithm: each must be the registry's.
+        let real = "sha256:541ac5ac8bd0a4fd7a4ff8a1b44a2abd1a8b88b4ef1e6b1e2a7e76cf2a0b3c4d";
+        let evil = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(same_bytes(real, Ecosystem::PyPI, registry(&[real]).iter()), Some(true));
+        assert_eq!(
+            same_bytes(&format!("{real} {evil}"), Ecosystem::PyPI, registry(&[real]).iter()),
+            Some(false)
+        );
+        assert_eq!(
+            same_bytes(
+                &format!("{real} {SHA1_A_SRI}"),
+                Ecosystem::PyPI,
+                registry(&[real]).iter()
+            ),
+            None
         );
         // The registry's shasum (hex) against the lockfile's sha1 (base64).
         let shasum = "sha1:5b8a3a7765dfe001261dde915589e782f8c94d1e";
@@ -488,6 +515,9 @@ mod tests {
             ),
             (format!("sha256:{} {SHA1_A_SRI}", "ab".repeat(32)), &sha1_only),
             (sha512_as_hex.clone(), &both),
+            // npm accepts the tarball when it matches any sha512 the lockfile states: the attacker's
+            // digest beside the registry's lets the attacker's bytes in.
+            (format!("{SHA512_A} {SHA512_B}"), &both),
         ] {
             let reason = verdict(&integrity, facts).unwrap_or_default();
             assert!(reason.contains("not checked"), "{integrity}: {reason:?}");
