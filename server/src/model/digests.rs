@@ -34,6 +34,9 @@ const TEXT: u8 = 0;
 /// follow the form byte (their length is the algorithm's).
 const SRI: u8 = 1;
 const HEX: u8 = 16;
+/// A text longer than a u16 length holds (no registry writes one, but it is kept as given): its text
+/// after its length as a u32.
+const LONG_TEXT: u8 = 255;
 
 fn base64_engine() -> &'static base64::engine::GeneralPurpose {
     &base64::engine::general_purpose::STANDARD
@@ -120,10 +123,19 @@ impl Serialize for Digest<'_> {
 }
 
 /// Appends the entry for `text` to `out`: its bytes when they write back to exactly `text`, else the
-/// text. `false` (nothing appended) for what is not a digest: empty, or longer than an entry holds.
+/// text. `false` (nothing appended) for what is not a digest: empty, or longer than a u32 holds.
 fn encode(text: &str, out: &mut Vec<u8>) -> bool {
-    if text.is_empty() || text.len() > usize::from(u16::MAX) {
+    if text.is_empty() {
         return false;
+    }
+    if text.len() > usize::from(u16::MAX) {
+        let Ok(len) = u32::try_from(text.len()) else {
+            return false;
+        };
+        out.push(LONG_TEXT);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+        return true;
     }
     for (index, (algorithm, length)) in ALGORITHMS.iter().enumerate() {
         let Some(rest) = text.strip_prefix(algorithm) else {
@@ -165,6 +177,11 @@ fn entries(bytes: &[u8]) -> impl Iterator<Item = (&[u8], Digest<'_>)> + '_ {
             let len = usize::from(u16::from_le_bytes([*after.first()?, *after.get(1)?]));
             let text = std::str::from_utf8(after.get(2..2 + len)?).unwrap_or_default();
             (Digest::Text(text), 2 + len)
+        } else if form == LONG_TEXT {
+            let len = u32::from_le_bytes([*after.first()?, *after.get(1)?, *after.get(2)?, *after.get(3)?]);
+            let len = usize::try_from(len).ok()?;
+            let text = std::str::from_utf8(after.get(4..4 + len)?).unwrap_or_default();
+            (Digest::Text(text), 4 + len)
         } else {
             let (sri, index) = if form >= HEX {
                 (false, form - HEX)
@@ -224,7 +241,7 @@ impl Digests {
 
     /// Whether one of the digests is written exactly `text`.
     pub fn contains(&self, text: &str) -> bool {
-        let mut wanted = Vec::with_capacity(3 + text.len());
+        let mut wanted = Vec::with_capacity(5 + text.len());
         encode(text, &mut wanted) && entries(self.raw()).any(|(raw, _)| raw == wanted.as_slice())
     }
 
@@ -448,6 +465,25 @@ mod tests {
             hex::decode("5b8a3a7765dfe001261dde915589e782f8c94d1e").unwrap()
         );
         assert_eq!((all[3].algorithm(), all[3].bytes()), (None, None));
+    }
+
+    /// A text longer than a u16 length holds is not a digest any registry writes, but it is kept and
+    /// compared as written (the list of strings it replaced kept it); it used to be dropped, so a version
+    /// stating only such a text read as stating no digest.
+    #[test]
+    fn a_text_longer_than_a_short_entry_is_kept() {
+        let long = format!("sha512-{}", "A".repeat(70_000));
+        let mut digests = Digests::from(vec![SHA256, long.as_str()]);
+        digests.push("sha256:aa");
+        assert_eq!(digests.len(), 3);
+        assert!(digests.contains(&long) && !digests.contains(&long[..long.len() - 1]));
+        assert_eq!(digests.iter().nth(1).unwrap().to_string(), long);
+        assert_eq!(digests.iter().nth(2).unwrap().to_string(), "sha256:aa");
+        let json = serde_json::to_string(&digests).unwrap();
+        assert_eq!(serde_json::from_str::<Digests>(&json).unwrap(), digests);
+        let mut list = [digests.clone(), Digests::from(vec![SHA512])];
+        Digests::pack(&mut list, |digests| digests);
+        assert_eq!(list[0], digests);
     }
 
     /// Packing moves every version's digests into one buffer and changes none of them; packing again
