@@ -295,25 +295,21 @@ mod tests {
 
     /// Evaluates `requirements` with the entries of `constraints` (a file named `c.txt`) applied.
     fn evaluate(requirements: &str, constraints: &str, is_constraints_file: bool, facts: &Facts) -> Analysis {
-        let parsed = manifest::parse(ManifestKind::Requirements, requirements);
-        let entries = entries(constraints);
-        let registries = RegistryRules::default();
-        let input = Input {
-            manifest: &parsed,
-            lockfile: None,
-            workspace: None,
-            registries: &registries,
-            constraints: PipConstraints {
-                entries: &entries,
-                is_constraints_file,
-                applied: true,
-            },
-        };
-        engine::evaluate(&input, facts, &Policy::default(), now())
+        evaluate_with(requirements, &entries(constraints), is_constraints_file, true, facts)
     }
 
     /// Evaluates `text` as a constraints file no requirements file names (pip's command line).
     fn evaluate_unapplied(text: &str, facts: &Facts) -> Analysis {
+        evaluate_with(text, &[], true, false, facts)
+    }
+
+    fn evaluate_with(
+        text: &str,
+        entries: &[Constraint],
+        is_constraints_file: bool,
+        applied: bool,
+        facts: &Facts,
+    ) -> Analysis {
         let parsed = manifest::parse(ManifestKind::Requirements, text);
         let registries = RegistryRules::default();
         let input = Input {
@@ -322,9 +318,9 @@ mod tests {
             workspace: None,
             registries: &registries,
             constraints: PipConstraints {
-                entries: &[],
-                is_constraints_file: true,
-                applied: false,
+                entries,
+                is_constraints_file,
+                applied,
             },
         };
         engine::evaluate(&input, facts, &Policy::default(), now())
