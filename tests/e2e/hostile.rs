@@ -1052,5 +1052,75 @@ fn transitives_of_a_git_dependency_are_checked() {
         .iter()
         .find(|p| p["package"] == "helper")
         .unwrap();
-    assert_eq!(helper["status"], "skipped", "{helper}");
+    assert_eq!(helper["status"], "unavailable", "{helper}");
+}
+
+/// A fake-interview repository whose only dependency is the attacker's git repository, or a tarball on
+/// the attacker's host: nothing about it can be checked, so the run is not clean (exit 2) and says why.
+/// It used to be "skipped", exit 0. A path dependency (the project's own code) stays skipped.
+#[test]
+fn a_dependency_fetched_from_a_git_repository_or_a_url_is_never_clean() {
+    let user = User::new();
+    for manifest in [
+        (
+            "package.json",
+            "{\n  \"dependencies\": {\n    \"helper\": \"github:someone/helper\"\n  }\n}\n",
+        ),
+        (
+            "package.json",
+            "{\n  \"dependencies\": {\n    \"helper\": \"https://evil.example/helper-1.0.0.tgz\"\n  }\n}\n",
+        ),
+        (
+            "requirements.txt",
+            "https://evil.example/helper-1.0.0-py3-none-any.whl\n",
+        ),
+        (
+            "requirements.txt",
+            "helper @ git+https://github.com/someone/helper@main\n",
+        ),
+        (
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nhelper = { git = \"https://github.com/someone/helper\" }\n",
+        ),
+    ] {
+        let repo = Repo::new(&[manifest]);
+        let (outcome, report) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 2, "{manifest:?}: {}{}", outcome.stdout, outcome.stderr);
+        let helper = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == "helper")
+            .unwrap_or_else(|| panic!("{manifest:?}: {report}"));
+        assert_eq!(helper["status"], "unavailable", "{helper}");
+        assert!(
+            helper["check_reasons"]["advisory"]
+                .as_str()
+                .unwrap()
+                .contains("installed from"),
+            "{helper}"
+        );
+        assert!(outcome.stderr.contains("could not be checked"), "{}", outcome.stderr);
+    }
+    let repo = Repo::new(&[(
+        "package.json",
+        "{\n  \"dependencies\": {\n    \"local\": \"file:../local\"\n  }\n}\n",
+    )]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 0, "{}{}", outcome.stdout, outcome.stderr);
+    assert_eq!(report["packages"][0]["status"], "skipped", "{report}");
+}
+
+/// Naming a malicious release by the registry's own tarball URL, under another name, installs that
+/// release: it is found (flatmap-stream 0.1.1, MAL-2025-20690), exit 1.
+#[test]
+fn a_malicious_release_named_by_its_registry_tarball_is_found() {
+    let user = User::new();
+    let repo = Repo::new(&[(
+        "package.json",
+        "{\n  \"dependencies\": {\n    \"lodash\": \"https://registry.npmjs.org/flatmap-stream/-/flatmap-stream-0.1.1.tgz\"\n  }\n}\n",
+    )]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
 }

@@ -40,8 +40,10 @@ pub struct PipConstraints<'a> {
 /// What the constraints do to one dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Applied {
-    /// The package comes from the URL, VCS or path a constraint names: not checked (the reason).
+    /// The package comes from the URL or VCS a constraint names: not checked, never clean (the reason).
     Elsewhere(String),
+    /// The package is the local path a constraint names, the project's own code: skipped (the reason).
+    Local(String),
     /// The requirement and the constraints together.
     Constrained(Constrained),
 }
@@ -74,10 +76,14 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
             SourceKind::Git(at) | SourceKind::Path(at) | SourceKind::Url(at) => at.as_str(),
             _ => "another source",
         };
-        return Some(Applied::Elsewhere(format!(
+        let reason = format!(
             "installed from {location} as the constraint at {} says, not from the registry: not checked ({note})",
             entry.origin
-        )));
+        );
+        return Some(match entry.source {
+            SourceKind::Path(_) => Applied::Local(reason),
+            _ => Applied::Elsewhere(reason),
+        });
     }
     let mut parts: Vec<&str> = Vec::new();
     if let Some(own) = requirement.map(str::trim).filter(|text| !text.is_empty()) {
@@ -444,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn a_url_constraint_is_not_checked_against_the_registry() {
+    fn a_url_constraint_is_not_checked_against_the_registry_and_never_clean() {
         let facts = requests_facts(&["2.19.0", "2.31.0"]);
         for constraint in [
             "requests @ https://evil.example/requests-2.31.0.tar.gz\n",
@@ -453,12 +459,27 @@ mod tests {
             let analysis = evaluate("requests>=2\n", constraint, false, &facts);
             let dep = requests(&analysis);
             assert!(
-                matches!(&dep.status, Status::Skipped(why) if why.contains("installed from") && why.contains("c.txt:1")),
+                matches!(&dep.status, Status::Unavailable(why) if why.contains("installed from") && why.contains("c.txt:1")),
                 "{constraint}: {:?}",
                 dep.status
             );
-            assert!(analysis.findings.is_empty(), "{:?}", analysis.findings);
+            assert!(
+                analysis
+                    .findings
+                    .iter()
+                    .any(|f| f.kind == FindingKind::Unchecked && f.message.contains("installed from")),
+                "{:?}",
+                analysis.findings
+            );
         }
+        // A local path is the project's own code: skipped, as a path requirement is.
+        let analysis = evaluate("requests>=2\n", "requests @ file:///src/requests\n", false, &facts);
+        let dep = requests(&analysis);
+        assert!(
+            matches!(&dep.status, Status::Skipped(why) if why.contains("c.txt:1")),
+            "{:?}",
+            dep.status
+        );
     }
 
     /// A constraints file's own lines: a pin is what pip installs whenever anything pulls the package

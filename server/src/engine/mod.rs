@@ -4,19 +4,23 @@
 //! Invariants:
 //! - Pure and synchronous: no IO, no async, no clock (`now` is an argument).
 //! - The one place that knows the order checks → policy → fix.
-//! - Privacy is decided here: path, git, URL and workspace dependencies are never queried, and packages of
+//! - Privacy is decided here: path, git, URL and workspace dependencies are never queried (a URL that is
+//!   the public registry's own file of a release is that release: `declared`), and packages of
 //!   a private registry are only ever asked of that registry and the local OSV copies (never the OSV API,
 //!   never the public registry). A private registry only the untrusted project names is not a choice the
 //!   user made: its packages are not fully checked (`RegistryRules::untrusted_private`).
 //! - The lockfile walk goes through git and path entries to what they pull in. Local entries (path,
 //!   link, workspace) are shown as skipped; an entry fetched from outside its registry (git, a URL, a
-//!   tarball on another host, another integrity: `sources`) is not checked, never clean.
+//!   tarball on another host, another integrity: `sources`) is not checked, never clean, and so is a
+//!   dependency the manifest itself fetches from a git repository or a URL (`declared`).
 //! - Missing data is never safety: a dependency whose advisories are pending or unavailable is marked so.
 //! - pip constraints (`Input::constraints`, read by the caller) decide a requirements dependency's version
-//!   with its requirement (`constraints`): a URL one sends it elsewhere (skipped), one that admits no
+//!   with its requirement (`constraints`): a URL one sends it elsewhere (not checked), a path one makes
+//!   it local (skipped), one that admits no
 //!   version with it makes it not installable (never clean), and no fix is offered on the requirement.
 
 mod constraints;
+mod declared;
 mod memo;
 mod registries;
 mod sources;
@@ -71,6 +75,7 @@ use crate::policy::{Policy, PolicyIssue, Suppression, Verdict};
 use crate::resolve::{self, Requirement, VersionSource};
 
 pub use constraints::PipConstraints;
+use declared::Declared;
 pub use memo::{Memo, MemoStats};
 pub use registries::{Privacy, RegistryRules, SetAside, UserDefaults};
 pub use states::{CheckState, CheckStates};
@@ -128,6 +133,9 @@ pub struct AnalyzedDep {
     /// repository, another integrity): then no check counts as done, and the package is never shown
     /// as clean.
     pub installed_elsewhere: Option<String>,
+    /// The manifest fetches it from a git repository or a URL that is not a registry's release
+    /// (`declared`), or a constraint does: its name is asked of no registry and no OSV.
+    pub never_asked: bool,
     /// The pip constraints that decide this dependency's version ("constrained by constraints.txt:3
     /// (==2.19.0)"), or, in a constraints file, what its entry means; said with every finding.
     pub constrained_by: Option<String>,
@@ -272,7 +280,15 @@ fn collect(
             .registry
             .as_deref()
             .or(root_entry.and_then(|w| w.registry.as_deref()));
-        let package = PackageRef::new(dep.ecosystem, package_name);
+        // A git repository or a URL the manifest names: the registry's own file of a release is that
+        // release, pinned; anything else is not checked (`declared`).
+        let declared = declared::declared(dep.ecosystem, package_name, &root_entry.unwrap_or(dep).source);
+        let (package, declared_pin, declared_elsewhere) = match declared {
+            Some(Declared::Release { name, version }) => (PackageRef::new(dep.ecosystem, &name), Some(version), None),
+            Some(Declared::Elsewhere(why)) => (PackageRef::new(dep.ecosystem, package_name), None, Some(why)),
+            None => (PackageRef::new(dep.ecosystem, package_name), None, None),
+        };
+        let from_declared_source = declared_pin.is_some() || declared_elsewhere.is_some();
         let requirement_text = requirement_text_of(dep, &workspace, input.lockfile);
         let source = input.registries.source_for(&package, registry);
         let locked_entry = direct
@@ -284,25 +300,34 @@ fn collect(
         // A registry range the lockfile satisfies with the project's own package (npm links a sibling
         // workspace whose version is in range; a Cargo `[patch]` to a path): that code is installed,
         // not the registry's, so it is skipped like a `workspace:` or path dependency.
-        let skipped = skip_reason(dep, &workspace).or_else(|| {
-            locked_entry.and_then(local_entry).map(|reason| {
-                format!("{reason}: the lockfile installs the project's own package here, not the registry's")
+        let skipped = if from_declared_source {
+            None
+        } else {
+            skip_reason(dep, &workspace).or_else(|| {
+                locked_entry.and_then(local_entry).map(|reason| {
+                    format!("{reason}: the lockfile installs the project's own package here, not the registry's")
+                })
             })
-        });
-        // pip constraints (`-c`): a URL one sends the package elsewhere (not checked); otherwise the
-        // version checked is the one the requirement and every constraint admit together.
-        let (skipped, constrained) = match skipped {
-            Some(reason) => (Some(reason), None),
+        };
+        // pip constraints (`-c`): a path one makes the package the project's own code (skipped), a URL
+        // or git one sends it elsewhere (not checked); otherwise the version checked is the one the
+        // requirement and every constraint admit together. A URL requirement is what pip installs.
+        let (skipped, constrained, constrained_elsewhere) = match skipped {
+            Some(reason) => (Some(reason), None, None),
+            None if from_declared_source => (None, None, None),
             None => match constraints::apply(&input.constraints, dep, requirement_text.as_deref()) {
-                Some(constraints::Applied::Elsewhere(reason)) => (Some(reason), None),
-                Some(constraints::Applied::Constrained(constrained)) => (None, Some(constrained)),
-                None => (None, None),
+                Some(constraints::Applied::Local(reason)) => (Some(reason), None, None),
+                Some(constraints::Applied::Elsewhere(reason)) => (None, None, Some(reason)),
+                Some(constraints::Applied::Constrained(constrained)) => (None, Some(constrained), None),
+                None => (None, None, None),
             },
         };
+        let declared_elsewhere = declared_elsewhere.or(constrained_elsewhere);
         // A constraints file's own entry: a pin is what pip installs whenever anything pulls the
         // package in (checked on its line); a range installs nothing by itself, and is checked on its
         // line only when no requirements file read with the file is checked with it.
         let (skipped, entry_note, entry_pin) = match skipped {
+            None if from_declared_source => (None, None, None),
             None => match constraints::own_entry(&input.constraints, dep, requirement_text.as_deref()) {
                 Some(Ok((note, pin))) => (None, Some(note), pin),
                 Some(Err(reason)) => (Some(reason), None, None),
@@ -317,12 +342,16 @@ fn collect(
         let constraint_pin = constrained
             .as_ref()
             .and_then(|c| c.pin.clone())
-            .or_else(|| entry_pin.map(|pin| (pin, VersionSource::Pinned)));
+            .or_else(|| entry_pin.map(|pin| (pin, VersionSource::Pinned)))
+            .or_else(|| declared_pin.map(|pin| (pin, VersionSource::Pinned)));
         // A range the lockfile satisfies from a URL or a git repository installs that, not what the
         // registry would resolve the range to: it stays the locked version, not checked.
-        let installed_elsewhere = locked_entry
-            .filter(|_| skipped.is_none())
-            .and_then(|p| sources::installed_elsewhere(p, dep.ecosystem, &source, facts));
+        let never_asked = declared_elsewhere.is_some();
+        let installed_elsewhere = declared_elsewhere.or_else(|| {
+            locked_entry
+                .filter(|_| skipped.is_none())
+                .and_then(|p| sources::installed_elsewhere(p, dep.ecosystem, &source, facts))
+        });
         let locked = locked_entry
             .filter(|p| p.non_registry.is_none() || installed_elsewhere.is_some())
             .map(|p| p.version.clone())
@@ -415,6 +444,7 @@ fn collect(
             stale_reason: None,
             other_lockfile: None,
             installed_elsewhere,
+            never_asked,
             constrained_by: constrained.map(|c| c.note).or(entry_note),
             not_installable,
         });
@@ -560,6 +590,7 @@ fn collect_other(
             stale_reason: None,
             other_lockfile: name.map(str::to_string),
             installed_elsewhere,
+            never_asked: false,
             constrained_by: None,
             not_installable: None,
         });
@@ -647,6 +678,7 @@ fn collect_transitive(
             stale_reason: None,
             other_lockfile: None,
             installed_elsewhere,
+            never_asked: false,
             constrained_by: None,
             not_installable: None,
         });
@@ -789,7 +821,7 @@ fn queries(input: &Input<'_>, facts: &Facts, asked: Asked) -> Vec<Query> {
     let mut res = Vec::new();
     let mut seen = HashSet::new();
     for analyzed in collect(input, facts, None, None) {
-        if matches!(analyzed.status, Status::Skipped(_)) {
+        if matches!(analyzed.status, Status::Skipped(_)) || analyzed.never_asked {
             continue;
         }
         let package = analyzed.dep.package.clone();

@@ -1392,6 +1392,136 @@ fn transitives_of_git_dependency_are_checked() {
     assert_eq!(inner.dep.via, ["right", "inner"]);
 }
 
+/// What the manifest itself fetches from a git repository or a URL is not a registry's release: it
+/// is not checked and never clean (unavailable, with a finding on its line), its name is asked of no
+/// registry and no OSV, and the project's deny list still applies to it. It used to be "skipped", and a
+/// run whose only dependency was an attacker's repository exited 0. Local code stays skipped.
+#[test]
+fn a_git_or_url_dependency_is_not_checked_and_its_name_never_asked() {
+    use crate::checks::FindingKind;
+    use crate::engine::Status;
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let cases = [
+        (
+            ManifestKind::PackageJson,
+            r#"{"dependencies": {"helper": "github:someone/helper", "tarball": "https://evil.example/tarball-1.0.0.tgz", "local": "file:../local"}}"#,
+        ),
+        (
+            ManifestKind::CargoToml,
+            "[dependencies]\nhelper = { git = \"https://github.com/someone/helper\" }\ntarball = { path = \"../local\" }\n",
+        ),
+        (
+            ManifestKind::Requirements,
+            "helper @ git+https://github.com/someone/helper@main\ntarball @ https://evil.example/tarball-1.0.0.tar.gz\n-e ../local\n",
+        ),
+    ];
+    for (kind, text) in cases {
+        let parsed = manifest::parse(kind, text);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &registries,
+            constraints: Default::default(),
+        };
+        let asked = engine::needs(&input, &Facts::default());
+        assert!(asked.is_empty(), "{text}: {asked:?}");
+        let policy = Policy {
+            deny: vec!["helper".to_string()],
+            ..Policy::default()
+        };
+        let analysis = engine::evaluate(&input, &Facts::default(), &policy, now);
+        let mut elsewhere = 0;
+        for (idx, dep) in analysis.deps.iter().enumerate() {
+            match &dep.status {
+                Status::Unavailable(why) => {
+                    assert!(
+                        why.contains("installed from") && why.contains("not checked"),
+                        "{text}: {why}"
+                    );
+                    assert!(
+                        analysis
+                            .findings
+                            .iter()
+                            .any(|f| f.dep == idx && f.kind == FindingKind::Unchecked),
+                        "{text}: {:?}",
+                        analysis.findings
+                    );
+                    elsewhere += 1;
+                }
+                Status::Skipped(why) => assert!(why.contains("local"), "{text}: {why}"),
+                other => panic!("{text}: {} is {other:?}", dep.dep.package.name),
+            }
+        }
+        let expected = if kind == ManifestKind::CargoToml { 1 } else { 2 };
+        assert_eq!(elsewhere, expected, "{text}: {:?}", analysis.deps);
+        assert!(
+            analysis.findings.iter().any(|f| f.kind == FindingKind::Denied),
+            "{text}: {:?}",
+            analysis.findings
+        );
+    }
+}
+
+/// A URL that is the public registry's own file of a release installs that release: it is checked as
+/// that release. Naming a malicious version by its tarball (under another name, even) does not hide it.
+#[test]
+fn the_registrys_own_file_of_a_release_is_checked_as_that_release() {
+    use crate::checks::FindingKind;
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let cases = [
+        (
+            ManifestKind::PackageJson,
+            r#"{"dependencies": {"lodash": "https://registry.npmjs.org/flatmap-stream/-/flatmap-stream-0.1.1.tgz"}}"#,
+            Ecosystem::Npm,
+            "flatmap-stream",
+            "0.1.1",
+        ),
+        (
+            ManifestKind::Requirements,
+            "ctx @ https://files.pythonhosted.org/packages/aa/bb/cc/ctx-0.2.2.tar.gz#sha256=00\n",
+            Ecosystem::PyPI,
+            "ctx",
+            "0.2.2",
+        ),
+    ];
+    for (kind, text, ecosystem, name, version) in cases {
+        let parsed = manifest::parse(kind, text);
+        let registries = RegistryRules::default();
+        let input = Input {
+            manifest: &parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &registries,
+            constraints: Default::default(),
+        };
+        let package = PackageRef::new(ecosystem, name);
+        let asked = engine::needs(&input, &Facts::default());
+        assert!(
+            asked
+                .iter()
+                .any(|q| matches!(q, crate::model::Query::Advisories { package: p } if *p == package)),
+            "{text}: {asked:?}"
+        );
+        let mut facts = Facts::default();
+        let mut record = malicious_record_for(name);
+        for package in record.affected.iter_mut().filter_map(|a| a.package.as_mut()) {
+            package.ecosystem = ecosystem;
+        }
+        facts.advisories.insert(package.clone(), known(vec![record], now));
+        let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+        let dep = &analysis.deps[0];
+        assert_eq!(dep.dep.package, package, "{text}");
+        assert_eq!(dep.dep.resolved.version.as_deref(), Some(version), "{text}");
+        assert!(
+            analysis.findings.iter().any(|f| f.kind == FindingKind::Malicious),
+            "{text}: {:?}",
+            analysis.findings
+        );
+    }
+}
+
 /// A lockfile entry fetched from somewhere other than the package's registry (a tarball on another
 /// host, a URL without the registry's shape, an integrity the registry does not publish) is what the
 /// package manager installs: the dependency keeps the locked version and is not checked, never
