@@ -8,6 +8,9 @@
 //! - Every request is bounded: connect and total timeouts, a response-size cap enforced while the body
 //!   streams, a per-host concurrency limit, at most `retries` retries (429, 5xx, timeouts only) with
 //!   jittered backoff that honours `Retry-After`, and a per-host circuit breaker that fails fast while open.
+//!   The total timeout counts from when the request first gets its turn at the host (a permit, and on
+//!   HTTP/1.1 a connection): waiting in this client's own queue says nothing about the host, so it
+//!   neither times a request out nor counts as the host failing.
 //! - Credentials are attached only to requests whose origin (scheme, host, port) is the one they were
 //!   configured for, and never appear in logs or errors (URLs are redacted).
 //! - GET, or POST of a JSON body for idempotent queries (OSV's `querybatch`), retried alike.
@@ -592,37 +595,23 @@ impl HttpClient {
         let state = self.host(&origin_key(&url), &url);
         let total = request.timeout.unwrap_or(self.settings.total_timeout);
         let started = Instant::now();
-        let deadline = started + total;
-        match tokio::time::timeout_at(
-            deadline.into(),
-            self.get_with_retries(request, &url, &host, &state, deadline, &mut target),
-        )
-        .await
-        {
-            Ok(answer) => {
-                tracing::debug!(
-                    url = %redact(&request.url),
-                    ms = started.elapsed().as_secs_f64() * 1e3,
-                    outcome = match &answer {
-                        Ok(Attempt::Done(HttpAnswer::Body { body, .. })) => format!("{} bytes", body.len()),
-                        Ok(Attempt::Done(HttpAnswer::NotModified { .. })) => "not modified".to_string(),
-                        Ok(Attempt::Done(HttpAnswer::NotFound)) => "not found".to_string(),
-                        Ok(Attempt::Streamed(bytes)) => format!("{bytes} bytes streamed"),
-                        Ok(_) => String::new(),
-                        Err(err) => err.to_string(),
-                    },
-                    "answered"
-                );
-                answer
-            }
-            Err(_) => {
-                record(&state, false, &self.settings);
-                Err(LookupError::Transport {
-                    host,
-                    message: format!("no answer within {} s", total.as_secs_f32()),
-                })
-            }
-        }
+        let answer = self
+            .get_with_retries(request, &url, &host, &state, total, &mut target)
+            .await;
+        tracing::debug!(
+            url = %redact(&request.url),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            outcome = match &answer {
+                Ok(Attempt::Done(HttpAnswer::Body { body, .. })) => format!("{} bytes", body.len()),
+                Ok(Attempt::Done(HttpAnswer::NotModified { .. })) => "not modified".to_string(),
+                Ok(Attempt::Done(HttpAnswer::NotFound)) => "not found".to_string(),
+                Ok(Attempt::Streamed(bytes)) => format!("{bytes} bytes streamed"),
+                Ok(_) => String::new(),
+                Err(err) => err.to_string(),
+            },
+            "answered"
+        );
+        answer
     }
 
     /// GETs a registry document for `package_name`: 404/410 become `NotFound(package_name)`.
@@ -660,32 +649,63 @@ impl HttpClient {
         url: &Url,
         host: &str,
         state: &HostState,
-        deadline: Instant,
+        total: Duration,
         target: &mut BodyTarget<'_>,
     ) -> Result<Attempt, LookupError> {
+        let breaker_open = || {
+            breaker_open_until(state).map(|until| LookupError::Transport {
+                host: host.to_string(),
+                message: format!(
+                    "too many failures; not asking again for {} s",
+                    until.saturating_duration_since(Instant::now()).as_secs()
+                ),
+            })
+        };
+        let timed_out = || {
+            record(state, false, &self.settings);
+            LookupError::Transport {
+                host: host.to_string(),
+                message: format!("no answer within {} s", total.as_secs_f32()),
+            }
+        };
+        // Set when the request first gets its turn: the queue before that is this client's own.
+        let mut deadline: Option<Instant> = None;
         let mut attempt_number = 0;
         loop {
-            if let Some(until) = breaker_open_until(state) {
-                let wait = until.saturating_duration_since(Instant::now());
-                return Err(LookupError::Transport {
-                    host: host.to_string(),
-                    message: format!("too many failures; not asking again for {} s", wait.as_secs()),
-                });
+            if let Some(open) = breaker_open() {
+                return Err(open);
             }
             let outcome = {
                 let shutting_down = |_| LookupError::Transport {
                     host: host.to_string(),
                     message: "client shutting down".to_string(),
                 };
-                let _permit = state.permits.acquire().await.map_err(shutting_down)?;
-                let _connection = match state.http1.load(std::sync::atomic::Ordering::Relaxed) {
-                    true => Some(state.http1_permits.acquire().await.map_err(shutting_down)?),
-                    false => None,
+                let turn = async {
+                    let permit = state.permits.acquire().await.map_err(shutting_down)?;
+                    let connection = match state.http1.load(std::sync::atomic::Ordering::Relaxed) {
+                        true => Some(state.http1_permits.acquire().await.map_err(shutting_down)?),
+                        false => None,
+                    };
+                    Ok::<_, LookupError>((permit, connection))
                 };
+                // A retry queues again within the time the request has left.
+                let (_permit, _connection) = match deadline {
+                    None => turn.await?,
+                    Some(deadline) => tokio::time::timeout_at(deadline.into(), turn)
+                        .await
+                        .map_err(|_| timed_out())??,
+                };
+                // The host may have failed others while this request waited.
+                if let Some(open) = breaker_open() {
+                    return Err(open);
+                }
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + total);
                 if let BodyTarget::Sink(sink) = target {
                     sink.restart().map_err(LookupError::Other)?;
                 }
-                self.attempt(request, url, host, state, target).await
+                tokio::time::timeout_at(deadline.into(), self.attempt(request, url, host, state, target))
+                    .await
+                    .map_err(|_| timed_out())?
             };
             match outcome {
                 done @ (Attempt::Done(_) | Attempt::Streamed(_)) => {
@@ -705,7 +725,7 @@ impl HttpClient {
                     let backoff = self.settings.backoff * 2u32.saturating_pow(attempt_number);
                     let jittered = backoff.mul_f64(0.5 + fastrand::f64());
                     let wait = retry_after.map_or(jittered, |after| after.max(jittered));
-                    if Instant::now() + wait >= deadline {
+                    if deadline.is_none_or(|deadline| Instant::now() + wait >= deadline) {
                         return Err(err);
                     }
                     tracing::debug!("retrying {} in {:?} after: {err}", redact(&request.url), wait);

@@ -318,6 +318,39 @@ mod faults {
         );
     }
 
+    /// A cold burst to an HTTP/1.1 host waits for one of its connections: that wait is the client's
+    /// own queue, not the host being slow. A large lockfile behind an HTTP/1.1 proxy queued past the
+    /// total timeout, its later packages read "no answer within 20 s", and the failures opened the
+    /// breaker for the rest: packages not checked on a healthy host. The timeout now counts from when
+    /// a request gets its connection.
+    #[tokio::test]
+    async fn waiting_for_an_http1_connection_does_not_count_against_the_timeout() {
+        let server = FixtureServer::start(registry_fixtures()).unwrap();
+        let http = Arc::new(client(HttpSettings { retries: 0, ..quick() }));
+        // The first answer tells the client the host speaks HTTP/1.1.
+        assert!(matches!(
+            http.get(&get(&server, "/npm/left-pad")).await,
+            Ok(HttpAnswer::Body { .. })
+        ));
+        // Each answer takes 250 ms; 128 requests over 16 connections take eight rounds, 2 s in all,
+        // past the 1.5 s total timeout for the last ones (each alone needs 250 ms).
+        server.set_latency(Duration::from_millis(250));
+        let burst: Vec<_> = (0..8 * HTTP1_CONNECTIONS_PER_HOST)
+            .map(|_| {
+                let http = http.clone();
+                let request = get(&server, "/npm/left-pad");
+                tokio::spawn(async move { http.get(&request).await })
+            })
+            .collect();
+        let mut failed = Vec::new();
+        for task in burst {
+            if let Err(err) = task.await.unwrap() {
+                failed.push(err.to_string());
+            }
+        }
+        assert!(failed.is_empty(), "{} failed: {:?}", failed.len(), failed.first());
+    }
+
     #[tokio::test]
     async fn credentials_never_reach_another_host() {
         let private = FixtureServer::start(registry_fixtures()).unwrap();
