@@ -1111,6 +1111,35 @@ fn a_dependency_fetched_from_a_git_repository_or_a_url_is_never_clean() {
     assert_eq!(report["packages"][0]["status"], "skipped", "{report}");
 }
 
+/// A repository without a lockfile that forces the malicious flatmap-stream 0.1.1 (MAL-2025-20690) on
+/// whatever pulls it in, through npm `overrides`, Yarn `resolutions` or `pnpm.overrides`: the package
+/// manager installs it, so it is found on the override's line, exit 1. It used to go unread: "1 package:
+/// 0 errors".
+#[test]
+fn a_malicious_version_forced_by_an_override_is_found() {
+    let user = User::new();
+    for overrides in [
+        "\"overrides\": {\"event-stream\": {\"flatmap-stream\": \"0.1.1\"}}",
+        "\"resolutions\": {\"**/flatmap-stream\": \"0.1.1\"}",
+        "\"pnpm\": {\"overrides\": {\"event-stream>flatmap-stream\": \"0.1.1\"}}",
+    ] {
+        let manifest = format!("{{\n  \"dependencies\": {{\"event-stream\": \"3.3.4\"}},\n  {overrides}\n}}\n");
+        let repo = Repo::new(&[("package.json", manifest.as_str())]);
+        let (outcome, report) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 1, "{overrides}: {}{}", outcome.stdout, outcome.stderr);
+        assert!(has_malicious(&report, "flatmap-stream"), "{overrides}: {report}");
+        let finding = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["package"] == "flatmap-stream")
+            .unwrap();
+        assert_eq!(finding["version"], "0.1.1", "{finding}");
+        let line = finding["range"]["start"]["line"].as_u64().unwrap();
+        assert_eq!(line, 2, "on the override's line: {finding}");
+    }
+}
+
 /// Naming a malicious release by the registry's own tarball URL, under another name, installs that
 /// release: it is found (flatmap-stream 0.1.1, MAL-2025-20690), exit 1.
 #[test]

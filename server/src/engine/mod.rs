@@ -466,7 +466,8 @@ fn collect(
 /// Whether the lockfile walk starts at direct dependency `dep`: every one of the lockfile's ecosystem
 /// but a sibling workspace member (`workspace:`), whose own manifest is checked with its dependencies.
 fn walks_from(dep: &Dependency, lockfile: &Lockfile) -> bool {
-    dep.ecosystem == lockfile.ecosystem && dep.source != SourceKind::Workspace
+    // An override is not a root of the tree: what it forces is reached from the dependencies.
+    dep.ecosystem == lockfile.ecosystem && dep.source != SourceKind::Workspace && dep.kind != DepKind::Override
 }
 
 /// Per package index of a lockfile: the direct dependency it was reached from and the path of names.

@@ -1522,6 +1522,53 @@ fn the_registrys_own_file_of_a_release_is_checked_as_that_release() {
     }
 }
 
+/// An override forces its version wherever the tree pulls the package in: it is checked on its own
+/// line (asked for, a malicious pin found there); one to a git repository is not checked, never clean.
+#[test]
+fn an_override_is_checked_on_its_own_line() {
+    use crate::checks::FindingKind;
+    use crate::engine::Status;
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let text = r#"{"dependencies": {"event-stream": "3.3.4"}, "overrides": {"event-stream": {"flatmap-stream": "0.1.1"}, "h": "github:evil/h"}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, text);
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: None,
+        workspace: None,
+        registries: &registries,
+        constraints: Default::default(),
+    };
+    let flatmap = PackageRef::new(Ecosystem::Npm, "flatmap-stream");
+    let asked = engine::needs(&input, &Facts::default());
+    assert!(
+        asked
+            .iter()
+            .any(|q| matches!(q, crate::model::Query::Advisories { package } if *package == flatmap)),
+        "{asked:?}"
+    );
+    let mut facts = Facts::default();
+    facts.advisories.insert(
+        flatmap.clone(),
+        known(vec![malicious_record_for("flatmap-stream")], now),
+    );
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    let at = analysis.deps.iter().position(|d| d.dep.package == flatmap).unwrap();
+    assert_eq!(analysis.deps[at].dep.resolved.version.as_deref(), Some("0.1.1"));
+    let finding = analysis
+        .findings
+        .iter()
+        .find(|f| f.dep == at && f.kind == FindingKind::Malicious)
+        .unwrap_or_else(|| panic!("{:?}", analysis.findings));
+    assert_eq!(&text[finding.span.start..finding.span.end], "0.1.1");
+    let h = analysis.deps.iter().find(|d| d.dep.package.name == "h").unwrap();
+    assert!(
+        matches!(&h.status, Status::Unavailable(why) if why.contains("github:evil/h")),
+        "{:?}",
+        h.status
+    );
+}
+
 /// A lockfile entry fetched from somewhere other than the package's registry (a tarball on another
 /// host, a URL without the registry's shape, an integrity the registry does not publish) is what the
 /// package manager installs: the dependency keeps the locked version and is not checked, never

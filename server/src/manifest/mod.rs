@@ -27,6 +27,9 @@ pub enum DepKind {
     Peer,
     /// A named group: PEP 621 optional-dependencies extra, PEP 735 group, Poetry group.
     Group(String),
+    /// A version the manifest forces on its package wherever the tree pulls it in (npm `overrides`,
+    /// Yarn `resolutions`, pnpm `pnpm.overrides`).
+    Override,
 }
 
 /// Where a dependency comes from, as written.

@@ -1,5 +1,6 @@
 //! `package.json` → the dependencies of its `dependencies`, `devDependencies`, `optionalDependencies`
-//! and `peerDependencies` objects, read from the tree-sitter-json tree.
+//! and `peerDependencies` objects, read from the tree-sitter-json tree, and the versions its overrides
+//! force on whatever pulls a package in (npm `overrides`, Yarn `resolutions`, pnpm `pnpm.overrides`).
 //!
 //! Invariants:
 //! - The name span is the key's text inside its quotes; the requirement span is the value's text inside
@@ -8,6 +9,11 @@
 //!   each `ERROR`/`MISSING` node becomes one issue.
 //! - The spec is classified the way npm-package-arg does it (alias, path, git, URL, workspace), but
 //!   never interpreted: ranges belong to `resolve`.
+//! - An override is what the package manager installs for its package wherever the tree pulls it in,
+//!   so each one is a dependency of its own (`DepKind::Override`), named by the package its selector
+//!   ends in (`a>b@<2` → `b`, `**/@s/b` → `@s/b`, npm's nested `"a": {".": "1.0.0"}` → `a`), its
+//!   version the override's value. A reference to a direct dependency's spec (`$a`) and pnpm's removal
+//!   (`-`) install nothing of their own and are not listed.
 
 use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue, collect_issues};
 use crate::model::{Ecosystem, Span};
@@ -58,6 +64,7 @@ pub fn patch(
     let old_content = old.requirement_span?;
     let content_end = (value.end_byte() - 1).checked_add_signed(-delta)?;
     if old.source == SourceKind::Alias
+        || old.kind == DepKind::Override
         || old_content.start != value.start_byte() + 1
         || old_content.end != content_end
         || start < old_content.start
@@ -126,7 +133,30 @@ fn visit_top(node: tree_sitter::Node, text: &str, depth: usize, acc: &mut Parsed
                 let Some(key) = child.child_by_field_name("key") else {
                     continue;
                 };
-                let Some(kind) = string_value(key, text).and_then(|key| section_kind(&key.value)) else {
+                let key = string_value(key, text);
+                if depth == 1
+                    && let Some(key) = &key
+                    && let Some(value) = child.child_by_field_name("value")
+                    && value.kind() == "object"
+                {
+                    match key.value.as_str() {
+                        "overrides" | "resolutions" => visit_overrides(value, text, None, 0, acc),
+                        "pnpm" => {
+                            let mut cursor = value.walk();
+                            for pair in value.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
+                                if let (Some(name), Some(overrides)) =
+                                    (pair.child_by_field_name("key"), pair.child_by_field_name("value"))
+                                    && string_value(name, text).is_some_and(|name| name.value == "overrides")
+                                    && overrides.kind() == "object"
+                                {
+                                    visit_overrides(overrides, text, None, 0, acc);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(kind) = key.and_then(|key| section_kind(&key.value)) else {
                     continue;
                 };
                 if let Some(value) = child.child_by_field_name("value")
@@ -171,6 +201,119 @@ fn visit_section(node: tree_sitter::Node, text: &str, kind: &DepKind, acc: &mut 
             _ => {}
         }
     }
+}
+
+/// Override objects nest (npm: `"a": {"b": "1.0.0", ".": "2.0.0"}`); deeper than this is not a file
+/// anyone writes, and is not followed.
+const MAX_OVERRIDE_DEPTH: usize = 16;
+
+/// The overrides of an `overrides` / `resolutions` / `pnpm.overrides` object; `parent` is the package
+/// of the enclosing npm selector (what `"."` overrides).
+fn visit_overrides(node: tree_sitter::Node, text: &str, parent: Option<&str>, depth: usize, acc: &mut Parsed) {
+    if depth > MAX_OVERRIDE_DEPTH {
+        return;
+    }
+    let mut cursor = node.walk();
+    for pair in node.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
+        let (Some(key), Some(value)) = (pair.child_by_field_name("key"), pair.child_by_field_name("value")) else {
+            continue;
+        };
+        let Some(key) = string_value(key, text) else {
+            continue;
+        };
+        let (package, name_span) = if key.value == "." {
+            match parent {
+                Some(parent) => (parent.to_string(), key.span),
+                None => continue,
+            }
+        } else {
+            match override_target(&key.value) {
+                Some(range) => (
+                    key.value[range.clone()].to_string(),
+                    key.sub_span(range.start, range.end),
+                ),
+                None => continue,
+            }
+        };
+        match value.kind() {
+            "object" => visit_overrides(value, text, Some(&package), depth + 1, acc),
+            "string" => {
+                if let Some(dep) = override_dependency(package, name_span, value, text) {
+                    acc.deps.push(dep);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The byte range of the package an override selector ends in: after the last `>` (pnpm's parent
+/// chain), the last path segment, with its scope (Yarn's `**/a/@s/b`), without a version selector
+/// (`b@<2`, `b@npm:1.0.0`). `None` when that is not a package name.
+fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
+    let start = selector.rfind('>').map_or(0, |at| at + 1);
+    let chain = &selector[start..];
+    let slashes: Vec<usize> = chain.match_indices('/').map(|(at, _)| at).collect();
+    let name_start = match slashes.as_slice() {
+        [] => 0,
+        [_] if chain.starts_with('@') => 0,
+        [.., before, _] if chain[before + 1..].starts_with('@') => before + 1,
+        [.., last] => last + 1,
+    };
+    let named = &chain[name_start..];
+    // A version selector follows the name's first `@` after its scope.
+    let scope_len = if named.starts_with('@') {
+        named.find('/').map_or(named.len(), |at| at + 1)
+    } else {
+        0
+    };
+    let name_len = named[scope_len..].find('@').map_or(named.len(), |at| scope_len + at);
+    let name = &named[..name_len];
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name != "**"
+        && name != "*"
+        && name
+            .trim_start_matches('@')
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.' | '/' | '~'))
+        && name.matches('/').count() == usize::from(name.starts_with('@'));
+    valid.then(|| start + name_start..start + name_start + name_len)
+}
+
+/// An override of `package` to the spec in `value`: what gets installed for it.
+fn override_dependency(package: String, name_span: Span, value: tree_sitter::Node, text: &str) -> Option<Dependency> {
+    let spec = string_value(value, text)?;
+    let trimmed = spec.value.trim();
+    if trimmed.is_empty() || trimmed == "-" || trimmed.starts_with('$') {
+        return None;
+    }
+    let classified = classify(&spec.value);
+    let (real, requirement, requirement_span) = match &classified {
+        Classified::Alias {
+            package: aliased,
+            range,
+        } => (
+            spec.value[aliased.clone()].to_string(),
+            range.as_ref().map(|range| spec.value[range.clone()].to_string()),
+            range.as_ref().map(|range| spec.sub_span(range.start, range.end)),
+        ),
+        _ => (package.clone(), Some(spec.value.clone()), Some(spec.span)),
+    };
+    Some(Dependency {
+        ecosystem: Ecosystem::Npm,
+        name: package,
+        package: real,
+        name_span,
+        requirement,
+        requirement_span,
+        kind: DepKind::Override,
+        source: classified.source(&spec.value),
+        registry: None,
+        poetry_syntax: false,
+        extras: Vec::new(),
+        marker: None,
+    })
 }
 
 fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dependency> {
@@ -420,6 +563,64 @@ mod tests {
 
     fn check(text: &str) -> String {
         render(&parse(ManifestKind::PackageJson, text), text)
+    }
+
+    /// Overrides force a version wherever the tree pulls the package in: each is a dependency of its
+    /// own, named by the package its selector ends in, on the override's value.
+    #[test]
+    fn overrides_resolutions_and_pnpm_overrides_are_dependencies_of_their_own() {
+        let text = r#"{
+  "dependencies": {"event-stream": "3.3.6", "a": "^1.0.0"},
+  "overrides": {
+    "flatmap-stream": "0.1.1",
+    "b@<2": "2.0.0",
+    "c": {".": "3.0.0", "@s/d": "4.0.0", "e@1": {"f": "npm:g@5.0.0"}},
+    "a": "$a",
+    "h": "github:evil/h"
+  },
+  "resolutions": {"**/i": "6.0.0", "j/@s/k": "7.0.0", "@s/l": "8.0.0", "m@npm:1.0.0": "9.0.0", "**": "1"},
+  "pnpm": {"overrides": {"n@1>o": "10.0.0", "p": "-", "q>@s/r@<3": "11.0.0"}},
+  "scripts": {"overrides": "not a section"}
+}"#;
+        let parsed = parse(ManifestKind::PackageJson, text);
+        let overrides: Vec<(String, String, String, String)> = parsed
+            .deps
+            .iter()
+            .filter(|dep| dep.kind == DepKind::Override)
+            .map(|dep| {
+                (
+                    dep.name.clone(),
+                    dep.package.clone(),
+                    text[dep.name_span.start..dep.name_span.end].to_string(),
+                    dep.requirement_span
+                        .map(|span| text[span.start..span.end].to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("flatmap-stream", "flatmap-stream", "flatmap-stream", "0.1.1"),
+            ("b", "b", "b", "2.0.0"),
+            ("c", "c", ".", "3.0.0"),
+            ("@s/d", "@s/d", "@s/d", "4.0.0"),
+            ("f", "g", "f", "5.0.0"),
+            ("h", "h", "h", "github:evil/h"),
+            ("i", "i", "i", "6.0.0"),
+            ("@s/k", "@s/k", "@s/k", "7.0.0"),
+            ("@s/l", "@s/l", "@s/l", "8.0.0"),
+            ("m", "m", "m", "9.0.0"),
+            ("o", "o", "o", "10.0.0"),
+            ("@s/r", "@s/r", "@s/r", "11.0.0"),
+        ]
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()));
+        assert_eq!(overrides, expected);
+        let h = parsed.deps.iter().find(|dep| dep.name == "h").unwrap();
+        assert!(matches!(&h.source, SourceKind::Git(_)), "{h:?}");
+        assert_eq!(
+            parsed.deps.iter().filter(|dep| dep.kind != DepKind::Override).count(),
+            2
+        );
+        assert!(parsed.issues.is_empty(), "{:?}", parsed.issues);
     }
 
     #[test]

@@ -276,7 +276,10 @@ fn fix_data_with(
         } => {
             let parent = dep.dep.via.first().map(String::as_str).unwrap_or_default();
             let root_text = files.root_manifest.as_ref().map_or(text, |f| &*f.text);
-            let also_direct = parsed.deps.iter().any(|d| d.name == *package)
+            let also_direct = parsed
+                .deps
+                .iter()
+                .any(|d| d.name == *package && d.kind != crate::manifest::DepKind::Override)
                 || declares(root_text, package)
                 || files.root_manifest.is_none() && declares(text, package);
             let target = override_target(manager, package, version, parent, also_direct, root_text, files)?;
