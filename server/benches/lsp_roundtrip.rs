@@ -7,7 +7,8 @@
 //!
 //! 1. Opens a 300-dependency `package.json`: first diagnostics, and the final ones (`gatehouse/status`
 //!    idle) after every lookup landed.
-//! 2. `EDITS` (default 300) one-character version edits, each timed from the `didChange` write to the
+//! 2. Right after (`BENCH_SETTLE=1`: once the server has used no CPU for 100 ms, the open's
+//!    write-behind to the store done), `EDITS` (default 300) one-character version edits, each timed from the `didChange` write to the
 //!    `publishDiagnostics` of that version: p50/p95/p99/max. Never asserts timing.
 //! 3. Opens `MANIFESTS - 1` (default 9) more 300-dependency manifests (overlapping windows of 900 real
 //!    package names, each in its own folder), waits for each to finish, and prints peak RSS (`VmHWM`).
@@ -135,6 +136,14 @@ fn main() {
         bumped[bumped.len() - 1..].to_string(),
         version[version.len() - 1..].to_string(),
     ];
+    // `BENCH_SETTLE=1`: warm edits start once the server is quiet (the open's write-behind done).
+    let settled = server.settle(Duration::from_millis(100), Duration::from_secs(10));
+    if !settled.is_zero() {
+        println!(
+            "lsp_roundtrip: server quiet {:.0} ms after the final diagnostics",
+            settled.as_secs_f64() * 1e3
+        );
+    }
     let (line, character) = position(text, at);
     let mut samples = Vec::with_capacity(n_edits);
     let mut n_last = 0;

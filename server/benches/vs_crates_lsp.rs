@@ -8,7 +8,8 @@
 //! - first diagnostics: `didOpen` → the first `publishDiagnostics` of version 1;
 //! - cold: `didOpen` → the final diagnostics of version 1 (crates-lsp publishes once, after every fetch;
 //!   Gatehouse's final publish is the last one before its `gatehouse/status` turns `idle`);
-//! - warm: `EDITS` (default 300) one-character edits of one dependency's version, each timed from the
+//! - warm: right after the cold answer (`BENCH_SETTLE=1`: once the server has used no CPU for 100 ms,
+//!   when Gatehouse has written what the open fetched to its store), `EDITS` (default 300) one-character edits of one dependency's version, each timed from the
 //!   `didChange` write to the `publishDiagnostics` of that version (read by the reader thread). Each
 //!   server gets the sync kind it asked for: crates-lsp full text, Gatehouse incremental ranges;
 //! - peak RSS (`VmHWM`) and CPU time of the whole session.
@@ -64,6 +65,8 @@ struct Run {
     codes: std::collections::BTreeMap<String, usize>,
     pending: u64,
     noise: usize,
+    /// How long after the final cold answer the server went quiet (warm edits start then).
+    settled: Duration,
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -196,6 +199,8 @@ fn run_once(side: &Side, text: &str, edit: &Edit, osv: &OsvStandIn, n_edits: usi
         *run.codes.entry(code).or_default() += 1;
     }
 
+    // `BENCH_SETTLE=1`: warm edits start once the server is quiet (both servers alike).
+    run.settled = server.settle(Duration::from_millis(100), Duration::from_secs(10));
     let (line, character) = position(text, edit.at);
     let mut current = text.to_string();
     for idx in 0..n_edits {
@@ -326,9 +331,10 @@ fn main() {
             let [first, cold, p50, p99, max, rss, cpu] = figures(&run);
             println!(
                 "run {} {:<10} first {first:7.1} ms  cold {cold:7.1} ms  warm p50 {p50:6.3} p99 {p99:6.3} \
-                 max {max:6.3} ms  peak RSS {rss:5.1} MB  CPU {cpu:5.0} ms  final {:?}{}{}",
+                 max {max:6.3} ms  peak RSS {rss:5.1} MB  CPU {cpu:5.0} ms  quiet after {:4.0} ms  final {:?}{}{}",
                 run_idx + 1,
                 side.label,
+                run.settled.as_secs_f64() * 1e3,
                 run.codes,
                 if run.pending > 0 {
                     format!("  PENDING {}", run.pending)

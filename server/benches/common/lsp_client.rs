@@ -299,6 +299,30 @@ impl LspProcess {
         )
     }
 
+    /// With `BENCH_SETTLE=1`: waits until the server has used no CPU for `quiet` (its background work
+    /// after an open, such as writing what it fetched to its store, is done), at most `limit`; returns
+    /// how long it waited. Without it, warm edits start at once, while that work may still run. (On a
+    /// virtual machine, edits after a quiet spell can be slower: waking a halted virtual CPU costs.)
+    pub fn settle(&self, quiet: Duration, limit: Duration) -> Duration {
+        let started = Instant::now();
+        if std::env::var("BENCH_SETTLE").is_none_or(|v| v != "1") {
+            return Duration::ZERO;
+        }
+        let mut last = self.cpu_time();
+        let mut since = Instant::now();
+        while started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = self.cpu_time();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                break;
+            }
+        }
+        started.elapsed()
+    }
+
     /// User + system CPU time so far.
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();

@@ -200,10 +200,15 @@ pub fn exact_pin(ecosystem: Ecosystem, requirement: &str) -> Option<String> {
         Ecosystem::Npm => {
             let bare = text.strip_prefix('=').unwrap_or(text).trim();
             let bare = bare.strip_prefix('v').unwrap_or(bare);
-            nodejs_semver::Version::parse(bare)
-                .ok()
-                .filter(|_| is_plain_version(bare))
-                .map(|_| bare.to_string())
+            // Every keystroke asks this of every dependency: a plain `X.Y.Z` (most pins) is one without
+            // the full parser, and a range is none without it.
+            if !is_plain_version(bare) {
+                return None;
+            }
+            if is_core_version(bare) {
+                return Some(bare.to_string());
+            }
+            nodejs_semver::Version::parse(bare).ok().map(|_| bare.to_string())
         }
         Ecosystem::CratesIo => {
             let bare = text.strip_prefix('=')?.trim();
@@ -220,6 +225,20 @@ pub fn exact_pin(ecosystem: Ecosystem, requirement: &str) -> Option<String> {
             pep440_rs::Version::from_str(bare).ok().map(|_| bare.to_string())
         }
     }
+}
+
+/// `MAJOR.MINOR.PATCH` exactly as SemVer 2.0 writes a version core: three decimal numbers without
+/// leading zeros (and small enough for any parser).
+fn is_core_version(text: &str) -> bool {
+    let mut parts = 0;
+    for part in text.split('.') {
+        parts += 1;
+        let number = !part.is_empty() && part.len() <= 15 && part.bytes().all(|b| b.is_ascii_digit());
+        if !number || (part.len() > 1 && part.starts_with('0')) {
+            return false;
+        }
+    }
+    parts == 3
 }
 
 fn is_plain_version(text: &str) -> bool {
@@ -299,6 +318,42 @@ mod tests {
         assert_eq!(exact_pin(Ecosystem::PyPI, "==2.19.0").as_deref(), Some("2.19.0"));
         assert_eq!(exact_pin(Ecosystem::PyPI, "==2.*"), None);
         assert_eq!(exact_pin(Ecosystem::Npm, "4.17.15").as_deref(), Some("4.17.15"));
+        // The fast path for `X.Y.Z` answers as the full parser does.
+        for text in [
+            "1.2.3",
+            "0.0.0",
+            "10.20.30",
+            "01.2.3",
+            "1.02.3",
+            "1.2",
+            "1",
+            "1.2.3.4",
+            "1.2.3-beta.1",
+            "1.2.3+build",
+            "v1.2.3",
+            "=1.2.3",
+            "= v1.2.3",
+            "1.2.x",
+            "1.2.*",
+            "^1.2.3",
+            "~1.2.3",
+            ">=1.2.3",
+            "1.2.3 - 2.0.0",
+            "1.2.3 || 2.0.0",
+            "",
+            "latest",
+            "1..3",
+            "1.2.",
+            "99999999999999999999.0.0",
+        ] {
+            let bare = text.trim().strip_prefix('=').unwrap_or(text.trim()).trim();
+            let bare = bare.strip_prefix('v').unwrap_or(bare);
+            let parsed = nodejs_semver::Version::parse(bare)
+                .ok()
+                .filter(|_| is_plain_version(bare))
+                .map(|_| bare.to_string());
+            assert_eq!(exact_pin(Ecosystem::Npm, text), parsed, "{text:?}");
+        }
         assert_eq!(exact_pin(Ecosystem::Npm, "^4.17.15"), None);
         assert_eq!(exact_pin(Ecosystem::CratesIo, "1.0"), None);
         assert_eq!(exact_pin(Ecosystem::CratesIo, "=1.0.3").as_deref(), Some("1.0.3"));

@@ -65,12 +65,27 @@ pub(super) async fn in_background(job: impl FnOnce() + Send + 'static) {
     let _ = tokio::task::spawn_blocking(unsent).await;
 }
 
-/// Nice 19 for the calling thread (Linux: `setpriority(PRIO_PROCESS, tid)` sets one thread's value).
+/// `SCHED_IDLE` for the calling thread (Linux: `sched_setscheduler(0, …)` sets the calling thread's
+/// policy), else nice 19 (`setpriority(PRIO_PROCESS, tid)` sets one thread's value). Nice 19 alone was
+/// not enough: a keystroke's thread woken on the CPU where the writer ran waited behind it for up to
+/// 3 ms while the other CPU sat idle (`perf sched timehist`). The scheduler treats a CPU that runs only
+/// `SCHED_IDLE` work as idle when it places a woken thread, and any other thread preempts it.
 /// Elsewhere the thread keeps the process's priority.
 fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
-    if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!("store writer keeps its priority: {err}");
+    {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(err) = thread_priority::set_thread_priority_and_policy(
+            thread_priority::thread_native_id(),
+            ThreadPriority::Min,
+            idle,
+        ) {
+            tracing::debug!("store writer cannot run as SCHED_IDLE: {err:?}");
+        }
+        if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+            tracing::debug!("store writer keeps its priority: {err}");
+        }
     }
 }
 
@@ -124,12 +139,20 @@ mod priority_tests {
             let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
             #[cfg(not(target_os = "linux"))]
             let nice = Some(19);
-            sender.send((name, nice)).unwrap();
+            #[cfg(target_os = "linux")]
+            let idle = thread_priority::unix::thread_schedule_policy().ok()
+                == Some(thread_priority::ThreadSchedulePolicy::Normal(
+                    thread_priority::NormalThreadSchedulePolicy::Idle,
+                ));
+            #[cfg(not(target_os = "linux"))]
+            let idle = true;
+            sender.send((name, nice, idle)).unwrap();
         })
         .await;
-        let (name, nice) = receiver.recv().unwrap();
+        let (name, nice, idle) = receiver.recv().unwrap();
         assert_eq!(name.as_deref(), Some("gatehouse-store-writer"));
         assert_eq!(nice, Some(19));
+        assert!(idle, "the store writer runs as SCHED_IDLE");
         // The caller's own thread is untouched.
         #[cfg(target_os = "linux")]
         assert_eq!(
