@@ -1120,10 +1120,15 @@ fn a_malicious_version_forced_by_an_override_is_found() {
     let user = User::new();
     for overrides in [
         "\"overrides\": {\"event-stream\": {\"flatmap-stream\": \"0.1.1\"}}",
+        "\"overrides\": {\"event-stream@>=3\": {\"flatmap-stream\": \"0.1.1\"}}",
+        "\"overrides\": {\"flatmap-stream\": \"$pinned\"}",
+        "\"resolutions\": {\"flatmap-stream\": \"npm:0.1.1\"}",
         "\"resolutions\": {\"**/flatmap-stream\": \"0.1.1\"}",
         "\"pnpm\": {\"overrides\": {\"event-stream>flatmap-stream\": \"0.1.1\"}}",
     ] {
-        let manifest = format!("{{\n  \"dependencies\": {{\"event-stream\": \"3.3.4\"}},\n  {overrides}\n}}\n");
+        let manifest = format!(
+            "{{\n  \"dependencies\": {{\"event-stream\": \"3.3.4\", \"pinned\": \"0.1.1\"}},\n  {overrides}\n}}\n"
+        );
         let repo = Repo::new(&[("package.json", manifest.as_str())]);
         let (outcome, report) = check_json(&user, &repo, &[]);
         assert_eq!(outcome.code, 1, "{overrides}: {}{}", outcome.stdout, outcome.stderr);

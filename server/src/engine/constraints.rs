@@ -71,7 +71,12 @@ pub(super) fn apply(constraints: &PipConstraints<'_>, dep: &Dependency, requirem
     }
     let notes: Vec<String> = matching.iter().map(|entry| describe(entry)).collect();
     let note = format!("constrained by {}", notes.join(", "));
-    if let Some(entry) = matching.iter().find(|entry| entry.source != SourceKind::Registry) {
+    // A URL or VCS constraint decides over a path one: what may come from elsewhere is never clean.
+    let elsewhere = matching
+        .iter()
+        .find(|entry| matches!(entry.source, SourceKind::Git(_) | SourceKind::Url(_)))
+        .or_else(|| matching.iter().find(|entry| entry.source != SourceKind::Registry));
+    if let Some(entry) = elsewhere {
         let location = match &entry.source {
             SourceKind::Git(at) | SourceKind::Path(at) | SourceKind::Url(at) => at.as_str(),
             _ => "another source",
@@ -477,6 +482,15 @@ mod tests {
         let dep = requests(&analysis);
         assert!(
             matches!(&dep.status, Status::Skipped(why) if why.contains("c.txt:1")),
+            "{:?}",
+            dep.status
+        );
+        // A URL constraint decides over a path one listed before it.
+        let both = "requests @ file:///src/requests\nrequests @ https://evil.example/requests-2.31.0.tar.gz\n";
+        let analysis = evaluate("requests>=2\n", both, false, &facts);
+        let dep = requests(&analysis);
+        assert!(
+            matches!(&dep.status, Status::Unavailable(why) if why.contains("evil.example")),
             "{:?}",
             dep.status
         );

@@ -38,6 +38,7 @@ pub(crate) enum Declared {
 pub(crate) fn declared(ecosystem: Ecosystem, package: &str, kind: &SourceKind) -> Option<Declared> {
     match kind {
         SourceKind::Git(location) => Some(Declared::Elsewhere(installed_from(location))),
+        SourceKind::Unread(why) => Some(Declared::Elsewhere(why.clone())),
         SourceKind::Url(location) => Some(
             release_at(ecosystem, package, location)
                 .map(|(name, version)| Declared::Release { name, version })

@@ -288,9 +288,22 @@ fn collect(
             Some(Declared::Elsewhere(why)) => (PackageRef::new(dep.ecosystem, package_name), None, Some(why)),
             None => (PackageRef::new(dep.ecosystem, package_name), None, None),
         };
-        let from_declared_source = declared_pin.is_some() || declared_elsewhere.is_some();
         let requirement_text = requirement_text_of(dep, &workspace, input.lockfile);
         let source = input.registries.source_for(&package, registry);
+        // The public registry's file is the public package: when the settings send this name to another
+        // registry, checking that one's package would check something else (dependency confusion).
+        let (declared_pin, declared_elsewhere) = match declared_pin {
+            Some(_) if source != RegistrySource::Public => (
+                None,
+                Some(format!(
+                    "{}: the public registry's file of {}, while the settings send that name to another registry",
+                    crate::manifest::lockfiles::installed_from(dep.requirement.as_deref().unwrap_or_default()),
+                    package.name
+                )),
+            ),
+            pin => (pin, declared_elsewhere),
+        };
+        let from_declared_source = declared_pin.is_some() || declared_elsewhere.is_some();
         let locked_entry = direct
             .as_ref()
             .filter(|(lockfile, _)| lockfile.ecosystem == dep.ecosystem)
@@ -1252,10 +1265,18 @@ fn evaluate_inner(
         // A private registry's package: the solver has no facts of that registry to choose from.
         // A constrained dependency's version is the constraints file's to change (its entry gets the fix).
         let constrained = analyzed.constrained_by.is_some() && !input.constraints.is_constraints_file;
+        // A registry file named under another dependency name (`"lodash": "https://…/event-stream-3.3.6.tgz"`):
+        // writing a version there would install another package.
+        let renamed_file = !analyzed.is_transitive()
+            && analyzed
+                .direct
+                .and_then(|idx| input.manifest.deps.get(idx))
+                .is_some_and(|dep| matches!(dep.source, SourceKind::Url(_)) && dep.name != analyzed.dep.package.name);
         if !findings.iter().any(|f| fix::wants_fix(f.kind))
             || analyzed.other_lockfile.is_some()
             || analyzed.dep.private
             || constrained
+            || renamed_file
         {
             // A package of a lockfile that decides nothing is fixed by removing or regenerating that file.
             continue;

@@ -1522,6 +1522,71 @@ fn the_registrys_own_file_of_a_release_is_checked_as_that_release() {
     }
 }
 
+/// Review fixes on a registry file named by URL: when the settings send that name to another registry,
+/// the public file is not that registry's package (not checked, never clean, never asked); and a file
+/// named under another dependency name gets no version rewrite (it would install another package).
+#[test]
+fn a_registry_file_under_a_private_scope_or_another_name() {
+    use crate::engine::Status;
+    let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+    let text = r#"{"dependencies": {"x": "https://registry.npmjs.org/@corp/tool/-/tool-1.0.0.tgz"}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, text);
+    let registries = RegistryRules {
+        npm_scopes: vec![("@corp".to_string(), "https://npm.corp.example".to_string())],
+        ..RegistryRules::default()
+    };
+    let input = Input {
+        manifest: &parsed,
+        lockfile: None,
+        workspace: None,
+        registries: &registries,
+        constraints: Default::default(),
+    };
+    assert!(engine::needs(&input, &Facts::default()).is_empty());
+    let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
+    assert!(
+        matches!(&analysis.deps[0].status, Status::Unavailable(why) if why.contains("another registry")),
+        "{:?}",
+        analysis.deps[0].status
+    );
+
+    // event-stream 3.3.6 under the name lodash, with an advisory: no rewrite of the URL to a version.
+    let text = r#"{"dependencies": {"lodash": "https://registry.npmjs.org/event-stream/-/event-stream-3.3.6.tgz"}}"#;
+    let parsed = manifest::parse(ManifestKind::PackageJson, text);
+    let registries = RegistryRules::default();
+    let input = Input {
+        manifest: &parsed,
+        lockfile: None,
+        workspace: None,
+        registries: &registries,
+        constraints: Default::default(),
+    };
+    let event_stream = PackageRef::new(Ecosystem::Npm, "event-stream");
+    let mut facts = Facts::default();
+    let versions = ["3.3.6", "4.0.0"]
+        .iter()
+        .map(|v| VersionFacts {
+            version: (*v).into(),
+            published: Some(Timestamp::from_second(1_500_000_000).unwrap()).into(),
+            ..VersionFacts::default()
+        })
+        .collect();
+    let package = PackageFacts {
+        versions,
+        created: Some(Timestamp::from_second(1_400_000_000).unwrap()),
+        ..PackageFacts::default()
+    };
+    facts
+        .packages
+        .insert(event_stream.clone(), known(std::sync::Arc::new(package), now));
+    let mut record = malicious_record_for("event-stream");
+    record.id = "GHSA-test-event-stream".to_string();
+    facts.advisories.insert(event_stream, known(vec![record], now));
+    let analysis = engine::evaluate(&input, &facts, &Policy::default(), now);
+    assert!(!analysis.findings.is_empty(), "{:?}", analysis.deps[0]);
+    assert!(analysis.deps[0].fix.is_none(), "{:?}", analysis.deps[0].fix);
+}
+
 /// An override forces its version wherever the tree pulls the package in: it is checked on its own
 /// line (asked for, a malicious pin found there); one to a git repository is not checked, never clean.
 #[test]

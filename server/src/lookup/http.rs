@@ -10,7 +10,8 @@
 //!   jittered backoff that honours `Retry-After`, and a per-host circuit breaker that fails fast while open.
 //!   The total timeout counts from when the request first gets its turn at the host (a permit, and on
 //!   HTTP/1.1 a connection): waiting in this client's own queue says nothing about the host, so it
-//!   neither times a request out nor counts as the host failing.
+//!   neither times a request out nor counts as the host failing. That first wait has no bound of its
+//!   own: every request ahead of it is bounded, and the breaker is checked again after it.
 //! - Credentials are attached only to requests whose origin (scheme, host, port) is the one they were
 //!   configured for, and never appear in logs or errors (URLs are redacted).
 //! - GET, or POST of a JSON body for idempotent queries (OSV's `querybatch`), retried alike.
@@ -688,13 +689,18 @@ impl HttpClient {
                     };
                     Ok::<_, LookupError>((permit, connection))
                 };
-                // A retry queues again within the time the request has left.
-                let (_permit, _connection) = match deadline {
-                    None => turn.await?,
-                    Some(deadline) => tokio::time::timeout_at(deadline.into(), turn)
-                        .await
-                        .map_err(|_| timed_out())??,
-                };
+                // A retry queues again within the time the request has left; running out of it in the
+                // queue is this client's own wait, not the host failing (its failure was counted).
+                let (_permit, _connection) =
+                    match deadline {
+                        None => turn.await?,
+                        Some(deadline) => tokio::time::timeout_at(deadline.into(), turn).await.map_err(|_| {
+                            LookupError::Transport {
+                                host: host.to_string(),
+                                message: format!("no answer within {} s", total.as_secs_f32()),
+                            }
+                        })??,
+                    };
                 // The host may have failed others while this request waited.
                 if let Some(open) = breaker_open() {
                     return Err(open);

@@ -45,6 +45,8 @@ pub enum SourceKind {
     Workspace,
     /// Cargo `workspace = true`: the requirement comes from the workspace root's `[workspace.dependencies]`.
     WorkspaceInherited,
+    /// Something the package manager installs that Gatehouse cannot read (why): never clean.
+    Unread(String),
 }
 
 impl SourceKind {
@@ -56,6 +58,7 @@ impl SourceKind {
             SourceKind::Path(path) => Some(format!("local path dependency ({path}) is not checked")),
             SourceKind::Url(url) => Some(format!("URL dependency ({url}) is not checked against a registry")),
             SourceKind::Workspace => Some("workspace package is not checked against a registry".to_string()),
+            SourceKind::Unread(why) => Some(why.clone()),
         }
     }
 }

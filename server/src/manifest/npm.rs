@@ -26,6 +26,7 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
     let root = tree.root_node();
     collect_issues(root, text, &mut res.issues);
     visit_top(root, text, 0, &mut res);
+    resolve_override_references(&mut res);
     res
 }
 
@@ -44,7 +45,12 @@ pub fn patch(
     new_end: usize,
 ) -> Option<Parsed> {
     let root = tree.root_node();
-    if !previous.issues.is_empty() || root.has_error() || previous.kind != ManifestKind::PackageJson {
+    // Overrides can take a dependency's spec (`$name`): a file with any is read afresh.
+    if !previous.issues.is_empty()
+        || root.has_error()
+        || previous.kind != ManifestKind::PackageJson
+        || previous.deps.iter().any(|dep| dep.kind == DepKind::Override)
+    {
         return None;
     }
     let delta = new_end as isize - old_end as isize;
@@ -232,7 +238,11 @@ fn visit_overrides(node: tree_sitter::Node, text: &str, parent: Option<&str>, de
                     key.value[range.clone()].to_string(),
                     key.sub_span(range.start, range.end),
                 ),
-                None => continue,
+                None => {
+                    // The package manager installs what it forces all the same: not checked, never clean.
+                    acc.deps.push(unreadable_override(&key.value, key.span, value));
+                    continue;
+                }
             }
         };
         match value.kind() {
@@ -251,7 +261,12 @@ fn visit_overrides(node: tree_sitter::Node, text: &str, parent: Option<&str>, de
 /// chain), the last path segment, with its scope (Yarn's `**/a/@s/b`), without a version selector
 /// (`b@<2`, `b@npm:1.0.0`). `None` when that is not a package name.
 fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
-    let start = selector.rfind('>').map_or(0, |at| at + 1);
+    // pnpm's parent separator is a `>` after a name or version (`a@1>b`); one after ` `, `|` or `@`
+    // belongs to a range (`b@>=1`, `b@<1 || >2`).
+    let start = selector
+        .char_indices()
+        .rfind(|&(at, ch)| ch == '>' && at > 0 && !matches!(selector.as_bytes()[at - 1], b' ' | b'|' | b'@'))
+        .map_or(0, |(at, _)| at + 1);
     let chain = &selector[start..];
     let slashes: Vec<usize> = chain.match_indices('/').map(|(at, _)| at).collect();
     let name_start = match slashes.as_slice() {
@@ -281,20 +296,81 @@ fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
     valid.then(|| start + name_start..start + name_start + name_len)
 }
 
+/// An override whose selector names no package Gatehouse can read: listed as not checked.
+fn unreadable_override(selector: &str, span: Span, value: tree_sitter::Node) -> Dependency {
+    let inside = (value.kind() == "string" && value.end_byte() >= value.start_byte() + 2)
+        .then(|| Span::new(value.start_byte() + 1, value.end_byte() - 1));
+    Dependency {
+        ecosystem: Ecosystem::Npm,
+        name: selector.to_string(),
+        package: selector.to_string(),
+        name_span: span,
+        requirement: None,
+        requirement_span: inside,
+        kind: DepKind::Override,
+        source: SourceKind::Unread(format!(
+            "an override whose selector `{selector}` names no package Gatehouse can read: what it installs is not checked"
+        )),
+        registry: None,
+        poetry_syntax: false,
+        extras: Vec::new(),
+        marker: None,
+    }
+}
+
+/// npm's `$name` override value: the spec of the direct dependency `name` (any section), which need not
+/// be the overridden package (`"flatmap-stream": "$harmless"` installs flatmap-stream at harmless's
+/// spec). Each such override takes that spec; one naming no direct dependency is dropped (npm refuses
+/// to install with it).
+fn resolve_override_references(acc: &mut Parsed) {
+    let direct: Vec<Dependency> = acc
+        .deps
+        .iter()
+        .filter(|dep| dep.kind != DepKind::Override)
+        .cloned()
+        .collect();
+    acc.deps.retain_mut(|dep| {
+        if dep.kind != DepKind::Override || dep.source != SourceKind::Registry {
+            return true;
+        }
+        let Some(name) = dep.requirement.as_deref().and_then(|r| r.trim().strip_prefix('$')) else {
+            return true;
+        };
+        let Some(referenced) = direct.iter().find(|direct| direct.name == name) else {
+            return false;
+        };
+        // The referenced spec replaces the override's: the same package at that range, or, for an
+        // `npm:` alias, the aliased package.
+        if referenced.source == SourceKind::Alias && referenced.package != referenced.name {
+            dep.package = referenced.package.clone();
+        }
+        dep.source = referenced.source.clone();
+        dep.requirement = referenced.requirement.clone();
+        true
+    });
+}
+
 /// An override of `package` to the spec in `value`: what gets installed for it.
 fn override_dependency(package: String, name_span: Span, value: tree_sitter::Node, text: &str) -> Option<Dependency> {
     let spec = string_value(value, text)?;
     let trimmed = spec.value.trim();
-    if trimmed.is_empty() || trimmed == "-" || trimmed.starts_with('$') {
+    if trimmed.is_empty() || trimmed == "-" {
         return None;
     }
-    let classified = classify(&spec.value);
+    let classified = if trimmed.starts_with('$') {
+        // Resolved once the whole file is read (`resolve_override_references`).
+        Classified::Registry
+    } else {
+        classify(&spec.value)
+    };
     let (real, requirement, requirement_span) = match &classified {
         Classified::Alias {
             package: aliased,
             range,
         } => (
-            spec.value[aliased.clone()].to_string(),
+            Some(spec.value[aliased.clone()].to_string())
+                .filter(|aliased| !aliased.is_empty())
+                .unwrap_or_else(|| package.clone()),
             range.as_ref().map(|range| spec.value[range.clone()].to_string()),
             range.as_ref().map(|range| spec.sub_span(range.start, range.end)),
         ),
@@ -326,7 +402,9 @@ fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dep
     let classified = classify(&spec.value);
     let (package, requirement, requirement_span) = match &classified {
         Classified::Alias { package, range } => {
-            let package = spec.value[package.clone()].to_string();
+            let package = Some(spec.value[package.clone()].to_string())
+                .filter(|package| !package.is_empty())
+                .unwrap_or_else(|| key.value.clone());
             match range {
                 Some(range) => {
                     let span = spec.sub_span(range.start, range.end);
@@ -385,6 +463,18 @@ pub(crate) fn classify(spec: &str) -> Classified {
     let trimmed = spec.trim();
     let lower = trimmed.to_ascii_lowercase();
     if let Some(rest) = spec.strip_prefix("npm:") {
+        // Yarn's `npm:<range>` (`npm:^1.2.0`, `npm:1.2.3`): the same package at that range; the alias's
+        // package is then empty and the key names the package.
+        if rest
+            .trim_start()
+            .starts_with(|ch: char| ch.is_ascii_digit() || matches!(ch, '^' | '~' | '<' | '>' | '=' | '*'))
+        {
+            let base = "npm:".len();
+            return Classified::Alias {
+                package: base..base,
+                range: Some(base..spec.len()),
+            };
+        }
         // A scoped name starts with `@`, so the version separator is the first `@` after it.
         let search_from = usize::from(rest.starts_with('@'));
         let base = "npm:".len();
@@ -604,11 +694,15 @@ mod tests {
             ("c", "c", ".", "3.0.0"),
             ("@s/d", "@s/d", "@s/d", "4.0.0"),
             ("f", "g", "f", "5.0.0"),
+            // `$a`: the direct dependency's own spec (shown on the reference).
+            ("a", "a", "a", "$a"),
             ("h", "h", "h", "github:evil/h"),
             ("i", "i", "i", "6.0.0"),
             ("@s/k", "@s/k", "@s/k", "7.0.0"),
             ("@s/l", "@s/l", "@s/l", "8.0.0"),
             ("m", "m", "m", "9.0.0"),
+            // A selector naming no package: listed, not checked.
+            ("**", "**", "**", "1"),
             ("o", "o", "o", "10.0.0"),
             ("@s/r", "@s/r", "@s/r", "11.0.0"),
         ]
@@ -621,6 +715,50 @@ mod tests {
             2
         );
         assert!(parsed.issues.is_empty(), "{:?}", parsed.issues);
+    }
+
+    /// Review fixes: a range selector (`b@>=1`) is not pnpm's parent separator; `$name` takes the spec of
+    /// any direct dependency; Yarn's `npm:<range>` keeps the package; a selector that names no readable
+    /// package is listed (never dropped).
+    #[test]
+    fn range_selectors_references_and_unreadable_overrides() {
+        let text = r#"{
+  "dependencies": {"harmless": "0.1.1", "event-stream": "3.3.6"},
+  "devDependencies": {"aliased": "npm:other@^2.0.0"},
+  "overrides": {
+    "event-stream@>=3": {"flatmap-stream": "0.1.1"},
+    "x@<1 || >2": "1.0.0",
+    "flatmap-stream": "$harmless",
+    "y": "$aliased",
+    "z": "$missing",
+    "???": "1.0.0"
+  },
+  "resolutions": {"w": "npm:0.1.1"}
+}"#;
+        let parsed = parse(ManifestKind::PackageJson, text);
+        let got: Vec<(String, String, Option<String>)> = parsed
+            .deps
+            .iter()
+            .filter(|dep| dep.kind == DepKind::Override)
+            .map(|dep| (dep.name.clone(), dep.package.clone(), dep.requirement.clone()))
+            .collect();
+        let want = [
+            ("flatmap-stream", "flatmap-stream", Some("0.1.1")),
+            ("x", "x", Some("1.0.0")),
+            ("flatmap-stream", "flatmap-stream", Some("0.1.1")),
+            ("y", "other", Some("^2.0.0")),
+            ("???", "???", None),
+            ("w", "w", Some("0.1.1")),
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.map(str::to_string)));
+        assert_eq!(got, want);
+        let unread = parsed.deps.iter().find(|dep| dep.name == "???").unwrap();
+        assert!(
+            matches!(&unread.source, SourceKind::Unread(why) if why.contains("???")),
+            "{unread:?}"
+        );
+        let w = parsed.deps.iter().find(|dep| dep.name == "w").unwrap();
+        assert_eq!(w.source, SourceKind::Alias);
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn uv_source(acc: &mut Vec<(String, UvSource)>, name: &str, rest: &[&str], value
     match rest {
         [key] => set(key, value),
         [] => {
-            // A table, or a list of tables split by marker: the first one that says something speaks for it.
+            // A table, or a list of tables split by marker.
             let tables: Vec<tree_sitter::Node> = if value.kind() == "array" {
                 let mut cursor = value.walk();
                 value
@@ -157,7 +157,22 @@ fn uv_source(acc: &mut Vec<(String, UvSource)>, name: &str, rest: &[&str], value
             } else {
                 vec![value]
             };
-            for table in tables.into_iter().take(1) {
+            // Tables split by marker each install on some machines: a git or URL one decides over a
+            // path or index one (what may come from elsewhere is never clean), a path over an index.
+            let rank = |table: tree_sitter::Node| {
+                toml_tree::inline_pairs(table, text)
+                    .iter()
+                    .filter_map(|field| match field.path.as_slice() {
+                        [key] if matches!(key.value.as_str(), "git" | "url") => Some(2),
+                        [key] if matches!(key.value.as_str(), "path" | "workspace") => Some(1),
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or(0)
+            };
+            let mut tables = tables;
+            tables.sort_by_key(|table| rank(*table));
+            for table in tables {
                 for field in toml_tree::inline_pairs(table, text) {
                     if let [key] = field.path.as_slice() {
                         set(&key.value, field.value);
@@ -340,6 +355,20 @@ corp-lib = [{ index = "corp", marker = "sys_platform == 'linux'" }]
 workspace = true
 "#
         ));
+    }
+
+    /// uv sources split by marker each install on some machine: a git one decides over a path one,
+    /// whichever comes first (the first table alone used to speak for all: local, skipped, exit 0).
+    #[test]
+    fn a_git_source_split_by_marker_decides_over_a_path_one() {
+        let text = "[project]\nname = \"x\"\ndependencies = [\"foo\"]\n\n[tool.uv.sources]\nfoo = [{ path = \"vendor/foo\", marker = \"sys_platform == 'win32'\" }, { git = \"https://evil.example/foo\", marker = \"sys_platform != 'win32'\" }]\n";
+        let parsed = parse(ManifestKind::Pyproject, text);
+        let foo = parsed.deps.iter().find(|dep| dep.name == "foo").unwrap();
+        assert_eq!(
+            foo.source,
+            SourceKind::Git("https://evil.example/foo".to_string()),
+            "{foo:?}"
+        );
     }
 
     #[test]
