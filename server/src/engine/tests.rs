@@ -351,13 +351,7 @@ fn needs_asks_for_the_packages_a_fresh_version_added() {
         npm_scopes: vec![("@evil".to_string(), "https://npm.example.internal".to_string())],
         ..RegistryRules::default()
     };
-    let input = Input {
-        manifest: &parsed,
-        lockfile: None,
-        workspace: None,
-        registries: &registries,
-        constraints: Default::default(),
-    };
+    let input = manifest_only(&parsed, &registries);
     let asked = |facts: &Facts| -> Vec<(String, crate::model::RegistrySource)> {
         engine::needs(&input, facts)
             .into_iter()
@@ -964,13 +958,7 @@ fn memo_checks_again_only_what_time_can_change() {
     let text = "{\"dependencies\": {\"old\": \"1.0.0\", \"young\": \"^1.0.0\"}}\n";
     let parsed = manifest::parse(ManifestKind::PackageJson, text);
     let registries = RegistryRules::default();
-    let input = Input {
-        manifest: &parsed,
-        lockfile: None,
-        workspace: None,
-        registries: &registries,
-        constraints: Default::default(),
-    };
+    let input = manifest_only(&parsed, &registries);
     let policy = Policy::default();
     let mut memo = engine::Memo::default();
     // (minutes after `now`, checked again): young stays young for 30 days (the package age).
@@ -1140,6 +1128,17 @@ fn upgrade_direct_is_not_proven_when_another_path_pulls_the_bad_version() {
 /// The real MAL record of flatmap-stream (fixtures/osv/incidents/npm/MAL-2025-20690.json) with its
 /// package renamed to `name` (derived here; the fixture stays as recorded): a malicious-package record
 /// for a name a private registry may also serve.
+/// The input of a manifest alone: no lockfile, no workspace, no constraints.
+fn manifest_only<'a>(parsed: &'a manifest::Parsed, registries: &'a RegistryRules) -> Input<'a> {
+    Input {
+        manifest: parsed,
+        lockfile: None,
+        workspace: None,
+        registries,
+        constraints: Default::default(),
+    }
+}
+
 fn malicious_record_for(name: &str) -> Advisory {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/osv/incidents/npm/MAL-2025-20690.json");
     let mut record: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -1418,13 +1417,7 @@ fn a_git_or_url_dependency_is_not_checked_and_its_name_never_asked() {
     for (kind, text) in cases {
         let parsed = manifest::parse(kind, text);
         let registries = RegistryRules::default();
-        let input = Input {
-            manifest: &parsed,
-            lockfile: None,
-            workspace: None,
-            registries: &registries,
-            constraints: Default::default(),
-        };
+        let input = manifest_only(&parsed, &registries);
         let asked = engine::needs(&input, &Facts::default());
         assert!(asked.is_empty(), "{text}: {asked:?}");
         let policy = Policy {
@@ -1489,13 +1482,7 @@ fn the_registrys_own_file_of_a_release_is_checked_as_that_release() {
     for (kind, text, ecosystem, name, version) in cases {
         let parsed = manifest::parse(kind, text);
         let registries = RegistryRules::default();
-        let input = Input {
-            manifest: &parsed,
-            lockfile: None,
-            workspace: None,
-            registries: &registries,
-            constraints: Default::default(),
-        };
+        let input = manifest_only(&parsed, &registries);
         let package = PackageRef::new(ecosystem, name);
         let asked = engine::needs(&input, &Facts::default());
         assert!(
@@ -1535,13 +1522,7 @@ fn a_registry_file_under_a_private_scope_or_another_name() {
         npm_scopes: vec![("@corp".to_string(), "https://npm.corp.example".to_string())],
         ..RegistryRules::default()
     };
-    let input = Input {
-        manifest: &parsed,
-        lockfile: None,
-        workspace: None,
-        registries: &registries,
-        constraints: Default::default(),
-    };
+    let input = manifest_only(&parsed, &registries);
     assert!(engine::needs(&input, &Facts::default()).is_empty());
     let analysis = engine::evaluate(&input, &Facts::default(), &Policy::default(), now);
     assert!(
@@ -1554,13 +1535,7 @@ fn a_registry_file_under_a_private_scope_or_another_name() {
     let text = r#"{"dependencies": {"lodash": "https://registry.npmjs.org/event-stream/-/event-stream-3.3.6.tgz"}}"#;
     let parsed = manifest::parse(ManifestKind::PackageJson, text);
     let registries = RegistryRules::default();
-    let input = Input {
-        manifest: &parsed,
-        lockfile: None,
-        workspace: None,
-        registries: &registries,
-        constraints: Default::default(),
-    };
+    let input = manifest_only(&parsed, &registries);
     let event_stream = PackageRef::new(Ecosystem::Npm, "event-stream");
     let mut facts = Facts::default();
     let versions = ["3.3.6", "4.0.0"]
@@ -1597,13 +1572,7 @@ fn an_override_is_checked_on_its_own_line() {
     let text = r#"{"dependencies": {"event-stream": "3.3.4"}, "overrides": {"event-stream": {"flatmap-stream": "0.1.1"}, "h": "github:evil/h"}}"#;
     let parsed = manifest::parse(ManifestKind::PackageJson, text);
     let registries = RegistryRules::default();
-    let input = Input {
-        manifest: &parsed,
-        lockfile: None,
-        workspace: None,
-        registries: &registries,
-        constraints: Default::default(),
-    };
+    let input = manifest_only(&parsed, &registries);
     let flatmap = PackageRef::new(Ecosystem::Npm, "flatmap-stream");
     let asked = engine::needs(&input, &Facts::default());
     assert!(
