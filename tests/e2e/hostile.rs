@@ -220,6 +220,16 @@ pub fn check_json(user: &User, repo: &Repo, extra: &[&str]) -> (Outcome, Value) 
     (outcome, report)
 }
 
+/// The report's entry for package `name` (the first, when several files list it).
+pub fn package<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report}"))
+}
+
 pub fn has_malicious(report: &Value, package: &str) -> bool {
     report["findings"]
         .as_array()
@@ -1046,12 +1056,7 @@ fn transitives_of_a_git_dependency_are_checked() {
         serde_json::json!(["helper", "flatmap-stream"]),
         "{finding}"
     );
-    let helper = report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["package"] == "helper")
-        .unwrap();
+    let helper = package(&report, "helper");
     assert_eq!(helper["status"], "unavailable", "{helper}");
 }
 
@@ -1086,12 +1091,7 @@ fn a_dependency_fetched_from_a_git_repository_or_a_url_is_never_clean() {
         let repo = Repo::new(&[manifest]);
         let (outcome, report) = check_json(&user, &repo, &[]);
         assert_eq!(outcome.code, 2, "{manifest:?}: {}{}", outcome.stdout, outcome.stderr);
-        let helper = report["packages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["package"] == "helper")
-            .unwrap_or_else(|| panic!("{manifest:?}: {report}"));
+        let helper = package(&report, "helper");
         assert_eq!(helper["status"], "unavailable", "{helper}");
         assert!(
             helper["check_reasons"]["advisory"]

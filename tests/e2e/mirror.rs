@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use gatehouse::testing::FixtureServer;
 
 use crate::harness::fixtures;
-use crate::hostile::{Outcome, Repo, User};
+use crate::hostile::{Outcome, Repo, User, package};
 
 /// The public registry's integrity of left-pad 1.3.0 (fixtures/registry/npm/left-pad).
 const LEFT_PAD_INTEGRITY: &str =
@@ -112,15 +112,6 @@ fn check(user: &User, repo: &Repo, server: &FixtureServer, extra: &[&str]) -> (O
         )
     });
     (outcome, report)
-}
-
-fn package<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["package"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report}"))
 }
 
 fn findings(report: &Value, name: &str) -> Vec<String> {

@@ -2,18 +2,7 @@
 //! malicious package, and a registry only the untrusted project names leaves its packages not fully
 //! checked (exit 2), while one the user configured is the user's choice.
 
-use serde_json::Value;
-
-use crate::hostile::{Repo, User, check_json, has_malicious};
-
-fn package<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["package"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report}"))
-}
+use crate::hostile::{Repo, User, check_json, has_malicious, package};
 
 /// uv pins `ctx` (malicious on PyPI: PYSEC-2022-199 in fixtures/osv/incidents/PyPI) to an index the
 /// pyproject names: it used to skip every check, status "checked", exit 0. The local OSV database

@@ -27,8 +27,8 @@ use crate::model::Ecosystem;
 /// What a git or URL dependency installs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Declared {
-    /// The public registry's own file of `name@version`: checked as that release.
-    Release { name: String, version: String },
+    /// The public registry's own file of `name@version` (at the URL `at`): checked as that release.
+    Release { name: String, version: String, at: String },
     /// Anything else, with the reason it is not checked.
     Elsewhere(String),
 }
@@ -41,7 +41,11 @@ pub(crate) fn declared(ecosystem: Ecosystem, package: &str, kind: &SourceKind) -
         SourceKind::Unread(why) => Some(Declared::Elsewhere(why.clone())),
         SourceKind::Url(location) => Some(
             release_at(ecosystem, package, location)
-                .map(|(name, version)| Declared::Release { name, version })
+                .map(|(name, version)| Declared::Release {
+                    name,
+                    version,
+                    at: location.clone(),
+                })
                 .unwrap_or_else(|| Declared::Elsewhere(installed_from(location))),
         ),
         _ => None,
@@ -123,7 +127,10 @@ mod tests {
 
     fn release(ecosystem: Ecosystem, package: &str, url: &str) -> Option<(String, String)> {
         match declared(ecosystem, package, &SourceKind::Url(url.to_string()))? {
-            Declared::Release { name, version } => Some((name, version)),
+            Declared::Release { name, version, at } => {
+                assert_eq!(at, url);
+                Some((name, version))
+            }
             Declared::Elsewhere(why) => {
                 assert!(why.contains(url) && why.contains("not checked"), "{why}");
                 None

@@ -284,7 +284,9 @@ fn collect(
         // release, pinned; anything else is not checked (`declared`).
         let declared = declared::declared(dep.ecosystem, package_name, &root_entry.unwrap_or(dep).source);
         let (package, declared_pin, declared_elsewhere) = match declared {
-            Some(Declared::Release { name, version }) => (PackageRef::new(dep.ecosystem, &name), Some(version), None),
+            Some(Declared::Release { name, version, at }) => {
+                (PackageRef::new(dep.ecosystem, &name), Some((version, at)), None)
+            }
             Some(Declared::Elsewhere(why)) => (PackageRef::new(dep.ecosystem, package_name), None, Some(why)),
             None => (PackageRef::new(dep.ecosystem, package_name), None, None),
         };
@@ -293,15 +295,16 @@ fn collect(
         // The public registry's file is the public package: when the settings send this name to another
         // registry, checking that one's package would check something else (dependency confusion).
         let (declared_pin, declared_elsewhere) = match declared_pin {
-            Some(_) if source != RegistrySource::Public => (
+            Some((_, at)) if source != RegistrySource::Public => (
                 None,
                 Some(format!(
                     "{}: the public registry's file of {}, while the settings send that name to another registry",
-                    crate::manifest::lockfiles::installed_from(dep.requirement.as_deref().unwrap_or_default()),
+                    crate::manifest::lockfiles::installed_from(&at),
                     package.name
                 )),
             ),
-            pin => (pin, declared_elsewhere),
+            Some((version, _)) => (Some(version), declared_elsewhere),
+            None => (None, declared_elsewhere),
         };
         let from_declared_source = declared_pin.is_some() || declared_elsewhere.is_some();
         let locked_entry = direct

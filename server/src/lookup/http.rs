@@ -662,12 +662,9 @@ impl HttpClient {
                 ),
             })
         };
-        let timed_out = || {
-            record(state, false, &self.settings);
-            LookupError::Transport {
-                host: host.to_string(),
-                message: format!("no answer within {} s", total.as_secs_f32()),
-            }
+        let no_answer = || LookupError::Transport {
+            host: host.to_string(),
+            message: format!("no answer within {} s", total.as_secs_f32()),
         };
         // Set when the request first gets its turn: the queue before that is this client's own.
         let mut deadline: Option<Instant> = None;
@@ -691,16 +688,12 @@ impl HttpClient {
                 };
                 // A retry queues again within the time the request has left; running out of it in the
                 // queue is this client's own wait, not the host failing (its failure was counted).
-                let (_permit, _connection) =
-                    match deadline {
-                        None => turn.await?,
-                        Some(deadline) => tokio::time::timeout_at(deadline.into(), turn).await.map_err(|_| {
-                            LookupError::Transport {
-                                host: host.to_string(),
-                                message: format!("no answer within {} s", total.as_secs_f32()),
-                            }
-                        })??,
-                    };
+                let (_permit, _connection) = match deadline {
+                    None => turn.await?,
+                    Some(deadline) => tokio::time::timeout_at(deadline.into(), turn)
+                        .await
+                        .map_err(|_| no_answer())??,
+                };
                 // The host may have failed others while this request waited.
                 if let Some(open) = breaker_open() {
                     return Err(open);
@@ -711,7 +704,11 @@ impl HttpClient {
                 }
                 tokio::time::timeout_at(deadline.into(), self.attempt(request, url, host, state, target))
                     .await
-                    .map_err(|_| timed_out())?
+                    .map_err(|_| {
+                        // The host had its turn and did not answer in time: that counts against it.
+                        record(state, false, &self.settings);
+                        no_answer()
+                    })?
             };
             match outcome {
                 done @ (Attempt::Done(_) | Attempt::Streamed(_)) => {

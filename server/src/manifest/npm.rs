@@ -12,8 +12,9 @@
 //! - An override is what the package manager installs for its package wherever the tree pulls it in,
 //!   so each one is a dependency of its own (`DepKind::Override`), named by the package its selector
 //!   ends in (`a>b@<2` → `b`, `**/@s/b` → `@s/b`, npm's nested `"a": {".": "1.0.0"}` → `a`), its
-//!   version the override's value. A reference to a direct dependency's spec (`$a`) and pnpm's removal
-//!   (`-`) install nothing of their own and are not listed.
+//!   version the override's value. `$a` takes the spec of the direct dependency `a`; pnpm's removal
+//!   (`-`) installs nothing and is not listed; a selector naming no readable package is listed as not
+//!   checked (`SourceKind::Unread`).
 
 use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, SyntaxIssue, collect_issues};
 use crate::model::{Ecosystem, Span};
@@ -70,7 +71,6 @@ pub fn patch(
     let old_content = old.requirement_span?;
     let content_end = (value.end_byte() - 1).checked_add_signed(-delta)?;
     if old.source == SourceKind::Alias
-        || old.kind == DepKind::Override
         || old_content.start != value.start_byte() + 1
         || old_content.end != content_end
         || start < old_content.start
@@ -240,7 +240,7 @@ fn visit_overrides(node: tree_sitter::Node, text: &str, parent: Option<&str>, de
                 ),
                 None => {
                     // The package manager installs what it forces all the same: not checked, never clean.
-                    acc.deps.push(unreadable_override(&key.value, key.span, value));
+                    acc.deps.push(unreadable_override(&key.value, key.span, value, text));
                     continue;
                 }
             }
@@ -297,16 +297,14 @@ fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// An override whose selector names no package Gatehouse can read: listed as not checked.
-fn unreadable_override(selector: &str, span: Span, value: tree_sitter::Node) -> Dependency {
-    let inside = (value.kind() == "string" && value.end_byte() >= value.start_byte() + 2)
-        .then(|| Span::new(value.start_byte() + 1, value.end_byte() - 1));
+fn unreadable_override(selector: &str, span: Span, value: tree_sitter::Node, text: &str) -> Dependency {
     Dependency {
         ecosystem: Ecosystem::Npm,
         name: selector.to_string(),
         package: selector.to_string(),
         name_span: span,
         requirement: None,
-        requirement_span: inside,
+        requirement_span: string_value(value, text).map(|spec| spec.span),
         kind: DepKind::Override,
         source: SourceKind::Unread(format!(
             "an override whose selector `{selector}` names no package Gatehouse can read: what it installs is not checked"
@@ -363,33 +361,13 @@ fn override_dependency(package: String, name_span: Span, value: tree_sitter::Nod
     } else {
         classify(&spec.value)
     };
-    let (real, requirement, requirement_span) = match &classified {
-        Classified::Alias {
-            package: aliased,
-            range,
-        } => (
-            Some(spec.value[aliased.clone()].to_string())
-                .filter(|aliased| !aliased.is_empty())
-                .unwrap_or_else(|| package.clone()),
-            range.as_ref().map(|range| spec.value[range.clone()].to_string()),
-            range.as_ref().map(|range| spec.sub_span(range.start, range.end)),
-        ),
-        _ => (package.clone(), Some(spec.value.clone()), Some(spec.span)),
-    };
-    Some(Dependency {
-        ecosystem: Ecosystem::Npm,
-        name: package,
-        package: real,
+    Some(spec_dependency(
+        package,
         name_span,
-        requirement,
-        requirement_span,
-        kind: DepKind::Override,
-        source: classified.source(&spec.value),
-        registry: None,
-        poetry_syntax: false,
-        extras: Vec::new(),
-        marker: None,
-    })
+        &spec,
+        &classified,
+        DepKind::Override,
+    ))
 }
 
 fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dependency> {
@@ -400,35 +378,43 @@ fn dependency(pair: tree_sitter::Node, text: &str, kind: &DepKind) -> Option<Dep
     }
     let spec = string_value(value, text)?;
     let classified = classify(&spec.value);
-    let (package, requirement, requirement_span) = match &classified {
-        Classified::Alias { package, range } => {
-            let package = Some(spec.value[package.clone()].to_string())
+    Some(spec_dependency(key.value, key.span, &spec, &classified, kind.clone()))
+}
+
+/// The dependency `name` (at `name_span`) declared with `spec`, read as `classified`: an `npm:` alias
+/// installs the aliased package at the alias's range (an empty package, Yarn's `npm:<range>`, is
+/// `name` itself); anything else is `name` at the whole spec.
+fn spec_dependency(
+    name: String,
+    name_span: Span,
+    spec: &JsonString,
+    classified: &Classified,
+    kind: DepKind,
+) -> Dependency {
+    let (package, requirement, requirement_span) = match classified {
+        Classified::Alias { package, range } => (
+            Some(spec.value[package.clone()].to_string())
                 .filter(|package| !package.is_empty())
-                .unwrap_or_else(|| key.value.clone());
-            match range {
-                Some(range) => {
-                    let span = spec.sub_span(range.start, range.end);
-                    (package, Some(spec.value[range.clone()].to_string()), Some(span))
-                }
-                None => (package, None, None),
-            }
-        }
-        _ => (key.value.clone(), Some(spec.value.clone()), Some(spec.span)),
+                .unwrap_or_else(|| name.clone()),
+            range.as_ref().map(|range| spec.value[range.clone()].to_string()),
+            range.as_ref().map(|range| spec.sub_span(range.start, range.end)),
+        ),
+        _ => (name.clone(), Some(spec.value.clone()), Some(spec.span)),
     };
-    Some(Dependency {
+    Dependency {
         ecosystem: Ecosystem::Npm,
-        name: key.value,
+        name,
         package,
-        name_span: key.span,
+        name_span,
         requirement,
         requirement_span,
-        kind: kind.clone(),
+        kind,
         source: classified.source(&spec.value),
         registry: None,
         poetry_syntax: false,
         extras: Vec::new(),
         marker: None,
-    })
+    }
 }
 
 /// How npm reads a dependency spec (npm-package-arg), without interpreting ranges.

@@ -171,7 +171,7 @@ fn uv_source(acc: &mut Vec<(String, UvSource)>, name: &str, rest: &[&str], value
                     .unwrap_or(0)
             };
             let mut tables = tables;
-            tables.sort_by_key(|table| rank(*table));
+            tables.sort_by_cached_key(|table| rank(*table));
             for table in tables {
                 for field in toml_tree::inline_pairs(table, text) {
                     if let [key] = field.path.as_slice() {
