@@ -839,6 +839,8 @@ pub enum ManifestKind {
     CargoToml,
     Requirements,
     Pyproject,
+    /// `pnpm-workspace.yaml`: the versions its `overrides` and `packageExtensions` make pnpm install.
+    PnpmWorkspace,
     PackageLock,
     CargoLock,
     PoetryLock,
@@ -912,6 +914,7 @@ impl ManifestKind {
             "package.json" => Some(ManifestKind::PackageJson),
             "Cargo.toml" => Some(ManifestKind::CargoToml),
             "pyproject.toml" => Some(ManifestKind::Pyproject),
+            "pnpm-workspace.yaml" => Some(ManifestKind::PnpmWorkspace),
             "package-lock.json" | "npm-shrinkwrap.json" => Some(ManifestKind::PackageLock),
             "Cargo.lock" => Some(ManifestKind::CargoLock),
             "poetry.lock" => Some(ManifestKind::PoetryLock),
@@ -946,6 +949,7 @@ impl ManifestKind {
     pub fn ecosystem(self) -> Ecosystem {
         match self {
             ManifestKind::PackageJson
+            | ManifestKind::PnpmWorkspace
             | ManifestKind::PackageLock
             | ManifestKind::PnpmLock
             | ManifestKind::YarnLock

@@ -1158,3 +1158,114 @@ fn a_malicious_release_named_by_its_registry_tarball_is_found() {
     assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
     assert!(has_malicious(&report, "flatmap-stream"), "{report}");
 }
+
+/// Cargo builds a `[patch]` or `[replace]` entry in place of the registry crate it names. Without a
+/// lockfile a git patch of a checked dependency went unread: the dependency was checked as the crates.io
+/// release it no longer is. Now a git patch is listed as not checked (exit 2), and a patch that takes a
+/// vulnerable release from crates.io (smallvec 1.6.0, RUSTSEC-2021-0003) is found on its own line.
+#[test]
+fn a_cargo_patch_or_replace_is_checked_from_its_own_source() {
+    let user = User::new();
+    let base = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsmallvec = \"1.13.2\"\n\n";
+    for (forced, package) in [
+        (
+            "[patch.crates-io]\nsmallvec = { git = \"https://github.com/someone/smallvec\" }\n",
+            "smallvec",
+        ),
+        (
+            "[replace]\n\"smallvec:1.13.2\" = { git = \"https://github.com/someone/smallvec\" }\n",
+            "smallvec",
+        ),
+    ] {
+        let manifest = format!("{base}{forced}");
+        let repo = Repo::new(&[("Cargo.toml", manifest.as_str())]);
+        let (outcome, report) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 2, "{forced}: {}{}", outcome.stdout, outcome.stderr);
+        // Offline with no registry data the direct dependency is unavailable too (exit 2 either way):
+        // the patch is listed as what it is, on its own.
+        let patched = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                p["package"] == package
+                    && p["status"] == "unavailable"
+                    && p["check_reasons"]["advisory"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("installed from https://github.com/someone/smallvec"))
+            })
+            .count();
+        assert_eq!(patched, 1, "{forced}: {report}");
+    }
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsmallvec = { git = \"https://github.com/servo/rust-smallvec\" }\n\n[patch.\"https://github.com/servo/rust-smallvec\"]\nsmallvec = \"=1.6.0\"\n";
+    let repo = Repo::new(&[("Cargo.toml", manifest)]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "smallvec" && f["version"] == "1.6.0")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(finding["range"]["start"]["line"], 8, "{finding}");
+}
+
+/// pnpm 10 reads `overrides` and `packageExtensions` from `pnpm-workspace.yaml`, and pnpm reads
+/// `pnpm.packageExtensions` from package.json: each installs a version no dependency names. Without a
+/// lockfile, a repository that forced the malicious flatmap-stream 0.1.1 (MAL-2025-20690) there was
+/// clean ("0 errors", exit 0). Now it is found on the line that forces it, in the file that does.
+#[test]
+fn a_malicious_version_forced_by_pnpm_workspace_settings_is_found() {
+    let user = User::new();
+    let package_json = "{\n  \"dependencies\": {\"event-stream\": \"3.3.4\"}\n}\n";
+    for (yaml, line) in [
+        ("packages:\n  - packages/*\noverrides:\n  flatmap-stream: 0.1.1\n", 3),
+        (
+            "overrides:\n  # pinned\n  \"event-stream>flatmap-stream\": '0.1.1'  # why\n",
+            2,
+        ),
+        (
+            "overrides:\n  event-stream@3>flatmap-stream: 'catalog:'\ncatalog:\n  flatmap-stream: 0.1.1\n",
+            1,
+        ),
+        (
+            "packageExtensions:\n  event-stream@3:\n    dependencies:\n      flatmap-stream: 0.1.1\n",
+            3,
+        ),
+        ("overrides: {flatmap-stream: 0.1.1}\n", 0),
+    ] {
+        let repo = Repo::new(&[("package.json", package_json), ("pnpm-workspace.yaml", yaml)]);
+        let (outcome, report) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 1, "{yaml}: {}{}", outcome.stdout, outcome.stderr);
+        assert!(has_malicious(&report, "flatmap-stream"), "{yaml}: {report}");
+        let finding = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["package"] == "flatmap-stream")
+            .unwrap();
+        assert!(
+            finding["file"].as_str().unwrap().ends_with("pnpm-workspace.yaml"),
+            "{yaml}: {finding}"
+        );
+        assert_eq!(finding["version"], "0.1.1", "{yaml}: {finding}");
+        assert_eq!(finding["range"]["start"]["line"], line, "{yaml}: {finding}");
+    }
+    // package.json's own `pnpm.packageExtensions`.
+    let manifest = "{\n  \"dependencies\": {\"event-stream\": \"3.3.4\"},\n  \"pnpm\": {\"packageExtensions\": {\"event-stream@3\": {\n    \"peerDependencies\": {\"flatmap-stream\": \"0.1.1\"}}}}\n}\n";
+    let repo = Repo::new(&[("package.json", manifest)]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    // What Gatehouse cannot read is not checked, never clean: a `$` reference to the root's
+    // dependency, an unreadable selector, a file that does not parse.
+    for yaml in [
+        "overrides:\n  flatmap-stream: $event-stream\n",
+        "overrides:\n  \"**\": 0.1.1\n",
+        "overrides:\n  flatmap-stream: [0.1.1\n",
+    ] {
+        let repo = Repo::new(&[("package.json", package_json), ("pnpm-workspace.yaml", yaml)]);
+        let (outcome, _) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 2, "{yaml}: {}{}", outcome.stdout, outcome.stderr);
+    }
+}

@@ -413,3 +413,46 @@ fn the_editor_checks_the_version_a_constraints_file_decides() {
     );
     assert_eq!(server.shutdown(), 0);
 }
+
+/// `pnpm-workspace.yaml` is checked in the editor like a manifest: an override to a vulnerable lodash
+/// gets its diagnostic on the override's value, and the quick fix rewrites that value in the YAML.
+#[test]
+fn a_pnpm_workspace_override_is_flagged_and_fixed_in_the_editor() {
+    let text = "packages:\n  - packages/*\noverrides:\n  lodash: 4.17.15 # pinned\n";
+    let project = Project::new(&[
+        ("package.json", "{\"dependencies\": {}}\n"),
+        ("pnpm-workspace.yaml", text),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("pnpm-workspace.yaml"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "yaml", "version": 1, "text": text}}),
+    );
+    let diagnostics = server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
+    let lodash = diagnostics.iter().find(|d| d["code"] == "GHSA-35jh-r3h4-6jhm").unwrap();
+    assert_eq!(lodash["range"]["start"]["line"], 3, "{lodash}");
+    let actions = server.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": doc},
+            "range": lodash["range"],
+            "context": {"diagnostics": [lodash]},
+        }),
+    );
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a preferred quick fix");
+    let edits = action["edit"]["changes"][&doc].as_array().unwrap().clone();
+    let fixed = apply_edits(text, &edits);
+    assert_eq!(
+        fixed,
+        "packages:\n  - packages/*\noverrides:\n  lodash: 4.17.21 # pinned\n"
+    );
+    assert_eq!(server.shutdown(), 0);
+}

@@ -33,6 +33,7 @@ export const DOCUMENT_PATTERNS = [
   '**/uv.lock',
   '**/pylock.toml',
   '**/pnpm-lock.yaml',
+  '**/pnpm-workspace.yaml',
   '**/yarn.lock',
   '**/bun.lock',
   '**/gatehouse.toml',

@@ -13,6 +13,7 @@ local manifests = {
   ['uv.lock'] = true,
   ['pylock.toml'] = true,
   ['pnpm-lock.yaml'] = true,
+  ['pnpm-workspace.yaml'] = true,
   ['yarn.lock'] = true,
   ['bun.lock'] = true,
   ['gatehouse.toml'] = true,

@@ -6,6 +6,9 @@
 //!   (`name.version = "1"`) or a `[dependencies.name]` table; the name span is its first mention.
 //! - `package = "real"` is an alias (the registry name is `real`); `workspace = true` inherits from
 //!   the workspace root (no requirement here); `path`/`git` are not registry dependencies.
+//! - `[patch.<source>]` and `[replace]` entries are what Cargo builds in place of the crates they name:
+//!   each is a dependency of its own (`DepKind::Override`) from its own source (a git patch is not the
+//!   registry release), named by the crate (a `[replace]` key's package ID spec gives its `package`).
 //! - `[workspace.dependencies]` entries are in `Parsed::workspace_deps` and in `deps` as
 //!   `DepKind::Group("workspace")`, so the root's own pins are checked too.
 
@@ -79,6 +82,9 @@ fn section_of(path: &[TomlStr]) -> Option<(DepKind, usize)> {
     match first {
         "target" => Some((table_kind(&path.get(2)?.value)?, 3)),
         "workspace" if path.get(1)?.value == "dependencies" => Some((DepKind::Group("workspace".to_string()), 2)),
+        // `[patch.<source>] name = …` and `[replace] "<package id spec>" = …`: what Cargo builds instead.
+        "patch" if path.len() > 2 => Some((DepKind::Override, 2)),
+        "replace" => Some((DepKind::Override, 1)),
         _ => Some((table_kind(first)?, 1)),
     }
 }
@@ -153,9 +159,11 @@ impl Builder {
             SourceKind::Registry
         };
         let version = if self.workspace { None } else { self.version };
+        // A `[replace]` key is a package ID spec (`foo:1.0.0`, `foo@1.0.0`, `<registry url>#foo@1.0.0`).
+        let replaced = (self.table == ["replace"]).then(|| spec_package(&self.name.value).to_string());
         Dependency {
             ecosystem: Ecosystem::CratesIo,
-            package: self.package.unwrap_or_else(|| self.name.value.clone()),
+            package: self.package.or(replaced).unwrap_or_else(|| self.name.value.clone()),
             name: self.name.value,
             name_span: self.name.span,
             requirement_span: version.as_ref().map(|v: &TomlStr| v.span),
@@ -168,6 +176,18 @@ impl Builder {
             marker: None,
         }
     }
+}
+
+/// The crate a package ID spec names: after a URL's `#`, before a version (`:1.0.0`, `@1.0.0`); a bare
+/// URL names its last path segment.
+fn spec_package(spec: &str) -> &str {
+    let spec = spec.trim();
+    let named = match spec.rsplit_once('#') {
+        Some((_, fragment)) => fragment,
+        None if spec.contains("://") => spec.trim_end_matches('/').rsplit('/').next().unwrap_or(spec),
+        None => spec,
+    };
+    named.split([':', '@']).next().unwrap_or(named)
 }
 
 #[cfg(test)]
@@ -228,6 +248,97 @@ anyhow = "1.0.75"
         insta::assert_snapshot!(check(
             "# größe ✓\r\n[dependencies]\r\n\tünï = \"1\"\r\n\t\"ünï2\" = \"^1.0\" # größe\r\nbroken = { version = \"1\"\r\nserde = \"1.0\"\r\nhalf = \"0.\r\nafter = \"2\"\r\n"
         ));
+    }
+
+    /// `[patch.<source>]` and `[replace]` decide what Cargo builds in place of a registry crate: each
+    /// entry is a dependency of its own (`DepKind::Override`), from its own source, so a git patch is
+    /// never taken for the registry release it replaces.
+    #[test]
+    fn patch_and_replace_entries_are_dependencies_of_their_own() {
+        let text = r#"[package]
+name = "app"
+
+[dependencies]
+smallvec = { git = "https://github.com/servo/rust-smallvec" }
+helper = "1"
+
+[patch.crates-io]
+helper = { git = "https://github.com/someone/helper" }
+local = { path = "../local" }
+
+[patch."https://github.com/servo/rust-smallvec"]
+smallvec = "=1.6.0"
+
+[patch.crates-io.dotted]
+git = "https://github.com/someone/dotted"
+
+[replace]
+"foo:0.1.0" = { git = "https://github.com/x/foo" }
+"https://github.com/rust-lang/crates.io-index#bar@0.2.0" = { path = "bar" }
+"baz@1.0.0" = { git = "https://github.com/x/baz", rev = "abc" }
+"#;
+        let parsed = parse(ManifestKind::CargoToml, text);
+        let forced: Vec<(String, String, SourceKind, Option<String>)> = parsed
+            .deps
+            .iter()
+            .filter(|dep| dep.kind == DepKind::Override)
+            .map(|dep| {
+                (
+                    dep.name.clone(),
+                    dep.package.clone(),
+                    dep.source.clone(),
+                    dep.requirement.clone(),
+                )
+            })
+            .collect();
+        let git = |url: &str| SourceKind::Git(url.to_string());
+        assert_eq!(
+            forced,
+            vec![
+                (
+                    "helper".into(),
+                    "helper".into(),
+                    git("https://github.com/someone/helper"),
+                    None
+                ),
+                (
+                    "local".into(),
+                    "local".into(),
+                    SourceKind::Path("../local".into()),
+                    None
+                ),
+                (
+                    "smallvec".into(),
+                    "smallvec".into(),
+                    SourceKind::Registry,
+                    Some("=1.6.0".into())
+                ),
+                (
+                    "dotted".into(),
+                    "dotted".into(),
+                    git("https://github.com/someone/dotted"),
+                    None
+                ),
+                ("foo:0.1.0".into(), "foo".into(), git("https://github.com/x/foo"), None),
+                (
+                    "https://github.com/rust-lang/crates.io-index#bar@0.2.0".into(),
+                    "bar".into(),
+                    SourceKind::Path("bar".into()),
+                    None
+                ),
+                ("baz@1.0.0".into(), "baz".into(), git("https://github.com/x/baz"), None),
+            ]
+        );
+        // The ordinary dependencies are unchanged.
+        assert_eq!(parsed.deps.iter().filter(|dep| dep.kind == DepKind::Normal).count(), 2);
+        // The name span is on the entry's key.
+        let smallvec = parsed
+            .deps
+            .iter()
+            .find(|d| d.kind == DepKind::Override && d.name == "smallvec")
+            .unwrap();
+        assert_eq!(&text[smallvec.name_span.start..smallvec.name_span.end], "smallvec");
+        assert!(text[..smallvec.name_span.start].ends_with("rust-smallvec\"]\n"));
     }
 
     #[test]

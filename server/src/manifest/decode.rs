@@ -83,7 +83,7 @@ pub fn decode(kind: ManifestKind, bytes: &[u8]) -> Decoded {
         ManifestKind::CargoToml | ManifestKind::CargoLock => decode_utf8_only(bytes, "cargo"),
         ManifestKind::Pyproject | ManifestKind::UvLock | ManifestKind::PyLock => decode_utf8_only(bytes, "uv and pip"),
         ManifestKind::PoetryLock => decode_utf8_only(bytes, "Poetry"),
-        ManifestKind::PnpmLock => decode_utf8_only(bytes, "pnpm"),
+        ManifestKind::PnpmLock | ManifestKind::PnpmWorkspace => decode_utf8_only(bytes, "pnpm"),
         ManifestKind::YarnLock => decode_utf8_only(bytes, "Yarn"),
         ManifestKind::BunLock | ManifestKind::BunLockb => decode_utf8_only(bytes, "Bun"),
     };

@@ -27,8 +27,10 @@ pub enum DepKind {
     Peer,
     /// A named group: PEP 621 optional-dependencies extra, PEP 735 group, Poetry group.
     Group(String),
-    /// A version the manifest forces on its package wherever the tree pulls it in (npm `overrides`,
-    /// Yarn `resolutions`, pnpm `pnpm.overrides`).
+    /// A version the project forces on its package wherever the tree pulls it in, or a dependency it
+    /// adds to another package: npm `overrides`, Yarn `resolutions`, pnpm `overrides` and
+    /// `packageExtensions` (package.json or `pnpm-workspace.yaml`), Cargo `[patch]` and `[replace]`.
+    /// Not a root of the lockfile walk, and not a direct dependency.
     Override,
 }
 
@@ -517,6 +519,7 @@ fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -
         // Requirements files are parsed per logical line (see `requirements.rs`); lockfiles other
         // than the above are read with serde, not kept as trees.
         ManifestKind::Requirements
+        | ManifestKind::PnpmWorkspace
         | ManifestKind::PoetryLock
         | ManifestKind::UvLock
         | ManifestKind::PyLock
@@ -536,6 +539,7 @@ fn extract(kind: ManifestKind, text: &str, tree: Option<&tree_sitter::Tree>) -> 
         ManifestKind::CargoToml => cargo::extract(text, tree),
         ManifestKind::Requirements => requirements::extract(text),
         ManifestKind::Pyproject => pyproject::extract(text, tree),
+        ManifestKind::PnpmWorkspace => pnpm_workspace::extract(text),
         _ => lockfile_as_manifest(kind, text),
     };
     // Held for as long as the document is open: not the growth room of the pushes that built it (a
@@ -607,6 +611,7 @@ pub mod cargo;
 pub mod decode;
 pub mod lockfiles;
 pub mod npm;
+pub mod pnpm_workspace;
 pub mod pyproject;
 pub mod requirements;
 mod toml_tree;

@@ -1,6 +1,7 @@
 //! `package.json` → the dependencies of its `dependencies`, `devDependencies`, `optionalDependencies`
 //! and `peerDependencies` objects, read from the tree-sitter-json tree, and the versions its overrides
-//! force on whatever pulls a package in (npm `overrides`, Yarn `resolutions`, pnpm `pnpm.overrides`).
+//! force on whatever pulls a package in (npm `overrides`, Yarn `resolutions`, pnpm `pnpm.overrides`)
+//! or add to other packages (pnpm `pnpm.packageExtensions`).
 //!
 //! Invariants:
 //! - The name span is the key's text inside its quotes; the requirement span is the value's text inside
@@ -150,12 +151,18 @@ fn visit_top(node: tree_sitter::Node, text: &str, depth: usize, acc: &mut Parsed
                         "pnpm" => {
                             let mut cursor = value.walk();
                             for pair in value.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
-                                if let (Some(name), Some(overrides)) =
+                                let (Some(name), Some(value)) =
                                     (pair.child_by_field_name("key"), pair.child_by_field_name("value"))
-                                    && string_value(name, text).is_some_and(|name| name.value == "overrides")
-                                    && overrides.kind() == "object"
-                                {
-                                    visit_overrides(overrides, text, None, 0, acc);
+                                else {
+                                    continue;
+                                };
+                                if value.kind() != "object" {
+                                    continue;
+                                }
+                                match string_value(name, text).map(|name| name.value).as_deref() {
+                                    Some("overrides") => visit_overrides(value, text, None, 0, acc),
+                                    Some("packageExtensions") => visit_extensions(value, text, acc),
+                                    _ => {}
                                 }
                             }
                         }
@@ -205,6 +212,40 @@ fn visit_section(node: tree_sitter::Node, text: &str, kind: &DepKind, acc: &mut 
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// pnpm's `packageExtensions`: `{"<selector>": {"dependencies": {...}, "peerDependencies": {...}}}`
+/// adds dependencies to the packages the selectors name; pnpm installs them (peers too, by default), so
+/// each is a dependency of its own, like an override.
+fn visit_extensions(node: tree_sitter::Node, text: &str, acc: &mut Parsed) {
+    let mut cursor = node.walk();
+    for extension in node.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
+        let Some(sections) = extension.child_by_field_name("value").filter(|v| v.kind() == "object") else {
+            continue;
+        };
+        let mut cursor = sections.walk();
+        for section in sections.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
+            let (Some(key), Some(deps)) = (section.child_by_field_name("key"), section.child_by_field_name("value"))
+            else {
+                continue;
+            };
+            let installs = string_value(key, text).is_some_and(|key| {
+                matches!(
+                    key.value.as_str(),
+                    "dependencies" | "optionalDependencies" | "peerDependencies"
+                )
+            });
+            if !installs || deps.kind() != "object" {
+                continue;
+            }
+            let mut cursor = deps.walk();
+            for pair in deps.named_children(&mut cursor).filter(|n| n.kind() == "pair") {
+                if let Some(dep) = dependency(pair, text, &DepKind::Override) {
+                    acc.deps.push(dep);
+                }
+            }
         }
     }
 }
@@ -260,7 +301,7 @@ fn visit_overrides(node: tree_sitter::Node, text: &str, parent: Option<&str>, de
 /// The byte range of the package an override selector ends in: after the last `>` (pnpm's parent
 /// chain), the last path segment, with its scope (Yarn's `**/a/@s/b`), without a version selector
 /// (`b@<2`, `b@npm:1.0.0`). `None` when that is not a package name.
-fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
+pub(crate) fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
     // pnpm's parent separator is a `>` after a name or version (`a@1>b`); one after ` `, `|` or `@`
     // belongs to a range (`b@>=1`, `b@<1 || >2`).
     let start = selector
@@ -298,22 +339,49 @@ fn override_target(selector: &str) -> Option<std::ops::Range<usize>> {
 
 /// An override whose selector names no package Gatehouse can read: listed as not checked.
 fn unreadable_override(selector: &str, span: Span, value: tree_sitter::Node, text: &str) -> Dependency {
+    unread_override(
+        selector,
+        span,
+        string_value(value, text).map(|spec| spec.span),
+        format!(
+            "an override whose selector `{selector}` names no package Gatehouse can read: what it installs is not checked"
+        ),
+    )
+}
+
+/// An override (or added dependency) of `name` that Gatehouse cannot read: listed as not checked, with
+/// `reason`.
+pub(crate) fn unread_override(name: &str, span: Span, requirement_span: Option<Span>, reason: String) -> Dependency {
     Dependency {
         ecosystem: Ecosystem::Npm,
-        name: selector.to_string(),
-        package: selector.to_string(),
+        name: name.to_string(),
+        package: name.to_string(),
         name_span: span,
         requirement: None,
-        requirement_span: string_value(value, text).map(|spec| spec.span),
+        requirement_span,
         kind: DepKind::Override,
-        source: SourceKind::Unread(format!(
-            "an override whose selector `{selector}` names no package Gatehouse can read: what it installs is not checked"
-        )),
+        source: SourceKind::Unread(reason),
         registry: None,
         poetry_syntax: false,
         extras: Vec::new(),
         marker: None,
     }
+}
+
+/// What a project file other than package.json forces or adds for `package` (named at `name_span`)
+/// with `spec`, read as npm reads a spec. `spec_span` is where `spec` is written byte for byte, when it
+/// is (`None`: no requirement span, so no fix edits it).
+pub(crate) fn forced_dependency(package: String, name_span: Span, spec: &str, spec_span: Option<Span>) -> Dependency {
+    let written = JsonString {
+        value: spec.to_string(),
+        span: spec_span.unwrap_or(Span::new(name_span.start, name_span.start + spec.len())),
+        origins: Vec::new(),
+    };
+    let mut dep = spec_dependency(package, name_span, &written, &classify(spec), DepKind::Override);
+    if spec_span.is_none() {
+        dep.requirement_span = None;
+    }
+    dep
 }
 
 /// npm's `$name` override value: the spec of the direct dependency `name` (any section), which need not
