@@ -35,29 +35,7 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
             builder_for(&mut builders, section, &table.header[..name_at], &table.header[name_at]);
         }
         for entry in &table.entries {
-            let Some((section, name_at)) = section_of(&entry.path) else {
-                continue;
-            };
-            if entry.path.len() <= name_at {
-                continue;
-            }
-            let builder = builder_for(&mut builders, section, &entry.path[..name_at], &entry.path[name_at]);
-            let rest = &entry.path[name_at + 1..];
-            match rest {
-                [] => match entry.value.kind() {
-                    "string" => builder.version = toml_tree::string(entry.value, text),
-                    "inline_table" => {
-                        for field in toml_tree::inline_pairs(entry.value, text) {
-                            if let [key] = field.path.as_slice() {
-                                builder.field(&key.value, field.value, text);
-                            }
-                        }
-                    }
-                    _ => {}
-                },
-                [field] => builder.field(&field.value, entry.value, text),
-                _ => {}
-            }
+            visit_entry(&mut builders, entry.path.clone(), entry.value, text, 0);
         }
     }
     for builder in builders {
@@ -68,6 +46,42 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
         res.deps.push(dep);
     }
     res
+}
+
+/// Inline tables nest no deeper than this in any table Cargo reads dependencies from
+/// (`target = { 'cfg(unix)' = { dependencies = { name = { version = … } } } }`).
+const MAX_INLINE_DEPTH: usize = 8;
+
+/// One `path = value` entry: a dependency's declaration or field, or an inline table that holds
+/// dependency tables (`patch = { crates-io = { … } }`, `dependencies = { … }`): Cargo reads an inline
+/// table as the table it spells, so its pairs are visited as entries of their own.
+fn visit_entry(builders: &mut Vec<Builder>, path: Vec<TomlStr>, value: tree_sitter::Node, text: &str, depth: usize) {
+    let Some((section, name_at)) = section_of(&path).filter(|(_, name_at)| path.len() > *name_at) else {
+        if value.kind() == "inline_table" && depth < MAX_INLINE_DEPTH {
+            for pair in toml_tree::inline_pairs(value, text) {
+                let mut inner = path.clone();
+                inner.extend(pair.path);
+                visit_entry(builders, inner, pair.value, text, depth + 1);
+            }
+        }
+        return;
+    };
+    let builder = builder_for(builders, section, &path[..name_at], &path[name_at]);
+    match &path[name_at + 1..] {
+        [] => match value.kind() {
+            "string" => builder.version = toml_tree::string(value, text),
+            "inline_table" => {
+                for field in toml_tree::inline_pairs(value, text) {
+                    if let [key] = field.path.as_slice() {
+                        builder.field(&key.value, field.value, text);
+                    }
+                }
+            }
+            _ => {}
+        },
+        [field] => builder.field(&field.value, value, text),
+        _ => {}
+    }
 }
 
 /// Which dependency table a key path is in, and where the dependency name sits in it.
@@ -181,10 +195,15 @@ impl Builder {
 /// The crate a package ID spec names: after a URL's `#`, before a version (`:1.0.0`, `@1.0.0`); a bare
 /// URL names its last path segment.
 fn spec_package(spec: &str) -> &str {
+    fn last_segment(url: &str) -> &str {
+        url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+    }
     let spec = spec.trim();
     let named = match spec.rsplit_once('#') {
+        // `<url>#1.0.0`: the fragment is only a version; the URL's last segment names the crate.
+        Some((url, fragment)) if fragment.starts_with(|c: char| c.is_ascii_digit()) => last_segment(url),
         Some((_, fragment)) => fragment,
-        None if spec.contains("://") => spec.trim_end_matches('/').rsplit('/').next().unwrap_or(spec),
+        None if spec.contains("://") => last_segment(spec),
         None => spec,
     };
     named.split([':', '@']).next().unwrap_or(named)
@@ -339,6 +358,67 @@ git = "https://github.com/someone/dotted"
             .unwrap();
         assert_eq!(&text[smallvec.name_span.start..smallvec.name_span.end], "smallvec");
         assert!(text[..smallvec.name_span.start].ends_with("rust-smallvec\"]\n"));
+    }
+
+    /// Cargo reads inline tables as tables: a patch, a replacement or a dependency written as one is the
+    /// same entry (review of 2959dbe: these were dropped).
+    #[test]
+    fn inline_tables_are_read_as_tables() {
+        for (text, name, package, source) in [
+            (
+                "[patch]\ncrates-io = { smallvec = { git = \"https://github.com/evil/smallvec\" } }\n",
+                "smallvec",
+                "smallvec",
+                SourceKind::Git("https://github.com/evil/smallvec".into()),
+            ),
+            (
+                "[patch]\n\"https://github.com/servo/rust-smallvec\" = { smallvec = \"=1.6.0\" }\n",
+                "smallvec",
+                "smallvec",
+                SourceKind::Registry,
+            ),
+            (
+                "patch = { crates-io = { smallvec = { git = \"https://github.com/evil/smallvec\" } } }\n",
+                "smallvec",
+                "smallvec",
+                SourceKind::Git("https://github.com/evil/smallvec".into()),
+            ),
+            (
+                "replace = { \"smallvec:1.13.2\" = { git = \"https://github.com/evil/smallvec\" } }\n",
+                "smallvec:1.13.2",
+                "smallvec",
+                SourceKind::Git("https://github.com/evil/smallvec".into()),
+            ),
+            (
+                "[replace]\n\"https://github.com/servo/rust-smallvec#1.13.2\" = { path = \"x\" }\n",
+                "https://github.com/servo/rust-smallvec#1.13.2",
+                "rust-smallvec",
+                SourceKind::Path("x".into()),
+            ),
+        ] {
+            let parsed = parse(ManifestKind::CargoToml, text);
+            let found: Vec<_> = parsed
+                .deps
+                .iter()
+                .map(|d| (d.name.as_str(), d.package.as_str(), d.source.clone(), d.kind.clone()))
+                .collect();
+            assert_eq!(found, vec![(name, package, source, DepKind::Override)], "{text}");
+        }
+        for text in [
+            "dependencies = { smallvec = \"=1.6.0\" }\n",
+            "[target]\n'cfg(unix)' = { dependencies = { smallvec = \"=1.6.0\" } }\n",
+            "workspace = { dependencies = { smallvec = \"=1.6.0\" } }\n",
+        ] {
+            let parsed = parse(ManifestKind::CargoToml, text);
+            let found: Vec<_> = parsed
+                .deps
+                .iter()
+                .map(|d| (d.name.as_str(), d.requirement.as_deref()))
+                .collect();
+            assert_eq!(found, vec![("smallvec", Some("=1.6.0"))], "{text}");
+            let dep = &parsed.deps[0];
+            assert_eq!(&text[dep.name_span.start..dep.name_span.end], "smallvec");
+        }
     }
 
     #[test]

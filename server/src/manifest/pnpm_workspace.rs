@@ -36,37 +36,31 @@ pub fn extract(text: &str) -> Parsed {
             return res;
         }
     };
-    let Value::Mapping(top) = value else {
+    let Doc::Map(top) = Doc::read(value, 0) else {
         return res;
     };
+    let places = Places::scan(text);
     let catalogs = Catalogs::of(&top);
-    if let Some(Value::Mapping(overrides)) = top.get("overrides") {
-        for (key, value) in overrides {
-            let Some(selector) = scalar(key) else {
-                continue;
-            };
-            let at = locate(text, &["overrides", &selector]);
-            if let Some(dep) = forced(&selector, value, &at, &catalogs, None) {
+    for overrides in entries(&top, "overrides") {
+        for (selector, value) in overrides {
+            let at = places.locate(&["overrides", selector]);
+            if let Some(dep) = forced(selector, value, &at, &catalogs, None) {
                 res.deps.push(dep);
             }
         }
     }
-    if let Some(Value::Mapping(extensions)) = top.get("packageExtensions") {
+    for extensions in entries(&top, "packageExtensions") {
         for (selector, extension) in extensions {
-            let (Some(selector), Value::Mapping(extension)) = (scalar(selector), extension) else {
+            let Doc::Map(extension) = extension else {
                 continue;
             };
             for section in EXTENSION_SECTIONS {
-                let Some(Value::Mapping(deps)) = extension.get(section) else {
-                    continue;
-                };
-                for (name, spec) in deps {
-                    let Some(name) = scalar(name) else {
-                        continue;
-                    };
-                    let at = locate(text, &["packageExtensions", &selector, section, &name]);
-                    if let Some(dep) = forced(&name, spec, &at, &catalogs, Some(&name)) {
-                        res.deps.push(dep);
+                for deps in entries(extension, section) {
+                    for (name, spec) in deps {
+                        let at = places.locate(&["packageExtensions", selector, section, name]);
+                        if let Some(dep) = forced(name, spec, &at, &catalogs, Some(name)) {
+                            res.deps.push(dep);
+                        }
                     }
                 }
             }
@@ -75,9 +69,89 @@ pub fn extract(text: &str) -> Parsed {
     res
 }
 
+/// The YAML document as pnpm's reader (js-yaml) hands it over: merge keys (`<<`) applied (explicit
+/// keys win, then the merged mappings in order), every key as the string JavaScript makes of it (a
+/// sequence key `[a]` is `"a"`), tags dropped. Entries keep their order; a key that appears twice (after
+/// merging spellings) is kept twice, so each is checked.
+#[derive(Debug, Clone, PartialEq)]
+enum Doc {
+    Scalar(String),
+    Seq(Vec<Doc>),
+    Map(Vec<(String, Doc)>),
+    Null,
+}
+
+/// Deeper than this is not read (the YAML parse itself stops at 128 levels).
+const MAX_DOC_DEPTH: usize = 64;
+
+impl Doc {
+    fn read(value: Value, depth: usize) -> Doc {
+        if depth > MAX_DOC_DEPTH {
+            return Doc::Null;
+        }
+        match value {
+            Value::Null => Doc::Null,
+            Value::Bool(b) => Doc::Scalar(b.to_string()),
+            Value::Number(n) => Doc::Scalar(n.to_string()),
+            Value::String(s) => Doc::Scalar(s),
+            Value::Sequence(items) => Doc::Seq(items.into_iter().map(|item| Doc::read(item, depth + 1)).collect()),
+            Value::Tagged(tagged) => Doc::read(tagged.value, depth),
+            Value::Mapping(mapping) => {
+                let mut own: Vec<(String, Doc)> = Vec::new();
+                let mut merged: Vec<(String, Doc)> = Vec::new();
+                for (key, value) in mapping {
+                    let value = Doc::read(value, depth + 1);
+                    if key.as_str() == Some("<<") {
+                        match value {
+                            Doc::Map(entries) => merged.extend(entries),
+                            Doc::Seq(items) => {
+                                for item in items {
+                                    if let Doc::Map(entries) = item {
+                                        merged.extend(entries);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    } else {
+                        own.push((key_text(&key), value));
+                    }
+                }
+                for (key, value) in merged {
+                    if !own.iter().any(|(known, _)| *known == key) {
+                        own.push((key, value));
+                    }
+                }
+                Doc::Map(own)
+            }
+        }
+    }
+}
+
+/// The string JavaScript makes of a YAML key (js-yaml keys objects by `String(key)`).
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => items.iter().map(key_text).collect::<Vec<_>>().join(","),
+        Value::Mapping(_) => "[object Object]".to_string(),
+        Value::Tagged(tagged) => key_text(&tagged.value),
+    }
+}
+
+/// The mappings under `key` in `map` (every entry spelled `key`, in order).
+fn entries<'d>(map: &'d [(String, Doc)], key: &'d str) -> impl Iterator<Item = &'d [(String, Doc)]> + 'd {
+    map.iter().filter_map(move |(name, value)| match value {
+        Doc::Map(entries) if name == key => Some(entries.as_slice()),
+        _ => None,
+    })
+}
+
 /// The dependency an override (`package` is `None`: the selector names it) or an extension's entry
 /// (`package` given) installs.
-fn forced(key: &str, value: &Value, at: &Located, catalogs: &Catalogs, package: Option<&str>) -> Option<Dependency> {
+fn forced(key: &str, value: &Doc, at: &Located, catalogs: &Catalogs, package: Option<&str>) -> Option<Dependency> {
     let (package, name_span) = match package {
         Some(package) => (package.to_string(), at.key),
         None => match npm::override_target(key) {
@@ -101,7 +175,7 @@ fn forced(key: &str, value: &Value, at: &Located, catalogs: &Catalogs, package: 
             }
         },
     };
-    let Some(spec) = scalar(value) else {
+    let Doc::Scalar(spec) = value else {
         return Some(npm::unread_override(
             &package,
             name_span,
@@ -146,22 +220,22 @@ fn forced(key: &str, value: &Value, at: &Located, catalogs: &Catalogs, package: 
 struct Catalogs(Vec<(String, String, String)>);
 
 impl Catalogs {
-    fn of(top: &serde_yaml_ng::Mapping) -> Catalogs {
+    fn of(top: &[(String, Doc)]) -> Catalogs {
         let mut res = Vec::new();
-        let mut add = |catalog: &str, entries: Option<&Value>| {
-            if let Some(Value::Mapping(entries)) = entries {
-                for (name, range) in entries {
-                    if let (Some(name), Some(range)) = (scalar(name), scalar(range)) {
-                        res.push((catalog.to_string(), name, range));
-                    }
+        let mut add = |catalog: &str, entries: &[(String, Doc)]| {
+            for (name, range) in entries {
+                if let Doc::Scalar(range) = range {
+                    res.push((catalog.to_string(), name.clone(), range.clone()));
                 }
             }
         };
-        add("default", top.get("catalog"));
-        if let Some(Value::Mapping(named)) = top.get("catalogs") {
+        for entries in entries(top, "catalog") {
+            add("default", entries);
+        }
+        for named in entries(top, "catalogs") {
             for (catalog, entries) in named {
-                if let Some(catalog) = scalar(catalog) {
-                    add(&catalog, Some(entries));
+                if let Doc::Map(entries) = entries {
+                    add(catalog, entries);
                 }
             }
         }
@@ -173,16 +247,6 @@ impl Catalogs {
             .iter()
             .find(|(c, name, _)| c == catalog && name == package)
             .map(|(_, _, range)| range.as_str())
-    }
-}
-
-/// A scalar as the text pnpm reads (YAML numbers and booleans as written in their plain form).
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 
@@ -203,96 +267,184 @@ impl Located {
     }
 }
 
-/// Finds the block-mapping key path `path` in `text` by indentation. Scans lines only; the values come
-/// from the YAML parse.
-fn locate(text: &str, path: &[&str]) -> Located {
-    let lines: Vec<(usize, &str)> = text
-        .split_inclusive('\n')
-        .scan(0, |at, line| {
-            let start = *at;
-            *at += line.len();
-            Some((start, line.trim_end_matches(['\n', '\r'])))
-        })
-        .collect();
-    let mut res = Located {
-        key: Span::new(0, 0),
-        value: None,
-        exact: false,
-    };
-    // The lines of the current block: after the parent key's line, while more indented than it.
-    let mut from = 0;
-    let mut parent_indent: Option<usize> = None;
-    for (depth, want) in path.iter().enumerate() {
-        let mut found = None;
-        let mut child_indent = None;
-        for (idx, (start, line)) in lines.iter().enumerate().skip(from) {
+/// The sections whose keys are placed (`Places`); nothing else is looked up.
+const PLACED: [&str; 2] = ["overrides", "packageExtensions"];
+
+/// Paths longer than this are not placed (`packageExtensions.<selector>.<section>.<name>` is four).
+const MAX_PLACED_DEPTH: usize = 4;
+
+/// Where each block-mapping key under `PLACED` is written, by its key path: one pass over the lines,
+/// skipping the insides of multi-line quoted scalars and block scalars (whose lines only look like keys).
+/// The first spelling of a path wins; keys inside sequences are not placed.
+struct Places(std::collections::HashMap<Vec<String>, (Span, Option<Span>)>);
+
+impl Places {
+    fn scan(text: &str) -> Places {
+        let mut res = std::collections::HashMap::new();
+        // Open keys (and sequence items, as `-`) by indentation.
+        let mut stack: Vec<(usize, String)> = Vec::new();
+        let mut open_quote: Option<u8> = None;
+        let mut block_above: Option<usize> = None;
+        let mut start = 0;
+        for raw in text.split_inclusive('\n') {
+            let line_start = start;
+            start += raw.len();
+            let line = raw.trim_end_matches(['\n', '\r']);
+            if let Some(quote) = open_quote {
+                // What follows the closing quote on its line is not a key either.
+                if closing_quote(line.as_bytes(), quote).is_some() {
+                    open_quote = None;
+                }
+                continue;
+            }
             let body = line.trim_start_matches(' ');
+            let indent = line.len() - body.len();
             if body.is_empty() || body.starts_with('#') {
                 continue;
             }
-            let indent = line.len() - body.len();
-            if parent_indent.is_some_and(|parent| indent <= parent) {
-                break;
+            if let Some(above) = block_above {
+                if indent > above {
+                    continue;
+                }
+                block_above = None;
             }
-            let child = *child_indent.get_or_insert(indent);
-            if indent != child {
-                continue;
+            while stack.last().is_some_and(|(open, _)| *open >= indent) {
+                stack.pop();
             }
-            if let Some((key, value)) = block_key(body)
-                && text[start + indent + key.start..start + indent + key.end] == **want
+            let (content, content_at) = match body
+                .strip_prefix('-')
+                .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
             {
-                let shift = |span: Span| Span::new(start + indent + span.start, start + indent + span.end);
-                found = Some((idx, indent, shift(key), value.map(shift)));
-                break;
+                Some(rest) => {
+                    // A sequence item: its inside is not placed, but a string it opens is skipped.
+                    stack.push((indent, "-".to_string()));
+                    let item = rest.trim_start_matches([' ', '\t']);
+                    (item, line.len() - item.len())
+                }
+                None => (body, indent),
+            };
+            let Some((key, value, opens)) = block_key(content) else {
+                open_quote = opens_quote(content);
+                continue;
+            };
+            let shift =
+                |span: Span| Span::new(line_start + content_at + span.start, line_start + content_at + span.end);
+            let key_text = content[key.start..key.end].to_string();
+            if content_at == indent {
+                let mut path: Vec<String> = stack.iter().map(|(_, key)| key.clone()).collect();
+                path.push(key_text.clone());
+                if path.len() <= MAX_PLACED_DEPTH && PLACED.contains(&path[0].as_str()) {
+                    res.entry(path).or_insert((shift(key), value.map(shift)));
+                }
+                stack.push((indent, key_text));
+            }
+            match opens {
+                Opens::Quote(quote) => open_quote = Some(quote),
+                Opens::Block => block_above = Some(indent),
+                Opens::Nothing => {}
             }
         }
-        let Some((idx, indent, key, value)) = found else {
-            return res;
-        };
-        res = Located {
-            key,
-            value,
-            exact: depth + 1 == path.len(),
-        };
-        from = idx + 1;
-        parent_indent = Some(indent);
+        Places(res)
     }
-    res
+
+    /// Where `path` is written: its key (and value) when found, else the nearest enclosing key found,
+    /// else the start of the file (`exact: false`).
+    fn locate(&self, path: &[&str]) -> Located {
+        for len in (1..=path.len()).rev() {
+            let prefix: Vec<String> = path[..len].iter().map(|part| part.to_string()).collect();
+            if let Some((key, value)) = self.0.get(&prefix) {
+                let exact = len == path.len();
+                return Located {
+                    key: *key,
+                    value: if exact { *value } else { None },
+                    exact,
+                };
+            }
+        }
+        Located {
+            key: Span::new(0, 0),
+            value: None,
+            exact: false,
+        }
+    }
 }
 
-/// A block mapping entry's key (inside its quotes) and its scalar value on the same line (inside its
-/// quotes, without a trailing comment), as byte ranges of `body`.
-fn block_key(body: &str) -> Option<(Span, Option<Span>)> {
+/// What a value leaves open past its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opens {
+    Nothing,
+    /// A quoted scalar that continues on the next lines.
+    Quote(u8),
+    /// A block scalar (`|`, `>`): the more indented lines below are its text.
+    Block,
+}
+
+/// A block mapping entry `key: value` in `body` (which starts at the key): the key's span (inside its
+/// quotes), its scalar value's on the same line (inside its quotes, without a trailing comment), and what
+/// the value leaves open. `None` when `body` is not such an entry.
+fn block_key(body: &str) -> Option<(Span, Option<Span>, Opens)> {
     let (key, after_key) = match body.as_bytes().first()? {
         quote @ (b'"' | b'\'') => {
-            let end = 1 + body[1..].find(*quote as char)?;
+            let end = 1 + closing_quote(&body.as_bytes()[1..], *quote)?;
             (Span::new(1, end), end + 1)
         }
         _ => {
-            let colon = body
-                .match_indices(':')
-                .find(|(at, _)| body[at + 1..].is_empty() || body[at + 1..].starts_with(' '))?;
-            (Span::new(0, body[..colon.0].trim_end().len()), colon.0)
+            let (colon, _) = body.match_indices(':').find(|(at, _)| {
+                let after = &body[at + 1..];
+                after.is_empty() || after.starts_with([' ', '\t'])
+            })?;
+            (Span::new(0, body[..colon].trim_end().len()), colon)
         }
     };
-    let rest = body[after_key..].trim_start();
+    let rest = body[after_key..].trim_start_matches([' ', '\t']);
     let rest = rest.strip_prefix(':')?;
-    if !(rest.is_empty() || rest.starts_with(' ')) {
+    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
         return None;
     }
-    let value_at = body.len() - rest.trim_start().len();
+    let value_at = body.len() - rest.trim_start_matches([' ', '\t']).len();
     let value = &body[value_at..];
-    let value = match value.as_bytes().first() {
-        None | Some(b'#' | b'{' | b'[' | b'|' | b'>' | b'&' | b'*' | b'!') => None,
-        Some(quote @ (b'"' | b'\'')) => value[1..]
-            .find(*quote as char)
-            .map(|end| Span::new(value_at + 1, value_at + 1 + end)),
+    let (span, opens) = match value.as_bytes().first() {
+        None | Some(b'#' | b'{' | b'[' | b'&' | b'*' | b'!') => (None, Opens::Nothing),
+        Some(b'|' | b'>') => (None, Opens::Block),
+        Some(quote @ (b'"' | b'\'')) => match closing_quote(&value.as_bytes()[1..], *quote) {
+            Some(end) => (Some(Span::new(value_at + 1, value_at + 1 + end)), Opens::Nothing),
+            None => (None, Opens::Quote(*quote)),
+        },
         Some(_) => {
-            let end = value.find(" #").unwrap_or(value.len());
-            Some(Span::new(value_at, value_at + value[..end].trim_end().len()))
+            let end = value.find(" #").or_else(|| value.find("\t#")).unwrap_or(value.len());
+            (
+                Some(Span::new(
+                    value_at,
+                    value_at + value[..end].trim_end_matches([' ', '\t']).len(),
+                )),
+                Opens::Nothing,
+            )
         }
     };
-    Some((key, value))
+    Some((key, span, opens))
+}
+
+/// A line that is not a key entry (a sequence item's scalar) but opens a quoted scalar it does not close.
+fn opens_quote(content: &str) -> Option<u8> {
+    match content.as_bytes().first() {
+        Some(quote @ (b'"' | b'\'')) if closing_quote(&content.as_bytes()[1..], *quote).is_none() => Some(*quote),
+        _ => None,
+    }
+}
+
+/// The index of the quote that closes a `quote`-quoted scalar in `bytes` (which start after the
+/// opening quote): `"` not escaped by `\\`; `'` not doubled (`''` is a quote inside).
+fn closing_quote(bytes: &[u8], quote: u8) -> Option<usize> {
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' if quote == b'"' => at += 2,
+            b'\'' if quote == b'\'' && bytes.get(at + 1) == Some(&b'\'') => at += 2,
+            byte if byte == quote => return Some(at),
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// The span a YAML error points at (its line), or the start of the file.
@@ -404,5 +556,58 @@ mod tests {
         // A file with neither section declares nothing.
         assert!(extract("packages:\n  - a/*\n").deps.is_empty());
         assert!(extract("").deps.is_empty());
+    }
+
+    /// pnpm reads YAML with js-yaml, which applies merge keys (`<<`) and turns a sequence key into its
+    /// items joined by `,`: each of these installs flatmap-stream 0.1.1 (review of 2959dbe).
+    #[test]
+    fn merge_keys_and_sequence_keys_are_read_as_pnpm_reads_them() {
+        for text in [
+            "<<:\n  overrides:\n    flatmap-stream: 0.1.1\n",
+            "[overrides]:\n  flatmap-stream: 0.1.1\n",
+            "overrides:\n  [flatmap-stream]: 0.1.1\n",
+            "overrides: {<<: {flatmap-stream: 0.1.1}}\n",
+            "base: &base\n  flatmap-stream: 0.1.1\noverrides:\n  <<: *base\n",
+            "packageExtensions:\n  event-stream@3:\n    <<:\n      dependencies:\n        flatmap-stream: 0.1.1\n",
+            "packageExtensions:\n  event-stream@3:\n    [dependencies]:\n      flatmap-stream: 0.1.1\n",
+            "!!map\noverrides: !!map\n  flatmap-stream: !!str 0.1.1\n",
+        ] {
+            let parsed = extract(text);
+            assert!(parsed.issues.is_empty(), "{text}: {:?}", parsed.issues);
+            let forced: Vec<_> = parsed
+                .deps
+                .iter()
+                .map(|dep| (dep.package.as_str(), dep.source.clone(), dep.requirement.as_deref()))
+                .collect();
+            assert_eq!(
+                forced,
+                vec![("flatmap-stream", SourceKind::Registry, Some("0.1.1"))],
+                "{text}"
+            );
+        }
+    }
+
+    /// Positions: a line inside a multi-line string or a block scalar is not a key, a tab may follow
+    /// the `:`, and a large file is placed in one pass (a quadratic scan took 158 s for 20,000 entries).
+    #[test]
+    fn positions_skip_strings_and_scale() {
+        let text = "packages:\n  - \"a\noverrides:\n  lodash: 4.17.15\n  \"\nnote: |\n  overrides:\n    lodash: 4.17.15\noverrides:\n  lodash: 4.17.15\n";
+        let dep = &extract(text).deps[0];
+        assert_eq!(text[..dep.name_span.start].matches('\n').count(), 9, "{dep:?}");
+        let text = "overrides:\n  lodash:\t4.17.15\n";
+        let dep = &extract(text).deps[0];
+        assert_eq!(&text[dep.name_span.start..dep.name_span.end], "lodash");
+        assert_eq!(
+            &text[dep.requirement_span.unwrap().start..dep.requirement_span.unwrap().end],
+            "4.17.15"
+        );
+        let mut text = String::from("overrides:\n");
+        for at in 0..20_000 {
+            text.push_str(&format!("  p{at}: 1.0.{at}\n"));
+        }
+        let parsed = extract(&text);
+        assert_eq!(parsed.deps.len(), 20_000);
+        let last = parsed.deps.last().unwrap();
+        assert_eq!(&text[last.name_span.start..last.name_span.end], "p19999");
     }
 }

@@ -81,6 +81,9 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
         .map_or(dep.name_span.end, |s| s.end.max(dep.name_span.end));
     let bytes = text.as_bytes();
     match parsed.kind {
+        // A YAML entry's place is exact only where its value is (`pnpm_workspace`): one placed on an
+        // enclosing key (flow style, an escaped key) would take that key's line, and every entry under it.
+        ManifestKind::PnpmWorkspace if dep.requirement_span.is_none() => None,
         ManifestKind::PackageJson => {
             // `"name": "req"` plus its trailing comma, or the preceding comma when it is the last pair.
             let mut start = dep.name_span.start.saturating_sub(1);
@@ -984,6 +987,25 @@ mod tests {
     use crate::model::{Advisory, Ecosystem, Fact, Facts, PackageFacts, PackageRef, VersionFacts};
     use crate::policy::Policy;
     use jiff::Timestamp;
+
+    /// A pnpm-workspace.yaml entry is removed only where its position is exact: one written in flow
+    /// style (placed on its section's key) is not, and removing that line would drop every override
+    /// (review of 2959dbe).
+    #[test]
+    fn a_pnpm_workspace_entry_is_removed_only_where_it_is_written() {
+        let text = "overrides:\n  flatmap-stream: 0.1.1\n  lodash: 4.17.21\n";
+        let parsed = manifest::parse(ManifestKind::PnpmWorkspace, text);
+        let span = removal_span(text, &parsed, 0).unwrap();
+        assert_eq!(&text[span.start..span.end], "  flatmap-stream: 0.1.1\n");
+        for text in [
+            "overrides: {flatmap-stream: 0.1.1, lodash: 4.17.21}\n",
+            "catalog:\n  react: ^18.2.0\noverrides:\n  \"flatmap\\x2dstream\": 0.1.1\n  lodash: 4.17.21\n",
+        ] {
+            let parsed = manifest::parse(ManifestKind::PnpmWorkspace, text);
+            assert_eq!(parsed.deps[0].package, "flatmap-stream", "{text}");
+            assert_eq!(removal_span(text, &parsed, 0), None, "{text}");
+        }
+    }
 
     fn known<T>(value: T, as_of: Timestamp) -> Fact<T> {
         Fact::Known {
