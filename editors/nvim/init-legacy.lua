@@ -1,7 +1,7 @@
 -- Neovim 0.8 – 0.10 (also works on 0.11): start Gatehouse with vim.lsp.start for manifest files.
 local manifests = {
   'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
-  'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'yarn.lock', 'bun.lock',
+  'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.yarnrc.yml', 'yarn.lock', 'bun.lock',
   'gatehouse.toml', '*requirements*.txt', '*requirements*.in', '*/requirements/*.txt', '*/requirements/*.in',
 }
 vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {

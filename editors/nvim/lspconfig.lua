@@ -16,7 +16,7 @@ if not configs.gatehouse then
         local manifest = requirements
           or vim.tbl_contains({
             'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
-            'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'yarn.lock', 'bun.lock',
+            'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.yarnrc.yml', 'yarn.lock', 'bun.lock',
             'gatehouse.toml',
           }, name)
         if not manifest then

@@ -841,6 +841,10 @@ pub enum ManifestKind {
     Pyproject,
     /// `pnpm-workspace.yaml`: the versions its `overrides` and `packageExtensions` make pnpm install.
     PnpmWorkspace,
+    /// `.yarnrc.yml`: the dependencies its `packageExtensions` make Yarn install.
+    YarnRc,
+    /// `.cargo/config.toml` (or `.cargo/config`): the crates its `[patch]` makes Cargo build.
+    CargoConfig,
     PackageLock,
     CargoLock,
     PoetryLock,
@@ -915,6 +919,15 @@ impl ManifestKind {
             "Cargo.toml" => Some(ManifestKind::CargoToml),
             "pyproject.toml" => Some(ManifestKind::Pyproject),
             "pnpm-workspace.yaml" => Some(ManifestKind::PnpmWorkspace),
+            ".yarnrc.yml" => Some(ManifestKind::YarnRc),
+            "config.toml" | "config"
+                if path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|dir| dir == ".cargo") =>
+            {
+                Some(ManifestKind::CargoConfig)
+            }
             "package-lock.json" | "npm-shrinkwrap.json" => Some(ManifestKind::PackageLock),
             "Cargo.lock" => Some(ManifestKind::CargoLock),
             "poetry.lock" => Some(ManifestKind::PoetryLock),
@@ -950,12 +963,13 @@ impl ManifestKind {
         match self {
             ManifestKind::PackageJson
             | ManifestKind::PnpmWorkspace
+            | ManifestKind::YarnRc
             | ManifestKind::PackageLock
             | ManifestKind::PnpmLock
             | ManifestKind::YarnLock
             | ManifestKind::BunLock
             | ManifestKind::BunLockb => Ecosystem::Npm,
-            ManifestKind::CargoToml | ManifestKind::CargoLock => Ecosystem::CratesIo,
+            ManifestKind::CargoToml | ManifestKind::CargoConfig | ManifestKind::CargoLock => Ecosystem::CratesIo,
             ManifestKind::Requirements
             | ManifestKind::Pyproject
             | ManifestKind::PoetryLock

@@ -1269,3 +1269,77 @@ fn a_malicious_version_forced_by_pnpm_workspace_settings_is_found() {
         assert_eq!(outcome.code, 2, "{yaml}: {}{}", outcome.stdout, outcome.stderr);
     }
 }
+
+/// Cargo also reads `[patch]` from the repository's `.cargo/config.toml` (and the older `.cargo/config`),
+/// and Yarn reads `packageExtensions` from `.yarnrc.yml`: the same forced versions, in files that are
+/// not manifests. Each is checked in its own file: a git patch is not checked (exit 2), a vulnerable
+/// registry patch (smallvec 1.6.0) and a malicious added dependency (flatmap-stream 0.1.1) are found.
+#[test]
+fn forced_versions_in_cargo_and_yarn_settings_files_are_checked() {
+    let user = User::new();
+    let cargo_toml = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsmallvec = \"1.13.2\"\n";
+    for config in [".cargo/config.toml", ".cargo/config"] {
+        let repo = Repo::new(&[
+            ("Cargo.toml", cargo_toml),
+            (
+                config,
+                "[net]\nretry = 2\n\n[patch.crates-io]\nsmallvec = { git = \"https://github.com/evil/smallvec\" }\n",
+            ),
+        ]);
+        let (outcome, report) = check_json(&user, &repo, &[]);
+        assert_eq!(outcome.code, 2, "{config}: {}{}", outcome.stdout, outcome.stderr);
+        let patched = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["check_reasons"]["advisory"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("installed from https://github.com/evil/smallvec"))
+            })
+            .unwrap_or_else(|| panic!("{config}: {report}"));
+        assert!(patched["file"].as_str().unwrap().ends_with(config), "{patched}");
+    }
+    let repo = Repo::new(&[
+        ("Cargo.toml", cargo_toml),
+        (
+            ".cargo/config.toml",
+            "[patch.\"https://github.com/servo/rust-smallvec\"]\nsmallvec = \"=1.6.0\"\n",
+        ),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "smallvec" && f["version"] == "1.6.0")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        finding["file"].as_str().unwrap().ends_with(".cargo/config.toml"),
+        "{finding}"
+    );
+    assert_eq!(finding["range"]["start"]["line"], 1, "{finding}");
+
+    let repo = Repo::new(&[
+        (
+            "package.json",
+            "{\n  \"dependencies\": {\"event-stream\": \"3.3.4\"}\n}\n",
+        ),
+        (
+            ".yarnrc.yml",
+            "nodeLinker: node-modules\npackageExtensions:\n  \"event-stream@*\":\n    dependencies:\n      flatmap-stream: 0.1.1\n",
+        ),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(has_malicious(&report, "flatmap-stream"), "{report}");
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "flatmap-stream")
+        .unwrap();
+    assert!(finding["file"].as_str().unwrap().ends_with(".yarnrc.yml"), "{finding}");
+    assert_eq!(finding["range"]["start"]["line"], 4, "{finding}");
+}

@@ -14,6 +14,7 @@ local manifests = {
   ['pylock.toml'] = true,
   ['pnpm-lock.yaml'] = true,
   ['pnpm-workspace.yaml'] = true,
+  ['.yarnrc.yml'] = true,
   ['yarn.lock'] = true,
   ['bun.lock'] = true,
   ['gatehouse.toml'] = true,
@@ -29,8 +30,14 @@ local function is_requirements(path)
   return name:lower():match('requirements') ~= nil or vim.fs.basename(vim.fs.dirname(path)):lower() == 'requirements'
 end
 
+-- Cargo's own settings file, which can `[patch]` crates: `.cargo/config.toml` or `.cargo/config`.
+local function is_cargo_config(path)
+  local name = vim.fs.basename(path)
+  return (name == 'config.toml' or name == 'config') and vim.fs.basename(vim.fs.dirname(path)) == '.cargo'
+end
+
 local function is_manifest(path)
-  return manifests[vim.fs.basename(path)] or is_requirements(path)
+  return manifests[vim.fs.basename(path)] or is_requirements(path) or is_cargo_config(path)
 end
 
 ---@type vim.lsp.Config

@@ -17,7 +17,17 @@ use crate::manifest::{DepKind, Dependency, ManifestKind, Parsed, SourceKind, col
 use crate::model::Ecosystem;
 
 pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
-    let mut res = Parsed::empty(ManifestKind::CargoToml);
+    extract_tables(text, tree, ManifestKind::CargoToml, |_| true)
+}
+
+/// The dependencies of the tables `read` accepts (by the table path before the name).
+fn extract_tables(
+    text: &str,
+    tree: Option<&tree_sitter::Tree>,
+    kind: ManifestKind,
+    read: impl Fn(&[String]) -> bool,
+) -> Parsed {
+    let mut res = Parsed::empty(kind);
     let Some(tree) = tree else {
         return res;
     };
@@ -39,6 +49,9 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
         }
     }
     for builder in builders {
+        if !read(&builder.table) {
+            continue;
+        }
         let dep = builder.finish();
         if dep.kind == DepKind::Group("workspace".to_string()) {
             res.workspace_deps.push(dep.clone());
@@ -46,6 +59,14 @@ pub fn extract(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
         res.deps.push(dep);
     }
     res
+}
+
+/// `.cargo/config.toml`: Cargo reads `[patch]` there as in the workspace's Cargo.toml (and ignores any
+/// dependency table), so only its patches are listed.
+pub fn extract_config(text: &str, tree: Option<&tree_sitter::Tree>) -> Parsed {
+    extract_tables(text, tree, ManifestKind::CargoConfig, |table| {
+        table.first().is_some_and(|first| first == "patch")
+    })
 }
 
 /// Inline tables nest no deeper than this in any table Cargo reads dependencies from

@@ -80,11 +80,13 @@ pub fn decode(kind: ManifestKind, bytes: &[u8]) -> Decoded {
     let mut decoded = match kind {
         ManifestKind::Requirements => decode_pip(bytes),
         ManifestKind::PackageJson | ManifestKind::PackageLock => decode_utf8_only(bytes, "npm"),
-        ManifestKind::CargoToml | ManifestKind::CargoLock => decode_utf8_only(bytes, "cargo"),
+        ManifestKind::CargoToml | ManifestKind::CargoConfig | ManifestKind::CargoLock => {
+            decode_utf8_only(bytes, "cargo")
+        }
         ManifestKind::Pyproject | ManifestKind::UvLock | ManifestKind::PyLock => decode_utf8_only(bytes, "uv and pip"),
         ManifestKind::PoetryLock => decode_utf8_only(bytes, "Poetry"),
         ManifestKind::PnpmLock | ManifestKind::PnpmWorkspace => decode_utf8_only(bytes, "pnpm"),
-        ManifestKind::YarnLock => decode_utf8_only(bytes, "Yarn"),
+        ManifestKind::YarnLock | ManifestKind::YarnRc => decode_utf8_only(bytes, "Yarn"),
         ManifestKind::BunLock | ManifestKind::BunLockb => decode_utf8_only(bytes, "Bun"),
     };
     if kind == ManifestKind::Requirements {

@@ -513,13 +513,14 @@ pub fn parse_lockfile(kind: ManifestKind, text: &str) -> Option<Lockfile> {
 fn parse_tree(kind: ManifestKind, text: &str, old: Option<&tree_sitter::Tree>) -> Option<tree_sitter::Tree> {
     let language: tree_sitter::Language = match kind {
         ManifestKind::PackageJson | ManifestKind::PackageLock => tree_sitter_json::LANGUAGE.into(),
-        ManifestKind::CargoToml | ManifestKind::Pyproject | ManifestKind::CargoLock => {
+        ManifestKind::CargoToml | ManifestKind::CargoConfig | ManifestKind::Pyproject | ManifestKind::CargoLock => {
             tree_sitter_toml_ng::LANGUAGE.into()
         }
         // Requirements files are parsed per logical line (see `requirements.rs`); lockfiles other
         // than the above are read with serde, not kept as trees.
         ManifestKind::Requirements
         | ManifestKind::PnpmWorkspace
+        | ManifestKind::YarnRc
         | ManifestKind::PoetryLock
         | ManifestKind::UvLock
         | ManifestKind::PyLock
@@ -540,6 +541,8 @@ fn extract(kind: ManifestKind, text: &str, tree: Option<&tree_sitter::Tree>) -> 
         ManifestKind::Requirements => requirements::extract(text),
         ManifestKind::Pyproject => pyproject::extract(text, tree),
         ManifestKind::PnpmWorkspace => pnpm_workspace::extract(text),
+        ManifestKind::YarnRc => pnpm_workspace::extract_yarnrc(text),
+        ManifestKind::CargoConfig => cargo::extract_config(text, tree),
         _ => lockfile_as_manifest(kind, text),
     };
     // Held for as long as the document is open: not the growth room of the pushes that built it (a

@@ -1,6 +1,6 @@
 //! `pnpm-workspace.yaml` → the versions it makes pnpm install that no `package.json` names: pnpm 10
 //! reads `overrides` (forced on a package wherever the tree pulls it in) and `packageExtensions`
-//! (dependencies added to other packages) here. Each is a dependency of its own (`DepKind::Override`),
+//! (dependencies added to other packages) here. `.yarnrc.yml` → the same for Yarn's `packageExtensions`. Each is a dependency of its own (`DepKind::Override`),
 //! checked on its own line; members' `catalog:` specs are resolved where they are used, not here.
 //!
 //! Invariants:
@@ -25,13 +25,28 @@ use crate::model::Span;
 const EXTENSION_SECTIONS: [&str; 3] = ["dependencies", "optionalDependencies", "peerDependencies"];
 
 pub fn extract(text: &str) -> Parsed {
-    let mut res = Parsed::empty(ManifestKind::PnpmWorkspace);
+    read(text, ManifestKind::PnpmWorkspace)
+}
+
+/// `.yarnrc.yml`: Yarn's `packageExtensions` have the same shape (Yarn has no `overrides` there; its
+/// `resolutions` are in package.json).
+pub fn extract_yarnrc(text: &str) -> Parsed {
+    read(text, ManifestKind::YarnRc)
+}
+
+fn read(text: &str, kind: ManifestKind) -> Parsed {
+    let mut res = Parsed::empty(kind);
+    let file = if kind == ManifestKind::YarnRc {
+        ".yarnrc.yml"
+    } else {
+        "pnpm-workspace.yaml"
+    };
     let value = match crate::manifest::lockfiles::read_yaml::<Option<Value>>(text) {
         Ok(value) => value.unwrap_or(Value::Null),
         Err(error) => {
             res.issues.push(SyntaxIssue {
                 span: error_span(text, &error),
-                message: format!("invalid pnpm-workspace.yaml: {error}"),
+                message: format!("invalid {file}: {error}"),
             });
             return res;
         }
@@ -41,7 +56,8 @@ pub fn extract(text: &str) -> Parsed {
     };
     let places = Places::scan(text);
     let catalogs = Catalogs::of(&top);
-    for overrides in entries(&top, "overrides") {
+    let overrides = (kind == ManifestKind::PnpmWorkspace).then_some("overrides");
+    for overrides in overrides.into_iter().flat_map(|key| entries(&top, key)) {
         for (selector, value) in overrides {
             let at = places.locate(&["overrides", selector]);
             if let Some(dep) = forced(selector, value, &at, &catalogs, None) {
