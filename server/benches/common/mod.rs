@@ -268,6 +268,9 @@ pub fn add_advisory_versions(
 pub struct Warm {
     pub source: SourceFile,
     pub facts: Facts,
+    /// The same facts shared, for `keystroke_memoized` (the editor's path).
+    pub shared: std::sync::Arc<Facts>,
+    pub memo: engine::Memo,
     pub policy: Policy,
     pub registries: RegistryRules,
     /// Byte offset of the last digit of one dependency's version, in the middle of the file.
@@ -302,6 +305,8 @@ pub fn warm(n_deps: usize) -> Warm {
     );
     Warm {
         source: SourceFile::new(ManifestKind::PackageJson, text),
+        shared: std::sync::Arc::new(facts.clone()),
+        memo: engine::Memo::default(),
         facts,
         policy: Policy::default(),
         registries: RegistryRules::default(),
@@ -325,6 +330,23 @@ impl Warm {
             constraints: Default::default(),
         };
         let analysis = engine::evaluate(&input, &self.facts, &self.policy, now());
+        report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
+    }
+
+    /// `keystroke` as the editor runs it: the evaluation reuses the document's memo, at one `now` (the
+    /// editor's clock ticks once a minute).
+    pub fn keystroke_memoized(&mut self, iteration: usize, at: jiff::Timestamp) -> usize {
+        let digit = &self.digits[iteration % 2];
+        self.source.edit(self.edit_at, self.edit_at + 1, digit);
+        let parsed = self.source.parsed();
+        let input = Input {
+            manifest: parsed,
+            lockfile: None,
+            workspace: None,
+            registries: &self.registries,
+            constraints: Default::default(),
+        };
+        let analysis = engine::evaluate_memoized(&input, &self.shared, &self.policy, at, &mut self.memo);
         report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
     }
 }

@@ -182,7 +182,10 @@ pub fn guard(
         .spawn(move || {
             let mut reader = BufReader::new(input);
             loop {
-                match read_frame(&mut reader) {
+                let read = read_frame(&mut reader);
+                // Background store writes step aside while the editor's messages are arriving.
+                crate::lookup::cache::write_behind::foreground_input();
+                match read {
                     Frame::Body(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
                         Ok(_) => {
                             if to_server.blocking_send(frame(&body)).is_err() {

@@ -23,7 +23,7 @@ mod provenance;
 mod registry;
 pub mod store;
 pub mod takedown;
-mod write_behind;
+pub mod write_behind;
 
 pub use advisories::CachedAdvisories;
 pub use provenance::CachedAttestations;

@@ -424,6 +424,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut res = Vec::with_capacity(writes.len());
             for write in writes {
+                super::write_behind::step_aside_for_input();
                 let PendingWrite {
                     package,
                     facts,
@@ -592,6 +593,10 @@ pub struct PendingWrite {
     pub entry: StoredEntry,
 }
 
+/// Versions written between two looks at the editor's input (`write_behind::step_aside_for_input`): a
+/// row is a few microseconds.
+const ROWS_BETWEEN_STEPS: usize = 32;
+
 fn observe_in(
     tx: &rusqlite::Transaction<'_>,
     package: &str,
@@ -607,7 +612,10 @@ fn observe_in(
                  ON CONFLICT (package, version, digest) DO UPDATE SET
                    last_seen=max(last_seen, excluded.last_seen), missing_since=NULL",
         )?;
-        for version in &facts.versions {
+        for (at, version) in facts.versions.iter().enumerate() {
+            if at % ROWS_BETWEEN_STEPS == ROWS_BETWEEN_STEPS - 1 {
+                super::write_behind::step_aside_for_input();
+            }
             if version.digests.is_empty() {
                 upsert.execute(params![package, version.version.as_str(), "", now_ms])?;
             }
