@@ -3,6 +3,7 @@ local manifests = {
   'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
   'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.yarnrc.yml', 'yarn.lock', 'bun.lock',
   'gatehouse.toml', '*requirements*.txt', '*requirements*.in', '*/requirements/*.txt', '*/requirements/*.in',
+  '*/.cargo/config.toml', '*/.cargo/config',
 }
 vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {
   pattern = manifests,

@@ -13,7 +13,11 @@ if not configs.gatehouse then
         -- pip requirements as the server's walk finds them (`test-requirements.txt`, `requirements/dev.txt`)
         local requirements = (name:match('%.txt$') or name:match('%.in$'))
           and (name:lower():match('requirements') or vim.fs.basename(vim.fs.dirname(fname)):lower() == 'requirements')
+        -- Cargo's settings file, whose `[patch]` is checked: `.cargo/config.toml` or `.cargo/config`
+        local cargo_config = (name == 'config.toml' or name == 'config')
+          and vim.fs.basename(vim.fs.dirname(fname)) == '.cargo'
         local manifest = requirements
+          or cargo_config
           or vim.tbl_contains({
             'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'Cargo.toml', 'Cargo.lock',
             'pyproject.toml', 'poetry.lock', 'uv.lock', 'pylock.toml', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.yarnrc.yml', 'yarn.lock', 'bun.lock',

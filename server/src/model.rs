@@ -990,7 +990,8 @@ impl ManifestKind {
                 "bun.lock",
                 "bun.lockb",
             ],
-            ManifestKind::CargoToml => &["Cargo.lock"],
+            // `.cargo/config.toml`'s `[patch]` takes the version the workspace's Cargo.lock pins.
+            ManifestKind::CargoToml | ManifestKind::CargoConfig => &["Cargo.lock"],
             // `pylock.toml` (PEP 751) last: uv and Poetry export it, but install from their own.
             ManifestKind::Pyproject => &["uv.lock", "poetry.lock", "pylock.toml"],
             _ => &[],

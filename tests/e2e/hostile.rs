@@ -1343,3 +1343,52 @@ fn forced_versions_in_cargo_and_yarn_settings_files_are_checked() {
     assert!(finding["file"].as_str().unwrap().ends_with(".yarnrc.yml"), "{finding}");
     assert_eq!(finding["range"]["start"]["line"], 4, "{finding}");
 }
+
+/// A `[patch]` in `.cargo/config.toml` is resolved from the workspace's Cargo.lock, as one in Cargo.toml
+/// is (review of 82aa58e: it was "unresolved" there, or the newest release online).
+#[test]
+fn a_cargo_config_patch_takes_the_version_cargo_lock_pins() {
+    let user = User::new();
+    let repo = Repo::new(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsmallvec = { git = \"https://github.com/servo/rust-smallvec\" }\n",
+        ),
+        (
+            "Cargo.lock",
+            "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"smallvec\"]\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+        ),
+        (
+            ".cargo/config.toml",
+            "[patch.\"https://github.com/servo/rust-smallvec\"]\nsmallvec = \"1.6\"\n",
+        ),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "smallvec" && f["file"].as_str().is_some_and(|f| f.ends_with(".cargo/config.toml")))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(finding["version"], "1.6.0", "{finding}");
+    assert_eq!(finding["version_source"], "lockfile", "{finding}");
+}
+
+/// Cargo follows a symlinked `.cargo` folder; the walk does not (it could lead anywhere), so a `[patch]`
+/// behind one is said to be unread (exit 2), never silently passed over (review of 82aa58e).
+#[test]
+fn a_symlinked_cargo_settings_folder_is_not_passed_over() {
+    let user = User::new();
+    let repo = Repo::new(&[
+        ("Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n"),
+        (
+            "cfg/config.toml",
+            "[patch.crates-io]\nsmallvec = { git = \"https://github.com/evil/smallvec\" }\n",
+        ),
+    ]);
+    repo.link("cfg", ".cargo");
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 2, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(errors_text(&report).contains(".cargo"), "{report}");
+}

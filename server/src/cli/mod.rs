@@ -218,9 +218,13 @@ pub fn collect_files(
                 }
             }
             for skipped in walked.skipped {
-                let name = skipped.path().file_name().map(PathBuf::from).unwrap_or_default();
-                // Only entries that would have been read are worth a line.
-                if ManifestKind::detect(&name, false).is_some() || matches!(skipped, ReadError::Loop { .. }) {
+                // Only entries that would have been read are worth a line: a file of a kind read, a
+                // loop, and a `.cargo` folder (Cargo follows a symlinked one and reads its `[patch]`).
+                let cargo_settings = skipped.path().file_name().is_some_and(|name| name == ".cargo");
+                if ManifestKind::detect(skipped.path(), false).is_some()
+                    || cargo_settings
+                    || matches!(skipped, ReadError::Loop { .. })
+                {
                     errors.push((skipped.path().display().to_string(), skipped.to_string()));
                 }
             }

@@ -51,7 +51,10 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
             return res;
         }
     };
-    let Doc::Map(top) = Doc::read(value, 0) else {
+    // pnpm reads with js-yaml's core schema (merge keys, typed scalars); Yarn with its failsafe schema
+    // (no merge keys, every scalar the string it is written as).
+    let yarn = kind == ManifestKind::YarnRc;
+    let Doc::Map(top) = Doc::read(value, 0, !yarn) else {
         return res;
     };
     let places = Places::scan(text);
@@ -60,7 +63,7 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
     for overrides in overrides.into_iter().flat_map(|key| entries(&top, key)) {
         for (selector, value) in overrides {
             let at = places.locate(&["overrides", selector]);
-            if let Some(dep) = forced(selector, value, &at, &catalogs, None) {
+            if let Some(dep) = forced(text, selector, value, &at, &catalogs, None) {
                 res.deps.push(dep);
             }
         }
@@ -70,11 +73,18 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
             let Doc::Map(extension) = extension else {
                 continue;
             };
-            for section in EXTENSION_SECTIONS {
+            // Yarn installs an extension's `dependencies` only (its peers are not installed for it).
+            let sections = if yarn {
+                &EXTENSION_SECTIONS[..1]
+            } else {
+                &EXTENSION_SECTIONS[..]
+            };
+            for section in sections {
                 for deps in entries(extension, section) {
                     for (name, spec) in deps {
                         let at = places.locate(&["packageExtensions", selector, section, name]);
-                        if let Some(dep) = forced(name, spec, &at, &catalogs, Some(name)) {
+                        let spec = if yarn { spec.as_written(text, &at) } else { spec.clone() };
+                        if let Some(dep) = forced(text, name, &spec, &at, &catalogs, Some(name)) {
                             res.deps.push(dep);
                         }
                     }
@@ -92,32 +102,40 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
 #[derive(Debug, Clone, PartialEq)]
 enum Doc {
     Scalar(String),
+    /// A number or a boolean (typed by the core schema), as the parse printed it.
+    Typed(String),
     Seq(Vec<Doc>),
     Map(Vec<(String, Doc)>),
     Null,
 }
 
-/// Deeper than this is not read (the YAML parse itself stops at 128 levels).
-const MAX_DOC_DEPTH: usize = 64;
+/// Deeper than this is not read: above the YAML parse's own limit (128 levels), so never reached.
+const MAX_DOC_DEPTH: usize = 512;
 
 impl Doc {
-    fn read(value: Value, depth: usize) -> Doc {
+    /// `merge`: apply merge keys (js-yaml's core schema); without it `<<` is a key like any other.
+    fn read(value: Value, depth: usize, merge: bool) -> Doc {
         if depth > MAX_DOC_DEPTH {
             return Doc::Null;
         }
         match value {
             Value::Null => Doc::Null,
-            Value::Bool(b) => Doc::Scalar(b.to_string()),
-            Value::Number(n) => Doc::Scalar(n.to_string()),
+            Value::Bool(b) => Doc::Typed(b.to_string()),
+            Value::Number(n) => Doc::Typed(n.to_string()),
             Value::String(s) => Doc::Scalar(s),
-            Value::Sequence(items) => Doc::Seq(items.into_iter().map(|item| Doc::read(item, depth + 1)).collect()),
-            Value::Tagged(tagged) => Doc::read(tagged.value, depth),
+            Value::Sequence(items) => Doc::Seq(
+                items
+                    .into_iter()
+                    .map(|item| Doc::read(item, depth + 1, merge))
+                    .collect(),
+            ),
+            Value::Tagged(tagged) => Doc::read(tagged.value, depth, merge),
             Value::Mapping(mapping) => {
                 let mut own: Vec<(String, Doc)> = Vec::new();
                 let mut merged: Vec<(String, Doc)> = Vec::new();
                 for (key, value) in mapping {
-                    let value = Doc::read(value, depth + 1);
-                    if key.as_str() == Some("<<") {
+                    let value = Doc::read(value, depth + 1, merge);
+                    if merge && key.as_str() == Some("<<") {
                         match value {
                             Doc::Map(entries) => merged.extend(entries),
                             Doc::Seq(items) => {
@@ -133,13 +151,26 @@ impl Doc {
                         own.push((key_text(&key), value));
                     }
                 }
+                let mut known: std::collections::HashSet<String> = own.iter().map(|(key, _)| key.clone()).collect();
                 for (key, value) in merged {
-                    if !own.iter().any(|(known, _)| *known == key) {
+                    if known.insert(key.clone()) {
                         own.push((key, value));
                     }
                 }
                 Doc::Map(own)
             }
+        }
+    }
+}
+
+impl Doc {
+    /// A typed scalar as it is written (Yarn reads `1.10` as the text `1.10`, not the number 1.1), when
+    /// its place is known exactly; anything else as it is.
+    fn as_written(&self, text: &str, at: &Located) -> Doc {
+        match (self, at.value) {
+            (Doc::Typed(_), Some(span)) if at.exact => Doc::Scalar(text[span.start..span.end].to_string()),
+            (Doc::Typed(typed), _) => Doc::Scalar(typed.clone()),
+            (other, _) => other.clone(),
         }
     }
 }
@@ -167,7 +198,14 @@ fn entries<'d>(map: &'d [(String, Doc)], key: &'d str) -> impl Iterator<Item = &
 
 /// The dependency an override (`package` is `None`: the selector names it) or an extension's entry
 /// (`package` given) installs.
-fn forced(key: &str, value: &Doc, at: &Located, catalogs: &Catalogs, package: Option<&str>) -> Option<Dependency> {
+fn forced(
+    text: &str,
+    key: &str,
+    value: &Doc,
+    at: &Located,
+    catalogs: &Catalogs,
+    package: Option<&str>,
+) -> Option<Dependency> {
     let (package, name_span) = match package {
         Some(package) => (package.to_string(), at.key),
         None => match npm::override_target(key) {
@@ -191,7 +229,7 @@ fn forced(key: &str, value: &Doc, at: &Located, catalogs: &Catalogs, package: Op
             }
         },
     };
-    let Doc::Scalar(spec) = value else {
+    let (Doc::Scalar(spec) | Doc::Typed(spec)) = value else {
         return Some(npm::unread_override(
             &package,
             name_span,
@@ -213,7 +251,9 @@ fn forced(key: &str, value: &Doc, at: &Located, catalogs: &Catalogs, package: Op
             ),
         ));
     }
-    let value_span = at.value.filter(|span| at.exact_value(span, &spec));
+    let value_span = at
+        .value
+        .filter(|span| at.exact && text.get(span.start..span.end) == Some(spec.as_str()));
     if let Some(catalog) = spec.strip_prefix("catalog:") {
         let catalog = match catalog.trim() {
             "" => "default",
@@ -240,7 +280,7 @@ impl Catalogs {
         let mut res = Vec::new();
         let mut add = |catalog: &str, entries: &[(String, Doc)]| {
             for (name, range) in entries {
-                if let Doc::Scalar(range) = range {
+                if let Doc::Scalar(range) | Doc::Typed(range) = range {
                     res.push((catalog.to_string(), name.clone(), range.clone()));
                 }
             }
@@ -276,13 +316,6 @@ struct Located {
     exact: bool,
 }
 
-impl Located {
-    /// Whether `span` holds exactly `value` in the text (so sub-spans of the value map byte for byte).
-    fn exact_value(&self, span: &Span, value: &str) -> bool {
-        self.exact && span.end - span.start == value.len()
-    }
-}
-
 /// The sections whose keys are placed (`Places`); nothing else is looked up.
 const PLACED: [&str; 2] = ["overrides", "packageExtensions"];
 
@@ -292,7 +325,15 @@ const MAX_PLACED_DEPTH: usize = 4;
 /// Where each block-mapping key under `PLACED` is written, by its key path: one pass over the lines,
 /// skipping the insides of multi-line quoted scalars and block scalars (whose lines only look like keys).
 /// The first spelling of a path wins; keys inside sequences are not placed.
-struct Places(std::collections::HashMap<Vec<String>, (Span, Option<Span>)>);
+/// A path written twice is ambiguous (the parse refuses a repeated key, so one of them is inside
+/// something the scan took for keys): nothing at or below it is placed exactly.
+struct Places(std::collections::HashMap<Vec<String>, Placed>);
+
+struct Placed {
+    key: Span,
+    value: Option<Span>,
+    ambiguous: bool,
+}
 
 impl Places {
     fn scan(text: &str) -> Places {
@@ -350,7 +391,13 @@ impl Places {
                 let mut path: Vec<String> = stack.iter().map(|(_, key)| key.clone()).collect();
                 path.push(key_text.clone());
                 if path.len() <= MAX_PLACED_DEPTH && PLACED.contains(&path[0].as_str()) {
-                    res.entry(path).or_insert((shift(key), value.map(shift)));
+                    res.entry(path)
+                        .and_modify(|placed: &mut Placed| placed.ambiguous = true)
+                        .or_insert(Placed {
+                            key: shift(key),
+                            value: value.map(shift),
+                            ambiguous: false,
+                        });
                 }
                 stack.push((indent, key_text));
             }
@@ -366,13 +413,15 @@ impl Places {
     /// Where `path` is written: its key (and value) when found, else the nearest enclosing key found,
     /// else the start of the file (`exact: false`).
     fn locate(&self, path: &[&str]) -> Located {
+        let prefix = |len: usize| -> Vec<String> { path[..len].iter().map(|part| part.to_string()).collect() };
         for len in (1..=path.len()).rev() {
-            let prefix: Vec<String> = path[..len].iter().map(|part| part.to_string()).collect();
-            if let Some((key, value)) = self.0.get(&prefix) {
-                let exact = len == path.len();
+            if let Some(placed) = self.0.get(&prefix(len)) {
+                let unambiguous =
+                    (1..=len).all(|above| self.0.get(&prefix(above)).is_some_and(|placed| !placed.ambiguous));
+                let exact = len == path.len() && unambiguous;
                 return Located {
-                    key: *key,
-                    value: if exact { *value } else { None },
+                    key: placed.key,
+                    value: if exact { placed.value } else { None },
                     exact,
                 };
             }
@@ -417,10 +466,18 @@ fn block_key(body: &str) -> Option<(Span, Option<Span>, Opens)> {
     if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
         return None;
     }
-    let value_at = body.len() - rest.trim_start_matches([' ', '\t']).len();
+    let mut value_at = body.len() - rest.trim_start_matches([' ', '\t']).len();
+    // Node properties (`&anchor`, `!tag`) before the value: the value follows them.
+    while body[value_at..].starts_with(['&', '!']) {
+        let token_end = body[value_at..]
+            .find([' ', '\t'])
+            .map_or(body.len(), |end| value_at + end);
+        value_at = body.len() - body[token_end..].trim_start_matches([' ', '\t']).len();
+    }
     let value = &body[value_at..];
     let (span, opens) = match value.as_bytes().first() {
-        None | Some(b'#' | b'{' | b'[' | b'&' | b'*' | b'!') => (None, Opens::Nothing),
+        Some(b'{' | b'[') => (None, flow_open_quote(value).map_or(Opens::Nothing, Opens::Quote)),
+        None | Some(b'#' | b'*') => (None, Opens::Nothing),
         Some(b'|' | b'>') => (None, Opens::Block),
         Some(quote @ (b'"' | b'\'')) => match closing_quote(&value.as_bytes()[1..], *quote) {
             Some(end) => (Some(Span::new(value_at + 1, value_at + 1 + end)), Opens::Nothing),
@@ -438,6 +495,32 @@ fn block_key(body: &str) -> Option<(Span, Option<Span>, Opens)> {
         }
     };
     Some((key, span, opens))
+}
+
+/// The quote a flow collection's line leaves open at its end, if any: a quoted scalar starts at the
+/// start of a flow entry or value (after `[`, `{`, `,` or `:` and spaces).
+fn flow_open_quote(line: &str) -> Option<u8> {
+    let bytes = line.as_bytes();
+    let mut at = 0;
+    let mut entry_start = true;
+    while at < bytes.len() {
+        match bytes[at] {
+            quote @ (b'"' | b'\'') if entry_start => match closing_quote(&bytes[at + 1..], quote) {
+                Some(end) => {
+                    at += end + 2;
+                    entry_start = false;
+                    continue;
+                }
+                None => return Some(quote),
+            },
+            b'[' | b'{' | b',' | b':' => entry_start = true,
+            b' ' | b'\t' => {}
+            b'#' if entry_start => return None,
+            _ => entry_start = false,
+        }
+        at += 1;
+    }
+    None
 }
 
 /// A line that is not a key entry (a sequence item's scalar) but opens a quoted scalar it does not close.
@@ -625,5 +708,67 @@ mod tests {
         assert_eq!(parsed.deps.len(), 20_000);
         let last = parsed.deps.last().unwrap();
         assert_eq!(&text[last.name_span.start..last.name_span.end], "p19999");
+    }
+
+    /// Review of 751642f: a chain of nested merge keys past 64 levels was cut off (pnpm applies all
+    /// of it); a decoy key inside a quoted scalar opened after an anchor, a tag or a flow opener took
+    /// the real entry's place (and its quick fix).
+    #[test]
+    fn long_merge_chains_and_decoys_after_anchors_and_flow_openers() {
+        let mut text = String::from("overrides:\n");
+        for level in 1..=70 {
+            text.push_str(&format!("{}<<:\n", "  ".repeat(level)));
+        }
+        text.push_str(&format!("{}flatmap-stream: 0.1.1\n", "  ".repeat(71)));
+        let parsed = extract(&text);
+        let packages: Vec<&str> = parsed.deps.iter().map(|d| d.package.as_str()).collect();
+        assert!(
+            parsed.issues.is_empty() && packages == ["flatmap-stream"],
+            "{packages:?} {:?}",
+            parsed.issues
+        );
+        for decoy in [
+            "note: &a \"\noverrides:\n  lodash: 4.17.99\n\"\n",
+            "note: !!str \"\noverrides:\n  lodash: 4.17.99\n\"\n",
+            "note: {a: \"\noverrides:\n  lodash: 4.17.99\n\"}\n",
+            "note: [\"x\", \"\noverrides:\n  lodash: 4.17.99\n\"]\n",
+        ] {
+            let text = format!("{decoy}overrides:\n  lodash: 4.17.15\n");
+            let parsed = extract(&text);
+            assert!(parsed.issues.is_empty(), "{text}: {:?}", parsed.issues);
+            let dep = &parsed.deps[0];
+            assert_eq!(dep.requirement.as_deref(), Some("4.17.15"), "{text}");
+            let line = |at: usize| text[..at].matches('\n').count();
+            // Placed on the real entry, or not placed exactly (then no edit is offered): never on the decoy.
+            assert!(
+                line(dep.name_span.start) == 5 || dep.requirement_span.is_none(),
+                "{text}: {dep:?}"
+            );
+            if let Some(span) = dep.requirement_span {
+                assert_eq!(
+                    (line(span.start), &text[span.start..span.end]),
+                    (5, "4.17.15"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    /// `.yarnrc.yml` is read as Yarn reads it (js-yaml's failsafe schema: every scalar a string, no
+    /// merge keys), and Yarn installs only an extension's `dependencies`.
+    #[test]
+    fn yarnrc_extensions_are_read_as_yarn_reads_them() {
+        let text =
+            "packageExtensions:\n  \"a@*\":\n    dependencies:\n      b: 1.10\n    peerDependencies:\n      c: 1.0.0\n";
+        let parsed = extract_yarnrc(text);
+        let found: Vec<(&str, Option<&str>)> = parsed
+            .deps
+            .iter()
+            .map(|d| (d.package.as_str(), d.requirement.as_deref()))
+            .collect();
+        assert_eq!(found, vec![("b", Some("1.10"))]);
+        // pnpm reads the same number as js-yaml's core schema does: 1.1.
+        let text = "overrides:\n  b: 1.10\n";
+        assert_eq!(extract(text).deps[0].requirement.as_deref(), Some("1.1"));
     }
 }

@@ -83,7 +83,7 @@ fn removal_span(text: &str, parsed: &Parsed, dep_idx: usize) -> Option<Span> {
     match parsed.kind {
         // A YAML entry's place is exact only where its value is (`pnpm_workspace`): one placed on an
         // enclosing key (flow style, an escaped key) would take that key's line, and every entry under it.
-        ManifestKind::PnpmWorkspace if dep.requirement_span.is_none() => None,
+        ManifestKind::PnpmWorkspace | ManifestKind::YarnRc if dep.requirement_span.is_none() => None,
         ManifestKind::PackageJson => {
             // `"name": "req"` plus its trailing comma, or the preceding comma when it is the last pair.
             let mut start = dep.name_span.start.saturating_sub(1);
@@ -997,6 +997,11 @@ mod tests {
         let parsed = manifest::parse(ManifestKind::PnpmWorkspace, text);
         let span = removal_span(text, &parsed, 0).unwrap();
         assert_eq!(&text[span.start..span.end], "  flatmap-stream: 0.1.1\n");
+        let text =
+            "packageExtensions: {\"event-stream@*\": {dependencies: {flatmap-stream: 0.1.1, lodash: 4.17.21}}}\n";
+        let parsed = manifest::parse(ManifestKind::YarnRc, text);
+        assert_eq!(parsed.deps[0].package, "flatmap-stream");
+        assert_eq!(removal_span(text, &parsed, 0), None, "{text}");
         for text in [
             "overrides: {flatmap-stream: 0.1.1, lodash: 4.17.21}\n",
             "catalog:\n  react: ^18.2.0\noverrides:\n  \"flatmap\\x2dstream\": 0.1.1\n  lodash: 4.17.21\n",

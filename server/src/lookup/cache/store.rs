@@ -423,8 +423,9 @@ impl Store {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut res = Vec::with_capacity(writes.len());
+            let mut aside = super::write_behind::StepAside::per_batch();
             for write in writes {
-                super::write_behind::step_aside_for_input();
+                aside.step();
                 let PendingWrite {
                     package,
                     facts,
@@ -437,6 +438,7 @@ impl Store {
                     &package,
                     &facts,
                     now,
+                    Some(&mut aside),
                     Some(Box::new(|vanished: &[Vanished]| {
                         entry.value = if vanished.is_empty() {
                             encode_value(&*facts)
@@ -577,7 +579,7 @@ fn observe(
     then_put: Option<MakeEntry<'_>>,
 ) -> Result<Vec<Vanished>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let res = observe_in(&tx, package, facts, now, then_put)?;
+    let res = observe_in(&tx, package, facts, now, None, then_put)?;
     tx.commit()?;
     Ok(res)
 }
@@ -593,7 +595,7 @@ pub struct PendingWrite {
     pub entry: StoredEntry,
 }
 
-/// Versions written between two looks at the editor's input (`write_behind::step_aside_for_input`): a
+/// Versions written between two looks at the editor's input (`write_behind::StepAside`): a
 /// row is a few microseconds.
 const ROWS_BETWEEN_STEPS: usize = 32;
 
@@ -602,6 +604,7 @@ fn observe_in(
     package: &str,
     facts: &PackageFacts,
     now: Timestamp,
+    mut aside: Option<&mut super::write_behind::StepAside>,
     then_put: Option<MakeEntry<'_>>,
 ) -> Result<Vec<Vanished>, rusqlite::Error> {
     let now_ms = millis(now);
@@ -613,8 +616,10 @@ fn observe_in(
                    last_seen=max(last_seen, excluded.last_seen), missing_since=NULL",
         )?;
         for (at, version) in facts.versions.iter().enumerate() {
-            if at % ROWS_BETWEEN_STEPS == ROWS_BETWEEN_STEPS - 1 {
-                super::write_behind::step_aside_for_input();
+            if at % ROWS_BETWEEN_STEPS == ROWS_BETWEEN_STEPS - 1
+                && let Some(aside) = aside.as_deref_mut()
+            {
+                aside.step();
             }
             if version.digests.is_empty() {
                 upsert.execute(params![package, version.version.as_str(), "", now_ms])?;

@@ -4,8 +4,8 @@
 //! Invariants:
 //! - A write never delays an answer; a failed write is logged and the answer stands.
 //! - Every write is owned by `Background` (no detached task that outlives a flush).
-//! - The writer steps aside (sleeps) between rows while the editor's input is arriving
-//!   (`step_aside_for_input`), never longer than `LONGEST_STEP_ASIDE` at a time.
+//! - The writer steps aside (sleeps) between rows while the editor's input is arriving (`StepAside`),
+//!   never longer than `LONGEST_STEP_ASIDE` at a time nor `STEP_ASIDE_BUDGET` in one batch.
 
 use super::*;
 
@@ -52,25 +52,52 @@ pub fn foreground_input() {
     LAST_INPUT_MICROS.store(micros_since_origin(), std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Called by the store writer between rows: while the editor's input is arriving (a keystroke's
-/// thread about to evaluate and publish), sleep until it has been quiet for `INPUT_QUIET`, at most
-/// `LONGEST_STEP_ASIDE`. Without this the kernel placed the keystroke's thread on the CPU the writer
-/// ran on (a CPU running only `SCHED_IDLE` work counts as idle) and, with lazy preemption, let the
-/// writer run on to the next tick: the keystroke waited 3.3–4 ms while the other CPU was idle
-/// (`perf sched`). A process that never reads editor input (the CLI) never steps aside.
-pub fn step_aside_for_input() {
-    let last = LAST_INPUT_MICROS.load(std::sync::atomic::Ordering::Relaxed);
-    if last == 0 {
-        return;
+/// How long one batch of writes may step aside in all: it holds the store's connection and its write
+/// lock while it waits (readers in this process, and writers in others, wait for it; theirs time out
+/// after 5 s), so typing stretches a batch by this much at most.
+const STEP_ASIDE_BUDGET: Duration = Duration::from_millis(250);
+
+/// The store writer's pauses for the editor's input, within one batch's budget.
+pub struct StepAside {
+    left: Duration,
+}
+
+impl StepAside {
+    /// For one batch of writes.
+    pub fn per_batch() -> StepAside {
+        StepAside::with_budget(STEP_ASIDE_BUDGET)
     }
-    let quiet = u64::try_from(INPUT_QUIET.as_micros()).unwrap_or(u64::MAX);
-    let started = std::time::Instant::now();
-    loop {
-        let since = micros_since_origin().saturating_sub(LAST_INPUT_MICROS.load(std::sync::atomic::Ordering::Relaxed));
-        if since >= quiet || started.elapsed() >= LONGEST_STEP_ASIDE {
-            return;
+
+    fn with_budget(left: Duration) -> StepAside {
+        StepAside { left }
+    }
+
+    /// Called by the store writer between rows: while the editor's input is arriving (a keystroke's
+    /// thread about to evaluate and publish), sleep until it has been quiet for `INPUT_QUIET`, at most
+    /// `LONGEST_STEP_ASIDE` at a time and the batch's budget in all. Without this the kernel placed the
+    /// keystroke's thread on the CPU the writer ran on (a CPU running only `SCHED_IDLE` work counts as
+    /// idle) and, with lazy preemption, let the writer run on to the next tick: the keystroke waited
+    /// 3.3–4 ms while the other CPU was idle (`perf sched`). A process that never reads editor input
+    /// (the CLI) never steps aside. Whether it slept.
+    pub fn step(&mut self) -> bool {
+        let last = LAST_INPUT_MICROS.load(std::sync::atomic::Ordering::Relaxed);
+        if last == 0 || self.left.is_zero() {
+            return false;
         }
-        std::thread::sleep(Duration::from_micros(quiet - since));
+        let quiet = u64::try_from(INPUT_QUIET.as_micros()).unwrap_or(u64::MAX);
+        let started = std::time::Instant::now();
+        let limit = LONGEST_STEP_ASIDE.min(self.left);
+        let mut slept = false;
+        loop {
+            let since =
+                micros_since_origin().saturating_sub(LAST_INPUT_MICROS.load(std::sync::atomic::Ordering::Relaxed));
+            if since >= quiet || started.elapsed() >= limit {
+                self.left = self.left.saturating_sub(started.elapsed());
+                return slept;
+            }
+            std::thread::sleep(Duration::from_micros(quiet - since).min(limit));
+            slept = true;
+        }
     }
 }
 
@@ -184,8 +211,11 @@ mod step_aside_tests {
     fn the_writer_steps_aside_while_editor_input_arrives() {
         let started = std::time::Instant::now();
         foreground_input();
-        step_aside_for_input();
+        assert!(StepAside::per_batch().step());
         assert!(started.elapsed() >= INPUT_QUIET, "{:?}", started.elapsed());
+        // A batch whose budget is spent goes on without waiting.
+        foreground_input();
+        assert!(!StepAside::with_budget(Duration::ZERO).step());
         // And it goes on even while input keeps arriving.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let typing = {
@@ -197,7 +227,7 @@ mod step_aside_tests {
                 }
             })
         };
-        step_aside_for_input();
+        StepAside::per_batch().step();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         typing.join().unwrap();
     }
