@@ -59,12 +59,18 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
     };
     let places = Places::scan(text);
     let catalogs = Catalogs::of(&top);
+    // Each dependency's key path and where its whole value is written, for `verify_places`.
+    let mut paths: Vec<(Vec<String>, Option<Span>)> = Vec::new();
     let overrides = (kind == ManifestKind::PnpmWorkspace).then_some("overrides");
     for overrides in overrides.into_iter().flat_map(|key| entries(&top, key)) {
         for (selector, value) in overrides {
             let at = places.locate(&["overrides", selector]);
             if let Some(dep) = forced(text, selector, value, &at, &catalogs, None) {
                 res.deps.push(dep);
+                paths.push((
+                    vec!["overrides".to_string(), selector.clone()],
+                    at.value.filter(|_| at.exact),
+                ));
             }
         }
     }
@@ -86,13 +92,70 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
                         let spec = if yarn { spec.as_written(text, &at) } else { spec.clone() };
                         if let Some(dep) = forced(text, name, &spec, &at, &catalogs, Some(name)) {
                             res.deps.push(dep);
+                            paths.push((
+                                ["packageExtensions", selector, section, name]
+                                    .iter()
+                                    .map(|part| part.to_string())
+                                    .collect(),
+                                at.value.filter(|_| at.exact),
+                            ));
                         }
                     }
                 }
             }
         }
     }
+    verify_places(text, yarn, &mut res.deps, &paths);
     res
+}
+
+/// Checks every exact place against the parse: each placed value is replaced with a marker of its own,
+/// the text parsed again, and a place stands only if its marker is then the value at its dependency's
+/// path. The line scan can take text inside a string or a flow collection for a key (a decoy
+/// `overrides:` line in a quoted scalar); such a place is dropped, with its edits: the finding stays,
+/// at the start of the file. One more parse of the file, whatever its size.
+fn verify_places(text: &str, yarn: bool, deps: &mut [Dependency], paths: &[(Vec<String>, Option<Span>)]) {
+    let mut placed: Vec<(usize, Span)> = deps
+        .iter()
+        .zip(paths)
+        .enumerate()
+        .filter_map(|(idx, (dep, (_, value)))| dep.requirement_span.and(*value).map(|span| (idx, span)))
+        .collect();
+    if placed.is_empty() {
+        return;
+    }
+    placed.sort_by_key(|(_, span)| span.start);
+    let marker = |idx: usize| format!("gatehouseprobe{idx}x");
+    let mut probe = String::with_capacity(text.len() + placed.len() * 24);
+    let mut copied = 0;
+    let mut replaced: Vec<usize> = Vec::new();
+    for (idx, span) in &placed {
+        // Overlapping spans (two dependencies on one value) cannot both be probed: neither stands.
+        if span.start < copied {
+            continue;
+        }
+        probe.push_str(&text[copied..span.start]);
+        probe.push_str(&marker(*idx));
+        copied = span.end;
+        replaced.push(*idx);
+    }
+    probe.push_str(&text[copied..]);
+    // Where each marker landed: its dependency's index → the path it is the value of.
+    let mut landed: std::collections::HashMap<usize, Vec<String>> = std::collections::HashMap::new();
+    if let Ok(Some(value)) = crate::manifest::lockfiles::read_yaml::<Option<Value>>(&probe) {
+        Doc::read(value, 0, !yarn).markers(&mut Vec::new(), &mut landed);
+    }
+    let replaced: std::collections::HashSet<usize> = replaced.into_iter().collect();
+    for (idx, dep) in deps.iter_mut().enumerate() {
+        if dep.requirement_span.is_none() {
+            continue;
+        }
+        let holds = replaced.contains(&idx) && landed.get(&idx).is_some_and(|path| *path == paths[idx].0);
+        if !holds {
+            dep.requirement_span = None;
+            dep.name_span = Span::new(0, 0);
+        }
+    }
 }
 
 /// The YAML document as pnpm's reader (js-yaml) hands it over: merge keys (`<<`) applied (explicit
@@ -164,12 +227,44 @@ impl Doc {
 }
 
 impl Doc {
+    /// Every `verify_places` marker in the document, with the key path it is the value of (the first
+    /// place a marker is found wins).
+    fn markers(&self, path: &mut Vec<String>, acc: &mut std::collections::HashMap<usize, Vec<String>>) {
+        match self {
+            Doc::Scalar(text) | Doc::Typed(text) => {
+                if let Some(idx) = text
+                    .strip_prefix("gatehouseprobe")
+                    .and_then(|rest| rest.strip_suffix('x'))
+                    .and_then(|idx| idx.parse::<usize>().ok())
+                {
+                    acc.entry(idx).or_insert_with(|| path.clone());
+                }
+            }
+            Doc::Map(entries) => {
+                for (key, value) in entries {
+                    path.push(key.clone());
+                    value.markers(path, acc);
+                    path.pop();
+                }
+            }
+            Doc::Seq(items) => {
+                for item in items {
+                    path.push("-".to_string());
+                    item.markers(path, acc);
+                    path.pop();
+                }
+            }
+            Doc::Null => {}
+        }
+    }
+
     /// A typed scalar as it is written (Yarn reads `1.10` as the text `1.10`, not the number 1.1), when
     /// its place is known exactly; anything else as it is.
     fn as_written(&self, text: &str, at: &Located) -> Doc {
         match (self, at.value) {
             (Doc::Typed(_), Some(span)) if at.exact => Doc::Scalar(text[span.start..span.end].to_string()),
-            (Doc::Typed(typed), _) => Doc::Scalar(typed.clone()),
+            // Its text is not known (the parse printed `1.10` as `1.1`): not guessed, so not read.
+            (Doc::Typed(_), _) => Doc::Null,
             (other, _) => other.clone(),
         }
     }
@@ -515,7 +610,8 @@ fn flow_open_quote(line: &str) -> Option<u8> {
             },
             b'[' | b'{' | b',' | b':' => entry_start = true,
             b' ' | b'\t' => {}
-            b'#' if entry_start => return None,
+            // A comment (`#` after a space, or at an entry's start) ends the line's content.
+            b'#' if entry_start || at == 0 || matches!(bytes[at - 1], b' ' | b'\t') => return None,
             _ => entry_start = false,
         }
         at += 1;
@@ -770,5 +866,41 @@ mod tests {
         // pnpm reads the same number as js-yaml's core schema does: 1.1.
         let text = "overrides:\n  b: 1.10\n";
         assert_eq!(extract(text).deps[0].requirement.as_deref(), Some("1.1"));
+    }
+
+    /// Review of ed1449f: decoys the line scan cannot tell from keys (a real key written with a
+    /// property, escapes or `?`; a quote opened after a property in a sequence item; a flow collection
+    /// over several lines) never receive the place of the real entry: every place is checked against a
+    /// second parse. A comment after a flow collection does not open a quote.
+    #[test]
+    fn every_exact_place_is_verified_and_comments_end_flow_lines() {
+        for text in [
+            "note: \"\noverrides:\n  lodash: 4.17.15\n\"\n&k overrides:\n  lodash: 4.17.15\n",
+            "note: \"\noverrides:\n  lodash: 4.17.15\n\"\n\"overrid\\x65s\":\n  lodash: 4.17.15\n",
+            "list:\n- !!str \"\noverrides:\n  lodash: 4.17.15\n\"\n\"overrid\\x65s\":\n  lodash: 4.17.15\n",
+            "note: [1,\noverrides: 2,\n  lodash: \"4.17.15\"]\n\"overrid\\x65s\":\n  lodash: 4.17.15\n",
+        ] {
+            let parsed = extract(text);
+            assert!(parsed.issues.is_empty(), "{text}: {:?}", parsed.issues);
+            let dep = parsed.deps.iter().find(|d| d.package == "lodash").unwrap();
+            // The real entry is on the last line; a place elsewhere is never one an edit may use.
+            let last_line = text.trim_end().matches('\n').count();
+            if let Some(span) = dep.requirement_span {
+                assert_eq!(text[..span.start].matches('\n').count(), last_line, "{text}: {dep:?}");
+            }
+        }
+        let text = "packages: [apps/*]  # see: \"docs\noverrides:\n  lodash: 4.17.15\n";
+        let dep = &extract(text).deps[0];
+        assert_eq!(
+            &text[dep.requirement_span.unwrap().start..dep.requirement_span.unwrap().end],
+            "4.17.15"
+        );
+        // Yarn: a number whose text cannot be placed is not guessed.
+        let parsed = extract_yarnrc("packageExtensions: {\"a@*\": {dependencies: {b: 1.10}}}\n");
+        assert!(
+            matches!(parsed.deps[0].source, SourceKind::Unread(_)),
+            "{:?}",
+            parsed.deps
+        );
     }
 }
