@@ -981,6 +981,34 @@ fn package_manager_field(dir: &Path, workspace: &Path) -> Option<String> {
     Some(value.get("packageManager")?.as_str()?.trim().to_ascii_lowercase())
 }
 
+/// The files pnpm runs as code when it installs (`.pnpmfile.cjs`, pnpm 10's `.pnpmfile.mjs`), looked for
+/// at and above the manifest's folder inside the workspace.
+const PNPMFILES: [&str; 2] = [".pnpmfile.cjs", ".pnpmfile.mjs"];
+
+/// A package.json no lockfile decides, installed by pnpm (unless `packageManager` names another
+/// client), next to a pnpmfile: its `readPackage` hook can change any dependency, so the versions
+/// checked may not be the ones installed. Said as a problem of that file (the run is incomplete).
+fn install_hooks(dir: &Path, workspace: &Path, problems: &mut Vec<(String, String)>) {
+    for folder in dirs_up_to(dir, workspace) {
+        for name in PNPMFILES {
+            let path = folder.join(name);
+            if path.symlink_metadata().is_err() {
+                continue;
+            }
+            let other_client = package_manager_field(&folder, workspace)
+                .or_else(|| package_manager_field(dir, workspace))
+                .is_some_and(|field| !(field.starts_with("pnpm@") || field == "pnpm"));
+            if !other_client {
+                problems.push((
+                    path.display().to_string(),
+                    "pnpm runs this file when it installs, and its hooks can change any dependency; no lockfile records what they chose, so the versions checked may not be the ones installed".to_string(),
+                ));
+            }
+            return;
+        }
+    }
+}
+
 /// Everything around one manifest; `workspace` bounds every file the project may name.
 pub fn context(
     manifest_path: &Path,
@@ -999,6 +1027,9 @@ pub fn context(
         Some((path, lockfile)) => (Some(path), Some(lockfile)),
         None => (None, None),
     };
+    if kind == ManifestKind::PackageJson && lockfile.is_none() {
+        install_hooks(dir, workspace, &mut problems);
+    }
     let files = registry_files(kind, dir, lockfile_path.as_deref(), lockfile.as_ref(), workspace);
     let trust = if is_trusted(&config.trust, workspace) {
         private::ProjectTrust::Trusted

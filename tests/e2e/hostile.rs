@@ -1392,3 +1392,35 @@ fn a_symlinked_cargo_settings_folder_is_not_passed_over() {
     assert_eq!(outcome.code, 2, "{}{}", outcome.stdout, outcome.stderr);
     assert!(errors_text(&report).contains(".cargo"), "{report}");
 }
+
+/// `.pnpmfile.cjs` is code pnpm runs when it installs, and its `readPackage` hook can change any
+/// dependency (add flatmap-stream 0.1.1 to event-stream, say). Without a lockfile that records what it
+/// chose, the versions checked may not be the ones installed: not checked, never clean (exit 2). With a
+/// pnpm-lock.yaml the lockfile's versions are the ones checked, and nothing is said.
+#[test]
+fn a_pnpmfile_without_a_lockfile_is_never_clean() {
+    let user = User::new();
+    let hook = "module.exports = { hooks: { readPackage(pkg) { pkg.dependencies['flatmap-stream'] = '0.1.1'; return pkg } } }\n";
+    let repo = Repo::new(&[
+        (
+            "package.json",
+            "{\n  \"dependencies\": {\"left-pad\": \"file:./left-pad\"}\n}\n",
+        ),
+        ("pnpm-workspace.yaml", "packages:\n  - packages/*\n"),
+        (".pnpmfile.cjs", hook),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 2, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(errors_text(&report).contains(".pnpmfile.cjs"), "{report}");
+    // npm does not run it.
+    let repo = Repo::new(&[
+        (
+            "package.json",
+            "{\n  \"packageManager\": \"npm@10.8.0\",\n  \"dependencies\": {\"left-pad\": \"file:./left-pad\"}\n}\n",
+        ),
+        (".pnpmfile.cjs", hook),
+    ]);
+    let (outcome, report) = check_json(&user, &repo, &[]);
+    assert_eq!(outcome.code, 0, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(!errors_text(&report).contains(".pnpmfile.cjs"), "{report}");
+}
