@@ -736,7 +736,19 @@ pub(crate) mod tests {
         res
     }
 
-    const SEEDS: [(ManifestKind, &str); 14] = [
+    const SEEDS: [(ManifestKind, &str); 17] = [
+        (
+            ManifestKind::PnpmWorkspace,
+            "packages:\n  - \"apps/*\"\ncatalog:\n  react: ^18\noverrides:\n  # pinned\n  lodash: 4.17.21\n  \"a@1>b@<2\": '2.0.0'  # why\n  c: 'catalog:'\n  base: &b\n    x: 1\npackageExtensions:\n  d@1:\n    peerDependencies: {e: \"*\", f: ~1}\n    dependencies:\n      g: npm:h@^3\n",
+        ),
+        (
+            ManifestKind::YarnRc,
+            "nodeLinker: node-modules\nnpmRegistryServer: \"https://r.example\"\npackageExtensions:\n  \"a@*\":\n    dependencies:\n      b: 1.10\n      c: \"^2\" # note\n",
+        ),
+        (
+            ManifestKind::CargoConfig,
+            "[net]\nretry = 2\n[patch.crates-io]\nserde = { git = \"https://g.example/serde\" }\n[patch.'https://g.example/x']\nx = \"=1.0.0\"\npatch = 1\n",
+        ),
         (
             ManifestKind::PackageJson,
             "{\n  \"name\": \"größe\",\n  \"dependencies\": { \"a\": \"^1.0.0\", \"b\": \"npm:c@~2\" },\n\t\"devDependencies\": {\"d\": \"file:../d\"}\r\n}\n",
