@@ -1159,6 +1159,16 @@ fn a_malicious_release_named_by_its_registry_tarball_is_found() {
     assert!(has_malicious(&report, "flatmap-stream"), "{report}");
 }
 
+/// The report's first finding that `matches`, or a failure showing the report.
+fn find_finding(report: &Value, matches: impl Fn(&Value) -> bool) -> &Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| matches(f))
+        .unwrap_or_else(|| panic!("no such finding in {report}"))
+}
+
 /// Cargo builds a `[patch]` or `[replace]` entry in place of the registry crate it names. Without a
 /// lockfile a git patch of a checked dependency went unread: the dependency was checked as the crates.io
 /// release it no longer is. Now a git patch is listed as not checked (exit 2), and a patch that takes a
@@ -1201,12 +1211,7 @@ fn a_cargo_patch_or_replace_is_checked_from_its_own_source() {
     let repo = Repo::new(&[("Cargo.toml", manifest)]);
     let (outcome, report) = check_json(&user, &repo, &[]);
     assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
-    let finding = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["package"] == "smallvec" && f["version"] == "1.6.0")
-        .unwrap_or_else(|| panic!("{report}"));
+    let finding = find_finding(&report, |f| f["package"] == "smallvec" && f["version"] == "1.6.0");
     assert_eq!(finding["range"]["start"]["line"], 8, "{finding}");
 }
 
@@ -1238,12 +1243,7 @@ fn a_malicious_version_forced_by_pnpm_workspace_settings_is_found() {
         let (outcome, report) = check_json(&user, &repo, &[]);
         assert_eq!(outcome.code, 1, "{yaml}: {}{}", outcome.stdout, outcome.stderr);
         assert!(has_malicious(&report, "flatmap-stream"), "{yaml}: {report}");
-        let finding = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["package"] == "flatmap-stream")
-            .unwrap();
+        let finding = find_finding(&report, |f| f["package"] == "flatmap-stream");
         assert!(
             finding["file"].as_str().unwrap().ends_with("pnpm-workspace.yaml"),
             "{yaml}: {finding}"
@@ -1309,12 +1309,7 @@ fn forced_versions_in_cargo_and_yarn_settings_files_are_checked() {
     ]);
     let (outcome, report) = check_json(&user, &repo, &[]);
     assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
-    let finding = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["package"] == "smallvec" && f["version"] == "1.6.0")
-        .unwrap_or_else(|| panic!("{report}"));
+    let finding = find_finding(&report, |f| f["package"] == "smallvec" && f["version"] == "1.6.0");
     assert!(
         finding["file"].as_str().unwrap().ends_with(".cargo/config.toml"),
         "{finding}"
@@ -1334,12 +1329,7 @@ fn forced_versions_in_cargo_and_yarn_settings_files_are_checked() {
     let (outcome, report) = check_json(&user, &repo, &[]);
     assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
     assert!(has_malicious(&report, "flatmap-stream"), "{report}");
-    let finding = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["package"] == "flatmap-stream")
-        .unwrap();
+    let finding = find_finding(&report, |f| f["package"] == "flatmap-stream");
     assert!(finding["file"].as_str().unwrap().ends_with(".yarnrc.yml"), "{finding}");
     assert_eq!(finding["range"]["start"]["line"], 4, "{finding}");
 }
@@ -1365,12 +1355,9 @@ fn a_cargo_config_patch_takes_the_version_cargo_lock_pins() {
     ]);
     let (outcome, report) = check_json(&user, &repo, &[]);
     assert_eq!(outcome.code, 1, "{}{}", outcome.stdout, outcome.stderr);
-    let finding = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["package"] == "smallvec" && f["file"].as_str().is_some_and(|f| f.ends_with(".cargo/config.toml")))
-        .unwrap_or_else(|| panic!("{report}"));
+    let finding = find_finding(&report, |f| {
+        f["package"] == "smallvec" && f["file"].as_str().is_some_and(|f| f.ends_with(".cargo/config.toml"))
+    });
     assert_eq!(finding["version"], "1.6.0", "{finding}");
     assert_eq!(finding["version_source"], "lockfile", "{finding}");
 }

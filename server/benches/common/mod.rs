@@ -319,23 +319,16 @@ impl Warm {
     /// One keystroke: replace one character, reparse incrementally, evaluate, convert to diagnostics.
     /// Returns the number of diagnostics so the work cannot be optimised away.
     pub fn keystroke(&mut self, iteration: usize) -> usize {
-        let digit = &self.digits[iteration % 2];
-        self.source.edit(self.edit_at, self.edit_at + 1, digit);
-        let parsed = self.source.parsed();
-        let input = Input {
-            manifest: parsed,
-            lockfile: None,
-            workspace: None,
-            registries: &self.registries,
-            constraints: Default::default(),
-        };
-        let analysis = engine::evaluate(&input, &self.facts, &self.policy, now());
-        report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
+        self.run(iteration, None)
     }
 
     /// `keystroke` as the editor runs it: the evaluation reuses the document's memo, at one `now` (the
     /// editor's clock ticks once a minute).
     pub fn keystroke_memoized(&mut self, iteration: usize, at: jiff::Timestamp) -> usize {
+        self.run(iteration, Some(at))
+    }
+
+    fn run(&mut self, iteration: usize, memoized_at: Option<jiff::Timestamp>) -> usize {
         let digit = &self.digits[iteration % 2];
         self.source.edit(self.edit_at, self.edit_at + 1, digit);
         let parsed = self.source.parsed();
@@ -346,7 +339,10 @@ impl Warm {
             registries: &self.registries,
             constraints: Default::default(),
         };
-        let analysis = engine::evaluate_memoized(&input, &self.shared, &self.policy, at, &mut self.memo);
+        let analysis = match memoized_at {
+            Some(at) => engine::evaluate_memoized(&input, &self.shared, &self.policy, at, &mut self.memo),
+            None => engine::evaluate(&input, &self.facts, &self.policy, now()),
+        };
         report::lsp::to_diagnostics(self.source.text(), parsed, &analysis, true).len()
     }
 }
