@@ -456,3 +456,28 @@ fn a_pnpm_workspace_override_is_flagged_and_fixed_in_the_editor() {
     );
     assert_eq!(server.shutdown(), 0);
 }
+
+/// What the files around a manifest leave unknown is shown once in the editor (a warning), not only
+/// logged: here a pnpmfile whose hooks can change any dependency, with no lockfile.
+#[test]
+fn a_problem_around_the_manifest_is_shown_to_the_user_once() {
+    let manifest = "{\"dependencies\": {\"lodash\": \"4.17.21\"}}\n";
+    let project = Project::new(&[
+        ("package.json", manifest),
+        ("pnpm-workspace.yaml", "packages:\n  - packages/*\n"),
+        (".pnpmfile.cjs", "module.exports = { hooks: {} }\n"),
+    ]);
+    std::fs::write(project.path("gatehouse.toml"), project.offline_config()).unwrap();
+    let mut server = Server::start(project.dir.path());
+    server.initialize(project.dir.path(), Value::Null);
+    let doc = uri(&project.path("package.json"));
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": manifest}}),
+    );
+    let shown = server.wait_for("a message about the pnpmfile", Duration::from_secs(20), |m| {
+        m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains(".pnpmfile.cjs")
+    });
+    assert_eq!(shown["params"]["type"], 2, "a warning: {shown}");
+    assert_eq!(server.shutdown(), 0);
+}

@@ -100,6 +100,8 @@ struct State {
     /// What setting up a lookup could not do (a cache store that cannot be used, an unreadable OSV
     /// database…), not yet shown to the user (`window/showMessage`, once each).
     unshown: Mutex<Vec<String>>,
+    /// The problems of manifests' surroundings already shown to the user (each once a session).
+    shown_problems: Mutex<std::collections::HashSet<String>>,
     client_settings: Mutex<Value>,
     /// The editor's workspace folders (`workspaceFolders`, else `rootUri`), as given.
     roots: Mutex<Vec<PathBuf>>,
@@ -129,6 +131,7 @@ impl State {
             facts: Mutex::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
             unshown: Mutex::new(Vec::new()),
+            shown_problems: Mutex::new(std::collections::HashSet::new()),
             client_settings: Mutex::new(Value::Null),
             roots: Mutex::new(Vec::new()),
             utf16: AtomicBool::new(true),

@@ -411,12 +411,20 @@ impl Backend {
         lock(&self.state.docs).get(uri).and_then(|d| d.context.clone())
     }
 
-    /// Files around the manifest that were refused, and configuration problems, go to the log.
+    /// Files around the manifest that were refused or leave something unknown, and configuration
+    /// problems, go to the log; the former are also shown once each (a warning): the log alone is not
+    /// seen, and each may mean the versions checked are not the ones installed.
     async fn log_context_problems(&self, context: &Context) {
         for (source, message) in &context.problems {
+            let text = format!("{source}: {message}");
             self.client
-                .log_message(lsp::MessageType::WARNING, format!("gatehouse: {source}: {message}"))
+                .log_message(lsp::MessageType::WARNING, format!("gatehouse: {text}"))
                 .await;
+            if lock(&self.state.shown_problems).insert(text.clone()) {
+                self.client
+                    .show_message(lsp::MessageType::WARNING, format!("Gatehouse: {text}"))
+                    .await;
+            }
         }
         if !context.config.issues.is_empty() {
             let text = context
