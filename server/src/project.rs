@@ -950,7 +950,7 @@ fn registry_files(
     // pnpm: `packageManager` names it, or the install root holds a `pnpm-workspace.yaml` and
     // `packageManager` names no other client (pnpm reads its settings there even in a single project).
     let pnpm = match manager.as_deref() {
-        Some(field) => field.starts_with("pnpm@") || field == "pnpm",
+        Some(field) => names_pnpm(field),
         None => root.join("pnpm-workspace.yaml").symlink_metadata().is_ok(),
     };
     let client = private::NpmClient::detect(
@@ -981,6 +981,11 @@ fn package_manager_field(dir: &Path, workspace: &Path) -> Option<String> {
     Some(value.get("packageManager")?.as_str()?.trim().to_ascii_lowercase())
 }
 
+/// Whether a `packageManager` field (lowercased) names pnpm.
+fn names_pnpm(field: &str) -> bool {
+    field.starts_with("pnpm@") || field == "pnpm"
+}
+
 /// The files pnpm runs as code when it installs (`.pnpmfile.cjs`, pnpm 10's `.pnpmfile.mjs`), looked for
 /// at and above the manifest's folder inside the workspace.
 const PNPMFILES: [&str; 2] = [".pnpmfile.cjs", ".pnpmfile.mjs"];
@@ -997,7 +1002,7 @@ fn install_hooks(dir: &Path, workspace: &Path, problems: &mut Vec<(String, Strin
             }
             let other_client = package_manager_field(&folder, workspace)
                 .or_else(|| package_manager_field(dir, workspace))
-                .is_some_and(|field| !(field.starts_with("pnpm@") || field == "pnpm"));
+                .is_some_and(|field| !names_pnpm(&field));
             if !other_client {
                 problems.push((
                     path.display().to_string(),

@@ -269,6 +269,18 @@ impl Server {
     }
 
     /// Waits for diagnostics of `uri` at `version` that satisfy `pred`.
+    /// The code actions offered for `diagnostic` of the document `uri`, on its range.
+    pub fn code_actions(&mut self, uri: &str, diagnostic: &Value) -> Value {
+        self.request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": {"uri": uri},
+                "range": diagnostic["range"],
+                "context": {"diagnostics": [diagnostic]},
+            }),
+        )
+    }
+
     pub fn diagnostics(&mut self, uri: &str, version: i64, mut pred: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
         let message = self.wait_for(
             &format!("diagnostics for {uri} v{version}"),
@@ -316,6 +328,16 @@ impl Drop for Server {
 }
 
 /// Applies LSP text edits (UTF-16 positions) to `text`.
+/// The preferred quick fix among `actions` (a `textDocument/codeAction` answer).
+pub fn preferred_action(actions: &Value) -> &Value {
+    actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a preferred quick fix")
+}
+
 pub fn apply_edits(text: &str, edits: &[Value]) -> String {
     let mut edits: Vec<(usize, usize, String)> = edits
         .iter()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Project, Server, apply_edits, uri};
+use crate::harness::{Project, Server, apply_edits, preferred_action, uri};
 
 const PACKAGE_JSON: &str = "{\n  \"name\": \"demo\",\n  \"dependencies\": {\n    \"lodash\": \"4.17.15\",\n    \"minimist\": \"1.2.8\"\n  }\n}\n";
 
@@ -70,20 +70,8 @@ fn vulnerable_pin_is_flagged_fixed_and_cleared() {
         "{hover_text}"
     );
 
-    let actions = server.request(
-        "textDocument/codeAction",
-        json!({
-            "textDocument": {"uri": doc},
-            "range": lodash["range"],
-            "context": {"diagnostics": [lodash]},
-        }),
-    );
-    let action = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["isPreferred"] == true)
-        .expect("a preferred quick fix");
+    let actions = server.code_actions(&doc, lodash);
+    let action = preferred_action(&actions);
     assert_eq!(action["title"], "Update lodash to 4.17.21");
     assert_eq!(action["kind"], "quickfix");
     let ignore = actions
@@ -297,10 +285,7 @@ fn a_pnpm_workspace_member_gets_versions_transitive_findings_and_a_valid_fix_fro
     );
     assert!(hover_text.contains("express → qs"), "{hover_text}");
 
-    let actions = server.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": doc}, "range": qs["range"], "context": {"diagnostics": [qs]}}),
-    );
+    let actions = server.code_actions(&doc, qs);
     let action = actions
         .as_array()
         .unwrap()
@@ -434,20 +419,8 @@ fn a_pnpm_workspace_override_is_flagged_and_fixed_in_the_editor() {
     let diagnostics = server.diagnostics(&doc, 1, |d| d.iter().any(|d| d["code"] == "GHSA-35jh-r3h4-6jhm"));
     let lodash = diagnostics.iter().find(|d| d["code"] == "GHSA-35jh-r3h4-6jhm").unwrap();
     assert_eq!(lodash["range"]["start"]["line"], 3, "{lodash}");
-    let actions = server.request(
-        "textDocument/codeAction",
-        json!({
-            "textDocument": {"uri": doc},
-            "range": lodash["range"],
-            "context": {"diagnostics": [lodash]},
-        }),
-    );
-    let action = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["isPreferred"] == true)
-        .expect("a preferred quick fix");
+    let actions = server.code_actions(&doc, lodash);
+    let action = preferred_action(&actions);
     let edits = action["edit"]["changes"][&doc].as_array().unwrap().clone();
     let fixed = apply_edits(text, &edits);
     assert_eq!(

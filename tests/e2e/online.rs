@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use gatehouse::testing::FixtureServer;
 
-use crate::harness::{Project, Server, fixtures, uri};
+use crate::harness::{Project, Server, fixtures, preferred_action, uri};
 
 /// A stand-in root: `npm/<name>` packuments and `osv/v1/vulns/<id>` records from fixtures/.
 fn stand_in_root() -> tempfile::TempDir {
@@ -156,16 +156,8 @@ fn a_fresh_publish_is_flagged_and_fixed_with_an_old_enough_version() {
         hover.contains("min-version-age"),
         "the hover names the deciding setting: {hover}"
     );
-    let actions = lsp.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": doc}, "range": fresh["range"], "context": {"diagnostics": [fresh]}}),
-    );
-    let action = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["isPreferred"] == true)
-        .expect("a fix");
+    let actions = lsp.code_actions(&doc, fresh);
+    let action = preferred_action(&actions);
     let new_text = action["edit"]["changes"][&doc][0]["newText"].as_str().unwrap();
     assert!(!new_text.contains(&latest), "never the fresh version: {new_text}");
     assert!(
