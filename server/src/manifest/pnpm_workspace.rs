@@ -1,13 +1,16 @@
 //! `pnpm-workspace.yaml` → the versions it makes pnpm install that no `package.json` names: pnpm 10
 //! reads `overrides` (forced on a package wherever the tree pulls it in) and `packageExtensions`
-//! (dependencies added to other packages) here. `.yarnrc.yml` → the same for Yarn's `packageExtensions`. Each is a dependency of its own (`DepKind::Override`),
-//! checked on its own line; members' `catalog:` specs are resolved where they are used, not here.
+//! (dependencies added to other packages) here. `.yarnrc.yml` → the same for Yarn's
+//! `packageExtensions`. Each is a dependency of its own (`DepKind::Override`), checked on its own line;
+//! members' `catalog:` specs are resolved where they are used, not here.
 //!
 //! Invariants:
 //! - What the file means is read by the YAML parse every pnpm file goes through (`read_yaml`); where it
-//!   is written is found afterwards by a scan of block-mapping keys (`locate`). A key the scan cannot
+//!   is written is found afterwards by a scan of block-mapping keys (`Places`). A key the scan cannot
 //!   find (flow style, escapes) takes the span of its nearest enclosing key that it can: a finding is
 //!   never lost for want of a position.
+//! - A value's place (and with it any edit) stands only if a second parse confirms it
+//!   (`verify_places`); one it does not confirm moves the finding to the start of the file.
 //! - An override's selector is read as package.json's are (`a>b@<2` → `b`); its value as npm reads a
 //!   spec; `catalog:` / `catalog:<name>` takes the range of this file's catalog; `-` installs nothing.
 //! - What cannot be read is listed as not checked (`SourceKind::Unread`), never dropped: a `$name`
@@ -64,13 +67,11 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
     let overrides = (kind == ManifestKind::PnpmWorkspace).then_some("overrides");
     for overrides in overrides.into_iter().flat_map(|key| entries(&top, key)) {
         for (selector, value) in overrides {
-            let at = places.locate(&["overrides", selector]);
+            let path = ["overrides", selector.as_str()];
+            let at = places.locate(&path);
             if let Some(dep) = forced(text, selector, value, &at, &catalogs, None) {
                 res.deps.push(dep);
-                paths.push((
-                    vec!["overrides".to_string(), selector.clone()],
-                    at.value.filter(|_| at.exact),
-                ));
+                paths.push(placed_path(&path, &at));
             }
         }
     }
@@ -88,17 +89,12 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
             for section in sections {
                 for deps in entries(extension, section) {
                     for (name, spec) in deps {
-                        let at = places.locate(&["packageExtensions", selector, section, name]);
+                        let path = ["packageExtensions", selector.as_str(), section, name.as_str()];
+                        let at = places.locate(&path);
                         let spec = if yarn { spec.as_written(text, &at) } else { spec.clone() };
                         if let Some(dep) = forced(text, name, &spec, &at, &catalogs, Some(name)) {
                             res.deps.push(dep);
-                            paths.push((
-                                ["packageExtensions", selector, section, name]
-                                    .iter()
-                                    .map(|part| part.to_string())
-                                    .collect(),
-                                at.value.filter(|_| at.exact),
-                            ));
+                            paths.push(placed_path(&path, &at));
                         }
                     }
                 }
@@ -107,6 +103,14 @@ fn read(text: &str, kind: ManifestKind) -> Parsed {
     }
     verify_places(text, yarn, &mut res.deps, &paths);
     res
+}
+
+/// A dependency's key path, and where its whole value is written when its place is exact.
+fn placed_path(path: &[&str], at: &Located) -> (Vec<String>, Option<Span>) {
+    (
+        path.iter().map(|part| part.to_string()).collect(),
+        at.value.filter(|_| at.exact),
+    )
 }
 
 /// Checks every exact place against the parse: each placed value is replaced with a marker of its own,
@@ -224,9 +228,7 @@ impl Doc {
             }
         }
     }
-}
 
-impl Doc {
     /// Every `verify_places` marker in the document, with the key path it is the value of (the first
     /// place a marker is found wins).
     fn markers(&self, path: &mut Vec<String>, acc: &mut std::collections::HashMap<usize, Vec<String>>) {

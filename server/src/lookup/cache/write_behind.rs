@@ -145,7 +145,9 @@ pub(super) async fn in_background(job: impl FnOnce() + Send + 'static) {
 /// policy), else nice 19 (`setpriority(PRIO_PROCESS, tid)` sets one thread's value). Nice 19 alone was
 /// not enough: a keystroke's thread woken on the CPU where the writer ran waited behind it for up to
 /// 3 ms while the other CPU sat idle (`perf sched timehist`). The scheduler treats a CPU that runs only
-/// `SCHED_IDLE` work as idle when it places a woken thread, and any other thread preempts it.
+/// `SCHED_IDLE` work as idle when it places a woken thread; with the kernel's lazy preemption the woken
+/// thread can still wait for the next tick there, which is why the writer also steps aside for the
+/// editor's input (`StepAside`).
 /// Elsewhere the thread keeps the process's priority.
 fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
