@@ -269,6 +269,15 @@ impl Server {
     }
 
     /// Waits for diagnostics of `uri` at `version` that satisfy `pred`.
+    /// The `window/showMessage` whose text contains `about`, which must be a warning.
+    pub fn warning_shown(&mut self, about: &str) -> Value {
+        let shown = self.wait_for(&format!("a message about {about}"), Duration::from_secs(20), |m| {
+            m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains(about)
+        });
+        assert_eq!(shown["params"]["type"], 2, "a warning: {shown}");
+        shown
+    }
+
     /// The code actions offered for `diagnostic` of the document `uri`, on its range.
     pub fn code_actions(&mut self, uri: &str, diagnostic: &Value) -> Value {
         self.request(

@@ -197,10 +197,7 @@ fn a_cache_store_that_cannot_be_opened_is_shown_to_the_user() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": manifest}}),
     );
-    let shown = server.wait_for("a message about the cache store", Duration::from_secs(20), |m| {
-        m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains("cache store")
-    });
-    assert_eq!(shown["params"]["type"], 2, "a warning: {shown}");
+    let shown = server.warning_shown("cache store");
     assert!(
         shown["params"]["message"].as_str().unwrap().contains("takedown"),
         "{shown}"
@@ -448,9 +445,6 @@ fn a_problem_around_the_manifest_is_shown_to_the_user_once() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": doc, "languageId": "json", "version": 1, "text": manifest}}),
     );
-    let shown = server.wait_for("a message about the pnpmfile", Duration::from_secs(20), |m| {
-        m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains(".pnpmfile.cjs")
-    });
-    assert_eq!(shown["params"]["type"], 2, "a warning: {shown}");
+    server.warning_shown(".pnpmfile.cjs");
     assert_eq!(server.shutdown(), 0);
 }
